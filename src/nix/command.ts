@@ -1,0 +1,73 @@
+import { CommandFailedError, type ExitCode } from "../core/errors.js";
+import { run, stderrTail, type RunResult } from "../core/exec.js";
+
+/** Options every Nix adapter call accepts. */
+export interface NixCallOptions {
+  timeoutMs?: number;
+  /** Extra environment, e.g. NIX_CONF_DIR for a test configuration or NIX_SSHOPTS. */
+  env?: Record<string, string | undefined>;
+  /** Nix settings passed as `--option NAME VALUE` (root is a trusted user, so they apply). */
+  settings?: Record<string, string>;
+  /** Each line Nix writes to stderr (build and copy progress). */
+  onLog?: (line: string) => void;
+  cwd?: string;
+}
+
+export const NIX_MISSING_HINT = "install Nix (Debian: apt-get install nix-bin) and make sure nix, nix-store and nix-env are on PATH";
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** The new `nix` CLI is experimental in Nix 2.8; oscd enables what it uses per call. */
+export const EXPERIMENTAL = ["--extra-experimental-features", "nix-command flakes"];
+
+export class NixCommandError extends CommandFailedError {
+  constructor(code: string, result: RunResult, what: string, hint?: string, exitCode?: ExitCode) {
+    const tail = stderrTail(result.stderr, 20);
+    const lastError = lastErrorLine(tail);
+    super(
+      code,
+      result.command,
+      result.exitCode,
+      tail,
+      `${what} failed (${result.command[0]} exited ${result.exitCode})${lastError ? `: ${lastError}` : ""}`,
+      hint ?? "run the command shown with --verbose to see Nix's full output",
+    );
+    if (exitCode !== undefined) Object.defineProperty(this, "exitCode", { value: exitCode });
+  }
+}
+
+/** The most useful single line of Nix's stderr: its last `error:` line, else its last line. */
+export function lastErrorLine(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const errs = lines.filter((l) => l.startsWith("error:"));
+  const pick = errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
+  return (pick ?? "").replace(/\x1b\[[0-9;]*m/g, "").slice(0, 400);
+}
+
+function settingArgs(settings: Record<string, string> | undefined): string[] {
+  if (!settings) return [];
+  return Object.entries(settings).flatMap(([k, v]) => ["--option", k, v]);
+}
+
+export async function nixRun(program: string, args: readonly string[], opts: NixCallOptions = {}): Promise<RunResult> {
+  const full = program === "nix" ? [...EXPERIMENTAL, ...settingArgs(opts.settings), ...args] : [...settingArgs(opts.settings), ...args];
+  return run(program, full, {
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    env: opts.env,
+    cwd: opts.cwd,
+    missingHint: NIX_MISSING_HINT,
+    onStderrLine: opts.onLog,
+  });
+}
+
+/** Runs a Nix program and throws a NixCommandError with `code` when it exits non-zero. */
+export async function nixOk(
+  program: string,
+  args: readonly string[],
+  opts: NixCallOptions,
+  code: string,
+  what: string,
+  hint?: (r: RunResult) => string | undefined,
+): Promise<RunResult> {
+  const r = await nixRun(program, args, opts);
+  if (r.exitCode !== 0) throw new NixCommandError(code, r, what, hint?.(r));
+  return r;
+}

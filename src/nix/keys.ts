@@ -1,0 +1,168 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { access, readFile, writeFile } from "node:fs/promises";
+import { OscdError } from "../core/errors.js";
+
+/**
+ * Nix's key format, `name:base64`: a secret key is the 64-byte ed25519 secret (32-byte seed
+ * then the 32-byte public key), a public key the 32-byte public key. The same key signs
+ * narinfos (read by Nix) and oscd manifests (read by oscd).
+ */
+export interface SecretKey {
+  name: string;
+  seed: Buffer;
+  publicKey: Buffer;
+}
+
+export interface PublicKey {
+  name: string;
+  key: Buffer;
+}
+
+export class KeyFormatError extends OscdError {
+  constructor(message: string) {
+    super("key-format", message, {
+      hint: "a Nix key looks like `name:base64`; make one with `oscd keys generate NAME` or `nix key generate-secret --key-name NAME`",
+      exitCode: 2,
+    });
+  }
+}
+
+const KEY_NAME = /^[A-Za-z0-9._+-][A-Za-z0-9._+-]*$/;
+
+function splitKey(text: string, what: string): [string, Buffer] {
+  const s = text.trim();
+  const i = s.indexOf(":");
+  if (i <= 0) throw new KeyFormatError(`${what} has no \`name:\` prefix`);
+  const name = s.slice(0, i);
+  if (!KEY_NAME.test(name)) throw new KeyFormatError(`${what} has an invalid name ${JSON.stringify(name)}`);
+  const b64 = s.slice(i + 1);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new KeyFormatError(`${what} ${name} is not valid base64`);
+  return [name, Buffer.from(b64, "base64")];
+}
+
+export function parseSecretKey(text: string): SecretKey {
+  const [name, raw] = splitKey(text, "secret key");
+  if (raw.length !== 64) throw new KeyFormatError(`secret key ${name} has ${raw.length} bytes, expected 64`);
+  const sk = { name, seed: raw.subarray(0, 32), publicKey: raw.subarray(32) };
+  const derived = publicFromSeed(sk.seed);
+  if (!derived.equals(sk.publicKey)) throw new KeyFormatError(`secret key ${name} is corrupt: its public half does not match its seed`);
+  return sk;
+}
+
+export function parsePublicKey(text: string): PublicKey {
+  const [name, key] = splitKey(text, "public key");
+  if (key.length !== 32) throw new KeyFormatError(`public key ${name} has ${key.length} bytes, expected 32`);
+  return { name, key };
+}
+
+export function formatSecretKey(k: SecretKey): string {
+  return `${k.name}:${Buffer.concat([k.seed, k.publicKey]).toString("base64")}`;
+}
+
+export function formatPublicKey(k: PublicKey): string {
+  return `${k.name}:${k.key.toString("base64")}`;
+}
+
+export function publicKeyOf(k: SecretKey): PublicKey {
+  return { name: k.name, key: k.publicKey };
+}
+
+export function generateSecretKey(name: string): SecretKey {
+  if (!KEY_NAME.test(name)) throw new KeyFormatError(`invalid key name ${JSON.stringify(name)}: use letters, digits, '.', '-', '_' or '+'`);
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const d = privateKey.export({ format: "jwk" }).d;
+  const x = publicKey.export({ format: "jwk" }).x;
+  if (!d || !x) throw new Error("node:crypto did not export an ed25519 JWK");
+  return { name, seed: Buffer.from(d, "base64url"), publicKey: Buffer.from(x, "base64url") };
+}
+
+function publicFromSeed(seed: Buffer): Buffer {
+  const x = createPublicKey(privateKeyObject(seed)).export({ format: "jwk" }).x;
+  if (!x) throw new Error("node:crypto did not export an ed25519 public key");
+  return Buffer.from(x, "base64url");
+}
+
+function privateKeyObject(seed: Buffer): KeyObject {
+  // Node imports a raw ed25519 seed only through JWK (or a PKCS#8 wrapper); JWK is the plainer one.
+  return createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: "" }, format: "jwk" });
+}
+
+function publicKeyObject(key: Buffer): KeyObject {
+  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" });
+}
+
+/** Signs bytes; returns the signature in Nix's `name:base64` form. */
+export function signDetached(k: SecretKey, data: string | Buffer): string {
+  const sig = sign(null, Buffer.from(data), privateKeyObject(k.seed));
+  return `${k.name}:${sig.toString("base64")}`;
+}
+
+/**
+ * True when one of `sigs` is a valid signature of `data` by a key in `keys` (matched by name,
+ * as Nix does). Never throws on a malformed signature: it just does not count.
+ */
+export function verifyDetached(keys: readonly PublicKey[], data: string | Buffer, sigs: readonly string[]): boolean {
+  return sigs.some((s) => signerOf(keys, data, s) !== undefined);
+}
+
+/** The key that made `sig` over `data`, if it is one of `keys`. */
+export function signerOf(keys: readonly PublicKey[], data: string | Buffer, sig: string): PublicKey | undefined {
+  const i = sig.indexOf(":");
+  if (i <= 0) return undefined;
+  const name = sig.slice(0, i);
+  const raw = Buffer.from(sig.slice(i + 1), "base64");
+  if (raw.length !== 64) return undefined;
+  for (const k of keys) {
+    if (k.name !== name) continue;
+    try {
+      if (verify(null, Buffer.from(data), publicKeyObject(k.key), raw)) return k;
+    } catch {
+      // A key that Node cannot import verifies nothing.
+    }
+  }
+  return undefined;
+}
+
+export async function readSecretKeyFile(path: string): Promise<SecretKey> {
+  return parseSecretKey(await readKeyFile(path, "secret key"));
+}
+
+export async function readPublicKeyFile(path: string): Promise<PublicKey> {
+  return parsePublicKey(await readKeyFile(path, "public key"));
+}
+
+async function readKeyFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    throw new OscdError("key-missing", `cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      hint: "check the path, or make a key pair with `oscd keys generate NAME`",
+      exitCode: 2,
+      cause: e,
+    });
+  }
+}
+
+/** Writes a secret key readable only by its owner, and the public key beside it. */
+export async function writeKeyPair(k: SecretKey, secretPath: string, publicPath: string): Promise<void> {
+  // Exclusive create: a key that signs a fleet is never overwritten by accident.
+  for (const p of [secretPath, publicPath]) {
+    if (await exists(p)) {
+      throw new OscdError("key-exists", `${p} already exists; oscd never overwrites a key`, {
+        hint: "choose other paths with --secret-file/--public-file, or move the old key away first",
+        exitCode: 2,
+      });
+    }
+  }
+  await writeFile(secretPath, formatSecretKey(k), { mode: 0o600, flag: "wx" });
+  await writeFile(publicPath, formatPublicKey(publicKeyOf(k)) + "\n", { mode: 0o644, flag: "wx" });
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

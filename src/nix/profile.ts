@@ -1,0 +1,110 @@
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { OscdError } from "../core/errors.js";
+import { nixOk, type NixCallOptions } from "./command.js";
+import { assertStorePath } from "./storepath.js";
+
+export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
+
+export interface Generation {
+  number: number;
+  storePath: string;
+  /** When the generation link was made. */
+  createdAt: Date;
+  current: boolean;
+  link: string;
+}
+
+export class NoSuchGenerationError extends OscdError {
+  constructor(profile: string, generation: number | string) {
+    super("no-such-generation", `profile ${profile} has no generation ${generation}`, {
+      hint: "list them with `oscd generations`",
+      exitCode: 2,
+    });
+  }
+}
+
+/** Points the profile at a new generation for `storePath` (`nix-env -p P --set`). */
+export async function setProfile(storePath: string, profile = SYSTEM_PROFILE, opts: NixCallOptions = {}): Promise<void> {
+  assertStorePath(storePath);
+  await nixOk("nix-env", ["-p", profile, "--set", storePath], { timeoutMs: 120_000, ...opts }, "nix-profile-failed", `setting ${profile} to ${storePath}`);
+}
+
+/**
+ * The profile's generations, oldest first. Read from the `<profile>-N-link` symlinks, as
+ * nix-env does, because `--list-generations` prints local time without a zone.
+ */
+export async function listGenerations(profile = SYSTEM_PROFILE): Promise<Generation[]> {
+  const dir = dirname(profile);
+  const base = basename(profile);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return [];
+  }
+  let currentLink: string | undefined;
+  try {
+    currentLink = await readlink(profile);
+  } catch {
+    currentLink = undefined;
+  }
+  const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d+)-link$`);
+  const gens: Generation[] = [];
+  for (const e of entries) {
+    const m = pattern.exec(e);
+    if (!m) continue;
+    const link = join(dir, e);
+    try {
+      const [target, st] = await Promise.all([readlink(link), lstat(link)]);
+      gens.push({ number: Number(m[1]), storePath: target, createdAt: st.mtime, current: currentLink === e || currentLink === link, link });
+    } catch {
+      // A link removed while we read is simply not listed.
+    }
+  }
+  return gens.sort((a, b) => a.number - b.number);
+}
+
+export async function currentGeneration(profile = SYSTEM_PROFILE): Promise<Generation | undefined> {
+  return (await listGenerations(profile)).find((g) => g.current);
+}
+
+export async function switchGeneration(generation: number, profile = SYSTEM_PROFILE, opts: NixCallOptions = {}): Promise<void> {
+  const gens = await listGenerations(profile);
+  if (!gens.some((g) => g.number === generation)) throw new NoSuchGenerationError(profile, generation);
+  await nixOk("nix-env", ["-p", profile, "--switch-generation", String(generation)], { timeoutMs: 60_000, ...opts }, "nix-profile-failed", `switching ${profile} to generation ${generation}`);
+}
+
+/** Moves the profile to the generation before the current one; returns it. */
+export async function rollbackProfile(profile = SYSTEM_PROFILE, opts: NixCallOptions = {}): Promise<Generation> {
+  const gens = await listGenerations(profile);
+  const cur = gens.findIndex((g) => g.current);
+  const prev = cur > 0 ? gens[cur - 1] : undefined;
+  if (!prev) throw new NoSuchGenerationError(profile, "before the current one");
+  await nixOk("nix-env", ["-p", profile, "--rollback"], { timeoutMs: 60_000, ...opts }, "nix-profile-failed", `rolling back ${profile}`);
+  return prev;
+}
+
+/**
+ * Deletes old generations: `{ keep: N }` keeps the newest N (`+N`), `{ olderThan: "30d" }`
+ * those older than that, `{ numbers }` exactly those. The current one is never deleted.
+ */
+export async function deleteGenerations(
+  which: { keep: number } | { olderThan: string } | { numbers: number[] },
+  profile = SYSTEM_PROFILE,
+  opts: NixCallOptions = {},
+): Promise<void> {
+  let spec: string[];
+  if ("keep" in which) {
+    if (!Number.isInteger(which.keep) || which.keep < 1) throw new OscdError("bad-retention", "keep must be a whole number of at least 1", { exitCode: 2 });
+    spec = [`+${which.keep}`];
+  } else if ("olderThan" in which) {
+    if (!/^\d+d$/.test(which.olderThan)) throw new OscdError("bad-retention", `olderThan must look like 30d, not ${which.olderThan}`, { exitCode: 2 });
+    spec = [which.olderThan];
+  } else {
+    const cur = await currentGeneration(profile);
+    spec = which.numbers.filter((n) => n !== cur?.number).map(String);
+    if (spec.length === 0) return;
+  }
+  await nixOk("nix-env", ["-p", profile, "--delete-generations", ...spec], { timeoutMs: 120_000, ...opts }, "nix-profile-failed", `deleting generations of ${profile}`);
+}
