@@ -1,42 +1,33 @@
-import { z } from "zod";
 import { nixOk, type NixCallOptions } from "./command.js";
-import { installableArgs, describeSource, type NixSource } from "./installable.js";
-import { assertStorePath } from "./storepath.js";
+import { describeSource, type NixSource } from "./installable.js";
+import { instantiate, type EvaluatedDerivation } from "./evaluate.js";
 
 export interface BuildOptions extends NixCallOptions {
   /** Passed to `--builders` so fleets can use Nix's remote builders. */
   builders?: string;
   maxJobs?: number;
-  /** `--keep-going`: build what can be built when one attribute fails. */
+  /** Build what can be built when one derivation fails. */
   keepGoing?: boolean;
 }
 
-export interface BuildResult {
-  attr: string;
-  drvPath: string;
-  outPath: string;
-}
-
-const buildJson = z.array(z.object({ drvPath: z.string(), outputs: z.record(z.string()) }));
+export type BuildResult = EvaluatedDerivation;
 
 /**
- * Builds several attributes in one `nix build` (one evaluation, Nix's own parallelism) and
- * returns their `out` paths in the order of `attrs`. Nothing is rooted here: callers root the
- * results (see `addRoot`) before anything can collect garbage.
+ * Evaluates several attributes in one evaluation, then builds all their derivations in one
+ * `nix-store --realise` (Nix's own parallelism and remote builders). Returns the out paths in
+ * the order of `attrs`. Nothing is rooted here: callers root the results (`addRoot`).
  */
 export async function build(source: NixSource, attrs: readonly string[], opts: BuildOptions = {}): Promise<BuildResult[]> {
-  if (attrs.length === 0) return [];
-  const args = ["build", "--json", "--no-link"];
+  const drvs = await instantiate(source, attrs, opts);
+  await realiseDerivations(drvs.map((d) => d.drvPath), opts, `building ${attrs.join(", ")} of ${describeSource(source)}`);
+  return drvs;
+}
+
+export async function realiseDerivations(drvPaths: readonly string[], opts: BuildOptions = {}, what = "building derivations"): Promise<void> {
+  if (drvPaths.length === 0) return;
+  const args = ["--realise", ...drvPaths];
   if (opts.builders !== undefined) args.push("--builders", opts.builders);
   if (opts.maxJobs !== undefined) args.push("--max-jobs", String(opts.maxJobs));
   if (opts.keepGoing) args.push("--keep-going");
-  args.push(...installableArgs(source, attrs));
-  const r = await nixOk("nix", args, opts, "nix-build-failed", `building ${attrs.join(", ")} of ${describeSource(source)}`, () => "read the build log with `nix log <drv>`; the error line above is Nix's own");
-  const parsed = buildJson.parse(JSON.parse(r.stdout));
-  if (parsed.length !== attrs.length) throw new Error(`nix build returned ${parsed.length} results for ${attrs.length} attributes`);
-  return parsed.map((p, i) => {
-    const out = p.outputs.out ?? Object.values(p.outputs)[0];
-    if (!out) throw new Error(`nix build returned no output for ${attrs[i]}`);
-    return { attr: attrs[i] as string, drvPath: assertStorePath(p.drvPath), outPath: assertStorePath(out) };
-  });
+  await nixOk("nix-store", args, opts, "nix-build-failed", what, () => "read the build log with `nix log <drv>`; the error line above is Nix's own");
 }

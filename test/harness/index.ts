@@ -1,0 +1,7 @@
+/** The test harness: simulated NixOS hosts, fixture fleets, and test Nix settings. */
+export { SimHost, nixConf, type SimHostOptions, type ExecOptions } from "./simhost.js";
+export { FleetRepo, GIT_ENV, type FleetHostSpec, type FleetLayout } from "./fleet-repo.js";
+export { testNetwork, type TestNetwork } from "./network.js";
+export { clientKey, type SshClientKey } from "./sshd.js";
+export { TEST_NIX_CONFIG, testNixEnv } from "./nix-env.js";
+export { must, attempt } from "./sh.js";

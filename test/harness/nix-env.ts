@@ -1,0 +1,10 @@
+/**
+ * Nix settings for the test machine's own store (the "build machine"): no sandbox (Debian's
+ * Nix cannot), nothing substituted from outside, the new CLI on. Given through NIX_CONFIG so
+ * a machine that already has Nix configured is left as it is.
+ */
+export const TEST_NIX_CONFIG = ["sandbox = false", "substituters =", "experimental-features = nix-command flakes", "narinfo-cache-negative-ttl = 0"].join("\n");
+
+export function testNixEnv(): Record<string, string> {
+  return { NIX_CONFIG: TEST_NIX_CONFIG };
+}

@@ -1,0 +1,43 @@
+# A fake NixOS toplevel: the parts of config.system.build.toplevel that oscd touches, built
+# with builtins only and /bin/sh (no nixpkgs is reachable in tests).
+{ hostname
+, version ? "1.0.0"
+, system ? "x86_64-linux"
+, kernelVersion ? "6.1.0"
+, kernelParams ? "loglevel=4"
+, initrdVersion ? "1"
+, failSwitch ? false        # switch-to-configuration exits 4 after activating, like a failed unit
+, health ? "ok"             # written to /run/fake-nixos/health on activation; "failing" fails checks
+, machineId ? null
+, marker ? ""               # any text; changing it changes the toplevel (a "commit to this host")
+}:
+let
+  sh = "/bin/sh";
+  mk = name: script: env: builtins.derivation ({
+    inherit name system;
+    builder = sh;
+    args = [ "-c" ("PATH=/usr/bin:/bin; set -e; " + script) ];
+  } // env);
+  kernel = mk "linux-${kernelVersion}" ''mkdir -p $out/lib/modules/${kernelVersion}; echo "fake kernel ${kernelVersion}" > $out/bzImage'' { };
+  initrd = mk "initrd-${kernelVersion}-${initrdVersion}" ''mkdir -p $out; echo "fake initrd ${initrdVersion} for ${kernelVersion}" > $out/initrd'' { };
+in
+mk "nixos-system-${hostname}-${version}" ''
+  mkdir -p $out/bin $out/etc
+  ln -s ${kernel}/bzImage $out/kernel
+  ln -s ${initrd}/initrd $out/initrd
+  ln -s ${kernel}/lib/modules $out/kernel-modules
+  printf '%s' "$kernelParams" > $out/kernel-params
+  printf '%s' "$version" > $out/nixos-version
+  printf '%s\n' "$hostname" > $out/etc/hostname
+  if [ -n "$machineId" ]; then printf '%s\n' "$machineId" > $out/etc/machine-id; fi
+  printf 'fail=%s\nhealth=%s\nmarker=%s\n' "$failSwitch" "$health" "$marker" > $out/fake-config
+  printf '%s' "$switchScript" > $out/bin/switch-to-configuration
+  chmod 0555 $out/bin/switch-to-configuration
+  printf '#!/bin/sh\necho "fake init of %s"\n' "$out" > $out/init
+  chmod 0555 $out/init
+'' {
+  inherit hostname version kernelParams marker health;
+  failSwitch = if failSwitch then "1" else "0";
+  machineId = if machineId == null then "" else machineId;
+  switchScript = builtins.readFile ./switch-to-configuration.sh;
+}
