@@ -5,3 +5,4 @@ export { testNetwork, type TestNetwork } from "./network.js";
 export { clientKey, type SshClientKey } from "./sshd.js";
 export { TEST_NIX_CONFIG, testNixEnv } from "./nix-env.js";
 export { must, attempt } from "./sh.js";
+export { buildFakeToplevel, uniqueMarker, tempDir, type FakeToplevelArgs } from "./fixtures.js";

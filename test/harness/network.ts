@@ -64,4 +64,16 @@ export async function wireHost(net: TestNetwork, netns: string, index: number, a
 export async function releaseNamespace(netns: string, outsideLink: string | undefined): Promise<void> {
   if (outsideLink) await attempt("ip", ["link", "del", outsideLink]);
   await attempt("ip", ["netns", "del", netns]);
+  await dropBridgeIfUnused();
+}
+
+/** The bridge goes with its last host, so test runs leave no interfaces behind. */
+async function dropBridgeIfUnused(): Promise<void> {
+  if (!shared) return;
+  const net = await shared;
+  const ports = await attempt("ip", ["-o", "link", "show", "master", net.bridge]);
+  if (ports.exitCode === 0 && ports.stdout.trim() === "") {
+    shared = undefined;
+    await attempt("ip", ["link", "del", net.bridge]);
+  }
 }

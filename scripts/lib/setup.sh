@@ -1,0 +1,51 @@
+# Shared by scripts/test.sh and scripts/demo.sh: install what is missing, set up Nix for tests.
+# Sourced, not run.
+
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux gnupg xz-utils ca-certificates)
+
+oscd_need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "oscd: error[needs-root]: $1 needs root (it installs packages and makes network and mount namespaces for simulated hosts)" >&2
+    echo "hint: run it as root, e.g. sudo $0" >&2
+    exit 2
+  fi
+}
+
+oscd_install_debian_packages() {
+  local missing=()
+  for p in "${OSCD_DEBIAN_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+oscd_install_npm_packages() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "==> installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+# Test settings for the machine's own store go through NIX_CONFIG, which Nix reads on top of
+# /etc/nix/nix.conf: a machine that already has Nix set up keeps its configuration.
+oscd_nix_env() {
+  export NIX_CONFIG=$'sandbox = false\nsubstituters =\nexperimental-features = nix-command flakes\nnarinfo-cache-negative-ttl = 0'
+  mkdir -p /nix/var/nix/gcroots /nix/var/nix/profiles
+  # Nix builds as the nixbld users when run as root; Debian's nix-bin creates them.
+  if ! getent group nixbld >/dev/null; then
+    echo "oscd: error[nix-setup]: the nixbld group is missing; reinstall nix-bin" >&2
+    exit 2
+  fi
+}
+
+# Simulated hosts left by a killed earlier run (CI machines are reused).
+oscd_clean_stale_hosts() {
+  pkill -KILL -f 'oscd-sim-.*/root' 2>/dev/null || true
+  for ns in $(ip netns list 2>/dev/null | awk '/^oscd[0-9]+h[0-9]+/ {print $1}'); do ip netns del "$ns" 2>/dev/null || true; done
+  for br in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '/oscdbr/ {print $2}'); do ip link del "$br" 2>/dev/null || true; done
+  rm -rf /tmp/oscd-sim-* /tmp/oscd-fleet-* /tmp/oscd-ssh-* 2>/dev/null || true
+}

@@ -1,0 +1,37 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { must } from "./sh.js";
+
+const FAKE_TOPLEVEL = join(dirname(fileURLToPath(import.meta.url)), "nix", "fake-toplevel.nix");
+
+export interface FakeToplevelArgs {
+  hostname: string;
+  version?: string;
+  kernelVersion?: string;
+  marker?: string;
+  failSwitch?: boolean;
+  health?: "ok" | "failing";
+  machineId?: string;
+}
+
+/** Builds a fake NixOS toplevel in the test machine's store; returns its path. */
+export async function buildFakeToplevel(args: FakeToplevelArgs): Promise<string> {
+  const attrs = Object.entries(args)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} = ${typeof v === "boolean" ? String(v) : JSON.stringify(String(v))};`)
+    .join(" ");
+  const r = await must("nix-build", ["--no-out-link", "-E", `import ${FAKE_TOPLEVEL} { ${attrs} }`], { timeoutMs: 120_000 });
+  return r.stdout.trim();
+}
+
+/** A marker no other test run uses, so each test builds paths of its own. */
+export function uniqueMarker(): string {
+  return randomBytes(6).toString("hex");
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `oscd-${prefix}-`));
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { reportError } from "../../src/cli/main.js";
+import { GuardError, UsageError, OscdError } from "../../src/core/errors.js";
+
+function capture(err: unknown): { out: string; code: number } {
+  let out = "";
+  const code = reportError(err, (s) => (out += s));
+  return { out, code };
+}
+
+describe("CLI error reporting", () => {
+  it("prints one error line with the code, then the hint, and maps exit codes", () => {
+    const r = capture(new GuardError("downgrade", "v1.0.0 is older than the running v1.2.0", "pass --allow-downgrade"));
+    expect(r.out).toBe("oscd: error[downgrade]: v1.0.0 is older than the running v1.2.0\nhint: pass --allow-downgrade\n");
+    expect(r.code).toBe(3);
+    expect(capture(new UsageError("bad flag")).code).toBe(2);
+    expect(capture(new OscdError("x", "y", { exitCode: 4 })).code).toBe(4);
+  });
+
+  it("reports unexpected errors as internal, exit 1", () => {
+    const r = capture(new Error("boom"));
+    expect(r.out).toMatch(/^oscd: error\[internal\]: boom\n/);
+    expect(r.code).toBe(1);
+  });
+});
