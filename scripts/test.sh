@@ -15,4 +15,11 @@ echo "==> nix: $(nix --version)   git: $(git --version)   node: $(node --version
 echo "==> typecheck"; npm run -s typecheck
 echo "==> lint"; npm run -s lint
 echo "==> build"; npm run -s build
-echo "==> tests"; npx vitest run "$@"
+echo "==> tests"
+report=$(mktemp)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line that any CI log reader understands.
+node -e 'const r=require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$report" || true
+rm -f "$report"
+exit $status

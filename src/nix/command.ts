@@ -34,12 +34,15 @@ export class NixCommandError extends CommandFailedError {
   }
 }
 
+// Nix colours its messages on a terminal; the one-line error must not carry the escapes.
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /** The most useful single line of Nix's stderr: its last `error:` line, else its last line. */
 export function lastErrorLine(stderr: string): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
   const errs = lines.filter((l) => l.startsWith("error:"));
   const pick = errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
-  return (pick ?? "").replace(/\x1b\[[0-9;]*m/g, "").slice(0, 400);
+  return (pick ?? "").replace(ANSI_COLOUR, "").slice(0, 400);
 }
 
 function settingArgs(settings: Record<string, string> | undefined): string[] {

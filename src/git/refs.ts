@@ -1,0 +1,64 @@
+import { GitUnknownRefError } from "./errors.js";
+import { checkArg, FULL_ID, git, gitFailure, type GitCallOptions, type GitInvocation } from "./run.js";
+
+/**
+ * Resolves a tag, branch (`main`, `origin/main`), full or abbreviated commit id, or any other
+ * revision git understands to the full commit id. Annotated tags are peeled to their commit.
+ */
+export async function resolveCommit(repoDir: string, ref: string, opts: GitCallOptions = {}): Promise<string> {
+  checkArg(ref, "ref");
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], inv);
+  const id = r.stdout.trim();
+  if (r.exitCode === 0 && FULL_ID.test(id)) return id;
+  if (r.exitCode === 1) throw new GitUnknownRefError(ref, repoDir, r);
+  throw gitFailure(r, inv, `resolving ${JSON.stringify(ref)}`);
+}
+
+/** The commit HEAD points at. */
+export async function headCommit(repoDir: string, opts: GitCallOptions = {}): Promise<string> {
+  return resolveCommit(repoDir, "HEAD", opts);
+}
+
+/** The checked-out branch's short name, or undefined when HEAD is detached. */
+export async function currentBranch(repoDir: string, opts: GitCallOptions = {}): Promise<string | undefined> {
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["symbolic-ref", "--quiet", "--short", "HEAD"], inv);
+  if (r.exitCode === 0) return r.stdout.trim();
+  if (r.exitCode === 1) return undefined;
+  throw gitFailure(r, inv, "reading the current branch");
+}
+
+export interface DirtyOptions extends GitCallOptions {
+  /** Count untracked (not ignored) files as changes. Default true. */
+  untracked?: boolean;
+}
+
+/** True when the working tree or the index differs from HEAD. */
+export async function isDirty(repoDir: string, opts: DirtyOptions = {}): Promise<boolean> {
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const untracked = opts.untracked ?? true;
+  // --no-optional-locks: a status check must not take index.lock away from a concurrent git.
+  const r = await git(
+    ["--no-optional-locks", "status", "--porcelain=v1", "-z", `--untracked-files=${untracked ? "normal" : "no"}`],
+    inv,
+  );
+  if (r.exitCode !== 0) throw gitFailure(r, inv, "git status");
+  return r.stdout.length > 0;
+}
+
+/** True when `ancestor` is reachable from `descendant` (a commit is its own ancestor). */
+export async function isAncestor(
+  repoDir: string,
+  ancestor: string,
+  descendant: string,
+  opts: GitCallOptions = {},
+): Promise<boolean> {
+  const a = await resolveCommit(repoDir, ancestor, opts);
+  const d = await resolveCommit(repoDir, descendant, opts);
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["merge-base", "--is-ancestor", a, d], inv);
+  if (r.exitCode === 0) return true;
+  if (r.exitCode === 1) return false;
+  throw gitFailure(r, inv, `checking whether ${ancestor} is an ancestor of ${descendant}`);
+}
