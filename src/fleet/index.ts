@@ -1,0 +1,5 @@
+/** The fleet file (oscd.toml), host discovery and host selection. */
+export * from "./schema.js";
+export * from "./load.js";
+export * from "./select.js";
+export * from "./discover.js";

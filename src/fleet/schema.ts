@@ -1,0 +1,109 @@
+import { z } from "zod";
+
+/**
+ * The fleet file, `oscd.toml` at the root of the fleet repository. Every field has a default
+ * so a fleet with a flake and nothing else works; unknown keys are errors (typos must not be
+ * silently ignored in a file that decides what machines run).
+ */
+const publicKey = z.string().regex(/^[A-Za-z0-9._+-]+:[A-Za-z0-9+/]+={0,2}$/, "a Nix public key looks like name:base64");
+const storeUrl = z.string().regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://");
+const seconds = z.number().int().positive();
+
+export const operationSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
+export type Operation = z.infer<typeof operationSchema>;
+
+export const httpProbeSchema = z
+  .object({
+    url: z.string().url(),
+    status: z.number().int().min(100).max(599).default(200),
+    /** Text the body must contain. */
+    contains: z.string().optional(),
+  })
+  .strict();
+
+export const healthSchema = z
+  .object({
+    /** Fail when systemd reports failed units (only where systemd runs). */
+    systemdUnits: z.boolean().default(true),
+    /** Commands run on the host, as argument arrays; exit 0 = healthy. */
+    commands: z.array(z.array(z.string()).min(1)).default([]),
+    http: z.array(httpProbeSchema).default([]),
+    timeoutSeconds: seconds.default(30),
+    retries: z.number().int().min(0).default(3),
+    retryDelaySeconds: z.number().min(0).default(2),
+  })
+  .strict();
+export type HealthConfig = z.infer<typeof healthSchema>;
+
+export const hostSchema = z
+  .object({
+    tags: z.array(z.string()).default([]),
+    /** Attribute path of the toplevel; `{host}` is replaced by the host name. */
+    attribute: z.string().optional(),
+    system: z.string().optional(),
+    /** SSH target for push deploys, e.g. root@web1.example.org. */
+    ssh: z.string().optional(),
+    machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
+    health: healthSchema.partial().optional(),
+  })
+  .strict();
+export type HostConfig = z.infer<typeof hostSchema>;
+
+export const releaseSchema = z
+  .object({
+    branch: z.string().default("main"),
+    versionFile: z.string().default("VERSION"),
+    tagPrefix: z.string().default("v"),
+    labels: z
+      .object({
+        major: z.string().default("release:major"),
+        minor: z.string().default("release:minor"),
+        patch: z.string().default("release:patch"),
+      })
+      .strict()
+      .default({}),
+    /** `sequential`: major → minor → patch, one tag each (the RFC); `highest`: only the highest. */
+    strategy: z.enum(["sequential", "highest"]).default("sequential"),
+  })
+  .strict();
+export type ReleaseConfig = z.infer<typeof releaseSchema>;
+
+export const channelSchema = z
+  .object({
+    branch: z.string(),
+    operation: operationSchema.default("switch"),
+  })
+  .strict();
+
+export const fleetSchema = z
+  .object({
+    fleet: z
+      .object({
+        name: z.string().default("fleet"),
+        /** `flake` (nixosConfigurations) or `classic` (a file and attribute paths). */
+        layout: z.enum(["flake", "classic"]).optional(),
+        /** Classic layout: the Nix file, relative to the repository root. */
+        file: z.string().default("default.nix"),
+        /** Default attribute path template for every host. */
+        attribute: z.string().optional(),
+        system: z.string().default("x86_64-linux"),
+        /** Where machines fetch the fleet repository from (oscd upgrade, the agent). */
+        remote: z.string().optional(),
+      })
+      .strict()
+      .default({}),
+    release: releaseSchema.default({}),
+    keys: z.object({ trusted: z.array(publicKey).default([]) }).strict().default({}),
+    caches: z.array(storeUrl).default([]),
+    channels: z.record(channelSchema).default({ main: { branch: "main", operation: "switch" } }),
+    health: healthSchema.default({}),
+    hosts: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "a host name has letters, digits, - and _"), hostSchema).default({}),
+  })
+  .strict();
+
+export type FleetFile = z.infer<typeof fleetSchema>;
+
+export const DEFAULT_ATTRIBUTE = {
+  flake: "nixosConfigurations.{host}.config.system.build.toplevel",
+  classic: "{host}",
+} as const;

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { parseFleetFile, selectHosts, FleetConfigError, hostAttribute, hostHealth, type Fleet } from "../../src/fleet/index.js";
+
+describe("fleet file", () => {
+  it("fills defaults for an empty file", () => {
+    const f = parseFleetFile("");
+    expect(f.release).toMatchObject({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential" });
+    expect(f.release.labels).toEqual({ major: "release:major", minor: "release:minor", patch: "release:patch" });
+    expect(f.channels.main).toEqual({ branch: "main", operation: "switch" });
+  });
+
+  it("reads hosts, tags, health and per-host attributes", () => {
+    const f = parseFleetFile(`
+[fleet]
+layout = "classic"
+attribute = "hosts.{host}"
+[health]
+retries = 5
+[hosts.web1]
+tags = ["web"]
+system = "aarch64-linux"
+health = { commands = [["true"]] }
+`);
+    const fleet: Fleet = { root: "/x", layout: "classic", config: f };
+    expect(hostAttribute(fleet, "web1")).toBe("hosts.web1");
+    expect(hostHealth(fleet, "web1")).toMatchObject({ retries: 5, commands: [["true"]], systemdUnits: true });
+  });
+
+  it.each([
+    ["[fleet\nname=", "not valid TOML"],
+    ["[relase]\nbranch = 'main'", "unknown key(s) \"relase\""],
+    ["[release]\nstrategy = 'lowest'", "release.strategy"],
+    ["[keys]\ntrusted = ['nope']", "keys.trusted.0: a Nix public key looks like name:base64"],
+    ["caches = ['ftp://x']", "caches.0"],
+    ["[hosts.'bad name']", "hosts.bad name"],
+  ])("rejects %j naming the place", (text, where) => {
+    expect(() => parseFleetFile(text, "oscd.toml")).toThrow(FleetConfigError);
+    expect(() => parseFleetFile(text, "oscd.toml")).toThrow(where);
+  });
+});
+
+describe("host selection", () => {
+  const hosts = [
+    { name: "web1", tags: ["web"] },
+    { name: "web2", tags: ["web", "eu"] },
+    { name: "db1", tags: ["db"] },
+  ];
+  it("selects by name, glob and tag, keeping fleet order", () => {
+    expect(selectHosts(hosts, undefined).map((h) => h.name)).toEqual(["web1", "web2", "db1"]);
+    expect(selectHosts(hosts, "db1,web*").map((h) => h.name)).toEqual(["web1", "web2", "db1"]);
+    expect(selectHosts(hosts, "@eu").map((h) => h.name)).toEqual(["web2"]);
+    expect(selectHosts(hosts, "web?").map((h) => h.name)).toEqual(["web1", "web2"]);
+  });
+  it("refuses a term that matches nothing", () => {
+    expect(() => selectHosts(hosts, "web1,mail*")).toThrow(/"mail\*" matches no host/);
+  });
+});
