@@ -6,6 +6,7 @@ export * from "./installable.js";
 export * from "./evaluate.js";
 export * from "./build.js";
 export * from "./gcroots.js";
+export * from "./add.js";
 export * from "./realise.js";
 export * from "./copy.js";
 export * from "./pathinfo.js";

@@ -105,7 +105,7 @@ export class FleetRepo {
   /** Sets VERSION, commits, and tags `v<version>` (annotated). */
   async release(version: string): Promise<string> {
     await writeFile(join(this.dir, "VERSION"), `${version}\n`);
-    await this.git(["commit", "-q", "-am", `Release ${version}`]);
+    await this.git(["commit", "-q", "--allow-empty", "-am", `Release ${version}`]);
     await this.git(["tag", "-a", `v${version}`, "-m", `Release ${version}`]);
     return this.head();
   }

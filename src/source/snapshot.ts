@@ -1,0 +1,89 @@
+import { cp, lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { run } from "../core/exec.js";
+import { archiveCommit } from "../git/index.js";
+import { addRoot, addToStore, pathInfo } from "../nix/index.js";
+
+/**
+ * A read-only copy of exactly one source tree in the Nix store (RFC R1, R1.2): nothing a
+ * developer does in a checkout can change it, and it stays as long as its GC root.
+ */
+export interface Snapshot {
+  storePath: string;
+  /** The flake reference that evaluates exactly this snapshot, locked by its NAR hash. */
+  flakeRef: string;
+}
+
+async function withTemp<T>(f: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "oscd-source-"));
+  try {
+    return await f(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function intoStore(tree: string, rootName: string, rootDir?: string): Promise<Snapshot> {
+  const storePath = await addToStore(tree);
+  await addRoot(storePath, rootName, rootDir);
+  const [info] = await pathInfo([storePath]);
+  const narHash = info?.narHash ?? "";
+  return { storePath, flakeRef: narHash.startsWith("sha256-") ? `path:${storePath}?narHash=${encodeURIComponent(narHash)}` : `path:${storePath}` };
+}
+
+/** Snapshots one commit of a repository (git archive of that commit, no .git). */
+export async function snapshotCommit(repo: string, commit: string, rootName: string, rootDir?: string): Promise<Snapshot> {
+  return withTemp(async (tmp) => {
+    const tree = join(tmp, `oscd-source-${commit.slice(0, 12)}`);
+    await archiveCommit(repo, commit, tree);
+    return intoStore(tree, rootName, rootDir);
+  });
+}
+
+/**
+ * Snapshots a working tree as it is now, uncommitted changes included (RFC's "local"
+ * prototyping). Files git ignores and `.git` are left out; outside git, everything but `.git`.
+ */
+export async function snapshotWorkingTree(path: string, label: string, rootName: string, rootDir?: string): Promise<Snapshot> {
+  return withTemp(async (tmp) => {
+    const tree = join(tmp, `oscd-source-${label}`);
+    await mkdir(tree);
+    const files = await listWorkingTree(path);
+    for (const f of files) {
+      await mkdir(dirname(join(tree, f)), { recursive: true });
+      await cp(join(path, f), join(tree, f), { verbatimSymlinks: true, preserveTimestamps: false });
+    }
+    return intoStore(tree, rootName, rootDir);
+  });
+}
+
+async function listWorkingTree(path: string): Promise<string[]> {
+  const r = await run("git", ["-C", path, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], { timeoutMs: 60_000 });
+  if (r.exitCode === 0) {
+    const files = r.stdout.split("\0").filter(Boolean);
+    // ls-files lists deleted-but-tracked files too; a snapshot holds what is on disk.
+    const present: string[] = [];
+    for (const f of files) {
+      try {
+        await lstat(join(path, f));
+        present.push(f);
+      } catch {
+        /* deleted in the working tree */
+      }
+    }
+    return present;
+  }
+  return walk(path, "");
+}
+
+async function walk(root: string, rel: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+    if (e.name === ".git") continue;
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walk(root, p)));
+    else out.push(p);
+  }
+  return out;
+}
