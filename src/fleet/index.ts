@@ -3,3 +3,4 @@ export * from "./schema.js";
 export * from "./load.js";
 export * from "./select.js";
 export * from "./discover.js";
+export * from "./machine.js";

@@ -1,7 +1,23 @@
 import type { Command } from "commander";
 import { registerKeys } from "./keys.js";
+import { registerActivate } from "./activate.js";
+import { registerUpgrade } from "./upgrade.js";
+import { registerRollback } from "./rollback.js";
+import { registerGenerations } from "./generations.js";
+import { registerStatus } from "./status.js";
+import { registerRecover } from "./recover.js";
+import { registerRelease } from "./release.js";
+import { registerInit } from "./init.js";
 
 /** One file per command; each registers itself on the program. */
 export function registerCommands(program: Command): void {
   registerKeys(program);
+  registerActivate(program);
+  registerUpgrade(program);
+  registerRollback(program);
+  registerGenerations(program);
+  registerStatus(program);
+  registerRecover(program);
+  registerRelease(program);
+  registerInit(program);
 }

@@ -1,0 +1,60 @@
+import { mkdir, open, readFile, rename, rm, symlink } from "node:fs/promises";
+import { dirname, basename, join } from "node:path";
+
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await open(dir, "r");
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Writes a file so that a crash at any moment leaves the old content or the new, never a
+ * mix: temporary file, fsync, rename over the target, fsync the directory.
+ */
+export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const h = await open(tmp, "w", mode);
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Points a symlink at a new target atomically (a new link, then rename over the old). */
+export async function symlinkAtomic(target: string, path: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  await symlink(target, tmp);
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return JSON.parse(text) as T;
+}
+
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true });
+  await fsyncDir(dirname(path)).catch(() => undefined);
+}

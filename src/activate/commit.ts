@@ -1,0 +1,53 @@
+import { readdir } from "node:fs/promises";
+import { addRoot, listGenerations, removeRoot } from "../nix/index.js";
+import { symlinkAtomic } from "./atomic.js";
+import type { Journal } from "./journal.js";
+import { files, type HostLayout } from "./layout.js";
+import { forgetFailed, writeGenerationRecord } from "./records.js";
+
+/**
+ * Makes a verified deployment permanent: the generation's record, the source link at a fixed
+ * place with a GC root per generation (so the exact configuration of every generation can
+ * be found again), and the pending root dropped. Idempotent.
+ */
+export async function commitDeployment(layout: HostLayout, j: Journal): Promise<void> {
+  const src = j.release.sourcePath;
+  if (j.generation !== undefined) {
+    await writeGenerationRecord(layout, {
+      generation: j.generation,
+      toplevel: j.toplevel,
+      deploymentId: j.id,
+      mode: j.mode,
+      createdAt: j.startedAt,
+      version: j.release.version,
+      commit: j.release.commit,
+      ref: j.release.ref,
+      tag: j.release.tag,
+      sourcePath: src,
+    });
+    if (src) await addRoot(src, `generation-${j.generation}-source`, layout.gcrootDir);
+  } else if (j.mode === "test") {
+    // Not in a profile: keep the tested system (and its source) alive while it runs.
+    await addRoot(j.toplevel, "test-system", layout.gcrootDir);
+    if (src) await addRoot(src, "test-source", layout.gcrootDir);
+  }
+  if (src && j.mode !== "boot") await symlinkAtomic(src, files(layout).source);
+  await forgetFailed(layout, j.toplevel);
+  await removeRoot(`pending-${j.id}`, layout.gcrootDir);
+  await dropStaleSourceRoots(layout);
+}
+
+/** Source roots of generations that were deleted keep nothing alive that anyone can use. */
+async function dropStaleSourceRoots(layout: HostLayout): Promise<void> {
+  const live = new Set((await listGenerations(layout.profile)).map((g) => g.number));
+  let names: string[] = [];
+  try {
+    names = await readdir(layout.gcrootDir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^generation-(\d+)-source$/.exec(n);
+    if (m && !live.has(Number(m[1]))) await removeRoot(n, layout.gcrootDir);
+  }
+}

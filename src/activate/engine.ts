@@ -1,0 +1,205 @@
+import { readlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { OscdError, isOscdError } from "../core/errors.js";
+import { healthSchema, type HealthConfig, type Operation } from "../fleet/index.js";
+import { currentGeneration, realise, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
+import { commitDeployment } from "./commit.js";
+import { maybeCrash } from "./faults.js";
+import { guard } from "./guard.js";
+import { checkHealth } from "./health.js";
+import { advance, closeJournal, newJournal, type Journal, type Previous, type ReleaseInfo } from "./journal.js";
+import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
+import { acquireLock } from "./lock.js";
+import { readFailed, readGenerationRecords, rememberFailed } from "./records.js";
+import { recoverInterrupted, type Recovery } from "./recover.js";
+import { rebootNeeded, type RebootNeed } from "./reboot.js";
+import { restorePrevious } from "./restore.js";
+import { switchTo } from "./switch.js";
+
+export interface ActivationRequest {
+  toplevel: string;
+  mode: Operation;
+  /** The host's name in the fleet; the toplevel's etc/hostname must match. Default: hostname. */
+  host?: string;
+  release?: ReleaseInfo;
+  /** Move the profile to this existing generation instead of adding one (rollback). */
+  generation?: number;
+  substituters?: string[];
+  trustedPublicKeys?: string[];
+  health?: HealthConfig;
+  allowDowngrade?: boolean;
+  retryFailed?: boolean;
+  /** Activate even when the system already runs this toplevel. */
+  force?: boolean;
+  switchTimeoutMs?: number;
+  onProgress?: (step: string, detail: string) => void;
+  layout?: HostLayout;
+}
+
+export interface ActivationResult {
+  id?: string;
+  outcome: "committed" | "unchanged" | "dry-run";
+  toplevel: string;
+  mode: Operation;
+  generation?: number;
+  previous: Previous;
+  release: ReleaseInfo;
+  reboot: RebootNeed;
+  recovery?: Recovery;
+}
+
+export class RolledBackError extends OscdError {
+  constructor(readonly journal: Journal, cause: string) {
+    const back = journal.previous.currentSystem ?? journal.previous.profileToplevel ?? "the previous system";
+    super("rolled-back", `activation of ${journal.toplevel} failed and was rolled back to ${back}: ${cause}`, {
+      hint: "the release is remembered as failed and will not be retried automatically; fix it and deploy a new one",
+      exitCode: 4,
+    });
+  }
+}
+
+async function link(path: string): Promise<string | undefined> {
+  try {
+    return await readlink(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `f` holding the host lock, after finishing any deployment a crash interrupted. */
+export async function withHostLock<T>(layout: HostLayout, command: string, f: (recovery: Recovery | undefined) => Promise<T>, log?: (line: string) => void): Promise<T> {
+  const lock = await acquireLock(files(layout).lock, command);
+  try {
+    const recovery = await recoverInterrupted(layout, log);
+    return await f(recovery);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * The activation engine (DESIGN.md): lock → realise → guard → profile → switch → health →
+ * commit or roll back → record. Each state is journaled before the next step, so a crash at
+ * any point is finished by the next start (`recoverInterrupted`) on a whole generation.
+ */
+export async function activate(req: ActivationRequest): Promise<ActivationResult> {
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  assertStorePath(req.toplevel);
+  return withHostLock(layout, `activate ${req.mode}`, (recovery) => activateHoldingLock(req, recovery), (line) => req.onProgress?.("recover", line));
+}
+
+/** The engine's steps, for callers that already hold the host lock (upgrade does). */
+export async function activateHoldingLock(req: ActivationRequest, recovery?: Recovery): Promise<ActivationResult> {
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  const say = (step: string, detail: string) => req.onProgress?.(step, detail);
+  const toplevel = assertStorePath(req.toplevel);
+  {
+    maybeCrash("locked");
+    const f = files(layout);
+    const gen = await currentGeneration(layout.profile);
+    const previous: Previous = { generation: gen?.number, profileToplevel: gen?.storePath, currentSystem: await link(f.currentSystem) };
+    const release = req.release ?? {};
+    const host = req.host ?? hostname();
+    const base = { toplevel, mode: req.mode, previous, release, recovery };
+
+    if (!req.force && req.generation === undefined && req.mode !== "dry-activate" && isAlreadyThere(req.mode, toplevel, previous)) {
+      say("unchanged", `already running ${toplevel}`);
+      return { ...base, outcome: "unchanged", generation: gen?.number, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
+    }
+
+    let j = newJournal({ toplevel, mode: req.mode, host, release, previous });
+    if (req.mode !== "dry-activate") j = await advance(layout, j, "locked");
+
+    say("realise", toplevel);
+    await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys });
+    if (req.mode !== "dry-activate") j = await advance(layout, j, "realised");
+    maybeCrash("realised");
+
+    say("guard", `host ${host}`);
+    const records = await readGenerationRecords(layout);
+    try {
+      await guard({
+        toplevel,
+        host,
+        machineIdFile: "/etc/machine-id",
+        release,
+        current: gen ? records.get(gen.number) : undefined,
+        failed: await readFailed(layout),
+        allowDowngrade: req.allowDowngrade ?? req.generation !== undefined,
+        retryFailed: req.retryFailed ?? req.generation !== undefined,
+      });
+    } catch (e) {
+      if (req.mode !== "dry-activate") await closeJournal(layout, await advance(layout, j, "aborted", { error: errText(e) }));
+      throw e;
+    }
+
+    if (req.mode === "dry-activate") {
+      say("dry-activate", toplevel);
+      await switchTo(toplevel, "dry-activate", { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+      return { ...base, outcome: "dry-run", reboot: await rebootNeeded(toplevel, f.bootedSystem) };
+    }
+    j = await advance(layout, j, "guarded");
+    maybeCrash("guarded");
+
+    if (req.mode === "switch" || req.mode === "boot") {
+      if (req.generation !== undefined) {
+        say("profile", `generation ${req.generation}`);
+        await switchGeneration(req.generation, layout.profile);
+      } else {
+        say("profile", `new generation of ${layout.profile}`);
+        await setProfile(toplevel, layout.profile);
+      }
+      const made = await currentGeneration(layout.profile);
+      j = await advance(layout, j, "profile-set", { generation: made?.number });
+      maybeCrash("profile-set");
+    }
+
+    try {
+      say("switch", `switch-to-configuration ${req.mode}`);
+      await switchTo(toplevel, req.mode, { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+      j = await advance(layout, j, "switched");
+      maybeCrash("switched");
+      if (req.mode === "switch" || req.mode === "test") {
+        const health = req.health ?? healthSchema.parse({});
+        say("health", "checking");
+        const h = await checkHealth(health, (n, fails) => say("health", fails.length ? `attempt ${n}: ${fails.join("; ")}` : `attempt ${n}: healthy`));
+        if (!h.ok) throw new OscdError("health-failed", `health checks failed after ${h.attempts} attempt(s): ${h.failures.join("; ")}`);
+      }
+    } catch (e) {
+      await rollBack(layout, j, errText(e), say);
+      throw new RolledBackError(j, errText(e));
+    }
+    j = await advance(layout, j, "checked");
+    maybeCrash("checked");
+
+    await commitDeployment(layout, j);
+    j = await advance(layout, j, "committed");
+    maybeCrash("committed");
+    await closeJournal(layout, j);
+    say("done", `${req.mode} ${toplevel}`);
+    return { ...base, id: j.id, outcome: "committed", generation: j.generation, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
+  }
+}
+
+function isAlreadyThere(mode: Operation, toplevel: string, p: Previous): boolean {
+  if (mode === "switch") return p.currentSystem === toplevel && p.profileToplevel === toplevel;
+  if (mode === "boot") return p.profileToplevel === toplevel;
+  if (mode === "test") return p.currentSystem === toplevel;
+  return false;
+}
+
+export async function rollBack(layout: HostLayout, j: Journal, reason: string, say: (step: string, detail: string) => void): Promise<Journal> {
+  say("rollback", reason);
+  let cur = await advance(layout, j, "rolling-back", { error: reason });
+  maybeCrash("rolling-back");
+  await restorePrevious(layout, cur, (l) => say("rollback", l));
+  await rememberFailed(layout, cur, reason);
+  cur = await advance(layout, cur, "rolled-back");
+  await closeJournal(layout, cur);
+  return cur;
+}
+
+function errText(e: unknown): string {
+  if (isOscdError(e)) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}

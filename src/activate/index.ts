@@ -1,0 +1,12 @@
+/** The host-side activation engine, used by upgrade, the agent, push deploys and bundles. */
+export { activate, activateHoldingLock, withHostLock, RolledBackError, type ActivationRequest, type ActivationResult } from "./engine.js";
+export { recoverInterrupted, type Recovery } from "./recover.js";
+export { generations, hostStatus, type GenerationView, type HostStatus } from "./status.js";
+export { rebootNeeded, type RebootNeed } from "./reboot.js";
+export { checkHealth, type HealthResult } from "./health.js";
+export { BusyError } from "./lock.js";
+export { SwitchFailedError } from "./switch.js";
+export { DEFAULT_LAYOUT, type HostLayout } from "./layout.js";
+export { BOUNDARIES, type Boundary } from "./faults.js";
+export type { Journal, JournalState, ReleaseInfo, Previous } from "./journal.js";
+export { readGenerationRecords, readHistory, type GenerationRecord } from "./records.js";

@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Operation } from "../fleet/index.js";
+import { readJson, removeFile, writeJsonAtomic } from "./atomic.js";
+import { files, type HostLayout } from "./layout.js";
+
+/** What a deployment is about: the release it carries, when it came from oscd's sources. */
+export interface ReleaseInfo {
+  version?: string;
+  commit?: string;
+  ref?: string;
+  tag?: string;
+  /** Read-only source snapshot that built the toplevel, and its GC root name. */
+  sourcePath?: string;
+}
+
+/** The system before the deployment: what to go back to. */
+export interface Previous {
+  generation?: number;
+  profileToplevel?: string;
+  currentSystem?: string;
+}
+
+export type JournalState =
+  | "locked"
+  | "realised"
+  | "guarded"
+  | "profile-set"
+  | "switched"
+  | "checked"
+  | "committed"
+  | "rolling-back"
+  | "rolled-back"
+  | "aborted";
+
+export interface Journal {
+  id: string;
+  toplevel: string;
+  mode: Operation;
+  host: string;
+  release: ReleaseInfo;
+  previous: Previous;
+  /** The profile generation this deployment created (switch and boot). */
+  generation?: number;
+  state: JournalState;
+  startedAt: string;
+  updatedAt: string;
+  error?: string;
+  /** Set when a later start finished this deployment after a crash. */
+  recovered?: boolean;
+  steps: { state: JournalState; at: string }[];
+}
+
+export const TERMINAL: readonly JournalState[] = ["committed", "rolled-back", "aborted"];
+
+export function newJournal(fields: Pick<Journal, "toplevel" | "mode" | "host" | "release" | "previous">): Journal {
+  const now = new Date().toISOString();
+  return { id: `${now.replace(/[-:.TZ]/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`, ...fields, state: "locked", startedAt: now, updatedAt: now, steps: [{ state: "locked", at: now }] };
+}
+
+export async function readJournal(layout: HostLayout): Promise<Journal | undefined> {
+  return readJson<Journal>(files(layout).journal);
+}
+
+/** Records a state change durably before the engine acts on it. */
+export async function advance(layout: HostLayout, j: Journal, state: JournalState, patch: Partial<Journal> = {}): Promise<Journal> {
+  const at = new Date().toISOString();
+  const next: Journal = { ...j, ...patch, state, updatedAt: at, steps: [...j.steps, { state, at }] };
+  await writeJsonAtomic(files(layout).journal, next);
+  return next;
+}
+
+/** Moves a finished journal into the history (one file per deployment) and clears it. */
+export async function closeJournal(layout: HostLayout, j: Journal): Promise<void> {
+  await writeJsonAtomic(join(files(layout).history, `${j.id}.json`), j);
+  await removeFile(files(layout).journal);
+}

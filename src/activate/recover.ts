@@ -1,0 +1,67 @@
+import { currentGeneration, deleteGenerations, switchGeneration, removeRoot } from "../nix/index.js";
+import { commitDeployment } from "./commit.js";
+import { advance, closeJournal, readJournal, TERMINAL, type Journal } from "./journal.js";
+import type { HostLayout } from "./layout.js";
+import { rememberFailed } from "./records.js";
+import { restorePrevious } from "./restore.js";
+
+export interface Recovery {
+  id: string;
+  toplevel: string;
+  /** The state the crash left it in. */
+  interruptedAt: string;
+  outcome: "aborted" | "rolled-back" | "committed";
+}
+
+/**
+ * Finishes a deployment that a crash interrupted, so the host is on a whole generation:
+ * before the profile changed it is dropped; between profile and verified health it is rolled
+ * back; after health passed it is committed. Called under the host lock at every start.
+ */
+export async function recoverInterrupted(layout: HostLayout, log: (line: string) => void = () => undefined): Promise<Recovery | undefined> {
+  const j = await readJournal(layout);
+  if (!j) return undefined;
+  if (TERMINAL.includes(j.state)) {
+    await closeJournal(layout, j);
+    return undefined;
+  }
+  const interruptedAt = j.state;
+  log(`deployment ${j.id} of ${j.toplevel} was interrupted at "${interruptedAt}"; finishing it`);
+  const done = (outcome: Recovery["outcome"]): Recovery => ({ id: j.id, toplevel: j.toplevel, interruptedAt, outcome });
+  const marked: Journal = { ...j, recovered: true };
+  switch (j.state) {
+    case "locked":
+    case "realised":
+    case "guarded": {
+      // The profile may have been set just before the crash, without the journal saying so.
+      await undoUnjournaledProfile(layout, marked);
+      await removeRoot(`pending-${j.id}`, layout.gcrootDir);
+      await closeJournal(layout, await advance(layout, marked, "aborted", { error: `interrupted at ${interruptedAt}` }));
+      return done("aborted");
+    }
+    case "checked":
+    case "committed": {
+      await commitDeployment(layout, marked);
+      await closeJournal(layout, await advance(layout, marked, "committed"));
+      return done("committed");
+    }
+    default: {
+      const reason = `interrupted at ${interruptedAt}`;
+      const rolling = await advance(layout, marked, "rolling-back", { error: j.error ?? reason });
+      await restorePrevious(layout, rolling, log);
+      await rememberFailed(layout, rolling, rolling.error ?? reason);
+      await closeJournal(layout, await advance(layout, rolling, "rolled-back"));
+      return done("rolled-back");
+    }
+  }
+}
+
+async function undoUnjournaledProfile(layout: HostLayout, j: Journal): Promise<void> {
+  if (j.mode !== "switch" && j.mode !== "boot") return;
+  const cur = await currentGeneration(layout.profile);
+  if (!cur || cur.number === j.previous.generation || cur.number < (j.previous.generation ?? 0)) return;
+  if (j.previous.generation !== undefined) {
+    await switchGeneration(j.previous.generation, layout.profile);
+    if (cur.storePath === j.toplevel) await deleteGenerations({ numbers: [cur.number] }, layout.profile);
+  }
+}

@@ -1,0 +1,10 @@
+import type { ActivationResult } from "../../activate/index.js";
+
+export function printActivation(r: ActivationResult): void {
+  const out = (s: string) => process.stdout.write(s + "\n");
+  if (r.recovery) out(`finished an interrupted deployment first: ${r.recovery.outcome} (it stopped at "${r.recovery.interruptedAt}")`);
+  if (r.outcome === "unchanged") out(`already running ${r.toplevel}; nothing to do`);
+  else if (r.outcome === "dry-run") out(`dry run of ${r.toplevel}: nothing changed`);
+  else out(`${r.mode}: ${r.previous.currentSystem ?? "(none)"} → ${r.toplevel}${r.generation !== undefined ? ` (generation ${r.generation})` : ""}`);
+  if (r.reboot.needed) out(`reboot needed: ${r.reboot.reasons.join(", ")} changed`);
+}

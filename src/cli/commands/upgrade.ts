@@ -1,0 +1,101 @@
+import { Command } from "commander";
+import { UsageError } from "../../core/errors.js";
+import { loadMachineConfig, type Operation } from "../../fleet/index.js";
+import { specFromFlags } from "../../source/index.js";
+import { upgrade } from "../../upgrade/index.js";
+import { printJson } from "../output.js";
+import { progressPrinter } from "../progress.js";
+import { printActivation } from "./print-activation.js";
+
+interface UpgradeFlags {
+  tag?: string;
+  branch?: string;
+  commit?: string;
+  local?: string;
+  boot?: boolean;
+  test?: boolean;
+  dryActivate?: boolean;
+  overrideInput: string[];
+  remote?: string;
+  host?: string;
+  config: string;
+  allowDowngrade?: boolean;
+  retryFailed?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function parseOverrides(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf("=");
+    if (i <= 0 || i === item.length - 1) throw new UsageError(`--override-input ${JSON.stringify(item)} is not NAME=REF`, "e.g. --override-input nixpkgs github:NixOS/nixpkgs/nixos-unstable");
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function modeOf(o: UpgradeFlags): Operation {
+  const picked = [o.boot && "boot", o.test && "test", o.dryActivate && "dry-activate"].filter(Boolean) as Operation[];
+  if (picked.length > 1) throw new UsageError(`--${picked.join(" and --")} cannot be combined`);
+  return picked[0] ?? "switch";
+}
+
+export function registerUpgrade(program: Command): void {
+  program
+    .command("upgrade")
+    .description("upgrade this machine in one step: newest release (or a tag, branch, commit, local tree) → read-only source snapshot → build → activate")
+    .option("--tag <tag>", "a release tag, e.g. v1.4.0")
+    .option("--branch <branch>", "the head of a branch, e.g. a development branch")
+    .option("--commit <sha>", "an exact commit")
+    .option("--local <path>", "a working tree, uncommitted changes included (prototyping)")
+    .option("--boot", "make it the boot default without activating now")
+    .option("--test", "activate now without making it the boot default")
+    .option("--dry-activate", "show what would change, change nothing")
+    .option("--override-input <name=ref>", "build with another input than the release pins (flakes; repeatable)", collect, [])
+    .option("--remote <url>", "the fleet repository (default: remote in the machine configuration)")
+    .option("--host <name>", "this machine's name in the fleet (default: its hostname)")
+    .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
+    .option("--allow-downgrade", "accept a release older than the running one")
+    .option("--retry-failed", "try a release that already failed on this machine")
+    .option("--json", "print the result as JSON")
+    .option("-q, --quiet", "no progress lines")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd upgrade                          # the newest release tag
+  oscd upgrade --tag v1.4.0 --boot      # that release, from the next boot
+  oscd upgrade --branch feature-x --test
+  oscd upgrade --local ~/dev/fleet      # prototype uncommitted changes
+  oscd upgrade --override-input nixpkgs path:/home/me/nixpkgs
+
+The source of every generation stays in the store, linked from /var/lib/oscd/source.`,
+    )
+    .action(async (o: UpgradeFlags) => {
+      const machine = await loadMachineConfig(o.config);
+      const r = await upgrade({
+        spec: specFromFlags(o),
+        mode: modeOf(o),
+        machine: { ...machine, remote: o.remote ?? machine.remote, host: o.host ?? machine.host },
+        allowDowngrade: o.allowDowngrade,
+        retryFailed: o.retryFailed,
+        overrideInputs: parseOverrides(o.overrideInput),
+        onProgress: progressPrinter(!o.quiet && !o.json),
+      });
+      if (o.json) return printJson(r);
+      const out = (s: string) => process.stdout.write(s + "\n");
+      printActivation(r.activation);
+      const from = r.from ? `${r.from.version ?? "?"} (${r.from.commit?.slice(0, 12) ?? "unknown commit"})` : "(nothing oscd installed)";
+      out(`version: ${from} → ${r.source.version ?? "?"} (${r.source.commit.slice(0, 12)}${r.source.dirty ? ", with uncommitted changes" : ""}, ${r.source.ref})`);
+      out(`source:  ${r.source.storePath}`);
+      if (r.changelog.length > 0) {
+        out(`changes (${r.changelog.length}):`);
+        for (const c of r.changelog) out(`  ${c.id.slice(0, 12)} ${c.subject}`);
+      }
+    });
+}

@@ -1,0 +1,178 @@
+import { z } from "zod";
+import { GuardError } from "../core/errors.js";
+import { formatPublicKey, isStorePath, signDetached, signerOf, type PublicKey, type SecretKey } from "../nix/index.js";
+import { canonicalJson } from "./canonical.js";
+
+export { canonicalJson } from "./canonical.js";
+
+/**
+ * The release manifest of DESIGN.md: which toplevel each host of a channel should run,
+ * signed with the fleet key in Nix's `name:base64` ed25519 format. The signatures cover the
+ * canonical JSON (sorted keys, no whitespace) of every field but `signatures`, so the file's
+ * own formatting does not matter. The pull agent imports this module to check what it reads.
+ */
+export const MANIFEST_SCHEMA = "oscd.manifest/v1";
+
+export const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+const hostEntrySchema = z
+  .object({
+    toplevel: z.string().refine(isStorePath, "not a Nix store path"),
+    system: z.string().min(1),
+  })
+  .strict();
+
+const bodyShape = {
+  schema: z.literal(MANIFEST_SCHEMA),
+  channel: z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '.', '_' and '-'"),
+  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  version: z.string(),
+  commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "a full commit id"),
+  ref: z.string(),
+  createdAt: z.string().datetime({ offset: true }),
+  hosts: z.record(z.string().regex(HOST_NAME, "a host name has letters, digits, - and _"), hostEntrySchema),
+  caches: z.array(z.string()),
+};
+
+export const manifestBodySchema = z.object(bodyShape).strict();
+export const manifestSchema = z.object({ ...bodyShape, signatures: z.array(z.string()) }).strict();
+
+export type HostEntry = z.infer<typeof hostEntrySchema>;
+/** Everything a manifest says, without its signatures. */
+export type ManifestBody = z.infer<typeof manifestBodySchema>;
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export class ManifestFormatError extends GuardError {
+  constructor(where: string, detail: string) {
+    super("manifest-format", `${where} is not an oscd release manifest: ${detail}`, "a manifest is written by `oscd publish`; fetch it again, or publish again");
+  }
+}
+
+export class ManifestSignatureError extends GuardError {
+  constructor(where: string, detail: string) {
+    super(
+      "manifest-untrusted",
+      `${where} is not signed by a trusted key: ${detail}`,
+      "someone changed the file after it was signed, or it was signed with a key this machine does not trust; publish it again with the fleet key (oscd publish)",
+    );
+  }
+}
+
+export class ManifestSequenceError extends GuardError {
+  constructor(message: string) {
+    super("manifest-sequence", message, "a channel's sequence only grows; an older manifest is a replay or a rollback of the channel and is refused");
+  }
+}
+
+/** Parses and validates manifest text (`where` names it in errors: a path or URL). */
+export function parseManifest(text: string, where = "the manifest"): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ManifestFormatError(where, `not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const r = manifestSchema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(top level)"}: ${i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message}`);
+    throw new ManifestFormatError(where, issues.join("; "));
+  }
+  return r.data;
+}
+
+/** The exact bytes signatures cover: canonical JSON of every field except `signatures`. */
+export function manifestSigningBytes(m: ManifestBody | Manifest): string {
+  const { signatures: _ignored, ...body } = m as Manifest;
+  return canonicalJson(body);
+}
+
+/** Signs a body with one or more keys (several during a key rotation). */
+export function signManifest(body: ManifestBody, keys: SecretKey | readonly SecretKey[]): Manifest {
+  const list = Array.isArray(keys) ? (keys as readonly SecretKey[]) : [keys as SecretKey];
+  if (list.length === 0) throw new Error("signManifest needs at least one key");
+  const checked = manifestBodySchema.parse(body);
+  const bytes = manifestSigningBytes(checked);
+  return { ...checked, signatures: list.map((k) => signDetached(k, bytes)) };
+}
+
+/**
+ * Checks the manifest's signatures against the trusted keys; returns the key that signed it.
+ * Refuses (exit 3) when no signature by a trusted key matches the content.
+ */
+export function verifyManifest(m: Manifest, trusted: readonly PublicKey[], where = "the manifest"): PublicKey {
+  if (trusted.length === 0) throw new ManifestSignatureError(where, "no trusted keys are configured to check it with");
+  const bytes = manifestSigningBytes(m);
+  for (const sig of m.signatures) {
+    const k = signerOf(trusted, bytes, sig);
+    if (k) return k;
+  }
+  const names = m.signatures.map((s) => s.slice(0, Math.max(0, s.indexOf(":")))).filter(Boolean);
+  const trustedNames = new Set(trusted.map((k) => k.name));
+  if (names.length === 0) throw new ManifestSignatureError(where, "it has no signatures");
+  const known = names.filter((n) => trustedNames.has(n));
+  if (known.length > 0) throw new ManifestSignatureError(where, `the signature by ${known.join(", ")} does not match the content (edited after signing?)`);
+  throw new ManifestSignatureError(where, `it is signed by ${names.join(", ")}; trusted: ${trusted.map((k) => k.name).join(", ")}`);
+}
+
+/** Parses and verifies in one step. */
+export function readTrustedManifest(text: string, trusted: readonly PublicKey[], where = "the manifest"): { manifest: Manifest; signer: PublicKey } {
+  const manifest = parseManifest(text, where);
+  return { manifest, signer: verifyManifest(manifest, trusted, where) };
+}
+
+/** True when two manifests say the same thing (ignoring sequence, time and signatures). */
+export function sameContent(a: ManifestBody, b: ManifestBody): boolean {
+  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", signatures: undefined });
+  return strip(a) === strip(b);
+}
+
+export type SequenceCheck = "newer" | "same";
+
+/**
+ * Monotonicity: `next` must be the same channel and a higher sequence than `previous`; the same
+ * sequence is accepted only for the very same content (reading one manifest twice). Anything
+ * else is refused (exit 3): an older sequence is a replay or rollback, a reused one a fork.
+ */
+export function checkSequence(previous: ManifestBody | undefined, next: ManifestBody): SequenceCheck {
+  if (!previous) return "newer";
+  if (previous.channel !== next.channel) {
+    throw new ManifestSequenceError(`the manifest is for channel ${next.channel}, but the previous one is for ${previous.channel}`);
+  }
+  if (next.sequence > previous.sequence) return "newer";
+  if (next.sequence === previous.sequence) {
+    if (sameContent(previous, next)) return "same";
+    throw new ManifestSequenceError(`channel ${next.channel}: two different manifests carry sequence ${next.sequence}`);
+  }
+  throw new ManifestSequenceError(`channel ${next.channel}: sequence went backwards (${next.sequence} after ${previous.sequence})`);
+}
+
+export function nextSequence(previous: Pick<ManifestBody, "sequence"> | undefined): number {
+  return (previous?.sequence ?? 0) + 1;
+}
+
+/** The file form: indented JSON with a final newline (signatures cover the canonical form). */
+export function serializeManifest(m: Manifest): string {
+  const ordered: Manifest = {
+    schema: m.schema,
+    channel: m.channel,
+    sequence: m.sequence,
+    version: m.version,
+    commit: m.commit,
+    ref: m.ref,
+    createdAt: m.createdAt,
+    hosts: Object.fromEntries(Object.keys(m.hosts).sort().map((h) => [h, m.hosts[h] as HostEntry])),
+    caches: m.caches,
+    signatures: m.signatures,
+  };
+  return JSON.stringify(ordered, null, 2) + "\n";
+}
+
+/** Names of the keys that signed (not checked): for display. */
+export function signatureKeyNames(m: Manifest): string[] {
+  return m.signatures.map((s) => s.slice(0, Math.max(0, s.indexOf(":"))));
+}
+
+export function describeKey(k: PublicKey): string {
+  return `${k.name} (${formatPublicKey(k).slice(k.name.length + 1, k.name.length + 13)}…)`;
+}

@@ -1,0 +1,307 @@
+import semver from "semver";
+import { createTag, currentBranch, fetch, headCommit, isAncestor, isDirty, latestReleaseTag, resolveCommit } from "../git/index.js";
+import { loadFleet, type ReleaseConfig } from "../fleet/index.js";
+import { parseLevel, parseStrategy, planBump, type Level, type Strategy } from "./bump.js";
+import { ReleaseInputError, ReleaseRefusedError } from "./errors.js";
+import { eventSkipReason, readPullRequestEvent, type PullRequestEvent } from "./event.js";
+import { commitFileChange, deleteTag, fastForward, checkoutDetached, readFileAt, remoteUrl, repoRoot, tagExists, trailerValues, type GitOpsOptions } from "./git-ops.js";
+import { levelsFromLabels } from "./labels.js";
+import { commitMessage, pullRequestKey, PULL_REQUEST_TRAILER, tagMessage, type PullRequestRef } from "./notes.js";
+import { pushWithRetry, type Prepared } from "./push-with-retry.js";
+import { checkEventRepository, expectedRepository } from "./repository.js";
+import { parseVersionFile, versionFilePath } from "./version-file.js";
+
+export interface ReleasedVersion {
+  level: Level;
+  from: string;
+  version: string;
+  tag: string;
+  /** The release commit (it changes only the version file); the tag points at it. */
+  commit: string;
+}
+
+/** What `release bump` and `release from-event` did, or why they did nothing (printed with --json). */
+export interface ReleaseResult {
+  status: "released" | "nothing-to-do";
+  /** Why nothing happened. */
+  reason?: string;
+  releases: ReleasedVersion[];
+  /** The commit the releases were made on, and the branch head after them. */
+  base?: string;
+  head?: string;
+  branch?: string;
+  remote?: string;
+  pushed: boolean;
+  /** Push attempts (more than 1 when the branch moved meanwhile). */
+  attempts: number;
+  /** Whether the local checkout was moved to the new head. */
+  checkout: "advanced" | "unchanged";
+  pullRequest?: PullRequestRef & { labels: string[] };
+}
+
+export interface ReleaseCommonOptions {
+  /** The fleet repository (any directory inside it). */
+  repoDir: string;
+  /** Push the commits and tags (atomically) to `remote`. */
+  push?: boolean;
+  /** Default `origin`. */
+  remote?: string;
+  /** Override `release.strategy` of oscd.toml. */
+  strategy?: string;
+  /** Extra environment for git (identity, GIT_SSH_COMMAND). */
+  env?: Record<string, string | undefined>;
+}
+
+function short(id: string): string {
+  return id.slice(0, 12);
+}
+
+function nothing(reason: string, extra: Partial<ReleaseResult> = {}): ReleaseResult {
+  return { status: "nothing-to-do", reason, releases: [], pushed: false, attempts: 0, checkout: "unchanged", ...extra };
+}
+
+interface Cut {
+  releases: ReleasedVersion[];
+  head: string;
+  rollback: () => Promise<void>;
+}
+
+/**
+ * Makes the release commits and tags on top of `base`, one per step, without touching the
+ * working tree or any branch: each commit changes only the version file, each tag is
+ * annotated with the release notes. Refuses an existing tag and a version that would not be
+ * the newest release.
+ */
+async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, pr: PullRequestRef | undefined, git: GitOpsOptions): Promise<Cut> {
+  const path = versionFilePath(cfg.versionFile);
+  const file = await readFileAt(repoDir, base, path, git);
+  if (file === undefined) {
+    throw new ReleaseInputError(
+      "release-version-file-missing",
+      `${path} does not exist at ${short(base)}`,
+      `add ${path} with the current version (e.g. 0.1.0) in a commit, or set release.versionFile in oscd.toml`,
+    );
+  }
+  const current = parseVersionFile(file.content, `${path} at ${short(base)}`);
+  const steps = planBump(current.version, levels, strategy);
+  const tags = steps.map((s) => `${cfg.tagPrefix}${s.version}`);
+  for (const tag of tags) {
+    if (await tagExists(repoDir, tag, git)) {
+      throw new ReleaseRefusedError("release-tag-exists", `tag ${tag} already exists`, `release tags are never moved; ${path} (${current.version}) is behind the tags: set it to the latest release in a commit, then release again`);
+    }
+  }
+  const latest = await latestReleaseTag(repoDir, cfg.tagPrefix, { env: git.env });
+  const first = steps[0];
+  if (latest !== undefined && first !== undefined && semver.lte(first.version, latest.version)) {
+    throw new ReleaseRefusedError(
+      "release-not-newest",
+      `${tags[0]} would not be the newest release: ${latest.name} exists`,
+      `${path} (${current.version}) is behind the tags: set it to ${latest.version} in a commit, then release again`,
+    );
+  }
+  const releases: ReleasedVersion[] = [];
+  let parent = base;
+  const created: string[] = [];
+  const rollback = async () => {
+    for (const t of created.splice(0).reverse()) await deleteTag(repoDir, t, git);
+  };
+  try {
+    for (const [i, step] of steps.entries()) {
+      const tag = tags[i] as string;
+      const commit = await commitFileChange(repoDir, parent, { path, content: `${step.version}${current.eol}`, mode: file.mode }, commitMessage(tag, step, pr), git);
+      await createTag(repoDir, tag, commit, tagMessage(tag, step, pr), { env: git.env });
+      created.push(tag);
+      releases.push({ ...step, tag, commit });
+      parent = commit;
+    }
+  } catch (e) {
+    await rollback();
+    throw e;
+  }
+  return { releases, head: parent, rollback };
+}
+
+function refspecs(branch: string, cut: Cut): string[] {
+  return [`${cut.head}:refs/heads/${branch}`, ...cut.releases.map((r) => `refs/tags/${r.tag}`)];
+}
+
+async function refuseDirty(root: string, git: GitOpsOptions): Promise<void> {
+  if (await isDirty(root, { env: git.env })) {
+    throw new ReleaseRefusedError("release-dirty-tree", `the working tree of ${root} has uncommitted changes`, "commit or stash them first: a release is made from committed content only");
+  }
+}
+
+export interface BumpOptions extends ReleaseCommonOptions {
+  /** `major`, `minor`, `patch`, one or more. */
+  levels: readonly string[];
+}
+
+/**
+ * `oscd release bump`: bumps the version file on the checked-out commit, one commit and
+ * annotated tag per level (sequential) or for the highest level only, moves the checkout to
+ * the new head and, with `push`, pushes branch and tags atomically. A rejected push leaves no
+ * tag behind and the branch where it was.
+ */
+export async function releaseBump(o: BumpOptions): Promise<ReleaseResult> {
+  const git: GitOpsOptions = { env: o.env };
+  if (o.levels.length === 0) throw new ReleaseInputError("release-bad-level", "no release level given", "name one or more of major, minor, patch");
+  const levels = o.levels.map(parseLevel);
+  const root = await repoRoot(o.repoDir, git);
+  const cfg = (await loadFleet(root)).config.release;
+  const strategy = parseStrategy(o.strategy ?? cfg.strategy);
+  await refuseDirty(root, git);
+  const branch = await currentBranch(root, { env: git.env });
+  const remote = o.remote ?? "origin";
+  if (o.push && branch === undefined) {
+    throw new ReleaseInputError("release-detached-head", "HEAD is detached: there is no branch to push the release to", `check out the release branch (${cfg.branch}) first`);
+  }
+  let cut: Cut;
+  let base = "";
+  let pushed = false;
+  let attempts = 0;
+  if (o.push && branch !== undefined) {
+    const out = await pushWithRetry<Cut>({
+      repoDir: root,
+      remote,
+      branch,
+      maxAttempts: 1,
+      refresh: async () => {},
+      prepare: async (): Promise<Prepared<Cut>> => {
+        base = await headCommit(root, { env: git.env });
+        const c = await cutReleases(root, base, cfg, levels, strategy, undefined, git);
+        return { kind: "push", refspecs: refspecs(branch, c), value: c, rollback: c.rollback };
+      },
+      git: { env: git.env },
+    });
+    ({ value: cut, pushed, attempts } = out);
+  } else {
+    base = await headCommit(root, { env: git.env });
+    cut = await cutReleases(root, base, cfg, levels, strategy, undefined, git);
+  }
+  if (branch !== undefined) await fastForward(root, cut.head, git);
+  else await checkoutDetached(root, cut.head, git);
+  return {
+    status: "released",
+    releases: cut.releases,
+    base,
+    head: cut.head,
+    branch,
+    remote: pushed ? remote : undefined,
+    pushed,
+    attempts,
+    checkout: "advanced",
+  };
+}
+
+export interface FromEventOptions extends ReleaseCommonOptions {
+  /** The event payload file ($GITHUB_EVENT_PATH), or the parsed event. */
+  eventFile?: string;
+  event?: PullRequestEvent;
+  /** `owner/name` the event must be for (GITHUB_REPOSITORY); default: the remote's GitHub URL, if it is one. */
+  expectedRepository?: string;
+  /** Push attempts in all when the branch keeps moving (default 5). */
+  maxAttempts?: number;
+  /** Wait this long times the attempt number before a retry (default 1000). */
+  retryDelayMs?: number;
+  /** Called right before each push; tests move the remote's branch here. */
+  beforePush?: (attempt: number) => Promise<void>;
+  onRetry?: (attempt: number, reason: string) => void;
+}
+
+/** Whether a release commit naming this pull request is already on the branch (a re-run of the job). */
+async function alreadyReleased(root: string, base: string, pr: PullRequestRef, mergeCommit: string | undefined, git: GitOpsOptions): Promise<boolean> {
+  let from: string | undefined;
+  if (mergeCommit !== undefined) {
+    try {
+      if (await isAncestor(root, mergeCommit, base, { env: git.env })) from = await resolveCommit(root, mergeCommit, { env: git.env });
+    } catch {
+      from = undefined; // the merge commit is not known here: look at recent history instead
+    }
+  }
+  const keys = await trailerValues(root, from, base, PULL_REQUEST_TRAILER, { ...git, maxCount: from === undefined ? 200 : undefined });
+  return keys.includes(pullRequestKey(pr));
+}
+
+/**
+ * `oscd release from-event`: makes the release a merged pull request's labels ask for.
+ * Acts only on `closed` + merged into the release branch, with a release label; otherwise
+ * says why it does nothing. Works on the remote's branch head (fetched), pushes commits and
+ * tags atomically and, when the branch moved meanwhile, fetches and re-applies the bump on
+ * the new head, at most `maxAttempts` times.
+ */
+export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResult> {
+  const git: GitOpsOptions = { env: o.env };
+  const ev = o.event ?? (o.eventFile !== undefined ? await readPullRequestEvent(o.eventFile) : undefined);
+  if (ev === undefined) throw new ReleaseInputError("release-bad-event", "no event given", "pass the event payload file ($GITHUB_EVENT_PATH)");
+  const root = await repoRoot(o.repoDir, git);
+  const cfg = (await loadFleet(root)).config.release;
+  const strategy = parseStrategy(o.strategy ?? cfg.strategy);
+  const remote = o.remote ?? "origin";
+  const url = await remoteUrl(root, remote, git);
+  if (url === undefined) throw new ReleaseInputError("release-no-remote", `${root} has no remote ${JSON.stringify(remote)}`, "run in a clone of the fleet repository, or name the remote with --remote");
+  checkEventRepository(ev.repository, ev.pullRequest.baseRepository, expectedRepository(o.expectedRepository, remote, url));
+
+  const pr: PullRequestRef = { number: ev.pullRequest.number, title: ev.pullRequest.title, url: ev.pullRequest.url, repository: ev.repository };
+  const prOut = { ...pr, labels: ev.pullRequest.labels };
+  const skip = eventSkipReason(ev, cfg.branch);
+  if (skip !== undefined) return nothing(skip, { pullRequest: prOut, branch: cfg.branch });
+  const decision = levelsFromLabels(ev.pullRequest.labels, cfg.labels);
+  if (decision.skip !== undefined) return nothing(`pull request #${pr.number} is labelled ${decision.skip}: no release`, { pullRequest: prOut, branch: cfg.branch });
+  if (decision.levels.length === 0) {
+    return nothing(`pull request #${pr.number} has no release label (${[cfg.labels.major, cfg.labels.minor, cfg.labels.patch].join(", ")})`, { pullRequest: prOut, branch: cfg.branch });
+  }
+  await refuseDirty(root, git);
+
+  const branch = cfg.branch;
+  const tracking = `refs/remotes/${remote}/${branch}`;
+  const refresh = () => fetch(root, remote, { refspecs: [`+refs/heads/${branch}:${tracking}`], tags: true, env: git.env });
+  let base = "";
+  const prepare = async (): Promise<Prepared<Cut | undefined>> => {
+    base = await resolveCommit(root, tracking, { env: git.env });
+    if (await alreadyReleased(root, base, pr, ev.pullRequest.mergeCommit, git)) return { kind: "done", value: undefined };
+    const c = await cutReleases(root, base, cfg, decision.levels, strategy, pr, git);
+    return { kind: "push", refspecs: refspecs(branch, c), value: c, rollback: c.rollback };
+  };
+
+  let cut: Cut | undefined;
+  let pushed = false;
+  let attempts = 0;
+  if (o.push) {
+    ({ value: cut, pushed, attempts } = await pushWithRetry<Cut | undefined>({
+      repoDir: root,
+      remote,
+      branch,
+      maxAttempts: Math.max(1, o.maxAttempts ?? 5),
+      retryDelayMs: o.retryDelayMs ?? 1000,
+      refresh,
+      prepare,
+      beforePush: o.beforePush,
+      onRetry: (n, e) => o.onRetry?.(n, e.message),
+      git: { env: git.env },
+    }));
+  } else {
+    await refresh();
+    const p = await prepare();
+    cut = p.value;
+  }
+  if (cut === undefined) {
+    return nothing(`pull request #${pr.number} was already released: a release commit on ${branch} names it`, { pullRequest: prOut, branch, base, head: base, attempts });
+  }
+  let checkout: ReleaseResult["checkout"] = "unchanged";
+  if ((await currentBranch(root, { env: git.env })) === branch && (await isAncestor(root, "HEAD", cut.head, { env: git.env }))) {
+    await fastForward(root, cut.head, git);
+    checkout = "advanced";
+  }
+  return {
+    status: "released",
+    releases: cut.releases,
+    base,
+    head: cut.head,
+    branch,
+    remote: pushed ? remote : undefined,
+    pushed,
+    attempts,
+    checkout,
+    pullRequest: prOut,
+  };
+}

@@ -1,0 +1,63 @@
+import type { ReleaseConfig } from "../fleet/index.js";
+
+/** What a new oscd.toml says: the fleet's name and layout, its release policy and its hosts. */
+export interface FleetFileSettings {
+  name: string;
+  layout: "flake" | "classic";
+  release: ReleaseConfig;
+  /** The skip label (`release:none`), for the comment. */
+  skipLabel: string | undefined;
+  hosts: string[];
+}
+
+/** A TOML basic string (JSON's escapes are TOML's). */
+const q = (s: string): string => JSON.stringify(s);
+const c = (s: string): string => s.replace(/\s+/g, " ");
+
+/** Host names oscd.toml accepts as `[hosts.<name>]` (the schema's rule). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+export function renderFleetFile(s: FleetFileSettings): string {
+  const r = s.release;
+  const layoutNote =
+    s.layout === "flake"
+      ? "# hosts are nixosConfigurations.<name> of flake.nix"
+      : '# hosts are attributes of default.nix: set file = "…" and attribute = "…{host}…" if they differ';
+  const hosts =
+    s.hosts.length === 0
+      ? s.layout === "flake"
+        ? "# No hosts found in nixosConfigurations yet; hosts added there later are found by themselves.\n# [hosts.web1]\n# tags = [\"web\"]\n# ssh = \"root@web1.example.org\"\n"
+        : "# List each host, e.g.:\n# [hosts.web1]\n# tags = [\"web\"]\n# ssh = \"root@web1.example.org\"\n"
+      : "# Hosts found in nixosConfigurations. Hosts that are there but not here are still found;\n# list one to give it tags (for --on @tag), an SSH target or its own settings.\n" +
+        s.hosts.map((h) => `[hosts.${h}]\ntags = []\n# ssh = "root@${h}.example.org"\n`).join("\n");
+  return `# oscd fleet file: which machines, how they are built, how releases are made.
+# Written by \`oscd init\`. Every field shown has its default value unless noted.
+
+[fleet]
+name = ${q(s.name)}
+layout = ${q(s.layout)}  ${layoutNote}
+system = "x86_64-linux"
+# remote = "https://github.com/OWNER/REPO.git"  # where machines fetch this repository
+
+[release]
+branch = ${q(r.branch)}  # the protected branch pull requests are merged into
+versionFile = ${q(r.versionFile)}
+tagPrefix = ${q(r.tagPrefix)}
+# Several release labels on one pull request: "sequential" makes one commit and tag per
+# level, major → minor → patch (1.2.3 + major + patch = v2.0.0, then v2.0.1); "highest"
+# makes only the highest.
+strategy = ${q(r.strategy)}
+
+# A merged pull request's labels choose the release level.${s.skipLabel ? `\n# ${q(c(s.skipLabel))} on a pull request says: no release.` : ""}
+[release.labels]
+major = ${q(r.labels.major)}
+minor = ${q(r.labels.minor)}
+patch = ${q(r.labels.patch)}
+
+# Channels: a branch and how machines following it apply new commits.
+[channels.${q(r.branch)}]
+branch = ${q(r.branch)}
+operation = "switch"
+
+${hosts}`;
+}

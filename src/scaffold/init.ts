@@ -1,0 +1,123 @@
+import { access, mkdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { OscdError } from "../core/errors.js";
+import { FLEET_FILE, fleetHosts, loadFleet, parseFleetFile, type Fleet } from "../fleet/index.js";
+import { defaultBranch, skipLabel, versionFilePath } from "../release/index.js";
+import { githubWorkflows, type ScaffoldFile } from "./github.js";
+import { HOST_NAME, renderFleetFile } from "./fleet-file.js";
+
+export type CiKind = "github";
+export const CI_KINDS: readonly CiKind[] = ["github"];
+
+export interface InitOptions {
+  /** The fleet repository's root. */
+  dir: string;
+  /** Also write CI workflows. */
+  ci?: CiKind;
+  /** The release branch; default: origin's default branch, else the checked-out one, else main. */
+  branch?: string;
+  /** Overwrite files that exist. */
+  force?: boolean;
+  /** Find hosts in nixosConfigurations (flake layout). Default true. */
+  discover?: boolean;
+  /** The oscd version the CI workflows install. */
+  oscdVersion: string;
+}
+
+export interface InitResult {
+  dir: string;
+  layout: "flake" | "classic";
+  /** Hosts written to oscd.toml (those found in nixosConfigurations). */
+  hosts: string[];
+  /** Names in nixosConfigurations not written because oscd host names cannot have them. */
+  skippedHosts: string[];
+  written: string[];
+  /** Files that existed and were left as they were (pass force to overwrite). */
+  kept: string[];
+}
+
+export class InitDiscoveryError extends OscdError {
+  constructor(dir: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+    super("init-discovery-failed", `cannot list nixosConfigurations of ${dir}: ${detail}`, {
+      hint: "check that `nix eval` works for the flake (git add flake.nix: flakes see tracked files only), or pass --no-discover and list hosts by hand",
+      exitCode: 2,
+      cause,
+    });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `oscd init`: writes oscd.toml (hosts found in the flake's nixosConfigurations), the version
+ * file when missing and, with `ci: "github"`, the GitHub Actions workflows. Files that exist
+ * are kept unless `force`. An existing oscd.toml is the one the workflows are written for.
+ */
+export async function initFleet(o: InitOptions): Promise<InitResult> {
+  const dir = resolve(o.dir);
+  const files: ScaffoldFile[] = [];
+  const written: string[] = [];
+  const kept: string[] = [];
+  const fleetPath = join(dir, FLEET_FILE);
+  const layout: "flake" | "classic" = (await exists(join(dir, "flake.nix"))) ? "flake" : "classic";
+
+  let fleet: Fleet;
+  let hosts: string[] = [];
+  let skippedHosts: string[] = [];
+  const keepFleetFile = (await exists(fleetPath)) && !o.force;
+  if (keepFleetFile) {
+    fleet = await loadFleet(dir);
+    kept.push(FLEET_FILE);
+  } else {
+    const release = parseFleetFile("").release;
+    release.branch = o.branch ?? (await defaultBranch(dir)) ?? "main";
+    fleet = { root: dir, layout, config: { ...parseFleetFile(""), release } };
+    if (layout === "flake" && o.discover !== false) {
+      try {
+        const found = await fleetHosts(fleet, dir);
+        hosts = found.map((h) => h.name).filter((n) => HOST_NAME.test(n));
+        skippedHosts = found.map((h) => h.name).filter((n) => !HOST_NAME.test(n));
+      } catch (e) {
+        throw new InitDiscoveryError(dir, e);
+      }
+    }
+    const text = renderFleetFile({ name: basename(dir), layout, release, skipLabel: skipLabel(release.labels), hosts });
+    parseFleetFile(text, FLEET_FILE); // what init writes must load
+    files.push({ path: FLEET_FILE, content: text });
+  }
+
+  const release = fleet.config.release;
+  files.push({ path: versionFilePath(release.versionFile), content: "0.1.0\n" });
+  if (o.ci === "github") {
+    files.push(
+      ...githubWorkflows({
+        branch: release.branch,
+        tagPrefix: release.tagPrefix,
+        labels: { ...release.labels, none: skipLabel(release.labels) },
+        oscdVersion: o.oscdVersion,
+      }),
+    );
+  }
+
+  for (const f of files) {
+    const full = join(dir, f.path);
+    // The version file is never overwritten: it holds the fleet's current version.
+    const isVersion = f.path === versionFilePath(release.versionFile);
+    if (f.path !== FLEET_FILE && (await exists(full)) && (isVersion || !o.force)) {
+      kept.push(f.path);
+      continue;
+    }
+    await mkdir(dirname(full), { recursive: true });
+    await writeFile(full, f.content);
+    written.push(f.path);
+  }
+  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept };
+}

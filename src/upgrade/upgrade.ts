@@ -1,0 +1,87 @@
+import { join } from "node:path";
+import { hostname } from "node:os";
+import { activateHoldingLock, DEFAULT_LAYOUT, readGenerationRecords, withHostLock, type ActivationResult, type HostLayout } from "../activate/index.js";
+import { healthSchema, hostHealth, loadFleet, type MachineConfig, type Operation } from "../fleet/index.js";
+import { log as gitLog, type CommitInfo } from "../git/index.js";
+import { currentGeneration } from "../nix/index.js";
+import { describeSpec, prepareSource, type PinnedSource, type SourceSpec } from "../source/index.js";
+import { buildHost } from "./build-host.js";
+
+export interface UpgradeRequest {
+  spec: SourceSpec;
+  mode: Operation;
+  machine: MachineConfig;
+  allowDowngrade?: boolean;
+  retryFailed?: boolean;
+  overrideInputs?: Record<string, string>;
+  onProgress?: (step: string, detail: string) => void;
+  layout?: HostLayout;
+}
+
+export interface UpgradeResult {
+  source: Pick<PinnedSource, "commit" | "ref" | "tag" | "version" | "dirty"> & { storePath: string };
+  from?: { version?: string; commit?: string; generation?: number };
+  activation: ActivationResult;
+  /** Commits between the running release and the new one, newest first. */
+  changelog: CommitInfo[];
+}
+
+/**
+ * The one-step upgrade (RFC R4): pin the source to an exact commit as a read-only snapshot,
+ * build this host from it, activate with the engine. The source step changes nothing on the
+ * machine but its store (R2.3); the host lock is held from the start, so a second upgrade
+ * is refused rather than queued.
+ */
+export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  const say = (step: string, detail: string) => req.onProgress?.(step, detail);
+  const host = req.machine.host ?? hostname();
+  const mirrorDir = join(layout.stateDir, "repo.git");
+  return withHostLock(
+    layout,
+    `upgrade to ${describeSpec(req.spec)}`,
+    async (recovery) => {
+      say("source", describeSpec(req.spec));
+      const pinned = await prepareSource(req.spec, { remote: req.machine.remote, mirrorDir, tagPrefix: req.machine.tagPrefix, rootDir: layout.gcrootDir });
+      say("source", `${pinned.ref} = ${pinned.commit.slice(0, 12)}${pinned.dirty ? " (with uncommitted changes)" : ""} → ${pinned.snapshot.storePath}`);
+      const fleet = await loadFleet(pinned.snapshot.storePath);
+      const settings: Record<string, string> = {};
+      if (req.machine.substituters.length > 0) settings.substituters = req.machine.substituters.join(" ");
+      if (req.machine.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = req.machine.trustedPublicKeys.join(" ");
+      say("build", `${host}`);
+      const built = await buildHost(fleet, pinned, host, { overrideInputs: req.overrideInputs, settings, rootDir: layout.gcrootDir, onLog: (l) => say("build", l) });
+      say("build", built.toplevel);
+
+      const gen = await currentGeneration(layout.profile);
+      const fromRecord = gen ? (await readGenerationRecords(layout)).get(gen.number) : undefined;
+      const health = healthSchema.parse({ ...hostHealth(fleet, host), ...(req.machine.health ?? {}) });
+      const activation = await activateHoldingLock(
+        {
+          toplevel: built.toplevel,
+          mode: req.mode,
+          host,
+          release: { version: pinned.version, commit: pinned.commit, ref: pinned.ref, tag: pinned.tag, sourcePath: pinned.snapshot.storePath },
+          substituters: req.machine.substituters,
+          trustedPublicKeys: req.machine.trustedPublicKeys,
+          health,
+          allowDowngrade: req.allowDowngrade,
+          retryFailed: req.retryFailed,
+          onProgress: req.onProgress,
+          layout,
+        },
+        recovery,
+      );
+      let changelog: CommitInfo[] = [];
+      if (fromRecord?.commit && !pinned.dirty && pinned.spec.kind !== "local" && fromRecord.commit !== pinned.commit) {
+        changelog = await gitLog(mirrorDir, fromRecord.commit, pinned.commit, { maxCount: 100 }).catch(() => []);
+      }
+      return {
+        source: { commit: pinned.commit, ref: pinned.ref, tag: pinned.tag, version: pinned.version, dirty: pinned.dirty, storePath: pinned.snapshot.storePath },
+        from: gen ? { version: fromRecord?.version, commit: fromRecord?.commit, generation: gen.number } : undefined,
+        activation,
+        changelog,
+      };
+    },
+    (line) => say("recover", line),
+  );
+}
