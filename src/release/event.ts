@@ -64,7 +64,7 @@ export function parsePullRequestEvent(text: string, name: string): PullRequestEv
   }
   const r = eventSchema.safeParse(raw);
   if (!r.success) {
-    const kind = raw !== null && typeof raw === "object" && !("pull_request" in raw) ? " (it has no pull_request: is it another event?)" : "";
+    const kind = raw !== null && typeof raw === "object" && !Array.isArray(raw) && !("pull_request" in raw) ? " (it has no pull_request: is it another event?)" : "";
     throw new ReleaseInputError(
       "release-bad-event",
       `${name} is not a pull_request event payload${kind}: ${r.error.issues.slice(0, 3).map(describeIssue).join("; ")}`,

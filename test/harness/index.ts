@@ -6,3 +6,4 @@ export { clientKey, type SshClientKey } from "./sshd.js";
 export { TEST_NIX_CONFIG, testNixEnv } from "./nix-env.js";
 export { must, attempt } from "./sh.js";
 export { buildFakeToplevel, uniqueMarker, tempDir, type FakeToplevelArgs } from "./fixtures.js";
+export { ensureBuilt, oscdOn, OSCD_BIN, REPO_ROOT } from "./oscd.js";

@@ -1,0 +1,143 @@
+import { OscdError } from "../core/errors.js";
+import { pathInfo, type NixCallOptions } from "../nix/index.js";
+import { evaluateTargets } from "./evaluate.js";
+import { buildablePlatforms } from "./platforms.js";
+import type { PinnedFleet } from "./pin.js";
+import { realiseJobs, type RealiseJob } from "./realise.js";
+import { buildTargets, type BuildTarget, type Targets } from "./targets.js";
+
+export type HostStatus = "built" | "present" | "evaluated" | "failed";
+
+/** What happened to one host. */
+export interface HostBuild {
+  name: string;
+  attribute: string;
+  system: string;
+  status: HostStatus;
+  /** The step that failed, for failed hosts. */
+  failedStep?: "evaluate" | "build";
+  drvPath?: string;
+  toplevel?: string;
+  /** Bytes of the toplevel's closure (built and present hosts). */
+  closureSize?: number;
+  /** Time this host's build took (0 when already present). */
+  timeMs: number;
+  error?: OscdError;
+}
+
+export interface BuildReport {
+  commit: string;
+  ref: string;
+  tag?: string;
+  version?: string;
+  hosts: HostBuild[];
+  targets: Targets;
+  evalMs: number;
+  buildMs: number;
+}
+
+export type BuildProgress =
+  | { step: "evaluate"; state: "start"; hosts: number }
+  | { step: "evaluate"; state: "done" | "failed"; host: string; system?: string; toplevel?: string; detail?: string }
+  | { step: "build"; state: "present" | "building" | "built" | "failed"; host: string; timeMs?: number; detail?: string };
+
+export interface BuildOptions {
+  /** `--on` selection (names, globs, @tags); empty: all hosts. */
+  selection?: string;
+  /** Nix's remote builders (`--builders`). */
+  builders?: string;
+  maxJobs?: number | "auto";
+  /** Evaluate only: no build, no roots (e.g. hosts of a system this machine cannot build). */
+  evalOnly?: boolean;
+  /** GC root directory for the results (default /nix/var/nix/gcroots/oscd). */
+  rootDir?: string;
+  /** Time limit of the build step (default 4 hours). */
+  buildTimeoutMs?: number;
+  onProgress?: (p: BuildProgress) => void;
+  nix?: NixCallOptions;
+}
+
+/** GC root name of a host's latest build result: one per fleet and host. */
+export function buildRootName(fleetName: string, host: string): string {
+  return `build-${fleetName.replace(/[^A-Za-z0-9._+-]/g, "_")}-${host}`;
+}
+
+/**
+ * Evaluates all selected hosts in one Nix evaluation (falling back to one by one to name the
+ * hosts that fail), builds the rest in one Nix build with GC roots for the results, and
+ * measures each host's closure. A failing host never stops the others.
+ */
+export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, targets?: Targets): Promise<BuildReport> {
+  const nix = opts.nix ?? {};
+  const t = targets ?? (await buildTargets(p, opts.selection, nix));
+  const hosts = new Map<string, HostBuild>(t.selected.map((h) => [h.name, { name: h.name, attribute: h.attribute, system: h.system, status: "failed", timeMs: 0 }]));
+  const evalStart = Date.now();
+  opts.onProgress?.({ step: "evaluate", state: "start", hosts: t.selected.length });
+  const evaluated = await evaluateTargets(p.nixSource, t.selected, nix);
+  const evalMs = Date.now() - evalStart;
+  const jobs: RealiseJob[] = [];
+  for (const target of t.selected as BuildTarget[]) {
+    const h = hosts.get(target.name) as HostBuild;
+    const e = evaluated.get(target.name);
+    if (!e || !e.ok) {
+      h.failedStep = "evaluate";
+      h.error = e?.ok === false ? e.error : undefined;
+      opts.onProgress?.({ step: "evaluate", state: "failed", host: h.name, detail: h.error?.message });
+      continue;
+    }
+    Object.assign(h, { drvPath: e.value.drvPath, toplevel: e.value.outPath, system: e.value.system, status: "evaluated" });
+    opts.onProgress?.({ step: "evaluate", state: "done", host: h.name, system: h.system, toplevel: h.toplevel });
+    jobs.push({ host: h.name, drvPath: e.value.drvPath, outPath: e.value.outPath });
+  }
+  const buildStart = Date.now();
+  if (!opts.evalOnly && jobs.length > 0) {
+    const platforms = await buildablePlatforms(opts.builders, nix);
+    const buildable = jobs.filter((j) => {
+      const h = hosts.get(j.host) as HostBuild;
+      if (platforms.buildable === undefined || platforms.buildable.has(h.system)) return true;
+      h.status = "failed";
+      h.failedStep = "build";
+      h.error = new OscdError("build-platform", `${h.name} is for ${h.system}, and this machine builds ${[...platforms.buildable].join(", ")}`, {
+        hint: "pass --builders with a remote builder for that system (Nix's distributed builds), or enable emulation (extra-platforms, boot.binfmt.emulatedSystems)",
+      });
+      opts.onProgress?.({ step: "build", state: "failed", host: h.name, detail: h.error.message });
+      return false;
+    });
+    const results = await realiseJobs(buildable, {
+      ...nix,
+      builders: opts.builders,
+      maxJobs: opts.maxJobs,
+      timeoutMs: opts.buildTimeoutMs ?? nix.timeoutMs,
+      rootName: (host) => buildRootName(p.fleet.config.fleet.name, host),
+      rootDir: opts.rootDir,
+      onEvent: (ev) => opts.onProgress?.({ step: "build", ...ev }),
+    });
+    for (const [name, r] of results) {
+      const h = hosts.get(name) as HostBuild;
+      h.status = r.status;
+      h.timeMs = r.timeMs;
+      if (r.status === "failed") {
+        h.failedStep = "build";
+        h.error = r.error;
+      }
+    }
+    const ready = [...hosts.values()].filter((h) => (h.status === "built" || h.status === "present") && h.toplevel);
+    const infos = await pathInfo([...new Set(ready.map((h) => h.toplevel as string))], { ...nix, closureSize: true });
+    const size = new Map(infos.map((i) => [i.path, i.closureSize]));
+    for (const h of ready) h.closureSize = size.get(h.toplevel as string);
+  }
+  return {
+    commit: p.source.commit,
+    ref: p.source.ref,
+    tag: p.source.tag,
+    version: p.source.version,
+    hosts: t.selected.map((s) => hosts.get(s.name) as HostBuild),
+    targets: t,
+    evalMs,
+    buildMs: Date.now() - buildStart,
+  };
+}
+
+export function failedHosts(r: Pick<BuildReport, "hosts">): HostBuild[] {
+  return r.hosts.filter((h) => h.status === "failed");
+}

@@ -1,0 +1,116 @@
+import { z } from "zod";
+import { OscdError, isOscdError } from "../core/errors.js";
+import { attrPathExpr, evalExprJson, isStorePath, type NixCallOptions, type NixSource } from "../nix/index.js";
+import type { BuildTarget } from "./targets.js";
+
+export interface Evaluated {
+  drvPath: string;
+  outPath: string;
+  /** The derivation's own `system` (what it must be built on). */
+  system: string;
+}
+
+export type EvalOutcome = { ok: true; value: Evaluated } | { ok: false; error: OscdError };
+
+export interface EvaluateOptions extends NixCallOptions {
+  /** Parallel single-host evaluations when the joint one fails (default 4). */
+  fallbackJobs?: number;
+}
+
+const evaluatedList = z.array(z.object({ drv: z.string(), out: z.string(), system: z.string().nullable() }));
+
+/**
+ * The Nix expression that evaluates every target in ONE evaluation. A classic fleet file that
+ * is a function taking `system` is called once per distinct host system with it (the way
+ * `<nixpkgs/nixos>` takes `system`); a flake's configurations carry their own system.
+ */
+export function evaluationExpr(source: NixSource, targets: readonly Pick<BuildTarget, "attribute" | "system">[]): string {
+  const systems = [...new Set(targets.map((t) => t.system))];
+  let roots: string;
+  if (source.kind === "flake") {
+    roots = `let outputs = (builtins.getFlake ${JSON.stringify(source.flakeRef)}).outputs; in { ${systems.map((s) => `${JSON.stringify(s)} = outputs;`).join(" ")} }`;
+  } else {
+    if (!source.file.startsWith("/")) throw new Error(`the fleet file must be an absolute path, got ${source.file}`);
+    const args = Object.entries(source.argstr ?? {}).map(([k, v]) => `${JSON.stringify(k)} = ${JSON.stringify(v)};`).join(" ");
+    roots = `let f = import (/. + ${JSON.stringify(source.file)}); call = system: if builtins.isFunction f then f (builtins.intersectAttrs (builtins.functionArgs f) { inherit system; ${args} }) else f; in { ${systems
+      .map((s) => `${JSON.stringify(s)} = call ${JSON.stringify(s)};`)
+      .join(" ")} }`;
+  }
+  const list = targets.map((t) => `(d roots.${JSON.stringify(t.system)}${attrPathExpr(t.attribute)})`).join(" ");
+  return `let roots = ${roots}; d = x: { drv = x.drvPath; out = x.outPath; system = x.system or null; }; in [ ${list} ]`;
+}
+
+function impure(source: NixSource): boolean {
+  if (source.kind === "file") return true;
+  return !(/[?&](rev|narHash)=/.test(source.flakeRef) || source.flakeRef.startsWith("/nix/store/"));
+}
+
+async function evalTogether(source: NixSource, targets: readonly BuildTarget[], opts: NixCallOptions): Promise<Evaluated[]> {
+  const raw = await evalExprJson(evaluationExpr(source, targets), { ...opts, impure: impure(source) });
+  const parsed = evaluatedList.parse(raw);
+  if (parsed.length !== targets.length) throw new Error(`the evaluation returned ${parsed.length} results for ${targets.length} hosts`);
+  return parsed.map((p, i) => {
+    if (!isStorePath(p.drv) || !isStorePath(p.out)) throw new OscdError("not-a-derivation", `${targets[i]?.attribute} did not evaluate to a derivation with store paths`);
+    return { drvPath: p.drv, outPath: p.out, system: p.system ?? (targets[i] as BuildTarget).system };
+  });
+}
+
+function checkSystem(t: BuildTarget, e: Evaluated): EvalOutcome {
+  if (t.systemDeclared && e.system !== t.system) {
+    return {
+      ok: false,
+      error: new OscdError("host-system-mismatch", `${t.name} declares system ${t.system} in oscd.toml, but its toplevel evaluates for ${e.system}`, {
+        hint: `make hosts.${t.name}.system in oscd.toml and the host's configuration agree`,
+        exitCode: 2,
+      }),
+    };
+  }
+  return { ok: true, value: e };
+}
+
+function asOscdError(e: unknown, t: BuildTarget): OscdError {
+  if (isOscdError(e)) return e;
+  return new OscdError("nix-eval-failed", `evaluating ${t.name}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/**
+ * Evaluates all targets in one Nix evaluation. When that fails, evaluates them one by one to
+ * find which hosts fail, so the others can still be built: each failing host gets its own
+ * error (Nix's message), the rest their derivations.
+ */
+export async function evaluateTargets(source: NixSource, targets: readonly BuildTarget[], opts: EvaluateOptions = {}): Promise<Map<string, EvalOutcome>> {
+  const out = new Map<string, EvalOutcome>();
+  if (targets.length === 0) return out;
+  const { fallbackJobs, ...nix } = opts;
+  try {
+    const all = await evalTogether(source, targets, nix);
+    targets.forEach((t, i) => out.set(t.name, checkSystem(t, all[i] as Evaluated)));
+    return out;
+  } catch (e) {
+    if (targets.length === 1) {
+      out.set((targets[0] as BuildTarget).name, { ok: false, error: asOscdError(e, targets[0] as BuildTarget) });
+      return out;
+    }
+  }
+  await eachLimited(targets, fallbackJobs ?? 4, async (t) => {
+    try {
+      const [one] = await evalTogether(source, [t], nix);
+      out.set(t.name, checkSystem(t, one as Evaluated));
+    } catch (e) {
+      out.set(t.name, { ok: false, error: asOscdError(e, t) });
+    }
+  });
+  return out;
+}
+
+/** Runs `f` over items with at most `limit` at a time. */
+export async function eachLimited<T>(items: readonly T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await f(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
