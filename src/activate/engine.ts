@@ -94,7 +94,6 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
   const say = (step: string, detail: string) => req.onProgress?.(step, detail);
   const toplevel = assertStorePath(req.toplevel);
   {
-    maybeCrash("locked");
     const f = files(layout);
     const gen = await currentGeneration(layout.profile);
     const previous: Previous = { generation: gen?.number, profileToplevel: gen?.storePath, currentSystem: await link(f.currentSystem) };
@@ -108,7 +107,10 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     }
 
     let j = newJournal({ toplevel, mode: req.mode, host, release, previous });
-    if (req.mode !== "dry-activate") j = await advance(layout, j, "locked");
+    if (req.mode !== "dry-activate") {
+      j = await advance(layout, j, "locked");
+      maybeCrash("locked");
+    }
 
     say("realise", toplevel);
     await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys });

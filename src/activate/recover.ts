@@ -21,11 +21,12 @@ export interface Recovery {
 export async function recoverInterrupted(layout: HostLayout, log: (line: string) => void = () => undefined): Promise<Recovery | undefined> {
   const j = await readJournal(layout);
   if (!j) return undefined;
-  if (TERMINAL.includes(j.state)) {
-    await closeJournal(layout, j);
-    return undefined;
-  }
   const interruptedAt = j.state;
+  if (TERMINAL.includes(j.state)) {
+    // Finished, but killed before the journal moved to the history.
+    await closeJournal(layout, { ...j, recovered: true });
+    return { id: j.id, toplevel: j.toplevel, interruptedAt, outcome: j.state as Recovery["outcome"] };
+  }
   log(`deployment ${j.id} of ${j.toplevel} was interrupted at "${interruptedAt}"; finishing it`);
   const done = (outcome: Recovery["outcome"]): Recovery => ({ id: j.id, toplevel: j.toplevel, interruptedAt, outcome });
   const marked: Journal = { ...j, recovered: true };

@@ -42,8 +42,62 @@ interface LogEvent {
   fields?: unknown[];
 }
 
+const ACT_BUILDS = 104;
 const ACT_BUILD = 105;
 const RES_BUILD_LOG_LINE = 101;
+const RES_PROGRESS = 105;
+
+/**
+ * Finds out which pending results have become valid, one `nix-store --check-validity` at a
+ * time (a poke while one runs makes it run once more), and reports each as built once.
+ */
+class DoneTracker {
+  private pending: RealiseJob[];
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    jobs: readonly RealiseJob[],
+    private readonly nix: NixCallOptions,
+    private readonly onDone: (j: RealiseJob, timeMs: number) => void,
+  ) {
+    this.pending = [...jobs];
+  }
+
+  poke(start: number): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.check(start).finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.poke(start);
+      }
+    });
+  }
+
+  private async check(start: number): Promise<void> {
+    if (this.pending.length === 0) return;
+    let invalid: Set<string>;
+    try {
+      invalid = await invalidPaths(this.pending.map((j) => j.outPath), this.nix);
+    } catch {
+      return; // the final check reports it
+    }
+    const now = Date.now() - start;
+    const [doneNow, rest] = [this.pending.filter((j) => !invalid.has(j.outPath)), this.pending.filter((j) => invalid.has(j.outPath))];
+    this.pending = rest;
+    for (const j of doneNow) this.onDone(j, now);
+  }
+
+  /** Waits for a running check, then checks once more. */
+  async settle(start: number): Promise<void> {
+    while (this.running) await this.running;
+    await this.check(start);
+  }
+}
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, "g");
 
 /**
@@ -67,10 +121,14 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
 
   const byDrv = new Map<string, RealiseJob[]>();
   for (const j of todo) byDrv.set(j.drvPath, [...(byDrv.get(j.drvPath) ?? []), j]);
-  const activity = new Map<number, string>();
-  const finished = new Map<string, number>();
+  const buildsActivities = new Set<number>();
   const messages: string[] = [];
   const start = Date.now();
+  const tracker = new DoneTracker(todo, nix, (j, timeMs) => {
+    out.set(j.host, { status: "built", timeMs });
+    onEvent?.({ host: j.host, state: "built", timeMs });
+  });
+  let done = 0;
 
   const args = ["--realise", ...byDrv.keys(), "--keep-going", "--log-format", "internal-json"];
   if (builders !== undefined) args.push("--builders", builders);
@@ -90,28 +148,31 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
       const text = ev.msg.replace(ANSI, "");
       if ((ev.level ?? 9) <= 1) messages.push(text);
       nix.onLog?.(text);
-    } else if (ev.action === "start" && ev.type === ACT_BUILD && ev.id !== undefined) {
+    } else if (ev.action === "start" && ev.type === ACT_BUILDS && ev.id !== undefined) {
+      buildsActivities.add(ev.id);
+    } else if (ev.action === "start" && ev.type === ACT_BUILD) {
       const drv = String(ev.fields?.[0] ?? "");
-      activity.set(ev.id, drv);
-      for (const j of byDrv.get(drv) ?? []) onEvent?.({ host: j.host, state: "building", detail: typeof ev.fields?.[1] === "string" && ev.fields[1] ? `on ${ev.fields[1]}` : undefined });
-    } else if (ev.action === "stop" && ev.id !== undefined) {
-      const drv = activity.get(ev.id);
-      if (drv !== undefined && byDrv.has(drv)) finished.set(drv, Date.now() - start);
+      const machine = typeof ev.fields?.[1] === "string" && ev.fields[1] ? `on ${ev.fields[1]}` : undefined;
+      for (const j of byDrv.get(drv) ?? []) onEvent?.({ host: j.host, state: "building", detail: machine });
+    } else if (ev.action === "result" && ev.type === RES_PROGRESS && ev.id !== undefined && buildsActivities.has(ev.id)) {
+      // [done, expected, running, failed]: Nix 2.8 ends each build's own activity only at the
+      // very end, so a rising `done` count is the moment to look which results became valid.
+      const d = Number(ev.fields?.[0] ?? 0);
+      if (d > done) {
+        done = d;
+        tracker.poke(start);
+      }
     } else if (ev.action === "result" && ev.type === RES_BUILD_LOG_LINE && typeof ev.fields?.[0] === "string") {
       nix.onLog?.(ev.fields[0]);
     }
   };
   const r = await nixRun("nix-store", args, { timeoutMs: 4 * 3600_000, ...nix, onLog: onLine });
-  const stillMissing = await invalidPaths(todo.map((j) => j.outPath), nix);
+  await tracker.settle(start);
   const plain = { ...r, stderr: messages.join("\n") };
   for (const j of todo) {
-    const timeMs = finished.get(j.drvPath) ?? Date.now() - start;
-    if (!stillMissing.has(j.outPath)) {
-      out.set(j.host, { status: "built", timeMs });
-      onEvent?.({ host: j.host, state: "built", timeMs });
-      continue;
-    }
+    if (out.has(j.host)) continue;
     const error = buildError(j, messages, plain);
+    const timeMs = Date.now() - start;
     out.set(j.host, { status: "failed", timeMs, error });
     onEvent?.({ host: j.host, state: "failed", timeMs, detail: error.message });
   }

@@ -17,7 +17,9 @@ export interface RunOptions {
 
 export interface RunResult {
   command: readonly string[];
+  /** -1 when the program was ended by a signal (see `signal`). */
   exitCode: number;
+  signal?: string;
   stdout: string;
   stderr: string;
 }
@@ -68,6 +70,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   return {
     command,
     exitCode: r.exitCode ?? -1,
+    signal: r.signal ?? undefined,
     stdout: String(r.stdout ?? ""),
     stderr: String(r.stderr ?? ""),
   };

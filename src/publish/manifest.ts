@@ -13,7 +13,8 @@ export { canonicalJson } from "./canonical.js";
  */
 export const MANIFEST_SCHEMA = "oscd.manifest/v1";
 
-export const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** No dots: `channels/<channel>.<sequence>.json` must never be read as another channel's file. */
+export const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 const hostEntrySchema = z
@@ -25,7 +26,7 @@ const hostEntrySchema = z
 
 const bodyShape = {
   schema: z.literal(MANIFEST_SCHEMA),
-  channel: z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '.', '_' and '-'"),
+  channel: z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '_' and '-'"),
   sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   version: z.string(),
   commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "a full commit id"),

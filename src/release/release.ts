@@ -238,7 +238,6 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
   const strategy = parseStrategy(o.strategy ?? cfg.strategy);
   const remote = o.remote ?? "origin";
   const url = await remoteUrl(root, remote, git);
-  if (url === undefined) throw new ReleaseInputError("release-no-remote", `${root} has no remote ${JSON.stringify(remote)}`, "run in a clone of the fleet repository, or name the remote with --remote");
   checkEventRepository(ev.repository, ev.pullRequest.baseRepository, expectedRepository(o.expectedRepository, remote, url));
 
   const pr: PullRequestRef = { number: ev.pullRequest.number, title: ev.pullRequest.title, url: ev.pullRequest.url, repository: ev.repository };
@@ -251,6 +250,7 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
     return nothing(`pull request #${pr.number} has no release label (${[cfg.labels.major, cfg.labels.minor, cfg.labels.patch].join(", ")})`, { pullRequest: prOut, branch: cfg.branch });
   }
   await refuseDirty(root, git);
+  if (url === undefined) throw new ReleaseInputError("release-no-remote", `${root} has no remote ${JSON.stringify(remote)}`, "run in a clone of the fleet repository, or name the remote with --remote");
 
   const branch = cfg.branch;
   const tracking = `refs/remotes/${remote}/${branch}`;

@@ -31,7 +31,7 @@ export function renderFleetFile(s: FleetFileSettings): string {
       : "# Hosts found in nixosConfigurations. Hosts that are there but not here are still found;\n# list one to give it tags (for --on @tag), an SSH target or its own settings.\n" +
         s.hosts.map((h) => `[hosts.${h}]\ntags = []\n# ssh = "root@${h}.example.org"\n`).join("\n");
   return `# oscd fleet file: which machines, how they are built, how releases are made.
-# Written by \`oscd init\`. Every field shown has its default value unless noted.
+# Written by \`oscd init\`. Fields left out take their defaults.
 
 [fleet]
 name = ${q(s.name)}
@@ -55,7 +55,7 @@ minor = ${q(r.labels.minor)}
 patch = ${q(r.labels.patch)}
 
 # Channels: a branch and how machines following it apply new commits.
-[channels.${q(r.branch)}]
+[channels.${/^[A-Za-z0-9_-]+$/.test(r.branch) ? r.branch : q(r.branch)}]
 branch = ${q(r.branch)}
 operation = "switch"
 

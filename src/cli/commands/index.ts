@@ -1,5 +1,8 @@
 import type { Command } from "commander";
 import { registerKeys } from "./keys.js";
+import { registerBuild } from "./build.js";
+import { registerPublish } from "./publish.js";
+import { registerManifest } from "./manifest.js";
 import { registerActivate } from "./activate.js";
 import { registerUpgrade } from "./upgrade.js";
 import { registerRollback } from "./rollback.js";
@@ -12,6 +15,9 @@ import { registerInit } from "./init.js";
 /** One file per command; each registers itself on the program. */
 export function registerCommands(program: Command): void {
   registerKeys(program);
+  registerBuild(program);
+  registerPublish(program);
+  registerManifest(program);
   registerActivate(program);
   registerUpgrade(program);
   registerRollback(program);

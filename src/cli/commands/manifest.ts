@@ -1,0 +1,147 @@
+import type { Command } from "commander";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { OscdError, UsageError } from "../../core/errors.js";
+import { loadFleet } from "../../fleet/index.js";
+import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
+import { checkSequence, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
+import { printJson } from "../output.js";
+import { table } from "./build.js";
+
+/** A key given as `name:base64`, or a path to a public key file. */
+async function keyArg(v: string): Promise<PublicKey> {
+  if (/^[A-Za-z0-9._+-]+:[A-Za-z0-9+/]+={0,2}$/.test(v)) return parsePublicKey(v);
+  return readPublicKeyFile(v);
+}
+
+/** Reads a manifest from a path or an http(s) URL. */
+async function readSource(where: string): Promise<string> {
+  if (/^https?:\/\//.test(where)) {
+    let res: Response;
+    try {
+      res = await fetch(where, { signal: AbortSignal.timeout(30_000) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause;
+      throw new OscdError("manifest-unreachable", `cannot fetch ${where}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`, { hint: "check the URL and that the server is up" });
+    }
+    if (res.status !== 200) throw new OscdError("manifest-unreachable", `${where} answered ${res.status}`, { hint: "check the URL; manifests live at <cache>/channels/<channel>.json" });
+    return res.text();
+  }
+  const path = where.startsWith("file://") ? where.slice("file://".length) : where;
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    throw new OscdError("manifest-missing", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { hint: "check the path; `oscd publish` writes <cache>/channels/<channel>.json", exitCode: 2 });
+  }
+}
+
+function describe(m: Manifest, signer: string | undefined, write: (s: string) => void): void {
+  write(
+    table([
+      ["channel", m.channel],
+      ["sequence", String(m.sequence)],
+      ["version", m.version],
+      ["commit", m.commit],
+      ["ref", m.ref],
+      ["created", m.createdAt],
+      ["caches", m.caches.join(" ") || "-"],
+      ["signed by", signer ?? `${signatureKeyNames(m).join(", ") || "nobody"} (not checked: no trusted key given)`],
+    ]),
+  );
+  const rows = [["HOST", "SYSTEM", "TOPLEVEL"], ...Object.keys(m.hosts).sort().map((h) => [h, m.hosts[h]?.system ?? "", m.hosts[h]?.toplevel ?? ""])];
+  write("\n" + table(rows));
+}
+
+interface VerifyFlags {
+  key?: string[];
+  previous?: string;
+  json?: boolean;
+}
+
+interface ShowFlags {
+  key?: string[];
+  channel?: string;
+  cache?: string;
+  repo?: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerManifest(program: Command): void {
+  const manifest = program.command("manifest").description("check and print signed release manifests");
+
+  manifest
+    .command("verify")
+    .argument("<file>", "a manifest: a path or an http(s) URL")
+    .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable)", collect)
+    .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
+    .option("--json", "print the result as JSON")
+    .description("check a manifest's signature (and, with --previous, that its sequence went forward)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd manifest verify /srv/nix-cache/channels/main.json --key fleet-1.public
+  oscd manifest verify https://cache.example.org/channels/main.json --key 'fleet-1:AbC…='
+  oscd manifest verify new.json --key fleet-1.public --previous last-applied.json
+
+Exit 0 when the manifest is signed by one of the keys (and newer than --previous), 3 when not.`,
+    )
+    .action(async (file: string, o: VerifyFlags) => {
+      if (!o.key || o.key.length === 0) throw new UsageError("name the trusted public key(s) with --key", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
+      const keys = await Promise.all(o.key.map(keyArg));
+      const m = parseManifest(await readSource(file), file);
+      const signer = verifyManifest(m, keys, file);
+      let sequence: string | undefined;
+      if (o.previous) {
+        const prev = parseManifest(await readSource(o.previous), o.previous);
+        verifyManifest(prev, keys, o.previous);
+        sequence = checkSequence(prev, m);
+      }
+      if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, previous: sequence });
+      else process.stdout.write(`ok: channel ${m.channel} sequence ${m.sequence} (${m.version}, ${m.commit.slice(0, 12)}) signed by ${signer.name}${sequence ? `; ${sequence === "newer" ? "newer than" : "the same as"} --previous` : ""}\n`);
+    });
+
+  manifest
+    .command("show")
+    .argument("[file]", "a manifest: a path or an http(s) URL (default: the channel's manifest in the fleet's first cache)")
+    .option("--channel <name>", "the channel, when no file is given (default: main)")
+    .option("--cache <url>", "the cache to read it from, when no file is given (default: oscd.toml's first cache)")
+    .option("--repo <path>", "the fleet checkout whose oscd.toml names caches and trusted keys (default: .)")
+    .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable; default: oscd.toml keys.trusted)", collect)
+    .option("--json", "print the manifest as JSON")
+    .description("print a manifest: channel, sequence, commit, signer and each host's toplevel")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd manifest show                                  # channels/main.json of oscd.toml's first cache
+  oscd manifest show --channel testing --json
+  oscd manifest show /srv/nix-cache/channels/main.json --key fleet-1.public
+
+The signature is checked when trusted keys are known; a manifest that fails the check exits 3.`,
+    )
+    .action(async (file: string | undefined, o: ShowFlags) => {
+      let where = file;
+      let keys: PublicKey[] = o.key ? await Promise.all(o.key.map(keyArg)) : [];
+      if (!where || keys.length === 0) {
+        const fleet = await loadFleet(resolve(o.repo ?? ".")).catch((e: unknown) => {
+          if (where) return undefined;
+          throw e;
+        });
+        if (keys.length === 0 && fleet) keys = fleet.config.keys.trusted.map(parsePublicKey);
+        if (!where) {
+          const cache = o.cache ?? fleet?.config.caches.find((c) => c.startsWith("file://") || /^https?:\/\//.test(c));
+          if (!cache) throw new UsageError("no manifest named and no file:// or http(s):// cache in oscd.toml", "pass the manifest's path or URL, or --cache URL");
+          const channel = o.channel ?? "main";
+          const dir = fileStoreDir(cache);
+          where = dir !== undefined ? join(dir, "channels", `${channel}.json`) : `${cache.split("?")[0]?.replace(/\/+$/, "")}/channels/${channel}.json`;
+        }
+      }
+      const m = parseManifest(await readSource(where), where);
+      const signer = keys.length > 0 ? verifyManifest(m, keys, where) : undefined;
+      if (o.json) printJson({ ...m, verifiedBy: signer?.name ?? null });
+      else describe(m, signer ? `${signer.name} (verified)` : undefined, (s) => process.stdout.write(s));
+    });
+}

@@ -1,0 +1,146 @@
+import type { Command } from "commander";
+import { publish, SIGNING_KEY_ENV, type PublishProgress, type PublishReport } from "../../publish/index.js";
+import { printJson } from "../output.js";
+import { failedHostsError, formatBytes, formatMs, hostError, maxJobsArg, positiveInt, printBuildProgress, table } from "./build.js";
+
+function printProgress(p: PublishProgress): void {
+  const w = (s: string) => process.stderr.write(s);
+  switch (p.step) {
+    case "pin":
+      w(`oscd: pinned commit ${p.commit.slice(0, 12)} (ref ${p.ref}${p.version ? `, version ${p.version}` : ""})\n`);
+      return;
+    case "upload":
+      if (p.state === "uploading") w(`${p.host}: uploading ${p.paths} path(s) (${formatBytes(p.bytes)}) to ${p.url}\n`);
+      else if (p.state === "uploaded") w(`${p.host}: uploaded to ${p.url}\n`);
+      else w(`${p.host}: already in ${p.url}\n`);
+      return;
+    case "manifest":
+      w(`oscd: ${p.url}: ${p.state === "written" ? `wrote sequence ${p.sequence}` : p.state === "unchanged" ? `unchanged at sequence ${p.sequence}` : `holds a newer sequence than ${p.sequence}; left as it is`}\n`);
+      return;
+    default:
+      printBuildProgress(p);
+  }
+}
+
+function summary(r: PublishReport): unknown {
+  return {
+    channel: r.channel,
+    status: r.status,
+    sequence: r.sequence,
+    previousSequence: r.previousSequence,
+    commit: r.commit,
+    ref: r.ref,
+    version: r.version,
+    locations: r.locations,
+    caches: r.caches.map((c) => ({ url: c.url, closurePaths: c.closurePaths, uploadedPaths: c.uploadedPaths, uploadedBytes: c.uploadedBytes, signedInCache: c.signedInCache })),
+    uploadedPaths: r.caches.reduce((n, c) => n + c.uploadedPaths, 0),
+    hosts: r.hosts.map((h) => ({
+      name: h.name,
+      system: h.system,
+      build: h.build,
+      failedStep: h.failedStep,
+      entry: h.entry,
+      toplevel: h.toplevel,
+      closureSize: h.closureSize,
+      timeMs: h.timeMs,
+      uploadedPaths: h.uploadedPaths,
+      uploadedBytes: h.uploadedBytes,
+      error: hostError(h),
+    })),
+    carriedOver: r.carriedOver,
+    removed: r.removed,
+    failed: r.failed,
+    warnings: r.warnings,
+  };
+}
+
+interface PublishFlags {
+  repo?: string;
+  ref?: string;
+  channel?: string;
+  on?: string;
+  key?: string;
+  cache?: string[];
+  manifestOut?: string;
+  builders?: string;
+  maxJobs?: number | "auto";
+  stateDir?: string;
+  rootsDir?: string;
+  timeout?: number;
+  json?: boolean;
+}
+
+export function registerPublish(program: Command): void {
+  program
+    .command("publish")
+    .description("build the selected hosts, sign and upload their closures to the binary caches, and write the channel's next signed manifest")
+    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
+    .option("--channel <name>", "the channel to publish (default: main)")
+    .option("--on <selection>", "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
+    .option("--key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
+    .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
+    .option("--builders <spec>", "Nix remote builders, passed to Nix's --builders")
+    .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
+    .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
+    .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
+    .option("--timeout <minutes>", "time limit of the build step (default: 240)", positiveInt)
+    .option("--json", "print a JSON summary on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  OSCD_SIGNING_KEY_FILE=/run/secrets/fleet.secret oscd publish
+      CI in a checkout: build HEAD, upload to oscd.toml's caches, write channels/main.json
+  oscd publish --ref v1.4.0 --channel stable --key fleet.secret
+  oscd publish --cache file:///srv/nix-cache --manifest-out /srv/www/channels --json
+  oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
+
+Caches: file:// (manifests in <cache>/channels/), http(s):// (uploads with PUT; manifests with
+conditional PUT), ssh-ng:// and s3:// (closures only: use --manifest-out for the manifest).
+Only what a cache lacks is uploaded; publishing the same commit again changes nothing.
+A host that fails keeps its previous entry, and the command exits 1 naming it.`,
+    )
+    .action(async (o: PublishFlags) => {
+      const report = await publish({
+        repo: o.repo,
+        ref: o.ref,
+        channel: o.channel,
+        selection: o.on,
+        keyFile: o.key,
+        caches: o.cache,
+        manifestOut: o.manifestOut,
+        builders: o.builders,
+        maxJobs: o.maxJobs,
+        stateDir: o.stateDir,
+        rootDir: o.rootsDir,
+        buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
+        onProgress: printProgress,
+      });
+      for (const w of report.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
+      if (o.json) {
+        printJson(summary(report));
+      } else {
+        const rows = [["HOST", "SYSTEM", "BUILD", "ENTRY", "UPLOADED", "CLOSURE", "TIME", "TOPLEVEL"]];
+        for (const h of report.hosts) {
+          rows.push([h.name, h.system, h.build, h.entry, h.uploadedPaths > 0 ? `${h.uploadedPaths} (${formatBytes(h.uploadedBytes)})` : "0", formatBytes(h.closureSize), h.build === "built" ? formatMs(h.timeMs) : "-", h.toplevel ?? "-"]);
+        }
+        process.stdout.write(table(rows));
+        const uploaded = report.caches.reduce((n, c) => n + c.uploadedPaths, 0);
+        const what =
+          report.status === "written"
+            ? `sequence ${report.sequence} written${report.previousSequence ? ` (previous ${report.previousSequence})` : ""}`
+            : report.status === "unchanged"
+              ? `unchanged at sequence ${report.sequence}`
+              : "no manifest written (no host could be published)";
+        process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
+      }
+      if (report.failed.length > 0) {
+        throw failedHostsError(
+          report.hosts.filter((h) => h.build === "failed"),
+          report.hosts.length,
+        );
+      }
+    });
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { OscdError } from "../core/errors.js";
+import type { PublicKey } from "../nix/index.js";
+import type { ChannelLocation, LocationState } from "./channel.js";
+import { readTrustedManifest, type Manifest } from "./manifest.js";
+
+/**
+ * A channel in a directory (a file binary cache's `channels/`, or `--manifest-out`):
+ * `<channel>.<sequence>.json` is claimed with link(2), which creates a name exclusively and
+ * only ever shows a complete file; `<channel>.json` is replaced with rename(2), so a reader
+ * sees the old or the new manifest, never a torn one.
+ */
+export class FileChannel implements ChannelLocation {
+  readonly url: string;
+
+  constructor(
+    readonly dir: string,
+    readonly channel: string,
+  ) {
+    this.url = `file://${join(dir, `${channel}.json`)}`;
+  }
+
+  get currentPath(): string {
+    return join(this.dir, `${this.channel}.json`);
+  }
+
+  historyPath(sequence: number): string {
+    return join(this.dir, `${this.channel}.${sequence}.json`);
+  }
+
+  /** Sequences of the history files, highest first. */
+  async history(): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+    const re = new RegExp(`^${this.channel.replace(/[-]/g, "\\-")}\\.(\\d+)\\.json$`);
+    return names
+      .map((n) => re.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => b - a);
+  }
+
+  private async readVerified(path: string, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey } | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new OscdError("manifest-unreadable", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    const r = readTrustedManifest(text, trusted, path);
+    if (r.manifest.channel !== this.channel) {
+      throw new OscdError("manifest-channel", `${path} is a manifest of channel ${r.manifest.channel}, not ${this.channel}`, { exitCode: 3 });
+    }
+    return r;
+  }
+
+  async state(trusted: readonly PublicKey[]): Promise<LocationState> {
+    const hist = await this.history();
+    const current = await this.readVerified(this.currentPath, trusted);
+    const top = hist[0];
+    const newest = top !== undefined && top > (current?.manifest.sequence ?? 0) ? await this.readVerified(this.historyPath(top), trusted) : undefined;
+    const pick = newest ?? current;
+    return {
+      latest: pick?.manifest,
+      signer: pick?.signer,
+      currentSequence: current?.manifest.sequence,
+      highestSequence: Math.max(top ?? 0, current?.manifest.sequence ?? 0),
+    };
+  }
+
+  private tempName(): string {
+    return join(this.dir, `.${this.channel}.json.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  }
+
+  async claim(m: Manifest, text: string): Promise<boolean> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = this.tempName();
+    const fh = await open(tmp, "wx", 0o644);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, this.historyPath(m.sequence));
+      await this.syncDir();
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Moves `<channel>.json` to the highest history entry. Two publishes may rename in either
+   * order; each checks again after its rename, so the last one to act leaves the highest.
+   */
+  async settle(trusted: readonly PublicKey[]): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      const top = (await this.history())[0];
+      if (top === undefined) return;
+      let current = 0;
+      try {
+        current = (await this.readVerified(this.currentPath, trusted))?.manifest.sequence ?? 0;
+      } catch {
+        current = 0; // unreadable or unsigned: replaced by the newest signed one
+      }
+      if (current >= top) return;
+      const tmp = this.tempName();
+      await link(this.historyPath(top), tmp);
+      await rename(tmp, this.currentPath);
+      await this.syncDir();
+    }
+  }
+
+  private async syncDir(): Promise<void> {
+    const d = await open(this.dir, "r");
+    try {
+      await d.sync();
+    } catch {
+      // Some file systems cannot fsync a directory; the rename is still atomic.
+    } finally {
+      await d.close();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { OscdError } from "../core/errors.js";
+import type { PublicKey } from "../nix/index.js";
+import type { ChannelLocation, LocationState } from "./channel.js";
+import { readTrustedManifest, type Manifest } from "./manifest.js";
+
+const TIMEOUT_MS = 30_000;
+/** How far past `<channel>.json` to look for history claimed by publishes still under way. */
+const PROBE_LIMIT = 64;
+
+export class ManifestStoreError extends OscdError {
+  constructor(url: string, detail: string) {
+    super("manifest-store-unreachable", `cannot write the manifest at ${url}: ${detail}`, {
+      hint: "check that the web server accepts PUT with If-Match / If-None-Match on channels/ (WebDAV, an S3 gateway, or a small upload service)",
+    });
+  }
+}
+
+interface Fetched {
+  status: number;
+  text: string;
+  etag?: string;
+}
+
+/**
+ * A channel on an http(s) binary cache: `<cache>/channels/<channel>.json`. Sequences are
+ * claimed with `PUT <channel>.<n>.json` and `If-None-Match: *` (created only if absent), and
+ * the current file is replaced with `If-Match: <etag>`, so two publishes never both win and a
+ * server that holds a newer manifest is never overwritten by an older one.
+ */
+export class HttpChannel implements ChannelLocation {
+  readonly url: string;
+  private readonly base: string;
+
+  constructor(
+    cacheUrl: string,
+    readonly channel: string,
+    private readonly headers: Record<string, string> = {},
+  ) {
+    const u = new URL(cacheUrl);
+    u.search = "";
+    u.hash = "";
+    this.base = `${u.toString().replace(/\/+$/, "")}/channels`;
+    this.url = `${this.base}/${channel}.json`;
+  }
+
+  historyUrl(sequence: number): string {
+    return `${this.base}/${this.channel}.${sequence}.json`;
+  }
+
+  private async request(method: "GET" | "PUT", url: string, body?: string, extra: Record<string, string> = {}): Promise<Fetched> {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        body,
+        headers: { ...this.headers, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...extra },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: "follow",
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new ManifestStoreError(url, cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e)));
+    }
+    return { status: res.status, text: await res.text(), etag: res.headers.get("etag") ?? undefined };
+  }
+
+  private async get(url: string, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey; etag?: string } | undefined> {
+    const r = await this.request("GET", url);
+    if (r.status === 404 || r.status === 410) return undefined;
+    if (r.status !== 200) throw new ManifestStoreError(url, `GET answered ${r.status}`);
+    const v = readTrustedManifest(r.text, trusted, url);
+    if (v.manifest.channel !== this.channel) throw new OscdError("manifest-channel", `${url} is a manifest of channel ${v.manifest.channel}, not ${this.channel}`, { exitCode: 3 });
+    return { ...v, etag: r.etag };
+  }
+
+  /** The highest claimed history entry at or above `from` (probing upwards, since http cannot list). */
+  private async highest(from: number, trusted: readonly PublicKey[]): Promise<{ sequence: number; manifest?: Manifest; signer?: PublicKey; text?: string }> {
+    let best: { sequence: number; manifest?: Manifest; signer?: PublicKey; text?: string } = { sequence: from };
+    for (let n = from + 1; n <= from + PROBE_LIMIT; n++) {
+      const r = await this.request("GET", this.historyUrl(n));
+      if (r.status === 404 || r.status === 410) break;
+      if (r.status !== 200) throw new ManifestStoreError(this.historyUrl(n), `GET answered ${r.status}`);
+      const v = readTrustedManifest(r.text, trusted, this.historyUrl(n));
+      best = { sequence: n, manifest: v.manifest, signer: v.signer, text: r.text };
+    }
+    return best;
+  }
+
+  async state(trusted: readonly PublicKey[]): Promise<LocationState> {
+    const current = await this.get(this.url, trusted);
+    const cur = current?.manifest.sequence ?? 0;
+    const top = await this.highest(cur, trusted);
+    const newer = top.sequence > cur && top.manifest;
+    return {
+      latest: newer ? top.manifest : current?.manifest,
+      signer: newer ? top.signer : current?.signer,
+      currentSequence: current?.manifest.sequence,
+      highestSequence: top.sequence,
+    };
+  }
+
+  async claim(m: Manifest, text: string): Promise<boolean> {
+    const url = this.historyUrl(m.sequence);
+    const r = await this.request("PUT", url, text, { "if-none-match": "*" });
+    if (r.status === 412 || r.status === 409) return false;
+    if (r.status < 200 || r.status >= 300) throw new ManifestStoreError(url, `PUT answered ${r.status}`);
+    return true;
+  }
+
+  async settle(trusted: readonly PublicKey[]): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      const r = await this.request("GET", this.url);
+      let cur = 0;
+      if (r.status === 200) {
+        try {
+          cur = readTrustedManifest(r.text, trusted, this.url).manifest.sequence;
+        } catch {
+          cur = 0;
+        }
+      } else if (r.status !== 404 && r.status !== 410) {
+        throw new ManifestStoreError(this.url, `GET answered ${r.status}`);
+      }
+      const top = await this.highest(cur, trusted);
+      if (top.sequence <= cur || top.text === undefined) return;
+      const cond: Record<string, string> = r.status === 200 ? (r.etag ? { "if-match": r.etag } : {}) : { "if-none-match": "*" };
+      if (r.status === 200 && !r.etag) throw new ManifestStoreError(this.url, "the server sends no ETag, so the manifest cannot be replaced safely");
+      const put = await this.request("PUT", this.url, top.text, cond);
+      if (put.status === 412 || put.status === 409) continue;
+      if (put.status < 200 || put.status >= 300) throw new ManifestStoreError(this.url, `PUT answered ${put.status}`);
+    }
+  }
+}

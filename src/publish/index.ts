@@ -1,0 +1,8 @@
+/** Publish stage: sign closures, copy them to binary caches, write the channel's signed manifest. */
+export * from "./manifest.js";
+export { loadSigningKey, trustedKeysFor, SIGNING_KEY_ENV, type SigningKey } from "./key.js";
+export { preflightCache, uploadClosures, signedBy, nixBase32, narHashForSigning, fileStoreDir, type CacheUpload, type HostClosure, type UploadEvent, type UploadOptions } from "./caches.js";
+export { writeChannel, type ChannelLocation, type ChannelWrite, type Compose, type LocationState, type LocationStatus } from "./channel.js";
+export { FileChannel } from "./channel-file.js";
+export { HttpChannel, ManifestStoreError } from "./channel-http.js";
+export { publish, channelLocations, type EntryChange, type PublishOptions, type PublishProgress, type PublishReport, type PublishedHost } from "./publish.js";

@@ -1,0 +1,197 @@
+import { join } from "node:path";
+import { UsageError, type OscdError } from "../core/errors.js";
+import { buildHosts, buildTargets, pinFleet, type BuildOptions, type BuildProgress, type HostBuild, type PinOptions } from "../build/index.js";
+import { checkStoreUrl, type NixCallOptions } from "../nix/index.js";
+import { fileStoreDir, preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
+import { writeChannel, type ChannelLocation, type Compose, type LocationStatus } from "./channel.js";
+import { FileChannel } from "./channel-file.js";
+import { HttpChannel } from "./channel-http.js";
+import { loadSigningKey, trustedKeysFor } from "./key.js";
+import { CHANNEL_NAME, MANIFEST_SCHEMA, sameContent, type HostEntry, type Manifest, type ManifestBody } from "./manifest.js";
+
+export interface PublishOptions extends PinOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
+  /** Channel name (default `main`); must be one of the fleet's channels. */
+  channel?: string;
+  /** Secret key file; default `$OSCD_SIGNING_KEY_FILE`. */
+  keyFile?: string;
+  /** Caches to publish to instead of the fleet's `caches`. */
+  caches?: string[];
+  /** Also write the channel's manifests into this directory (`<dir>/<channel>.json`). */
+  manifestOut?: string;
+  onProgress?: (p: PublishProgress) => void;
+  nix?: NixCallOptions;
+  now?: () => Date;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type PublishProgress =
+  | { step: "pin"; state: "done"; commit: string; ref: string; version?: string; uncommittedChanges: boolean }
+  | BuildProgress
+  | ({ step: "upload" } & UploadEvent)
+  | { step: "manifest"; state: LocationStatus; url: string; sequence: number };
+
+/** How a host's manifest entry compares with the previous manifest. */
+export type EntryChange = "new" | "changed" | "unchanged" | "kept-previous" | "absent";
+
+export interface PublishedHost {
+  name: string;
+  system: string;
+  build: HostBuild["status"];
+  failedStep?: HostBuild["failedStep"];
+  toplevel?: string;
+  closureSize?: number;
+  timeMs: number;
+  error?: OscdError;
+  entry: EntryChange;
+  uploadedPaths: number;
+  uploadedBytes: number;
+}
+
+export interface PublishReport {
+  channel: string;
+  commit: string;
+  ref: string;
+  version: string;
+  /** `written`: a new sequence; `unchanged`: the channel already says this; `not-written`: no host could be published. */
+  status: "written" | "unchanged" | "not-written";
+  sequence?: number;
+  previousSequence?: number;
+  manifest?: Manifest;
+  locations: { url: string; status: LocationStatus }[];
+  caches: CacheUpload[];
+  hosts: PublishedHost[];
+  /** Hosts not selected this time whose entries were carried over. */
+  carriedOver: string[];
+  /** Hosts in the previous manifest that are no longer in the fleet. */
+  removed: string[];
+  failed: string[];
+  warnings: string[];
+  retries: number;
+}
+
+/** Where the channel's manifests go: each file and http(s) cache, then `--manifest-out`. */
+export function channelLocations(caches: readonly string[], channel: string, manifestOut?: string): { locations: ChannelLocation[]; skipped: string[] } {
+  const locations: ChannelLocation[] = [];
+  const skipped: string[] = [];
+  for (const c of caches) {
+    const dir = fileStoreDir(c);
+    if (dir !== undefined) locations.push(new FileChannel(join(dir, "channels"), channel));
+    else if (/^https?:\/\//.test(c)) locations.push(new HttpChannel(c, channel));
+    else skipped.push(c);
+  }
+  if (manifestOut) locations.push(new FileChannel(manifestOut, channel));
+  return { locations, skipped };
+}
+
+function pickChannel(name: string | undefined, channels: Record<string, unknown>): string {
+  const channel = name ?? "main";
+  if (!CHANNEL_NAME.test(channel)) throw new UsageError(`${JSON.stringify(channel)} is not a channel name`, "a channel name has letters, digits, '_' and '-'", "bad-channel");
+  if (!(channel in channels)) {
+    throw new UsageError(`the fleet has no channel ${channel}`, `channels in oscd.toml: ${Object.keys(channels).join(", ") || "(none)"}; add [channels.${channel}] or pass --channel`, "no-such-channel");
+  }
+  return channel;
+}
+
+/**
+ * Central build → binary cache → signed manifest: pins the source, builds the selected hosts,
+ * signs and uploads what each cache lacks, and writes the channel's next signed manifest.
+ * Hosts that fail keep their previous entry; hosts not selected are carried over.
+ */
+export async function publish(opts: PublishOptions = {}): Promise<PublishReport> {
+  const nix = opts.nix ?? {};
+  const warnings: string[] = [];
+  const key = await loadSigningKey(opts.keyFile, opts.env);
+  const pinned = await pinFleet(opts);
+  const { source, fleet } = pinned;
+  opts.onProgress?.({ step: "pin", state: "done", commit: source.commit, ref: source.ref, version: source.version, uncommittedChanges: pinned.uncommittedChanges });
+  if (pinned.uncommittedChanges) warnings.push(`${pinned.repo} has uncommitted changes; they are not published (only commit ${source.commit.slice(0, 12)} is)`);
+  const channel = pickChannel(opts.channel, fleet.config.channels);
+  const trusted = trustedKeysFor(key, fleet.config.keys.trusted);
+  if (fleet.config.keys.trusted.length === 0) warnings.push("oscd.toml lists no keys.trusted; machines must trust the signing key through nix.settings.trusted-public-keys");
+  const caches = opts.caches && opts.caches.length > 0 ? opts.caches : fleet.config.caches;
+  if (caches.length === 0) throw new UsageError("no binary cache to publish to", 'add caches = ["file:///srv/nix-cache"] (or an https://, ssh-ng:// or s3:// URL) to oscd.toml, or pass --cache URL', "no-cache");
+  caches.forEach(checkStoreUrl);
+  const { locations, skipped } = channelLocations(caches, channel, opts.manifestOut);
+  for (const s of skipped) warnings.push(`no manifest is written to ${s} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);
+  const [primary, ...others] = locations;
+  if (!primary) throw new UsageError(`none of the caches (${caches.join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
+
+  // Fail before building: caches reachable, previous manifests intact and trusted.
+  await Promise.all(caches.map((c) => preflightCache(c, nix)));
+  for (const loc of locations) {
+    const st = await loc.state(trusted);
+    if (st.currentSequence !== undefined && st.currentSequence < st.highestSequence) {
+      warnings.push(`${loc.url} is at sequence ${st.currentSequence} but sequence ${st.highestSequence} was published (rolled back by hand, or a publish is under way); continuing from ${st.highestSequence}`);
+    }
+  }
+
+  const targets = await buildTargets(pinned, opts.selection, nix);
+  const build = await buildHosts(pinned, { ...opts, nix, onProgress: opts.onProgress }, targets);
+  const good = build.hosts.filter((h) => (h.status === "built" || h.status === "present") && h.toplevel);
+  const uploads: CacheUpload[] = [];
+  if (good.length > 0) {
+    for (const url of caches) {
+      uploads.push(await uploadClosures(url, good.map((h) => ({ host: h.name, toplevel: h.toplevel as string })), key, { nix, onEvent: (e) => opts.onProgress?.({ step: "upload", ...e }) }));
+    }
+  }
+
+  const fleetNames = new Set(targets.all.map((h) => h.name));
+  const selected = new Set(targets.selected.map((h) => h.name));
+  const version = source.version ?? source.tag ?? source.commit.slice(0, 12);
+  const createdAt = (opts.now ?? (() => new Date()))().toISOString();
+  const compose: Compose = (prev, signer) => {
+    const hosts: Record<string, HostEntry> = {};
+    for (const [name, entry] of Object.entries(prev?.hosts ?? {})) if (fleetNames.has(name)) hosts[name] = entry;
+    for (const h of good) hosts[h.name] = { toplevel: h.toplevel as string, system: h.system };
+    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, hosts, caches: [...caches] };
+    if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence })) return "unchanged";
+    return body;
+  };
+
+  const report: PublishReport = {
+    channel,
+    commit: source.commit,
+    ref: source.ref,
+    version,
+    status: "not-written",
+    locations: [],
+    caches: uploads,
+    hosts: [],
+    carriedOver: [],
+    removed: [],
+    failed: build.hosts.filter((h) => h.status === "failed").map((h) => h.name),
+    warnings,
+    retries: 0,
+  };
+  let previous: Manifest | undefined;
+  if (good.length > 0) {
+    const w = await writeChannel(primary, others, compose, key.secret, trusted);
+    previous = w.previous;
+    Object.assign(report, { status: w.status, sequence: w.manifest.sequence, previousSequence: w.previous?.sequence, manifest: w.manifest, locations: w.locations, retries: w.retries });
+    for (const l of w.locations) opts.onProgress?.({ step: "manifest", state: l.status, url: l.url, sequence: w.manifest.sequence });
+    report.carriedOver = Object.keys(w.manifest.hosts).filter((n) => !selected.has(n)).sort();
+  } else {
+    previous = (await primary.state(trusted)).latest;
+  }
+  report.removed = Object.keys(previous?.hosts ?? {}).filter((n) => !fleetNames.has(n)).sort();
+  report.hosts = build.hosts.map((h) => {
+    const before = previous?.hosts[h.name];
+    const ok = h.status === "built" || h.status === "present";
+    const entry: EntryChange = ok ? (!before ? "new" : before.toplevel === h.toplevel ? "unchanged" : "changed") : before ? "kept-previous" : "absent";
+    const up = uploads.reduce((a, u) => ({ p: a.p + (u.hosts[h.name]?.uploadedPaths ?? 0), b: a.b + (u.hosts[h.name]?.uploadedBytes ?? 0) }), { p: 0, b: 0 });
+    return {
+      name: h.name,
+      system: h.system,
+      build: h.status,
+      failedStep: h.failedStep,
+      toplevel: h.toplevel,
+      closureSize: h.closureSize,
+      timeMs: h.timeMs,
+      error: h.error,
+      entry,
+      uploadedPaths: up.p,
+      uploadedBytes: up.b,
+    };
+  });
+  return report;
+}

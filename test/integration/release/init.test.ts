@@ -1,0 +1,128 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { buildProgram } from "../../../src/cli/main.js";
+import { loadFleet } from "../../../src/fleet/index.js";
+import { releaseBump } from "../../../src/release/index.js";
+import { initFleet, PUBLISH_WORKFLOW, RELEASE_WORKFLOW } from "../../../src/scaffold/index.js";
+import { FleetRepo } from "../../harness/index.js";
+import { workflowCommandProblems } from "../../unit/release/workflow-commands.js";
+import { makeCli } from "./cli.js";
+import { ENV, git } from "./repos.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function fleetRepo(layout: "flake" | "classic" = "flake"): Promise<FleetRepo> {
+  const repo = await FleetRepo.create({ layout, hosts: ["web1", "web2", "db1"], version: "1.4.0" });
+  cleanups.push(() => repo.destroy());
+  return repo;
+}
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "oscd-init-"));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+describe("oscd init", () => {
+  it("writes oscd.toml with the flake's hosts, keeps VERSION, and GitHub workflows that parse and call existing commands", async () => {
+    const repo = await fleetRepo();
+    const r = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
+    expect(r).toMatchObject({ layout: "flake", hosts: ["db1", "web1", "web2"], skippedHosts: [] });
+    expect(r.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(r.kept).toEqual(["VERSION"]);
+    expect(await readFile(join(repo.dir, "VERSION"), "utf8")).toBe("1.4.0\n");
+
+    const fleet = await loadFleet(repo.dir);
+    expect(fleet.layout).toBe("flake");
+    expect(Object.keys(fleet.config.hosts).sort()).toEqual(["db1", "web1", "web2"]);
+    expect(fleet.config.release).toEqual({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential", labels: { major: "release:major", minor: "release:minor", patch: "release:patch" } });
+    expect(fleet.config.channels).toEqual({ main: { branch: "main", operation: "switch" } });
+
+    const program = buildProgram();
+    for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW]) {
+      const text = await readFile(join(repo.dir, path), "utf8");
+      const wf = parse(text) as { on: unknown; jobs: Record<string, unknown> };
+      expect(Object.keys(wf.jobs).length, path).toBe(1);
+      const { problems, checked } = workflowCommandProblems(program, text);
+      expect(problems, path).toEqual([]);
+      expect(checked.length, path).toBe(1);
+    }
+  });
+
+  it("what init writes is enough to release: commit it and bump", async () => {
+    const repo = await fleetRepo();
+    await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
+    await git(repo.dir, ["add", "-A"]);
+    await git(repo.dir, ["commit", "-q", "-m", "oscd init"]);
+    const res = await releaseBump({ repoDir: repo.dir, levels: ["minor"], env: ENV });
+    expect(res.releases.map((x) => x.tag)).toEqual(["v1.5.0"]);
+  });
+
+  it("keeps files that exist unless --force, and follows an existing oscd.toml's release settings", async () => {
+    const repo = await fleetRepo();
+    await writeFile(join(repo.dir, "oscd.toml"), '[release]\nbranch = "production"\ntagPrefix = "fleet-"\nversionFile = "RELEASE"\n');
+    const r = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
+    expect(r.kept).toEqual(["oscd.toml"]);
+    expect(r.written).toEqual(["RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(await readFile(join(repo.dir, "RELEASE"), "utf8")).toBe("0.1.0\n");
+    const rel = parse(await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8")) as { on: { pull_request_target: { branches: string[] } } };
+    expect(rel.on.pull_request_target.branches).toEqual(["production"]);
+    const pub = parse(await readFile(join(repo.dir, PUBLISH_WORKFLOW), "utf8")) as { on: { push: { branches: string[]; tags: string[] } } };
+    expect(pub.on.push).toEqual({ branches: ["production"], tags: ["fleet-*"] });
+
+    await writeFile(join(repo.dir, RELEASE_WORKFLOW), "# mine\n");
+    const again = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
+    expect(again.written).toEqual([]);
+    expect(again.kept).toEqual(["oscd.toml", "RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8")).toBe("# mine\n");
+
+    const forced = await initFleet({ dir: repo.dir, ci: "github", force: true, branch: "main", oscdVersion: "0.1.0" });
+    expect(forced.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(forced.kept).toEqual(["VERSION"]); // the version file is never overwritten
+    expect((await loadFleet(repo.dir)).config.release.branch).toBe("main");
+  });
+
+  it("classic layout: no discovery, hosts listed by hand; no --ci: no workflows", async () => {
+    const repo = await fleetRepo("classic");
+    const r = await initFleet({ dir: repo.dir, oscdVersion: "0.1.0" });
+    expect(r).toMatchObject({ layout: "classic", hosts: [], written: ["oscd.toml"], kept: ["VERSION"] });
+    expect((await loadFleet(repo.dir)).layout).toBe("classic");
+  });
+
+  it("a directory that is not a git repository yet: release branch main, VERSION 0.1.0", async () => {
+    const dir = await tempDir();
+    const r = await initFleet({ dir, ci: "github", oscdVersion: "0.1.0" });
+    expect(r.written).toEqual(["oscd.toml", "VERSION", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect((await loadFleet(dir)).config.release.branch).toBe("main");
+    expect(await readFile(join(dir, "VERSION"), "utf8")).toBe("0.1.0\n");
+  });
+
+  it("a flake that does not evaluate: one error line with the cause and --no-discover as the way out", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "flake.nix"), "{ outputs = { self }: { nixosConfigurations = throw \"broken on purpose\"; }; }\n");
+    await expect(initFleet({ dir, oscdVersion: "0.1.0" })).rejects.toMatchObject({ code: "init-discovery-failed", exitCode: 2 });
+    const r = await initFleet({ dir, discover: false, oscdVersion: "0.1.0" });
+    expect(r).toMatchObject({ layout: "flake", hosts: [] });
+  });
+
+  it("oscd init --ci github --json on the command line", async () => {
+    const repo = await fleetRepo();
+    const oscd = await makeCli(await tempDir());
+    const r = await oscd(["init", "--ci", "github", "--json", "--no-discover"], { cwd: repo.dir });
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ written: ["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW], kept: ["VERSION"] });
+    const bad = await oscd(["init", "--ci", "gitlab"], { cwd: repo.dir });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/argument 'gitlab' is invalid/);
+    const text = await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8");
+    const version = (JSON.parse(await readFile(join(import.meta.dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
+    expect(text).toContain(`npm install --global "oscd@${version}"`);
+  });
+});
