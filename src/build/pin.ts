@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../core/errors.js";
 import { loadFleet, type Fleet } from "../fleet/index.js";
-import { ensureMirror, fetch, GitUnknownRefError, headCommit, isDirty, type GitCallOptions } from "../git/index.js";
+import { currentBranch, ensureMirror, fetch, GitUnknownRefError, headCommit, isDirty, type GitCallOptions } from "../git/index.js";
 import type { NixSource } from "../nix/index.js";
 import { prepareSource, type PinnedSource, type SourceSpec } from "../source/index.js";
 
@@ -81,7 +81,8 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
     await ensureMirror(mirrorDir, [{ name: "origin", url: repo }], { ...opts.git, removeOthers: true });
     await fetch(mirrorDir, "origin", { ...opts.git, tags: false, refspecs: ["+HEAD:refs/oscd/head"] });
     source = await prepareSource({ kind: "commit", commit: head }, prep);
-    source = { ...source, ref: source.tag ?? head };
+    // Named the way the checkout names it: a release tag, else its branch, else the commit.
+    source = { ...source, ref: source.tag ?? (await currentBranch(repo, opts.git)) ?? head };
   } else {
     source = await pinRef(opts.ref, prep);
   }

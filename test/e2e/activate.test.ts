@@ -1,0 +1,124 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build, copyTo, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf, signPaths } from "../../src/nix/index.js";
+import { FleetRepo, SimHost, buildFakeToplevel, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
+import { wholeGeneration } from "./upgrade-helpers.js";
+
+let dir: string;
+let fleet: FleetRepo;
+let web1: string;
+let web2: string;
+let publicKey: string;
+let signedCache: string;
+let unsignedCache: string;
+const hosts: SimHost[] = [];
+
+async function host(substituters: string[] = [signedCache], health = ""): Promise<SimHost> {
+  const h = await SimHost.create({ name: "web1" });
+  hosts.push(h);
+  await mkdir(h.path("/etc/oscd"), { recursive: true });
+  await writeFile(h.path("/etc/oscd/machine.toml"), `substituters = ${JSON.stringify(substituters)}\ntrustedPublicKeys = ["${publicKey}"]\n${health}`);
+  return h;
+}
+
+beforeAll(async () => {
+  dir = await tempDir("e2e-activate");
+  fleet = await FleetRepo.create({ layout: "flake", hosts: ["web1", "web2"] });
+  [web1, web2] = (await build(fleet.nixSource(await fleet.head()), [fleet.attr("web1"), fleet.attr("web2")])).map((b) => b.outPath) as [string, string];
+  const key = generateSecretKey("e2e-activate");
+  publicKey = formatPublicKey(publicKeyOf(key));
+  await writeFile(join(dir, "key"), formatSecretKey(key), { mode: 0o600 });
+  signedCache = `file://${join(dir, "signed")}`;
+  unsignedCache = `file://${join(dir, "unsigned")}`;
+  await copyTo(signedCache, [web1, web2]);
+  await signPaths([web1, web2], join(dir, "key"), { store: signedCache, recursive: true });
+  await copyTo(unsignedCache, [web1]);
+});
+afterAll(async () => {
+  for (const h of hosts) await h.destroy();
+  await fleet?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("oscd activate", () => {
+  it("realises a prebuilt toplevel from a signed cache and switches; again is a no-op", async () => {
+    const h = await host();
+    const r = await oscdOn(h, ["activate", web1]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[realise\].*\n.*\[guard\] host web1\n.*\[profile\][^\n]*\n.*\[switch\] switch-to-configuration switch\n.*\[health\]/s);
+    expect(await wholeGeneration(h)).toEqual({ toplevel: web1, consistent: true, journalOpen: false, locked: false });
+    const again = await oscdOn(h, ["activate", web1]);
+    expect(again.stdout).toMatch(/already running .*; nothing to do/);
+    expect(JSON.parse((await oscdOn(h, ["generations", "--json"])).stdout)).toHaveLength(1);
+  });
+
+  it("refuses a toplevel built for another host, changing nothing", async () => {
+    const h = await host();
+    await oscdOn(h, ["activate", web1]);
+    const r = await oscdOn(h, ["activate", web2]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/^oscd: error\[wrong-host\]: .*nixos-system-web2.* is a system for host web2, but this is web1\nhint: /m);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: web1, consistent: true, journalOpen: false });
+  });
+
+  it("refuses a path from an unsigned cache with exit 3, and the store stays without it", async () => {
+    const h = await host([unsignedCache]);
+    const r = await oscdOn(h, ["activate", web1]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/error\[path-not-trusted\]: .* is not signed by a trusted key/);
+    expect((await h.exec(["nix-store", "--check-validity", web1])).exitCode).not.toBe(0);
+    expect(await h.currentSystem()).toBeUndefined();
+  });
+
+  it("rejects something that is not a store path with exit 2", async () => {
+    const h = await host();
+    const r = await oscdOn(h, ["activate", "/etc/passwd"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/error\[invalid-store-path\]/);
+  });
+
+  it("dry-activate changes nothing", async () => {
+    const h = await host();
+    await oscdOn(h, ["activate", web1]);
+    const before = await wholeGeneration(h);
+    const other = await buildFakeToplevel({ hostname: "web1", marker: uniqueMarker() });
+    await h.importFromMachine([other]);
+    const r = await oscdOn(h, ["activate", "--mode", "dry-activate", other]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/dry run of .*: nothing changed/);
+    expect(await wholeGeneration(h)).toEqual(before);
+  });
+
+  it("detects a needed reboot (kernel, initrd, modules) and clears it after rebooting", async () => {
+    const h = await host();
+    await oscdOn(h, ["activate", web1]);
+    await h.reboot();
+    const newKernel = await buildFakeToplevel({ hostname: "web1", kernelVersion: "6.6.6", marker: uniqueMarker() });
+    await h.importFromMachine([newKernel]);
+    const r = await oscdOn(h, ["activate", newKernel]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/reboot needed: kernel, initrd, kernel-modules changed/);
+    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { reboot: { needed: boolean; reasons: string[] } };
+    expect(s.reboot).toEqual({ needed: true, reasons: ["kernel", "initrd", "kernel-modules"] });
+    const sameKernel = await buildFakeToplevel({ hostname: "web1", kernelVersion: "6.6.6", marker: uniqueMarker() });
+    await h.reboot();
+    await h.importFromMachine([sameKernel]);
+    const r2 = await oscdOn(h, ["activate", sameKernel]);
+    expect(r2.stdout).not.toMatch(/reboot needed/);
+    expect((JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { reboot: { needed: boolean } }).reboot.needed).toBe(false);
+  });
+
+  it("fails clearly when the disk is full while realising, changing nothing", async () => {
+    const h = await host();
+    // A tiny store filesystem, filled up: the download has nowhere to go.
+    await h.sh(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "/nix/store"]);
+    await h.sh(["sh", "-c", "dd if=/dev/zero of=/nix/store/.filler bs=4k count=64 2>/dev/null || true"]);
+    const r = await oscdOn(h, ["activate", web1]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/error\[disk-full\]/);
+    expect(r.stderr).toMatch(/hint: free space in \/nix\/store/);
+    expect(await h.currentSystem()).toBeUndefined();
+    expect(await h.readLink("/nix/var/nix/profiles/system")).toBeUndefined();
+  });
+});
