@@ -80,7 +80,8 @@ export class FileChannel implements ChannelLocation {
     return join(this.dir, `.${this.channel}.json.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
   }
 
-  async claim(m: Manifest, text: string): Promise<boolean> {
+  /** Writes a complete file under a temporary name (flushed to disk) and returns the name. */
+  private async writeTemp(text: string): Promise<string> {
     await mkdir(this.dir, { recursive: true });
     const tmp = this.tempName();
     const fh = await open(tmp, "wx", 0o644);
@@ -90,6 +91,11 @@ export class FileChannel implements ChannelLocation {
     } finally {
       await fh.close();
     }
+    return tmp;
+  }
+
+  async claim(m: Manifest, text: string): Promise<boolean> {
+    const tmp = await this.writeTemp(text);
     try {
       await link(tmp, this.historyPath(m.sequence));
       await this.syncDir();
@@ -105,6 +111,7 @@ export class FileChannel implements ChannelLocation {
   /**
    * Moves `<channel>.json` to the highest history entry. Two publishes may rename in either
    * order; each checks again after its rename, so the last one to act leaves the highest.
+   * The current file is a copy, not a link: editing it in place never changes the history.
    */
   async settle(trusted: readonly PublicKey[]): Promise<void> {
     for (let i = 0; i < 20; i++) {
@@ -117,9 +124,12 @@ export class FileChannel implements ChannelLocation {
         current = 0; // unreadable or unsigned: replaced by the newest signed one
       }
       if (current >= top) return;
-      const tmp = this.tempName();
-      await link(this.historyPath(top), tmp);
-      await rename(tmp, this.currentPath);
+      const tmp = await this.writeTemp(await readFile(this.historyPath(top), "utf8"));
+      try {
+        await rename(tmp, this.currentPath);
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
       await this.syncDir();
     }
   }
