@@ -4,3 +4,4 @@ export * from "./load.js";
 export * from "./select.js";
 export * from "./discover.js";
 export * from "./machine.js";
+export * from "./json-schema.js";

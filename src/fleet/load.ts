@@ -10,7 +10,7 @@ export const FLEET_FILE = "oscd.toml";
 export class FleetConfigError extends OscdError {
   constructor(file: string, detail: string) {
     super("fleet-config", `${file}: ${detail}`, {
-      hint: "fix the fleet file; `oscd init` writes a valid one, and oscd.schema.json describes every field",
+      hint: "fix the fleet file; `oscd init` writes a valid one, and `oscd schema` prints the JSON Schema of every field",
       exitCode: 2,
     });
   }

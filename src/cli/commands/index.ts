@@ -9,6 +9,7 @@ import { registerRollback } from "./rollback.js";
 import { registerGenerations } from "./generations.js";
 import { registerStatus } from "./status.js";
 import { registerRecover } from "./recover.js";
+import { registerSchema } from "./schema.js";
 import { registerRelease } from "./release.js";
 import { registerInit } from "./init.js";
 
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerGenerations(program);
   registerStatus(program);
   registerRecover(program);
+  registerSchema(program);
   registerRelease(program);
   registerInit(program);
 }

@@ -1,8 +1,10 @@
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { run, type RunResult } from "../../../src/core/exec.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
-const tsx = import.meta.resolve("tsx");
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const entry = `const m = await import(${JSON.stringify(join(root, "src/cli/main.ts"))}); await m.main(["node", "oscd", ...process.argv.slice(1)]);`;
 
 /**
