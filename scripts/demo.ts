@@ -1,62 +1,86 @@
 /**
- * The demo: a fleet repository of three fake NixOS hosts is built once, its closures signed
- * with a key made by `oscd keys generate` and copied to a file binary cache; three simulated
- * hosts, each trusting only that key, substitute their own toplevel, set their system
- * profile and switch. It grows with each capability of oscd.
+ * The demo: a fleet repository of three fake NixOS hosts and three simulated machines (own
+ * Nix store, /run, /boot, /etc, address). Releases are tagged by `oscd release bump`; each
+ * machine upgrades itself in one step with `oscd upgrade`; a bad release is rolled back by
+ * its health check; closures are also signed and published to a binary cache that a
+ * machine trusting only the fleet key substitutes from. It grows with each capability.
  */
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { run } from "../src/core/exec.js";
-import { build, copyTo, signPaths, pathInfo } from "../src/nix/index.js";
-import { FleetRepo, SimHost, tempDir } from "../test/harness/index.js";
+import { run, type RunResult } from "../src/core/exec.js";
+import { build, copyTo, signPaths } from "../src/nix/index.js";
+import { FleetRepo, GIT_ENV, OSCD_BIN, SimHost, ensureBuilt, oscdOn, tempDir } from "../test/harness/index.js";
+import { FLEET_TOML, machineHost } from "../test/e2e/upgrade-helpers.js";
 
-const oscd = join(import.meta.dirname, "..", "bin", "oscd.js");
-
+const out = (s: string) => process.stdout.write(s + "\n");
 function step(text: string): void {
-  process.stdout.write(`\n==> ${text}\n`);
+  out(`\n==> ${text}`);
+}
+function show(r: RunResult, indent = "    "): void {
+  for (const l of (r.stdout + r.stderr).trim().split("\n")) if (l.trim()) out(indent + l);
+}
+async function oscdHere(cwd: string, args: string[]): Promise<RunResult> {
+  const r = await run("node", [OSCD_BIN, ...args], { timeoutMs: 120_000, cwd, env: GIT_ENV });
+  if (r.exitCode !== 0) throw new Error(`oscd ${args.join(" ")}: ${r.stderr}`);
+  return r;
 }
 
 async function main(): Promise<void> {
+  await ensureBuilt();
   const dir = await tempDir("demo");
   const fleet = await FleetRepo.create({ layout: "flake", hosts: ["web1", "web2", "db1"] });
   const hosts: SimHost[] = [];
   try {
-    step(`fleet repository ${fleet.dir} (hosts: ${fleet.hosts.join(", ")})`);
-    const commit = await fleet.head();
+    step(`fleet repository ${fleet.dir}: hosts ${fleet.hosts.join(", ")}, VERSION 1.0.0`);
+    await fleet.commitFile("oscd.toml", FLEET_TOML, "Add fleet file");
+    show(await oscdHere(fleet.dir, ["release", "bump", "patch"]));
 
-    step("oscd keys generate demo-fleet");
-    const keys = await run("node", [oscd, "keys", "generate", "demo-fleet", "--json"], { timeoutMs: 30_000, cwd: dir });
-    if (keys.exitCode !== 0) throw new Error(keys.stderr);
-    const { secretFile, publicKey } = JSON.parse(keys.stdout) as { secretFile: string; publicKey: string };
-    process.stdout.write(`public key: ${publicKey}\n`);
-
-    step(`building every host in one evaluation at ${commit.slice(0, 12)}`);
-    const built = await build(fleet.nixSource(commit), fleet.hosts.map((h) => fleet.attr(h)));
-    const sizes = await pathInfo(built.map((b) => b.outPath), { closureSize: true });
-    built.forEach((b, i) => process.stdout.write(`  ${fleet.hosts[i]?.padEnd(6)} ${b.outPath}  closure ${sizes[i]?.closureSize ?? 0} bytes\n`));
-
-    const cache = `file://${join(dir, "cache")}`;
-    step(`signing and copying closures to ${cache}`);
-    await copyTo(cache, built.map((b) => b.outPath));
-    await signPaths(built.map((b) => b.outPath), secretFile, { store: cache, recursive: true });
-
-    step("starting simulated hosts (own /nix, /run, /boot, /etc, address) and switching each");
-    for (const [i, name] of fleet.hosts.entries()) {
-      const h = await SimHost.create({ name, substituters: [cache], trustedPublicKeys: [publicKey] });
+    step("three machines, each running `oscd upgrade` (no arguments: the newest release)");
+    for (const name of fleet.hosts) {
+      const h = await machineHost(name, fleet);
       hosts.push(h);
-      const toplevel = built[i]?.outPath as string;
-      await h.sh(["nix-store", "--realise", toplevel, "--max-jobs", "0"]);
-      await h.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--set", toplevel]);
-      await h.sh([`${toplevel}/bin/switch-to-configuration`, "switch"]);
-      const version = (await readFile(join(toplevel, "nixos-version"), "utf8")).trim();
-      process.stdout.write(`  ${name.padEnd(6)} ${h.address.padEnd(14)} /run/current-system -> ${await h.currentSystem()} (NixOS ${version})\n`);
+      const r = await oscdOn(h, ["upgrade", "--quiet"]);
+      out(`  ${name} (${h.address}): exit ${r.exitCode}`);
+      show(r);
     }
 
-    step("a host that trusts another key refuses the same closure");
-    const stranger = await SimHost.create({ name: "stranger", substituters: [cache], trustedPublicKeys: ["other:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="] });
+    step("a change to web1 is merged and released with `oscd release bump minor`");
+    await fleet.commitHostChange("web1", "nginx: more workers", "web1: more nginx workers");
+    show(await oscdHere(fleet.dir, ["release", "bump", "minor"]));
+    const web1 = hosts[0] as SimHost;
+    const r = await oscdOn(web1, ["upgrade"]);
+    out(`  web1: exit ${r.exitCode}`);
+    show(r);
+
+    step("a bad release: db1's new system fails its health check, so db1 rolls back (exit 4)");
+    await fleet.setHost({ name: "db1", health: "failing", marker: "bad migration" }, "db1: bad migration");
+    show(await oscdHere(fleet.dir, ["release", "bump", "patch"]));
+    const db1 = hosts[2] as SimHost;
+    const bad = await oscdOn(db1, ["upgrade", "--quiet"]);
+    out(`  db1: exit ${bad.exitCode}`);
+    show(bad);
+    show(await oscdOn(db1, ["status"]));
+
+    step("web1's generations: each with its version, commit and read-only source");
+    show(await oscdOn(web1, ["generations"]));
+
+    step("central build: every host built in one evaluation, signed with an `oscd keys generate` key, copied to a cache");
+    const keys = await oscdHere(dir, ["keys", "generate", "demo-fleet", "--json"]);
+    const { secretFile, publicKey } = JSON.parse(keys.stdout) as { secretFile: string; publicKey: string };
+    const built = await build(fleet.nixSource(await fleet.head()), fleet.hosts.map((h) => fleet.attr(h)));
+    const cache = `file://${join(dir, "cache")}`;
+    await copyTo(cache, built.map((b) => b.outPath));
+    await signPaths(built.map((b) => b.outPath), secretFile, { store: cache, recursive: true });
+    const fresh = await SimHost.create({ name: "web2", substituters: [cache], trustedPublicKeys: [publicKey] });
+    hosts.push(fresh);
+    const act = await oscdOn(fresh, ["activate", "--quiet", built[1]?.outPath as string]);
+    out(`  a fresh web2 trusting only ${publicKey.split(":")[0]}: oscd activate → exit ${act.exitCode}`);
+    show(act);
+    const stranger = await SimHost.create({ name: "web2", substituters: [cache], trustedPublicKeys: ["other:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="] });
     hosts.push(stranger);
-    const refused = await stranger.exec(["nix-store", "--realise", built[0]?.outPath as string, "--max-jobs", "0"]);
-    process.stdout.write(`  stranger: exit ${refused.exitCode}: ${refused.stderr.split("\n").find((l) => /signed/.test(l))?.trim() ?? refused.stderr.trim()}\n`);
+    const refused = await oscdOn(stranger, ["activate", "--quiet", built[1]?.outPath as string]);
+    out(`  a web2 trusting another key: exit ${refused.exitCode}`);
+    show(refused);
     step("done");
   } finally {
     for (const h of hosts) await h.destroy();

@@ -22,12 +22,12 @@ export class HttpStore {
   ) {}
 
   static async start(): Promise<HttpStore> {
-    let store: HttpStore | undefined;
-    const server = createServer((req, res) => void store?.handle(req, res));
+    const holder: { store?: HttpStore } = {};
+    const server = createServer((req, res) => void holder.store?.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
-    store = new HttpStore(server, `http://127.0.0.1:${port}`);
-    return store;
+    holder.store = new HttpStore(server, `http://127.0.0.1:${port}`);
+    return holder.store;
   }
 
   static etag(b: Buffer): string {

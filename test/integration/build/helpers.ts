@@ -1,7 +1,9 @@
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { run, type RunResult } from "../../../src/core/exec.js";
+import type { FleetRepo } from "../../harness/index.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -25,4 +27,13 @@ export function json<T>(r: RunResult): T {
   } catch {
     throw new Error(`not JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`);
   }
+}
+
+/** Makes a host's toplevel a derivation whose builder fails (a flake fleet), and commits. */
+export async function breakBuild(repo: FleetRepo, host: string): Promise<string> {
+  const flake = await readFile(join(repo.dir, "flake.nix"), "utf8");
+  const broken = `builtins.derivation { name = "nixos-system-${host}-broken"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${host} fails on purpose >&2; exit 1" ]; }`;
+  const next = flake.replace(`toplevel = mk "${host}";`, `toplevel = ${broken};`);
+  if (next === flake) throw new Error(`no host ${host} in flake.nix`);
+  return repo.commitFile("flake.nix", next, `${host}: break the build`);
 }
