@@ -55,7 +55,8 @@ export const TERMINAL: readonly JournalState[] = ["committed", "rolled-back", "a
 
 export function newJournal(fields: Pick<Journal, "toplevel" | "mode" | "host" | "release" | "previous">): Journal {
   const now = new Date().toISOString();
-  return { id: `${now.replace(/[-:.TZ]/g, "").slice(0, 14)}-${randomBytes(3).toString("hex")}`, ...fields, state: "locked", startedAt: now, updatedAt: now, steps: [{ state: "locked", at: now }] };
+  // Millisecond time first: history files sort by name in the order deployments started.
+  return { id: `${now.replace(/[-:.TZ]/g, "").slice(0, 17)}-${randomBytes(3).toString("hex")}`, ...fields, state: "locked", startedAt: now, updatedAt: now, steps: [{ state: "locked", at: now }] };
 }
 
 export async function readJournal(layout: HostLayout): Promise<Journal | undefined> {
