@@ -151,6 +151,12 @@ describe("oscd upgrade", () => {
     expect(evalErr.exitCode).toBe(1);
     expect(evalErr.stderr).toMatch(/error\[nix-eval-failed\]/);
     expect(broken).toMatch(/^[0-9a-f]{40}$/);
+    await fleet.git(["checkout", "-q", "-b", "build-fails", v110]);
+    await fleet.setHost({ name: "web1", failBuild: true }, "web1: a package that does not build");
+    await fleet.git(["checkout", "-q", "main"]);
+    const buildErr = await upgradeOn(h, ["--branch", "build-fails"]);
+    expect(buildErr.exitCode).toBe(1);
+    expect(buildErr.stderr).toMatch(/error\[nix-build-failed\]: building web1 .* failed/);
     expect(await wholeGeneration(h)).toEqual(before);
     expect(await h.readLink("/var/lib/oscd/source")).toBe(source);
     expect(JSON.parse((await oscdOn(h, ["generations", "--json"])).stdout)).toHaveLength(1);

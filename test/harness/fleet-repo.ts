@@ -11,6 +11,7 @@ export interface FleetHostSpec {
   kernelVersion?: string;
   machineId?: string;
   failSwitch?: boolean;
+  failBuild?: boolean;
   health?: "ok" | "failing";
   system?: string;
   marker?: string;
@@ -136,6 +137,7 @@ function hostFile(s: FleetHostSpec): string {
     `  system = ${JSON.stringify(s.system ?? "x86_64-linux")};`,
     `  kernelVersion = ${JSON.stringify(s.kernelVersion ?? "6.1.0")};`,
     `  failSwitch = ${s.failSwitch ? "true" : "false"};`,
+    `  failBuild = ${s.failBuild ? "true" : "false"};`,
     `  health = ${JSON.stringify(s.health ?? "ok")};`,
   ];
   if (s.machineId) lines.push(`  machineId = ${JSON.stringify(s.machineId)};`);

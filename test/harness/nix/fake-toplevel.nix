@@ -7,6 +7,7 @@
 , kernelParams ? "loglevel=4"
 , initrdVersion ? "1"
 , failSwitch ? false        # switch-to-configuration exits 4 after activating, like a failed unit
+, failBuild ? false         # the build itself fails, as a broken package would
 , health ? "ok"             # written to /run/fake-nixos/health on activation; "failing" fails checks
 , machineId ? null
 , marker ? ""               # any text; changing it changes the toplevel (a "commit to this host")
@@ -22,6 +23,7 @@ let
   initrd = mk "initrd-${kernelVersion}-${initrdVersion}" ''mkdir -p $out; echo "fake initrd ${initrdVersion} for ${kernelVersion}" > $out/initrd'' { };
 in
 mk "nixos-system-${hostname}-${version}" ''
+  if [ "$failBuild" = 1 ]; then echo "error: fake build failure of $hostname" >&2; exit 1; fi
   mkdir -p $out/bin $out/etc
   ln -s ${kernel}/bzImage $out/kernel
   ln -s ${initrd}/initrd $out/initrd
@@ -38,6 +40,7 @@ mk "nixos-system-${hostname}-${version}" ''
 '' {
   inherit hostname version kernelParams marker health;
   failSwitch = if failSwitch then "1" else "0";
+  failBuild = if failBuild then "1" else "0";
   machineId = if machineId == null then "" else machineId;
   switchScript = builtins.readFile ./switch-to-configuration.sh;
 }

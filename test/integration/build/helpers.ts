@@ -1,24 +1,21 @@
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { run, type RunResult } from "../../../src/core/exec.js";
-import type { FleetRepo } from "../../harness/index.js";
-
-const root = join(import.meta.dirname, "..", "..", "..");
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const entry = `const m = await import(${JSON.stringify(join(root, "src/cli/main.ts"))}); await m.main(["node", "oscd", ...process.argv.slice(1)]);`;
+import { ensureBuilt, OSCD_BIN, REPO_ROOT, type FleetRepo } from "../../harness/index.js";
 
 /**
- * Runs the oscd CLI from the sources (through tsx), as a separate process with its own exit
- * code, stdout and stderr; the test's NIX_CONFIG is inherited.
+ * Runs the oscd CLI as users get it (the built package, `bin/oscd.js`), as a separate process
+ * with its own exit code, stdout and stderr; the test's NIX_CONFIG is inherited.
  */
 export async function oscd(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<RunResult> {
-  return run("node", ["--import", tsx, "--input-type=module", "-e", entry, "--", ...args], {
-    timeoutMs: opts.timeoutMs ?? 180_000,
-    cwd: opts.cwd ?? root,
-    env: opts.env,
-  });
+  await ensureBuilt();
+  return run("node", [OSCD_BIN, ...args], { timeoutMs: opts.timeoutMs ?? 180_000, cwd: opts.cwd ?? REPO_ROOT, env: opts.env });
+}
+
+/** The argv that runs the built oscd, e.g. inside a SimHost (`host.exec(await oscdArgv([...]))`). */
+export async function oscdArgv(args: readonly string[]): Promise<string[]> {
+  await ensureBuilt();
+  return ["node", OSCD_BIN, ...args];
 }
 
 export function json<T>(r: RunResult): T {

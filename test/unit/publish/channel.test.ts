@@ -114,11 +114,13 @@ const [chDir, host, keyFile, start] = process.argv.slice(2);
 const key = await readSecretKeyFile(keyFile);
 while (Date.now() < Number(start)) await new Promise((r) => setTimeout(r, 1));
 const ws = [];
+let retries = 0;
 for (let i = 0; i < 5; i++) {
   const w = await writeChannel(new FileChannel(chDir, "main"), [], (prev) => ({ schema: "oscd.manifest/v1", channel: "main", version: "1", commit: "${"a".repeat(40)}", ref: "main", createdAt: new Date().toISOString(), hosts: { ...(prev?.hosts ?? {}), [host + "-" + i]: { toplevel: "/nix/store/${"1".repeat(32)}-x", system: "x86_64-linux" } }, caches: [] }), key, [publicKeyOf(key)]);
   ws.push(w.manifest.sequence);
+  retries += w.retries;
 }
-console.log(JSON.stringify(ws));
+console.log(JSON.stringify({ ws, retries }));
 `,
     );
     const start = Date.now() + 3000;
@@ -126,7 +128,8 @@ console.log(JSON.stringify(ws));
       ["p1", "p2", "p3", "p4"].map((h) => run("node", ["--import", "tsx", script, ch.dir, h, keyFile, String(start)], { timeoutMs: 60_000, cwd: root })),
     );
     for (const p of procs) expect(p.stderr).toBe("");
-    const seqs = procs.flatMap((p) => JSON.parse(p.stdout) as number[]).sort((a, b) => a - b);
+    const outs = procs.map((p) => JSON.parse(p.stdout) as { ws: number[]; retries: number });
+    const seqs = outs.flatMap((o) => o.ws).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const current = parseManifest(await readFile(ch.currentPath, "utf8"));
     expect(current.sequence).toBe(20);
