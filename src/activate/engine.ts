@@ -1,4 +1,3 @@
-import { readlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { OscdError, isOscdError } from "../core/errors.js";
 import { healthSchema, type HealthConfig, type Operation } from "../fleet/index.js";
@@ -15,6 +14,7 @@ import { recoverInterrupted, type Recovery } from "./recover.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
 import { restorePrevious } from "./restore.js";
 import { switchTo } from "./switch.js";
+import { readLinkOrUndefined } from "../core/fs.js";
 
 export interface ActivationRequest {
   toplevel: string;
@@ -58,13 +58,6 @@ export class RolledBackError extends OscdError {
   }
 }
 
-async function link(path: string): Promise<string | undefined> {
-  try {
-    return await readlink(path);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Runs `f` holding the host lock, after finishing any deployment a crash interrupted. */
 export async function withHostLock<T>(layout: HostLayout, command: string, f: (recovery: Recovery | undefined) => Promise<T>, log?: (line: string) => void): Promise<T> {
@@ -96,7 +89,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
   {
     const f = files(layout);
     const gen = await currentGeneration(layout.profile);
-    const previous: Previous = { generation: gen?.number, profileToplevel: gen?.storePath, currentSystem: await link(f.currentSystem) };
+    const previous: Previous = { generation: gen?.number, profileToplevel: gen?.storePath, currentSystem: await readLinkOrUndefined(f.currentSystem) };
     const release = req.release ?? {};
     const host = req.host ?? hostname();
     const base = { toplevel, mode: req.mode, previous, release, recovery };

@@ -1,16 +1,9 @@
-import { readlink } from "node:fs/promises";
 import { currentGeneration, deleteGenerations, listGenerations, switchGeneration, removeRoot } from "../nix/index.js";
 import type { Journal } from "./journal.js";
 import { files, type HostLayout } from "./layout.js";
 import { switchTo } from "./switch.js";
+import { readLinkOrUndefined } from "../core/fs.js";
 
-async function link(path: string): Promise<string | undefined> {
-  try {
-    return await readlink(path);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Puts the host back on the system it ran before the deployment: the previous generation
@@ -32,7 +25,7 @@ export async function restorePrevious(layout: HostLayout, j: Journal, log: (line
       if (failedGens.length > 0) await deleteGenerations({ numbers: failedGens.map((g) => g.number) }, layout.profile);
     }
   }
-  const running = await link(f.currentSystem);
+  const running = await readLinkOrUndefined(f.currentSystem);
   if (mode === "switch") {
     if (previous.profileToplevel && previous.profileToplevel === previous.currentSystem) {
       log(`re-activating ${previous.profileToplevel}`);

@@ -1,18 +1,11 @@
-import { readlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { listGenerations } from "../nix/index.js";
 import { readJournal, type Journal } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
 import { readFailed, readGenerationRecords, readHistory, type FailedRelease } from "./records.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
+import { readLinkOrUndefined } from "../core/fs.js";
 
-async function link(path: string): Promise<string | undefined> {
-  try {
-    return await readlink(path);
-  } catch {
-    return undefined;
-  }
-}
 
 export interface GenerationView {
   generation: number;
@@ -30,7 +23,7 @@ export interface GenerationView {
 /** The system profile's generations with what oscd recorded of each, oldest first. */
 export async function generations(layout: HostLayout = DEFAULT_LAYOUT): Promise<GenerationView[]> {
   const f = files(layout);
-  const [gens, records, booted, running] = await Promise.all([listGenerations(layout.profile), readGenerationRecords(layout), link(f.bootedSystem), link(f.currentSystem)]);
+  const [gens, records, booted, running] = await Promise.all([listGenerations(layout.profile), readGenerationRecords(layout), readLinkOrUndefined(f.bootedSystem), readLinkOrUndefined(f.currentSystem)]);
   return gens.map((g) => {
     const r = records.get(g.number);
     const own = r?.toplevel === g.storePath ? r : undefined;
@@ -65,13 +58,13 @@ export interface HostStatus {
 export async function hostStatus(layout: HostLayout = DEFAULT_LAYOUT): Promise<HostStatus> {
   const f = files(layout);
   const [currentSystem, bootedSystem, gens, journal, history, failed, source] = await Promise.all([
-    link(f.currentSystem),
-    link(f.bootedSystem),
+    readLinkOrUndefined(f.currentSystem),
+    readLinkOrUndefined(f.bootedSystem),
     generations(layout),
     readJournal(layout),
     readHistory(layout, 1),
     readFailed(layout),
-    link(f.source),
+    readLinkOrUndefined(f.source),
   ]);
   const pick = <T extends Journal>(j: T | undefined) => j && { id: j.id, toplevel: j.toplevel, mode: j.mode, state: j.state, startedAt: j.startedAt };
   const last = history[0];

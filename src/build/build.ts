@@ -3,7 +3,7 @@ import { pathInfo, type NixCallOptions } from "../nix/index.js";
 import { evaluateTargets } from "./evaluate.js";
 import { buildablePlatforms } from "./platforms.js";
 import type { PinnedFleet } from "./pin.js";
-import { realiseJobs, type RealiseJob } from "./realise.js";
+import { invalidPaths, realiseJobs, type RealiseJob } from "./realise.js";
 import { buildTargets, type BuildTarget, type Targets } from "./targets.js";
 
 export type HostStatus = "built" | "present" | "evaluated" | "failed";
@@ -91,10 +91,12 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
   }
   const buildStart = Date.now();
   if (!opts.evalOnly && jobs.length > 0) {
-    const platforms = await buildablePlatforms(opts.builders, nix);
+    // Only what is missing must be built here; a foreign system's result already present is fine.
+    const missing = await invalidPaths(jobs.map((j) => j.outPath), nix);
+    const platforms = missing.size > 0 ? await buildablePlatforms(opts.builders, nix) : { buildable: undefined };
     const buildable = jobs.filter((j) => {
       const h = hosts.get(j.host) as HostBuild;
-      if (platforms.buildable === undefined || platforms.buildable.has(h.system)) return true;
+      if (!missing.has(j.outPath) || platforms.buildable === undefined || platforms.buildable.has(h.system)) return true;
       h.status = "failed";
       h.failedStep = "build";
       h.error = new OscdError("build-platform", `${h.name} is for ${h.system}, and this machine builds ${[...platforms.buildable].join(", ")}`, {

@@ -1,5 +1,5 @@
 /** Build stage: pin the source, evaluate all selected hosts in one Nix evaluation, build, GC-root the results. */
-export { pinFleet, defaultStateDir, mirrorDirFor, type PinOptions, type PinnedFleet } from "./pin.js";
+export { pinFleet, refCandidates, defaultStateDir, mirrorDirFor, type PinOptions, type PinnedFleet } from "./pin.js";
 export { buildTargets, type BuildTarget, type Targets } from "./targets.js";
 export { evaluateTargets, evaluationExpr, eachLimited, type EvalOutcome, type Evaluated, type EvaluateOptions } from "./evaluate.js";
 export { realiseJobs, invalidPaths, type RealiseJob, type RealiseOutcome, type RealiseEvent, type RealiseOptions } from "./realise.js";

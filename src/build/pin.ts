@@ -62,7 +62,8 @@ export function mirrorDirFor(stateDir: string, repo: string): string {
  * Pins the fleet repository to one exact commit with the same source preparation as
  * `oscd upgrade` (bare mirror, `git archive` of that commit into the Nix store, rooted), and
  * reads the fleet file from that snapshot, so what is built is exactly that commit.
- * `ref` may name a tag (preferred when both exist), a branch or a commit.
+ * `ref` may name a tag (preferred when both exist), a branch or a commit, or be a full ref
+ * name (`refs/tags/v1.2.0`, `refs/heads/main`, as CI passes `$GITHUB_REF`).
  */
 export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   const given = opts.repo ?? ".";
@@ -76,13 +77,16 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   if (opts.ref === undefined) {
     if (url) throw new UsageError(`name what to build from ${repo} with --ref`, "e.g. --ref main, --ref v1.2.0 or --ref <commit>; without --ref oscd builds HEAD of a local checkout");
     const head = await headCommit(repo, opts.git);
+    const branch = await currentBranch(repo, opts.git);
     uncommittedChanges = await isDirty(repo, { ...opts.git, untracked: false });
-    // HEAD may be detached on no branch (CI checkouts): fetch it into the mirror by name.
-    await ensureMirror(mirrorDir, [{ name: "origin", url: repo }], { ...opts.git, removeOthers: true });
-    await fetch(mirrorDir, "origin", { ...opts.git, tags: false, refspecs: ["+HEAD:refs/oscd/head"] });
+    if (branch === undefined) {
+      // A detached HEAD on no branch (CI checkouts) is not fetched with the branches: fetch it by name.
+      await ensureMirror(mirrorDir, [{ name: "origin", url: repo }], { ...opts.git, removeOthers: true });
+      await fetch(mirrorDir, "origin", { ...opts.git, tags: false, refspecs: ["+HEAD:refs/oscd/head"] });
+    }
     source = await prepareSource({ kind: "commit", commit: head }, prep);
     // Named the way the checkout names it: a release tag, else its branch, else the commit.
-    source = { ...source, ref: source.tag ?? (await currentBranch(repo, opts.git)) ?? head };
+    source = { ...source, ref: source.tag ?? branch ?? head };
   } else {
     source = await pinRef(opts.ref, prep);
   }
@@ -92,9 +96,17 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   return { source, fleet, nixSource, repo, uncommittedChanges };
 }
 
-async function pinRef(ref: string, prep: Parameters<typeof prepareSource>[1]): Promise<PinnedSource> {
+/** What `--ref` may name, in the order tried: full ref names (CI's `$GITHUB_REF`), tags, branches, commits. */
+export function refCandidates(ref: string): SourceSpec[] {
+  if (ref.startsWith("refs/tags/")) return [{ kind: "tag", tag: ref.slice("refs/tags/".length) }];
+  if (ref.startsWith("refs/heads/")) return [{ kind: "branch", branch: ref.slice("refs/heads/".length) }];
   const candidates: SourceSpec[] = [{ kind: "tag", tag: ref }, { kind: "branch", branch: ref }];
   if (/^[0-9a-f]{4,40}$/i.test(ref)) candidates.push({ kind: "commit", commit: ref });
+  return candidates;
+}
+
+async function pinRef(ref: string, prep: Parameters<typeof prepareSource>[1]): Promise<PinnedSource> {
+  const candidates = refCandidates(ref);
   for (const spec of candidates) {
     try {
       return await prepareSource(spec, prep);

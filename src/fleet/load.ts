@@ -1,9 +1,10 @@
-import { access, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { ZodIssue } from "zod";
 import { OscdError } from "../core/errors.js";
 import { DEFAULT_ATTRIBUTE, fleetSchema, type FleetFile, type HealthConfig } from "./schema.js";
+import { pathExists } from "../core/fs.js";
 
 export const FLEET_FILE = "oscd.toml";
 
@@ -43,14 +44,6 @@ export function parseFleetFile(text: string, name = FLEET_FILE): FleetFile {
   return r.data;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Reads `oscd.toml` from a repository root (a missing file means all defaults) and decides
@@ -58,8 +51,8 @@ async function exists(p: string): Promise<boolean> {
  */
 export async function loadFleet(root: string): Promise<Fleet> {
   const file = join(root, FLEET_FILE);
-  const config = (await exists(file)) ? parseFleetFile(await readFile(file, "utf8"), file) : parseFleetFile("", file);
-  const layout = config.fleet.layout ?? ((await exists(join(root, "flake.nix"))) ? "flake" : "classic");
+  const config = (await pathExists(file)) ? parseFleetFile(await readFile(file, "utf8"), file) : parseFleetFile("", file);
+  const layout = config.fleet.layout ?? ((await pathExists(join(root, "flake.nix"))) ? "flake" : "classic");
   return { root, layout, config };
 }
 

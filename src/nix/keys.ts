@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { access, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { OscdError } from "../core/errors.js";
+import { pathExists } from "../core/fs.js";
 
 /**
  * Nix's key format, `name:base64`: a secret key is the 64-byte ed25519 secret (32-byte seed
@@ -147,7 +148,7 @@ async function readKeyFile(path: string, what: string): Promise<string> {
 export async function writeKeyPair(k: SecretKey, secretPath: string, publicPath: string): Promise<void> {
   // Exclusive create: a key that signs a fleet is never overwritten by accident.
   for (const p of [secretPath, publicPath]) {
-    if (await exists(p)) {
+    if (await pathExists(p)) {
       throw new OscdError("key-exists", `${p} already exists; oscd never overwrites a key`, {
         hint: "choose other paths with --secret-file/--public-file, or move the old key away first",
         exitCode: 2,
@@ -158,11 +159,3 @@ export async function writeKeyPair(k: SecretKey, secretPath: string, publicPath:
   await writeFile(publicPath, formatPublicKey(publicKeyOf(k)) + "\n", { mode: 0o644, flag: "wx" });
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}

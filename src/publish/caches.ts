@@ -15,6 +15,12 @@ import {
 } from "../nix/index.js";
 import type { SigningKey } from "./key.js";
 
+/**
+ * Nix remembers what an http or s3 cache holds for 30 days (its narinfo disk cache); a cache
+ * that was wiped or is new at a reused address must be asked, not remembered.
+ */
+const FRESH: Record<string, string> = { "narinfo-cache-negative-ttl": "0", "narinfo-cache-positive-ttl": "0" };
+
 /** Nix's base-32 (alphabet without e, o, t, u; least significant bits first). */
 export function nixBase32(bytes: Buffer): string {
   const chars = "0123456789abcdfghijklmnpqrsvwxyz";
@@ -69,7 +75,14 @@ export async function preflightCache(url: string, nix: NixCallOptions = {}): Pro
     ...nix,
     settings: { "download-attempts": "1", "connect-timeout": "10", ...nix.settings },
   });
-  if (r.exitCode !== 0) throw new StoreUnreachableError(url, lastErrorLine(r.stderr) || `nix store ping exited ${r.exitCode}`);
+  if (r.exitCode === 0) return;
+  if (/don't know how to open Nix store/.test(r.stderr)) {
+    throw new OscdError("store-unsupported", `this Nix cannot open ${url.split("?")[0]} (${url.startsWith("s3://") ? "it was built without S3 support" : "unknown store type"})`, {
+      hint: "use a Nix built with S3 support (nixpkgs' nix has it; Debian's nix-bin does not), or publish to file://, http(s):// or ssh-ng://",
+      exitCode: 2,
+    });
+  }
+  throw new StoreUnreachableError(url, lastErrorLine(r.stderr) || `nix store ping exited ${r.exitCode}`);
 }
 
 export interface HostClosure {
@@ -154,6 +167,7 @@ export async function uploadClosures(url: string, hosts: readonly HostClosure[],
     };
     await copyTo(url, missing, {
       ...nix,
+      settings: { ...FRESH, ...nix.settings },
       onLog: (line) => {
         // Nix copies in dependency order, so a toplevel is copied after the rest of its closure.
         const m = /^copying path '([^']+)' to '/.exec(line.trim());
@@ -166,16 +180,17 @@ export async function uploadClosures(url: string, hosts: readonly HostClosure[],
     result.uploadedBytes = missing.reduce((n, p) => n + (local.get(p)?.narSize ?? 0), 0);
   }
   if (unsigned.length > 0) {
-    await signPaths(unsigned, key.file, { ...nix, store: url });
+    await signPaths(unsigned, key.file, { ...nix, store: url, settings: { ...FRESH, ...nix.settings } });
     result.signedInCache = unsigned.length;
   }
-  await checkUploaded(url, tops, key, nix);
+  // When the cache had everything, signed, the first query already proved it.
+  if (missing.length > 0 || unsigned.length > 0) await checkUploaded(url, tops, key, nix);
   return result;
 }
 
 async function inCache(url: string, paths: readonly string[], nix: NixCallOptions): Promise<PathInfo[]> {
   try {
-    return await pathInfo(paths, { ...nix, store: url, settings: { "narinfo-cache-negative-ttl": "0", "narinfo-cache-positive-ttl": "0", ...nix.settings } });
+    return await pathInfo(paths, { ...nix, store: url, settings: { ...FRESH, ...nix.settings } });
   } catch (e) {
     if (e instanceof OscdError && /unable to download|Couldn't connect|Connection refused|Could not resolve|cannot connect|Permission denied/i.test(e.message)) {
       throw new StoreUnreachableError(url, e.message);

@@ -48,6 +48,17 @@ export class HttpChannel implements ChannelLocation {
   }
 
   private async request(method: "GET" | "PUT", url: string, body?: string, extra: Record<string, string> = {}): Promise<Fetched> {
+    try {
+      return await this.requestOnce(method, url, body, extra);
+    } catch (e) {
+      // A GET can be repeated safely after a dropped connection; a PUT's outcome is unknown.
+      if (method !== "GET" || !(e instanceof ManifestStoreError)) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+      return this.requestOnce(method, url, body, extra);
+    }
+  }
+
+  private async requestOnce(method: "GET" | "PUT", url: string, body?: string, extra: Record<string, string> = {}): Promise<Fetched> {
     let res: Response;
     try {
       res = await fetch(url, {

@@ -1,10 +1,11 @@
-import { access, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { FLEET_FILE, fleetHosts, loadFleet, parseFleetFile, type Fleet } from "../fleet/index.js";
 import { defaultBranch, skipLabel, versionFilePath } from "../release/index.js";
 import { githubWorkflows, type ScaffoldFile } from "./github.js";
 import { HOST_NAME, renderFleetFile } from "./fleet-file.js";
+import { pathExists } from "../core/fs.js";
 
 export type CiKind = "github";
 export const CI_KINDS: readonly CiKind[] = ["github"];
@@ -47,14 +48,6 @@ export class InitDiscoveryError extends OscdError {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `oscd init`: writes oscd.toml (hosts found in the flake's nixosConfigurations), the version
@@ -67,12 +60,12 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
   const written: string[] = [];
   const kept: string[] = [];
   const fleetPath = join(dir, FLEET_FILE);
-  const layout: "flake" | "classic" = (await exists(join(dir, "flake.nix"))) ? "flake" : "classic";
+  const layout: "flake" | "classic" = (await pathExists(join(dir, "flake.nix"))) ? "flake" : "classic";
 
   let fleet: Fleet;
   let hosts: string[] = [];
   let skippedHosts: string[] = [];
-  const keepFleetFile = (await exists(fleetPath)) && !o.force;
+  const keepFleetFile = (await pathExists(fleetPath)) && !o.force;
   if (keepFleetFile) {
     fleet = await loadFleet(dir);
     kept.push(FLEET_FILE);
@@ -111,7 +104,7 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
     const full = join(dir, f.path);
     // The version file is never overwritten: it holds the fleet's current version.
     const isVersion = f.path === versionFilePath(release.versionFile);
-    if (f.path !== FLEET_FILE && (await exists(full)) && (isVersion || !o.force)) {
+    if (f.path !== FLEET_FILE && (await pathExists(full)) && (isVersion || !o.force)) {
       kept.push(f.path);
       continue;
     }

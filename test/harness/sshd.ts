@@ -1,9 +1,10 @@
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { must } from "./sh.js";
 import type { SimHost } from "./simhost.js";
+import { pathExists } from "../../src/core/fs.js";
 
 export interface SshClientKey {
   privateKey: string;
@@ -47,7 +48,7 @@ export async function startSshd(host: SimHost): Promise<void> {
   await mkdir(host.path("/etc/ssh"), { recursive: true });
   // Each host has its own host key (the copied /etc had the machine's), known to the client.
   const marker = host.path("/etc/ssh/.oscd-sim-hostkey");
-  if (!(await exists(marker))) {
+  if (!(await pathExists(marker))) {
     await rm(hostKey, { force: true });
     await rm(`${hostKey}.pub`, { force: true });
     await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${host.name}`, "-f", hostKey]);
@@ -69,14 +70,6 @@ export async function startSshd(host: SimHost): Promise<void> {
   await waitForPort(host.address, 22, 10_000);
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitForPort(address: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -51,6 +51,7 @@ function summary(r: PublishReport): unknown {
     removed: r.removed,
     failed: r.failed,
     warnings: r.warnings,
+    retries: r.retries,
   };
 }
 

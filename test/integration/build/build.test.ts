@@ -55,6 +55,10 @@ describe("pinning the fleet repository", () => {
     expect((await pin(repo, "v1.1.0")).source).toMatchObject({ commit: v1, tag: "v1.1.0", ref: "v1.1.0", version: "1.1.0" });
     expect((await pin(repo, "main")).source).toMatchObject({ commit: later, ref: "main" });
     expect((await pin(repo, v1.slice(0, 10))).source).toMatchObject({ commit: v1 });
+    // Full ref names, as CI passes $GITHUB_REF.
+    expect((await pin(repo, "refs/tags/v1.1.0")).source).toMatchObject({ commit: v1, tag: "v1.1.0", ref: "v1.1.0" });
+    expect((await pin(repo, "refs/heads/v1.1.0")).source).toMatchObject({ commit: later, ref: "v1.1.0" });
+    expect((await pin(repo, "refs/heads/main")).source).toMatchObject({ commit: later, ref: "main" });
     await expect(pin(repo, "no-such-thing")).rejects.toMatchObject({ code: "unknown-ref", exitCode: 2 });
     await expect(pinFleet({ repo: "https://git.example.invalid/fleet.git", stateDir: join(dir, "state") })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--ref/) });
     await expect(pinFleet({ repo: join(dir, "nope"), stateDir: join(dir, "state") })).rejects.toMatchObject({ exitCode: 2 });

@@ -22,7 +22,7 @@ export function json<T>(r: RunResult): T {
   try {
     return JSON.parse(r.stdout) as T;
   } catch {
-    throw new Error(`not JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`);
+    throw new Error(`not JSON (exit ${r.exitCode}): ${r.stderr.replace(/\n/g, " | ")} :: ${r.stdout}`);
   }
 }
 

@@ -47,6 +47,7 @@ const cacheDir = () => join(dir, `cache-${++n}`);
 
 interface Summary {
   status: string;
+  failed: string[];
   sequence: number;
   uploadedPaths: number;
   hosts: { name: string; build: string; entry: string; uploadedPaths: number; error?: { code: string; message: string } }[];
@@ -84,8 +85,8 @@ describe("oscd publish", () => {
     const cache = cacheDir();
     const repo = await fleet();
     const first = json<Summary>(await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cache}`, "--json")));
-    await repo.commitHostChange("web1", "only web1");
-    await repo.commitHostChange("web2", "web2 too, but not selected");
+    await repo.commitHostChange("web1", uniqueMarker());
+    await repo.commitHostChange("web2", uniqueMarker()); // changed too, but not selected
     const before = parseManifest(await readFile(join(cache, "channels", "main.json"), "utf8"));
     const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cache}`, "--on", "web1", "--json"));
     expect(r.exitCode).toBe(0);
@@ -120,6 +121,13 @@ describe("oscd publish", () => {
     const again = json<Summary>(await oscd(publishArgs(repo, "--key", keyFile, "--cache", url, "--json")));
     expect(again).toMatchObject({ status: "unchanged", sequence: 1, uploadedPaths: 0 });
     expect(http.log.filter((l) => l.startsWith("PUT")).length).toBe(putsBefore);
+
+    // The cache is wiped (a new server at the same address): Nix must not trust what it remembers.
+    for (const f of files) http.files.delete(f);
+    const refilled = await oscd(publishArgs(repo, "--key", keyFile, "--cache", url, "--json"));
+    expect(refilled.stderr).not.toMatch(/error/);
+    expect(json<Summary>(refilled)).toMatchObject({ status: "written", sequence: 1, uploadedPaths: 5 });
+    expect([...http.files.keys()].filter((k) => k.startsWith(prefix) && k.endsWith(".narinfo"))).toHaveLength(5);
   });
 
   it("refuses a missing key and a key the fleet does not trust before building (exit 2)", async () => {
@@ -168,6 +176,17 @@ describe("oscd publish", () => {
     expect(r.stderr).toMatch(/oscd: error\[manifest-untrusted\]: .*main.json is not signed by a trusted key: the signature by fleet-ci does not match the content/);
     expect(r.stderr).not.toMatch(/evaluating/);
     expect(await readFile(file, "utf8")).toBe(edited);
+  });
+
+  it("writes no manifest when every selected host fails (exit 1)", async () => {
+    const repo = await fleet();
+    await repo.commitFile("hosts/db1.nix", '{ hostname = throw "db1 is broken"; marker = ""; }\n');
+    const cache = cacheDir();
+    const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cache}`, "--on", "db1", "--json"));
+    expect(r.exitCode).toBe(1);
+    expect(json<Summary>(r)).toMatchObject({ status: "not-written", failed: ["db1"], hosts: [expect.objectContaining({ name: "db1", entry: "absent" })] });
+    expect(r.stderr).toMatch(/error\[hosts-failed\]: 1 of 1 host\(s\) failed: db1 \(evaluate: .*db1 is broken/);
+    await expect(readdir(join(cache, "channels"))).rejects.toThrow(/ENOENT/);
   });
 
   it("names what is missing: a cache, a manifest location, a channel (exit 2)", async () => {
