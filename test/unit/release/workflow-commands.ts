@@ -1,13 +1,6 @@
 import type { Command } from "commander";
 import { parse } from "yaml";
 
-/**
- * Commands the scaffolded workflows call that another issue is adding right now (issue 5:
- * `oscd publish`). The workflow test tolerates them ONLY while buildProgram() lacks them; any
- * other missing command fails it. Remove the tolerance when publish lands.
- */
-export const COMMANDS_LANDING_WITH_ISSUE_5: readonly string[] = ["publish"];
-
 /** Words of one shell command line: "…" and '…' quoting, backslash escapes; enough for workflow steps. */
 export function shellWords(line: string): string[] {
   const words: string[] = [];
@@ -115,24 +108,16 @@ export function checkInvocation(program: Command, argv: readonly string[]): Chec
   return { ok: true, command: path };
 }
 
-/**
- * Problems with the oscd commands a workflow calls; a command in COMMANDS_LANDING_WITH_ISSUE_5
- * missing from the program is tolerated (reported in `tolerated`), nothing else is.
- */
-export function workflowCommandProblems(program: Command, workflowYaml: string): { problems: string[]; tolerated: string[]; checked: Invocation[] } {
+/** Problems with the oscd commands a workflow calls: a missing command, option or argument. */
+export function workflowCommandProblems(program: Command, workflowYaml: string): { problems: string[]; checked: Invocation[] } {
   const problems: string[] = [];
-  const tolerated: string[] = [];
   const checked = oscdInvocations(workflowYaml);
   for (const inv of checked) {
     const r = checkInvocation(program, inv.argv);
     if (r.ok) continue;
     const line = `${inv.where}: ${inv.argv.join(" ")}`;
-    if ("missingCommand" in r) {
-      const top = r.missingCommand[0] ?? "";
-      const registered = program.commands.some((c) => c.name() === top);
-      if (r.missingCommand.length === 1 && COMMANDS_LANDING_WITH_ISSUE_5.includes(top) && !registered) tolerated.push(line);
-      else problems.push(`${line}: no command "oscd ${r.missingCommand.join(" ")}"`);
-    } else problems.push(`${line}: ${r.problem}`);
+    if ("missingCommand" in r) problems.push(`${line}: no command "oscd ${r.missingCommand.join(" ")}"`);
+    else problems.push(`${line}: ${r.problem}`);
   }
-  return { problems, tolerated, checked };
+  return { problems, checked };
 }
