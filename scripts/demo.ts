@@ -5,10 +5,9 @@
  * its health check; closures are also signed and published to a binary cache that a
  * machine trusting only the fleet key substitutes from. It grows with each capability.
  */
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { run, type RunResult } from "../src/core/exec.js";
-import { build, copyTo, signPaths } from "../src/nix/index.js";
 import { FleetRepo, GIT_ENV, OSCD_BIN, SimHost, ensureBuilt, oscdOn, tempDir } from "../test/harness/index.js";
 import { FLEET_TOML, machineHost } from "../test/e2e/upgrade-helpers.js";
 
@@ -64,21 +63,29 @@ async function main(): Promise<void> {
     step("web1's generations: each with its version, commit and read-only source");
     show(await oscdOn(web1, ["generations"]));
 
-    step("central build: every host built in one evaluation, signed with an `oscd keys generate` key, copied to a cache");
+    step("central build: `oscd publish` builds every host in one evaluation, signs the closures with an `oscd keys generate` key, uploads them to a binary cache and writes the signed channel manifest");
     const keys = await oscdHere(dir, ["keys", "generate", "demo-fleet", "--json"]);
     const { secretFile, publicKey } = JSON.parse(keys.stdout) as { secretFile: string; publicKey: string };
-    const built = await build(fleet.nixSource(await fleet.head()), fleet.hosts.map((h) => fleet.attr(h)));
-    const cache = `file://${join(dir, "cache")}`;
-    await copyTo(cache, built.map((b) => b.outPath));
-    await signPaths(built.map((b) => b.outPath), secretFile, { store: cache, recursive: true });
+    const cacheDir = join(dir, "cache");
+    const cache = `file://${cacheDir}`;
+    show(await oscdHere(fleet.dir, ["publish", "--cache", cache, "--key", secretFile, "--state-dir", join(dir, "state")]));
+    const manifest = join(cacheDir, "channels", "main.json");
+    show(await oscdHere(dir, ["manifest", "show", manifest]));
+    step("again: the same commit uploads nothing and writes no new manifest");
+    show(await oscdHere(fleet.dir, ["publish", "--cache", cache, "--key", secretFile, "--state-dir", join(dir, "state")]));
+
+    step("a fresh web2 that trusts only the fleet key: verify the manifest, then activate its entry from the cache");
     const fresh = await SimHost.create({ name: "web2", substituters: [cache], trustedPublicKeys: [publicKey] });
     hosts.push(fresh);
-    const act = await oscdOn(fresh, ["activate", "--quiet", built[1]?.outPath as string]);
-    out(`  a fresh web2 trusting only ${publicKey.split(":")[0]}: oscd activate → exit ${act.exitCode}`);
+    const verified = await oscdOn(fresh, ["manifest", "verify", manifest, "--key", publicKey, "--json"]);
+    show(verified);
+    const entry = (JSON.parse(await readFile(manifest, "utf8")) as { hosts: Record<string, { toplevel: string }> }).hosts.web2?.toplevel as string;
+    const act = await oscdOn(fresh, ["activate", "--quiet", entry]);
+    out(`  oscd activate → exit ${act.exitCode}`);
     show(act);
     const stranger = await SimHost.create({ name: "web2", substituters: [cache], trustedPublicKeys: ["other:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="] });
     hosts.push(stranger);
-    const refused = await oscdOn(stranger, ["activate", "--quiet", built[1]?.outPath as string]);
+    const refused = await oscdOn(stranger, ["activate", "--quiet", entry]);
     out(`  a web2 trusting another key: exit ${refused.exitCode}`);
     show(refused);
     step("done");

@@ -15,6 +15,7 @@ echo "==> nix: $(nix --version)   git: $(git --version)   node: $(node --version
 echo "==> typecheck"; npm run -s typecheck
 echo "==> lint"; npm run -s lint
 echo "==> build"; npm run -s build
+export OSCD_DIST_READY=1
 echo "==> tests"
 report=$(mktemp)
 status=0

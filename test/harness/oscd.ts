@@ -10,10 +10,13 @@ export const OSCD_BIN = join(REPO_ROOT, "bin", "oscd.js");
 
 let built: Promise<void> | undefined;
 
-/** Builds dist/ once per test process, so the CLI under test is the package users get. */
+/**
+ * Builds dist/ once per test process, so the CLI under test is the package users get.
+ * scripts/test.sh builds before the tests and says so with OSCD_DIST_READY=1.
+ */
 export function ensureBuilt(): Promise<void> {
   built ??= (async () => {
-    await must("npm", ["run", "-s", "build"], { timeoutMs: 300_000, env: { npm_config_loglevel: "error" } });
+    if (process.env.OSCD_DIST_READY !== "1") await must("npm", ["run", "-s", "build"], { timeoutMs: 300_000, env: { npm_config_loglevel: "error" } });
     await access(join(REPO_ROOT, "dist", "cli", "main.js"));
   })();
   return built;
