@@ -1,7 +1,7 @@
 # Shared by scripts/test.sh and scripts/demo.sh: install what is missing, set up Nix for tests.
 # Sourced, not run.
 
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux gnupg xz-utils ca-certificates)
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then
