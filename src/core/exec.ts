@@ -1,11 +1,11 @@
-import { execa } from "execa";
-import { CommandTimeoutError, ToolMissingError } from "./errors.js";
+import { spawn } from "node:child_process";
+import { CommandTimeoutError, OscdError, ToolMissingError } from "./errors.js";
 
 export interface RunOptions {
   /** Kill the command after this many milliseconds. Every call has one. */
   timeoutMs: number;
   cwd?: string;
-  /** Added to the inherited environment (or replacing it when `extendEnv` is false). */
+  /** Added to the inherited environment (or replacing it when `extendEnv` is false); undefined removes a variable. */
   env?: Record<string, string | undefined>;
   extendEnv?: boolean;
   input?: string | Buffer;
@@ -25,53 +25,79 @@ export interface RunResult {
 }
 
 const STDERR_TAIL_LINES = 20;
+/** After the timeout's SIGTERM, a program that lingers gets SIGKILL this much later. */
+const KILL_GRACE_MS = 2000;
 
 export function stderrTail(stderr: string, lines = STDERR_TAIL_LINES): string {
   const all = stderr.trimEnd().split("\n");
   return all.slice(-lines).join("\n");
 }
 
+function environment(opts: RunOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = opts.extendEnv === false ? {} : { ...process.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
 /**
  * Runs a program with an argument array (never a shell string). Resolves with the exit code
  * even when it is non-zero, so each adapter can turn failures into its own typed errors;
  * rejects only when the program is missing or the timeout hits.
+ *
+ * Built on node:child_process rather than execa: execa's import alone cost ~200 ms of every
+ * oscd start (measured with bench/activate.ts), and this needs only spawn, a timeout and
+ * line-wise stderr.
  */
-export async function run(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+export function run(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const command = [file, ...args];
-  const sub = execa(file, args, {
-    reject: false,
-    timeout: opts.timeoutMs,
-    forceKillAfterDelay: 2000,
-    cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: opts.extendEnv ?? true,
-    input: opts.input,
-    stripFinalNewline: false,
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (opts.onStderrLine && sub.stderr) {
-    let buf = "";
-    sub.stderr.on("data", (chunk: Buffer) => {
-      buf += chunk.toString("utf8");
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: environment(opts),
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let partial = "";
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    }, opts.timeoutMs);
+    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stderr?.on("data", (d: Buffer) => {
+      err.push(d);
+      if (!opts.onStderrLine) return;
+      partial += d.toString("utf8");
       let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        opts.onStderrLine?.(buf.slice(0, i));
-        buf = buf.slice(i + 1);
+      while ((i = partial.indexOf("\n")) >= 0) {
+        opts.onStderrLine(partial.slice(0, i));
+        partial = partial.slice(i + 1);
       }
     });
-  }
-  const r = await sub;
-  if (r.timedOut) throw new CommandTimeoutError(command, opts.timeoutMs, stderrTail(String(r.stderr ?? "")));
-  const code = (r as { code?: string }).code;
-  if (code === "ENOENT" || (r.exitCode === undefined && /ENOENT/.test(String(r.message)))) {
-    throw new ToolMissingError(file, opts.missingHint ?? `install ${file}`);
-  }
-  return {
-    command,
-    exitCode: r.exitCode ?? -1,
-    signal: r.signal ?? undefined,
-    stdout: String(r.stdout ?? ""),
-    stderr: String(r.stderr ?? ""),
-  };
+    if (opts.input !== undefined && child.stdin) {
+      // A program that exits without reading its input must not crash us with EPIPE.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(opts.input);
+    }
+    child.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      if (e.code === "ENOENT") reject(new ToolMissingError(file, opts.missingHint ?? `install ${file}`));
+      else reject(new OscdError("spawn-failed", `cannot start ${file}: ${e.message}`, { cause: e }));
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      const stderr = Buffer.concat(err).toString("utf8");
+      if (timedOut) return reject(new CommandTimeoutError(command, opts.timeoutMs, stderrTail(stderr)));
+      if (opts.onStderrLine && partial) opts.onStderrLine(partial);
+      resolve({ command, exitCode: code ?? -1, signal: signal ?? undefined, stdout: Buffer.concat(out).toString("utf8"), stderr });
+    });
+  });
 }
