@@ -7,5 +7,5 @@ export function registerSchema(program: Command): void {
     .command("schema")
     .description("print the JSON Schema of the fleet file oscd.toml, for editors")
     .addHelpText("after", "\nExamples:\n  oscd schema > oscd.schema.json\n  # then start oscd.toml with:  #:schema ./oscd.schema.json\n")
-    .action(() => printJson(fleetJsonSchema()));
+    .action(async () => printJson(await fleetJsonSchema()));
 }
