@@ -12,6 +12,8 @@ export interface BuildOptions extends NixCallOptions {
 
 export type BuildResult = EvaluatedDerivation;
 
+const NO_ROOT_WARNING = /you did not specify '--add-root'/;
+
 /**
  * Evaluates several attributes in one evaluation, then builds all their derivations in one
  * `nix-store --realise` (Nix's own parallelism and remote builders). Returns the out paths in
@@ -29,5 +31,8 @@ export async function realiseDerivations(drvPaths: readonly string[], opts: Buil
   if (opts.builders !== undefined) args.push("--builders", opts.builders);
   if (opts.maxJobs !== undefined) args.push("--max-jobs", String(opts.maxJobs));
   if (opts.keepGoing) args.push("--keep-going");
-  await nixOk("nix-store", args, opts, "nix-build-failed", what, () => "read the build log with `nix log <drv>`; the error line above is Nix's own");
+  // Callers root the outputs themselves, before realising, so Nix's advice to pass
+  // --add-root would only mislead whoever reads the progress.
+  const onLog = opts.onLog && ((line: string) => (NO_ROOT_WARNING.test(line) ? undefined : opts.onLog?.(line)));
+  await nixOk("nix-store", args, { ...opts, onLog }, "nix-build-failed", what, () => "read the build log with `nix log <drv>`; the error line above is Nix's own");
 }

@@ -12,7 +12,7 @@ export interface HostBuild {
 
 /**
  * Builds one host's toplevel from a pinned snapshot on this machine (what nixos-rebuild does),
- * substituting what the caches have, and roots the result before anything can collect it.
+ * substituting what the caches have; the result is rooted before the build starts.
  */
 export async function buildHost(fleet: Fleet, pinned: PinnedSource, host: string, opts: { overrideInputs?: Record<string, string>; settings?: Record<string, string>; rootDir?: string; onLog?: (l: string) => void }): Promise<HostBuild> {
   const attr = hostAttribute(fleet, host);
@@ -27,7 +27,8 @@ export async function buildHost(fleet: Fleet, pinned: PinnedSource, host: string
     [drv] = await instantiate(source, [attr], nixOpts);
   }
   if (!drv) throw new OscdError("eval-empty", `evaluating ${attr} gave no derivation`);
-  await realiseDerivations([drv.drvPath], nixOpts, `building ${host} (${attr})`);
+  // Rooted before it exists, so a garbage collection during the build cannot take it.
   await addRoot(drv.outPath, "upgrade-build", opts.rootDir);
+  await realiseDerivations([drv.drvPath], nixOpts, `building ${host} (${attr})`);
   return { toplevel: drv.outPath, drvPath: drv.drvPath, attr };
 }
