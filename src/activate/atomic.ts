@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename, rm, symlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
+import { OscdError } from "../core/errors.js";
 
 async function fsyncDir(dir: string): Promise<void> {
   const h = await open(dir, "r");
@@ -51,7 +52,13 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-  return JSON.parse(text) as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new OscdError("state-corrupt", `${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      hint: "oscd writes its state atomically, so this file was changed by something else; move it aside and run the command again",
+    });
+  }
 }
 
 export async function removeFile(path: string): Promise<void> {
