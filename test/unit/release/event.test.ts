@@ -45,8 +45,9 @@ describe("pull_request event payloads", () => {
     const ev = JSON.parse(await readFile(fixture("pull_request.closed.merged.json"), "utf8")) as { pull_request: { labels: unknown } };
     ev.pull_request.labels = "release:minor";
     expect(() => parsePullRequestEvent(JSON.stringify(ev), "e.json")).toThrow(/pull_request.labels: Expected array, received string/);
-    for (const e of [readPullRequestEvent(fixture("push.json")), readPullRequestEvent(fixture("pull_request.closed.merged.truncated.json"))]) {
-      await expect(e).rejects.toMatchObject({ code: "release-bad-event", exitCode: 2 });
+    // One at a time: a second promise made up front could reject before it is awaited.
+    for (const name of ["push.json", "pull_request.closed.merged.truncated.json"]) {
+      await expect(readPullRequestEvent(fixture(name))).rejects.toMatchObject({ code: "release-bad-event", exitCode: 2 });
     }
   });
 });
