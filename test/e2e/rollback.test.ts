@@ -1,18 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { build } from "../../src/nix/index.js";
 import { BOUNDARIES } from "../../src/activate/index.js";
 import { FleetRepo, SimHost, oscdOn } from "../harness/index.js";
-import { machineHost, releasedFleet, upgradeOn, wholeGeneration } from "./upgrade-helpers.js";
+import { machineHost, releasedFleet, toplevelAt as toplevelOf, upgradeOn, wholeGeneration } from "./upgrade-helpers.js";
 
 let fleet: FleetRepo;
 let v100: string;
 let v110: string;
 const hosts: SimHost[] = [];
 
-async function toplevelAt(commit: string, host = "web1"): Promise<string> {
-  const [b] = await build(fleet.nixSource(commit), [fleet.attr(host)]);
-  return b!.outPath;
-}
+const toplevelAt = (commit: string, host = "web1") => toplevelOf(fleet, commit, host);
 
 async function hostOnV100(): Promise<SimHost> {
   const h = await machineHost("web1", fleet);

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { FleetRepo, SimHost, oscdOn } from "../harness/index.js";
 import type { RunResult } from "../../src/core/exec.js";
+import { build } from "../../src/nix/index.js";
 
 /** The fleet file of the upgrade tests: health read from the fake system's marker, no retries. */
 export const FLEET_TOML = `[fleet]
@@ -45,4 +46,11 @@ export async function wholeGeneration(h: SimHost): Promise<{ toplevel: string | 
   const boot = await h.defaultBootToplevel();
   const exists = async (p: string) => readFile(h.path(p)).then(() => true, () => false);
   return { toplevel: running, consistent: gen === running && boot === running, journalOpen: await exists("/var/lib/oscd/journal.json"), locked: await exists("/var/lib/oscd/lock") };
+}
+
+/** The toplevel a host of the fleet has at a commit, built on the test machine. */
+export async function toplevelAt(fleet: FleetRepo, commit: string, host = "web1"): Promise<string> {
+  const [b] = await build(fleet.nixSource(commit), [fleet.attr(host)]);
+  if (!b) throw new Error(`harness: no toplevel for ${host} at ${commit}`);
+  return b.outPath;
 }

@@ -1,9 +1,8 @@
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { build } from "../../src/nix/index.js";
 import { FleetRepo, SimHost, oscdOn, must } from "../harness/index.js";
-import { machineHost, releasedFleet, upgradeOn, wholeGeneration } from "./upgrade-helpers.js";
+import { machineHost, releasedFleet, toplevelAt as toplevelOf, upgradeOn, wholeGeneration } from "./upgrade-helpers.js";
 
 let fleet: FleetRepo;
 let v100: string;
@@ -11,10 +10,7 @@ let v110: string;
 let testing: string;
 const hosts: SimHost[] = [];
 
-async function toplevelAt(commit: string, host = "web1"): Promise<string> {
-  const [b] = await build(fleet.nixSource(commit), [fleet.attr(host)]);
-  return b!.outPath;
-}
+const toplevelAt = (commit: string, host = "web1") => toplevelOf(fleet, commit, host);
 
 async function newHost(name = "web1", extra = ""): Promise<SimHost> {
   const h = await machineHost(name, fleet, extra);

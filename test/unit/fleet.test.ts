@@ -64,3 +64,27 @@ describe("fleet JSON Schema", () => {
     expect(s.definitions.oscd.additionalProperties).toBe(false);
   });
 });
+
+describe("machine configuration", () => {
+  it("defaults when the file is missing, and names the file and key when it is wrong", async () => {
+    const { loadMachineConfig } = await import("../../src/fleet/index.js");
+    const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "oscd-machine-"));
+    try {
+      expect(await loadMachineConfig(join(dir, "none.toml"))).toMatchObject({ tagPrefix: "v", substituters: [] });
+      await expect(loadMachineConfig(join(dir, "none.toml"), true)).rejects.toThrow(/none\.toml: cannot read: ENOENT/);
+      const bad = join(dir, "bad.toml");
+      await writeFile(bad, 'remote = "x"\nhots = "web1"\n');
+      await expect(loadMachineConfig(bad)).rejects.toThrow(/bad\.toml: .*Unrecognized key\(s\) in object: 'hots'/);
+      await writeFile(bad, "remote = ");
+      const err = await loadMachineConfig(bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FleetConfigError);
+      expect((err as FleetConfigError).exitCode).toBe(2);
+      expect((err as FleetConfigError).message).toMatch(/bad\.toml: not valid TOML/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,40 +1,8 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { buildHosts, failedHosts, pinFleet, type BuildProgress, type HostBuild } from "../../build/index.js";
-import { printJson } from "../output.js";
-
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
-}
-
-/** Left-aligned columns. */
-export function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
-}
-
-export function positiveInt(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("expected a positive whole number");
-  return Number(v);
-}
-
-export function maxJobsArg(v: string): number | "auto" {
-  if (v === "auto") return "auto";
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a number or auto");
-  return Number(v);
-}
+import { formatMs, formatBytes, printJson, table } from "../output.js";
+import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 
 /** One stderr line per host and step. */
 export function printBuildProgress(p: BuildProgress, write: (s: string) => void = (s) => process.stderr.write(s)): void {
@@ -62,33 +30,16 @@ export function failedHostsError(failed: readonly { name: string; failedStep?: s
   });
 }
 
-interface BuildFlags {
-  repo?: string;
-  ref?: string;
-  on?: string;
-  builders?: string;
-  maxJobs?: number | "auto";
+interface BuildFlags extends BuildSourceFlags {
   evalOnly?: boolean;
-  stateDir?: string;
-  rootsDir?: string;
-  timeout?: number;
-  json?: boolean;
 }
 
 export function registerBuild(program: Command): void {
-  program
+  const cmd = program
     .command("build")
-    .description("pin the fleet repository to one commit, evaluate the selected hosts in one Nix evaluation, build them and keep GC roots")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
-    .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
-    .option("--on <selection>", "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
-    .option("--builders <spec>", "Nix remote builders, passed to Nix's --builders (e.g. 'ssh://builder aarch64-linux')")
-    .option("--max-jobs <n>", "parallel local builds (Nix's --max-jobs; a number or auto)", maxJobsArg)
+    .description("pin the fleet repository to one commit, evaluate the selected hosts in one Nix evaluation, build them and keep GC roots");
+  addBuildSourceOptions(cmd, "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
     .option("--eval-only", "evaluate only: print each host's toplevel and system without building")
-    .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
-    .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
-    .option("--timeout <minutes>", "time limit of the build step (default: 240)", positiveInt)
-    .option("--json", "print a JSON summary on stdout")
     .addHelpText(
       "after",
       `

@@ -5,8 +5,7 @@ import { OscdError, UsageError } from "../../core/errors.js";
 import { loadFleet } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { checkSequence, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
-import { printJson } from "../output.js";
-import { table } from "./build.js";
+import { printJson, table } from "../output.js";
 
 /** A key given as `name:base64`, or a path to a public key file. */
 async function keyArg(v: string): Promise<PublicKey> {

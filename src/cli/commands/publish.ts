@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { publish, SIGNING_KEY_ENV, type PublishProgress, type PublishReport } from "../../publish/index.js";
-import { printJson } from "../output.js";
-import { failedHostsError, formatBytes, formatMs, hostError, maxJobsArg, positiveInt, printBuildProgress, table } from "./build.js";
+import { formatBytes, formatMs, printJson, table } from "../output.js";
+import { failedHostsError, hostError, printBuildProgress } from "./build.js";
+import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 
 function printProgress(p: PublishProgress): void {
   const w = (s: string) => process.stderr.write(s);
@@ -55,39 +56,22 @@ function summary(r: PublishReport): unknown {
   };
 }
 
-interface PublishFlags {
-  repo?: string;
-  ref?: string;
+interface PublishFlags extends BuildSourceFlags {
   channel?: string;
-  on?: string;
   key?: string;
   cache?: string[];
   manifestOut?: string;
-  builders?: string;
-  maxJobs?: number | "auto";
-  stateDir?: string;
-  rootsDir?: string;
-  timeout?: number;
-  json?: boolean;
 }
 
 export function registerPublish(program: Command): void {
-  program
+  const cmd = program
     .command("publish")
     .description("build the selected hosts, sign and upload their closures to the binary caches, and write the channel's next signed manifest")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
-    .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
     .option("--channel <name>", "the channel to publish (default: main)")
-    .option("--on <selection>", "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .option("--key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
-    .option("--builders <spec>", "Nix remote builders, passed to Nix's --builders")
-    .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
-    .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
-    .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
-    .option("--timeout <minutes>", "time limit of the build step (default: 240)", positiveInt)
-    .option("--json", "print a JSON summary on stdout")
+    .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)");
+  addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
       `

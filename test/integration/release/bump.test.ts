@@ -1,19 +1,10 @@
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { releaseBump, type ReleaseResult } from "../../../src/release/index.js";
-import { ENV, git, ReleaseRepos } from "./repos.js";
+import { ENV, git, ReleaseRepos, reposPerTest } from "./repos.js";
 
-let repos: ReleaseRepos | undefined;
-afterEach(async () => {
-  await repos?.cleanup();
-  repos = undefined;
-});
-
-async function setup(opts: Parameters<typeof ReleaseRepos.create>[0] = {}): Promise<ReleaseRepos> {
-  repos = await ReleaseRepos.create(opts);
-  return repos;
-}
+const setup = reposPerTest();
 
 /** Runs a bump expecting an error; returns it. */
 async function bumpError(r: ReleaseRepos, levels: string[], extra: Partial<Parameters<typeof releaseBump>[0]> = {}): Promise<{ code: string; exitCode: number; message: string }> {

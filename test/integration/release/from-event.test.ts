@@ -1,18 +1,9 @@
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { releaseFromEvent, type FromEventOptions, type ReleaseResult } from "../../../src/release/index.js";
-import { ENV, FIXTURES, git, ReleaseRepos, writeEvent } from "./repos.js";
+import { ENV, FIXTURES, git, ReleaseRepos, reposPerTest, writeEvent } from "./repos.js";
 
-let repos: ReleaseRepos | undefined;
-afterEach(async () => {
-  await repos?.cleanup();
-  repos = undefined;
-});
-
-async function setup(opts: Parameters<typeof ReleaseRepos.create>[0] = {}): Promise<ReleaseRepos> {
-  repos = await ReleaseRepos.create(opts);
-  return repos;
-}
+const setup = reposPerTest();
 
 const REPO = "example-org/fleet";
 

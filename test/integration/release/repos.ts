@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -122,4 +123,20 @@ export async function writeEvent(dir: string, labels: string[] | undefined, chan
   const file = join(dir, `event-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify(ev));
   return file;
+}
+
+/**
+ * Repositories for one test at a time, removed after each test: call inside a test file's
+ * top level; `setup()` makes them.
+ */
+export function reposPerTest(): (opts?: Parameters<typeof ReleaseRepos.create>[0]) => Promise<ReleaseRepos> {
+  let repos: ReleaseRepos | undefined;
+  afterEach(async () => {
+    await repos?.cleanup();
+    repos = undefined;
+  });
+  return async (opts = {}) => {
+    repos = await ReleaseRepos.create(opts);
+    return repos;
+  };
 }
