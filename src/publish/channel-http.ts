@@ -1,7 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import type { ChannelLocation, LocationState } from "./channel.js";
-import { readTrustedManifest, type Manifest } from "./manifest.js";
+import { readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 const TIMEOUT_MS = 30_000;
 /** How far past `<channel>.json` to look for history claimed by publishes still under way. */

@@ -1,6 +1,6 @@
 import { OscdError } from "../core/errors.js";
 import type { PublicKey, SecretKey } from "../nix/index.js";
-import { sameContent, serializeManifest, signManifest, type Manifest, type ManifestBody } from "./manifest.js";
+import { sameContent, serializeManifest, signManifest, type Manifest, type ManifestBody } from "../manifest/index.js";
 
 /** The newest manifest a location holds. */
 export interface LocationState {

@@ -1,5 +1,5 @@
 /** Publish stage: sign closures, copy them to binary caches, write the channel's signed manifest. */
-export * from "./manifest.js";
+export * from "../manifest/index.js";
 export { loadSigningKey, trustedKeysFor, SIGNING_KEY_ENV, type SigningKey } from "./key.js";
 export { preflightCache, uploadClosures, signedBy, nixBase32, narHashForSigning, fileStoreDir, type CacheUpload, type HostClosure, type UploadEvent, type UploadOptions } from "./caches.js";
 export { writeChannel, type ChannelLocation, type ChannelWrite, type Compose, type LocationState, type LocationStatus } from "./channel.js";

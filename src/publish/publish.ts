@@ -1,13 +1,13 @@
 import { join } from "node:path";
 import { UsageError, type OscdError } from "../core/errors.js";
-import { buildHosts, buildTargets, pinFleet, type BuildOptions, type BuildProgress, type HostBuild, type PinOptions } from "../build/index.js";
+import { buildHosts, buildTargets, pinFleet, type BuildOptions, type BuildProgress, type HostBuild, type PinOptions } from "../builder/index.js";
 import { checkStoreUrl, type NixCallOptions } from "../nix/index.js";
 import { fileStoreDir, preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
 import { writeChannel, type ChannelLocation, type Compose, type LocationStatus } from "./channel.js";
 import { FileChannel } from "./channel-file.js";
 import { HttpChannel } from "./channel-http.js";
 import { loadSigningKey, trustedKeysFor } from "./key.js";
-import { CHANNEL_NAME, MANIFEST_SCHEMA, sameContent, type HostEntry, type Manifest, type ManifestBody } from "./manifest.js";
+import { CHANNEL_NAME, MANIFEST_SCHEMA, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
 
 export interface PublishOptions extends PinOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** Channel name (default `main`); must be one of the fleet's channels. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, parseNarInfo, formatNarInfo, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, verifyManifest, type Manifest } from "../../src/publish/index.js";
 import { FleetRepo, SimHost, tempDir, uniqueMarker } from "../harness/index.js";
-import { json, oscd, oscdArgv } from "../integration/build/helpers.js";
+import { json, oscd, oscdArgv } from "../integration/builder/helpers.js";
 
 /**
  * Central build → binary cache → signed manifest, end to end: `oscd publish` from a fixture

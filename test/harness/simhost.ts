@@ -285,6 +285,8 @@ export function nixConf(opts: Pick<SimHostOptions, "substituters" | "trustedPubl
   return [
     "# written by the oscd test harness",
     "sandbox = false",
+    // The host's /etc is a copy of the test machine's, which may have no nixbld group.
+    "build-users-group =",
     "require-sigs = true",
     `substituters = ${(opts.substituters ?? []).join(" ")}`,
     `trusted-public-keys = ${(opts.trustedPublicKeys ?? []).join(" ")}`,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
-import { buildHosts, failedHosts, pinFleet, type BuildProgress, type HostBuild } from "../../build/index.js";
+import { buildHosts, failedHosts, pinFleet, type BuildProgress, type HostBuild } from "../../builder/index.js";
 import { formatMs, formatBytes, printJson, table } from "../output.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../../../src/publish/index.js";
+import { canonicalJson } from "../../../src/manifest/index.js";
 
 describe("canonical JSON", () => {
   it("sorts keys at every level and writes no whitespace", () => {

@@ -1,7 +1,7 @@
 import { readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildHosts, builderSystems, buildRootName, evaluationExpr, pinFleet, type HostBuild } from "../../../src/build/index.js";
+import { buildHosts, builderSystems, buildRootName, evaluationExpr, pinFleet, type HostBuild } from "../../../src/builder/index.js";
 import { FleetRepo, tempDir, uniqueMarker } from "../../harness/index.js";
 import { breakBuild, json, oscd } from "./helpers.js";
 

@@ -10,7 +10,7 @@ import {
   signManifest,
   verifyManifest,
   type ManifestBody,
-} from "../../../src/publish/index.js";
+} from "../../../src/manifest/index.js";
 
 const key = generateSecretKey("fleet-1");
 const other = generateSecretKey("fleet-2");

@@ -1,0 +1,5 @@
+/**
+ * The signed channel manifest (DESIGN.md): its format, canonical JSON, signing and strict
+ * verification. Publish writes it; `oscd activate --manifest`, the agent and push deploys read it.
+ */
+export * from "./manifest.js";
