@@ -12,6 +12,7 @@ import { registerRecover } from "./recover.js";
 import { registerSchema } from "./schema.js";
 import { registerRelease } from "./release.js";
 import { registerInit } from "./init.js";
+import { registerAgent } from "./agent.js";
 
 /** One file per command; each registers itself on the program. */
 export function registerCommands(program: Command): void {
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerSchema(program);
   registerRelease(program);
   registerInit(program);
+  registerAgent(program);
 }
