@@ -1,0 +1,71 @@
+import { activate, BusyError, type ActivationResult } from "../activate/index.js";
+import { isOscdError } from "../core/errors.js";
+import { healthSchema } from "../fleet/index.js";
+import type { Agent } from "./agent.js";
+import type { Candidate } from "./guards.js";
+import { runPostDeploy, type PostDeployFacts } from "./post-deploy.js";
+import { planReboot } from "./schedule.js";
+import { writeAgentState } from "./state.js";
+import { checkSwitchLock } from "./switch-lock.js";
+
+/**
+ * One deployment: the activation engine in-process (realise from the candidate's caches with the
+ * trusted keys, guard, profile, switch, health, commit or roll back), then the agent's
+ * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
+ * retried later (the host lock or switch-to-configuration's lock is held by someone else).
+ */
+export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidate["mode"]): Promise<boolean> {
+  const cfg = agent.opts.config;
+  const base = { source: c.source, toplevel: c.toplevel, mode };
+  agent.emit({ type: "deploying", at: agent.now(), ...base, step: "start" });
+  let result: ActivationResult;
+  try {
+    await checkSwitchLock(agent.layout.runDir);
+    result = await activate({
+      toplevel: c.toplevel,
+      mode,
+      host: agent.host,
+      release: c.release,
+      substituters: c.caches,
+      trustedPublicKeys: cfg.trustedPublicKeys,
+      health: healthSchema.parse(cfg.health ?? {}),
+      switchTimeoutMs: cfg.switchTimeout * 1000,
+      layout: agent.layout,
+      onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base, step, detail: detail.slice(0, 300) }),
+    });
+  } catch (e) {
+    const code = isOscdError(e) ? e.code : "internal";
+    const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+    const retry = e instanceof BusyError || code === "switch-locked";
+    agent.emit({ type: "deploy-failed", at: agent.now(), ...base, code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
+    if (!retry) await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
+    return retry;
+  }
+  agent.emit({ type: "deployed", at: agent.now(), ...base, outcome: result.outcome, generation: result.generation, reboot: result.reboot.needed });
+  if (c.git?.role === "main" && result.outcome !== "dry-run") {
+    agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
+    await writeAgentState(cfg.stateDir, agent.state);
+  }
+  if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
+  if (result.reboot.needed) {
+    const when = planReboot(cfg.reboot, agent.clock(), agent.opts.random);
+    agent.observer.status.reboot = { needed: true, reasons: result.reboot.reasons, at: when?.toISOString() };
+    if (when) agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons: result.reboot.reasons });
+  }
+  return false;
+}
+
+function facts(agent: Agent, c: Candidate): PostDeployFacts {
+  return { host: agent.host, status: "done", commit: c.release.commit, ref: c.release.ref, version: c.release.version, toplevel: c.toplevel, source: c.source };
+}
+
+async function postDeploy(agent: Agent, f: PostDeployFacts): Promise<void> {
+  const argv = agent.opts.config.postDeploymentCommand;
+  if (!argv) return;
+  try {
+    const r = await runPostDeploy(argv, f);
+    if (r.exitCode !== 0) agent.opts.log.warn({ event: "post-deploy-failed", exitCode: r.exitCode }, `post-deployment command exited ${r.exitCode}`);
+  } catch (e) {
+    agent.opts.log.warn({ event: "post-deploy-failed", code: isOscdError(e) ? e.code : "internal" }, `post-deployment command: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
