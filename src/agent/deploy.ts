@@ -36,11 +36,15 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
   } catch (e) {
     const code = isOscdError(e) ? e.code : "internal";
     const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
-    const retry = e instanceof BusyError || code === "switch-locked";
+    if (e instanceof BusyError || code === "switch-locked") {
+      agent.emit({ type: "waiting", at: agent.now(), source: c.source, reason: `${code}: ${message}` });
+      return true;
+    }
     agent.emit({ type: "deploy-failed", at: agent.now(), ...base, code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
-    if (!retry) await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
-    return retry;
+    await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
+    return false;
   }
+  if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
   agent.emit({ type: "deployed", at: agent.now(), ...base, outcome: result.outcome, generation: result.generation, reboot: result.reboot.needed });
   if (c.git?.role === "main" && result.outcome !== "dry-run") {
     agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };

@@ -34,6 +34,7 @@ export type AgentEvent =
   | { type: "fetched"; at: string; source: string; status: "new" | "not-modified"; url?: string; longPoll?: boolean }
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
+  | { type: "verified"; at: string; source: string; detail: string }
   | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
@@ -109,6 +110,15 @@ export class Observer {
         m.heldBack.reset();
         m.heldBack.set({ reason: e.code }, 1);
         m.lastFetchFailed.set(1);
+        break;
+      }
+      case "verified": {
+        const src = s.sources[e.source];
+        if (src) src.refusal = undefined;
+        if (s.heldBack?.source === e.source) {
+          s.heldBack = undefined;
+          m.heldBack.reset();
+        }
         break;
       }
       case "desired": {

@@ -91,6 +91,7 @@ export class ManifestWatcher {
     }
     const m = verdict.manifest;
     this.verified = m;
+    a.emit({ type: "verified", at: a.now(), source: this.name, detail: `channel ${channel} sequence ${m.sequence} signed by ${verdict.kind === "newer" ? verdict.signer : "a trusted key"}` });
     const entry = m.hosts[a.host];
     if (verdict.kind === "same" && (this.offeredSequence === m.sequence || !entry)) return;
     if (verdict.kind === "newer") {

@@ -21,13 +21,20 @@ export class AgentProcess {
     const logFile = `/root/${name}.log`;
     await writeFile(host.path(configFile), JSON.stringify(config, null, 2));
     // setsid: its own session, like a service; all output to the log so exec returns at once.
-    const r = await host.sh(["sh", "-c", 'setsid "$@" >>"$0" 2>&1 </dev/null & echo $!', logFile, "node", OSCD_BIN, "agent", "--config", configFile], { env: opts.env });
+    // The host's init is `sleep`, which reaps nothing, so a shell waits for the agent (as
+    // systemd would): a killed agent leaves no zombie that still looks like a lock holder.
+    const pidFile = `/root/${name}.pid`;
+    await host.sh(["rm", "-f", pidFile]);
+    await host.sh(["sh", "-c", 'setsid sh -c \'"$@" & echo $! > "$0"; wait\' "$0" "$@" >>"$LOG" 2>&1 </dev/null &', pidFile, "node", OSCD_BIN, "agent", "--config", configFile], { env: { ...opts.env, LOG: logFile } });
+    let pid = 0;
+    await waitFor(async () => (pid = Number((await readFile(host.path(pidFile), "utf8").catch(() => "")).trim())) > 0, 10_000, "the agent's pid");
+    const r = { stdout: String(pid) };
     return new AgentProcess(host, Number(r.stdout.trim()), logFile);
   }
 
   async kill(signal: "KILL" | "TERM" = "TERM"): Promise<void> {
     await this.host.exec(["kill", `-${signal}`, String(this.pid)]);
-    await waitFor(async () => (await this.host.exec(["kill", "-0", String(this.pid)])).exitCode !== 0, 20_000, `agent ${this.pid} to exit`);
+    await waitFor(async () => !(await this.alive()), 20_000, `agent ${this.pid} to exit`);
   }
 
   async alive(): Promise<boolean> {

@@ -1,0 +1,173 @@
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
+import { parseManifest, serializeManifest, signManifest, type Manifest } from "../../src/manifest/index.js";
+import { AgentProcess, FleetRepo, SimHost, oscdOn, tempDir, uniqueMarker, waitFor } from "../harness/index.js";
+import { oscd } from "../integration/builder/helpers.js";
+
+/**
+ * The pull agent end to end: `oscd publish` writes a signed manifest into a file cache; three
+ * SimHosts run `oscd agent` (the built CLI, inside each host) following it; each realises its
+ * entry from the cache with the fleet key and switches through the in-process engine.
+ */
+let dir: string;
+let fleet: FleetRepo;
+let cache: string;
+let keyFile: string;
+let publicKey: string;
+const key = generateSecretKey("fleet-agent");
+const intruder = generateSecretKey("fleet-agent");
+const rootDir = "/nix/var/nix/gcroots/oscd-tests-e2e-agent";
+const NAMES = ["a1", "a2", "a3"] as const;
+const hosts = new Map<string, SimHost>();
+const agents = new Map<string, AgentProcess>();
+
+const manifestFile = () => join(cache, "channels", "main.json");
+
+function agentConfig(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    hostname: name,
+    trustedPublicKeys: [publicKey],
+    manifest: { urls: [`file://${manifestFile()}`], pollInterval: 1, randomizedDelaySec: 0 },
+    exporter: { listenAddress: "0.0.0.0", port: 4243 },
+    health: { retries: 0 },
+    ...extra,
+  };
+}
+
+async function publish(): Promise<Manifest> {
+  const r = await oscd(["publish", "--repo", fleet.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--json"], { env: { OSCD_SIGNING_KEY_FILE: keyFile } });
+  expect(r.exitCode, r.stderr).toBe(0);
+  return parseManifest(await readFile(manifestFile(), "utf8"));
+}
+
+async function status(h: SimHost): Promise<{ currentSystem?: string; agent: { heldBack?: { code: string; reason: string }; lastDeployment?: { outcome: string }; waiting?: { reason: string }; sources: Record<string, { refusal?: { code: string } }> } }> {
+  const r = await oscdOn(h, ["status", "--json"]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as never;
+}
+
+async function metrics(h: SimHost): Promise<string> {
+  return (await fetch(`http://${h.address}:4243/metrics`)).text();
+}
+
+const runs = async (h: SimHost, toplevel: string) => (await h.activations()).filter((a) => a.endsWith(toplevel)).length;
+
+beforeAll(async () => {
+  dir = await tempDir("e2e-agent");
+  fleet = await FleetRepo.create({ hosts: NAMES.map((name) => ({ name, marker: uniqueMarker() })) });
+  publicKey = formatPublicKey(publicKeyOf(key));
+  keyFile = join(dir, "fleet.secret");
+  await writeFile(keyFile, formatSecretKey(key), { mode: 0o600 });
+  cache = join(dir, "cache");
+  await fleet.commitFile("oscd.toml", `caches = ["file://${cache}"]\n[keys]\ntrusted = ["${publicKey}"]\n`);
+  for (const name of NAMES) hosts.set(name, await SimHost.create({ name }));
+});
+
+afterAll(async () => {
+  for (const a of agents.values()) await a.kill("KILL").catch(() => undefined);
+  for (const h of hosts.values()) await h.destroy();
+  await fleet?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  await rm(rootDir, { recursive: true, force: true });
+});
+
+describe("oscd agent following a manifest channel", () => {
+  let first: Manifest;
+
+  it("a publish reaches all three agents and each switches exactly once; a later publish moves only the changed host", async () => {
+    for (const name of NAMES) agents.set(name, await AgentProcess.start(hosts.get(name)!, agentConfig(name)));
+    first = await publish();
+    for (const name of NAMES) {
+      const h = hosts.get(name)!;
+      const want = first.hosts[name]!.toplevel;
+      await waitFor(async () => (await h.currentSystem()) === want, 90_000, `${name} to switch`, async () => JSON.stringify((await agents.get(name)!.lines()).slice(-8)));
+      expect(await h.defaultBootToplevel()).toBe(want);
+    }
+    const second = await (async () => {
+      await fleet.commitHostChange("a1", uniqueMarker());
+      return publish();
+    })();
+    expect(second.sequence).toBe(first.sequence + 1);
+    const a1 = hosts.get("a1")!;
+    await waitFor(async () => (await a1.currentSystem()) === second.hosts.a1!.toplevel, 90_000, "a1 to switch again");
+    // a2 and a3 read sequence 2 too (their entries did not change): nothing re-activated.
+    await waitFor(async () => (await status(hosts.get("a2")!)).agent.lastDeployment?.outcome === "unchanged", 30_000, "a2 to see sequence 2 as unchanged");
+    for (const name of NAMES) {
+      const h = hosts.get(name)!;
+      expect(await runs(h, first.hosts[name]!.toplevel), name).toBe(1);
+    }
+    expect(await runs(a1, second.hosts.a1!.toplevel)).toBe(1);
+    const m = await metrics(a1);
+    expect(m).toMatch(/^oscd_deployment_info\{commit_id="[0-9a-f]{40}",status="done"\} 1$/m);
+    expect(m).toMatch(/^oscd_last_deployment_failed 0$/m);
+    expect(m).toMatch(/^oscd_build_info\{version="[^"]+"\} 1$/m);
+    expect(m).toMatch(/^oscd_fetch_count\{remote_name="manifest:main",status="succeeded"\} \d+$/m);
+  });
+
+  it("refuses a manifest signed with the wrong key and a replayed older one: visible in status, metrics, events and the log; nothing changes", async () => {
+    const h = hosts.get("a2")!;
+    const agent = agents.get("a2")!;
+    const before = await h.currentSystem();
+    const activations = (await h.activations()).length;
+    const events = await h.sh(["sh", "-c", 'setsid node "$1" agent events >/root/events.log 2>&1 </dev/null & echo $!', "sh", (await import("../harness/oscd.js")).OSCD_BIN]);
+    await oscdOn(h, ["agent", "fetch"]);
+    await waitFor(async () => (await readFile(h.path("/root/events.log"), "utf8").catch(() => "")).includes('"fetched"'), 30_000, "the event stream to be connected");
+    const current = parseManifest(await readFile(manifestFile(), "utf8"));
+    const good = await readFile(manifestFile(), "utf8");
+
+    // A forged manifest: the next sequence, a1's system for every host, signed by a key of the same name.
+    const { signatures: _s, ...body } = current;
+    const forged = signManifest({ ...body, sequence: current.sequence + 1, hosts: { ...current.hosts, a2: current.hosts.a1! } }, intruder);
+    await writeFile(manifestFile(), serializeManifest(forged));
+    await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-untrusted", 30_000, "the forged manifest to be refused");
+    expect((await status(h)).agent.heldBack?.reason).toMatch(/does not match the content|not signed by a trusted key/);
+    expect(await metrics(h)).toMatch(/^oscd_held_back\{reason="manifest-untrusted"\} 1$/m);
+    await agent.waitForLog((l) => l.event === "refused" && l.code === "manifest-untrusted");
+
+    // A replay: the signed history file of sequence 1, served as current.
+    await writeFile(manifestFile(), await readFile(join(cache, "channels", "main.1.json"), "utf8"));
+    await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-sequence", 30_000, "the replayed manifest to be refused");
+    expect((await status(h)).agent.heldBack?.reason).toMatch(/sequence 1 is older than 2/);
+    await agent.waitForLog((l) => l.event === "refused" && l.code === "manifest-sequence");
+
+    // Garbage (a truncated upload).
+    await writeFile(manifestFile(), good.slice(0, 100));
+    await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-format", 30_000, "the truncated manifest to be refused");
+
+    expect(await h.currentSystem()).toBe(before);
+    expect((await h.activations()).length).toBe(activations);
+    const streamed = (await readFile(h.path("/root/events.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
+    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence", "manifest-format"]));
+    await h.exec(["kill", events.stdout.trim()]);
+
+    // The good manifest again: held back no more, still nothing re-activated.
+    await writeFile(manifestFile(), good);
+    await waitFor(async () => (await status(h)).agent.heldBack === undefined, 30_000, "the hold to clear");
+    expect((await h.activations()).length).toBe(activations);
+    const line = await oscdOn(h, ["status", "--oneline"]);
+    expect(line.stdout).toMatch(/^a2 1\.0\.0 [0-9a-f]{12} ok no-reboot\n$/);
+  });
+
+  it("a kill -9 of the agent mid-deployment is finished or rolled back by the restarted agent", async () => {
+    const h = hosts.get("a3")!;
+    await agents.get("a3")!.kill("TERM");
+    const old = await h.currentSystem();
+    const crashing = await AgentProcess.start(h, agentConfig("a3"), { env: { OSCD_FAULT_KILL_AT: "switched" }, name: "agent-crash" });
+    await fleet.commitHostChange("a3", uniqueMarker());
+    const next = await publish();
+    await waitFor(async () => !(await crashing.alive()), 90_000, "the agent to kill itself after the switch");
+    // Killed between switch and commit: the new system runs, the journal is open.
+    expect(await h.currentSystem()).toBe(next.hosts.a3!.toplevel);
+    expect((await oscdOn(h, ["status", "--json"])).stdout).toMatch(/"openDeployment": \{/);
+    const restarted = await AgentProcess.start(h, agentConfig("a3"), { name: "agent-restarted" });
+    agents.set("a3", restarted);
+    const recovered = await restarted.waitForLog((l) => l.event === "recovered");
+    expect(recovered.outcome).toBe("rolled-back");
+    await waitFor(async () => (await h.currentSystem()) === old, 30_000, "a3 back on its previous system");
+    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { openDeployment?: unknown; failedReleases: { toplevel: string }[] };
+    expect(s.openDeployment).toBeUndefined();
+    expect(s.failedReleases.map((f) => f.toplevel)).toContain(next.hosts.a3!.toplevel);
+  });
+});
