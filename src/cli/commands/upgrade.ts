@@ -33,7 +33,7 @@ function parseOverrides(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list) {
     const i = item.indexOf("=");
-    if (i <= 0 || i === item.length - 1) throw new UsageError(`--override-input ${JSON.stringify(item)} is not NAME=REF`, "e.g. --override-input nixpkgs github:NixOS/nixpkgs/nixos-unstable");
+    if (i <= 0 || i === item.length - 1) throw new UsageError(`--override-input ${JSON.stringify(item)} is not NAME=REF`, "e.g. --override-input nixpkgs=github:NixOS/nixpkgs/nixos-unstable");
     out[item.slice(0, i)] = item.slice(i + 1);
   }
   return out;
@@ -72,7 +72,7 @@ Examples:
   oscd upgrade --tag v1.4.0 --boot      # that release, from the next boot
   oscd upgrade --branch feature-x --test
   oscd upgrade --local ~/dev/fleet      # prototype uncommitted changes
-  oscd upgrade --override-input nixpkgs path:/home/me/nixpkgs
+  oscd upgrade --override-input nixpkgs=path:/home/me/nixpkgs
 
 The source of every generation stays in the store, linked from /var/lib/oscd/source.`,
     )
