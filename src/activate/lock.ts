@@ -24,7 +24,8 @@ interface LockHolder {
   nonce: string;
 }
 
-const oneLine = (s: unknown) => String(s).replace(/[\x00-\x1f\x7f]/g, "?").slice(0, 200);
+// The lock file is root's, but its text still goes into a one-line error: no control characters.
+const oneLine = (s: unknown) => [...String(s)].map((c) => (c < " " || c === "\x7f" ? "?" : c)).join("").slice(0, 200);
 
 async function processStartTime(pid: number): Promise<string | undefined> {
   try {
