@@ -38,7 +38,9 @@ export class PathUnavailableError extends OscdError {
 export async function realise(storePath: string, opts: RealiseOptions): Promise<string> {
   assertStorePath(storePath);
   await addRoot(storePath, opts.rootName, opts.rootDir);
-  const settings: Record<string, string> = { "require-sigs": "true", "narinfo-cache-negative-ttl": "0", ...opts.settings };
+  // require-sigs is set after the caller's settings, so nothing a caller passes can turn it off.
+  const { "require-sigs": _never, ...callerSettings } = opts.settings ?? {};
+  const settings: Record<string, string> = { "narinfo-cache-negative-ttl": "0", ...callerSettings, "require-sigs": "true" };
   if (opts.substituters && opts.substituters.length > 0) settings.substituters = opts.substituters.join(" ");
   if (opts.trustedPublicKeys && opts.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = opts.trustedPublicKeys.join(" ");
   const r = await nixRun("nix-store", ["--realise", storePath, "--max-jobs", "0"], { ...opts, settings });

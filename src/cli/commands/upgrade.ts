@@ -63,7 +63,7 @@ Examples:
   oscd upgrade --tag v1.4.0 --boot      # that release, from the next boot
   oscd upgrade --branch feature-x --test
   oscd upgrade --local ~/dev/fleet      # prototype uncommitted changes
-  oscd upgrade --override-input nixpkgs path:/home/me/nixpkgs
+  oscd upgrade --override-input nixpkgs=path:/home/me/nixpkgs
 
 The source of every generation stays in the store, linked from /var/lib/oscd/source.`,
     )

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildProgram } from "../../../src/cli/main.js";
+import { buildFullProgram } from "../../../src/cli/main.js";
 import { loadFleet } from "../../../src/fleet/index.js";
 import { releaseBump } from "../../../src/release/index.js";
 import { initFleet, PUBLISH_WORKFLOW, RELEASE_WORKFLOW } from "../../../src/scaffold/index.js";
@@ -44,7 +44,7 @@ describe("oscd init", () => {
     expect(fleet.config.release).toEqual({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential", labels: { major: "release:major", minor: "release:minor", patch: "release:patch" } });
     expect(fleet.config.channels).toEqual({ main: { branch: "main", operation: "switch" } });
 
-    const program = buildProgram();
+    const program = await buildFullProgram();
     for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW]) {
       const text = await readFile(join(repo.dir, path), "utf8");
       const wf = parse(text) as { on: unknown; jobs: Record<string, unknown> };
