@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { mkdir, open, readFile, rename, rm, symlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { OscdError } from "../core/errors.js";
@@ -11,15 +13,27 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** oscd's state (journal, records, lock) is root's alone: new state directories are 0700. */
+export const STATE_DIR_MODE = 0o700;
+
+/**
+ * A temporary name next to `path` that nobody can guess, so nothing can be planted there in
+ * advance (a symlink at a predictable name would redirect the write).
+ */
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(12).toString("hex")}.tmp`);
+}
+
 /**
  * Writes a file so that a crash at any moment leaves the old content or the new, never a
  * mix: temporary file, fsync, rename over the target, fsync the directory.
  */
 export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const h = await open(tmp, "w", mode);
+  await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
+  const tmp = tempName(path);
+  // O_EXCL refuses any existing name, a symlink included; O_NOFOLLOW says so twice.
+  const h = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     await h.writeFile(data);
     await h.sync();
@@ -37,8 +51,8 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
 /** Points a symlink at a new target atomically (a new link, then rename over the old). */
 export async function symlinkAtomic(target: string, path: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
+  const tmp = tempName(path);
   await symlink(target, tmp);
   await rename(tmp, path);
   await fsyncDir(dir);

@@ -1,12 +1,14 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
-import { dirname } from "node:path";
-import { GuardError } from "../core/errors.js";
+import { createHash, randomBytes } from "node:crypto";
+import { link, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { GuardError, OscdError } from "../core/errors.js";
+import { STATE_DIR_MODE } from "./atomic.js";
 
 export class BusyError extends GuardError {
   constructor(holder: LockHolder) {
     super(
       "busy",
-      `another oscd deployment is running on this host (pid ${holder.pid}, ${holder.command}, since ${holder.since})`,
+      `another oscd deployment is running on this host (pid ${holder.pid}, ${oneLine(holder.command)}, since ${oneLine(holder.since)})`,
       "wait for it to finish (oscd status shows it); it is never queued behind your command",
     );
   }
@@ -18,7 +20,12 @@ interface LockHolder {
   startTime: string;
   command: string;
   since: string;
+  /** Unique per taking: names this very lock file, so a takeover and a release know what they act on. */
+  nonce: string;
 }
+
+// The lock file is root's, but its text still goes into a one-line error: no control characters.
+const oneLine = (s: unknown) => [...String(s)].map((c) => (c < " " || c === "\x7f" ? "?" : c)).join("").slice(0, 200);
 
 async function processStartTime(pid: number): Promise<string | undefined> {
   try {
@@ -31,7 +38,7 @@ async function processStartTime(pid: number): Promise<string | undefined> {
 }
 
 async function alive(h: LockHolder): Promise<boolean> {
-  return (await processStartTime(h.pid)) === h.startTime;
+  return Number.isSafeInteger(h.pid) && h.pid > 0 && (await processStartTime(h.pid)) === h.startTime;
 }
 
 export interface Lock {
@@ -40,33 +47,155 @@ export interface Lock {
   tookOverStale: boolean;
 }
 
+/** What a lock (or claim) file says: its holder, and a key naming exactly this file. */
+interface Seen {
+  holder?: LockHolder;
+  /** The holder's nonce; for a file from an older oscd or a damaged one, its inode and change time. */
+  key: string;
+}
+
+async function readSeen(path: string): Promise<Seen | undefined> {
+  let text: string;
+  let ino: number;
+  let ctime: bigint;
+  try {
+    const h = await open(path, "r");
+    try {
+      const st = await h.stat({ bigint: true });
+      ino = Number(st.ino);
+      ctime = st.ctimeNs;
+      text = await h.readFile("utf8");
+    } finally {
+      await h.close();
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  let holder: LockHolder | undefined;
+  try {
+    const v = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof v.pid === "number" && typeof v.startTime === "string") holder = v as LockHolder;
+  } catch {
+    holder = undefined;
+  }
+  const key = typeof holder?.nonce === "string" && /^[0-9a-f]{32}$/.test(holder.nonce) ? holder.nonce : `f${createHash("sha256").update(`${ino}:${ctime}`).digest("hex").slice(0, 31)}`;
+  return { holder, key };
+}
+
+const claimName = (lockPath: string, key: string) => join(dirname(lockPath), `.${basename(lockPath)}.stale-${key}`);
+
 /**
- * One deployment per host at a time. The lock is a file made with O_EXCL holding the pid and
- * its start time; a holder killed with -9 leaves it behind, and the next start takes it over.
+ * One deployment per host at a time. The lock file holds the holder's pid, its start time and
+ * a nonce. It is never seen empty or torn: the content is written to a temporary file first and
+ * `link(2)`ed into place, which fails if a lock exists.
+ *
+ * A holder killed with -9 leaves the file behind; the next start takes it over without ever
+ * removing it. Taking over the stale lock with key K needs winning the claim file
+ * `.lock.stale-K` (also made with `link(2)`, so exactly one process wins each key); the winner
+ * checks that the lock is still K and `rename(2)`s its own file over it, so the path never
+ * disappears for a third process to create. A claimant that died in the middle leaves its claim,
+ * which is taken over the same way under the claimant's key. Release removes the lock only
+ * while it is still the holder's own.
  */
 export async function acquireLock(path: string, command: string): Promise<Lock> {
-  await mkdir(dirname(path), { recursive: true });
-  const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString() };
-  let tookOverStale = false;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const h = await open(path, "wx", 0o644);
-      await h.writeFile(JSON.stringify(me));
-      await h.sync();
-      await h.close();
-      return { tookOverStale, release: async () => void (await rm(path, { force: true })) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    let holder: LockHolder | undefined;
-    try {
-      holder = JSON.parse(await readFile(path, "utf8")) as LockHolder;
-    } catch {
-      holder = undefined; // torn or vanished: treat as stale
-    }
-    if (holder && (await alive(holder))) throw new BusyError(holder);
-    await rm(path, { force: true });
-    tookOverStale = true;
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
+  const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString(), nonce: randomBytes(16).toString("hex") };
+  const tmp = join(dir, `.${basename(path)}.${me.nonce}.tmp`);
+  const h = await open(tmp, "wx", 0o600);
+  try {
+    await h.writeFile(JSON.stringify(me));
+    await h.sync();
+  } finally {
+    await h.close();
   }
-  throw new Error(`cannot take the lock ${path}`);
+  const held = (tookOverStale: boolean): Lock => ({ tookOverStale, release: () => releaseOwn(path, me.nonce) });
+  try {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await linkOrExists(tmp, path)) {
+        await cleanUp(path, me.nonce);
+        return held(false);
+      }
+      const seen = await readSeen(path);
+      if (!seen) continue; // released in between: try again
+      if (seen.holder && (await alive(seen.holder))) throw new BusyError(seen.holder);
+      if (await takeOver(path, tmp, seen.key)) {
+        await cleanUp(path, me.nonce);
+        return held(true);
+      }
+    }
+    throw new OscdError("lock-contended", `could not take the host lock ${path}: it kept changing hands`, { hint: "another oscd is starting and stopping in a loop on this host; stop it and try again" });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function linkOrExists(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+}
+
+/**
+ * Replaces the stale lock with key `staleKey` by ours, if we win its claim chain. Returns false
+ * when the lock changed meanwhile (the caller looks again); throws BusyError when a live process
+ * is taking it over.
+ */
+async function takeOver(path: string, tmp: string, staleKey: string): Promise<boolean> {
+  let key = staleKey;
+  const mine: string[] = [];
+  try {
+    for (let depth = 0; depth < 20; depth++) {
+      const claim = claimName(path, key);
+      if (await linkOrExists(tmp, claim)) {
+        mine.push(claim);
+        // Only the lock we judged stale may be replaced; any other means someone got there first.
+        if ((await readSeen(path))?.key !== staleKey) return false;
+        await rename(tmp, path);
+        return true;
+      }
+      const other = await readSeen(claim);
+      if (!other) return false; // a winner finished and cleaned up: look at the lock again
+      if (other.holder && (await alive(other.holder))) throw new BusyError(other.holder);
+      key = other.key; // the claimant died mid-takeover: take over its claim
+    }
+    return false;
+  } finally {
+    for (const c of mine) await rm(c, { force: true });
+  }
+}
+
+/** Removes the lock only if it is still ours (someone may have removed and retaken it). */
+async function releaseOwn(path: string, nonce: string): Promise<void> {
+  const seen = await readSeen(path).catch(() => undefined);
+  if (seen?.key === nonce) await rm(path, { force: true });
+}
+
+/**
+ * Holding the lock, nothing else can be taking it over: claims and temporary files of dead
+ * takers are litter. A latecomer that wins a removed claim again finds the lock changed and backs off.
+ */
+async function cleanUp(path: string, nonce: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix) || n.includes(nonce)) continue;
+    if (n.startsWith(`${prefix}stale-`)) {
+      await rm(join(dir, n), { force: true });
+    } else if (n.endsWith(".tmp")) {
+      const seen = await readSeen(join(dir, n)).catch(() => undefined);
+      if (seen?.holder && !(await alive(seen.holder))) await rm(join(dir, n), { force: true });
+    }
+  }
 }

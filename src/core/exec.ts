@@ -42,10 +42,28 @@ function environment(opts: RunOptions): NodeJS.ProcessEnv {
   return env;
 }
 
+/** After the child exits, output still in flight gets this long before the pipes are cut. */
+const DRAIN_MS = 200;
+
+/** Signals the child's whole process group (it leads one: spawned detached). */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
 /**
  * Runs a program with an argument array (never a shell string). Resolves with the exit code
  * even when it is non-zero, so each adapter can turn failures into its own typed errors;
  * rejects only when the program is missing or the timeout hits.
+ *
+ * The child leads its own process group, so a timeout ends everything it started (a health
+ * command's `sh -c 'sleep …'` included), not only the direct child; and the call settles when
+ * the child exits, because a descendant that keeps the pipes open would otherwise hold the
+ * caller (and the host lock) until it ends by itself.
  *
  * Built on node:child_process rather than execa: execa's import alone cost ~200 ms of every
  * oscd start (measured with bench/activate.ts), and this needs only spawn, a timeout and
@@ -58,16 +76,22 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
       cwd: opts.cwd,
       env: environment(opts),
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let partial = "";
     let timedOut = false;
+    let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+      killGroup(child.pid, "SIGTERM");
+      // Kept after the child exits: a descendant ignoring SIGTERM still gets SIGKILL. Unref'd
+      // so it never holds the process open by itself.
+      killTimer = setTimeout(() => killGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
+      killTimer.unref();
     }, opts.timeoutMs);
     child.stdout?.on("data", (d: Buffer) => out.push(d));
     child.stderr?.on("data", (d: Buffer) => {
@@ -86,18 +110,32 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
       child.stdin.end(opts.input);
     }
     child.once("error", (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       if (e.code === "ENOENT") reject(new ToolMissingError(file, opts.missingHint ?? `install ${file}`));
       else reject(new OscdError("spawn-failed", `cannot start ${file}: ${e.message}`, { cause: e }));
     });
-    child.once("close", (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      if (drainTimer) clearTimeout(drainTimer);
+      // Pipes a descendant still holds are cut: nothing after the child's exit is waited for.
+      child.stdout?.destroy();
+      child.stderr?.destroy();
       const stderr = Buffer.concat(err).toString("utf8");
       if (timedOut) return reject(new CommandTimeoutError(command, opts.timeoutMs, stderrTail(stderr)));
+      if (killTimer) clearTimeout(killTimer);
       if (opts.onStderrLine && partial) opts.onStderrLine(partial);
       resolve({ command, exitCode: code ?? -1, signal: signal ?? undefined, stdout: Buffer.concat(out).toString("utf8"), stderr });
+    };
+    child.once("exit", (code, signal) => {
+      // Normally "close" follows at once with the last output; when a descendant holds the
+      // pipes it never does, so settle after a short drain instead.
+      drainTimer = setTimeout(() => finish(code, signal), timedOut ? 0 : DRAIN_MS);
     });
+    child.once("close", (code, signal) => finish(code, signal));
   });
 }

@@ -1,33 +1,81 @@
 import type { Command } from "commander";
-import { registerKeys } from "./keys.js";
-import { registerBuild } from "./build.js";
-import { registerPublish } from "./publish.js";
-import { registerManifest } from "./manifest.js";
-import { registerActivate } from "./activate.js";
-import { registerUpgrade } from "./upgrade.js";
-import { registerRollback } from "./rollback.js";
-import { registerGenerations } from "./generations.js";
-import { registerStatus } from "./status.js";
-import { registerRecover } from "./recover.js";
-import { registerSchema } from "./schema.js";
-import { registerRelease } from "./release.js";
-import { registerInit } from "./init.js";
-import { registerAgent } from "./agent.js";
 
-/** One file per command; each registers itself on the program. */
-export function registerCommands(program: Command): void {
-  registerKeys(program);
-  registerBuild(program);
-  registerPublish(program);
-  registerManifest(program);
-  registerActivate(program);
-  registerUpgrade(program);
-  registerRollback(program);
-  registerGenerations(program);
-  registerStatus(program);
-  registerRecover(program);
-  registerSchema(program);
-  registerRelease(program);
-  registerInit(program);
-  registerAgent(program);
+/**
+ * Every command, with its one-line summary for `oscd --help` and a loader for its module.
+ * Only the command being run is loaded (with the stages it needs): importing every command's
+ * module made each start pay for all of them. A test checks each summary against the
+ * loaded command's own description.
+ */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<(program: Command) => void>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: "keys", summary: "make and inspect Nix-format ed25519 signing keys", load: async () => (await import("./keys.js")).registerKeys },
+  {
+    name: "build",
+    summary: "pin the fleet repository to one commit, evaluate the selected hosts in one Nix evaluation, build them and keep GC roots",
+    load: async () => (await import("./build.js")).registerBuild,
+  },
+  {
+    name: "publish",
+    summary: "build the selected hosts, sign and upload their closures to the binary caches, and write the channel's next signed manifest",
+    load: async () => (await import("./publish.js")).registerPublish,
+  },
+  { name: "manifest", summary: "check and print signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
+  {
+    name: "activate",
+    summary: "move this machine to a system with the activation engine: realise, guard, profile, switch, health checks, commit or roll back",
+    load: async () => (await import("./activate.js")).registerActivate,
+  },
+  {
+    name: "upgrade",
+    summary: "upgrade this machine in one step: newest release (or a tag, branch, commit, local tree) → read-only source snapshot → build → activate",
+    load: async () => (await import("./upgrade.js")).registerUpgrade,
+  },
+  {
+    name: "rollback",
+    summary: "switch back to the previous generation (or --to a given one), with health checks",
+    load: async () => (await import("./rollback.js")).registerRollback,
+  },
+  {
+    name: "generations",
+    summary: "list the system generations with their version, commit, ref and source",
+    load: async () => (await import("./generations.js")).registerGenerations,
+  },
+  {
+    name: "status",
+    summary: "this machine: running and booted system, generation, release, reboot need, last deployment",
+    load: async () => (await import("./status.js")).registerStatus,
+  },
+  {
+    name: "recover",
+    summary: "finish a deployment a crash interrupted (every deploying command does this first)",
+    load: async () => (await import("./recover.js")).registerRecover,
+  },
+  { name: "schema", summary: "print the JSON Schema of the fleet file oscd.toml, for editors", load: async () => (await import("./schema.js")).registerSchema },
+  {
+    name: "release",
+    summary: "semantic-version releases: bump the version file, commit, tag, push",
+    load: async () => (await import("./release.js")).registerRelease,
+  },
+  {
+    name: "init",
+    summary: "scaffold oscd.toml (hosts found in nixosConfigurations), the version file and CI workflows",
+    load: async () => (await import("./init.js")).registerInit,
+  },
+  {
+    name: "agent",
+    summary: "the pull agent: follow signed manifests and git branches, and move this machine with the activation engine",
+    load: async () => (await import("./agent.js")).registerAgent,
+  },
+];
+
+/** The command a command line runs (`oscd help X` runs X's help), or undefined. */
+export function invokedCommand(args: readonly string[]): CommandEntry | undefined {
+  const words = args.filter((a) => !a.startsWith("-"));
+  const name = words[0] === "help" ? words[1] : words[0];
+  return COMMANDS.find((c) => c.name === name);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildProgram } from "../../../src/cli/main.js";
+import { buildFullProgram } from "../../../src/cli/main.js";
 import { loadFleet } from "../../../src/fleet/index.js";
 import { releaseBump } from "../../../src/release/index.js";
 import { initFleet, PUBLISH_WORKFLOW, RELEASE_WORKFLOW } from "../../../src/scaffold/index.js";
@@ -44,7 +44,7 @@ describe("oscd init", () => {
     expect(fleet.config.release).toEqual({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential", labels: { major: "release:major", minor: "release:minor", patch: "release:patch" } });
     expect(fleet.config.channels).toEqual({ main: { branch: "main", operation: "switch" } });
 
-    const program = buildProgram();
+    const program = await buildFullProgram();
     for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW]) {
       const text = await readFile(join(repo.dir, path), "utf8");
       const wf = parse(text) as { on: unknown; jobs: Record<string, unknown> };
@@ -124,5 +124,23 @@ describe("oscd init", () => {
     const text = await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8");
     const version = (JSON.parse(await readFile(join(import.meta.dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
     expect(text).toContain(`npm install --global "oscd@${version}"`);
+  });
+
+  it("oscd init --force says the version file is kept because it is never overwritten, not that --force would", async () => {
+    const repo = await fleetRepo();
+    const oscd = await makeCli(await tempDir());
+    await writeFile(join(repo.dir, "oscd.toml"), "[fleet]\nname = \"mine\"\n");
+    const kept = await oscd(["init", "--no-discover"], { cwd: repo.dir });
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain("kept oscd.toml (exists; --force overwrites it)\n");
+    expect(kept.stdout).toContain("kept VERSION (exists; a version file is never overwritten)\n");
+    const forced = await oscd(["init", "--force", "--no-discover"], { cwd: repo.dir });
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain("wrote oscd.toml\n");
+    expect(forced.stdout).toContain("kept VERSION (exists; a version file is never overwritten)\n");
+    expect(forced.stdout).not.toContain("--force overwrites");
+    expect(await readFile(join(repo.dir, "VERSION"), "utf8")).toBe("1.4.0\n");
+    const json = await oscd(["init", "--force", "--no-discover", "--json"], { cwd: repo.dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({ kept: ["VERSION"], keptReasons: { VERSION: "exists; a version file is never overwritten" } });
   });
 });

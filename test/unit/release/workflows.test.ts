@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildProgram } from "../../../src/cli/main.js";
+import { buildFullProgram } from "../../../src/cli/main.js";
 import { githubWorkflows, PUBLISH_WORKFLOW, RELEASE_WORKFLOW, type WorkflowSettings } from "../../../src/scaffold/index.js";
 import { checkInvocation, oscdInvocations, shellWords, workflowCommandProblems } from "./workflow-commands.js";
 
@@ -62,8 +62,8 @@ describe("scaffolded GitHub workflows", () => {
     expect(pub.on.push?.tags).toEqual(["fleet-v*"]);
   });
 
-  it("every oscd command they call exists in the CLI, with its options and arguments", () => {
-    const program = buildProgram();
+  it("every oscd command they call exists in the CLI, with its options and arguments", async () => {
+    const program = await buildFullProgram();
     const all = Object.values(files());
     let checked = 0;
     for (const text of all) {
@@ -75,8 +75,8 @@ describe("scaffolded GitHub workflows", () => {
     expect(checked).toBe(2);
   });
 
-  it("the command check can fail: a missing command, a missing subcommand, an unknown option, a missing argument", () => {
-    const program = buildProgram();
+  it("the command check can fail: a missing command, a missing subcommand, an unknown option, a missing argument", async () => {
+    const program = await buildFullProgram();
     expect(checkInvocation(program, ["oscd", "release", "from-event", "e.json", "--push"])).toEqual({ ok: true, command: ["release", "from-event"] });
     expect(checkInvocation(program, ["oscd", "frobnicate"])).toEqual({ ok: false, missingCommand: ["frobnicate"] });
     expect(checkInvocation(program, ["oscd", "release", "tag"])).toEqual({ ok: false, missingCommand: ["release", "tag"] });

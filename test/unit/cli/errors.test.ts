@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { reportError } from "../../src/cli/main.js";
-import { GuardError, UsageError, OscdError } from "../../src/core/errors.js";
+import { reportError } from "../../../src/cli/main.js";
+import { GuardError, UsageError, OscdError } from "../../../src/core/errors.js";
 
 function capture(err: unknown): { out: string; code: number } {
   let out = "";
@@ -21,5 +21,16 @@ describe("CLI error reporting", () => {
     const r = capture(new Error("boom"));
     expect(r.out).toMatch(/^oscd: error\[internal\]: boom\n/);
     expect(r.code).toBe(1);
+  });
+});
+
+describe("one-line errors", () => {
+  it("a line break or control character from untrusted text cannot start a line of its own", () => {
+    const r = capture(new GuardError("untrusted", 'signed by "evil\noscd: error[ok]: fine\r\u001b[2K"', "hint\nsecond"));
+    const lines = r.out.split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^oscd: error\[untrusted\]: signed by "evil \| oscd: error\[ok\]: fine\\u000d\\u001b\[2K"$/);
+    expect(lines[1]).toBe("hint: hint | second");
+    expect(capture(new Error("SyntaxError: Unexpected token\n  at line 3\n   ^^^")).out.split("\n")).toHaveLength(3);
   });
 });
