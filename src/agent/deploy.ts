@@ -5,7 +5,7 @@ import type { Agent } from "./agent.js";
 import type { Candidate } from "./guards.js";
 import { runPostDeploy, type PostDeployFacts } from "./post-deploy.js";
 import { planReboot } from "./schedule.js";
-import { writeAgentState } from "./state.js";
+import { MAX_INTERRUPTED_ATTEMPTS, writeAgentState } from "./state.js";
 import { checkSwitchLock } from "./switch-lock.js";
 
 /**
@@ -18,9 +18,16 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
   const cfg = agent.opts.config;
   const base = { source: c.source, toplevel: c.toplevel, mode };
   agent.emit({ type: "deploying", at: agent.now(), ...base, step: "start" });
+  const prior = agent.state.inFlight?.toplevel === c.toplevel ? agent.state.inFlight.attempts : 0;
+  if (prior >= MAX_INTERRUPTED_ATTEMPTS) {
+    agent.emit({ type: "refused", at: agent.now(), source: c.source, code: "agent-crash-loop", message: `the deployment of ${c.toplevel} was interrupted ${prior} times (the agent died during it); it is not tried again` });
+    return false;
+  }
   let result: ActivationResult;
   try {
     await checkSwitchLock(agent.layout.runDir);
+    agent.state.inFlight = { toplevel: c.toplevel, attempts: prior + 1, at: agent.now() };
+    await writeAgentState(cfg.stateDir, agent.state);
     result = await activate({
       toplevel: c.toplevel,
       mode,
@@ -34,6 +41,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
       onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base, step, detail: detail.slice(0, 300) }),
     });
   } catch (e) {
+    await clearInFlight(agent);
     const code = isOscdError(e) ? e.code : "internal";
     const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
     if (e instanceof BusyError || code === "switch-locked") {
@@ -44,6 +52,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
     return false;
   }
+  await clearInFlight(agent);
   if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
   agent.emit({ type: "deployed", at: agent.now(), ...base, outcome: result.outcome, generation: result.generation, reboot: result.reboot.needed });
   if (c.git?.role === "main" && result.outcome !== "dry-run") {
@@ -57,6 +66,12 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
     if (when) agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons: result.reboot.reasons });
   }
   return false;
+}
+
+async function clearInFlight(agent: Agent): Promise<void> {
+  if (!agent.state.inFlight) return;
+  agent.state.inFlight = undefined;
+  await writeAgentState(agent.opts.config.stateDir, agent.state);
 }
 
 function facts(agent: Agent, c: Candidate): PostDeployFacts {

@@ -14,6 +14,12 @@ export const agentStateSchema = z
   .object({
     manifest: z.record(z.object({ sequence: z.number().int().min(0), commit: z.string().optional(), toplevel: z.string().optional(), at: z.string() }).strict()).default({}),
     git: z.record(z.object({ main: z.string().optional(), testing: z.string().optional(), at: z.string() }).strict()).default({}),
+    /**
+     * The deployment in progress and how many times it was started. Set before the engine runs,
+     * cleared when it returns: a value found at start means the agent died during it (a switch
+     * that restarts the agent's own unit does that every time), so it is not retried forever.
+     */
+    inFlight: z.object({ toplevel: z.string(), attempts: z.number().int().min(1), at: z.string() }).strict().optional(),
   })
   .strict();
 export type AgentState = z.infer<typeof agentStateSchema>;
@@ -28,6 +34,9 @@ export class AgentStateError extends OscdError {
     });
   }
 }
+
+/** Attempts of one toplevel that died with the agent before it is no longer retried. */
+export const MAX_INTERRUPTED_ATTEMPTS = 2;
 
 /** Reads the state; a missing file is an empty state, a damaged one a refusal (never a silent reset). */
 export async function readAgentState(stateDir: string): Promise<{ state: AgentState; existed: boolean }> {

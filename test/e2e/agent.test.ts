@@ -82,7 +82,8 @@ describe("oscd agent following a manifest channel", () => {
     for (const name of NAMES) {
       const h = hosts.get(name)!;
       const want = first.hosts[name]!.toplevel;
-      await waitFor(async () => (await h.currentSystem()) === want, 90_000, `${name} to switch`, async () => JSON.stringify((await agents.get(name)!.lines()).slice(-8)));
+      await agents.get(name)!.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === want, 90_000);
+      expect(await h.currentSystem()).toBe(want);
       expect(await h.defaultBootToplevel()).toBe(want);
     }
     const second = await (async () => {
@@ -150,24 +151,63 @@ describe("oscd agent following a manifest channel", () => {
     expect(line.stdout).toMatch(/^a2 1\.0\.0 [0-9a-f]{12} ok no-reboot\n$/);
   });
 
-  it("a kill -9 of the agent mid-deployment is finished or rolled back by the restarted agent", async () => {
+  it("a kill -9 of the agent mid-deployment is rolled back and finished by the restarted agent; a release that kills it every time is not retried forever", async () => {
     const h = hosts.get("a3")!;
     await agents.get("a3")!.kill("TERM");
-    const old = await h.currentSystem();
-    const crashing = await AgentProcess.start(h, agentConfig("a3"), { env: { OSCD_FAULT_KILL_AT: "switched" }, name: "agent-crash" });
+    const crashAt = { OSCD_FAULT_KILL_AT: "switched" };
+    const crashing = await AgentProcess.start(h, agentConfig("a3"), { env: crashAt, name: "agent-crash" });
     await fleet.commitHostChange("a3", uniqueMarker());
     const next = await publish();
+    const want = next.hosts.a3!.toplevel;
     await waitFor(async () => !(await crashing.alive()), 90_000, "the agent to kill itself after the switch");
     // Killed between switch and commit: the new system runs, the journal is open.
-    expect(await h.currentSystem()).toBe(next.hosts.a3!.toplevel);
+    expect(await h.currentSystem()).toBe(want);
     expect((await oscdOn(h, ["status", "--json"])).stdout).toMatch(/"openDeployment": \{/);
     const restarted = await AgentProcess.start(h, agentConfig("a3"), { name: "agent-restarted" });
     agents.set("a3", restarted);
-    const recovered = await restarted.waitForLog((l) => l.event === "recovered");
-    expect(recovered.outcome).toBe("rolled-back");
-    await waitFor(async () => (await h.currentSystem()) === old, 30_000, "a3 back on its previous system");
-    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { openDeployment?: unknown; failedReleases: { toplevel: string }[] };
+    // The engine rolls the interrupted deployment back (health was never confirmed); a crash is
+    // not the release's fault, so the agent deploys it again and this time commits it.
+    expect((await restarted.waitForLog((l) => l.event === "recovered")).outcome).toBe("rolled-back");
+    await restarted.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === want);
+    expect(await h.currentSystem()).toBe(want);
+    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { openDeployment?: unknown; generation: { toplevel: string } };
     expect(s.openDeployment).toBeUndefined();
-    expect(s.failedReleases.map((f) => f.toplevel)).toContain(next.hosts.a3!.toplevel);
+    expect(s.generation.toplevel).toBe(want);
+
+    // A release whose switch kills the agent every time: two interrupted attempts, then refused.
+    await restarted.kill("TERM");
+    await fleet.commitHostChange("a3", uniqueMarker());
+    const bad = (await publish()).hosts.a3!.toplevel;
+    for (const n of [1, 2]) {
+      const a = await AgentProcess.start(h, agentConfig("a3"), { env: crashAt, name: `agent-loop-${n}` });
+      await waitFor(async () => !(await a.alive()), 90_000, `attempt ${n} to kill the agent`);
+    }
+    const last = await AgentProcess.start(h, agentConfig("a3"), { env: crashAt, name: "agent-loop-3" });
+    agents.set("a3", last);
+    const refused = await last.waitForLog((l) => l.event === "refused" && l.code === "agent-crash-loop");
+    expect(refused.message).toContain(`${bad} was interrupted 2 times`);
+    expect(await last.alive()).toBe(true);
+    expect(await h.currentSystem()).toBe(want);
+  });
+
+  it("a host outside its switch window waits (status says so), then deploys when the window opens", async () => {
+    const h = hosts.get("a1")!;
+    await agents.get("a1")!.kill("TERM");
+    const now = h.path("/root/now");
+    await writeFile(now, "2026-11-21T12:00:00Z\n");
+    const agent = await AgentProcess.start(h, agentConfig("a1", { switchWindows: [{ lower: "02:00", upper: "04:00" }] }), { env: { OSCD_TEST_NOW_FILE: "/root/now", TZ: "UTC" }, name: "agent-window" });
+    agents.set("a1", agent);
+    const before = await h.currentSystem();
+    await fleet.commitHostChange("a1", uniqueMarker());
+    const next = await publish();
+    await waitFor(async () => /outside the switch window/.test((await status(h)).agent.waiting?.reason ?? ""), 60_000, "a1 to wait for its window");
+    expect((await status(h)).agent.waiting?.reason).toContain("it opens at 2026-11-22T02:00:00.000Z");
+    expect(await h.currentSystem()).toBe(before);
+    await writeFile(now, "2026-11-22T02:30:00Z\n");
+    await oscdOn(h, ["agent", "fetch"]);
+    // The deployment's end, not /run/current-system: the fake switch sets the link before it logs.
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a1!.toplevel);
+    expect(await h.currentSystem()).toBe(next.hosts.a1!.toplevel);
+    expect(await runs(h, next.hosts.a1!.toplevel), (await h.activations()).join("\n")).toBe(1);
   });
 });
