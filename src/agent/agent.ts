@@ -11,7 +11,9 @@ import { deployCandidate } from "./deploy.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
 import type { Candidate } from "./guards.js";
 import type { Logger } from "./log.js";
+import { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
+import { signatureTrust } from "./signature-trust.js";
 import { AgentMetrics } from "./metrics.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
@@ -47,6 +49,7 @@ export class Agent {
   private stopped = false;
   private readonly deployWake = new Wake();
   private manifest: ManifestWatcher | undefined;
+  private git: GitWatcher[] = [];
   private servers: (Server | NetServer)[] = [];
 
   constructor(readonly opts: AgentOptions) {
@@ -88,12 +91,19 @@ export class Agent {
       this.manifest = new ManifestWatcher(this, c.manifest);
       void this.manifest.run();
     }
+    const trust = await signatureTrust(c);
+    for (const r of c.remotes) {
+      const w = new GitWatcher(this, r, trust);
+      this.git.push(w);
+      void w.run();
+    }
     void this.deployLoop();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.manifest?.stop();
+    for (const g of this.git) g.stop();
     this.deployWake.fire();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -151,8 +161,9 @@ export class Agent {
 
   fetchNow(): { fetching: string[] } {
     this.manifest?.fetchNow();
+    for (const g of this.git) g.fetchNow();
     this.deployWake.fire();
-    return { fetching: this.manifest ? [this.manifest.name] : [] };
+    return { fetching: [...(this.manifest ? [this.manifest.name] : []), ...this.git.map((g) => g.name)] };
   }
 
   setSuspended(on: boolean): { suspended: boolean } {

@@ -106,7 +106,9 @@ export class Observer {
         const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
         src.lastFetch = { at: src.lastFetch?.at ?? e.at, status: "refused", detail: e.message };
         src.refusal = { code: e.code, message: e.message, at: e.at };
-        if (s.heldBack?.code !== e.code || s.heldBack.source !== e.source) s.heldBack = { source: e.source, code: e.code, reason: e.message, since: e.at };
+        // `since` is when this kind of hold began; the reason is always the newest.
+        const same = s.heldBack?.code === e.code && s.heldBack.source === e.source;
+        s.heldBack = { source: e.source, code: e.code, reason: e.message, since: same ? (s.heldBack?.since ?? e.at) : e.at };
         m.heldBack.reset();
         m.heldBack.set({ reason: e.code }, 1);
         m.lastFetchFailed.set(1);
