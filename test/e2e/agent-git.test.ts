@@ -1,7 +1,8 @@
-import { rm } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
-import { AgentProcess, FleetRepo, SimHost, oscdOn, uniqueMarker } from "../harness/index.js";
+import { AgentProcess, FleetRepo, SimHost, must, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
 
 /**
  * The agent's git source (comin parity), end to end: two SimHosts follow a local-path remote
@@ -35,6 +36,8 @@ afterAll(async () => {
 
 describe("oscd agent following git branches", () => {
   let mainTop: Map<string, string>;
+  /** The main commit g2 (and g1) last deployed before the rewrite. */
+  let deployedMain: string;
 
   it("builds and switches each host to main's commit", async () => {
     const head = await fleet.head();
@@ -69,6 +72,7 @@ describe("oscd agent following git branches", () => {
     const g2 = hosts.get("g2")!;
     const base = await fleet.head();
     const c1 = await fleet.commitHostChange("g2", uniqueMarker());
+    deployedMain = c1;
     const t1 = await toplevelAt(c1, "g2");
     await deployed("g2", t1);
     // Rewrite: main goes back to before c1 and gets another commit.
@@ -80,5 +84,30 @@ describe("oscd agent following git branches", () => {
     expect(st.agent.heldBack.code).toBe("git-main-rewritten");
     expect(st.agent.heldBack.reason).toContain(`${rewritten.slice(0, 12)}, which does not descend from ${c1.slice(0, 12)}`);
     expect(await g2.currentSystem()).toBe(t1);
+  });
+
+  it("with an allowed-signers file, refuses an unsigned commit and deploys a signed one", async () => {
+    const g1 = hosts.get("g1")!;
+    const dir = await tempDir("agent-signers");
+    const key = join(dir, "signer");
+    await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "fleet-signer", "-f", key]);
+    const signers = join(dir, "allowed_signers");
+    await writeFile(signers, `ci@example.org ${(await readFile(`${key}.pub`, "utf8")).trim()}\n`);
+    await agents.get("g1")!.kill("TERM");
+    const agent = await AgentProcess.start(g1, { ...config("g1"), allowedSignersPath: signers }, { name: "agent-signed" });
+    agents.set("g1", agent);
+    const before = await g1.currentSystem();
+    // Undo the rewrite, then an unsigned commit on main.
+    await fleet.git(["reset", "-q", "--hard", deployedMain]);
+    await fleet.commitHostChange("g1", uniqueMarker());
+    const refused = await agent.waitForLog((l) => l.event === "refused" && l.code === "git-bad-signature", 60_000);
+    expect(String(refused.message)).toMatch(/not signed/);
+    expect(await g1.currentSystem()).toBe(before);
+    await fleet.git(["-c", "gpg.format=ssh", "-c", `user.signingkey=${key}`, "commit", "-q", "--allow-empty", "-S", "-m", "signed release"]);
+    const signed = await fleet.head();
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.source === "git:local/main", 120_000);
+    const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { generation: { commit: string }; agent: { heldBack?: unknown } };
+    expect(st.generation.commit).toBe(signed);
+    expect(st.agent.heldBack).toBeUndefined();
   });
 });
