@@ -1,6 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import { pathInfo, type NixCallOptions } from "../nix/index.js";
 import { evaluateTargets } from "./evaluate.js";
+import { checkOverrideInputs, overridesNeedFlake, type OverrideInputs } from "./overrides.js";
 import { buildablePlatforms } from "./platforms.js";
 import type { PinnedFleet } from "./pin.js";
 import { invalidPaths, realiseJobs, type RealiseJob } from "./realise.js";
@@ -32,6 +33,8 @@ export interface BuildReport {
   version?: string;
   hosts: HostBuild[];
   targets: Targets;
+  /** Flake inputs replaced at evaluation, when any were. */
+  overrideInputs?: OverrideInputs;
   evalMs: number;
   buildMs: number;
 }
@@ -47,6 +50,11 @@ export interface BuildOptions {
   /** Nix's remote builders (`--builders`). */
   builders?: string;
   maxJobs?: number | "auto";
+  /**
+   * Flake inputs replaced at evaluation (`--override-input NAME=REF`, RFC R5.2: build a
+   * release against another package set than the one it pins). Flake fleets only.
+   */
+  overrideInputs?: OverrideInputs;
   /** Evaluate only: no build, no roots (e.g. hosts of a system this machine cannot build). */
   evalOnly?: boolean;
   /** GC root directory for the results (default /nix/var/nix/gcroots/oscd). */
@@ -69,11 +77,17 @@ export function buildRootName(fleetName: string, host: string): string {
  */
 export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, targets?: Targets): Promise<BuildReport> {
   const nix = opts.nix ?? {};
+  const overrideInputs = opts.overrideInputs ?? {};
+  const overridden = Object.keys(overrideInputs).length > 0;
+  if (overridden) {
+    if (p.nixSource.kind !== "flake") throw overridesNeedFlake();
+    checkOverrideInputs(overrideInputs);
+  }
   const t = targets ?? (await buildTargets(p, opts.selection, nix));
   const hosts = new Map<string, HostBuild>(t.selected.map((h) => [h.name, { name: h.name, attribute: h.attribute, system: h.system, status: "failed", timeMs: 0 }]));
   const evalStart = Date.now();
   opts.onProgress?.({ step: "evaluate", state: "start", hosts: t.selected.length });
-  const evaluated = await evaluateTargets(p.nixSource, t.selected, nix);
+  const evaluated = await evaluateTargets(p.nixSource, t.selected, { ...nix, overrideInputs });
   const evalMs = Date.now() - evalStart;
   const jobs: RealiseJob[] = [];
   for (const target of t.selected as BuildTarget[]) {
@@ -135,6 +149,7 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
     version: p.source.version,
     hosts: t.selected.map((s) => hosts.get(s.name) as HostBuild),
     targets: t,
+    overrideInputs: overridden ? overrideInputs : undefined,
     evalMs,
     buildMs: Date.now() - buildStart,
   };

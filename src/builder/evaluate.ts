@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { OscdError, isOscdError } from "../core/errors.js";
-import { attrPathExpr, evalExprJson, isStorePath, type NixCallOptions, type NixSource } from "../nix/index.js";
+import { attrPathExpr, evalExprJson, isStorePath, nixOk, type NixCallOptions, type NixSource } from "../nix/index.js";
+import { checkOverrideInputs, overridesNeedFlake, type OverrideInputs } from "./overrides.js";
 import type { BuildTarget } from "./targets.js";
 
 export interface Evaluated {
@@ -15,9 +16,13 @@ export type EvalOutcome = { ok: true; value: Evaluated } | { ok: false; error: O
 export interface EvaluateOptions extends NixCallOptions {
   /** Parallel single-host evaluations when the joint one fails (default 4). */
   fallbackJobs?: number;
+  /** Flake inputs replaced at evaluation (`--override-input`); flakes only. */
+  overrideInputs?: OverrideInputs;
 }
 
 const evaluatedList = z.array(z.object({ drv: z.string(), out: z.string(), system: z.string().nullable() }));
+
+const DERIVATION_FIELDS = "d = x: { drv = x.drvPath; out = x.outPath; system = x.system or null; };";
 
 /**
  * The Nix expression that evaluates every target in ONE evaluation. A classic fleet file that
@@ -37,7 +42,7 @@ export function evaluationExpr(source: NixSource, targets: readonly Pick<BuildTa
       .join(" ")} }`;
   }
   const list = targets.map((t) => `(d roots.${JSON.stringify(t.system)}${attrPathExpr(t.attribute)})`).join(" ");
-  return `let roots = ${roots}; d = x: { drv = x.drvPath; out = x.outPath; system = x.system or null; }; in [ ${list} ]`;
+  return `let roots = ${roots}; ${DERIVATION_FIELDS} in [ ${list} ]`;
 }
 
 function impure(source: NixSource): boolean {
@@ -45,8 +50,52 @@ function impure(source: NixSource): boolean {
   return !(/[?&](rev|narHash)=/.test(source.flakeRef) || source.flakeRef.startsWith("/nix/store/"));
 }
 
-async function evalTogether(source: NixSource, targets: readonly BuildTarget[], opts: NixCallOptions): Promise<Evaluated[]> {
-  const raw = await evalExprJson(evaluationExpr(source, targets), { ...opts, impure: impure(source) });
+/** An attribute name as a flake fragment component: bare when Nix reads it so, else quoted. */
+function fragmentName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_'-]*$/.test(name) ? name : JSON.stringify(name);
+}
+
+/**
+ * Evaluates targets with flake inputs replaced. `--override-input` applies to installables,
+ * not to `builtins.getFlake`, so the hosts are reached through one installable per top-level
+ * output (normally one: nixosConfigurations) with `--apply` picking each host's toplevel;
+ * `--apply` and `--override-input` on `nix eval` both exist in Nix 2.8.
+ */
+async function evalOverridden(flakeRef: string, targets: readonly BuildTarget[], overrides: OverrideInputs, opts: NixCallOptions): Promise<unknown[]> {
+  const groups = new Map<string, { rest: string; index: number }[]>();
+  targets.forEach((t, index) => {
+    const [first = "", ...rest] = t.attribute.split(".").filter((p) => p.length > 0);
+    groups.set(first, [...(groups.get(first) ?? []), { rest: rest.join("."), index }]);
+  });
+  const out: unknown[] = new Array(targets.length);
+  const overrideArgs = Object.entries(overrides).flatMap(([name, ref]) => ["--override-input", name, ref]);
+  for (const [first, members] of groups) {
+    const list = members.map((m) => `(d (o${m.rest === "" ? "" : attrPathExpr(m.rest)}))`).join(" ");
+    const args = ["eval", "--json", ...(impure({ kind: "flake", flakeRef }) ? ["--impure"] : []), ...overrideArgs, `${flakeRef}#${fragmentName(first)}`, "--apply", `o: let ${DERIVATION_FIELDS} in [ ${list} ]`];
+    const r = await nixOk("nix", args, opts, "nix-eval-failed", `evaluating ${first} of ${flakeRef} with ${Object.keys(overrides).join(", ")} overridden`, () => "check the input names against the flake's inputs");
+    // Nix only warns about an override naming no input, and evaluates with the pinned one.
+    const unmatched = UNMATCHED_OVERRIDE.exec(r.stderr);
+    if (unmatched) throw overrideMatchesNoInput(unmatched[0]);
+    const values = z.array(z.unknown()).parse(JSON.parse(r.stdout));
+    members.forEach((m, i) => (out[m.index] = values[i]));
+  }
+  return out;
+}
+
+const UNMATCHED_OVERRIDE = /(?:the flag '--override-input [^'\n]*' does not match any input|input '[^'\n]*' has an override for a non-existent input '[^'\n]*')/;
+
+function overrideMatchesNoInput(warning: string): OscdError {
+  return new OscdError("override-unknown-input", `--override-input names no input of the flake: ${warning}`, {
+    exitCode: 2,
+    hint: "use the input names of the fleet's flake.nix (nested inputs as outer/inner)",
+  });
+}
+
+async function evalTogether(source: NixSource, targets: readonly BuildTarget[], opts: NixCallOptions, overrides: OverrideInputs): Promise<Evaluated[]> {
+  const raw =
+    Object.keys(overrides).length > 0 && source.kind === "flake"
+      ? await evalOverridden(source.flakeRef, targets, overrides, opts)
+      : await evalExprJson(evaluationExpr(source, targets), { ...opts, impure: impure(source) });
   const parsed = evaluatedList.parse(raw);
   if (parsed.length !== targets.length) throw new Error(`the evaluation returned ${parsed.length} results for ${targets.length} hosts`);
   return parsed.map((p, i) => {
@@ -80,13 +129,19 @@ function asOscdError(e: unknown, t: BuildTarget): OscdError {
  */
 export async function evaluateTargets(source: NixSource, targets: readonly BuildTarget[], opts: EvaluateOptions = {}): Promise<Map<string, EvalOutcome>> {
   const out = new Map<string, EvalOutcome>();
+  const { fallbackJobs, overrideInputs = {}, ...nix } = opts;
+  if (Object.keys(overrideInputs).length > 0) {
+    if (source.kind !== "flake") throw overridesNeedFlake();
+    checkOverrideInputs(overrideInputs);
+  }
   if (targets.length === 0) return out;
-  const { fallbackJobs, ...nix } = opts;
   try {
-    const all = await evalTogether(source, targets, nix);
+    const all = await evalTogether(source, targets, nix, overrideInputs);
     targets.forEach((t, i) => out.set(t.name, checkSystem(t, all[i] as Evaluated)));
     return out;
   } catch (e) {
+    // The same for every host: not a host's failure but the command's.
+    if (isOscdError(e) && e.code === "override-unknown-input") throw e;
     if (targets.length === 1) {
       out.set((targets[0] as BuildTarget).name, { ok: false, error: asOscdError(e, targets[0] as BuildTarget) });
       return out;
@@ -94,7 +149,7 @@ export async function evaluateTargets(source: NixSource, targets: readonly Build
   }
   await eachLimited(targets, fallbackJobs ?? 4, async (t) => {
     try {
-      const [one] = await evalTogether(source, [t], nix);
+      const [one] = await evalTogether(source, [t], nix, overrideInputs);
       out.set(t.name, checkSystem(t, one as Evaluated));
     } catch (e) {
       out.set(t.name, { ok: false, error: asOscdError(e, t) });

@@ -90,6 +90,14 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   } else {
     source = await pinRef(opts.ref, prep);
   }
+  return pinnedFleetOf(source, repo, uncommittedChanges);
+}
+
+/**
+ * A source already pinned (e.g. by `oscd upgrade`'s own source step) as the build stage's
+ * input: the fleet file read from the snapshot, and how Nix evaluates the snapshot.
+ */
+export async function pinnedFleetOf(source: PinnedSource, repo: string, uncommittedChanges = false): Promise<PinnedFleet> {
   const fleet = await loadFleet(source.snapshot.storePath);
   const nixSource: NixSource =
     fleet.layout === "flake" ? { kind: "flake", flakeRef: source.snapshot.flakeRef } : { kind: "file", file: join(source.snapshot.storePath, fleet.config.fleet.file) };

@@ -98,6 +98,8 @@ class DoneTracker {
     await this.check(start);
   }
 }
+/** Roots are made before realising, so Nix's advice to pass --add-root would only mislead. */
+const NO_ROOT_WARNING = /you did not specify '--add-root'/;
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, "g");
 
 /**
@@ -146,6 +148,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
     }
     if (ev.action === "msg" && typeof ev.msg === "string") {
       const text = ev.msg.replace(ANSI, "");
+      if (NO_ROOT_WARNING.test(text)) return;
       if ((ev.level ?? 9) <= 1) messages.push(text);
       nix.onLog?.(text);
     } else if (ev.action === "start" && ev.type === ACT_BUILDS && ev.id !== undefined) {

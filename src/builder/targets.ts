@@ -32,12 +32,26 @@ export async function buildTargets(p: PinnedFleet, selection: string | undefined
       "no-hosts",
     );
   }
-  const selected = selectHosts(all, selection).map((h) => ({
-    name: h.name,
-    tags: h.tags,
-    attribute: hostAttribute(p.fleet, h.name),
-    system: hostSystem(p.fleet, h.name),
-    systemDeclared: p.fleet.config.hosts[h.name]?.system !== undefined,
-  }));
+  const selected = selectHosts(all, selection).map((h) => targetOf(p, h.name, h.tags));
   return { all, selected };
+}
+
+function targetOf(p: Pick<PinnedFleet, "fleet">, name: string, tags: string[]): BuildTarget {
+  return {
+    name,
+    tags,
+    attribute: hostAttribute(p.fleet, name),
+    system: hostSystem(p.fleet, name),
+    systemDeclared: p.fleet.config.hosts[name]?.system !== undefined,
+  };
+}
+
+/**
+ * One host as the only target, without listing the fleet's hosts (no discovery evaluation):
+ * a machine building itself knows its name, and evaluating its attribute says whether it exists.
+ */
+export function hostTarget(p: Pick<PinnedFleet, "fleet">, name: string): Targets {
+  const tags = p.fleet.config.hosts[name]?.tags ?? [];
+  const target = targetOf(p, name, tags);
+  return { all: [{ name, tags, discovered: p.fleet.config.hosts[name] === undefined }], selected: [target] };
 }

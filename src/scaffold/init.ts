@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { FLEET_FILE, fleetHosts, loadFleet, parseFleetFile, type Fleet } from "../fleet/index.js";
-import { defaultBranch, skipLabel, versionFilePath } from "../release/index.js";
+import { defaultBranch } from "../git/index.js";
+import { skipLabel, versionFilePath } from "../release/index.js";
 import { githubWorkflows, type ScaffoldFile } from "./github.js";
 import { HOST_NAME, renderFleetFile } from "./fleet-file.js";
 import { pathExists } from "../core/fs.js";
@@ -33,9 +34,14 @@ export interface InitResult {
   /** Names in nixosConfigurations not written because oscd host names cannot have them. */
   skippedHosts: string[];
   written: string[];
-  /** Files that existed and were left as they were (pass force to overwrite). */
+  /** Files that existed and were left as they were (pass force to overwrite, except the version file). */
   kept: string[];
+  /** Why each kept file was kept: `force` overwrites it, or (the version file) nothing ever does. */
+  keptReasons: Record<string, string>;
 }
+
+const KEPT_UNLESS_FORCED = "exists; --force overwrites it";
+const KEPT_VERSION_FILE = "exists; a version file is never overwritten";
 
 export class InitDiscoveryError extends OscdError {
   constructor(dir: string, cause: unknown) {
@@ -59,6 +65,11 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
   const files: ScaffoldFile[] = [];
   const written: string[] = [];
   const kept: string[] = [];
+  const keptReasons: Record<string, string> = {};
+  const keep = (path: string, reason: string) => {
+    kept.push(path);
+    keptReasons[path] = reason;
+  };
   const fleetPath = join(dir, FLEET_FILE);
   const layout: "flake" | "classic" = (await pathExists(join(dir, "flake.nix"))) ? "flake" : "classic";
 
@@ -68,7 +79,7 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
   const keepFleetFile = (await pathExists(fleetPath)) && !o.force;
   if (keepFleetFile) {
     fleet = await loadFleet(dir);
-    kept.push(FLEET_FILE);
+    keep(FLEET_FILE, KEPT_UNLESS_FORCED);
   } else {
     const release = parseFleetFile("").release;
     release.branch = o.branch ?? (await defaultBranch(dir)) ?? "main";
@@ -105,12 +116,12 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
     // The version file is never overwritten: it holds the fleet's current version.
     const isVersion = f.path === versionFilePath(release.versionFile);
     if (f.path !== FLEET_FILE && (await pathExists(full)) && (isVersion || !o.force)) {
-      kept.push(f.path);
+      keep(f.path, isVersion ? KEPT_VERSION_FILE : KEPT_UNLESS_FORCED);
       continue;
     }
     await mkdir(dirname(full), { recursive: true });
     await writeFile(full, f.content);
     written.push(f.path);
   }
-  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept };
+  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept, keptReasons };
 }

@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { hostname } from "node:os";
 import { activateHoldingLock, DEFAULT_LAYOUT, readGenerationRecords, withHostLock, type ActivationResult, type HostLayout } from "../activate/index.js";
-import { healthSchema, hostHealth, loadFleet, type MachineConfig, type Operation } from "../fleet/index.js";
+import { buildHosts, hostTarget, pinnedFleetOf, type OverrideInputs } from "../builder/index.js";
+import { OscdError } from "../core/errors.js";
+import { healthSchema, hostHealth, type MachineConfig, type Operation } from "../fleet/index.js";
 import { log as gitLog, type CommitInfo } from "../git/index.js";
 import { currentGeneration } from "../nix/index.js";
 import { describeSpec, prepareSource, type PinnedSource, type SourceSpec } from "../source/index.js";
-import { buildHost } from "./build-host.js";
 
 export interface UpgradeRequest {
   spec: SourceSpec;
@@ -13,7 +14,8 @@ export interface UpgradeRequest {
   machine: MachineConfig;
   allowDowngrade?: boolean;
   retryFailed?: boolean;
-  overrideInputs?: Record<string, string>;
+  /** Flake inputs replaced at evaluation (`--override-input NAME=REF`). */
+  overrideInputs?: OverrideInputs;
   onProgress?: (step: string, detail: string) => void;
   layout?: HostLayout;
 }
@@ -44,12 +46,23 @@ export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
       say("source", describeSpec(req.spec));
       const pinned = await prepareSource(req.spec, { remote: req.machine.remote, mirrorDir, tagPrefix: req.machine.tagPrefix, rootDir: layout.gcrootDir });
       say("source", `${pinned.ref} = ${pinned.commit.slice(0, 12)}${pinned.dirty ? " (with uncommitted changes)" : ""} → ${pinned.snapshot.storePath}`);
-      const fleet = await loadFleet(pinned.snapshot.storePath);
+      const p = await pinnedFleetOf(pinned, req.machine.remote ?? mirrorDir);
+      const fleet = p.fleet;
       const settings: Record<string, string> = {};
       if (req.machine.substituters.length > 0) settings.substituters = req.machine.substituters.join(" ");
       if (req.machine.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = req.machine.trustedPublicKeys.join(" ");
       say("build", `${host}`);
-      const built = await buildHost(fleet, pinned, host, { overrideInputs: req.overrideInputs, settings, rootDir: layout.gcrootDir, onLog: (l) => say("build", l) });
+      // The build stage's own build of one host: rooted before it starts, substituting what
+      // the machine's caches have.
+      const report = await buildHosts(
+        p,
+        { overrideInputs: req.overrideInputs, rootDir: layout.gcrootDir, nix: { settings, onLog: (l) => say("build", l) } },
+        hostTarget(p, host),
+      );
+      const built = report.hosts[0];
+      if (built?.toplevel === undefined || built.status === "failed") {
+        throw built?.error ?? new OscdError("build-failed", `building ${host} gave no toplevel`, { hint: "run oscd build on the fleet repository to see each step" });
+      }
       say("build", built.toplevel);
 
       const gen = await currentGeneration(layout.profile);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
-import { buildHosts, failedHosts, pinFleet, type BuildProgress, type HostBuild } from "../../builder/index.js";
+import { buildHosts, failedHosts, parseOverrideInputs, pinFleet, type BuildProgress, type HostBuild } from "../../builder/index.js";
 import { formatMs, formatBytes, printJson, table } from "../output.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 
@@ -32,6 +32,11 @@ export function failedHostsError(failed: readonly { name: string; failedStep?: s
 
 interface BuildFlags extends BuildSourceFlags {
   evalOnly?: boolean;
+  overrideInput: string[];
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
 }
 
 export function registerBuild(program: Command): void {
@@ -40,6 +45,7 @@ export function registerBuild(program: Command): void {
     .description("pin the fleet repository to one commit, evaluate the selected hosts in one Nix evaluation, build them and keep GC roots");
   addBuildSourceOptions(cmd, "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
     .option("--eval-only", "evaluate only: print each host's toplevel and system without building")
+    .option("--override-input <name=ref>", "evaluate with a flake input replaced, e.g. nixpkgs=path:/srv/nixpkgs (flakes; repeatable)", collect, [])
     .addHelpText(
       "after",
       `
@@ -49,12 +55,14 @@ Examples:
   oscd build --repo https://git.example.org/fleet.git --ref main --json
   oscd build --builders 'ssh://pi-builder aarch64-linux' --max-jobs auto
   oscd build --eval-only --json      # toplevels and systems without building
+  oscd build --override-input nixpkgs=path:/srv/nixpkgs
 
 Each host is reported as built, already present or failed, with its closure size and build time.
 A host that fails to evaluate or build does not stop the others; the command then exits 1.`,
     )
     .action(async (o: BuildFlags) => {
       if (o.evalOnly && (o.builders || o.maxJobs !== undefined)) throw new UsageError("--eval-only builds nothing, so --builders and --max-jobs do not apply");
+      const overrideInputs = parseOverrideInputs(o.overrideInput);
       const pinned = await pinFleet({ repo: o.repo, ref: o.ref, stateDir: o.stateDir, rootDir: o.rootsDir });
       const s = pinned.source;
       process.stderr.write(`oscd: pinned commit ${s.commit.slice(0, 12)} (ref ${s.ref}${s.version ? `, version ${s.version}` : ""})\n`);
@@ -64,6 +72,7 @@ A host that fails to evaluate or build does not stop the others; the command the
         builders: o.builders,
         maxJobs: o.maxJobs,
         evalOnly: o.evalOnly,
+        overrideInputs,
         rootDir: o.rootsDir,
         buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
         onProgress: (p) => printBuildProgress(p),
@@ -74,6 +83,7 @@ A host that fails to evaluate or build does not stop the others; the command the
           ref: report.ref,
           tag: report.tag,
           version: report.version,
+          overrideInputs: report.overrideInputs,
           evalMs: report.evalMs,
           buildMs: report.buildMs,
           hosts: report.hosts.map((h: HostBuild) => ({

@@ -66,6 +66,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "scaffold oscd.toml (hosts found in nixosConfigurations), the version file and CI workflows",
     load: async () => (await import("./init.js")).registerInit,
   },
+  {
+    name: "agent",
+    summary: "the pull agent: follow signed manifests and git branches, and move this machine with the activation engine",
+    load: async () => (await import("./agent.js")).registerAgent,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */

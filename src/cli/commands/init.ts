@@ -27,7 +27,7 @@ workflows follow its [release] settings.`,
       const r = await initFleet({ dir: o.dir, ci: o.ci, branch: o.branch, discover: o.discover, force: o.force, oscdVersion: program.version() ?? "latest" });
       if (o.json) return printJson(r);
       for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
-      for (const f of r.kept) process.stdout.write(`kept ${f} (exists; --force overwrites it)\n`);
+      for (const f of r.kept) process.stdout.write(`kept ${f} (${r.keptReasons[f] ?? "exists"})\n`);
       if (r.hosts.length > 0) process.stdout.write(`hosts: ${r.hosts.join(", ")}\n`);
       if (r.skippedHosts.length > 0) process.stdout.write(`not listed (oscd host names have letters, digits, - and _): ${r.skippedHosts.join(", ")}\n`);
     });

@@ -3,6 +3,7 @@ import { UsageError } from "../../core/errors.js";
 import { loadMachineConfig, type Operation } from "../../fleet/index.js";
 import { specFromFlags } from "../../source/index.js";
 import { upgrade } from "../../upgrade/index.js";
+import { parseOverrideInputs } from "../../builder/index.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
@@ -27,16 +28,6 @@ interface UpgradeFlags {
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-function parseOverrides(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const i = item.indexOf("=");
-    if (i <= 0 || i === item.length - 1) throw new UsageError(`--override-input ${JSON.stringify(item)} is not NAME=REF`, "e.g. --override-input nixpkgs=github:NixOS/nixpkgs/nixos-unstable");
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
 }
 
 function modeOf(o: UpgradeFlags): Operation {
@@ -84,7 +75,7 @@ The source of every generation stays in the store, linked from /var/lib/oscd/sou
         machine: { ...machine, remote: o.remote ?? machine.remote, host: o.host ?? machine.host },
         allowDowngrade: o.allowDowngrade,
         retryFailed: o.retryFailed,
-        overrideInputs: parseOverrides(o.overrideInput),
+        overrideInputs: parseOverrideInputs(o.overrideInput),
         onProgress: progressPrinter(!o.quiet && !o.json),
       });
       if (o.json) return printJson(r);

@@ -2,7 +2,7 @@ import { readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHosts, builderSystems, buildRootName, evaluationExpr, pinFleet, type HostBuild } from "../../../src/builder/index.js";
-import { FleetRepo, tempDir, uniqueMarker } from "../../harness/index.js";
+import { FleetRepo, GIT_ENV, must, tempDir, uniqueMarker } from "../../harness/index.js";
 import { breakBuild, json, oscd } from "./helpers.js";
 
 let dir: string;
@@ -62,6 +62,75 @@ describe("pinning the fleet repository", () => {
     await expect(pin(repo, "no-such-thing")).rejects.toMatchObject({ code: "unknown-ref", exitCode: 2 });
     await expect(pinFleet({ repo: "https://git.example.invalid/fleet.git", stateDir: join(dir, "state") })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/--ref/) });
     await expect(pinFleet({ repo: join(dir, "nope"), stateDir: join(dir, "state") })).rejects.toMatchObject({ exitCode: 2 });
+  });
+});
+
+/**
+ * A flake fleet whose hosts read `marker` from an input `pkgs`: a git repository with two
+ * commits, of which the fleet's lock file pins the first. Returns the second's reference.
+ */
+async function fleetWithInput(): Promise<{ repo: FleetRepo; other: string }> {
+  const pkgs = join(dir, `pkgs-${uniqueMarker()}`);
+  const g = async (args: string[]) => (await must("git", ["-C", pkgs, ...args], { env: GIT_ENV })).stdout.trim();
+  await must("mkdir", ["-p", pkgs]);
+  await g(["init", "-q", "-b", "main"]);
+  await writeFile(join(pkgs, "flake.nix"), `{ outputs = { self }: { marker = "pkgs-A-${uniqueMarker()}"; }; }\n`);
+  await g(["add", "-A"]);
+  await g(["commit", "-q", "-m", "A"]);
+  await writeFile(join(pkgs, "flake.nix"), `{ outputs = { self }: { marker = "pkgs-B-${uniqueMarker()}"; }; }\n`);
+  await g(["commit", "-q", "-am", "B"]);
+  const b = await g(["rev-parse", "HEAD"]);
+  await g(["reset", "-q", "--hard", "HEAD~1"]);
+  const repo = await fleet({ hosts: ["web1", "web2"] });
+  const mk = (h: string) => `${h}.config.system.build.toplevel = import ./lib/fake-toplevel.nix ((import ./hosts/${h}.nix) // { version = "1.0.0"; marker = pkgs.marker; });`;
+  await writeFile(join(repo.dir, "flake.nix"), `{\n  inputs.pkgs.url = "git+file://${pkgs}";\n  outputs = { self, pkgs }: { nixosConfigurations = { ${mk("web1")} ${mk("web2")} }; };\n}\n`);
+  await must("nix", ["flake", "lock", repo.dir], { timeoutMs: 120_000 });
+  await repo.git(["add", "-A"]);
+  await repo.git(["commit", "-q", "-m", "Use the pkgs input"]);
+  return { repo, other: `git+file://${pkgs}?rev=${b}` };
+}
+
+const markerOf = async (toplevel: string | undefined) => /marker=(\S+)/.exec(await readFile(join(toplevel ?? "/nonexistent", "fake-config"), "utf8"))?.[1];
+
+describe("--override-input", () => {
+  it("evaluates every host with the flake input replaced and builds that", async () => {
+    const { repo, other } = await fleetWithInput();
+    const p = await pin(repo);
+    const pinned = byName((await buildHosts(p, { rootDir })).hosts);
+    expect(await markerOf(pinned.web1?.toplevel)).toMatch(/^pkgs-A-/);
+    const r = await buildHosts(p, { rootDir, overrideInputs: { pkgs: other } });
+    expect(r.overrideInputs).toEqual({ pkgs: other });
+    const h = byName(r.hosts);
+    for (const name of ["web1", "web2"]) {
+      expect(h[name]?.status).toBe("built");
+      expect(h[name]?.toplevel).not.toBe(pinned[name]?.toplevel);
+      expect(await markerOf(h[name]?.toplevel)).toMatch(/^pkgs-B-/);
+    }
+    // Nix only warns about an input the flake does not have, and builds with the pinned one.
+    await expect(buildHosts(p, { rootDir, evalOnly: true, overrideInputs: { nosuchinput: other } })).rejects.toMatchObject({ code: "override-unknown-input", exitCode: 2 });
+    await expect(buildHosts(p, { rootDir, evalOnly: true, overrideInputs: { "pkgs/nosuchinput": other } })).rejects.toMatchObject({ code: "override-unknown-input", exitCode: 2 });
+  });
+
+  it("refuses a classic fleet and input names or references Nix would read as options, before evaluating", async () => {
+    const classic = await fleet({ layout: "classic", hosts: ["web1"] });
+    await expect(buildHosts(await pin(classic), { rootDir, overrideInputs: { pkgs: "path:/tmp" } })).rejects.toMatchObject({ code: "override-needs-flake", exitCode: 2 });
+    const flake = await pin(await fleet({ hosts: ["web1"] }));
+    await expect(buildHosts(flake, { rootDir, overrideInputs: { "--impure": "path:/tmp" } })).rejects.toMatchObject({ code: "usage", exitCode: 2 });
+    await expect(buildHosts(flake, { rootDir, overrideInputs: { pkgs: "--option" } })).rejects.toMatchObject({ code: "usage", exitCode: 2 });
+  });
+
+  it("oscd build --override-input NAME=REF builds with it and says so in --json; NAME alone is a usage error", async () => {
+    const { repo, other } = await fleetWithInput();
+    const state = join(dir, "cli-override-state");
+    const r = await oscd(["build", "--repo", repo.dir, "--state-dir", state, "--roots-dir", rootDir, "--on", "web1", "--override-input", `pkgs=${other}`, "--json"]);
+    const out = json<{ overrideInputs: Record<string, string>; hosts: { name: string; status: string; toplevel: string }[] }>(r);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(out.overrideInputs).toEqual({ pkgs: other });
+    expect(out.hosts).toMatchObject([{ name: "web1", status: "built" }]);
+    expect(await markerOf(out.hosts[0]?.toplevel)).toMatch(/^pkgs-B-/);
+    const bad = await oscd(["build", "--repo", repo.dir, "--state-dir", state, "--override-input", "pkgs"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/^oscd: error\[usage\]: --override-input "pkgs" is not NAME=REF\nhint: /);
   });
 });
 

@@ -125,4 +125,22 @@ describe("oscd init", () => {
     const version = (JSON.parse(await readFile(join(import.meta.dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
     expect(text).toContain(`npm install --global "oscd@${version}"`);
   });
+
+  it("oscd init --force says the version file is kept because it is never overwritten, not that --force would", async () => {
+    const repo = await fleetRepo();
+    const oscd = await makeCli(await tempDir());
+    await writeFile(join(repo.dir, "oscd.toml"), "[fleet]\nname = \"mine\"\n");
+    const kept = await oscd(["init", "--no-discover"], { cwd: repo.dir });
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain("kept oscd.toml (exists; --force overwrites it)\n");
+    expect(kept.stdout).toContain("kept VERSION (exists; a version file is never overwritten)\n");
+    const forced = await oscd(["init", "--force", "--no-discover"], { cwd: repo.dir });
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain("wrote oscd.toml\n");
+    expect(forced.stdout).toContain("kept VERSION (exists; a version file is never overwritten)\n");
+    expect(forced.stdout).not.toContain("--force overwrites");
+    expect(await readFile(join(repo.dir, "VERSION"), "utf8")).toBe("1.4.0\n");
+    const json = await oscd(["init", "--force", "--no-discover", "--json"], { cwd: repo.dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({ kept: ["VERSION"], keptReasons: { VERSION: "exists; a version file is never overwritten" } });
+  });
 });

@@ -1,0 +1,252 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { UsageError } from "../core/errors.js";
+import { healthSchema } from "../fleet/index.js";
+import { CHANNEL_NAME } from "../manifest/index.js";
+
+/**
+ * The agent's configuration: the JSON file the NixOS module writes (`services.oscd.agent.*`),
+ * read by `oscd agent --config FILE`. Names follow comin and `system.autoUpgrade` where they
+ * mean the same (`hostname`, `machineId`, `remotes[].poller.period`, `branches.main.name`,
+ * `gpgPublicKeyPaths`, `postDeploymentCommand`, `exporter.port`, `randomizedDelaySec`,
+ * `rebootWindow.lower/upper`, `operation`). Every object is strict: a key the agent does not
+ * read is an error naming it (comin once shipped a module key its Go side ignored, which
+ * silently turned a timeout into 0 s). Durations are in seconds, as in both of those.
+ */
+
+const seconds = z.number().min(0).max(31 * 24 * 3600);
+const positiveSeconds = z.number().gt(0).max(31 * 24 * 3600);
+const absolutePath = z.string().regex(/^\//, "an absolute path");
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "a time of day HH:MM (24 h)");
+const operation = z.enum(["switch", "boot", "test"]);
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+
+/** A daily time window, as `system.autoUpgrade.rebootWindow`; upper < lower wraps midnight. */
+export const windowSchema = z
+  .object({
+    lower: clockTime,
+    upper: clockTime,
+    /** Days the window opens on (the day it opens, for windows that wrap midnight). Default: every day. */
+    days: z.array(z.enum(DAYS)).min(1).optional(),
+  })
+  .strict();
+export type TimeWindow = z.infer<typeof windowSchema>;
+
+const urlSchema = z.string().refine((u) => /^(file|https?):\/\//.test(u), "a file://, http:// or https:// URL");
+
+export const manifestSourceSchema = z
+  .object({
+    /** Manifest URLs of the channel, tried in order (mirrors). */
+    urls: z.array(urlSchema).min(1),
+    channel: z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '_' and '-'").default("main"),
+    operation: operation.default("switch"),
+    /** Seconds between polls when the server does not offer long-poll. */
+    pollInterval: positiveSeconds.default(60),
+    /** Random extra delay added to each poll, up to this many seconds (spreads a fleet's requests). */
+    randomizedDelaySec: seconds.default(5),
+    /** Seconds a long-poll request asks the server to hold (`?wait=`). 0 turns long-poll off. */
+    longPollSeconds: seconds.max(3600).default(55),
+    /** Seconds one request may take (beyond the long-poll wait). */
+    timeout: positiveSeconds.default(30),
+    /** How far this machine's clock may be off when checking a manifest's expiry. */
+    maxClockSkewSeconds: seconds.default(300),
+  })
+  .strict();
+
+const branchSchema = (name: string, op: "switch" | "test") =>
+  z
+    .object({
+      /** Branch name; `{hostname}` is replaced by this machine's name. */
+      name: z.string().min(1).default(name),
+      operation: operation.default(op),
+    })
+    .strict()
+    .default({});
+
+export const remoteSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a remote name has letters, digits, '.', '_' and '-'"),
+    /** A git URL, or an absolute path (a local remote, watched with file-system events). */
+    url: z.string().min(1),
+    auth: z.object({ accessTokenPath: absolutePath.optional(), sshDeployKeyPath: absolutePath.optional() }).strict().default({}),
+    /** Seconds a fetch may take. */
+    timeout: positiveSeconds.default(300),
+    poller: z.object({ period: positiveSeconds.default(60) }).strict().default({}),
+    branches: z
+      .object({
+        main: branchSchema("main", "switch"),
+        testing: branchSchema("testing-{hostname}", "test"),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export const agentConfigSchema = z
+  .object({
+    /** This machine's name in the fleet and in manifests. Default: the kernel host name. */
+    hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "a host name has letters, digits, - and _").optional(),
+    /** When set, the toplevel's etc/machine-id must match it, and so must /etc/machine-id. */
+    machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
+    stateDir: absolutePath.default("/var/lib/oscd"),
+    /** Public keys (`name:base64`) trusted for manifests and for the store paths in caches. */
+    trustedPublicKeys: z.array(z.string().regex(/^[^:\s]+:[A-Za-z0-9+/]+=*$/, "a Nix public key name:base64")).default([]),
+    /** Caches used besides the ones a manifest names. */
+    substituters: z.array(z.string()).default([]),
+    manifest: manifestSourceSchema.optional(),
+    remotes: z.array(remoteSchema).default([]),
+    /** Armored GPG public keys; when any signing key is configured, only signed commits deploy. */
+    gpgPublicKeyPaths: z.array(absolutePath).default([]),
+    /** An SSH allowed-signers file (ssh-keygen(1)); same rule as gpgPublicKeyPaths. */
+    allowedSignersPath: absolutePath.optional(),
+    /** Subdirectory of the repository holding the fleet (oscd.toml, flake.nix). */
+    flakeSubdirectory: z.string().regex(/^(?!\/)(?!.*\.\.)/, "a relative path without '..'").default(""),
+    evalTimeout: positiveSeconds.default(1800),
+    buildTimeout: positiveSeconds.default(1800),
+    switchTimeout: positiveSeconds.default(600),
+    /** Maintenance windows for changing the running system. None: any time. */
+    switchWindows: z.array(windowSchema).default([]),
+    /** Outside every switch window: install for the next boot now (`boot`), or wait (`wait`). */
+    outsideWindow: z.enum(["boot", "wait"]).default("wait"),
+    reboot: z
+      .object({
+        policy: z.enum(["never", "when-needed"]).default("never"),
+        /** As `system.autoUpgrade.rebootWindow`. None: any time. */
+        rebootWindow: windowSchema.optional(),
+        randomizedDelaySec: seconds.default(0),
+      })
+      .strict()
+      .default({}),
+    health: healthSchema.partial().optional(),
+    /** Run after every deployment (argv; OSCD_GIT_SHA, OSCD_STATUS, … in its environment). */
+    postDeploymentCommand: z.array(z.string()).min(1).optional(),
+    controlSocket: absolutePath.default("/run/oscd/agent.sock"),
+    exporter: z
+      .object({
+        enable: z.boolean().default(true),
+        listenAddress: z.string().default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(4243),
+      })
+      .strict()
+      .default({}),
+    reports: z
+      .object({
+        /** Control server base URL; reports go to `{url}/api/v1/reports`. */
+        url: z.string().refine((u) => /^https?:\/\//.test(u), "an http:// or https:// URL"),
+        /** File holding this host's bearer token (never the token itself). */
+        tokenFile: absolutePath,
+        /** Seconds between delivery attempts while the server is away (doubling up to 10x). */
+        retryInterval: positiveSeconds.default(10),
+      })
+      .strict()
+      .optional(),
+    /** Seconds of the first and the longest wait after a failed fetch. */
+    backoff: z.object({ initial: positiveSeconds.default(2), max: positiveSeconds.default(300) }).strict().default({}),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.manifest && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["manifest"], message: "configure a manifest source, git remotes, or both" });
+    if (c.manifest && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    const names = new Set<string>();
+    c.remotes.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: "custom", path: ["remotes", i, "name"], message: `remote ${r.name} is listed twice` });
+      names.add(r.name);
+    });
+  });
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type RemoteConfig = AgentConfig["remotes"][number];
+export type ManifestSourceConfig = NonNullable<AgentConfig["manifest"]>;
+
+export class AgentConfigError extends UsageError {
+  constructor(where: string, detail: string) {
+    super(`${where}: ${detail}`, "see `oscd agent --help` for the settings; `oscd agent --check-config FILE` checks a file", "agent-config");
+  }
+}
+
+/** Validates parsed JSON; errors name the key (`remotes.0.poller.period: …`, `unknown key(s) foo`). */
+export function parseAgentConfig(raw: unknown, where = "the agent configuration"): AgentConfig {
+  const r = agentConfigSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issues = r.error.issues.slice(0, 4).map((i) => {
+    const at = i.path.join(".") || "(top level)";
+    return i.code === "unrecognized_keys" ? `${at}: unknown key(s) ${i.keys.join(", ")}` : `${at}: ${i.message}`;
+  });
+  throw new AgentConfigError(where, issues.join("; "));
+}
+
+export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+  return parseAgentConfig(await readJsonObject(path), path);
+}
+
+/** `{hostname}` in branch names, resolved for this machine. */
+export function branchName(template: string, host: string): string {
+  return template.replaceAll("{hostname}", host);
+}
+
+/** Settings given as flags, for trying the agent by hand; they override the file's. */
+export interface AgentFlags {
+  hostname?: string;
+  stateDir?: string;
+  manifestUrl?: string[];
+  channel?: string;
+  pollInterval?: number;
+  trustedPublicKey?: string[];
+  remote?: string[];
+  controlSocket?: string;
+  exporterPort?: number;
+  exporter?: boolean;
+}
+
+/** The file (if any) with the flags laid over it, validated as one. */
+export async function resolveAgentConfig(file: string | undefined, flags: AgentFlags): Promise<AgentConfig> {
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    raw = await readJsonObject(file);
+  }
+  const set = (k: string, v: unknown) => {
+    if (v !== undefined) raw[k] = v;
+  };
+  set("hostname", flags.hostname);
+  set("stateDir", flags.stateDir);
+  set("controlSocket", flags.controlSocket);
+  if (flags.trustedPublicKey?.length) raw.trustedPublicKeys = flags.trustedPublicKey;
+  if (flags.manifestUrl?.length || flags.channel || flags.pollInterval !== undefined) {
+    const m = { ...((raw.manifest as Record<string, unknown> | undefined) ?? {}) };
+    if (flags.manifestUrl?.length) m.urls = flags.manifestUrl;
+    if (flags.channel) m.channel = flags.channel;
+    if (flags.pollInterval !== undefined) m.pollInterval = flags.pollInterval;
+    raw.manifest = m;
+  }
+  if (flags.remote?.length) {
+    raw.remotes = flags.remote.map((spec, i) => {
+      const eq = spec.indexOf("=");
+      return eq > 0 && !spec.slice(0, eq).includes("/") ? { name: spec.slice(0, eq), url: spec.slice(eq + 1) } : { name: i === 0 ? "origin" : `remote${i}`, url: spec };
+    });
+  }
+  if (flags.exporterPort !== undefined || flags.exporter === false) {
+    const e = { ...((raw.exporter as Record<string, unknown> | undefined) ?? {}) };
+    if (flags.exporterPort !== undefined) e.port = flags.exporterPort;
+    if (flags.exporter === false) e.enable = false;
+    raw.exporter = e;
+  }
+  return parseAgentConfig(raw, file ?? "the agent flags");
+}
+
+async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new AgentConfigError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new AgentConfigError(path, `not JSON (${(e instanceof Error ? e.message : String(e)).split("\n")[0]})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new AgentConfigError(path, "(top level): expected a JSON object");
+  return raw as Record<string, unknown>;
+}

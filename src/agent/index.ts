@@ -1,0 +1,5 @@
+/**
+ * The pull agent (`oscd agent`): follows signed channel manifests and git branches, guards what
+ * it reads, and moves the machine with the activation engine, in-process.
+ */
+export { agentConfigSchema, parseAgentConfig, loadAgentConfig, resolveAgentConfig, branchName, AgentConfigError, type AgentConfig, type AgentFlags, type RemoteConfig, type ManifestSourceConfig, type TimeWindow } from "./config.js";
