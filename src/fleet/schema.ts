@@ -10,6 +10,7 @@ import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 const storeUrl = z
   .string()
   .regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://")
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .regex(/^[^\s\u0000-\u001f\u007f]+$/, "a store URL has no spaces or control characters");
 /**
  * An SSH target, `[user@]host`: it is passed to ssh as an argument, so it must not be read as an
