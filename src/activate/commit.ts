@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { addRoot, listGenerations, removeRoot } from "../nix/index.js";
 import { symlinkAtomic } from "./atomic.js";
+import { recordAppliedSequence } from "./channels.js";
 import type { Journal } from "./journal.js";
 import { files, type HostLayout } from "./layout.js";
 import { forgetFailed, writeGenerationRecord } from "./records.js";
@@ -32,6 +33,7 @@ export async function commitDeployment(layout: HostLayout, j: Journal): Promise<
     if (src) await addRoot(src, "test-source", layout.gcrootDir);
   }
   if (src && j.mode !== "boot") await symlinkAtomic(src, files(layout).source);
+  if (j.release.channel !== undefined && j.release.sequence !== undefined) await recordAppliedSequence(layout, j.release.channel, j.release.sequence, j.toplevel);
   await forgetFailed(layout, j.toplevel);
   await removeRoot(`pending-${j.id}`, layout.gcrootDir);
   await dropStaleSourceRoots(layout);

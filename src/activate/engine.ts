@@ -1,10 +1,11 @@
 import { hostname } from "node:os";
 import { OscdError, isOscdError } from "../core/errors.js";
 import { healthSchema, type HealthConfig, type Operation } from "../fleet/index.js";
-import { currentGeneration, realise, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
+import { currentGeneration, realise, removeRoot, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
 import { commitDeployment } from "./commit.js";
 import { maybeCrash } from "./faults.js";
-import { guard } from "./guard.js";
+import { guard, type UncheckedAllowed } from "./guard.js";
+import { lastAppliedSequence, recordAppliedSequence } from "./channels.js";
 import { checkHealth } from "./health.js";
 import { advance, closeJournal, newJournal, type Journal, type Previous, type ReleaseInfo } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
@@ -28,6 +29,8 @@ export interface ActivationRequest {
   trustedPublicKeys?: string[];
   health?: HealthConfig;
   allowDowngrade?: boolean;
+  /** Checks given up explicitly when they cannot be made (see guard.ts). */
+  allowUnchecked?: UncheckedAllowed;
   retryFailed?: boolean;
   /** Activate even when the system already runs this toplevel. */
   force?: boolean;
@@ -96,6 +99,9 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
 
     if (!req.force && req.generation === undefined && req.mode !== "dry-activate" && isAlreadyThere(req.mode, toplevel, previous)) {
       say("unchanged", `already running ${toplevel}`);
+      // A newer manifest that leaves this host as it is still moves the channel on here, so an
+      // older one naming another system cannot be replayed afterwards.
+      if (release.channel !== undefined && release.sequence !== undefined) await recordAppliedSequence(layout, release.channel, release.sequence, toplevel);
       return { ...base, outcome: "unchanged", generation: gen?.number, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
     }
 
@@ -105,8 +111,16 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
       maybeCrash("locked");
     }
 
+    // Nothing changed on the system yet: a refusal here closes the deployment as aborted with
+    // its cause and drops its GC root, so the history says why and nothing stays "in progress".
+    const abort = async (e: unknown): Promise<never> => {
+      await removeRoot(`pending-${j.id}`, layout.gcrootDir);
+      if (req.mode !== "dry-activate") await closeJournal(layout, await advance(layout, j, "aborted", { error: errText(e) }));
+      throw e;
+    };
+
     say("realise", toplevel);
-    await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys });
+    await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
     if (req.mode !== "dry-activate") j = await advance(layout, j, "realised");
     maybeCrash("realised");
 
@@ -120,17 +134,22 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
         release,
         current: gen ? records.get(gen.number) : undefined,
         failed: await readFailed(layout),
+        lastSequence: release.channel !== undefined ? await lastAppliedSequence(layout, release.channel) : undefined,
+        allowUnchecked: req.allowUnchecked,
         allowDowngrade: req.allowDowngrade ?? req.generation !== undefined,
         retryFailed: req.retryFailed ?? req.generation !== undefined,
       });
     } catch (e) {
-      if (req.mode !== "dry-activate") await closeJournal(layout, await advance(layout, j, "aborted", { error: errText(e) }));
-      throw e;
+      await abort(e);
     }
 
     if (req.mode === "dry-activate") {
       say("dry-activate", toplevel);
-      await switchTo(toplevel, "dry-activate", { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+      try {
+        await switchTo(toplevel, "dry-activate", { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+      } finally {
+        await removeRoot(`pending-${j.id}`, layout.gcrootDir);
+      }
       return { ...base, outcome: "dry-run", reboot: await rebootNeeded(toplevel, f.bootedSystem) };
     }
     j = await advance(layout, j, "guarded");

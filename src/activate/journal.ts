@@ -12,6 +12,13 @@ export interface ReleaseInfo {
   tag?: string;
   /** Read-only source snapshot that built the toplevel, and its GC root name. */
   sourcePath?: string;
+  /**
+   * The signed channel manifest this release came from, and its sequence: the guard refuses a
+   * sequence not newer than the last one this host applied from the channel, and committing
+   * records it (`channels.json`).
+   */
+  channel?: string;
+  sequence?: number;
 }
 
 /** The system before the deployment: what to go back to. */
@@ -48,6 +55,8 @@ export interface Journal {
   error?: string;
   /** Set when a later start finished this deployment after a crash. */
   recovered?: boolean;
+  /** Ended by a crash of oscd, not by a fault of the release (which may be tried again). */
+  interrupted?: boolean;
   steps: { state: JournalState; at: string }[];
 }
 

@@ -21,6 +21,8 @@ export const files = (l: HostLayout) => ({
   history: join(l.stateDir, "history"),
   generations: join(l.stateDir, "generations"),
   failed: join(l.stateDir, "failed.json"),
+  /** Per channel, the last manifest sequence applied (replay protection). */
+  channels: join(l.stateDir, "channels.json"),
   /** RFC R1.2: the read-only source of the running generation, at a fixed place. */
   source: join(l.stateDir, "source"),
   currentSystem: join(l.runDir, "current-system"),

@@ -37,7 +37,7 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
       // The profile may have been set just before the crash, without the journal saying so.
       await undoUnjournaledProfile(layout, marked);
       await removeRoot(`pending-${j.id}`, layout.gcrootDir);
-      await closeJournal(layout, await advance(layout, marked, "aborted", { error: `interrupted at ${interruptedAt}` }));
+      await closeJournal(layout, await advance(layout, marked, "aborted", { error: `interrupted at ${interruptedAt}`, interrupted: true }));
       return done("aborted");
     }
     case "checked":
@@ -47,10 +47,13 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
       return done("committed");
     }
     default: {
-      const reason = `interrupted at ${interruptedAt}`;
-      const rolling = await advance(layout, marked, "rolling-back", { error: j.error ?? reason });
+      // A crash of oscd is not the release's fault: it is rolled back (health was never
+      // confirmed) but not remembered as failed, so it can be tried again without a flag. Only a
+      // deployment that had already failed (a crash during its rollback) carries an error.
+      const failed = j.error;
+      const rolling = await advance(layout, marked, "rolling-back", { error: failed ?? `interrupted at ${interruptedAt}`, interrupted: failed === undefined ? true : undefined });
       await restorePrevious(layout, rolling, log);
-      await rememberFailed(layout, rolling, rolling.error ?? reason);
+      if (failed !== undefined) await rememberFailed(layout, rolling, failed);
       await closeJournal(layout, await advance(layout, rolling, "rolled-back"));
       return done("rolled-back");
     }

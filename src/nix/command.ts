@@ -21,7 +21,8 @@ export const EXPERIMENTAL = ["--extra-experimental-features", "nix-command flake
 export class NixCommandError extends CommandFailedError {
   constructor(code: string, result: RunResult, what: string, hint?: string, exitCode?: ExitCode) {
     const tail = stderrTail(result.stderr, 20);
-    const lastError = lastErrorLine(tail);
+    // From all of stderr: the line naming the cause may lie above the last 20.
+    const lastError = lastErrorLine(result.stderr);
     super(
       code,
       result.command,
@@ -37,12 +38,22 @@ export class NixCommandError extends CommandFailedError {
 // Nix colours its messages on a terminal; the one-line error must not carry the escapes.
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
-/** The most useful single line of Nix's stderr: its last `error:` line, else its last line. */
+/**
+ * Nix's summary lines that only say *that* something failed; the cause is an earlier `error:`
+ * line (e.g. "hash mismatch importing path …" before "build of … failed").
+ */
+const CONSEQUENCE = [/^error: build of .* failed$/, /^error: some substitutes for .* failed/, /^error: \d+ dependenc(y|ies) of derivation .* failed to build$/];
+
+/**
+ * The most useful single line of Nix's stderr: its last `error:` line that names a cause (not a
+ * summary such as "build of … failed"), else its last `error:` line, else its last line.
+ */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = stderr.replace(ANSI_COLOUR, "").split("\n").map((l) => l.trim()).filter(Boolean);
   const errs = lines.filter((l) => l.startsWith("error:"));
-  const pick = errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
-  return (pick ?? "").replace(ANSI_COLOUR, "").slice(0, 400);
+  const causes = errs.filter((l) => !CONSEQUENCE.some((re) => re.test(l)));
+  const pick = causes.length > 0 ? causes[causes.length - 1] : errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
+  return (pick ?? "").slice(0, 400);
 }
 
 function settingArgs(settings: Record<string, string> | undefined): string[] {

@@ -1,5 +1,5 @@
 import { OscdError } from "../core/errors.js";
-import { nixRun, NixCommandError, type NixCallOptions } from "./command.js";
+import { lastErrorLine, nixRun, NixCommandError, type NixCallOptions } from "./command.js";
 import { addRoot } from "./gcroots.js";
 import { assertStorePath } from "./storepath.js";
 
@@ -31,6 +31,15 @@ export class PathUnavailableError extends OscdError {
   }
 }
 
+export class PathCorruptError extends OscdError {
+  constructor(readonly storePath: string, detail: string) {
+    super("path-corrupt", `${storePath} was refused: what the cache served does not match its signed hash: ${detail}`, {
+      hint: "the cache holds damaged or substituted bytes for this path; upload it again (oscd publish) and check who can write to the cache",
+      exitCode: 3,
+    });
+  }
+}
+
 /**
  * Makes `storePath` valid in the local store, substituting it from the given caches with
  * signature checks on (`require-sigs` is never turned off). Never builds: `--max-jobs 0`.
@@ -47,6 +56,7 @@ export async function realise(storePath: string, opts: RealiseOptions): Promise<
   if (r.exitCode === 0) return storePath;
   const err = r.stderr;
   if (/lacks a signature by a trusted key|no signature is trusted|is not signed/i.test(err)) throw new UnsignedPathError(storePath, lastLine(err));
+  if (/hash mismatch|NAR hash|size mismatch/i.test(err)) throw new PathCorruptError(storePath, lastErrorLine(err).replace(/^error:\s*/, ""));
   if (/don't know how to build|cannot build|required to build/i.test(err)) throw new PathUnavailableError(storePath, lastLine(err));
   if (/No space left on device/i.test(err)) {
     throw new NixCommandError("disk-full", r, `realising ${storePath}`, "free space in /nix/store (nix-collect-garbage) and try again");

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build, copyTo, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf, signPaths } from "../../src/nix/index.js";
@@ -12,6 +12,8 @@ let web2: string;
 let publicKey: string;
 let signedCache: string;
 let unsignedCache: string;
+let corruptCache: string;
+let corrupt: string;
 const hosts: SimHost[] = [];
 
 async function host(substituters: string[] = [signedCache], health = ""): Promise<SimHost> {
@@ -34,7 +36,31 @@ beforeAll(async () => {
   await copyTo(signedCache, [web1, web2]);
   await signPaths([web1, web2], join(dir, "key"), { store: signedCache, recursive: true });
   await copyTo(unsignedCache, [web1]);
+  // A signed path whose NAR got one byte flipped in a file's contents (uncompressed, so the
+  // archive still parses and only the hash can tell).
+  corrupt = await buildFakeToplevel({ hostname: "web1", marker: `corrupt-${uniqueMarker()}` });
+  const corruptDir = join(dir, "corrupt");
+  corruptCache = `file://${corruptDir}`;
+  await copyTo(`${corruptCache}?compression=none`, [corrupt]);
+  await signPaths([corrupt], join(dir, "key"), { store: corruptCache, recursive: true });
+  const narinfo = await readFile(join(corruptDir, `${corrupt.slice("/nix/store/".length, "/nix/store/".length + 32)}.narinfo`), "utf8");
+  const narFile = join(corruptDir, /^URL: (.*)$/m.exec(narinfo)?.[1] ?? "missing");
+  const nar = await readFile(narFile);
+  const at = nar.indexOf("marker=corrupt-");
+  expect(at).toBeGreaterThan(0);
+  nar[at] = nar[at]! ^ 1;
+  await writeFile(narFile, nar);
 });
+
+/** The refused deployment is in the history as aborted with its cause; nothing is left open. */
+async function expectClosedAsAborted(h: SimHost, cause: RegExp): Promise<void> {
+  expect(await wholeGeneration(h)).toMatchObject({ journalOpen: false, locked: false });
+  expect((await readdir(h.path("/nix/var/nix/gcroots/oscd")).catch(() => [])).filter((n) => n.startsWith("pending-"))).toEqual([]);
+  const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { openDeployment?: unknown; lastDeployment?: { state: string; error?: string } };
+  expect(s.openDeployment).toBeUndefined();
+  expect(s.lastDeployment?.state).toBe("aborted");
+  expect(s.lastDeployment?.error).toMatch(cause);
+}
 afterAll(async () => {
   for (const h of hosts) await h.destroy();
   await fleet?.destroy();
@@ -69,6 +95,17 @@ describe("oscd activate", () => {
     expect(r.stderr).toMatch(/error\[path-not-trusted\]: .* is not signed by a trusted key/);
     expect((await h.exec(["nix-store", "--check-validity", web1])).exitCode).not.toBe(0);
     expect(await h.currentSystem()).toBeUndefined();
+    await expectClosedAsAborted(h, /is not signed by a trusted key/);
+  });
+
+  it("refuses a NAR whose bytes do not match its signed hash, naming Nix's cause, and closes the deployment", async () => {
+    const h = await host([corruptCache]);
+    const r = await oscdOn(h, ["activate", corrupt]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/^oscd: error\[path-corrupt\]: .*hash mismatch importing path/m);
+    expect(r.stderr).not.toMatch(/error\[[^\]]*\]: .*build of .* failed/);
+    expect((await h.exec(["nix-store", "--check-validity", corrupt])).exitCode).not.toBe(0);
+    await expectClosedAsAborted(h, /hash mismatch/);
   });
 
   it("rejects something that is not a store path with exit 2", async () => {

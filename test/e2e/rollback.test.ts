@@ -105,6 +105,20 @@ describe("crash at every step boundary", () => {
     expect(Object.keys(expected).sort()).toEqual([...BOUNDARIES].sort());
   });
 
+  it("a crash is not the release's fault: after recovery the same release is tried again without a flag", async () => {
+    const h = await hostOnV100();
+    const killed = await upgradeOn(h, ["--branch", "testing"], { OSCD_FAULT_KILL_AT: "switched" });
+    expect(killed.signal).toBe("SIGKILL");
+    const rec = await oscdOn(h, ["recover", "--json"]);
+    expect(JSON.parse(rec.stdout)).toMatchObject({ interruptedAt: "switched", outcome: "rolled-back" });
+    const status = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { failedReleases: unknown[]; lastDeployment: { interrupted?: boolean } };
+    expect(status.failedReleases).toEqual([]);
+    expect(status.lastDeployment.interrupted).toBe(true);
+    const again = await upgradeOn(h, ["--branch", "testing"]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await wholeGeneration(h)).toEqual({ toplevel: await toplevelAt((await fleet.head("testing")) as string), consistent: true, journalOpen: false, locked: false });
+  });
+
   for (const boundary of BOUNDARIES) {
     it(`killed at "${boundary}", the next start ends on the ${expected[boundary]} generation`, async () => {
       const h = await hostOnV100();
