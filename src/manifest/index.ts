@@ -4,3 +4,4 @@
  */
 export * from "./manifest.js";
 export { parseStrictJson, StrictJsonError, quoteForMessage, wellFormed } from "./strict-json.js";
+export { checkFreshness, ManifestExpiredError, DEFAULT_SKEW_MS, type Freshness, type FreshnessOptions } from "./freshness.js";

@@ -61,6 +61,8 @@ const bodyShape = {
   commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "a full commit id"),
   ref: z.string(),
   createdAt: z.string().datetime({ offset: true }),
+  /** Until when the manifest may be acted on (see checkFreshness); absent in manifests from before it existed. */
+  expiresAt: z.string().datetime({ offset: true }).optional(),
   hosts: z.record(z.string().regex(HOST_NAME, "a host name has letters, digits, - and _"), hostEntrySchema),
   caches: z.array(z.string()),
 };
@@ -180,9 +182,9 @@ export function readTrustedManifest(text: string, trusted: readonly PublicKey[],
   return { manifest, signer: verifyManifest(manifest, trusted, where) };
 }
 
-/** True when two manifests say the same thing (ignoring sequence, time and signatures). */
+/** True when two manifests say the same thing (ignoring sequence, creation and expiry times, and signatures). */
 export function sameContent(a: ManifestBody, b: ManifestBody): boolean {
-  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", signatures: undefined });
+  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", expiresAt: undefined, signatures: undefined });
   return strip(a) === strip(b);
 }
 
@@ -220,6 +222,7 @@ export function serializeManifest(m: Manifest): string {
     commit: m.commit,
     ref: m.ref,
     createdAt: m.createdAt,
+    expiresAt: m.expiresAt,
     hosts: Object.fromEntries(Object.keys(m.hosts).sort().map((h) => [h, m.hosts[h] as HostEntry])),
     caches: m.caches,
     signatures: m.signatures,
