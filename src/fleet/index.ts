@@ -5,3 +5,4 @@ export * from "./select.js";
 export * from "./discover.js";
 export * from "./machine.js";
 export * from "./json-schema.js";
+export * from "./names.js";

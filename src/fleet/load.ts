@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import type { ZodIssue } from "zod";
 import { OscdError } from "../core/errors.js";
-import { DEFAULT_ATTRIBUTE, fleetSchema, type FleetFile, type HealthConfig } from "./schema.js";
+import { describeIssues, protoKeyPath } from "./issues.js";
+import { ownEntry } from "./names.js";
+import { DEFAULT_ATTRIBUTE, fleetSchema, type ChannelConfig, type FleetFile, type HealthConfig, type HostConfig } from "./schema.js";
 import { pathExists } from "../core/fs.js";
 
 export const FLEET_FILE = "oscd.toml";
@@ -24,24 +25,39 @@ export interface Fleet {
   config: FleetFile;
 }
 
-function describeIssue(i: ZodIssue): string {
-  const where = i.path.length > 0 ? i.path.join(".") : "(top level)";
-  if (i.code === "unrecognized_keys") return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(", ")}`;
-  return `${where}: ${i.message}`;
-}
-
-/** Parses and validates fleet-file text; `name` is used in error messages. */
-export function parseFleetFile(text: string, name = FLEET_FILE): FleetFile {
+/**
+ * TOML text to plain data; `name` is used in error messages. Any failure of the parser
+ * (deep nesting included) is a fleet-config error, and `__proto__` keys are refused here.
+ */
+export function parseTomlFile(text: string, name: string): unknown {
   let raw: unknown;
   try {
     raw = parseToml(text);
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new FleetConfigError(name, `not valid TOML: ${msg}`);
+    // smol-toml's message continues with an excerpt of the file over several lines.
+    const msg = e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e);
+    throw new FleetConfigError(name, `not valid TOML: ${msg.replace(/[^\x20-\x7e]/g, "?")}`);
   }
-  const r = fleetSchema.safeParse(raw);
-  if (!r.success) throw new FleetConfigError(name, r.error.issues.slice(0, 3).map(describeIssue).join("; "));
+  const proto = protoKeyPath(raw);
+  if (proto !== undefined) throw new FleetConfigError(name, `${proto}: "__proto__" is a reserved name`);
+  return raw;
+}
+
+/** Parses and validates fleet-file text; `name` is used in error messages. */
+export function parseFleetFile(text: string, name = FLEET_FILE): FleetFile {
+  const r = fleetSchema.safeParse(parseTomlFile(text, name));
+  if (!r.success) throw new FleetConfigError(name, describeIssues(r.error.issues));
   return r.data;
+}
+
+/** The channel named `name`; `toString` and the like are no channel. */
+export function fleetChannel(config: FleetFile, name: string): ChannelConfig | undefined {
+  return ownEntry(config.channels, name);
+}
+
+/** The host listed in oscd.toml as `name`, if any. */
+export function fleetHost(config: FleetFile, name: string): HostConfig | undefined {
+  return ownEntry(config.hosts, name);
 }
 
 
@@ -58,15 +74,15 @@ export async function loadFleet(root: string): Promise<Fleet> {
 
 /** The attribute path of a host's toplevel. */
 export function hostAttribute(fleet: Fleet, host: string): string {
-  const template = fleet.config.hosts[host]?.attribute ?? fleet.config.fleet.attribute ?? DEFAULT_ATTRIBUTE[fleet.layout];
+  const template = fleetHost(fleet.config, host)?.attribute ?? fleet.config.fleet.attribute ?? DEFAULT_ATTRIBUTE[fleet.layout];
   return template.replaceAll("{host}", host);
 }
 
 export function hostSystem(fleet: Fleet, host: string): string {
-  return fleet.config.hosts[host]?.system ?? fleet.config.fleet.system;
+  return fleetHost(fleet.config, host)?.system ?? fleet.config.fleet.system;
 }
 
 /** Fleet-wide health settings with the host's own on top. */
 export function hostHealth(fleet: Fleet, host: string): HealthConfig {
-  return { ...fleet.config.health, ...(fleet.config.hosts[host]?.health ?? {}) } as HealthConfig;
+  return { ...fleet.config.health, ...(fleetHost(fleet.config, host)?.health ?? {}) } as HealthConfig;
 }

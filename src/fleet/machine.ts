@@ -1,27 +1,37 @@
 import { readFile } from "node:fs/promises";
-import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { FleetConfigError } from "./load.js";
-import { healthSchema } from "./schema.js";
+import { describeIssues } from "./issues.js";
+import { FleetConfigError, parseTomlFile } from "./load.js";
+import { hostNameSchema } from "./names.js";
+import { healthSchema, publicKeySchema } from "./schema.js";
 
 /**
  * The machine's own oscd settings (`/etc/oscd/machine.toml`, written by the NixOS module):
  * which fleet repository it follows, its name there, and what it trusts. Fleet-wide choices
  * (hosts, health, release policy) live in the fleet's oscd.toml, versioned with the release.
+ * What it trusts is checked when it is loaded: a key that cannot verify anything would only
+ * show up later as every release being refused.
  */
 export const machineSchema = z
   .object({
-    host: z.string().optional(),
+    host: hostNameSchema.optional(),
     remote: z.string().optional(),
     tagPrefix: z.string().default("v"),
     substituters: z.array(z.string()).default([]),
-    trustedPublicKeys: z.array(z.string()).default([]),
+    trustedPublicKeys: z.array(publicKeySchema).default([]),
     health: healthSchema.partial().optional(),
   })
   .strict();
 export type MachineConfig = z.infer<typeof machineSchema>;
 
 export const MACHINE_FILE = "/etc/oscd/machine.toml";
+
+/** Parses and validates machine.toml text; `name` (the file) is used in errors. */
+export function parseMachineConfig(text: string, name = MACHINE_FILE): MachineConfig {
+  const r = machineSchema.safeParse(parseTomlFile(text, name));
+  if (!r.success) throw new FleetConfigError(name, describeIssues(r.error.issues));
+  return r.data;
+}
 
 export async function loadMachineConfig(path = MACHINE_FILE, required = false): Promise<MachineConfig> {
   let text = "";
@@ -30,13 +40,5 @@ export async function loadMachineConfig(path = MACHINE_FILE, required = false): 
   } catch (e) {
     if (required || (e as NodeJS.ErrnoException).code !== "ENOENT") throw new FleetConfigError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  let raw: unknown;
-  try {
-    raw = parseToml(text);
-  } catch (e) {
-    throw new FleetConfigError(path, `not valid TOML: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
-  }
-  const r = machineSchema.safeParse(raw);
-  if (!r.success) throw new FleetConfigError(path, r.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; "));
-  return r.data;
+  return parseMachineConfig(text, path);
 }

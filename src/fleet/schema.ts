@@ -1,13 +1,45 @@
 import { z } from "zod";
+import { parsePublicKey } from "../nix/index.js";
+import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 
 /**
  * The fleet file, `oscd.toml` at the root of the fleet repository. Every field has a default
  * so a fleet with a flake and nothing else works; unknown keys are errors (typos must not be
  * silently ignored in a file that decides what machines run).
  */
-const publicKey = z.string().regex(/^[A-Za-z0-9._+-]+:[A-Za-z0-9+/]+={0,2}$/, "a Nix public key looks like name:base64");
 const storeUrl = z.string().regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://");
 const seconds = z.number().int().positive();
+
+/** A Nix ed25519 public key, `name:base64` of 32 bytes, with the reason when it is not one. */
+export const publicKeySchema = z.string().superRefine((text, ctx) => {
+  if (!/^[^:]+:/.test(text)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "a Nix public key looks like name:base64" });
+    return;
+  }
+  try {
+    parsePublicKey(text);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: e instanceof Error ? e.message : String(e) });
+  }
+});
+
+/** Why `path` is not a usable version file path inside the repository, or undefined. */
+export function versionFileProblem(path: string): string | undefined {
+  if (path === "") return "it is empty";
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(path)) return "it has a control character";
+  if (/^(?:[/\\]|[A-Za-z]:)/.test(path)) return "it must be a path relative to the repository root";
+  const parts = path.split(/[/\\]/);
+  if (parts.includes("..")) return "it must not contain `..`";
+  if (parts.includes(".git")) return "it must not be inside .git";
+  if (parts.at(-1) === "" || parts.at(-1) === ".") return "it must name a file, not a directory";
+  return undefined;
+}
+
+const versionFile = z.string().superRefine((path, ctx) => {
+  const p = versionFileProblem(path);
+  if (p !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+});
 
 export const operationSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
 export type Operation = z.infer<typeof operationSchema>;
@@ -52,7 +84,7 @@ export type HostConfig = z.infer<typeof hostSchema>;
 export const releaseSchema = z
   .object({
     branch: z.string().default("main"),
-    versionFile: z.string().default("VERSION"),
+    versionFile: versionFile.default("VERSION"),
     tagPrefix: z.string().default("v"),
     labels: z
       .object({
@@ -93,15 +125,16 @@ export const fleetSchema = z
       .strict()
       .default({}),
     release: releaseSchema.default({}),
-    keys: z.object({ trusted: z.array(publicKey).default([]) }).strict().default({}),
+    keys: z.object({ trusted: z.array(publicKeySchema).default([]) }).strict().default({}),
     caches: z.array(storeUrl).default([]),
-    channels: z.record(channelSchema).default({ main: { branch: "main", operation: "switch" } }),
+    channels: namedTable(channelNameSchema, channelSchema).default({ main: { branch: "main", operation: "switch" } }),
     health: healthSchema.default({}),
-    hosts: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, "a host name has letters, digits, - and _"), hostSchema).default({}),
+    hosts: namedTable(hostNameSchema, hostSchema).default({}),
   })
   .strict();
 
 export type FleetFile = z.infer<typeof fleetSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
 
 export const DEFAULT_ATTRIBUTE = {
   flake: "nixosConfigurations.{host}.config.system.build.toplevel",

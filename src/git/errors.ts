@@ -1,4 +1,4 @@
-import { CommandFailedError, GuardError } from "../core/errors.js";
+import { CommandFailedError, GuardError, UsageError } from "../core/errors.js";
 import { stderrTail, type RunResult } from "../core/exec.js";
 
 /**
@@ -100,4 +100,28 @@ export class GitBadSignatureError extends GuardError {
       "only commits signed by a trusted key are deployed; sign the commit with a trusted key or add the signer's public key to the trusted set",
     );
   }
+}
+
+/**
+ * git cannot commit or tag because it has no identity to record (code `git-no-identity`,
+ * exit 2: configuration). Callers that know a better hint (release) map it to their own error.
+ */
+export class GitIdentityError extends UsageError {
+  readonly command: readonly string[];
+  readonly stderrTail: string;
+
+  constructor(readonly repoDir: string, r: RunResult) {
+    super(
+      `git has no committer identity in ${repoDir}`,
+      'set one, e.g. git config user.name "release bot" && git config user.email bot@example.org',
+      "git-no-identity",
+    );
+    this.command = r.command;
+    this.stderrTail = stderrTail(r.stderr);
+  }
+}
+
+/** git's words for "tell me who you are": no user.name/user.email it may use. */
+export function isIdentityFailure(stderr: string): boolean {
+  return /tell me who you are|empty ident|unable to auto-detect email/i.test(stderr);
 }

@@ -1,5 +1,5 @@
 import { resolveCommit } from "./refs.js";
-import { gitOk, type GitCallOptions, type GitInvocation } from "./run.js";
+import { checkArg, gitOk, type GitCallOptions, type GitInvocation } from "./run.js";
 
 export interface CommitInfo {
   /** Full commit id. */
@@ -56,4 +56,20 @@ export async function log(
   if (opts.maxCount !== undefined) args.push(`--max-count=${Math.max(0, Math.floor(opts.maxCount))}`);
   args.push(range, "--");
   return parseCommits(await gitOk(args, inv, "git log"));
+}
+
+export interface TrailerOptions extends GitCallOptions {
+  maxCount?: number;
+}
+
+/** The values of one trailer (`Key: value` at a message's end) on the commits in `from..to` (all of `to` without `from`). */
+export async function trailerValues(repoDir: string, from: string | undefined, to: string, key: string, opts: TrailerOptions = {}): Promise<string[]> {
+  checkArg(to, "ref");
+  if (from !== undefined) checkArg(from, "ref");
+  if (!/^[A-Za-z0-9-]+$/.test(key)) throw new Error(`not a trailer key: ${JSON.stringify(key)}`);
+  const range = from === undefined ? to : `${from}..${to}`;
+  const args = ["log", "--no-show-signature", `--format=%(trailers:key=${key},valueonly)`];
+  if (opts.maxCount !== undefined) args.push(`--max-count=${Math.max(0, Math.floor(opts.maxCount))}`);
+  const out = await gitOk([...args, range, "--"], { ...opts, kind: "read", repoDir }, "reading trailers");
+  return out.split("\n").map((l) => l.trim()).filter((l) => l !== "");
 }

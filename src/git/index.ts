@@ -2,6 +2,7 @@
 export {
   GitBadSignatureError,
   GitCommandError,
+  GitIdentityError,
   GitNotARepoError,
   GitPushRejectedError,
   GitRemoteUnreachableError,
@@ -9,13 +10,15 @@ export {
   type RejectedRef,
 } from "./errors.js";
 export { LOCAL_TIMEOUT_MS, NETWORK_TIMEOUT_MS, type GitCallOptions } from "./run.js";
-export { currentBranch, headCommit, isAncestor, isDirty, resolveCommit, type DirtyOptions } from "./refs.js";
+export { currentBranch, defaultBranch, headCommit, isAncestor, isDirty, resolveCommit, type DirtyOptions } from "./refs.js";
 export {
   compareReleaseTags,
   createTag,
+  deleteTag,
   latestReleaseTag,
   listReleaseTags,
   parseReleaseTag,
+  tagExists,
   type CreateTagOptions,
   type LatestOptions,
   type ReleaseTag,
@@ -26,6 +29,7 @@ export {
   fetchAll,
   parsePushPorcelain,
   push,
+  remoteUrl,
   type FetchOptions,
   type FetchOutcome,
   type FetchTarget,
@@ -36,7 +40,9 @@ export {
 } from "./remote.js";
 export { ensureMirror, type MirrorOptions, type MirrorRemote, type MirrorResult } from "./mirror.js";
 export { archiveCommit } from "./archive.js";
-export { commitInfo, log, type CommitInfo, type LogOptions } from "./history.js";
+export { commitInfo, log, trailerValues, type CommitInfo, type LogOptions, type TrailerOptions } from "./history.js";
+export { commitFileChange, readFileAt, type FileAtCommit } from "./commit.js";
+export { checkoutDetached, fastForward, repoRoot } from "./worktree.js";
 export {
   describeSignatureStatus,
   verifyCommitSignature,

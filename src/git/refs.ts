@@ -62,3 +62,17 @@ export async function isAncestor(
   if (r.exitCode === 1) return false;
   throw gitFailure(r, inv, `checking whether ${ancestor} is an ancestor of ${descendant}`);
 }
+
+/**
+ * The branch a new fleet file should name as its release branch: the remote's default
+ * (`refs/remotes/<remote>/HEAD`), else the checked-out branch, else undefined.
+ */
+export async function defaultBranch(repoDir: string, remote = "origin", opts: GitCallOptions = {}): Promise<string | undefined> {
+  checkArg(remote, "remote name");
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["symbolic-ref", "--quiet", "--short", `refs/remotes/${remote}/HEAD`], inv);
+  const short = r.stdout.trim();
+  if (r.exitCode === 0 && short.startsWith(`${remote}/`)) return short.slice(remote.length + 1);
+  const cur = await git(["symbolic-ref", "--quiet", "--short", "HEAD"], inv);
+  return cur.exitCode === 0 && cur.stdout.trim() !== "" ? cur.stdout.trim() : undefined;
+}

@@ -160,3 +160,13 @@ export async function push(
   if (r.exitCode !== 0) throw remoteFailure(r, inv, remote, `pushing to ${remote}`);
   return refs;
 }
+
+/**
+ * The URL of a configured remote, or undefined when there is no such remote. The user's git
+ * configuration is read (URL rewrites such as `insteadOf` apply), as fetch and push read it.
+ */
+export async function remoteUrl(repoDir: string, remote: string, opts: GitCallOptions = {}): Promise<string | undefined> {
+  checkArg(remote, "remote name");
+  const r = await git(["remote", "get-url", "--", remote], { globalConfig: true, ...opts, kind: "read", repoDir });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}

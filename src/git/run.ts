@@ -1,6 +1,6 @@
 import { run, type RunResult } from "../core/exec.js";
 import { UsageError } from "../core/errors.js";
-import { GitCommandError, GitNotARepoError, mainLine } from "./errors.js";
+import { GitCommandError, GitIdentityError, GitNotARepoError, isIdentityFailure, mainLine } from "./errors.js";
 
 /** Default timeouts: local operations and operations that talk to a remote. */
 export const LOCAL_TIMEOUT_MS = 30_000;
@@ -80,9 +80,13 @@ export function isNotARepo(stderr: string): boolean {
   return NOT_A_REPO.some((re) => re.test(stderr));
 }
 
-/** The typed error for a failed git command: not-a-repo when that is the cause, else git-failed. */
-export function gitFailure(r: RunResult, inv: GitInvocation, what: string, hint?: string): GitCommandError {
+/**
+ * The typed error for a failed git command: not-a-repo or no identity when that is the cause,
+ * else git-failed.
+ */
+export function gitFailure(r: RunResult, inv: GitInvocation, what: string, hint?: string): GitCommandError | GitIdentityError {
   if (inv.repoDir !== undefined && isNotARepo(r.stderr)) return new GitNotARepoError(inv.repoDir, r);
+  if (inv.repoDir !== undefined && inv.kind === "write" && isIdentityFailure(r.stderr)) return new GitIdentityError(inv.repoDir, r);
   const where = inv.repoDir === undefined ? "" : ` in ${inv.repoDir}`;
   const detail = mainLine(r.stderr) || `exit status ${r.exitCode}`;
   return new GitCommandError(

@@ -109,7 +109,21 @@ export async function createTag(
   if (/already exists/.test(r.stderr)) {
     throw new GitCommandError(r, `tag ${name} already exists in ${repoDir}`, "release tags are never moved: choose the next version", "git-tag-exists");
   }
-  throw gitFailure(r, inv, `creating tag ${name}`, /tell me who you are|empty ident/i.test(r.stderr)
-    ? "set user.name and user.email in the repository, or pass a tagger"
-    : undefined);
+  throw gitFailure(r, inv, `creating tag ${name}`);
+}
+
+/** True when `refs/tags/<name>` exists. */
+export async function tagExists(repoDir: string, name: string, opts: GitCallOptions = {}): Promise<boolean> {
+  checkArg(name, "tag name");
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `refs/tags/${name}`], inv);
+  if (r.exitCode === 0) return true;
+  if (r.exitCode === 1) return false;
+  throw gitFailure(r, inv, `checking tag ${name}`);
+}
+
+/** Deletes a local tag (e.g. to undo the tags of a release that was not pushed). */
+export async function deleteTag(repoDir: string, name: string, opts: GitCallOptions = {}): Promise<void> {
+  checkArg(name, "tag name");
+  await gitOk(["update-ref", "-d", `refs/tags/${name}`], { ...opts, kind: "write", repoDir }, `deleting tag ${name}`);
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GuardError } from "../core/errors.js";
+import { GuardError, UsageError } from "../core/errors.js";
 import { formatPublicKey, isStorePath, signDetached, signerOf, type PublicKey, type SecretKey } from "../nix/index.js";
 import { canonicalJson } from "./canonical.js";
 
@@ -15,7 +15,17 @@ export const MANIFEST_SCHEMA = "oscd.manifest/v1";
 
 /** No dots: `channels/<channel>.<sequence>.json` must never be read as another channel's file. */
 export const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** Longest channel or host name: a file name part and a DNS label. */
+export const MAX_NAME_LENGTH = 63;
+
+/** A channel name as it enters from a flag, a file or a URL; anything else is a usage error (exit 2). */
+export function checkChannelName(name: string): string {
+  if (typeof name !== "string" || name.length > MAX_NAME_LENGTH || !CHANNEL_NAME.test(name)) {
+    throw new UsageError(`${JSON.stringify(String(name).slice(0, 80))} is not a channel name`, `a channel name has up to ${MAX_NAME_LENGTH} letters, digits, '_' and '-', starting with a letter or digit`, "bad-channel");
+  }
+  return name;
+}
 
 const hostEntrySchema = z
   .object({

@@ -14,3 +14,4 @@ export * from "./sign.js";
 export * from "./profile.js";
 export * from "./keys.js";
 export * from "./narinfo.js";
+export * from "./untrusted.js";

@@ -1,6 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { OscdError } from "../core/errors.js";
+import { quoteUntrusted } from "./untrusted.js";
 import { pathExists } from "../core/fs.js";
 
 /**
@@ -28,17 +30,39 @@ export class KeyFormatError extends OscdError {
   }
 }
 
-const KEY_NAME = /^[A-Za-z0-9._+-][A-Za-z0-9._+-]*$/;
+/**
+ * Key names: Nix splits `name:base64` at the first `:` and lists trusted keys separated by
+ * spaces, so neither may appear; oscd also keeps names to characters that are safe in file
+ * names and log lines, and short enough that `<name>.secret` is a valid file name.
+ */
+const KEY_NAME = /^[A-Za-z0-9._+-]+$/;
+export const KEY_NAME_MAX = 128;
+
+/** Why `name` is not a key name, or undefined when it is one. */
+export function keyNameProblem(name: string): string | undefined {
+  if (name.length === 0) return "it is empty";
+  if (name.length > KEY_NAME_MAX) return `it is longer than ${KEY_NAME_MAX} characters`;
+  if (!KEY_NAME.test(name)) return "use letters, digits, '.', '-', '_' or '+'";
+  return undefined;
+}
+
+/** Base64 exactly as Nix and Node write it: padded, standard alphabet, no unused bits set. */
+function decodeCanonicalBase64(b64: string): Buffer | undefined {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64)) return undefined;
+  const raw = Buffer.from(b64, "base64");
+  return raw.toString("base64") === b64 ? raw : undefined;
+}
 
 function splitKey(text: string, what: string): [string, Buffer] {
   const s = text.trim();
   const i = s.indexOf(":");
   if (i <= 0) throw new KeyFormatError(`${what} has no \`name:\` prefix`);
   const name = s.slice(0, i);
-  if (!KEY_NAME.test(name)) throw new KeyFormatError(`${what} has an invalid name ${JSON.stringify(name)}`);
-  const b64 = s.slice(i + 1);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new KeyFormatError(`${what} ${name} is not valid base64`);
-  return [name, Buffer.from(b64, "base64")];
+  const problem = keyNameProblem(name);
+  if (problem !== undefined) throw new KeyFormatError(`${what} has an invalid name ${quoteUntrusted(name)}: ${problem}`);
+  const raw = decodeCanonicalBase64(s.slice(i + 1));
+  if (raw === undefined || raw.length === 0) throw new KeyFormatError(`${what} ${name} is not valid base64`);
+  return [name, raw];
 }
 
 export function parseSecretKey(text: string): SecretKey {
@@ -69,7 +93,8 @@ export function publicKeyOf(k: SecretKey): PublicKey {
 }
 
 export function generateSecretKey(name: string): SecretKey {
-  if (!KEY_NAME.test(name)) throw new KeyFormatError(`invalid key name ${JSON.stringify(name)}: use letters, digits, '.', '-', '_' or '+'`);
+  const problem = keyNameProblem(name);
+  if (problem !== undefined) throw new KeyFormatError(`invalid key name ${quoteUntrusted(name)}: ${problem}`);
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const d = privateKey.export({ format: "jwk" }).d;
   const x = publicKey.export({ format: "jwk" }).x;
@@ -111,8 +136,9 @@ export function signerOf(keys: readonly PublicKey[], data: string | Buffer, sig:
   const i = sig.indexOf(":");
   if (i <= 0) return undefined;
   const name = sig.slice(0, i);
-  const raw = Buffer.from(sig.slice(i + 1), "base64");
-  if (raw.length !== 64) return undefined;
+  // Strict decoding: junk characters, base64url or missing padding make no valid signature.
+  const raw = decodeCanonicalBase64(sig.slice(i + 1));
+  if (raw === undefined || raw.length !== 64) return undefined;
   for (const k of keys) {
     if (k.name !== name) continue;
     try {
@@ -144,8 +170,30 @@ async function readKeyFile(path: string, what: string): Promise<string> {
   }
 }
 
-/** Writes a secret key readable only by its owner, and the public key beside it. */
+export class KeyWriteError extends OscdError {
+  constructor(path: string, detail: string, cause?: unknown) {
+    super("key-write", `cannot write key file ${path}: ${detail}`, {
+      hint: "choose paths in existing, writable directories with --secret-file/--public-file",
+      exitCode: 2,
+      cause,
+    });
+  }
+}
+
+async function assertDirectory(path: string): Promise<void> {
+  const dir = dirname(path);
+  const st = await stat(dir).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) throw new KeyWriteError(path, st.code === "ENOENT" ? `the directory ${dir} does not exist` : `cannot use the directory ${dir}: ${st.code ?? st.message}`, st);
+  if (!st.isDirectory()) throw new KeyWriteError(path, `${dir} is not a directory`);
+}
+
+/**
+ * Writes a secret key readable only by its owner, and the public key beside it: both or
+ * neither. Every check is made before the first byte is written, and a secret whose public
+ * key could not be written is removed again, so no orphan secret key is left behind.
+ */
 export async function writeKeyPair(k: SecretKey, secretPath: string, publicPath: string): Promise<void> {
+  if (secretPath === publicPath) throw new KeyWriteError(publicPath, "the secret and the public key need two different files");
   // Exclusive create: a key that signs a fleet is never overwritten by accident.
   for (const p of [secretPath, publicPath]) {
     if (await pathExists(p)) {
@@ -154,8 +202,18 @@ export async function writeKeyPair(k: SecretKey, secretPath: string, publicPath:
         exitCode: 2,
       });
     }
+    await assertDirectory(p);
   }
-  await writeFile(secretPath, formatSecretKey(k), { mode: 0o600, flag: "wx" });
-  await writeFile(publicPath, formatPublicKey(publicKeyOf(k)) + "\n", { mode: 0o644, flag: "wx" });
+  try {
+    await writeFile(secretPath, formatSecretKey(k), { mode: 0o600, flag: "wx" });
+  } catch (e) {
+    throw new KeyWriteError(secretPath, (e as NodeJS.ErrnoException).code ?? "write failed", e);
+  }
+  try {
+    await writeFile(publicPath, formatPublicKey(publicKeyOf(k)) + "\n", { mode: 0o644, flag: "wx" });
+  } catch (e) {
+    // Only the file written just above (created exclusively) is removed.
+    await rm(secretPath, { force: true });
+    throw new KeyWriteError(publicPath, `${(e as NodeJS.ErrnoException).code ?? "write failed"}; the secret key was not kept`, e);
+  }
 }
-

@@ -1,6 +1,7 @@
 import { OscdError } from "../core/errors.js";
+import { quoteUntrusted } from "./untrusted.js";
 import { signDetached, verifyDetached, type PublicKey, type SecretKey } from "./keys.js";
-import { STORE_DIR, assertStorePath } from "./storepath.js";
+import { STORE_DIR, isStorePath } from "./storepath.js";
 
 /** The fields of a binary cache's `<hash>.narinfo` that signatures and oscd care about. */
 export interface NarInfo {
@@ -25,18 +26,41 @@ export class NarInfoFormatError extends OscdError {
   }
 }
 
+const KNOWN = new Set(["StorePath", "URL", "Compression", "FileHash", "FileSize", "NarHash", "NarSize", "References", "Deriver"]);
+// What Nix writes and signs: a sha256 in Nix's base-32 (52 characters, no e, o, t or u).
+const NAR_HASH = /^sha256:[0-9abcdfghijklmnpqrsvwxyz]{52}$/;
+
+function size(field: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  // Decimal digits only: Number() would also take "0x10", "1e3", " 7" and "".
+  const n = /^(?:0|[1-9][0-9]*)$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new NarInfoFormatError(`narinfo ${field} is not a size: ${quoteUntrusted(value)}`);
+  return n;
+}
+
+/**
+ * Parses a narinfo strictly: a field other than `Sig` given twice is refused (a reader that
+ * took the first value would see other bytes than the one that took the last), and the
+ * fields that signatures cover must have the form Nix signs.
+ */
 export function parseNarInfo(text: string): NarInfo {
   const fields = new Map<string, string>();
   const sigs: string[] = [];
   const extra: [string, string][] = [];
+  const seen = new Set<string>();
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     const i = line.indexOf(": ");
-    if (i <= 0) throw new NarInfoFormatError(`narinfo line without "key: value": ${JSON.stringify(line.slice(0, 80))}`);
+    if (i <= 0) throw new NarInfoFormatError(`narinfo line without "key: value": ${quoteUntrusted(line)}`);
     const k = line.slice(0, i);
     const v = line.slice(i + 2);
-    if (k === "Sig") sigs.push(v);
-    else if (["StorePath", "URL", "Compression", "FileHash", "FileSize", "NarHash", "NarSize", "References", "Deriver"].includes(k)) fields.set(k, v);
+    if (k === "Sig") {
+      sigs.push(v);
+      continue;
+    }
+    if (seen.has(k)) throw new NarInfoFormatError(`narinfo gives ${quoteUntrusted(k)} more than once`);
+    seen.add(k);
+    if (KNOWN.has(k)) fields.set(k, v);
     else extra.push([k, v]);
   }
   const need = (k: string): string => {
@@ -44,16 +68,22 @@ export function parseNarInfo(text: string): NarInfo {
     if (v === undefined) throw new NarInfoFormatError(`narinfo has no ${k} field`);
     return v;
   };
-  const narSize = Number(need("NarSize"));
-  if (!Number.isSafeInteger(narSize) || narSize < 0) throw new NarInfoFormatError(`narinfo NarSize is not a size: ${fields.get("NarSize")}`);
+  const narSize = size("NarSize", need("NarSize")) ?? 0;
+  const narHash = need("NarHash");
+  if (!NAR_HASH.test(narHash)) throw new NarInfoFormatError(`narinfo NarHash is not a base-32 sha256 hash: ${quoteUntrusted(narHash)}`);
   const refs = (fields.get("References") ?? "").split(" ").filter(Boolean);
+  for (const r of refs) {
+    if (!isStorePath(`${STORE_DIR}/${r}`)) throw new NarInfoFormatError(`narinfo reference ${quoteUntrusted(r)} is not the base name of a store path`);
+  }
+  const storePath = need("StorePath");
+  if (!isStorePath(storePath)) throw new NarInfoFormatError(`narinfo StorePath ${quoteUntrusted(storePath)} is not a Nix store path`);
   return {
-    storePath: assertStorePath(need("StorePath")),
+    storePath,
     url: need("URL"),
     compression: fields.get("Compression") ?? "bzip2",
     fileHash: fields.get("FileHash"),
-    fileSize: fields.has("FileSize") ? Number(fields.get("FileSize")) : undefined,
-    narHash: need("NarHash"),
+    fileSize: size("FileSize", fields.get("FileSize")),
+    narHash,
     narSize,
     references: refs,
     deriver: fields.get("Deriver"),
@@ -75,7 +105,7 @@ export function formatNarInfo(n: NarInfo): string {
 
 /** What Nix signs: `1;<path>;<narHash>;<narSize>;<comma-separated full reference paths>`. */
 export function narInfoFingerprint(n: Pick<NarInfo, "storePath" | "narHash" | "narSize" | "references">): string {
-  if (!n.narHash.startsWith("sha256:")) throw new NarInfoFormatError(`NarHash must be a sha256 hash, got ${n.narHash.slice(0, 20)}`);
+  if (!n.narHash.startsWith("sha256:")) throw new NarInfoFormatError(`NarHash must be a sha256 hash, got ${quoteUntrusted(n.narHash.slice(0, 20))}`);
   const refs = [...n.references].map((r) => (r.startsWith("/") ? r : `${STORE_DIR}/${r}`)).sort();
   return `1;${n.storePath};${n.narHash};${n.narSize};${refs.join(",")}`;
 }

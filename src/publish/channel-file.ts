@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import type { ChannelLocation, LocationState } from "./channel.js";
-import { readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 /**
  * A channel in a directory (a file binary cache's `channels/`, or `--manifest-out`):
@@ -19,6 +19,7 @@ export class FileChannel implements ChannelLocation {
     readonly dir: string,
     readonly channel: string,
   ) {
+    checkChannelName(channel);
     this.url = `file://${join(dir, `${channel}.json`)}`;
   }
 

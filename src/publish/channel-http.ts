@@ -1,7 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import type { ChannelLocation, LocationState } from "./channel.js";
-import { readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 const TIMEOUT_MS = 30_000;
 /** How far past `<channel>.json` to look for history claimed by publishes still under way. */
@@ -34,9 +34,16 @@ export class HttpChannel implements ChannelLocation {
   constructor(
     cacheUrl: string,
     readonly channel: string,
-    private readonly headers: Record<string, string> = {},
+    private headers: Record<string, string> = {},
   ) {
+    checkChannelName(channel);
     const u = new URL(cacheUrl);
+    if (u.username || u.password) {
+      // fetch() refuses URLs with credentials, and the URL is shown: send them as a header.
+      this.headers = { authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64")}`, ...headers };
+      u.username = "";
+      u.password = "";
+    }
     u.search = "";
     u.hash = "";
     this.base = `${u.toString().replace(/\/+$/, "")}/channels`;

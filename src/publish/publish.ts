@@ -2,12 +2,13 @@ import { join } from "node:path";
 import { UsageError, type OscdError } from "../core/errors.js";
 import { buildHosts, buildTargets, pinFleet, type BuildOptions, type BuildProgress, type HostBuild, type PinOptions } from "../builder/index.js";
 import { checkStoreUrl, type NixCallOptions } from "../nix/index.js";
-import { fileStoreDir, preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
+import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
 import { writeChannel, type ChannelLocation, type Compose, type LocationStatus } from "./channel.js";
 import { FileChannel } from "./channel-file.js";
+import { fileStoreDir, redactUrl } from "./store-url.js";
 import { HttpChannel } from "./channel-http.js";
 import { loadSigningKey, trustedKeysFor } from "./key.js";
-import { CHANNEL_NAME, MANIFEST_SCHEMA, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
+import { checkChannelName, HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
 
 export interface PublishOptions extends PinOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** Channel name (default `main`); must be one of the fleet's channels. */
@@ -84,12 +85,23 @@ export function channelLocations(caches: readonly string[], channel: string, man
 }
 
 function pickChannel(name: string | undefined, channels: Record<string, unknown>): string {
-  const channel = name ?? "main";
-  if (!CHANNEL_NAME.test(channel)) throw new UsageError(`${JSON.stringify(channel)} is not a channel name`, "a channel name has letters, digits, '_' and '-'", "bad-channel");
-  if (!(channel in channels)) {
+  const channel = checkChannelName(name ?? "main");
+  // Own keys only: `toString` or `constructor` are in every object, not in the fleet.
+  if (!Object.hasOwn(channels, channel)) {
     throw new UsageError(`the fleet has no channel ${channel}`, `channels in oscd.toml: ${Object.keys(channels).join(", ") || "(none)"}; add [channels.${channel}] or pass --channel`, "no-such-channel");
   }
   return channel;
+}
+
+/** Every host that may get a manifest entry has a name the manifest can hold: checked before anything is built. */
+function checkHostNames(names: readonly string[]): void {
+  const bad = names.filter((n) => n.length > MAX_NAME_LENGTH || !HOST_NAME.test(n));
+  if (bad.length === 0) return;
+  throw new UsageError(
+    `the fleet has host name(s) a manifest cannot hold: ${bad.slice(0, 5).map((n) => JSON.stringify(n)).join(", ")}${bad.length > 5 ? ", …" : ""}`,
+    `host names have up to ${MAX_NAME_LENGTH} letters, digits, '-' and '_' (no dots), starting with a letter or digit; rename the host, or leave it out with --on`,
+    "bad-host-name",
+  );
 }
 
 /**
@@ -112,9 +124,9 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   if (caches.length === 0) throw new UsageError("no binary cache to publish to", 'add caches = ["file:///srv/nix-cache"] (or an https://, ssh-ng:// or s3:// URL) to oscd.toml, or pass --cache URL', "no-cache");
   caches.forEach(checkStoreUrl);
   const { locations, skipped } = channelLocations(caches, channel, opts.manifestOut);
-  for (const s of skipped) warnings.push(`no manifest is written to ${s} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);
+  for (const s of skipped) warnings.push(`no manifest is written to ${redactUrl(s)} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);
   const [primary, ...others] = locations;
-  if (!primary) throw new UsageError(`none of the caches (${caches.join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
+  if (!primary) throw new UsageError(`none of the caches (${caches.map(redactUrl).join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
 
   // Fail before building: caches reachable, previous manifests intact and trusted.
   await Promise.all(caches.map((c) => preflightCache(c, nix)));
@@ -126,6 +138,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   }
 
   const targets = await buildTargets(pinned, opts.selection, nix);
+  checkHostNames(targets.selected.map((h) => h.name));
   const build = await buildHosts(pinned, { ...opts, nix, onProgress: opts.onProgress }, targets);
   const good = build.hosts.filter((h) => (h.status === "built" || h.status === "present") && h.toplevel);
   const uploads: CacheUpload[] = [];
@@ -143,7 +156,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     const hosts: Record<string, HostEntry> = {};
     for (const [name, entry] of Object.entries(prev?.hosts ?? {})) if (fleetNames.has(name)) hosts[name] = entry;
     for (const h of good) hosts[h.name] = { toplevel: h.toplevel as string, system: h.system };
-    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, hosts, caches: [...caches] };
+    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, hosts, caches: caches.map(redactUrl) };
     if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence })) return "unchanged";
     return body;
   };

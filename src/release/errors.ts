@@ -1,4 +1,5 @@
 import { EXIT, GuardError, OscdError, UsageError } from "../core/errors.js";
+import { GitIdentityError } from "../git/index.js";
 
 /**
  * Typed errors of the release stage. Stable codes (`release-*`); bad input and configuration
@@ -44,4 +45,9 @@ export class ReleaseIdentityError extends ReleaseInputError {
       'set one, e.g. git config user.name "release bot" && git config user.email bot@example.org',
     );
   }
+}
+
+/** git's typed identity error as the release's own (code `release-no-identity`); other errors as they are. */
+export function asReleaseError(e: unknown, repoDir: string): unknown {
+  return e instanceof GitIdentityError ? new ReleaseIdentityError(repoDir) : e;
 }

@@ -1,16 +1,22 @@
 import { readFile } from "node:fs/promises";
 import { z, type ZodIssue } from "zod";
+import { quoteUntrusted } from "../nix/index.js";
 import { ReleaseInputError } from "./errors.js";
 
 /**
  * A GitHub `pull_request` (or `pull_request_target`) event payload, as `$GITHUB_EVENT_PATH`
  * gives it. Only the fields oscd reads are validated; the rest of GitHub's payload is ignored.
  */
-const repoSchema = z.object({ full_name: z.string().min(1), clone_url: z.string().optional(), html_url: z.string().optional() }).passthrough();
+// Values that reach messages and git are held to GitHub's own forms, so none can carry a
+// line break into an error or a ref name into git that GitHub would not have made.
+const fullName = z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, "a repository is owner/name");
+const repoSchema = z.object({ full_name: fullName, clone_url: z.string().optional(), html_url: z.string().optional() }).passthrough();
+// eslint-disable-next-line no-control-regex -- what git ref names may not contain
+const refName = z.string().min(1).max(255).regex(/^[^\u0000-\u0020\u007f~^:?*[\\]+$/, "not a git branch name");
 
 const eventSchema = z
   .object({
-    action: z.string().min(1),
+    action: z.string().regex(/^[a-z_]{1,64}$/, "an event action is a lowercase word"),
     number: z.number().int().positive().optional(),
     pull_request: z
       .object({
@@ -20,7 +26,7 @@ const eventSchema = z
         merged: z.boolean().nullable().optional(),
         merge_commit_sha: z.string().nullable().optional(),
         labels: z.array(z.object({ name: z.string() }).passthrough()),
-        base: z.object({ ref: z.string().min(1), repo: repoSchema.nullable().optional() }).passthrough(),
+        base: z.object({ ref: refName, repo: repoSchema.nullable().optional() }).passthrough(),
       })
       .passthrough(),
     repository: repoSchema,
@@ -45,8 +51,17 @@ export interface PullRequestEvent {
   };
 }
 
+/** Keys come from the payload: quoted when they are not plain words (one line, always). */
 function describeIssue(i: ZodIssue): string {
-  return `${i.path.length > 0 ? i.path.join(".") : "(top level)"}: ${i.message}`;
+  const path = i.path.map((s) => (typeof s === "number" || /^[A-Za-z0-9_-]+$/.test(s) ? String(s) : quoteUntrusted(s)));
+  return `${path.length > 0 ? path.join(".") : "(top level)"}: ${i.message}`;
+}
+
+/** V8's JSON error quotes the input; only printable ASCII of its first line is kept. */
+function jsonErrorSummary(e: unknown): string {
+  const first = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+  const safe = first.replace(/[^\x20-\x7e]/g, "?");
+  return safe.length > 120 ? `${safe.slice(0, 120)}…` : safe;
 }
 
 /** Parses event JSON; `name` (the file) is used in errors. */
@@ -55,7 +70,7 @@ export function parsePullRequestEvent(text: string, name: string): PullRequestEv
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    const msg = jsonErrorSummary(e);
     throw new ReleaseInputError(
       "release-bad-event",
       `${name} is not valid JSON (${text.trim() === "" ? "empty file" : msg})`,

@@ -10,6 +10,5 @@ export { eventSkipReason, parsePullRequestEvent, readPullRequestEvent, type Pull
 export { checkEventRepository, expectedRepository, githubRepositoryOf, type ExpectedRepository } from "./repository.js";
 export { commitMessage, pullRequestKey, tagMessage, PULL_REQUEST_TRAILER, RELEASE_TRAILER, type PullRequestRef } from "./notes.js";
 export { isRetryableRejection, pushWithRetry, type Prepared, type PushOutcome, type PushWithRetryOptions } from "./push-with-retry.js";
-export { ReleaseIdentityError, ReleaseInputError, ReleaseRefusedError, ReleaseRetriesExhaustedError } from "./errors.js";
-export { defaultBranch } from "./git-ops.js";
+export { asReleaseError, ReleaseIdentityError, ReleaseInputError, ReleaseRefusedError, ReleaseRetriesExhaustedError } from "./errors.js";
 export { releaseBump, releaseFromEvent, type BumpOptions, type FromEventOptions, type ReleaseCommonOptions, type ReleaseResult, type ReleasedVersion } from "./release.js";

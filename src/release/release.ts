@@ -1,10 +1,28 @@
 import semver from "semver";
-import { createTag, currentBranch, fetch, headCommit, isAncestor, isDirty, latestReleaseTag, resolveCommit } from "../git/index.js";
+import {
+  checkoutDetached,
+  commitFileChange,
+  createTag,
+  currentBranch,
+  deleteTag,
+  fastForward,
+  fetch,
+  headCommit,
+  isAncestor,
+  isDirty,
+  latestReleaseTag,
+  readFileAt,
+  remoteUrl,
+  repoRoot,
+  resolveCommit,
+  tagExists,
+  trailerValues,
+  type GitCallOptions,
+} from "../git/index.js";
 import { loadFleet, type ReleaseConfig } from "../fleet/index.js";
 import { parseLevel, parseStrategy, planBump, type Level, type Strategy } from "./bump.js";
-import { ReleaseInputError, ReleaseRefusedError } from "./errors.js";
+import { asReleaseError, ReleaseInputError, ReleaseRefusedError } from "./errors.js";
 import { eventSkipReason, readPullRequestEvent, type PullRequestEvent } from "./event.js";
-import { commitFileChange, deleteTag, fastForward, checkoutDetached, readFileAt, remoteUrl, repoRoot, tagExists, trailerValues, type GitOpsOptions } from "./git-ops.js";
 import { levelsFromLabels } from "./labels.js";
 import { commitMessage, pullRequestKey, PULL_REQUEST_TRAILER, tagMessage, type PullRequestRef } from "./notes.js";
 import { pushWithRetry, type Prepared } from "./push-with-retry.js";
@@ -72,7 +90,7 @@ interface Cut {
  * annotated with the release notes. Refuses an existing tag and a version that would not be
  * the newest release.
  */
-async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, pr: PullRequestRef | undefined, git: GitOpsOptions): Promise<Cut> {
+async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, pr: PullRequestRef | undefined, git: GitCallOptions): Promise<Cut> {
   const path = versionFilePath(cfg.versionFile);
   const file = await readFileAt(repoDir, base, path, git);
   if (file === undefined) {
@@ -90,7 +108,7 @@ async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, le
       throw new ReleaseRefusedError("release-tag-exists", `tag ${tag} already exists`, `release tags are never moved; ${path} (${current.version}) is behind the tags: set it to the latest release in a commit, then release again`);
     }
   }
-  const latest = await latestReleaseTag(repoDir, cfg.tagPrefix, { env: git.env });
+  const latest = await latestReleaseTag(repoDir, cfg.tagPrefix, git);
   const first = steps[0];
   if (latest !== undefined && first !== undefined && semver.lte(first.version, latest.version)) {
     throw new ReleaseRefusedError(
@@ -109,14 +127,14 @@ async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, le
     for (const [i, step] of steps.entries()) {
       const tag = tags[i] as string;
       const commit = await commitFileChange(repoDir, parent, { path, content: `${step.version}${current.eol}`, mode: file.mode }, commitMessage(tag, step, pr), git);
-      await createTag(repoDir, tag, commit, tagMessage(tag, step, pr), { env: git.env });
+      await createTag(repoDir, tag, commit, tagMessage(tag, step, pr), git);
       created.push(tag);
       releases.push({ ...step, tag, commit });
       parent = commit;
     }
   } catch (e) {
     await rollback();
-    throw e;
+    throw asReleaseError(e, repoDir);
   }
   return { releases, head: parent, rollback };
 }
@@ -125,8 +143,8 @@ function refspecs(branch: string, cut: Cut): string[] {
   return [`${cut.head}:refs/heads/${branch}`, ...cut.releases.map((r) => `refs/tags/${r.tag}`)];
 }
 
-async function refuseDirty(root: string, git: GitOpsOptions): Promise<void> {
-  if (await isDirty(root, { env: git.env })) {
+async function refuseDirty(root: string, git: GitCallOptions): Promise<void> {
+  if (await isDirty(root, git)) {
     throw new ReleaseRefusedError("release-dirty-tree", `the working tree of ${root} has uncommitted changes`, "commit or stash them first: a release is made from committed content only");
   }
 }
@@ -143,14 +161,14 @@ export interface BumpOptions extends ReleaseCommonOptions {
  * tag behind and the branch where it was.
  */
 export async function releaseBump(o: BumpOptions): Promise<ReleaseResult> {
-  const git: GitOpsOptions = { env: o.env };
+  const git: GitCallOptions = { env: o.env };
   if (o.levels.length === 0) throw new ReleaseInputError("release-bad-level", "no release level given", "name one or more of major, minor, patch");
   const levels = o.levels.map(parseLevel);
   const root = await repoRoot(o.repoDir, git);
   const cfg = (await loadFleet(root)).config.release;
   const strategy = parseStrategy(o.strategy ?? cfg.strategy);
   await refuseDirty(root, git);
-  const branch = await currentBranch(root, { env: git.env });
+  const branch = await currentBranch(root, git);
   const remote = o.remote ?? "origin";
   if (o.push && branch === undefined) {
     throw new ReleaseInputError("release-detached-head", "HEAD is detached: there is no branch to push the release to", `check out the release branch (${cfg.branch}) first`);
@@ -167,15 +185,15 @@ export async function releaseBump(o: BumpOptions): Promise<ReleaseResult> {
       maxAttempts: 1,
       refresh: async () => {},
       prepare: async (): Promise<Prepared<Cut>> => {
-        base = await headCommit(root, { env: git.env });
+        base = await headCommit(root, git);
         const c = await cutReleases(root, base, cfg, levels, strategy, undefined, git);
         return { kind: "push", refspecs: refspecs(branch, c), value: c, rollback: c.rollback };
       },
-      git: { env: git.env },
+      git: git,
     });
     ({ value: cut, pushed, attempts } = out);
   } else {
-    base = await headCommit(root, { env: git.env });
+    base = await headCommit(root, git);
     cut = await cutReleases(root, base, cfg, levels, strategy, undefined, git);
   }
   if (branch !== undefined) await fastForward(root, cut.head, git);
@@ -209,11 +227,11 @@ export interface FromEventOptions extends ReleaseCommonOptions {
 }
 
 /** Whether a release commit naming this pull request is already on the branch (a re-run of the job). */
-async function alreadyReleased(root: string, base: string, pr: PullRequestRef, mergeCommit: string | undefined, git: GitOpsOptions): Promise<boolean> {
+async function alreadyReleased(root: string, base: string, pr: PullRequestRef, mergeCommit: string | undefined, git: GitCallOptions): Promise<boolean> {
   let from: string | undefined;
   if (mergeCommit !== undefined) {
     try {
-      if (await isAncestor(root, mergeCommit, base, { env: git.env })) from = await resolveCommit(root, mergeCommit, { env: git.env });
+      if (await isAncestor(root, mergeCommit, base, git)) from = await resolveCommit(root, mergeCommit, git);
     } catch {
       from = undefined; // the merge commit is not known here: look at recent history instead
     }
@@ -230,7 +248,7 @@ async function alreadyReleased(root: string, base: string, pr: PullRequestRef, m
  * the new head, at most `maxAttempts` times.
  */
 export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResult> {
-  const git: GitOpsOptions = { env: o.env };
+  const git: GitCallOptions = { env: o.env };
   const ev = o.event ?? (o.eventFile !== undefined ? await readPullRequestEvent(o.eventFile) : undefined);
   if (ev === undefined) throw new ReleaseInputError("release-bad-event", "no event given", "pass the event payload file ($GITHUB_EVENT_PATH)");
   const root = await repoRoot(o.repoDir, git);
@@ -257,7 +275,7 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
   const refresh = () => fetch(root, remote, { refspecs: [`+refs/heads/${branch}:${tracking}`], tags: true, env: git.env });
   let base = "";
   const prepare = async (): Promise<Prepared<Cut | undefined>> => {
-    base = await resolveCommit(root, tracking, { env: git.env });
+    base = await resolveCommit(root, tracking, git);
     if (await alreadyReleased(root, base, pr, ev.pullRequest.mergeCommit, git)) return { kind: "done", value: undefined };
     const c = await cutReleases(root, base, cfg, decision.levels, strategy, pr, git);
     return { kind: "push", refspecs: refspecs(branch, c), value: c, rollback: c.rollback };
@@ -277,7 +295,7 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
       prepare,
       beforePush: o.beforePush,
       onRetry: (n, e) => o.onRetry?.(n, e.message),
-      git: { env: git.env },
+      git: git,
     }));
   } else {
     await refresh();
@@ -288,7 +306,7 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
     return nothing(`pull request #${pr.number} was already released: a release commit on ${branch} names it`, { pullRequest: prOut, branch, base, head: base, attempts });
   }
   let checkout: ReleaseResult["checkout"] = "unchanged";
-  if ((await currentBranch(root, { env: git.env })) === branch && (await isAncestor(root, "HEAD", cut.head, { env: git.env }))) {
+  if ((await currentBranch(root, git)) === branch && (await isAncestor(root, "HEAD", cut.head, git))) {
     await fastForward(root, cut.head, git);
     checkout = "advanced";
   }

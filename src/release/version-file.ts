@@ -1,5 +1,7 @@
 import semver from "semver";
 import { posix } from "node:path";
+import { versionFileProblem } from "../fleet/index.js";
+import { quoteUntrusted } from "../nix/index.js";
 import { ReleaseInputError } from "./errors.js";
 
 /**
@@ -48,11 +50,13 @@ export function formatVersionFile(version: string, eol: string): string {
  * when it would leave the repository or is not a file path.
  */
 export function versionFilePath(configured: string): string {
+  // The fleet file is checked when it is loaded; this also covers configurations built in code.
+  const problem = versionFileProblem(configured);
   const p = posix.normalize(configured.replaceAll("\\", "/"));
-  if (configured === "" || p.startsWith("/") || p === "." || p === ".." || p.startsWith("../") || p.endsWith("/") || p.split("/").includes(".git")) {
+  if (problem !== undefined || p.startsWith("/") || p === "." || p === ".." || p.startsWith("../") || p.endsWith("/") || p.split("/").includes(".git")) {
     throw new ReleaseInputError(
       "release-bad-config",
-      `release.versionFile ${JSON.stringify(configured)} is not a file inside the repository`,
+      `release.versionFile ${quoteUntrusted(configured)} is not a file inside the repository${problem === undefined ? "" : `: ${problem}`}`,
       'use a path relative to the repository root, e.g. versionFile = "VERSION"',
     );
   }

@@ -1,8 +1,9 @@
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatPublicKey, formatSecretKey, generateSecretKey, parseNarInfo, formatNarInfo, publicKeyOf } from "../../src/nix/index.js";
-import { parseManifest, verifyManifest, type Manifest } from "../../src/publish/index.js";
+import { run } from "../../src/core/exec.js";
+import { formatPublicKey, formatSecretKey, generateSecretKey, parseNarInfo, formatNarInfo, pathInfo, publicKeyOf, verifyNarInfo } from "../../src/nix/index.js";
+import { narHashForSigning, parseManifest, verifyManifest, type Manifest } from "../../src/publish/index.js";
 import { FleetRepo, SimHost, tempDir, uniqueMarker } from "../harness/index.js";
 import { json, oscd, oscdArgv } from "../integration/builder/helpers.js";
 
@@ -228,5 +229,59 @@ describe("oscd publish, end to end", () => {
     expect(after.sequence).toBe(before.sequence + 1);
     expect(after.hosts.db1).toEqual(before.hosts.db1);
     expect(after.hosts.web1?.toplevel).not.toBe(before.hosts.web1?.toplevel);
+  });
+});
+
+describe("oscd publish over a cache someone else wrote to", () => {
+  it("never signs a foreign NAR under a fleet path's name: the local bytes are uploaded, and a machine gets them", async () => {
+    const m = uniqueMarker();
+    const repo = await FleetRepo.create({ hosts: ["a1", "a2"].map((name) => ({ name, marker: m })) });
+    const scratch = join(dir, "scratch-cache");
+    const evil = join(dir, "evil-cache");
+    try {
+      await repo.commitFile("oscd.toml", `caches = ["file://${evil}"]\n[keys]\ntrusted = ["${publicKey}"]\n`);
+      const args = (cache: string) => ["publish", "--repo", repo.dir, "--cache", `file://${cache}`, "--state-dir", join(dir, "state-evil"), "--roots-dir", rootDir, "--json"];
+      // Build (and publish to a scratch cache) to learn the toplevels.
+      const built = await oscd(args(scratch), { env: { OSCD_SIGNING_KEY_FILE: keyFile } });
+      expect(built.exitCode, built.stderr).toBe(0);
+      const tops = Object.fromEntries(json<Summary>(built).hosts.map((h) => [h.name, h.toplevel as string]));
+      const a1 = tops.a1 as string;
+      const a2 = tops.a2 as string;
+
+      // Someone who can write to the cache but has no key uploads the closures unsigned, with
+      // a1's narinfo pointing at a2's NAR (its hash and size are right for those bytes).
+      const copied = await run("nix", ["copy", "--to", `file://${evil}`, a1, a2], { timeoutMs: 120_000 });
+      expect(copied.exitCode, copied.stderr).toBe(0);
+      for (const f of (await readdir(evil)).filter((f) => f.endsWith(".narinfo"))) {
+        const n = parseNarInfo(await readFile(join(evil, f), "utf8"));
+        await writeFile(join(evil, f), formatNarInfo({ ...n, sigs: [] }));
+      }
+      const narInfoName = (p: string) => `${p.slice("/nix/store/".length, "/nix/store/".length + 32)}.narinfo`;
+      const a1File = join(evil, narInfoName(a1));
+      const foreign = parseNarInfo(await readFile(join(evil, narInfoName(a2)), "utf8"));
+      const forged = parseNarInfo(await readFile(a1File, "utf8"));
+      await writeFile(a1File, formatNarInfo({ ...forged, url: foreign.url, fileHash: foreign.fileHash, fileSize: foreign.fileSize, narHash: foreign.narHash, narSize: foreign.narSize }));
+
+      const r = await oscd(args(evil), { env: { OSCD_SIGNING_KEY_FILE: keyFile } });
+      expect(r.exitCode, r.stderr).toBe(0);
+
+      // A machine trusting only the fleet key gets a1's own bytes.
+      const host = await SimHost.create({ name: "pub-foreign", substituters: [`file://${evil}`], trustedPublicKeys: [publicKey] });
+      hosts.push(host);
+      await host.sh(["nix-store", "--realise", a1, "--max-jobs", "0"]);
+      expect((await host.sh(["cat", `${a1}/etc/hostname`])).stdout.trim()).toBe("a1");
+
+      // The cache now describes the local bytes of a1, signed by the fleet key, and says so.
+      const [local] = await pathInfo([a1]);
+      const now = parseNarInfo(await readFile(a1File, "utf8"));
+      expect(now.narHash).toBe(narHashForSigning(local?.narHash as string));
+      expect(now.sigs.some((sig) => sig.startsWith("fleet-e2e:"))).toBe(true);
+      // No fleet signature covers the foreign NAR under a1's name.
+      expect(verifyNarInfo({ ...now, narHash: foreign.narHash, narSize: foreign.narSize }, [publicKeyOf(key)])).toBe(false);
+      const s = json<Summary & { caches: { replacedInCache: number; signedInCache: number }[] }>(r);
+      expect(s.caches[0]).toMatchObject({ replacedInCache: 1 });
+    } finally {
+      await repo.destroy();
+    }
   });
 });

@@ -38,3 +38,35 @@ describe("narinfo", () => {
     expect(() => parseNarInfo("garbage line")).toThrow(/key: value/);
   });
 });
+
+describe("narinfo strictness (issue 9)", () => {
+  it("refuses a field given twice, so no reader can see another value than the one signed", () => {
+    expect(() => parseNarInfo(TEXT + "StorePath: /nix/store/21agrl60368ga22b3s23kmf5bi9ha3vn-y\n")).toThrow(/StorePath.*more than once/);
+    expect(() => parseNarInfo(TEXT + "NarHash: sha256:0000000000000000000000000000000000000000000000000000\n")).toThrow(NarInfoFormatError);
+    // Several signatures are normal.
+    expect(parseNarInfo(TEXT + "Sig: a:AAAA\nSig: b:BBBB\n").sigs).toEqual(["a:AAAA", "b:BBBB"]);
+  });
+
+  it.each([
+    ["FileSize: 180", "FileSize: 1e3"],
+    ["FileSize: 180", "FileSize: -1"],
+    ["NarSize: 456", "NarSize: 0x10"],
+    ["NarSize: 456", "NarSize: 99999999999999999999"],
+    ["NarHash: sha256:09lyip90d3f7nlw4cznbydbkf6khzv8j0dsk0iwh9f00rrh68sqr", "NarHash: md5:abc"],
+    ["References: 5clznwb8h5c67fv278ck73l9qigdaf0n-x", "References: ../../etc/passwd"],
+  ])("refuses %j replaced by %j with a typed error", (from, to) => {
+    expect(() => parseNarInfo(TEXT.replace(from, to))).toThrow(NarInfoFormatError);
+  });
+
+  it("keeps errors to one line for a line with control characters", () => {
+    const err = (() => {
+      try {
+        parseNarInfo("junk\r\u0000\u2028line");
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(NarInfoFormatError);
+    expect(err?.message).not.toMatch(/[\r\n\u2028]/);
+  });
+});

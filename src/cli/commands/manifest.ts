@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { loadFleet } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { checkSequence, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
+import { checkChannelName, checkSequence, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
 import { printJson, table } from "../output.js";
 
 /** A key given as `name:base64`, or a path to a public key file. */
@@ -133,7 +133,7 @@ The signature is checked when trusted keys are known; a manifest that fails the 
         if (!where) {
           const cache = o.cache ?? fleet?.config.caches.find((c) => c.startsWith("file://") || /^https?:\/\//.test(c));
           if (!cache) throw new UsageError("no manifest named and no file:// or http(s):// cache in oscd.toml", "pass the manifest's path or URL, or --cache URL");
-          const channel = o.channel ?? "main";
+          const channel = checkChannelName(o.channel ?? "main");
           const dir = fileStoreDir(cache);
           where = dir !== undefined ? join(dir, "channels", `${channel}.json`) : `${cache.split("?")[0]?.replace(/\/+$/, "")}/channels/${channel}.json`;
         }

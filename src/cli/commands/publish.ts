@@ -33,7 +33,7 @@ function summary(r: PublishReport): unknown {
     ref: r.ref,
     version: r.version,
     locations: r.locations,
-    caches: r.caches.map((c) => ({ url: c.url, closurePaths: c.closurePaths, uploadedPaths: c.uploadedPaths, uploadedBytes: c.uploadedBytes, signedInCache: c.signedInCache })),
+    caches: r.caches.map((c) => ({ url: c.url, closurePaths: c.closurePaths, uploadedPaths: c.uploadedPaths, uploadedBytes: c.uploadedBytes, signedInCache: c.signedInCache, replacedInCache: c.replacedInCache })),
     uploadedPaths: r.caches.reduce((n, c) => n + c.uploadedPaths, 0),
     hosts: r.hosts.map((h) => ({
       name: h.name,

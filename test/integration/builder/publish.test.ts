@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, pathInfo, publicKeyOf } from "../../../src/nix/index.js";
@@ -189,6 +189,41 @@ describe("oscd publish", () => {
     await expect(readdir(join(cache, "channels"))).rejects.toThrow(/ENOENT/);
   });
 
+  it("keeps credentials out of the manifest and the progress lines", async () => {
+    const cache = cacheDir();
+    const repo = await fleet();
+    const url = `file://${cache}?secret-key=${keyFile}&compression=xz`;
+    const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", url, "--json"));
+    expect(r.exitCode, r.stderr).toBe(0);
+    const text = await readFile(join(cache, "channels", "main.json"), "utf8");
+    expect(parseManifest(text).caches).toEqual([`file://${cache}?compression=xz`]);
+    for (const out of [text, r.stdout, r.stderr]) expect(out).not.toContain(keyFile);
+    expect(r.stderr).toMatch(/uploaded to file:\/\/.*\?compression=xz/);
+  });
+
+  it("refuses a channel name that is not one of the fleet's own channels, e.g. toString or ../x (exit 2)", async () => {
+    const repo = await fleet();
+    for (const name of ["toString", "constructor", "__proto__", "../x"]) {
+      const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cacheDir()}`, "--channel", name));
+      expect(r.exitCode, `${name}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/error\[(no-such-channel|bad-channel)\]/);
+      expect(r.stderr).not.toMatch(/evaluating/);
+    }
+  });
+
+  it("refuses a discovered host whose name a manifest cannot hold, before building or uploading (exit 2)", async () => {
+    const cache = cacheDir();
+    const repo = await fleet();
+    await repo.commitFile("flake.nix", (await readFile(join(repo.dir, "flake.nix"), "utf8")).replace("web1 = {", '"web1.example" = {'));
+    const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cache}`));
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^oscd: error\[bad-host-name\]: the fleet has host name\(s\) a manifest cannot hold: "web1.example"$/m);
+    expect(r.stderr).not.toMatch(/building|uploading|internal/);
+    // Left out with --on, the others publish.
+    const others = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cache}`, "--on", "web2,db1"));
+    expect(others.exitCode, others.stderr).toBe(0);
+  });
+
   it("names what is missing: a cache, a manifest location, a channel (exit 2)", async () => {
     const repo = await fleet();
     const noCache = await oscd(publishArgs(repo, "--key", keyFile));
@@ -249,6 +284,33 @@ describe("oscd manifest", () => {
     const missing = await oscd(["manifest", "verify", join(dir, "nope.json"), "--key", pubFile]);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/error\[manifest-missing\]/);
+  });
+
+  it("manifest show --channel reads only a channel of the cache: ../../x and the like are refused (exit 2)", async () => {
+    const cache = join(dir, "trav", "a", "cache");
+    const m = signManifest(
+      {
+        schema: "oscd.manifest/v1",
+        channel: "main",
+        sequence: 1,
+        version: "1.0.0",
+        commit: "c".repeat(40),
+        ref: "main",
+        createdAt: "2025-05-05T05:05:05.000Z",
+        hosts: {},
+        caches: [],
+      },
+      key,
+    );
+    // A signed manifest outside the cache, where `channels/../../x.json` points.
+    await mkdir(join(cache, "channels"), { recursive: true });
+    await writeFile(join(dir, "trav", "a", "x.json"), serializeManifest(m));
+    for (const name of ["../../x", "../main", "a.b"]) {
+      const r = await oscd(["manifest", "show", "--channel", name, "--cache", `file://${cache}`, "--key", pubFile]);
+      expect(r.exitCode, `${name}: ${r.stdout}`).toBe(2);
+      expect(r.stderr).toMatch(/error\[bad-channel\]/);
+      expect(r.stdout).toBe("");
+    }
   });
 
   it("shows the channel manifest of the fleet's cache, checked with the fleet's trusted keys", async () => {

@@ -190,6 +190,6 @@ describe("oscd release bump", () => {
     const noIdentity = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: undefined, GIT_AUTHOR_EMAIL: undefined, GIT_COMMITTER_NAME: undefined, GIT_COMMITTER_EMAIL: undefined, EMAIL: undefined, HOME: r.root };
     await git(r.work, ["config", "user.useConfigOnly", "true"]);
     const e = await bumpError(r, ["patch"], { env: noIdentity });
-    expect(e).toMatchObject({ code: "release-no-identity", exitCode: 2 });
+    expect(e).toMatchObject({ code: "release-no-identity", exitCode: 2, hint: expect.stringMatching(/^set one, e\.g\. git config user\.name/) });
   });
 });

@@ -1,0 +1,110 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { OscdError } from "../core/errors.js";
+import { fileStoreDir, redactUrl } from "./store-url.js";
+
+/**
+ * Raw file access to a binary cache that oscd can write itself (file:// and http(s)://), for
+ * the narinfos it signs and the NARs it re-uploads: `nix copy` skips a path the cache already
+ * lists, and `nix store sign --store` signs whatever the cache holds at that moment, so neither
+ * can put verified bytes over a narinfo someone else wrote.
+ */
+export interface CacheFiles {
+  /** The file's bytes, or undefined when the cache does not have it. */
+  get(name: string): Promise<Buffer | undefined>;
+  /** Writes the complete file (atomically where the store allows it). */
+  put(name: string, data: Buffer): Promise<void>;
+}
+
+export class CacheWriteError extends OscdError {
+  constructor(url: string, detail: string) {
+    super("cache-write-failed", `cannot write to the cache ${redactUrl(url)}: ${detail}`, {
+      hint: "check that the cache accepts uploads (write permission, or PUT on an http cache) and publish again",
+    });
+  }
+}
+
+/** The cache's files, or undefined for stores oscd cannot write itself (ssh, ssh-ng, s3). */
+export function cacheFiles(url: string): CacheFiles | undefined {
+  const dir = fileStoreDir(url);
+  if (dir !== undefined) return new DirectoryCache(url, dir);
+  if (/^https?:\/\//.test(url)) return new HttpCache(url);
+  return undefined;
+}
+
+class DirectoryCache implements CacheFiles {
+  constructor(
+    private readonly url: string,
+    private readonly dir: string,
+  ) {}
+
+  async get(name: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(join(this.dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new CacheWriteError(this.url, `reading ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+
+  async put(name: string, data: Buffer): Promise<void> {
+    const target = join(this.dir, name);
+    const tmp = join(dirname(target), `.oscd-${randomBytes(8).toString("hex")}.tmp`);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      const fh = await open(tmp, "wx", 0o644);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      // rename(2) replaces a file someone else put there without following it if it is a link.
+      await rename(tmp, target);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw new CacheWriteError(this.url, `writing ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+}
+
+class HttpCache implements CacheFiles {
+  private readonly base: string;
+  private readonly headers: Record<string, string> = {};
+
+  constructor(private readonly url: string) {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      // fetch() refuses URLs with credentials; Nix sends them as basic authentication too.
+      this.headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64")}`;
+      u.username = "";
+      u.password = "";
+    }
+    u.search = "";
+    u.hash = "";
+    this.base = u.toString().replace(/\/+$/, "");
+  }
+
+  private async request(method: "GET" | "PUT", name: string, body?: Buffer): Promise<Response> {
+    try {
+      return await fetch(`${this.base}/${name}`, { method, body: body === undefined ? undefined : new Uint8Array(body), headers: this.headers, signal: AbortSignal.timeout(300_000) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause;
+      throw new CacheWriteError(this.url, `${method} ${name}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`);
+    }
+  }
+
+  async get(name: string): Promise<Buffer | undefined> {
+    const r = await this.request("GET", name);
+    if (r.status === 404 || r.status === 410) return undefined;
+    if (r.status !== 200) throw new CacheWriteError(this.url, `GET ${name} answered ${r.status}`);
+    return Buffer.from(await r.arrayBuffer());
+  }
+
+  async put(name: string, data: Buffer): Promise<void> {
+    const r = await this.request("PUT", name, data);
+    await r.arrayBuffer().catch(() => undefined);
+    if (r.status < 200 || r.status >= 300) throw new CacheWriteError(this.url, `PUT ${name} answered ${r.status}`);
+  }
+}
