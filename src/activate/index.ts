@@ -11,5 +11,5 @@ export { BOUNDARIES, type Boundary } from "./faults.js";
 export type { Journal, JournalState, ReleaseInfo, Previous } from "./journal.js";
 export { readGenerationRecords, readHistory, type GenerationRecord } from "./records.js";
 export { lastAppliedSequence, recordAppliedSequence, type AppliedChannel } from "./channels.js";
-export { releaseFromManifest, describeLocation, type ManifestRelease, type ManifestReleaseOptions } from "./manifest-release.js";
+export { releaseFromManifest, releaseFromManifestText, describeLocation, type ManifestRelease, type ManifestReleaseOptions } from "./manifest-release.js";
 export type { UncheckedAllowed } from "./guard.js";

@@ -86,7 +86,14 @@ function trustedKeys(texts: readonly string[]): PublicKey[] {
  */
 export async function releaseFromManifest(o: ManifestReleaseOptions): Promise<ManifestRelease> {
   const where = describeLocation(o.location);
-  const text = await fetchText(o.location, where);
+  return releaseFromManifestText(await fetchText(o.location, where), where, o);
+}
+
+/**
+ * The same for manifest text the caller fetched itself (the agent, with conditional requests);
+ * `where` names it in errors and must carry no credentials (see describeLocation).
+ */
+export function releaseFromManifestText(text: string, where: string, o: Omit<ManifestReleaseOptions, "location">): ManifestRelease {
   const { manifest, signer } = readTrustedManifest(text, trustedKeys(o.trustedPublicKeys), where);
   // TODO(issue 9, manifest expiry): call checkFreshness(manifest, { now, skewMs }) here once
   // src/manifest has it (expiresAt); until then a stale but signed manifest is accepted.
