@@ -58,8 +58,9 @@ What is checked:
   with --manifest: the manifest is signed by a trusted key, names this host (and the given
     toplevel, if any), its channel sequence is newer than the last one this host applied
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
-    release (unless --allow-downgrade).
+    release (unless --allow-downgrade). Not yet checked: the manifest's expiry.
   with --release-version: that version is not older than the running release.
+  A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
   with neither: NO release facts are known, so there is no downgrade or replay check: an
     older system replaces a newer one if you name it. Prefer --manifest.
 
