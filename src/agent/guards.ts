@@ -1,5 +1,5 @@
 import { GuardError } from "../core/errors.js";
-import { readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { checkFreshness, readTrustedManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Operation } from "../fleet/index.js";
 
@@ -35,6 +35,8 @@ export interface ManifestGuardContext {
   accepted?: { commit?: string; toplevel?: string };
   now: Date;
   skewMs: number;
+  /** Accept a manifest without `expiresAt` (the configuration's explicit opt-out). */
+  allowNoExpiry?: boolean;
 }
 
 export type ManifestVerdict = { kind: "newer"; manifest: Manifest; toplevel: string; signer: string } | { kind: "same"; manifest: Manifest };
@@ -50,7 +52,7 @@ export function checkManifest(text: string, where: string, ctx: ManifestGuardCon
   if (manifest.channel !== ctx.channel) {
     throw new GuardError("manifest-channel", `${where} is for channel ${manifest.channel}, this machine follows ${ctx.channel}`, "point the agent at the channel's own manifest URL");
   }
-  checkExpiry(manifest, where, ctx.now, ctx.skewMs);
+  checkExpiry(manifest, where, ctx.now, ctx.skewMs, ctx.allowNoExpiry);
   if (manifest.sequence < ctx.floor) {
     throw new GuardError(
       "manifest-sequence",
@@ -71,16 +73,15 @@ export function checkManifest(text: string, where: string, ctx: ManifestGuardCon
 }
 
 /**
- * Freshness: a manifest carries `expiresAt` (set by publish, renewed by `publish --refresh`).
- * Past it (beyond the allowed clock skew) the manifest is refused, so a frozen mirror or a
- * stopped CI shows up as "held back" instead of being obeyed forever.
+ * Freshness (src/manifest's checkFreshness): past `expiresAt` (beyond the allowed clock skew)
+ * a manifest is refused, so a frozen mirror or a stopped CI shows up as "held back" instead of
+ * being obeyed forever. A manifest without expiry is refused unless the configuration opts out.
  */
-export function checkExpiry(m: Manifest, where: string, now: Date, skewMs: number): void {
-  const expiresAt = (m as { expiresAt?: unknown }).expiresAt;
-  if (typeof expiresAt !== "string") return;
-  const t = Date.parse(expiresAt);
-  if (Number.isNaN(t)) throw new GuardError("manifest-format", `${where}: expiresAt is not a time`);
-  if (now.getTime() - skewMs > t) {
-    throw new GuardError("manifest-expired", `${where}: channel ${m.channel} sequence ${m.sequence} expired at ${expiresAt}`, "the publisher stopped refreshing the channel (a stopped CI, or a frozen mirror); the machine is held back until a fresh manifest arrives");
+export function checkExpiry(m: Manifest, where: string, now: Date, skewMs: number, allowNoExpiry = false): void {
+  try {
+    checkFreshness(m, { now, skewMs, allowNoExpiry });
+  } catch (e) {
+    if (e instanceof GuardError) throw new GuardError(e.code, `${where}: ${e.message}`, e.hint);
+    throw e;
   }
 }

@@ -83,6 +83,7 @@ export class ManifestWatcher {
         accepted: recorded && recorded.sequence === floor ? { commit: recorded.commit, toplevel: recorded.toplevel } : undefined,
         now: a.clock(),
         skewMs: this.cfg.maxClockSkewSeconds * 1000,
+        allowNoExpiry: this.cfg.allowNoExpiry,
       });
     } catch (e) {
       if (!(e instanceof GuardError)) throw e;
@@ -116,7 +117,7 @@ export class ManifestWatcher {
   private recheckExpiry(): void {
     if (!this.verified) return;
     try {
-      checkExpiry(this.verified, "the current manifest", this.agent.clock(), this.cfg.maxClockSkewSeconds * 1000);
+      checkExpiry(this.verified, "the current manifest", this.agent.clock(), this.cfg.maxClockSkewSeconds * 1000, this.cfg.allowNoExpiry);
     } catch (e) {
       if (!(e instanceof GuardError)) throw e;
       const held = this.agent.observer.status.heldBack;

@@ -107,7 +107,7 @@ describe("oscd agent following a manifest channel", () => {
     expect(m).toMatch(/^oscd_fetch_count\{remote_name="manifest:main",status="succeeded"\} \d+$/m);
   });
 
-  it("refuses a manifest signed with the wrong key and a replayed older one: visible in status, metrics, events and the log; nothing changes", async () => {
+  it("refuses a manifest signed with the wrong key, a replayed older one, a truncated and an expired one: visible in status, metrics, events and the log; nothing changes", async () => {
     const h = hosts.get("a2")!;
     const agent = agents.get("a2")!;
     const before = await h.currentSystem();
@@ -137,10 +137,18 @@ describe("oscd agent following a manifest channel", () => {
     await writeFile(manifestFile(), good.slice(0, 100));
     await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-format", 30_000, "the truncated manifest to be refused");
 
+    // Expired: correctly signed, newer, but past its expiry (a frozen mirror serving an old file).
+    const past = Date.now() - 10 * 86_400_000;
+    const expired = signManifest({ ...body, sequence: current.sequence + 1, createdAt: new Date(past).toISOString(), expiresAt: new Date(past + 86_400_000).toISOString() }, key);
+    await writeFile(manifestFile(), serializeManifest(expired));
+    await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-expired", 30_000, "the expired manifest to be refused");
+    expect((await status(h)).agent.heldBack?.reason).toMatch(/being held back/);
+    expect(await metrics(h)).toMatch(/^oscd_held_back\{reason="manifest-expired"\} 1$/m);
+
     expect(await h.currentSystem()).toBe(before);
     expect((await h.activations()).length).toBe(activations);
     const streamed = (await readFile(h.path("/root/events.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
-    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence", "manifest-format"]));
+    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence", "manifest-format", "manifest-expired"]));
     await h.exec(["kill", events.stdout.trim()]);
 
     // The good manifest again: held back no more, still nothing re-activated.
@@ -194,16 +202,18 @@ describe("oscd agent following a manifest channel", () => {
     const h = hosts.get("a1")!;
     await agents.get("a1")!.kill("TERM");
     const now = h.path("/root/now");
-    await writeFile(now, "2026-11-21T12:00:00Z\n");
+    // Fake times after the manifest's createdAt and before its expiry (publish: 7 days).
+    const day = (n: number, hhmm: string) => `${new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10)}T${hhmm}:00.000Z`;
+    await writeFile(now, `${day(1, "12:00")}\n`);
     const agent = await AgentProcess.start(h, agentConfig("a1", { switchWindows: [{ lower: "02:00", upper: "04:00" }] }), { env: { OSCD_TEST_NOW_FILE: "/root/now", TZ: "UTC" }, name: "agent-window" });
     agents.set("a1", agent);
     const before = await h.currentSystem();
     await fleet.commitHostChange("a1", uniqueMarker());
     const next = await publish();
     await waitFor(async () => /outside the switch window/.test((await status(h)).agent.waiting?.reason ?? ""), 60_000, "a1 to wait for its window");
-    expect((await status(h)).agent.waiting?.reason).toContain("it opens at 2026-11-22T02:00:00.000Z");
+    expect((await status(h)).agent.waiting?.reason).toContain(`it opens at ${day(2, "02:00")}`);
     expect(await h.currentSystem()).toBe(before);
-    await writeFile(now, "2026-11-22T02:30:00Z\n");
+    await writeFile(now, `${day(2, "02:30")}\n`);
     await oscdOn(h, ["agent", "fetch"]);
     // The deployment's end, not /run/current-system: the fake switch sets the link before it logs.
     await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a1!.toplevel);

@@ -14,6 +14,7 @@ const body = (seq: number, extra: Partial<ManifestBody> = {}): ManifestBody => (
   commit: "a".repeat(40),
   ref: "main",
   createdAt: "2026-11-21T00:00:00Z",
+  expiresAt: "2026-11-28T00:00:00Z",
   hosts: { web1: { toplevel: TOP, system: "x86_64-linux" } },
   caches: ["file:///cache"],
   ...extra,
@@ -46,9 +47,16 @@ describe("manifest guards", () => {
     ["older than the last applied (replay)", () => checkManifest(text(3), "m", ctx({ floor: 4 })), "manifest-sequence"],
     ["the same sequence with other content (fork)", () => checkManifest(text(4, { commit: "b".repeat(40) }), "m", ctx({ floor: 4, accepted: { commit: "a".repeat(40) } })), "manifest-sequence"],
     ["for another channel", () => checkManifest(text(1, { channel: "beta" }), "m", ctx()), "manifest-channel"],
+    ["that expired (a frozen mirror or a stopped CI)", () => checkManifest(text(2), "m", ctx({ floor: 1, now: new Date("2026-11-28T00:06:00Z") })), "manifest-expired"],
+    ["without an expiry", () => checkManifest(text(2, { expiresAt: undefined }), "m", ctx({ floor: 1 })), "manifest-no-expiry"],
     ["without an entry for this host", () => checkManifest(text(1), "m", ctx({ host: "db1" })), "manifest-no-host"],
   ])("refuses a manifest %s", (_name, f, expected) => {
     expect(code(f)).toBe(expected);
+  });
+
+  it("tolerates the configured clock skew past expiry, and a manifest without expiry only when told to", () => {
+    expect(checkManifest(text(2), "m", ctx({ floor: 1, now: new Date("2026-11-28T00:04:00Z") })).kind).toBe("newer");
+    expect(checkManifest(text(2, { expiresAt: undefined }), "m", ctx({ floor: 1, allowNoExpiry: true })).kind).toBe("newer");
   });
 
   it("reads the same manifest again as 'same', not as a new deployment", () => {
