@@ -15,6 +15,7 @@ import { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
 import { AgentMetrics } from "./metrics.js";
+import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
 import { Wake } from "./wake.js";
@@ -51,6 +52,7 @@ export class Agent {
   private manifest: ManifestWatcher | undefined;
   private git: GitWatcher[] = [];
   private servers: (Server | NetServer)[] = [];
+  private outbox: Outbox | undefined;
 
   constructor(readonly opts: AgentOptions) {
     const c = opts.config;
@@ -86,6 +88,7 @@ export class Agent {
       }),
     );
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
+    if (c.reports) this.startReports(c.reports);
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
       this.manifest = new ManifestWatcher(this, c.manifest);
@@ -104,6 +107,7 @@ export class Agent {
     this.stopped = true;
     this.manifest?.stop();
     for (const g of this.git) g.stop();
+    this.outbox?.stop();
     this.deployWake.fire();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -149,6 +153,23 @@ export class Agent {
     return this.deploying;
   }
 
+  /** Deployments, refusals and recoveries become reports in the durable outbox. */
+  private startReports(r: NonNullable<AgentConfig["reports"]>): void {
+    const outbox = (this.outbox = new Outbox({
+      dir: `${this.opts.config.stateDir}/agent/outbox`,
+      url: r.url,
+      tokenFile: r.tokenFile,
+      retryIntervalSec: r.retryInterval,
+      log: this.opts.log,
+      onDelivered: (id) => this.emit({ type: "report-delivered", at: this.now(), id }),
+    }));
+    this.observer.subscribe((e) => {
+      const report = reportOf(e, this.observer.status);
+      if (report) outbox.add({ host: this.host, ...report }).catch((err: unknown) => this.opts.log.error({ event: "outbox-failed" }, `cannot store a report: ${err instanceof Error ? err.message : String(err)}`));
+    });
+    void outbox.run();
+  }
+
   private async recover(): Promise<void> {
     try {
       const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
@@ -177,5 +198,21 @@ export class Agent {
 
   async statusView(): Promise<{ agent: AgentStatus; host: Awaited<ReturnType<typeof hostStatus>> }> {
     return { agent: this.observer.status, host: await hostStatus(this.layout) };
+  }
+}
+
+function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" | "host"> | undefined {
+  const d = s.desired;
+  switch (e.type) {
+    case "deployed":
+      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
+    case "deploy-failed":
+      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
+    case "refused":
+      return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
+    case "recovered":
+      return { at: e.at, type: "recovery", outcome: e.outcome, message: `deployment ${e.id}` };
+    default:
+      return undefined;
   }
 }

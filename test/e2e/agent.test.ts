@@ -1,9 +1,11 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, serializeManifest, signManifest, type Manifest } from "../../src/manifest/index.js";
-import { AgentProcess, FleetRepo, SimHost, oscdOn, tempDir, uniqueMarker, waitFor } from "../harness/index.js";
+import { AgentProcess, FleetRepo, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
 import { oscd } from "../integration/builder/helpers.js";
 
 /**
@@ -219,5 +221,53 @@ describe("oscd agent following a manifest channel", () => {
     await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a1!.toplevel);
     expect(await h.currentSystem()).toBe(next.hosts.a1!.toplevel);
     expect(await runs(h, next.hosts.a1!.toplevel), (await h.activations()).join("\n")).toBe(1);
+  });
+
+  it("reports made while the report endpoint is down arrive after it returns, each exactly once, with the host's token", async () => {
+    const h = hosts.get("a2")!;
+    const gateway = (await testNetwork()).gateway;
+    // A free port, closed again: the endpoint is down until the server listens on it.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, gateway, () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    await writeFile(h.path("/root/report-token"), "host-token-a2\n", { mode: 0o600 });
+    await agents.get("a2")!.kill("TERM");
+    const agent = await AgentProcess.start(h, agentConfig("a2", { reports: { url: `http://${gateway}:${port}`, tokenFile: "/root/report-token", retryInterval: 1 } }), { name: "agent-reports" });
+    agents.set("a2", agent);
+
+    await fleet.commitHostChange("a2", uniqueMarker());
+    const next = await publish();
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a2!.toplevel, 90_000);
+    await agent.waitForLog((l) => l.event === "report-undelivered");
+    const outbox = h.path("/var/lib/oscd/agent/outbox");
+    const queued = (await readdir(outbox)).filter((n) => n.endsWith(".json"));
+    expect(queued.length).toBeGreaterThan(0);
+
+    const received: { auth?: string; key?: string; body: { id: string; type: string; outcome?: string; toplevel?: string; host: string } }[] = [];
+    const server: Server = createServer((req: IncomingMessage, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        received.push({ auth: req.headers.authorization, key: req.headers["idempotency-key"] as string | undefined, body: JSON.parse(body) as never });
+        res.writeHead(201).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, gateway, () => r()));
+    try {
+      await waitFor(async () => (await readdir(outbox)).filter((n) => n.endsWith(".json")).length === 0, 60_000, "the outbox to empty");
+      const ids = received.map((r) => r.body.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBeGreaterThanOrEqual(queued.length);
+      expect(received.every((r) => r.auth === "Bearer host-token-a2" && r.key === r.body.id && r.body.host === "a2")).toBe(true);
+      expect(received.map((r) => r.body)).toContainEqual(expect.objectContaining({ type: "deployment", outcome: "committed", toplevel: next.hosts.a2!.toplevel }));
+      // Nothing more arrives later (no second delivery of anything).
+      const count = received.length;
+      await oscdOn(h, ["agent", "fetch"]);
+      await agent.waitForLog((l) => l.event === "fetched" && Date.parse(String(l.at)) > Date.now() - 5000);
+      expect(received.length).toBe(count);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
