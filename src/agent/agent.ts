@@ -11,7 +11,7 @@ import { deployCandidate } from "./deploy.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
 import type { Candidate } from "./guards.js";
 import type { Logger } from "./log.js";
-import { GitWatcher } from "./git-source.js";
+import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
 import { AgentMetrics } from "./metrics.js";
@@ -94,11 +94,16 @@ export class Agent {
       this.manifest = new ManifestWatcher(this, c.manifest);
       void this.manifest.run();
     }
-    const trust = await signatureTrust(c);
-    for (const r of c.remotes) {
-      const w = new GitWatcher(this, r, trust);
-      this.git.push(w);
-      void w.run();
+    // Loaded only when remotes are configured: the builder and source stages cost memory an
+    // agent that only follows manifests does not need.
+    if (c.remotes.length > 0) {
+      const { GitWatcher } = await import("./git-source.js");
+      const trust = await signatureTrust(c);
+      for (const r of c.remotes) {
+        const w = new GitWatcher(this, r, trust);
+        this.git.push(w);
+        void w.run();
+      }
     }
     void this.deployLoop();
   }
