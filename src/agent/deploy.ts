@@ -4,6 +4,7 @@ import { healthSchema } from "../fleet/index.js";
 import type { Agent } from "./agent.js";
 import type { Candidate } from "./guards.js";
 import { runPostDeploy, type PostDeployFacts } from "./post-deploy.js";
+import { rebootNow, switchInhibited } from "./reboot.js";
 import { planReboot } from "./schedule.js";
 import { MAX_INTERRUPTED_ATTEMPTS, writeAgentState } from "./state.js";
 import { checkSwitchLock } from "./switch-lock.js";
@@ -14,10 +15,12 @@ import { checkSwitchLock } from "./switch-lock.js";
  * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
  * retried later (the host lock or switch-to-configuration's lock is held by someone else).
  */
-export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidate["mode"]): Promise<boolean> {
+export async function deployCandidate(agent: Agent, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
   const cfg = agent.opts.config;
-  const base = { source: c.source, toplevel: c.toplevel, mode };
-  agent.emit({ type: "deploying", at: agent.now(), ...base, step: "start" });
+  let mode = planned;
+  let inhibited: string | undefined;
+  const base = () => ({ source: c.source, toplevel: c.toplevel, mode });
+  agent.emit({ type: "deploying", at: agent.now(), ...base(), step: "start" });
   const prior = agent.state.inFlight?.toplevel === c.toplevel ? agent.state.inFlight.attempts : 0;
   if (prior >= MAX_INTERRUPTED_ATTEMPTS) {
     agent.emit({ type: "refused", at: agent.now(), source: c.source, code: "agent-crash-loop", message: `the deployment of ${c.toplevel} was interrupted ${prior} times (the agent died during it); it is not tried again` });
@@ -26,6 +29,11 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
   let result: ActivationResult;
   try {
     await checkSwitchLock(agent.layout.runDir);
+    if (mode === "switch") {
+      // Realised first: the check runs the new system's own switch-to-configuration.
+      inhibited = await switchInhibitedAfterRealise(agent, c);
+      if (inhibited) mode = "boot";
+    }
     agent.state.inFlight = { toplevel: c.toplevel, attempts: prior + 1, at: agent.now() };
     await writeAgentState(cfg.stateDir, agent.state);
     result = await activate({
@@ -38,7 +46,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
       layout: agent.layout,
-      onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base, step, detail: detail.slice(0, 300) }),
+      onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base(), step, detail: detail.slice(0, 300) }),
     });
   } catch (e) {
     await clearInFlight(agent);
@@ -48,24 +56,50 @@ export async function deployCandidate(agent: Agent, c: Candidate, mode: Candidat
       agent.emit({ type: "waiting", at: agent.now(), source: c.source, reason: `${code}: ${message}` });
       return true;
     }
-    agent.emit({ type: "deploy-failed", at: agent.now(), ...base, code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
+    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
     return false;
   }
   await clearInFlight(agent);
   if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
-  agent.emit({ type: "deployed", at: agent.now(), ...base, outcome: result.outcome, generation: result.generation, reboot: result.reboot.needed });
+  const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
+  const needed = result.reboot.needed || inhibited !== undefined;
+  agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed });
   if (c.git?.role === "main" && result.outcome !== "dry-run") {
     agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
     await writeAgentState(cfg.stateDir, agent.state);
   }
   if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
-  if (result.reboot.needed) {
+  if (needed) {
     const when = planReboot(cfg.reboot, agent.clock(), agent.opts.random);
-    agent.observer.status.reboot = { needed: true, reasons: result.reboot.reasons, at: when?.toISOString() };
-    if (when) agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons: result.reboot.reasons });
+    agent.observer.status.reboot = { needed: true, reasons, at: when?.toISOString() };
+    if (when) {
+      agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons });
+      scheduleReboot(agent, when);
+    }
   }
   return false;
+}
+
+async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<string | undefined> {
+  const { realise } = await import("../nix/index.js");
+  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
+  return switchInhibited(c.toplevel);
+}
+
+let rebootTimer: NodeJS.Timeout | undefined;
+
+/** One pending reboot at a time; the latest plan wins. Timers cap at ~24 days; plans are within 8. */
+function scheduleReboot(agent: Agent, when: Date): void {
+  if (rebootTimer) clearTimeout(rebootTimer);
+  rebootTimer = setTimeout(
+    () => {
+      rebootTimer = undefined;
+      void rebootNow().then((r) => agent.opts.log.warn({ event: r.rebooted ? "rebooting" : "reboot-skipped", detail: r.detail }, r.detail));
+    },
+    Math.max(0, when.getTime() - agent.clock().getTime()),
+  );
+  rebootTimer.unref();
 }
 
 async function clearInFlight(agent: Agent): Promise<void> {
