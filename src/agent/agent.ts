@@ -2,7 +2,8 @@ import type { Server } from "node:http";
 import type { Server as NetServer } from "node:net";
 import { hostname } from "node:os";
 import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
-import { isOscdError } from "../core/errors.js";
+import { readFile } from "node:fs/promises";
+import { GuardError, isOscdError } from "../core/errors.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
@@ -76,6 +77,7 @@ export class Agent {
   /** Recover an interrupted deployment, load state, open the socket and exporter, start sources. */
   async start(): Promise<void> {
     const c = this.opts.config;
+    await checkMachineId(c.machineId);
     this.state = (await readAgentState(c.stateDir)).state;
     await this.recover();
     this.servers.push(
@@ -220,4 +222,11 @@ function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" |
     default:
       return undefined;
   }
+}
+
+/** comin's `machineId`: the agent runs only on the machine it was configured for. */
+export async function checkMachineId(want: string | undefined, file = "/etc/machine-id"): Promise<void> {
+  if (!want) return;
+  const have = (await readFile(file, "utf8").catch(() => "")).trim();
+  if (have !== want) throw new GuardError("wrong-machine", `this machine's id is ${have || "(unreadable)"}, the agent is configured for ${want}`, "the configuration was written for another machine; fix machineId");
 }
