@@ -16,6 +16,11 @@ export interface ManifestRelease {
   /** Name of the trusted key whose signature matched. */
   signer: string;
   manifest: Manifest;
+  /**
+   * Where to realise it from: the caller's substituters first, then the caches the signed
+   * manifest names. Safe to follow: every path is still checked against the trusted keys.
+   */
+  substituters: string[];
 }
 
 export interface ManifestReleaseOptions {
@@ -32,7 +37,12 @@ export interface ManifestReleaseOptions {
   skewMs?: number;
   /** Accept a manifest without `expiresAt` (from an oscd before expiry existed). */
   allowNoExpiry?: boolean;
+  /** This machine's own substituters, tried before the manifest's caches. */
+  substituters?: readonly string[];
 }
+
+/** Caches a Nix substituter can be: the manifest's other entries (ssh, s3 uploads) are left out. */
+const SUBSTITUTER = /^(https?|file):\/\/[^\s]+$/;
 
 /** Text from outside goes into one-line errors: printable ASCII only. */
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
@@ -115,5 +125,6 @@ export function releaseFromManifestText(text: string, where: string, o: Omit<Man
     release: { version: manifest.version, commit: manifest.commit, ref: manifest.ref, channel: manifest.channel, sequence: manifest.sequence },
     signer: signer.name,
     manifest,
+    substituters: [...new Set([...(o.substituters ?? []), ...manifest.caches.filter((c) => SUBSTITUTER.test(c))])],
   };
 }

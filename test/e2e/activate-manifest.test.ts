@@ -50,11 +50,12 @@ async function manifestFile(name: string, text: string): Promise<string> {
   return p;
 }
 
-async function host(): Promise<SimHost> {
+async function host(opts: { substituters?: boolean } = {}): Promise<SimHost> {
   const h = await SimHost.create({ name: "web1" });
   hosts.push(h);
   await mkdir(h.path("/etc/oscd"), { recursive: true });
-  await writeFile(h.path("/etc/oscd/machine.toml"), `host = "web1"\nsubstituters = ["${cache}"]\ntrustedPublicKeys = ["${formatPublicKey(publicKeyOf(fleetKey))}"]\n`);
+  const subs = opts.substituters === false ? "" : `substituters = ["${cache}"]\n`;
+  await writeFile(h.path("/etc/oscd/machine.toml"), `host = "web1"\n${subs}trustedPublicKeys = ["${formatPublicKey(publicKeyOf(fleetKey))}"]\n`);
   return h;
 }
 
@@ -91,6 +92,13 @@ afterAll(async () => {
 });
 
 describe("oscd activate --manifest", () => {
+  it("realises the entry from the caches the signed manifest names when the machine configures none", async () => {
+    const h = await host({ substituters: false });
+    const r = await oscdOn(h, ["activate", "--manifest", await manifestFile("caches.json", manifest(1, "1.0.0", { web1: v1 }))]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: v1, consistent: true, journalOpen: false });
+  });
+
   it("activates this host's entry of a signed manifest from a URL, records its sequence, and refuses an older one", async () => {
     const h = hosts[0] as SimHost;
     await manifestFile("main.5.json", manifest(5, "1.1.0", { web1: v2, web2 }));

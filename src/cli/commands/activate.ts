@@ -77,19 +77,21 @@ a refusal by a guard exits 3.`,
       const host = o.host ?? machine.host ?? hostname();
       let toplevel = toplevelArg;
       let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
+      let substituters = machine.substituters;
       const say = progressPrinter(!o.quiet && !o.json);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry });
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;
+        substituters = m.substituters;
       }
       const result = await activate({
         toplevel: toplevel as string,
         mode: o.mode,
         host,
         release,
-        substituters: machine.substituters,
+        substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         health: healthSchema.parse(machine.health ?? {}),
         allowDowngrade: o.allowDowngrade,
