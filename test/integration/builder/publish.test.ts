@@ -238,6 +238,11 @@ describe("oscd publish", () => {
     expect(parseManifest(text).caches).toEqual([`file://${cache}?compression=xz`]);
     for (const out of [text, r.stdout, r.stderr]) expect(out).not.toContain(keyFile);
     expect(r.stderr).toMatch(/uploaded to file:\/\/.*\?compression=xz/);
+    // Nor in errors: an unreachable cache with a password in its URL.
+    const down = await oscd(publishArgs(repo, "--key", keyFile, "--cache", "http://ci:hunter2@127.0.0.1:1/cache?token=t0ps3cret"));
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toMatch(/error\[store-unreachable\]/);
+    expect(down.stderr).not.toMatch(/hunter2|t0ps3cret/);
   });
 
   it("refuses a channel name that is not one of the fleet's own channels, e.g. toString or ../x (exit 2)", async () => {
