@@ -128,12 +128,24 @@ describe("oscd agent following a manifest channel", () => {
     expect((await status(h)).agent.heldBack?.reason).toMatch(/does not match the content|not signed by a trusted key/);
     expect(await metrics(h)).toMatch(/^oscd_held_back\{reason="manifest-untrusted"\} 1$/m);
     await agent.waitForLog((l) => l.event === "refused" && l.code === "manifest-untrusted");
+    expect(await metrics(h)).toMatch(/^oscd_last_fetch_failed 1$/m);
 
     // A replay: the signed history file of sequence 1, served as current.
     await writeFile(manifestFile(), await readFile(join(cache, "channels", "main.1.json"), "utf8"));
     await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-sequence", 30_000, "the replayed manifest to be refused");
     expect((await status(h)).agent.heldBack?.reason).toMatch(/sequence 1 is older than 2/);
     await agent.waitForLog((l) => l.event === "refused" && l.code === "manifest-sequence");
+
+    // The agent's own state lost: the engine's records still give the floor, and the replay is refused again.
+    await agent.kill("TERM");
+    await rm(h.path("/var/lib/oscd/agent/state.json"));
+    const fresh = await AgentProcess.start(h, agentConfig("a2"), { name: "agent-lost-state" });
+    agents.set("a2", fresh);
+    const again = await fresh.waitForLog((l) => l.event === "refused" && l.code === "manifest-sequence");
+    expect(again.message).toMatch(/sequence 1 is older than 2/);
+    const events2 = await h.sh(["sh", "-c", 'setsid node "$1" agent events >/root/events2.log 2>&1 </dev/null & echo $!', "sh", (await import("../harness/oscd.js")).OSCD_BIN]);
+    await oscdOn(h, ["agent", "fetch"]);
+    await waitFor(async () => (await readFile(h.path("/root/events2.log"), "utf8").catch(() => "")).includes('"fetched"'), 30_000, "the second event stream to be connected");
 
     // Garbage (a truncated upload).
     await writeFile(manifestFile(), good.slice(0, 100));
@@ -150,8 +162,10 @@ describe("oscd agent following a manifest channel", () => {
     expect(await h.currentSystem()).toBe(before);
     expect((await h.activations()).length).toBe(activations);
     const streamed = (await readFile(h.path("/root/events.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
-    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence", "manifest-format", "manifest-expired"]));
-    await h.exec(["kill", events.stdout.trim()]);
+    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence"]));
+    const streamed2 = (await readFile(h.path("/root/events2.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
+    expect(streamed2.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-format", "manifest-expired"]));
+    await h.exec(["kill", events.stdout.trim(), events2.stdout.trim()]);
 
     // The good manifest again: held back no more, still nothing re-activated.
     await writeFile(manifestFile(), good);
