@@ -15,6 +15,7 @@ import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
+import { waitForSwitchUnits } from "./transient-unit.js";
 import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
@@ -178,6 +179,8 @@ export class Agent {
   }
 
   private async recover(): Promise<void> {
+    const still = await waitForSwitchUnits(this.opts.config.switchTimeout * 1000, (line) => this.opts.log.info({ event: "recover-waiting" }, line));
+    if (still.length > 0) this.opts.log.warn({ event: "recover-waiting", units: still }, `switch units still running after switchTimeout: ${still.join(", ")}`);
     try {
       const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
       if (r) this.emit({ type: "recovered", at: this.now(), id: r.id, outcome: r.outcome });
