@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, serializeManifest, signManifest, type Manifest } from "../../src/manifest/index.js";
-import { AgentProcess, FleetRepo, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
+import { AgentProcess, FleetRepo, ManifestServer, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
 import { oscd } from "../integration/builder/helpers.js";
 
 /**
@@ -282,6 +282,30 @@ describe("oscd agent following a manifest channel", () => {
       expect(received.length).toBe(count);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("over http, an agent holds a long-poll and a publish reaches it through the held request", async () => {
+    const h = hosts.get("a3")!;
+    const gateway = (await testNetwork()).gateway;
+    const server = await ManifestServer.start(cache, gateway);
+    try {
+      await agents.get("a3")!.kill("TERM");
+      const url = server.url(gateway, "channels/main.json");
+      const agent = await AgentProcess.start(h, agentConfig("a3", { manifest: { urls: [url], pollInterval: 600, randomizedDelaySec: 0, longPollSeconds: 120 } }), { name: "agent-longpoll" });
+      agents.set("a3", agent);
+      // The first answer offers long-poll; the next request is held (wait=120).
+      await waitFor(async () => ((await status(h)).agent?.sources["manifest:main"] as { longPoll?: boolean } | undefined)?.longPoll === true, 30_000, "the agent to see the long-poll offer");
+      const held = server.requests.length;
+      await fleet.commitHostChange("a3", uniqueMarker());
+      const next = await publish();
+      server.changed();
+      await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a3!.toplevel, 90_000);
+      // Answered by the held request, not by a new poll (the poll interval is 600 s).
+      const answered = server.requests.slice(held).find((r) => r.status === 200);
+      expect(answered?.url).toMatch(/\?wait=120$/);
+    } finally {
+      await server.stop();
     }
   });
 });
