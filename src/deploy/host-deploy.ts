@@ -1,0 +1,120 @@
+import { isOscdError } from "../core/errors.js";
+import type { Operation } from "../fleet/index.js";
+import { copyTo } from "../nix/index.js";
+import type { DeployEvent, HostReport } from "./events.js";
+import type { HostFacts } from "./probe.js";
+import { bareActivate, confirmRemote, followRemote, startRemote, type Remote } from "./remote.js";
+import { nixSshOpts } from "./ssh.js";
+import type { TargetStatus } from "./target-state.js";
+
+export interface HostPlan {
+  remote: Remote;
+  facts: HostFacts;
+  toplevel: string;
+}
+
+export interface HostDeployOptions {
+  mode: Operation;
+  release: { version?: string; commit?: string; ref?: string; tag?: string };
+  confirmTimeoutS: number;
+  /** `ssh-ng` (default) or `ssh` store protocol for nix copy. */
+  storeProtocol: "ssh-ng" | "ssh";
+  /** Copy with signature checks on (paths signed by a key the host trusts). */
+  checkSigs: boolean;
+  substituteOnDestination?: boolean;
+  allowDowngrade?: boolean;
+  force?: boolean;
+  /** Extra time after a confirmation deadline to reconnect and learn how the host ended. */
+  graceMs?: number;
+  emit: (e: DeployEvent) => void;
+}
+
+/**
+ * One host: copy the closure, start the engine on the host detached, follow it, confirm over a
+ * new connection, follow it to its end. Never throws: the outcome is the report.
+ */
+export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<HostReport> {
+  const start = Date.now();
+  const { remote, facts, toplevel } = plan;
+  const host = remote.target.host;
+  const step = (s: string, detail?: string) => o.emit({ type: "host", host, step: s, detail });
+  const report: HostReport = {
+    host,
+    result: "failed",
+    old: { generation: facts.generation, version: facts.version, system: facts.currentSystem },
+    new: { system: toplevel, version: o.release.version },
+    timeMs: 0,
+    warnings: [],
+  };
+  try {
+    step("copy", toplevel);
+    await copyTo(`${o.storeProtocol}://${remote.target.destination}`, [toplevel], {
+      checkSigs: o.checkSigs,
+      substituteOnDestination: o.substituteOnDestination,
+      sshOpts: nixSshOpts(remote.target, remote.ssh),
+    });
+    if (!facts.oscd) {
+      const warning = "oscd is not installed on the host: bare steps (profile, switch-to-configuration), no guards, health checks or rollback";
+      report.warnings.push(warning);
+      o.emit({ type: "warning", host, message: warning });
+      step("switch", `bare switch-to-configuration ${o.mode}`);
+      await bareActivate(remote, toplevel, o.mode);
+      report.result = facts.currentSystem === toplevel && o.mode !== "boot" ? "unchanged" : "done";
+      return report;
+    }
+    step("activate", `${o.mode} ${toplevel}`);
+    const confirm = o.mode === "switch" || o.mode === "test" ? o.confirmTimeoutS : 0;
+    const id = await startRemote(remote, { toplevel, mode: o.mode, release: o.release, confirmTimeoutS: confirm, allowDowngrade: o.allowDowngrade, force: o.force });
+    report.id = id;
+    const grace = o.graceMs ?? 60_000;
+    let deadline = Date.now() + 600_000;
+    const seen = (s: TargetStatus) => {
+      if (s.confirmBy) deadline = Date.parse(s.confirmBy) + grace;
+      step(s.state === "awaiting-confirm" ? "confirm" : (s.step ?? s.state), s.detail);
+    };
+    let s = await followRemote(remote, id, { untilAwaitingConfirm: true, onStatus: seen, reconnectUntil: () => deadline });
+    if (s.state === "awaiting-confirm") {
+      step("confirm", "new connection");
+      try {
+        await confirmRemote(remote, id, s.confirmBy ? Date.parse(s.confirmBy) : Date.now());
+      } catch (e) {
+        // Too late or unreachable: the host rolls back by itself; follow to learn how it ended.
+        step("confirm", isOscdError(e) ? e.message : String(e));
+      }
+      s = await followRemote(remote, id, { onStatus: seen, reconnectUntil: () => deadline });
+    }
+    applyStatus(report, s);
+  } catch (e) {
+    report.result = "failed";
+    report.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: e instanceof Error ? e.message : String(e) };
+  } finally {
+    report.timeMs = Date.now() - start;
+  }
+  return report;
+}
+
+function applyStatus(report: HostReport, s: TargetStatus): void {
+  if (s.previousGeneration !== undefined) report.old.generation = s.previousGeneration;
+  report.new.generation = s.generation;
+  if (s.version) report.new.version = s.version;
+  report.rebootNeeded = s.rebootNeeded;
+  if (s.error) report.error = { code: s.error.code, message: s.error.message };
+  switch (s.state) {
+    case "committed":
+    case "dry-run":
+      report.result = "done";
+      break;
+    case "unchanged":
+      report.result = "unchanged";
+      break;
+    case "rolled-back":
+      report.result = "rolled-back";
+      report.new.generation = undefined;
+      break;
+    case "refused":
+      report.result = "refused";
+      break;
+    default:
+      report.result = "failed";
+  }
+}
