@@ -32,7 +32,6 @@ function summaryOf(stdout: string): Summary {
   return JSON.parse(line) as Summary;
 }
 
-const byHost = (s: Summary) => new Map(s.hosts.map((h) => [h.host, h]));
 
 async function deploymentStatuses(host: string): Promise<{ state: string }[]> {
   const h = f.byName.get(host)!;

@@ -26,7 +26,15 @@ interface StartFlags {
 export function registerDeployTarget(program: Command): void {
   const cmd = program
     .command("deploy-target")
-    .description("the target side of oscd deploy: start an activation detached from the SSH session, follow it, confirm it (magic rollback)");
+    .description("the target side of oscd deploy: start an activation detached from the SSH session, follow it, confirm it (magic rollback)")
+    .addHelpText(
+      "after",
+      `
+Examples (oscd deploy runs these over SSH; you rarely need them by hand):
+  oscd deploy-target start /nix/store/…-nixos-system-web1-1.2.0 --confirm-timeout 30
+  oscd deploy-target follow 20261121-0123456789ab
+  oscd deploy-target confirm 20261121-0123456789ab`,
+    );
   cmd
     .command("start")
     .argument("<toplevel>", "the system to activate (already in this machine's store)")
