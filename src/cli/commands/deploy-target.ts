@@ -30,10 +30,12 @@ export function registerDeployTarget(program: Command): void {
     .addHelpText(
       "after",
       `
-Examples (oscd deploy runs these over SSH; you rarely need them by hand):
+Examples:
   oscd deploy-target start /nix/store/…-nixos-system-web1-1.2.0 --confirm-timeout 30
   oscd deploy-target follow 20261121-0123456789ab
-  oscd deploy-target confirm 20261121-0123456789ab`,
+  oscd deploy-target confirm 20261121-0123456789ab
+
+oscd deploy runs these over SSH; you rarely need them by hand.`,
     );
   cmd
     .command("start")
