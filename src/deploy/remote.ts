@@ -35,7 +35,7 @@ export async function startRemote(r: Remote, a: RemoteActivation): Promise<strin
   const call = elevated(r.elevation, argv);
   const res = await sshRun(r.target, r.ssh, call.remote, { input: call.input, timeoutMs: 60_000 });
   if (res.exitCode === 255) throw new SshError(r.target.host, res, "starting the activation");
-  const id = /"id":"([0-9]{8}-[0-9a-f]{12})"/.exec(res.stdout)?.[1];
+  const id = /"id":"([0-9]{17}-[0-9a-f]{8})"/.exec(res.stdout)?.[1];
   if (res.exitCode !== 0 || !id) throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
   return id;
 }

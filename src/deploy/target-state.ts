@@ -49,15 +49,16 @@ export interface TargetStatus {
   updatedAt: string;
 }
 
-const ID = /^[0-9]{8}-[0-9a-f]{12}$/;
+const ID = /^[0-9]{17}-[0-9a-f]{8}$/;
 
+/** Millisecond time first, so ids sort in the order deployments started. */
 export function newDeploymentId(now = new Date()): string {
-  return `${now.toISOString().slice(0, 10).replace(/-/g, "")}-${randomBytes(6).toString("hex")}`;
+  return `${now.toISOString().replace(/[-:.TZ]/g, "").slice(0, 17)}-${randomBytes(4).toString("hex")}`;
 }
 
 /** An id from the command line names a directory: anything but the generated form is refused. */
 export function checkDeploymentId(id: string): string {
-  if (!ID.test(id)) throw new UsageError(`${JSON.stringify(id.slice(0, 40))} is not a deployment id`, "ids look like 20261121-0123456789ab, as oscd deploy-target start prints them", "bad-deployment-id");
+  if (!ID.test(id)) throw new UsageError(`${JSON.stringify(id.slice(0, 40))} is not a deployment id`, "ids look like 20261121093015123-0123abcd, as oscd deploy-target start prints them", "bad-deployment-id");
   return id;
 }
 

@@ -1,6 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deployFleet, oscdDeploy, tempDir, type DeployFleet } from "../harness/index.js";
+import { build } from "../../src/nix/index.js";
+import { DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, type DeployFleet } from "../harness/index.js";
 import { wholeGeneration } from "./upgrade-helpers.js";
 
 /**
@@ -58,5 +59,86 @@ describe("oscd deploy", () => {
       expect(await wholeGeneration(h)).toMatchObject({ consistent: true, journalOpen: false, locked: false });
       expect((await deploymentStatuses(n)).map((x) => x.state)).toEqual(["committed"]);
     }
+  });
+
+  it("a host whose activation fails rolls back while the others go on; the summary says so and the exit is 4", async () => {
+    await f.fleet.setHost({ name: "d3", failSwitch: true });
+    await f.fleet.release("1.2.0");
+    const before = await f.byName.get("d3")!.currentSystem();
+    const r = await oscdDeploy(f.fleet, ["--on", "d1,d2,d3"], { stateDir: state });
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/error\[hosts-rolled-back\]: 1 rolled-back of 3 host\(s\)/);
+    const rows = r.stdout.trim().split("\n");
+    expect(rows[0]).toMatch(/^HOST\s+RESULT\s+GENERATION\s+TIME\s+NOTE/);
+    expect(rows.find((l) => l.startsWith("d1 "))).toMatch(/^d1\s+done\s+2 \(1\.1\.0\) → 3 \(1\.2\.0\)/);
+    expect(rows.find((l) => l.startsWith("d3 "))).toMatch(/^d3\s+rolled-back\s+2 \(1\.1\.0\).*rolled-back: activation of .* failed and was rolled back/);
+    const d3 = f.byName.get("d3")!;
+    expect(await wholeGeneration(d3)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false });
+    expect((await deploymentStatuses("d3")).map((x) => x.state)).toEqual(["committed", "rolled-back"]);
+  });
+
+  it("--canary stops the rollout when the canary fails: the other hosts are not touched", async () => {
+    await f.fleet.release("1.3.0");
+    const d4 = f.byName.get("d4")!;
+    const before = await d4.currentSystem();
+    const r = await oscdDeploy(f.fleet, ["--on", "d3,d4,d5", "--canary", "1", "--json"], { stateDir: state });
+    expect(r.exitCode, r.stderr).toBe(1);
+    const s = summaryOf(r.stdout);
+    expect(s.hosts.map((h) => [h.host, h.result])).toEqual([["d3", "rolled-back"], ["d4", "skipped"], ["d5", "skipped"]]);
+    expect(s.stopped).toMatch(/canary d3 rolled-back/);
+    expect(await d4.currentSystem()).toBe(before);
+    expect(await deploymentStatuses("d4")).toHaveLength(1);
+  });
+
+  it("a connection cut after activation: the host rolls back by itself after the confirm timeout", async () => {
+    const d6 = f.byName.get("d6")!;
+    const before = await d6.currentSystem();
+    // The new system's health check takes the host off the network, as a bad firewall rule would.
+    await writeFile(d6.path("/etc/oscd/machine.toml"), DEPLOY_MACHINE_TOML.replace('commands = [', 'commands = [["ip", "link", "set", "eth0", "down"], '));
+    const run = oscdDeploy(f.fleet, ["--on", "d6", "--confirm-timeout", "3", "--json"], { stateDir: state });
+    let states: string[] = [];
+    for (let i = 0; i < 600 && !states.includes("rolled-back"); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      states = (await deploymentStatuses("d6")).map((x) => x.state);
+    }
+    expect(states).toEqual(["committed", "rolled-back"]);
+    // The host rolled back while unreachable; back on the network, the deployer learns it.
+    await d6.sh(["ip", "link", "set", "eth0", "up"]);
+    const r = await run;
+    expect(r.exitCode, r.stderr).toBe(4);
+    const h = summaryOf(r.stdout).hosts[0]!;
+    expect(h).toMatchObject({ host: "d6", result: "rolled-back", error: { code: "rolled-back" } });
+    expect(h.error?.message).toMatch(/no confirmation arrived over a new SSH connection within 3s/);
+    expect(await wholeGeneration(d6)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false, locked: false });
+    await writeFile(d6.path("/etc/oscd/machine.toml"), DEPLOY_MACHINE_TOML);
+  });
+
+  it("a reboot while the host awaits its confirmation: the next start rolls it back", async () => {
+    const d7 = f.byName.get("d7")!;
+    const before = await d7.currentSystem();
+    const [next] = await build(f.fleet.nixSource(await f.fleet.head()), [f.fleet.attr("d7")]);
+    await d7.importFromMachine([next!.outPath]);
+    const started = await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--confirm-timeout", "300"]);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const id = (JSON.parse(started.stdout) as { id: string }).id;
+    let states: string[] = [];
+    for (let i = 0; i < 600 && !states.includes("awaiting-confirm"); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      states = (await deploymentStatuses("d7")).map((x) => x.state);
+    }
+    expect(states).toEqual(["committed", "awaiting-confirm"]);
+    expect(await d7.currentSystem()).toBe(next!.outPath);
+    // The new system is the boot default; the reboot ends the waiting engine unconfirmed.
+    await d7.reboot();
+    expect(await d7.bootedSystem()).toBe(next!.outPath);
+    const s = await oscdOn(d7, ["deploy-target", "status", id]);
+    expect(JSON.parse(s.stdout)).toMatchObject({ state: "rolled-back", error: { code: "interrupted" } });
+    expect(await d7.currentSystem()).toBe(before);
+    expect(await d7.defaultBootToplevel()).toBe(before);
+    expect(await wholeGeneration(d7)).toMatchObject({ consistent: true, journalOpen: false, locked: false });
+    // A confirmation that comes after that is refused: the host stays on the old system.
+    const late = await oscdOn(d7, ["deploy-target", "confirm", id]);
+    expect(late.exitCode).toBe(3);
+    expect(late.stderr).toMatch(/error\[confirm-too-late\]/);
   });
 });

@@ -32,8 +32,8 @@ export function registerDeployTarget(program: Command): void {
       `
 Examples:
   oscd deploy-target start /nix/store/…-nixos-system-web1-1.2.0 --confirm-timeout 30
-  oscd deploy-target follow 20261121-0123456789ab
-  oscd deploy-target confirm 20261121-0123456789ab
+  oscd deploy-target follow 20261121093015123-0123abcd
+  oscd deploy-target confirm 20261121093015123-0123abcd
 
 oscd deploy runs these over SSH; you rarely need them by hand.`,
     );
