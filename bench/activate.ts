@@ -5,46 +5,29 @@
  *
  *   npx tsx bench/activate.ts [rounds]
  */
-import { rm, writeFile, mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { performance } from "node:perf_hooks";
-import { copyTo, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf, signPaths } from "../src/nix/index.js";
-import { SimHost, buildFakeToplevel, ensureBuilt, oscdOn, tempDir, uniqueMarker } from "../test/harness/index.js";
+import { rm } from "node:fs/promises";
+import { copyTo, signPaths } from "../src/nix/index.js";
+import { buildFakeToplevel, ensureBuilt, oscdOn, tempDir, uniqueMarker } from "../test/harness/index.js";
+import { signedCache, stats, timed } from "./_signed-host.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const rounds = Number(process.argv[2] ?? 5);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-async function timed(f: () => Promise<void>): Promise<number> {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-}
-
 async function main(): Promise<void> {
   await ensureBuilt();
   const dir = await tempDir("bench-activate");
-  const key = generateSecretKey("bench");
-  await writeFile(join(dir, "key"), formatSecretKey(key), { mode: 0o600 });
-  const cache = `file://${join(dir, "cache")}`;
-  const pub = formatPublicKey(publicKeyOf(key));
-  const bare = await SimHost.create({ name: "web1", substituters: [cache], trustedPublicKeys: [pub] });
-  const withOscd = await SimHost.create({ name: "web1", substituters: [cache], trustedPublicKeys: [pub] });
-  await mkdir(withOscd.path("/etc/oscd"), { recursive: true });
-  await writeFile(withOscd.path("/etc/oscd/machine.toml"), `substituters = ["${cache}"]\ntrustedPublicKeys = ["${pub}"]\nhealth = { systemdUnits = false }\n`);
+  const signed = await signedCache(dir);
+  const bare = await signed.host("web1", false);
+  const withOscd = await signed.host("web1", true);
   const bareTimes: number[] = [];
   const oscdTimes: number[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
       // Two distinct systems per round so neither side finds its path already in its store.
       const [a, b] = await Promise.all([buildFakeToplevel({ hostname: "web1", marker: `bench-a-${uniqueMarker()}` }), buildFakeToplevel({ hostname: "web1", marker: `bench-b-${uniqueMarker()}` })]);
-      await copyTo(cache, [a, b]);
-      await signPaths([a, b], join(dir, "key"), { store: cache, recursive: true });
+      await copyTo(signed.cache, [a, b]);
+      await signPaths([a, b], signed.keyFile, { store: signed.cache, recursive: true });
       bareTimes.push(
         await timed(async () => {
           await bare.sh(["nix-store", "--realise", a, "--max-jobs", "0"]);
@@ -64,8 +47,8 @@ async function main(): Promise<void> {
     await withOscd.destroy();
     await rm(dir, { recursive: true, force: true });
   }
-  const mb = median(bareTimes);
-  const mo = median(oscdTimes);
+  const mb = stats(bareTimes).median;
+  const mo = stats(oscdTimes).median;
   const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(10))).join(" ");
   console.log(`\nactivate a prebuilt toplevel from a signed file cache (${rounds} rounds, median)\n`);
   console.log(row(["what", "median ms", "min ms", "max ms"]));

@@ -6,45 +6,26 @@
  *
  *   npx tsx bench/startup.ts [rounds]
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { rm } from "node:fs/promises";
 import { run } from "../src/core/exec.js";
-import { copyTo, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf, signPaths } from "../src/nix/index.js";
-import { OSCD_BIN, SimHost, buildFakeToplevel, ensureBuilt, oscdOn, tempDir, uniqueMarker } from "../test/harness/index.js";
+import { copyTo, signPaths } from "../src/nix/index.js";
+import { OSCD_BIN, buildFakeToplevel, ensureBuilt, oscdOn, tempDir, uniqueMarker } from "../test/harness/index.js";
+import { signedCache, stats, timed } from "./_signed-host.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const rounds = Number(process.argv[2] ?? 20);
 
-function stats(xs: number[]): { median: number; min: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)] ?? 0, min: s[0] ?? 0, max: s[s.length - 1] ?? 0 };
-}
-
-async function timed(f: () => Promise<{ exitCode: number | null; stderr: string }>): Promise<number> {
-  const t = performance.now();
-  const r = await f();
-  const ms = performance.now() - t;
-  if (r.exitCode !== 0) throw new Error(r.stderr);
-  return ms;
-}
-
 async function main(): Promise<void> {
   await ensureBuilt();
   const dir = await tempDir("bench-startup");
-  const key = generateSecretKey("bench");
-  await writeFile(join(dir, "key"), formatSecretKey(key), { mode: 0o600 });
-  const cache = `file://${join(dir, "cache")}`;
-  const pub = formatPublicKey(publicKeyOf(key));
-  const host = await SimHost.create({ name: "web1", substituters: [cache], trustedPublicKeys: [pub] });
-  await mkdir(host.path("/etc/oscd"), { recursive: true });
-  await writeFile(host.path("/etc/oscd/machine.toml"), `substituters = ["${cache}"]\ntrustedPublicKeys = ["${pub}"]\nhealth = { systemdUnits = false }\n`);
+  const signed = await signedCache(dir);
+  const host = await signed.host("web1", true);
   const cases: [string, () => Promise<{ exitCode: number | null; stderr: string }>][] = [];
   try {
     const top = await buildFakeToplevel({ hostname: "web1", marker: `bench-startup-${uniqueMarker()}` });
-    await copyTo(cache, [top]);
-    await signPaths([top], join(dir, "key"), { store: cache, recursive: true });
+    await copyTo(signed.cache, [top]);
+    await signPaths([top], signed.keyFile, { store: signed.cache, recursive: true });
     const first = await oscdOn(host, ["activate", "--quiet", top]);
     if (first.exitCode !== 0) throw new Error(first.stderr);
     cases.push(

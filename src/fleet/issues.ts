@@ -17,6 +17,9 @@ export function issuePath(path: readonly (string | number)[]): string {
 export function describeIssue(i: ZodIssue): string {
   const where = issuePath(i.path);
   if (i.code === "unrecognized_keys") return `${where}: unknown key(s) ${i.keys.slice(0, 5).map((k) => quoteUntrusted(k)).join(", ")}`;
+  // zod's own messages for these echo the value raw.
+  if (i.code === "invalid_enum_value") return `${where}: expected one of ${i.options.map((o) => JSON.stringify(o)).join(", ")}, got ${quoteUntrusted(String(i.received))}`;
+  if (i.code === "invalid_literal") return `${where}: expected ${JSON.stringify(i.expected)}`;
   return `${where}: ${i.message}`;
 }
 
@@ -24,20 +27,38 @@ export function describeIssues(issues: readonly ZodIssue[]): string {
   return issues.slice(0, 3).map(describeIssue).join("; ");
 }
 
+/** Deeper than any fleet or machine file needs; deeper documents are refused, not walked. */
+export const MAX_DEPTH = 32;
+
+interface Node {
+  value: unknown;
+  key: string | number | undefined;
+  parent: Node | undefined;
+  depth: number;
+}
+
+function pathOf(n: Node): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: Node | undefined = n; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+  return path;
+}
+
 /**
- * The place of the first `__proto__` key in parsed TOML, or undefined. Checked before zod,
- * which would assign such a key and so set the prototype of the table it builds.
+ * What is wrong with the shape of parsed TOML before zod looks at it, or undefined: a
+ * `__proto__` key (zod would assign it, and so set the prototype of the table it builds),
+ * or nesting deeper than MAX_DEPTH.
  */
-export function protoKeyPath(raw: unknown): string | undefined {
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: raw, path: [] }];
-  while (stack.length > 0) {
-    const { value, path } = stack.pop() as { value: unknown; path: (string | number)[] };
-    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }));
-    else if (value !== null && typeof value === "object") {
-      for (const k of Object.keys(value)) {
-        if (k === "__proto__") return issuePath([...path, k]);
-        stack.push({ value: (value as Record<string, unknown>)[k], path: [...path, k] });
-      }
+export function structureProblem(raw: unknown): string | undefined {
+  const stack: Node[] = [{ value: raw, key: undefined, parent: undefined, depth: 0 }];
+  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+    const { value, depth } = n;
+    if (value === null || typeof value !== "object") continue;
+    if (depth > MAX_DEPTH) return `${issuePath(pathOf(n).slice(0, 3))}: nested deeper than ${MAX_DEPTH} levels`;
+    const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    for (const [key, v] of entries) {
+      const child = { value: v, key, parent: n, depth: depth + 1 };
+      if (key === "__proto__") return `${issuePath(pathOf(child))}: "__proto__" is a reserved name`;
+      stack.push(child);
     }
   }
   return undefined;

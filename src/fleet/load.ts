@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { OscdError } from "../core/errors.js";
-import { describeIssues, protoKeyPath } from "./issues.js";
+import { describeIssues, structureProblem } from "./issues.js";
 import { ownEntry } from "./names.js";
 import { DEFAULT_ATTRIBUTE, fleetSchema, type ChannelConfig, type FleetFile, type HealthConfig, type HostConfig } from "./schema.js";
 import { pathExists } from "../core/fs.js";
@@ -27,7 +27,8 @@ export interface Fleet {
 
 /**
  * TOML text to plain data; `name` is used in error messages. Any failure of the parser
- * (deep nesting included) is a fleet-config error, and `__proto__` keys are refused here.
+ * (deep nesting included) is a fleet-config error; `__proto__` keys and documents nested
+ * deeper than any oscd file needs are refused here.
  */
 export function parseTomlFile(text: string, name: string): unknown {
   let raw: unknown;
@@ -38,8 +39,8 @@ export function parseTomlFile(text: string, name: string): unknown {
     const msg = e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e);
     throw new FleetConfigError(name, `not valid TOML: ${msg.replace(/[^\x20-\x7e]/g, "?")}`);
   }
-  const proto = protoKeyPath(raw);
-  if (proto !== undefined) throw new FleetConfigError(name, `${proto}: "__proto__" is a reserved name`);
+  const problem = structureProblem(raw);
+  if (problem !== undefined) throw new FleetConfigError(name, problem);
   return raw;
 }
 

@@ -20,30 +20,32 @@ export function isReservedName(name: string): boolean {
   return name in Object.prototype || name === "prototype";
 }
 
-function nameProblem(name: string, rule: RegExp, what: string): string | undefined {
-  if (isReservedName(name)) return `${JSON.stringify(name)} is a reserved name`;
-  if (name.length > NAME_MAX) return `a ${what} name has at most ${NAME_MAX} characters`;
-  if (!rule.test(name)) return `a ${what} name has letters, digits, '-' and '_', and starts with a letter or digit`;
-  return undefined;
+/** The one rule per kind of name; the `…Problem` functions below ask the same schema. */
+function nameSchema(rule: RegExp, what: string) {
+  return z
+    .string()
+    .max(NAME_MAX, `a ${what} name has at most ${NAME_MAX} characters`)
+    .regex(rule, `a ${what} name has letters, digits, '-' and '_', and starts with a letter or digit`)
+    .refine((name) => !isReservedName(name), (name) => ({ message: `${JSON.stringify(name)} is a reserved name` }));
 }
 
+export const channelNameSchema = nameSchema(CHANNEL_NAME, "channel");
+export const hostNameSchema = nameSchema(HOST_NAME, "host");
+
+function problem(schema: z.ZodTypeAny, name: string): string | undefined {
+  const r = schema.safeParse(name);
+  return r.success ? undefined : r.error.issues[0]?.message;
+}
+
+/** Why `name` is not a channel name, or undefined when it is one. */
 export function channelNameProblem(name: string): string | undefined {
-  return nameProblem(name, CHANNEL_NAME, "channel");
+  return problem(channelNameSchema, name);
 }
 
+/** Why `name` is not a host name (for hosts found elsewhere, e.g. in nixosConfigurations). */
 export function hostNameProblem(name: string): string | undefined {
-  return nameProblem(name, HOST_NAME, "host");
+  return problem(hostNameSchema, name);
 }
-
-function nameSchema(problem: (name: string) => string | undefined) {
-  return z.string().superRefine((name, ctx) => {
-    const p = problem(name);
-    if (p !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
-  });
-}
-
-export const channelNameSchema = nameSchema(channelNameProblem);
-export const hostNameSchema = nameSchema(hostNameProblem);
 
 /**
  * A table keyed by checked names, returned without a prototype: even code that asks

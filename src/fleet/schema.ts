@@ -7,7 +7,20 @@ import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
  * so a fleet with a flake and nothing else works; unknown keys are errors (typos must not be
  * silently ignored in a file that decides what machines run).
  */
-const storeUrl = z.string().regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://");
+const storeUrl = z
+  .string()
+  .regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://")
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  .regex(/^[^\s\u0000-\u001f\u007f]+$/, "a store URL has no spaces or control characters");
+/**
+ * An SSH target, `[user@]host`: it is passed to ssh as an argument, so it must not be read as an
+ * option (a leading '-') or hold spaces or control characters.
+ */
+const sshTarget = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9._][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])$/, "an SSH target looks like root@web1.example.org or web1 (no leading '-', no spaces)");
+/** Tags are `<prefix><version>`: a prefix git accepts in a ref name and that no option parser takes for a flag. */
+const tagPrefix = z.string().max(50).regex(/^(?:[A-Za-z0-9_][A-Za-z0-9._/-]*)?$/, "a tag prefix has letters, digits, '.', '_', '/' and '-', not starting with '-', '.' or '/'").refine((p) => !p.includes("..") && !p.includes("//"), "a tag prefix has no '..' or '//'");
 const seconds = z.number().int().positive();
 
 /** A Nix ed25519 public key, `name:base64` of 32 bytes, with the reason when it is not one. */
@@ -74,7 +87,7 @@ export const hostSchema = z
     attribute: z.string().optional(),
     system: z.string().optional(),
     /** SSH target for push deploys, e.g. root@web1.example.org. */
-    ssh: z.string().optional(),
+    ssh: sshTarget.optional(),
     machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
     health: healthSchema.partial().optional(),
   })
@@ -85,7 +98,7 @@ export const releaseSchema = z
   .object({
     branch: z.string().default("main"),
     versionFile: versionFile.default("VERSION"),
-    tagPrefix: z.string().default("v"),
+    tagPrefix: tagPrefix.default("v"),
     labels: z
       .object({
         major: z.string().default("release:major"),

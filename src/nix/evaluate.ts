@@ -62,16 +62,3 @@ function evalFlags(source: NixSource): string[] {
   if (source.kind === "file") return ["--impure"];
   return /[?&](rev|narHash)=/.test(source.flakeRef) || source.flakeRef.startsWith("/nix/store/") ? [] : ["--impure"];
 }
-
-/**
- * Evaluates one flake attribute with some inputs replaced (`--override-input NAME REF`, RFC
- * R5.2: build a release against another package set than the one it pins).
- */
-export async function instantiateWithOverrides(flakeRef: string, attr: string, overrides: Record<string, string>, opts: NixCallOptions = {}): Promise<EvaluatedDerivation> {
-  const args = ["eval", "--json", ...evalFlags({ kind: "flake", flakeRef })];
-  for (const [name, ref] of Object.entries(overrides)) args.push("--override-input", name, ref);
-  args.push(`${flakeRef}#${attr}`, "--apply", "d: { drv = d.drvPath; out = d.outPath; }");
-  const r = await nixOk("nix", args, opts, "nix-eval-failed", `evaluating ${attr} of ${flakeRef} with ${Object.keys(overrides).join(", ")} overridden`, () => "check the input names against the flake's inputs");
-  const [p] = evaluated.parse([JSON.parse(r.stdout)]);
-  return { attr, drvPath: assertStorePath(p!.drv), outPath: assertStorePath(p!.out) };
-}

@@ -17,6 +17,16 @@ const c = (s: string): string => s.replace(/\s+/g, " ");
 /** Host names oscd.toml accepts as `[hosts.<name>]` (the schema's rule). */
 export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
+/**
+ * The channel `oscd init` names after the release branch. A channel name has letters, digits,
+ * '_' and '-' only (it becomes a file name next to others: channels/<name>.<sequence>.json),
+ * so `release/1.x` becomes `release-1-x`.
+ */
+export function channelForBranch(branch: string): string {
+  const name = branch.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^[-_]+/, "").slice(0, 100).replace(/[-_]+$/, "");
+  return name === "" ? "main" : name;
+}
+
 export function renderFleetFile(s: FleetFileSettings): string {
   const r = s.release;
   const layoutNote =
@@ -55,7 +65,7 @@ minor = ${q(r.labels.minor)}
 patch = ${q(r.labels.patch)}
 
 # Channels: a branch and how machines following it apply new commits.
-[channels.${/^[A-Za-z0-9_-]+$/.test(r.branch) ? r.branch : q(r.branch)}]
+[channels.${channelForBranch(r.branch)}]
 branch = ${q(r.branch)}
 operation = "switch"
 

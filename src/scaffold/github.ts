@@ -4,6 +4,8 @@
  * branch (`oscd publish`). Plain text templates; every value that comes from configuration
  * is written as a quoted YAML string.
  */
+import { channelForBranch } from "./fleet-file.js";
+
 export interface WorkflowSettings {
   /** The release branch (`release.branch`). */
   branch: string;
@@ -127,7 +129,7 @@ jobs:
         uses: cachix/install-nix-action@v30
 ${installSteps(s.oscdVersion)}
       - name: Build, sign and publish
-        run: oscd publish --ref "$GITHUB_REF"
+        run: oscd publish --ref "$GITHUB_REF"${channelForBranch(s.branch) === "main" ? "" : ` --channel ${channelForBranch(s.branch)}`}
 `;
 }
 

@@ -105,7 +105,7 @@ describe("names that enter through the fleet file (issue 9)", () => {
     expect((err as Error).message).not.toMatch(/\n/);
   });
 
-  it("refuses __proto__ as a channel or host instead of silently dropping it (it would become the table's prototype)", () => {
+  it("refuses __proto__ as a channel or host instead of silently dropping it", () => {
     expect(() => parseFleetFile('[channels.__proto__]\nbranch = "evil"\n')).toThrow(/channels\.__proto__: .*reserved/);
     expect(() => parseFleetFile('[channels]\n__proto__ = { branch = "evil" }\n')).toThrow(/channels\.__proto__: .*reserved/);
     expect(() => parseFleetFile('[hosts.__proto__]\ntags = ["x"]\n')).toThrow(/hosts\.__proto__: .*reserved/);
@@ -185,5 +185,28 @@ describe("machine.toml validation (issue 9)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("values that reach argv: SSH targets, tag prefixes, cache URLs", () => {
+  it.each(["-oProxyCommand=touch /tmp/pwned", "root@-oProxyCommand=x", "root@web1 -p 2222", "web1\nhost", "@web1", ""])("refuses the SSH target %j", (ssh) => {
+    expect(() => parseFleetFile(`[hosts.web1]\nssh = ${JSON.stringify(ssh)}\n`, "oscd.toml")).toThrow(/hosts\.web1\.ssh: an SSH target/);
+  });
+
+  it.each(["root@web1.example.org", "web1", "deploy@10.0.0.7", "root@[fd00::7]", "web_1"])("accepts the SSH target %j", (ssh) => {
+    expect(parseFleetFile(`[hosts.web1]\nssh = ${JSON.stringify(ssh)}\n`).hosts.web1?.ssh).toBe(ssh);
+  });
+
+  it.each(["-v", "v ", "a..b", "/v", "v\u0000", "x~", "a//b"])("refuses the tag prefix %j", (prefix) => {
+    expect(() => parseFleetFile(`[release]\ntagPrefix = ${JSON.stringify(prefix)}\n`, "oscd.toml")).toThrow(/release\.tagPrefix/);
+  });
+
+  it.each(["v", "", "fleet-", "release/v", "r_1."])("accepts the tag prefix %j", (prefix) => {
+    expect(parseFleetFile(`[release]\ntagPrefix = ${JSON.stringify(prefix)}\n`).release.tagPrefix).toBe(prefix);
+  });
+
+  it("refuses a cache URL with spaces or control characters", () => {
+    expect(() => parseFleetFile('caches = ["file:///srv/cache --option x"]\n', "oscd.toml")).toThrow(/caches\.0: a store URL has no spaces/);
+    expect(() => parseFleetFile('caches = ["https://cache.example.org/\\u001b[2K"]\n', "oscd.toml")).toThrow(/caches\.0/);
   });
 });

@@ -88,6 +88,17 @@ describe("oscd init", () => {
     expect((await loadFleet(repo.dir)).config.release.branch).toBe("main");
   });
 
+  it("a release branch with a slash: the channel gets a name publish accepts, and the workflow publishes it", async () => {
+    const repo = await fleetRepo();
+    await initFleet({ dir: repo.dir, ci: "github", branch: "release/1.x", oscdVersion: "0.1.0" });
+    const fleet = await loadFleet(repo.dir);
+    expect(fleet.config.channels).toEqual({ "release-1-x": { branch: "release/1.x", operation: "switch" } });
+    const program = await buildFullProgram();
+    const { problems, checked } = workflowCommandProblems(program, await readFile(join(repo.dir, PUBLISH_WORKFLOW), "utf8"));
+    expect(problems).toEqual([]);
+    expect(checked.map((c) => c.argv.join(" "))).toEqual(['oscd publish --ref $GITHUB_REF --channel release-1-x']);
+  });
+
   it("classic layout: no discovery, hosts listed by hand; no --ci: no workflows", async () => {
     const repo = await fleetRepo("classic");
     const r = await initFleet({ dir: repo.dir, oscdVersion: "0.1.0" });

@@ -94,3 +94,18 @@ describe("scaffolded GitHub workflows", () => {
     expect(shellWords(`git config user.name 'a b' ""`)).toEqual(["git", "config", "user.name", "a b", ""]);
   });
 });
+
+describe("channel names from branch names", () => {
+  it("oscd init names the channel after the branch in a form publish accepts, and the workflow publishes that channel", async () => {
+    const { channelForBranch } = await import("../../../src/scaffold/fleet-file.js");
+    const { CHANNEL_NAME } = await import("../../../src/manifest/index.js");
+    for (const [branch, channel] of [["main", "main"], ["master", "master"], ["release/1.x", "release-1-x"], ["-x", "x"], ["///", "main"], ["prod_2024", "prod_2024"]] as const) {
+      expect(channelForBranch(branch)).toBe(channel);
+      expect(CHANNEL_NAME.test(channelForBranch(branch))).toBe(true);
+    }
+    const { publishWorkflow } = await import("../../../src/scaffold/github.js");
+    const settings = { branch: "release/1.x", tagPrefix: "v", labels: { major: "a", minor: "b", patch: "c", none: undefined }, oscdVersion: "0.1.0" };
+    expect(publishWorkflow(settings)).toContain('oscd publish --ref "$GITHUB_REF" --channel release-1-x');
+    expect(publishWorkflow({ ...settings, branch: "main" })).toMatch(/oscd publish --ref "\$GITHUB_REF"\n/);
+  });
+});
