@@ -21,7 +21,7 @@ export interface SshSettings {
   connectTimeoutS: number;
 }
 
-const DESTINATION = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9.:_-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
+const DESTINATION = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9._-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
 
 /** `user@host[:port]` from the fleet file or defaults; anything that could be an ssh option is refused. */
 export function parseSshTarget(host: string, spec: string | undefined): SshTarget {
