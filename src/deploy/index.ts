@@ -6,3 +6,5 @@ export { deploy, type DeployOptions } from "./deploy.js";
 export { deployExitCode, type DeployEvent, type DeployReport, type HostReport, type HostResult } from "./events.js";
 export { passwordFromFile, passwordFromTerminal } from "./sudo.js";
 export { parseSshTarget, shellQuote, commandLine } from "./ssh.js";
+export { createBundle, BUNDLE_CACHE, BUNDLE_MANIFEST, type BundleOptions, type BundleReport } from "./bundle.js";
+export { verifyBundle, activateBundle, BundleRefusedError, type VerifiedBundle, type BundleActivation } from "./bundle-import.js";

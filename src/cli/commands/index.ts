@@ -77,6 +77,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./deploy.js")).registerDeploy,
   },
   {
+    name: "bundle",
+    summary: "build hosts into a directory to carry to machines without network: their closures as a signed binary cache and a signed manifest",
+    load: async () => (await import("./bundle.js")).registerBundle,
+  },
+  {
     name: "deploy-target",
     summary: "the target side of oscd deploy: start an activation detached from the SSH session, follow it, confirm it (magic rollback)",
     load: async () => (await import("./deploy-target.js")).registerDeployTarget,
