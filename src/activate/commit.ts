@@ -25,6 +25,8 @@ export async function commitDeployment(layout: HostLayout, j: Journal): Promise<
       ref: j.release.ref,
       tag: j.release.tag,
       sourcePath: src,
+      channel: j.release.channel,
+      sequence: j.release.sequence,
     });
     if (src) await addRoot(src, `generation-${j.generation}-source`, layout.gcrootDir);
   } else if (j.mode === "test") {

@@ -141,7 +141,9 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
         current: gen ? records.get(gen.number) : undefined,
         failed: await readFailed(layout),
         lastSequence: release.channel !== undefined ? await lastAppliedSequence(layout, release.channel) : undefined,
-        allowUnchecked: req.allowUnchecked,
+        // A rollback goes to a generation this machine's profile already had: like a
+        // downgrade, checks that cannot be made are given up unless the caller says otherwise.
+        allowUnchecked: req.allowUnchecked ?? (req.generation !== undefined ? { host: true, machineId: true, version: true } : undefined),
         allowDowngrade: req.allowDowngrade ?? req.generation !== undefined,
         retryFailed: req.retryFailed ?? req.generation !== undefined,
       });

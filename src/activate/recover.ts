@@ -49,8 +49,9 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
     default: {
       // A crash of oscd is not the release's fault: it is rolled back (health was never
       // confirmed) but not remembered as failed, so it can be tried again without a flag. Only a
-      // deployment that had already failed (a crash during its rollback) carries an error.
-      const failed = j.error;
+      // deployment that had already failed (a crash during its rollback) carries an error; one
+      // whose recovery was itself interrupted is still only interrupted.
+      const failed = j.interrupted ? undefined : j.error;
       const rolling = await advance(layout, marked, "rolling-back", { error: failed ?? `interrupted at ${interruptedAt}`, interrupted: failed === undefined ? true : undefined });
       await restorePrevious(layout, rolling, log);
       if (failed !== undefined) await rememberFailed(layout, rolling, failed);

@@ -3,3 +3,5 @@
  * verification. Publish writes it; `oscd activate --manifest`, the agent and push deploys read it.
  */
 export * from "./manifest.js";
+export { parseStrictJson, StrictJsonError, quoteForMessage, wellFormed } from "./strict-json.js";
+export { checkFreshness, ManifestExpiredError, DEFAULT_SKEW_MS, type Freshness, type FreshnessOptions } from "./freshness.js";

@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { GuardError, UsageError } from "../core/errors.js";
+import { GuardError, OscdError, UsageError } from "../core/errors.js";
 import { formatPublicKey, isStorePath, signDetached, signerOf, type PublicKey, type SecretKey } from "../nix/index.js";
 import { canonicalJson } from "./canonical.js";
+import { parseStrictJson, quoteForMessage, StrictJsonError, wellFormed } from "./strict-json.js";
 
 export { canonicalJson } from "./canonical.js";
 
@@ -27,6 +28,24 @@ export function checkChannelName(name: string): string {
   return name;
 }
 
+/** At most this many signatures are checked (a rotation needs two; a file with hundreds is an attack on the verifier). */
+export const MAX_SIGNATURES = 8;
+
+/**
+ * `name:base64` with an ed25519 signature (64 bytes) in strict, canonical base64: standard
+ * alphabet, padding, and no stray bits in the last character (Buffer.from would accept junk,
+ * base64url and missing padding, so one signature could be written many ways).
+ */
+const SIGNATURE = /^[A-Za-z0-9._+-]{1,128}:[A-Za-z0-9+/]{86}==$/;
+
+export function isStrictSignature(sig: string): boolean {
+  if (!SIGNATURE.test(sig)) return false;
+  const b64 = sig.slice(sig.indexOf(":") + 1);
+  return Buffer.from(b64, "base64").toString("base64") === b64;
+}
+
+const signatureSchema = z.string().refine(isStrictSignature, "not a signature: name:base64 of 64 bytes, strict base64");
+
 const hostEntrySchema = z
   .object({
     toplevel: z.string().refine(isStorePath, "not a Nix store path"),
@@ -42,12 +61,14 @@ const bodyShape = {
   commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "a full commit id"),
   ref: z.string(),
   createdAt: z.string().datetime({ offset: true }),
+  /** Until when the manifest may be acted on (see checkFreshness); absent in manifests from before it existed. */
+  expiresAt: z.string().datetime({ offset: true }).optional(),
   hosts: z.record(z.string().regex(HOST_NAME, "a host name has letters, digits, - and _"), hostEntrySchema),
   caches: z.array(z.string()),
 };
 
 export const manifestBodySchema = z.object(bodyShape).strict();
-export const manifestSchema = z.object({ ...bodyShape, signatures: z.array(z.string()) }).strict();
+export const manifestSchema = z.object({ ...bodyShape, signatures: z.array(signatureSchema).max(MAX_SIGNATURES, `at most ${MAX_SIGNATURES} signatures`) }).strict();
 
 export type HostEntry = z.infer<typeof hostEntrySchema>;
 /** Everything a manifest says, without its signatures. */
@@ -76,18 +97,38 @@ export class ManifestSequenceError extends GuardError {
   }
 }
 
-/** Parses and validates manifest text (`where` names it in errors: a path or URL). */
+/** A path segment or name from the input, printed as it is when plain, quoted (escaped) otherwise. */
+function shown(name: string | number): string {
+  return typeof name === "number" || /^[A-Za-z0-9._+-]{1,64}$/.test(name) ? String(name) : quoteForMessage(name);
+}
+
+/** `where` is the caller's (a path or URL) but may hold anything a user typed: one line, always. */
+function oneLine(where: string): string {
+  const control = [...where].some((c) => {
+    const n = c.codePointAt(0) ?? 0;
+    return n < 0x20 || n === 0x7f || n === 0x2028 || n === 0x2029;
+  });
+  return control || !wellFormed(where) ? quoteForMessage(where, 200) : where;
+}
+
+/**
+ * Parses and validates manifest text (`where` names it in errors: a path or URL). Strict JSON
+ * (no duplicate keys, no lone surrogates, bounded nesting), then the schema; every refusal is
+ * a ManifestFormatError (exit 3) on one line.
+ */
 export function parseManifest(text: string, where = "the manifest"): Manifest {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    if (typeof text !== "string") throw new StrictJsonError("not text", 1, 1);
+    raw = parseStrictJson(text);
   } catch (e) {
-    throw new ManifestFormatError(where, `not JSON (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof StrictJsonError) throw new ManifestFormatError(oneLine(where), `not JSON (${e.message})`);
+    throw e;
   }
   const r = manifestSchema.safeParse(raw);
   if (!r.success) {
-    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(top level)"}: ${i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message}`);
-    throw new ManifestFormatError(where, issues.join("; "));
+    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.map(shown).join(".") || "(top level)"}: ${i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map(shown).join(", ")}` : i.message}`);
+    throw new ManifestFormatError(oneLine(where), issues.join("; "));
   }
   return r.data;
 }
@@ -101,8 +142,13 @@ export function manifestSigningBytes(m: ManifestBody | Manifest): string {
 /** Signs a body with one or more keys (several during a key rotation). */
 export function signManifest(body: ManifestBody, keys: SecretKey | readonly SecretKey[]): Manifest {
   const list = Array.isArray(keys) ? (keys as readonly SecretKey[]) : [keys as SecretKey];
-  if (list.length === 0) throw new Error("signManifest needs at least one key");
-  const checked = manifestBodySchema.parse(body);
+  if (list.length === 0 || list.length > MAX_SIGNATURES) throw new OscdError("manifest-sign", `a manifest is signed with 1 to ${MAX_SIGNATURES} keys, not ${list.length}`);
+  const r = manifestBodySchema.safeParse(body);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new OscdError("manifest-sign", `cannot sign a manifest that is not valid: ${i ? `${i.path.map(shown).join(".") || "(top level)"}: ${i.message}` : "invalid"}`);
+  }
+  const checked = r.data;
   const bytes = manifestSigningBytes(checked);
   return { ...checked, signatures: list.map((k) => signDetached(k, bytes)) };
 }
@@ -112,18 +158,22 @@ export function signManifest(body: ManifestBody, keys: SecretKey | readonly Secr
  * Refuses (exit 3) when no signature by a trusted key matches the content.
  */
 export function verifyManifest(m: Manifest, trusted: readonly PublicKey[], where = "the manifest"): PublicKey {
+  where = oneLine(where);
   if (trusted.length === 0) throw new ManifestSignatureError(where, "no trusted keys are configured to check it with");
+  const sigs = m.signatures.slice(0, MAX_SIGNATURES);
+  if (m.signatures.length > MAX_SIGNATURES) throw new ManifestSignatureError(where, `it carries ${m.signatures.length} signatures; at most ${MAX_SIGNATURES} are checked`);
   const bytes = manifestSigningBytes(m);
-  for (const sig of m.signatures) {
+  for (const sig of sigs) {
+    if (!isStrictSignature(sig)) continue;
     const k = signerOf(trusted, bytes, sig);
     if (k) return k;
   }
-  const names = m.signatures.map((s) => s.slice(0, Math.max(0, s.indexOf(":")))).filter(Boolean);
+  const names = sigs.map((s) => s.slice(0, Math.max(0, s.indexOf(":")))).filter(Boolean);
   const trustedNames = new Set(trusted.map((k) => k.name));
   if (names.length === 0) throw new ManifestSignatureError(where, "it has no signatures");
-  const known = names.filter((n) => trustedNames.has(n));
-  if (known.length > 0) throw new ManifestSignatureError(where, `the signature by ${known.join(", ")} does not match the content (edited after signing?)`);
-  throw new ManifestSignatureError(where, `it is signed by ${names.join(", ")}; trusted: ${trusted.map((k) => k.name).join(", ")}`);
+  const known = [...new Set(names.filter((n) => trustedNames.has(n)))];
+  if (known.length > 0) throw new ManifestSignatureError(where, `the signature by ${known.map(shown).join(", ")} does not match the content (edited after signing?)`);
+  throw new ManifestSignatureError(where, `it is signed by ${[...new Set(names)].slice(0, MAX_SIGNATURES).map(shown).join(", ")}; trusted: ${trusted.map((k) => shown(k.name)).join(", ")}`);
 }
 
 /** Parses and verifies in one step. */
@@ -132,9 +182,9 @@ export function readTrustedManifest(text: string, trusted: readonly PublicKey[],
   return { manifest, signer: verifyManifest(manifest, trusted, where) };
 }
 
-/** True when two manifests say the same thing (ignoring sequence, time and signatures). */
+/** True when two manifests say the same thing (ignoring sequence, creation and expiry times, and signatures). */
 export function sameContent(a: ManifestBody, b: ManifestBody): boolean {
-  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", signatures: undefined });
+  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", expiresAt: undefined, signatures: undefined });
   return strip(a) === strip(b);
 }
 
@@ -172,6 +222,7 @@ export function serializeManifest(m: Manifest): string {
     commit: m.commit,
     ref: m.ref,
     createdAt: m.createdAt,
+    expiresAt: m.expiresAt,
     hosts: Object.fromEntries(Object.keys(m.hosts).sort().map((h) => [h, m.hosts[h] as HostEntry])),
     caches: m.caches,
     signatures: m.signatures,

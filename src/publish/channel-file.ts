@@ -3,7 +3,7 @@ import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/pr
 import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
-import type { ChannelLocation, LocationState } from "./channel.js";
+import { checkHistoryEntry, historySequence, type ChannelLocation, type LocationState } from "./channel.js";
 import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 /**
@@ -41,14 +41,23 @@ export class FileChannel implements ChannelLocation {
       throw e;
     }
     const re = new RegExp(`^${this.channel.replace(/[-]/g, "\\-")}\\.(\\d+)\\.json$`);
+    // A name no manifest can carry (leading zeros, beyond 2^53 - 1) is not history: ignored.
     return names
       .map((n) => re.exec(n)?.[1])
-      .filter((s): s is string => s !== undefined)
-      .map(Number)
+      .map((s) => (s === undefined ? undefined : historySequence(s)))
+      .filter((s): s is number => s !== undefined)
       .sort((a, b) => b - a);
   }
 
-  private async readVerified(path: string, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey } | undefined> {
+  /** Reads and verifies a history entry, and refuses one whose content is not its own sequence. */
+  private async readHistory(sequence: number, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey; text: string } | undefined> {
+    const path = this.historyPath(sequence);
+    const r = await this.readVerified(path, trusted);
+    if (r) checkHistoryEntry(path, sequence, r.manifest);
+    return r;
+  }
+
+  private async readVerified(path: string, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey; text: string } | undefined> {
     let text: string;
     try {
       text = await readFile(path, "utf8");
@@ -60,14 +69,14 @@ export class FileChannel implements ChannelLocation {
     if (r.manifest.channel !== this.channel) {
       throw new OscdError("manifest-channel", `${path} is a manifest of channel ${r.manifest.channel}, not ${this.channel}`, { exitCode: 3 });
     }
-    return r;
+    return { ...r, text };
   }
 
   async state(trusted: readonly PublicKey[]): Promise<LocationState> {
     const hist = await this.history();
     const current = await this.readVerified(this.currentPath, trusted);
     const top = hist[0];
-    const newest = top !== undefined && top > (current?.manifest.sequence ?? 0) ? await this.readVerified(this.historyPath(top), trusted) : undefined;
+    const newest = top !== undefined && top > (current?.manifest.sequence ?? 0) ? await this.readHistory(top, trusted) : undefined;
     const pick = newest ?? current;
     return {
       latest: pick?.manifest,
@@ -125,7 +134,10 @@ export class FileChannel implements ChannelLocation {
         current = 0; // unreadable or unsigned: replaced by the newest signed one
       }
       if (current >= top) return;
-      const tmp = await this.writeTemp(await readFile(this.historyPath(top), "utf8"));
+      // Only a verified entry that is its own sequence becomes current.
+      const entry = await this.readHistory(top, trusted);
+      if (!entry) return;
+      const tmp = await this.writeTemp(entry.text);
       try {
         await rename(tmp, this.currentPath);
       } finally {

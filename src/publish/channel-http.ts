@@ -1,6 +1,6 @@
 import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
-import type { ChannelLocation, LocationState } from "./channel.js";
+import { checkHistoryEntry, type ChannelLocation, type LocationState } from "./channel.js";
 import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 const TIMEOUT_MS = 30_000;
@@ -99,6 +99,7 @@ export class HttpChannel implements ChannelLocation {
       if (r.status === 404 || r.status === 410) break;
       if (r.status !== 200) throw new ManifestStoreError(this.historyUrl(n), `GET answered ${r.status}`);
       const v = readTrustedManifest(r.text, trusted, this.historyUrl(n));
+      checkHistoryEntry(this.historyUrl(n), n, v.manifest);
       best = { sequence: n, manifest: v.manifest, signer: v.signer, text: r.text };
     }
     return best;

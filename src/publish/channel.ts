@@ -1,4 +1,4 @@
-import { OscdError } from "../core/errors.js";
+import { GuardError, OscdError } from "../core/errors.js";
 import type { PublicKey, SecretKey } from "../nix/index.js";
 import { sameContent, serializeManifest, signManifest, type Manifest, type ManifestBody } from "../manifest/index.js";
 
@@ -26,6 +26,29 @@ export interface ChannelLocation {
   claim(m: Manifest, text: string): Promise<boolean>;
   /** Makes `<channel>.json` the highest claimed manifest (never moves it backwards). */
   settle(trusted: readonly PublicKey[]): Promise<void>;
+}
+
+/** A history file's name and the manifest inside disagree: a copy put there by hand or by an attacker. */
+export class HistoryMismatchError extends GuardError {
+  constructor(where: string, named: number, holds: number) {
+    super(
+      "manifest-history-mismatch",
+      `${where} is named as sequence ${named} but holds sequence ${holds} (an older manifest copied over a newer name?); refusing to publish on top of it`,
+      "a history file must hold the manifest of its own sequence; remove the file that does not (after checking who wrote it) and publish again",
+    );
+  }
+}
+
+/** The history name of a sequence as a number, or undefined for a name no manifest can have (leading zeros, beyond 2^53 - 1). */
+export function historySequence(digits: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(digits)) return undefined;
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Refuses a history file whose content is another sequence than its name. */
+export function checkHistoryEntry(where: string, named: number, m: Manifest): void {
+  if (m.sequence !== named) throw new HistoryMismatchError(where, named, m.sequence);
 }
 
 export type Compose = (previous: Manifest | undefined, signer: PublicKey | undefined) => Omit<ManifestBody, "sequence"> | "unchanged";
@@ -67,6 +90,9 @@ export async function writeChannel(
       return { status: "unchanged", manifest: st.latest, previous: st.latest, locations, retries: attempt };
     }
     const sequence = Math.max(floor, st.highestSequence, st.latest?.sequence ?? 0) + 1;
+    if (!Number.isSafeInteger(sequence)) {
+      throw new GuardError("channel-sequence-exhausted", `${primary.url} is at sequence ${sequence - 1}, the highest a manifest can carry`, "start a new channel (another name), or clear this channel's history and let the machines re-enrol");
+    }
     const m = signManifest({ ...body, sequence }, key);
     if (!(await primary.claim(m, serializeManifest(m)))) {
       floor = sequence;

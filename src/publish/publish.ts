@@ -1,28 +1,19 @@
-import { join } from "node:path";
 import { UsageError, type OscdError } from "../core/errors.js";
-import { buildHosts, buildTargets, pinFleet, type BuildOptions, type BuildProgress, type HostBuild, type PinOptions } from "../builder/index.js";
-import { checkStoreUrl, type NixCallOptions } from "../nix/index.js";
+import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type HostBuild } from "../builder/index.js";
+import type { NixCallOptions } from "../nix/index.js";
 import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
-import { writeChannel, type ChannelLocation, type Compose, type LocationStatus } from "./channel.js";
-import { FileChannel } from "./channel-file.js";
-import { fileStoreDir, redactUrl } from "./store-url.js";
-import { HttpChannel } from "./channel-http.js";
-import { loadSigningKey, trustedKeysFor } from "./key.js";
-import { checkChannelName, HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
+import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
+import { prepareChannel, type ChannelOptions } from "./setup.js";
+import { redactUrl } from "./store-url.js";
+import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
+import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
 
-export interface PublishOptions extends PinOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
-  /** Channel name (default `main`); must be one of the fleet's channels. */
-  channel?: string;
-  /** Secret key file; default `$OSCD_SIGNING_KEY_FILE`. */
-  keyFile?: string;
-  /** Caches to publish to instead of the fleet's `caches`. */
-  caches?: string[];
-  /** Also write the channel's manifests into this directory (`<dir>/<channel>.json`). */
-  manifestOut?: string;
+export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
+  /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */
+  validForMs?: number;
   onProgress?: (p: PublishProgress) => void;
   nix?: NixCallOptions;
   now?: () => Date;
-  env?: NodeJS.ProcessEnv;
 }
 
 export type PublishProgress =
@@ -70,29 +61,6 @@ export interface PublishReport {
   retries: number;
 }
 
-/** Where the channel's manifests go: each file and http(s) cache, then `--manifest-out`. */
-export function channelLocations(caches: readonly string[], channel: string, manifestOut?: string): { locations: ChannelLocation[]; skipped: string[] } {
-  const locations: ChannelLocation[] = [];
-  const skipped: string[] = [];
-  for (const c of caches) {
-    const dir = fileStoreDir(c);
-    if (dir !== undefined) locations.push(new FileChannel(join(dir, "channels"), channel));
-    else if (/^https?:\/\//.test(c)) locations.push(new HttpChannel(c, channel));
-    else skipped.push(c);
-  }
-  if (manifestOut) locations.push(new FileChannel(manifestOut, channel));
-  return { locations, skipped };
-}
-
-function pickChannel(name: string | undefined, channels: Record<string, unknown>): string {
-  const channel = checkChannelName(name ?? "main");
-  // Own keys only: `toString` or `constructor` are in every object, not in the fleet.
-  if (!Object.hasOwn(channels, channel)) {
-    throw new UsageError(`the fleet has no channel ${channel}`, `channels in oscd.toml: ${Object.keys(channels).join(", ") || "(none)"}; add [channels.${channel}] or pass --channel`, "no-such-channel");
-  }
-  return channel;
-}
-
 /** Every host that may get a manifest entry has a name the manifest can hold: checked before anything is built. */
 function checkHostNames(names: readonly string[]): void {
   const bad = names.filter((n) => n.length > MAX_NAME_LENGTH || !HOST_NAME.test(n));
@@ -112,21 +80,11 @@ function checkHostNames(names: readonly string[]): void {
 export async function publish(opts: PublishOptions = {}): Promise<PublishReport> {
   const nix = opts.nix ?? {};
   const warnings: string[] = [];
-  const key = await loadSigningKey(opts.keyFile, opts.env);
-  const pinned = await pinFleet(opts);
-  const { source, fleet } = pinned;
-  opts.onProgress?.({ step: "pin", state: "done", commit: source.commit, ref: source.ref, version: source.version, uncommittedChanges: pinned.uncommittedChanges });
-  if (pinned.uncommittedChanges) warnings.push(`${pinned.repo} has uncommitted changes; they are not published (only commit ${source.commit.slice(0, 12)} is)`);
-  const channel = pickChannel(opts.channel, fleet.config.channels);
-  const trusted = trustedKeysFor(key, fleet.config.keys.trusted);
-  if (fleet.config.keys.trusted.length === 0) warnings.push("oscd.toml lists no keys.trusted; machines must trust the signing key through nix.settings.trusted-public-keys");
-  const caches = opts.caches && opts.caches.length > 0 ? opts.caches : fleet.config.caches;
-  if (caches.length === 0) throw new UsageError("no binary cache to publish to", 'add caches = ["file:///srv/nix-cache"] (or an https://, ssh-ng:// or s3:// URL) to oscd.toml, or pass --cache URL', "no-cache");
-  caches.forEach(checkStoreUrl);
-  const { locations, skipped } = channelLocations(caches, channel, opts.manifestOut);
-  for (const s of skipped) warnings.push(`no manifest is written to ${redactUrl(s)} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);
-  const [primary, ...others] = locations;
-  if (!primary) throw new UsageError(`none of the caches (${caches.map(redactUrl).join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
+  const { key, pinned, channel, trusted, caches, locations, primary, others } = await prepareChannel(opts, warnings, (p) =>
+    opts.onProgress?.({ step: "pin", state: "done", commit: p.source.commit, ref: p.source.ref, version: p.source.version, uncommittedChanges: p.uncommittedChanges }),
+  );
+  const { source } = pinned;
+  const validForMs = opts.validForMs ?? DEFAULT_VALIDITY_MS;
 
   // Fail before building: caches reachable, previous manifests intact and trusted.
   await Promise.all(caches.map((c) => preflightCache(c, nix)));
@@ -151,13 +109,16 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   const fleetNames = new Set(targets.all.map((h) => h.name));
   const selected = new Set(targets.selected.map((h) => h.name));
   const version = source.version ?? source.tag ?? source.commit.slice(0, 12);
-  const createdAt = (opts.now ?? (() => new Date()))().toISOString();
+  const now = (opts.now ?? (() => new Date()))();
+  const createdAt = now.toISOString();
+  const expiresAt = expiryFrom(now, validForMs);
   const compose: Compose = (prev, signer) => {
     const hosts: Record<string, HostEntry> = {};
     for (const [name, entry] of Object.entries(prev?.hosts ?? {})) if (fleetNames.has(name)) hosts[name] = entry;
     for (const h of good) hosts[h.name] = { toplevel: h.toplevel as string, system: h.system };
-    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, hosts, caches: caches.map(redactUrl) };
-    if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence })) return "unchanged";
+    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, expiresAt, hosts, caches: caches.map(redactUrl) };
+    // The same content is written again only to extend an expiry that is half gone (or absent).
+    if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence }) && !needsRefresh(prev, now, validForMs)) return "unchanged";
     return body;
   };
 

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { hostname } from "node:os";
-import { activate } from "../../activate/index.js";
+import { activate, releaseFromManifest, type ReleaseInfo } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
 import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
@@ -8,15 +8,37 @@ import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
+interface ActivateOptions {
+  mode: Operation;
+  host?: string;
+  config: string;
+  manifest?: string;
+  bundle?: string;
+  releaseVersion?: string;
+  allowDowngrade?: boolean;
+  allowUncheckedHost?: boolean;
+  allowUncheckedMachineId?: boolean;
+  allowUncheckedVersion?: boolean;
+  retryFailed?: boolean;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
 export function registerActivate(program: Command): void {
   program
     .command("activate")
-    .argument("[toplevel]", "a NixOS system toplevel store path, built here or in a trusted cache")
+    .argument("[toplevel]", "a NixOS system toplevel store path, built here or in a trusted cache (optional with --manifest: this host's entry)")
     .description("move this machine to a system with the activation engine: realise, guard, profile, switch, health checks, commit or roll back")
     .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate").choices(operationSchema.options).default("switch"))
-    .option("--host <name>", "this machine's name in the fleet (default: its hostname)")
+    .option("--host <name>", "this machine's name in the fleet (default: host in the machine configuration, else its hostname)")
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
+    .addOption(new Option("--manifest <file|url>", "take the system and its release facts from a signed channel manifest (file path or http(s) URL)").conflicts("releaseVersion"))
+    .option("--release-version <version>", "the version of the toplevel, for the downgrade check (without --manifest)")
     .option("--allow-downgrade", "accept a release older than the running one")
+    .option("--allow-unchecked-host", "accept a toplevel that names no host (no etc/hostname), so the host check cannot be made")
+    .option("--allow-unchecked-machine-id", "accept a toplevel pinned to a machine id that cannot be compared with this machine's")
+    .option("--allow-unchecked-version", "accept a version that cannot be compared with the running one (not semver)")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
     .option("--bundle <dir>", "a bundle from oscd bundle: verified completely, then imported and activated")
@@ -26,45 +48,80 @@ export function registerActivate(program: Command): void {
       "after",
       `
 Examples:
-  oscd activate /nix/store/…-nixos-system-web1-1.2.0
-  oscd activate --mode boot /nix/store/…-nixos-system-web1-1.2.0     # next boot only
+  oscd activate --manifest https://cache.example.org/channels/main.json
+  oscd activate --manifest ./main.json --mode boot                    # next boot only
+  oscd activate --release-version 1.2.0 /nix/store/…-nixos-system-web1-1.2.0
   oscd activate --mode test /nix/store/…                              # now, not on the boot menu
   oscd activate --bundle /media/usb/web1                              # an air-gapped bundle
 
-A failed switch or health check rolls back to the previous system and exits 4.`,
+What is checked:
+  always: the path is realised with Nix's signature checks on (trustedPublicKeys of the
+    machine configuration); the toplevel's etc/hostname is this host (refused when it has
+    none, unless --allow-unchecked-host); its etc/machine-id, when it has one, is this
+    machine's; a system that failed here is not retried (unless --retry-failed).
+  with --manifest: the manifest is signed by a trusted key, names this host (and the given
+    toplevel, if any), its channel sequence is newer than the last one this host applied
+    (kept in /var/lib/oscd/channels.json), and its version is not older than the running
+    release (unless --allow-downgrade). Not yet checked: the manifest's expiry.
+  with --release-version: that version is not older than the running release.
+  A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
+  with neither: NO release facts are known, so there is no downgrade or replay check: an
+    older system replaces a newer one if you name it. Prefer --manifest.
+
+A failed switch or health check rolls back to the previous system and exits 4;
+a refusal by a guard exits 3.`,
     )
-    .action(async (toplevel: string | undefined, o: { mode: Operation; host?: string; config: string; bundle?: string; allowDowngrade?: boolean; retryFailed?: boolean; force?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (toplevelArg: string | undefined, o: ActivateOptions) => {
+      if (o.bundle !== undefined) return activateFromBundle(toplevelArg, o);
+      if (toplevelArg === undefined && o.manifest === undefined) throw new UsageError("oscd activate needs a toplevel store path, --manifest or --bundle", "see oscd activate --help");
+      if (o.releaseVersion !== undefined && !/^[\x21-\x7e]{1,128}$/.test(o.releaseVersion)) throw new UsageError("--release-version must be one word of printable characters", "e.g. --release-version 1.2.0");
       const machine = await loadMachineConfig(o.config);
-      if (o.bundle !== undefined) {
-        if (toplevel !== undefined) throw new UsageError("give a toplevel or --bundle, not both", "the bundle's signed manifest names this host's toplevel");
-        const { result } = await activateBundle(o.bundle, {
-          mode: o.mode,
-          host: o.host ?? machine.host ?? hostname(),
-          trustedPublicKeys: machine.trustedPublicKeys,
-          health: healthSchema.parse(machine.health ?? {}),
-          allowDowngrade: o.allowDowngrade,
-          retryFailed: o.retryFailed,
-          force: o.force,
-          onProgress: progressPrinter(!o.quiet && !o.json),
-        });
-        if (o.json) printJson(result);
-        else printActivation(result);
-        return;
+      const host = o.host ?? machine.host ?? hostname();
+      let toplevel = toplevelArg;
+      let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
+      const say = progressPrinter(!o.quiet && !o.json);
+      if (o.manifest !== undefined) {
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg });
+        say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
+        toplevel = m.toplevel;
+        release = m.release;
       }
-      if (toplevel === undefined) throw new UsageError("name the toplevel to activate, or pass --bundle DIR");
       const result = await activate({
-        toplevel,
+        toplevel: toplevel as string,
         mode: o.mode,
-        host: o.host ?? machine.host,
+        host,
+        release,
         substituters: machine.substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         health: healthSchema.parse(machine.health ?? {}),
         allowDowngrade: o.allowDowngrade,
+        allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
         retryFailed: o.retryFailed,
         force: o.force,
-        onProgress: progressPrinter(!o.quiet && !o.json),
+        onProgress: say,
       });
       if (o.json) printJson(result);
       else printActivation(result);
     });
+}
+
+/** --bundle: the bundle's signed manifest gives the toplevel and the release facts. */
+async function activateFromBundle(toplevel: string | undefined, o: ActivateOptions): Promise<void> {
+  if (toplevel !== undefined || o.manifest !== undefined || o.releaseVersion !== undefined) {
+    throw new UsageError("--bundle takes no toplevel, --manifest or --release-version", "the bundle's signed manifest names this host's toplevel and its release");
+  }
+  const machine = await loadMachineConfig(o.config);
+  const { result } = await activateBundle(o.bundle as string, {
+    mode: o.mode,
+    host: o.host ?? machine.host ?? hostname(),
+    trustedPublicKeys: machine.trustedPublicKeys,
+    health: healthSchema.parse(machine.health ?? {}),
+    allowDowngrade: o.allowDowngrade,
+    allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
+    retryFailed: o.retryFailed,
+    force: o.force,
+    onProgress: progressPrinter(!o.quiet && !o.json),
+  });
+  if (o.json) printJson(result);
+  else printActivation(result);
 }

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { loadFleet } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { checkChannelName, checkSequence, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
+import { checkChannelName, checkFreshness, checkSequence, DEFAULT_SKEW_MS, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
 import { printJson, table } from "../output.js";
 
 /** A key given as `name:base64`, or a path to a public key file. */
@@ -34,6 +34,11 @@ async function readSource(where: string): Promise<string> {
   }
 }
 
+function expiryText(m: Manifest, now = new Date()): string {
+  if (m.expiresAt === undefined) return "never (published before expiry existed; agents refuse it)";
+  return Date.parse(m.expiresAt) <= now.getTime() ? `${m.expiresAt} (expired)` : m.expiresAt;
+}
+
 function describe(m: Manifest, signer: string | undefined, write: (s: string) => void): void {
   write(
     table([
@@ -43,6 +48,7 @@ function describe(m: Manifest, signer: string | undefined, write: (s: string) =>
       ["commit", m.commit],
       ["ref", m.ref],
       ["created", m.createdAt],
+      ["expires", expiryText(m)],
       ["caches", m.caches.join(" ") || "-"],
       ["signed by", signer ?? `${signatureKeyNames(m).join(", ") || "nobody"} (not checked: no trusted key given)`],
     ]),
@@ -53,6 +59,7 @@ function describe(m: Manifest, signer: string | undefined, write: (s: string) =>
 
 interface VerifyFlags {
   key?: string[];
+  ignoreExpiry?: boolean;
   previous?: string;
   json?: boolean;
 }
@@ -75,8 +82,9 @@ export function registerManifest(program: Command): void {
     .argument("<file>", "a manifest: a path or an http(s) URL")
     .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable)", collect)
     .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
+    .option("--ignore-expiry", "check the signature only, not expiresAt (e.g. for an archived manifest); the result still says whether it expired")
     .option("--json", "print the result as JSON")
-    .description("check a manifest's signature (and, with --previous, that its sequence went forward)")
+    .description("check a manifest's signature and expiry (and, with --previous, that its sequence went forward)")
     .addHelpText(
       "after",
       `
@@ -85,21 +93,29 @@ Examples:
   oscd manifest verify https://cache.example.org/channels/main.json --key 'fleet-1:AbC…='
   oscd manifest verify new.json --key fleet-1.public --previous last-applied.json
 
-Exit 0 when the manifest is signed by one of the keys (and newer than --previous), 3 when not.`,
+Exit 0 when the manifest is signed by one of the keys, not expired (5 minutes of clock skew
+tolerated; a manifest without expiresAt counts as unchecked and is refused) and newer than
+--previous; 3 when not.`,
     )
     .action(async (file: string, o: VerifyFlags) => {
       if (!o.key || o.key.length === 0) throw new UsageError("name the trusted public key(s) with --key", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
       const keys = await Promise.all(o.key.map(keyArg));
       const m = parseManifest(await readSource(file), file);
       const signer = verifyManifest(m, keys, file);
+      const now = new Date();
+      if (!o.ignoreExpiry) checkFreshness(m, { now, skewMs: DEFAULT_SKEW_MS });
+      const expired = m.expiresAt !== undefined && Date.parse(m.expiresAt) <= now.getTime();
       let sequence: string | undefined;
       if (o.previous) {
         const prev = parseManifest(await readSource(o.previous), o.previous);
         verifyManifest(prev, keys, o.previous);
         sequence = checkSequence(prev, m);
       }
-      if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, previous: sequence });
-      else process.stdout.write(`ok: channel ${m.channel} sequence ${m.sequence} (${m.version}, ${m.commit.slice(0, 12)}) signed by ${signer.name}${sequence ? `; ${sequence === "newer" ? "newer than" : "the same as"} --previous` : ""}\n`);
+      if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, expiresAt: m.expiresAt ?? null, expired, expiryChecked: !o.ignoreExpiry, previous: sequence });
+      else {
+        const expiry = `expires ${expiryText(m, now)}${o.ignoreExpiry ? " (not checked)" : ""}`;
+        process.stdout.write(`ok: channel ${m.channel} sequence ${m.sequence} (${m.version}, ${m.commit.slice(0, 12)}) signed by ${signer.name}; ${expiry}${sequence ? `; ${sequence === "newer" ? "newer than" : "the same as"} --previous` : ""}\n`);
+      }
     });
 
   manifest

@@ -6,5 +6,9 @@ export function printActivation(r: ActivationResult): void {
   if (r.outcome === "unchanged") out(`already running ${r.toplevel}; nothing to do`);
   else if (r.outcome === "dry-run") out(`dry run of ${r.toplevel}: nothing changed`);
   else out(`${r.mode}: ${r.previous.currentSystem ?? "(none)"} → ${r.toplevel}${r.generation !== undefined ? ` (generation ${r.generation})` : ""}`);
+  if (r.outcome === "committed" && r.release.channel !== undefined) {
+    const version = r.release.version?.replace(/[^\x20-\x7e]/g, "?");
+    out(`release: ${version ? `version ${version}, ` : ""}channel ${r.release.channel} sequence ${r.release.sequence ?? "?"}`);
+  }
   if (r.reboot.needed) out(`reboot needed: ${r.reboot.reasons.join(", ")} changed`);
 }

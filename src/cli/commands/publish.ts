@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { publish, SIGNING_KEY_ENV, type PublishProgress, type PublishReport } from "../../publish/index.js";
+import { UsageError } from "../../core/errors.js";
+import { parseValidity, publish, refreshChannel, SIGNING_KEY_ENV, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress } from "./build.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
@@ -61,6 +62,14 @@ interface PublishFlags extends BuildSourceFlags {
   key?: string;
   cache?: string[];
   manifestOut?: string;
+  validFor: string;
+  refresh?: boolean;
+}
+
+function printRefresh(r: RefreshReport, json: boolean | undefined): void {
+  for (const w of r.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
+  if (json) printJson(r);
+  else process.stdout.write(`channel ${r.channel}: sequence ${r.sequence} written (previous ${r.previousSequence}), same content, expires ${r.expiresAt}\n`);
 }
 
 export function registerPublish(program: Command): void {
@@ -70,7 +79,9 @@ export function registerPublish(program: Command): void {
     .option("--channel <name>", "the channel to publish (default: main)")
     .option("--key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)");
+    .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
+    .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
+    .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry");
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
@@ -81,6 +92,12 @@ Examples:
   oscd publish --ref v1.4.0 --channel stable --key fleet.secret
   oscd publish --cache file:///srv/nix-cache --manifest-out /srv/www/channels --json
   oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
+  oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
+
+Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
+manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
+often than the validity. Publishing unchanged content writes a new sequence only when less
+than half of the validity is left.
 
 Caches: file:// (manifests in <cache>/channels/), http(s):// (uploads with PUT; manifests with
 conditional PUT), ssh-ng:// and s3:// (closures only: use --manifest-out for the manifest).
@@ -88,7 +105,15 @@ Only what a cache lacks is uploaded; publishing the same commit again changes no
 A host that fails keeps its previous entry, and the command exits 1 naming it.`,
     )
     .action(async (o: PublishFlags) => {
+      const validForMs = parseValidity(o.validFor);
+      if (o.refresh) {
+        if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
+        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs });
+        printRefresh(r, o.json);
+        return;
+      }
       const report = await publish({
+        validForMs,
         repo: o.repo,
         ref: o.ref,
         channel: o.channel,

@@ -1,3 +1,4 @@
+import { readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkHealth } from "../../../src/activate/index.js";
@@ -57,4 +58,31 @@ describe("health checks", () => {
     expect(r.ok).toBe(false);
     expect(r.failures[0]).toMatch(/did not finish within 1s/);
   });
+});
+
+describe("health command timeouts", () => {
+  it(
+    "a health command whose shell started a long sleep fails at its timeout, and the sleep is ended",
+    async () => {
+      const pidFile = `/tmp/oscd-health-timeout-${process.pid}`;
+      const r = await checkHealth(cfg({ timeoutSeconds: 1, commands: [["sh", "-c", `sleep 30 & echo $! > ${pidFile}; wait`]] }));
+      expect(r.ok).toBe(false);
+      expect(r.failures[0]).toMatch(/did not finish within 1s and was stopped/);
+      const pid = Number((await readFile(pidFile, "utf8")).trim());
+      await rm(pidFile, { force: true });
+      const gone = async () => {
+        for (let i = 0; i < 100; i++) {
+          try {
+            process.kill(pid, 0);
+          } catch {
+            return true;
+          }
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        return false;
+      };
+      expect(await gone()).toBe(true);
+    },
+    10_000,
+  );
 });

@@ -224,6 +224,53 @@ describe("oscd publish", () => {
     expect(others.exitCode, others.stderr).toBe(0);
   });
 
+  it("sets expiresAt from --valid-for; --refresh re-signs the verified current content with a new sequence and expiry", async () => {
+    const cache = cacheDir();
+    const repo = await fleet(`caches = ["file://${cache}"]\n[keys]\ntrusted = ["${formatPublicKey(pub)}"]\n`);
+    const before = Date.now();
+    const first = await oscd(publishArgs(repo, "--key", keyFile, "--valid-for", "2h", "--json"));
+    expect(first.exitCode, first.stderr).toBe(0);
+    const file = join(cache, "channels", "main.json");
+    const m1 = parseManifest(await readFile(file, "utf8"));
+    const created1 = Date.parse(m1.createdAt);
+    expect(created1).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(m1.expiresAt as string) - created1).toBe(2 * 3_600_000);
+    // Same commit, less than half of 2h gone: nothing new.
+    expect(json<Summary>(await oscd(publishArgs(repo, "--key", keyFile, "--valid-for", "2h", "--json")))).toMatchObject({ status: "unchanged", sequence: 1 });
+    // The same commit with a longer validity: more than half of it is missing, so a new sequence.
+    expect(json<Summary>(await oscd(publishArgs(repo, "--key", keyFile, "--valid-for", "1d", "--json")))).toMatchObject({ status: "written", sequence: 2 });
+
+    const r = await oscd(publishArgs(repo, "--key", keyFile, "--refresh", "--valid-for", "3d", "--json"));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/evaluating|building|uploading/);
+    const rep = json<{ sequence: number; previousSequence: number; expiresAt: string; createdAt: string }>(r);
+    expect(rep).toMatchObject({ sequence: 3, previousSequence: 2 });
+    const m3 = parseManifest(await readFile(file, "utf8"));
+    expect(verifyManifest(m3, [pub]).name).toBe("fleet-ci");
+    expect(m3).toMatchObject({ sequence: 3, expiresAt: rep.expiresAt, createdAt: rep.createdAt, hosts: m1.hosts, commit: m1.commit, version: m1.version });
+    expect(Date.parse(m3.expiresAt as string) - Date.parse(m3.createdAt)).toBe(3 * 24 * 3_600_000);
+    const text = await oscd(publishArgs(repo, "--key", keyFile, "--refresh"));
+    expect(text.stdout).toMatch(/^channel main: sequence 4 written \(previous 3\), same content, expires \S+Z$/m);
+
+    // A current manifest that does not verify is not refreshed: refused, left as it was.
+    const good = await readFile(file, "utf8");
+    await writeFile(file, good.replace(m1.commit, "d".repeat(40)));
+    const refused = await oscd(publishArgs(repo, "--key", keyFile, "--refresh"));
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toMatch(/error\[manifest-untrusted\]/);
+    expect(await readdir(join(cache, "channels"))).not.toContain("main.5.json");
+    await writeFile(file, good);
+
+    // Nothing to refresh on an empty channel; --on makes no sense with it.
+    const empty = await oscd(publishArgs(repo, "--key", keyFile, "--refresh", "--cache", `file://${cacheDir()}`));
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toMatch(/error\[nothing-to-refresh\]: channel main has no manifest at file:\/\/\S+ to refresh/);
+    expect((await oscd(publishArgs(repo, "--key", keyFile, "--refresh", "--on", "web1"))).exitCode).toBe(2);
+    const bad = await oscd(publishArgs(repo, "--key", keyFile, "--valid-for", "forever"));
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/error\[bad-validity\]/);
+  });
+
   it("names what is missing: a cache, a manifest location, a channel (exit 2)", async () => {
     const repo = await fleet();
     const noCache = await oscd(publishArgs(repo, "--key", keyFile));
@@ -255,6 +302,7 @@ describe("oscd manifest", () => {
       commit: "c".repeat(40),
       ref: "main",
       createdAt: "2025-05-05T05:05:05.000Z",
+      expiresAt: "2099-05-05T05:05:05.000Z",
       hosts: { web1: { toplevel: `/nix/store/${"1".repeat(32)}-nixos-system-web1`, system: "x86_64-linux" } },
       caches: ["file:///srv/cache"],
     };
@@ -264,7 +312,7 @@ describe("oscd manifest", () => {
     await writeFile(m4, serializeManifest(signManifest({ ...base, sequence: 4 }, key)));
     const ok = await oscd(["manifest", "verify", m5, "--key", pubFile, "--previous", m4]);
     expect(ok.stderr).toBe("");
-    expect(ok.stdout).toMatch(/^ok: channel main sequence 5 \(1.0.0, cccccccccccc\) signed by fleet-ci; newer than --previous/);
+    expect(ok.stdout).toMatch(/^ok: channel main sequence 5 \(1.0.0, cccccccccccc\) signed by fleet-ci; expires 2099-05-05T05:05:05.000Z; newer than --previous/);
     const inline = await oscd(["manifest", "verify", m5, "--key", formatPublicKey(pub), "--json"]);
     expect(json<{ ok: boolean; signer: string }>(inline)).toMatchObject({ ok: true, signer: "fleet-ci" });
 
@@ -284,6 +332,34 @@ describe("oscd manifest", () => {
     const missing = await oscd(["manifest", "verify", join(dir, "nope.json"), "--key", pubFile]);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/error\[manifest-missing\]/);
+  });
+
+  it("verify refuses an expired manifest as a hold-back (exit 3), and one without expiry, unless told to ignore expiry", async () => {
+    const base = {
+      schema: "oscd.manifest/v1" as const,
+      channel: "main",
+      sequence: 3,
+      version: "1.0.0",
+      commit: "c".repeat(40),
+      ref: "main",
+      createdAt: "2025-05-05T05:05:05.000Z",
+      hosts: {},
+      caches: [],
+    };
+    const expired = join(dir, "expired.json");
+    await writeFile(expired, serializeManifest(signManifest({ ...base, expiresAt: "2025-05-12T05:05:05.000Z" }, key)));
+    const r = await oscd(["manifest", "verify", expired, "--key", pubFile]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/^oscd: error\[manifest-expired\]: channel main sequence 3 expired at 2025-05-12T05:05:05.000Z \(now .*\): this machine is being held back \(a stopped CI or a freeze attack\), so the manifest is refused$/m);
+    const ignored = await oscd(["manifest", "verify", expired, "--key", pubFile, "--ignore-expiry", "--json"]);
+    expect(json<{ ok: boolean; expired: boolean; expiryChecked: boolean }>(ignored)).toMatchObject({ ok: true, expired: true, expiryChecked: false });
+    const never = join(dir, "never.json");
+    await writeFile(never, serializeManifest(signManifest(base, key)));
+    const n = await oscd(["manifest", "verify", never, "--key", pubFile]);
+    expect(n.exitCode).toBe(3);
+    expect(n.stderr).toMatch(/error\[manifest-no-expiry\]/);
+    const shown = await oscd(["manifest", "show", expired, "--key", pubFile]);
+    expect(shown.stdout).toMatch(/expires\s+2025-05-12T05:05:05.000Z \(expired\)/);
   });
 
   it("manifest show --channel reads only a channel of the cache: ../../x and the like are refused (exit 2)", async () => {

@@ -1,6 +1,7 @@
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { OscdError } from "../../../src/core/errors.js";
 import { run } from "../../../src/core/exec.js";
 import { formatSecretKey, generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
 import {
@@ -176,6 +177,70 @@ console.log(JSON.stringify({ ws, retries }));
     ]);
     expect(await readFile(b.currentPath, "utf8")).toBe(await readFile(a.currentPath, "utf8"));
     expect(parseManifest(await readFile(c.currentPath, "utf8")).sequence).toBe(5);
+  });
+});
+
+describe("history names against their content", () => {
+  /** Sequence 1 has h1 on path(1), sequence 2 moves h1 to path(2). */
+  async function twoReleases(ch: ChannelLocation): Promise<void> {
+    await writeChannel(ch, [], setHost("h1", path(1)), key, trusted);
+    await writeChannel(ch, [], setHost("h1", path(2)), key, trusted);
+  }
+
+  it("refuses an old signed manifest copied to a higher history name, instead of carrying its entries over (file)", async () => {
+    const ch = await fileChannel();
+    await twoReleases(ch);
+    // The replay: sequence 1 (h1 on its old toplevel) under the name of sequence 7.
+    await writeFile(ch.historyPath(7), await readFile(ch.historyPath(1), "utf8"));
+    const before = (await readdir(ch.dir)).sort();
+    const err = await writeChannel(ch, [], setHost("h2", path(3)), key, trusted).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OscdError);
+    expect(err).toMatchObject({ code: "manifest-history-mismatch", exitCode: 3 });
+    expect((err as Error).message).toMatch(/main\.7\.json is named as sequence 7 but holds sequence 1/);
+    expect((err as Error).message).not.toContain("\n");
+    expect((await readdir(ch.dir)).sort()).toEqual(before);
+    const current = parseManifest(await readFile(ch.currentPath, "utf8"));
+    expect(current).toMatchObject({ sequence: 2, hosts: { h1: { toplevel: path(2) } } });
+  });
+
+  it("refuses such a copy at 2^53 - 1 with a typed error, ignores names no manifest can have, and stops typed at the last sequence", async () => {
+    const ch = await fileChannel();
+    await twoReleases(ch);
+    await writeFile(join(ch.dir, "main.9007199254740991.json"), await readFile(ch.historyPath(1), "utf8"));
+    await expect(writeChannel(ch, [], setHost("h2", path(3)), key, trusted)).rejects.toMatchObject({ code: "manifest-history-mismatch" });
+    await rm(join(ch.dir, "main.9007199254740991.json"));
+    // Beyond 2^53 - 1 or with leading zeros: not history names at all.
+    for (const name of ["main.99999999999999999999.json", "main.9007199254740993.json", "main.0003.json", "main.0.json"]) {
+      await writeFile(join(ch.dir, name), "junk");
+    }
+    const w = await writeChannel(ch, [], setHost("h2", path(3)), key, trusted);
+    expect(w.manifest.sequence).toBe(3);
+    // A genuine manifest at the last sequence a manifest can carry: the next one is refused, typed.
+    const { signatures: _signatures, ...body } = w.manifest;
+    const last = signManifest({ ...body, sequence: Number.MAX_SAFE_INTEGER }, key);
+    await writeFile(join(ch.dir, `main.${Number.MAX_SAFE_INTEGER}.json`), serializeManifest(last));
+    await expect(writeChannel(ch, [], setHost("h4", path(4)), key, trusted)).rejects.toMatchObject({ code: "channel-sequence-exhausted", exitCode: 3 });
+  });
+
+  it("refuses an old manifest copied to a higher history name on an http cache", async () => {
+    const store = await HttpStore.start();
+    try {
+      const ch = new HttpChannel(`${store.url}/cache`, "main");
+      await twoReleases(ch);
+      store.files.set("/cache/channels/main.3.json", store.files.get("/cache/channels/main.1.json") as Buffer);
+      await expect(writeChannel(ch, [], setHost("h2", path(3)), key, trusted)).rejects.toMatchObject({ code: "manifest-history-mismatch", exitCode: 3 });
+      expect(store.files.has("/cache/channels/main.4.json")).toBe(false);
+      expect(parseManifest((store.files.get("/cache/channels/main.json") as Buffer).toString()).sequence).toBe(2);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it("refuses a channel name that is not one (path parts, dots) when a location is made", () => {
+    for (const bad of ["../x", "a.b", "", "x/y", "a".repeat(64)]) {
+      expect(() => new FileChannel(dir, bad)).toThrow(expect.objectContaining({ code: "bad-channel" }) as Error);
+      expect(() => new HttpChannel("http://127.0.0.1:1/cache", bad)).toThrow(expect.objectContaining({ code: "bad-channel" }) as Error);
+    }
   });
 });
 

@@ -1,0 +1,114 @@
+import { readFile } from "node:fs/promises";
+import { GuardError, OscdError, UsageError } from "../core/errors.js";
+import { readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { parsePublicKey, type PublicKey } from "../nix/index.js";
+import type { ReleaseInfo } from "./journal.js";
+
+/** A manifest is a few KiB per hundred hosts; anything far larger is not one. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+const FETCH_TIMEOUT_MS = 60_000;
+
+export interface ManifestRelease {
+  /** This host's toplevel in the manifest. */
+  toplevel: string;
+  /** The facts the engine guards on and records: version, commit, ref, channel, sequence. */
+  release: ReleaseInfo;
+  /** Name of the trusted key whose signature matched. */
+  signer: string;
+  manifest: Manifest;
+}
+
+export interface ManifestReleaseOptions {
+  /** A file path or an http(s) URL. */
+  location: string;
+  /** This host's name in the fleet: its entry is the one taken. */
+  host: string;
+  /** `name:base64` public keys this machine trusts (machine.toml `trustedPublicKeys`). */
+  trustedPublicKeys: readonly string[];
+  /** The toplevel the caller named, if any: it must be the manifest's entry for this host. */
+  toplevel?: string;
+}
+
+/** Text from outside goes into one-line errors: printable ASCII only. */
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
+
+/** How a location is named in messages: never with credentials or query parameters. */
+export function describeLocation(location: string): string {
+  if (!/^https?:\/\//i.test(location)) return printable(location);
+  try {
+    const u = new URL(location);
+    return printable(`${u.protocol}//${u.host}${u.pathname}`);
+  } catch {
+    return "(an unparsable URL)";
+  }
+}
+
+async function fetchText(location: string, where: string): Promise<string> {
+  if (/^https?:\/\//i.test(location)) {
+    let res: Response;
+    try {
+      res = await fetch(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    } catch (e) {
+      throw new OscdError("manifest-unreachable", `cannot fetch ${where}: ${printable(e instanceof Error ? e.message : String(e))}`, { hint: "check the URL and that this machine can reach it" });
+    }
+    if (res.status !== 200) throw new OscdError("manifest-unreachable", `cannot fetch ${where}: HTTP ${res.status}`, { hint: "check the URL (oscd publish writes channels/<channel>.json in each cache)" });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_MANIFEST_BYTES) throw new GuardError("manifest-format", `${where} is ${body.length} bytes, larger than any manifest`, "check the URL");
+    return body.toString("utf8");
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new UsageError(`--manifest takes a file path or an http(s) URL, not ${where}`, "download the manifest and pass its path", "manifest-location");
+  try {
+    const text = await readFile(location);
+    if (text.length > MAX_MANIFEST_BYTES) throw new GuardError("manifest-format", `${where} is ${text.length} bytes, larger than any manifest`, "check the path");
+    return text.toString("utf8");
+  } catch (e) {
+    if (e instanceof OscdError) throw e;
+    throw new UsageError(`cannot read ${where}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, "check the path of the manifest", "manifest-unreadable");
+  }
+}
+
+function trustedKeys(texts: readonly string[]): PublicKey[] {
+  return texts.map((t) => {
+    try {
+      return parsePublicKey(t);
+    } catch (e) {
+      throw new UsageError(`a trusted public key of this machine is not valid: ${printable(e instanceof Error ? e.message : String(e))}`, "fix trustedPublicKeys in /etc/oscd/machine.toml", "machine-config");
+    }
+  });
+}
+
+/**
+ * Reads a channel manifest and turns this host's entry into an activation: the signature must
+ * be by a key this machine trusts, the manifest must name this host, and a toplevel the caller
+ * gave must be that entry. The sequence is not checked here: the engine's guard compares it
+ * with the last one this host applied from the channel, under the host lock, and commit records
+ * it, so every caller (CLI, agent, push deploys) gets the same replay protection.
+ */
+export async function releaseFromManifest(o: ManifestReleaseOptions): Promise<ManifestRelease> {
+  const where = describeLocation(o.location);
+  return releaseFromManifestText(await fetchText(o.location, where), where, o);
+}
+
+/**
+ * The same for manifest text the caller fetched itself (the agent, with conditional requests);
+ * `where` names it in errors and must carry no credentials (see describeLocation).
+ */
+export function releaseFromManifestText(text: string, where: string, o: Omit<ManifestReleaseOptions, "location">): ManifestRelease {
+  const { manifest, signer } = readTrustedManifest(text, trustedKeys(o.trustedPublicKeys), where);
+  // TODO(issue 9, manifest expiry): call checkFreshness(manifest, { now, skewMs }) here once
+  // src/manifest has it (expiresAt); until then a stale but signed manifest is accepted.
+  const entry = Object.hasOwn(manifest.hosts, o.host) ? manifest.hosts[o.host] : undefined;
+  const what = `${where} (channel ${manifest.channel}, sequence ${manifest.sequence})`;
+  if (!entry) {
+    throw new GuardError("manifest-no-host", `${what} has no entry for host ${printable(o.host)}`, "check --host (or host in /etc/oscd/machine.toml), or publish the channel with this host");
+  }
+  if (o.toplevel !== undefined && o.toplevel !== entry.toplevel) {
+    throw new GuardError("manifest-mismatch", `${printable(o.toplevel)} is not what ${what} names for host ${printable(o.host)} (${entry.toplevel})`, "leave out the toplevel argument to deploy the manifest's system, or pass the one it names");
+  }
+  return {
+    toplevel: entry.toplevel,
+    release: { version: manifest.version, commit: manifest.commit, ref: manifest.ref, channel: manifest.channel, sequence: manifest.sequence },
+    signer: signer.name,
+    manifest,
+  };
+}
