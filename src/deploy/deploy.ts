@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { OscdError, UsageError, isOscdError } from "../core/errors.js";
 import { buildHosts, buildTargets, eachLimited, pinFleet, type PinnedFleet } from "../builder/index.js";
 import { fleetHost, type Operation } from "../fleet/index.js";
 import { signPaths } from "../nix/index.js";
 import type { DeployEvent, DeployReport, HostReport } from "./events.js";
-import { deployHost } from "./host-deploy.js";
+import { deployHost, uploadSecrets } from "./host-deploy.js";
 import { probeHost, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
@@ -39,6 +39,8 @@ export interface DeployOptions {
   force?: boolean;
   /** Time after a missed confirmation deadline to reconnect and learn how a host ended. */
   graceMs?: number;
+  /** Upload the hosts' secrets only: no build, no activation. */
+  keysOnly?: boolean;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -91,6 +93,29 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
       });
     }
 
+    const secrets = new Map(names.map((n) => [n, Object.entries(fleetHost(pinned.fleet.config, n)?.keys ?? {}).map(([name, config]) => ({ name, config }))]));
+    for (const [n, list] of secrets) {
+      for (const k of list) if (k.config.text !== undefined) emit({ type: "warning", host: n, message: `key ${k.name} is given as text in oscd.toml, so it is in git and in the source snapshot in the Nix store; use file or command` });
+    }
+    const keysBaseDir = localRepoDir(o.repo);
+    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: o.remoteOscd });
+    if (o.keysOnly) {
+      const result = await rollout(names, { parallel: o.parallel, canary: 0, failFast: o.failFast }, async (name) => {
+        const start = Date.now();
+        const r = blank(name, facts.get(name), "done");
+        try {
+          await uploadSecrets({ remote: remoteOf(name), secrets: secrets.get(name) ?? [] }, "all", keysBaseDir, (step, detail) => emit({ type: "host", host: name, step, detail }));
+        } catch (e) {
+          r.result = "failed";
+          r.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: String(e) };
+        }
+        r.timeMs = Date.now() - start;
+        emit({ type: "host-done", report: r });
+        return r;
+      }, (name, reason) => ({ ...blank(name, facts.get(name), "skipped"), error: { code: "skipped", message: reason } }));
+      return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: result.reports, stopped: result.stopped };
+    }
+
     emit({ type: "phase", phase: "build", detail: `${names.length} host(s)` });
     const built = await buildHosts(pinned, { selection: o.selection, builders: o.builders, maxJobs: o.maxJobs, rootDir: o.rootsDir }, targets);
     const toplevels = new Map(built.hosts.filter((h) => h.toplevel && (h.status === "built" || h.status === "present")).map((h) => [h.name, h.toplevel as string]));
@@ -111,9 +136,8 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
       go,
       { parallel: o.parallel, canary: o.canary, failFast: o.failFast },
       async (name) => {
-        const remote: Remote = { target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: o.remoteOscd };
         const r = await deployHost(
-          { remote, facts: facts.get(name) as HostFacts, toplevel: toplevels.get(name) as string },
+          { remote: remoteOf(name), facts: facts.get(name) as HostFacts, toplevel: toplevels.get(name) as string, secrets: secrets.get(name) ?? [] },
           {
             mode: o.mode,
             release,
@@ -124,6 +148,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
             allowDowngrade: o.allowDowngrade,
             force: o.force,
             graceMs: o.graceMs,
+            keysBaseDir,
             emit,
           },
         );
@@ -155,6 +180,12 @@ async function reach(names: readonly string[], targets: Map<string, SshTarget>, 
     }
   });
   return failures;
+}
+
+/** The operator's checkout (key files are relative to it); the current directory for a URL. */
+function localRepoDir(repo: string | undefined): string {
+  if (!repo) return process.cwd();
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s]+@[^/\s]+:/.test(repo) ? process.cwd() : resolvePath(repo);
 }
 
 function releaseOf(p: PinnedFleet, tag: string | undefined): { version?: string; commit?: string; ref?: string; tag?: string } {

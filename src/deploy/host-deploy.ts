@@ -6,11 +6,13 @@ import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
 import type { TargetStatus } from "./target-state.js";
+import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
 
 export interface HostPlan {
   remote: Remote;
   facts: HostFacts;
   toplevel: string;
+  secrets: Secret[];
 }
 
 export interface HostDeployOptions {
@@ -26,7 +28,18 @@ export interface HostDeployOptions {
   force?: boolean;
   /** Extra time after a confirmation deadline to reconnect and learn how the host ended. */
   graceMs?: number;
+  /** Where relative key files are found (the fleet checkout). */
+  keysBaseDir: string;
   emit: (e: DeployEvent) => void;
+}
+
+/** Uploads the host's secrets of one kind (before or after activation). */
+export async function uploadSecrets(plan: Pick<HostPlan, "remote" | "secrets">, when: "before" | "after" | "all", baseDir: string, step: (s: string, d?: string) => void): Promise<void> {
+  for (const s of plan.secrets) {
+    if (when !== "all" && s.config.upload !== when) continue;
+    step("keys", `${s.name} → ${destinationOf(s)}`);
+    await uploadSecret(plan.remote, s, await secretContent(s, baseDir));
+  }
 }
 
 /**
@@ -53,6 +66,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       substituteOnDestination: o.substituteOnDestination,
       sshOpts: nixSshOpts(remote.target, remote.ssh),
     });
+    await uploadSecrets(plan, "before", o.keysBaseDir, step);
     if (!facts.oscd) {
       const warning = "oscd is not installed on the host: bare steps (profile, switch-to-configuration), no guards, health checks or rollback";
       report.warnings.push(warning);
@@ -60,6 +74,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       step("switch", `bare switch-to-configuration ${o.mode}`);
       await bareActivate(remote, toplevel, o.mode);
       report.result = facts.currentSystem === toplevel && o.mode !== "boot" ? "unchanged" : "done";
+      await uploadSecrets(plan, "after", o.keysBaseDir, step);
       return report;
     }
     step("activate", `${o.mode} ${toplevel}`);
@@ -84,6 +99,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       s = await followRemote(remote, id, { onStatus: seen, reconnectUntil: () => deadline });
     }
     applyStatus(report, s);
+    if (report.result === "done" || report.result === "unchanged") await uploadSecrets(plan, "after", o.keysBaseDir, step);
   } catch (e) {
     report.result = "failed";
     report.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: e instanceof Error ? e.message : String(e) };

@@ -1,7 +1,8 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
-import { DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, type DeployFleet } from "../harness/index.js";
+import { run } from "../../src/core/exec.js";
+import { DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
 import { wholeGeneration } from "./upgrade-helpers.js";
 
 /**
@@ -140,5 +141,68 @@ describe("oscd deploy", () => {
     const late = await oscdOn(d7, ["deploy-target", "confirm", id]);
     expect(late.exitCode).toBe(3);
     expect(late.stderr).toMatch(/error\[confirm-too-late\]/);
+  });
+
+  it("secrets arrive with the right owner and mode, before or after activation, and appear in no log, process list or store", async () => {
+    const d8 = f.byName.get("d8")!;
+    await d8.sh(["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", "app"]);
+    const keys = await tempDir("e2e-deploy-keys");
+    const token = `tok-${uniqueMarker()}`;
+    const late = `late-${uniqueMarker()}`;
+    await writeFile(`${keys}/token`, token, { mode: 0o600 });
+    await writeFile(`${keys}/late`, late, { mode: 0o600 });
+    const toml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
+    await f.fleet.commitFile(
+      "oscd.toml",
+      `${toml}
+[hosts.d8.keys.app-token]
+file = "${keys}/token"
+destination = "/var/lib/app/token"
+owner = "app"
+group = "app"
+mode = "0440"
+
+[hosts.d8.keys.late]
+command = ["cat", "${keys}/late"]
+upload = "after"
+`,
+      "d8: keys",
+    );
+    // Every process's arguments, sampled while the deploy runs (the hosts' processes included).
+    const seen: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        seen.push((await run("ps", ["-eo", "args"], { timeoutMs: 10_000 })).stdout);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const r = await oscdDeploy(f.fleet, ["--on", "d8"], { stateDir: state });
+    sampling = false;
+    await sampler;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/d8: keys app-token → \/var\/lib\/app\/token/);
+    expect((await d8.sh(["stat", "-c", "%U %G %a", "/var/lib/app/token"])).stdout.trim()).toBe("app app 440");
+    expect((await d8.sh(["cat", "/var/lib/app/token"])).stdout).toBe(token);
+    expect((await d8.sh(["stat", "-c", "%U %G %a", "/run/keys/late"])).stdout.trim()).toBe("root root 400");
+    expect((await d8.sh(["cat", "/run/keys/late"])).stdout).toBe(late);
+    expect(seen.length).toBeGreaterThan(5);
+    for (const secret of [token, late]) {
+      expect(r.stdout + r.stderr).not.toContain(secret);
+      expect(seen.join("\n")).not.toContain(secret);
+      // Not in the host's oscd state (status, logs, journal) nor anywhere in its store.
+      expect((await d8.exec(["grep", "-rlF", secret, "/var/lib/oscd", "/nix/store"])).stdout).toBe("");
+    }
+
+    // --keys-only rotates them without building or activating.
+    const rotated = `tok-${uniqueMarker()}`;
+    await writeFile(`${keys}/token`, rotated);
+    const deployments = (await deploymentStatuses("d8")).length;
+    const k = await oscdDeploy(f.fleet, ["--on", "d8", "--keys-only"], { stateDir: state });
+    expect(k.exitCode, k.stderr).toBe(0);
+    expect((await d8.sh(["cat", "/var/lib/app/token"])).stdout).toBe(rotated);
+    expect((await d8.sh(["stat", "-c", "%U %G %a", "/var/lib/app/token"])).stdout.trim()).toBe("app app 440");
+    expect(await deploymentStatuses("d8")).toHaveLength(deployments);
+    expect(k.stdout + k.stderr).not.toContain(rotated);
   });
 });

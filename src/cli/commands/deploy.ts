@@ -32,6 +32,7 @@ interface DeployFlags {
   sudoPasswordFile?: string;
   allowDowngrade?: boolean;
   force?: boolean;
+  keysOnly?: boolean;
   builders?: string;
   maxJobs?: number | "auto";
   stateDir?: string;
@@ -60,6 +61,7 @@ export function registerDeploy(program: Command): void {
     .option("--sudo-password-file <file>", "the sudo password for non-root SSH users (default: $OSCD_SUDO_PASSWORD_FILE, else asked once on the terminal)")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--force", "activate even where the host already runs the system")
+    .option("--keys-only", "upload the hosts' secrets ([hosts.<name>.keys] in oscd.toml) only: no build, no activation")
     .option("--builders <spec>", "Nix remote builders, e.g. 'ssh://pi-builder aarch64-linux'")
     .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
@@ -73,6 +75,7 @@ Examples:
   oscd deploy --on 'web*,@db' --ref v1.4.0
   oscd deploy --canary 1 --confirm-timeout 60
   oscd deploy --mode boot --on pi1 --builders 'ssh://pi-builder aarch64-linux'
+  oscd deploy --keys-only --on db1                # rotate secrets, nothing else
 
 Every host is reached over SSH before anything is built. Each host's activation runs detached
 on the host and must be confirmed over a new SSH connection within --confirm-timeout, else the
@@ -105,6 +108,7 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         },
         allowDowngrade: o.allowDowngrade,
         force: o.force,
+        keysOnly: o.keysOnly,
         builders: o.builders,
         maxJobs: o.maxJobs,
         stateDir: o.stateDir,
