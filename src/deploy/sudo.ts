@@ -35,9 +35,10 @@ export async function passwordFromFile(path: string): Promise<string> {
 export async function passwordFromTerminal(prompt: string): Promise<string | undefined> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return undefined;
-  process.stderr.write(prompt);
+  // Echo goes off before the prompt shows: an answer typed at once must never be echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompt);
   try {
     return await new Promise<string>((resolve, reject) => {
       let text = "";

@@ -29,7 +29,10 @@ export interface DeployFleet {
  * targets, and each host installed with the fleet's first release (so rollbacks have a
  * previous generation).
  */
-export async function deployFleet(specs: (string | FleetHostSpec)[], opts: { machineToml?: string; install?: boolean; user?: (name: string) => string } = {}): Promise<DeployFleet> {
+export async function deployFleet(
+  specs: (string | FleetHostSpec)[],
+  opts: { machineToml?: string; install?: boolean; user?: (name: string) => string; trustedPublicKeys?: string[]; setUp?: (h: SimHost) => Promise<void> } = {},
+): Promise<DeployFleet> {
   const names = specs.map((s) => (typeof s === "string" ? s : s.name));
   const hosts: SimHost[] = [];
   let fleet: FleetRepo | undefined;
@@ -39,7 +42,7 @@ export async function deployFleet(specs: (string | FleetHostSpec)[], opts: { mac
   };
   try {
     for (const n of names) {
-      const h = await SimHost.create({ name: n, sshd: true });
+      const h = await SimHost.create({ name: n, sshd: true, trustedPublicKeys: opts.trustedPublicKeys });
       hosts.push(h);
       await mkdir(h.path("/etc/oscd"), { recursive: true });
       await writeFile(h.path("/etc/oscd/machine.toml"), opts.machineToml ?? DEPLOY_MACHINE_TOML);
@@ -52,6 +55,8 @@ export async function deployFleet(specs: (string | FleetHostSpec)[], opts: { mac
       const built = await build(fleet.nixSource(await fleet.head()), names.map((n) => fleet!.attr(n)));
       for (const [i, h] of hosts.entries()) await h.install((built[i] as { outPath: string }).outPath);
     }
+    // After the install's reboot, which ends every process of a host.
+    for (const h of hosts) await opts.setUp?.(h);
     return { fleet, hosts, byName: new Map(hosts.map((h) => [h.name, h])), destroy };
   } catch (e) {
     await destroy();

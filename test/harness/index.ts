@@ -8,3 +8,4 @@ export { must, attempt } from "./sh.js";
 export { buildFakeToplevel, uniqueMarker, tempDir, type FakeToplevelArgs } from "./fixtures.js";
 export { ensureBuilt, oscdOn, OSCD_BIN, REPO_ROOT } from "./oscd.js";
 export { deployFleet, deploySshArgs, oscdDeploy, DEPLOY_MACHINE_TOML, REMOTE_OSCD, type DeployFleet } from "./deploy-hosts.js";
+export { addSudoUser } from "./sudo-user.js";
