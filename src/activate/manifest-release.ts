@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { GuardError, OscdError, UsageError } from "../core/errors.js";
-import { readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { checkFreshness, DEFAULT_SKEW_MS, readTrustedManifest, type Manifest } from "../manifest/index.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
 import type { ReleaseInfo } from "./journal.js";
 
@@ -16,6 +16,11 @@ export interface ManifestRelease {
   /** Name of the trusted key whose signature matched. */
   signer: string;
   manifest: Manifest;
+  /**
+   * Where to realise it from: the caller's substituters first, then the caches the signed
+   * manifest names. Safe to follow: every path is still checked against the trusted keys.
+   */
+  substituters: string[];
 }
 
 export interface ManifestReleaseOptions {
@@ -27,7 +32,17 @@ export interface ManifestReleaseOptions {
   trustedPublicKeys: readonly string[];
   /** The toplevel the caller named, if any: it must be the manifest's entry for this host. */
   toplevel?: string;
+  /** For the expiry check (checkFreshness): this machine's time and the clock skew tolerated. */
+  now?: Date;
+  skewMs?: number;
+  /** Accept a manifest without `expiresAt` (from an oscd before expiry existed). */
+  allowNoExpiry?: boolean;
+  /** This machine's own substituters, tried before the manifest's caches. */
+  substituters?: readonly string[];
 }
+
+/** Caches a Nix substituter can be: the manifest's other entries (ssh, s3 uploads) are left out. */
+const SUBSTITUTER = /^(https?|file):\/\/[^\s]+$/;
 
 /** Text from outside goes into one-line errors: printable ASCII only. */
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
@@ -79,7 +94,7 @@ function trustedKeys(texts: readonly string[]): PublicKey[] {
 
 /**
  * Reads a channel manifest and turns this host's entry into an activation: the signature must
- * be by a key this machine trusts, the manifest must name this host, and a toplevel the caller
+ * be by a key this machine trusts, it must not have expired, it must name this host, and a toplevel the caller
  * gave must be that entry. The sequence is not checked here: the engine's guard compares it
  * with the last one this host applied from the channel, under the host lock, and commit records
  * it, so every caller (CLI, agent, push deploys) gets the same replay protection.
@@ -95,8 +110,8 @@ export async function releaseFromManifest(o: ManifestReleaseOptions): Promise<Ma
  */
 export function releaseFromManifestText(text: string, where: string, o: Omit<ManifestReleaseOptions, "location">): ManifestRelease {
   const { manifest, signer } = readTrustedManifest(text, trustedKeys(o.trustedPublicKeys), where);
-  // TODO(issue 9, manifest expiry): call checkFreshness(manifest, { now, skewMs }) here once
-  // src/manifest has it (expiresAt); until then a stale but signed manifest is accepted.
+  // Signed but expired is refused too: a replayed last-good manifest must not freeze the host.
+  checkFreshness(manifest, { now: o.now ?? new Date(), skewMs: o.skewMs ?? DEFAULT_SKEW_MS, allowNoExpiry: o.allowNoExpiry });
   const entry = Object.hasOwn(manifest.hosts, o.host) ? manifest.hosts[o.host] : undefined;
   const what = `${where} (channel ${manifest.channel}, sequence ${manifest.sequence})`;
   if (!entry) {
@@ -110,5 +125,6 @@ export function releaseFromManifestText(text: string, where: string, o: Omit<Man
     release: { version: manifest.version, commit: manifest.commit, ref: manifest.ref, channel: manifest.channel, sequence: manifest.sequence },
     signer: signer.name,
     manifest,
+    substituters: [...new Set([...(o.substituters ?? []), ...manifest.caches.filter((c) => SUBSTITUTER.test(c))])],
   };
 }

@@ -27,7 +27,8 @@ const hosts: SimHost[] = [];
 
 const COMMIT = "a".repeat(40);
 
-function manifest(sequence: number, version: string, entries: Record<string, string>, key: SecretKey = fleetKey): string {
+function manifest(sequence: number, version: string, entries: Record<string, string>, key: SecretKey = fleetKey, validForMs = 86_400_000): string {
+  const createdAt = new Date(Date.now() - 3_600_000);
   const body: ManifestBody = {
     schema: MANIFEST_SCHEMA,
     channel: "main",
@@ -35,7 +36,8 @@ function manifest(sequence: number, version: string, entries: Record<string, str
     version,
     commit: COMMIT,
     ref: "refs/heads/main",
-    createdAt: new Date().toISOString(),
+    createdAt: createdAt.toISOString(),
+    expiresAt: new Date(createdAt.getTime() + validForMs).toISOString(),
     hosts: Object.fromEntries(Object.entries(entries).map(([h, toplevel]) => [h, { toplevel, system: "x86_64-linux" }])),
     caches: [cache],
   };
@@ -48,11 +50,12 @@ async function manifestFile(name: string, text: string): Promise<string> {
   return p;
 }
 
-async function host(): Promise<SimHost> {
+async function host(opts: { substituters?: boolean } = {}): Promise<SimHost> {
   const h = await SimHost.create({ name: "web1" });
   hosts.push(h);
   await mkdir(h.path("/etc/oscd"), { recursive: true });
-  await writeFile(h.path("/etc/oscd/machine.toml"), `host = "web1"\nsubstituters = ["${cache}"]\ntrustedPublicKeys = ["${formatPublicKey(publicKeyOf(fleetKey))}"]\n`);
+  const subs = opts.substituters === false ? "" : `substituters = ["${cache}"]\n`;
+  await writeFile(h.path("/etc/oscd/machine.toml"), `host = "web1"\n${subs}trustedPublicKeys = ["${formatPublicKey(publicKeyOf(fleetKey))}"]\n`);
   return h;
 }
 
@@ -89,6 +92,13 @@ afterAll(async () => {
 });
 
 describe("oscd activate --manifest", () => {
+  it("realises the entry from the caches the signed manifest names when the machine configures none", async () => {
+    const h = await host({ substituters: false });
+    const r = await oscdOn(h, ["activate", "--manifest", await manifestFile("caches.json", manifest(1, "1.0.0", { web1: v1 }))]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: v1, consistent: true, journalOpen: false });
+  });
+
   it("activates this host's entry of a signed manifest from a URL, records its sequence, and refuses an older one", async () => {
     const h = hosts[0] as SimHost;
     await manifestFile("main.5.json", manifest(5, "1.1.0", { web1: v2, web2 }));
@@ -130,6 +140,15 @@ describe("oscd activate --manifest", () => {
     const r2 = await oscdOn(h, ["activate", "--manifest", await manifestFile("edited.json", edited)]);
     expect(r2.exitCode).toBe(3);
     expect(r2.stderr).toMatch(/error\[manifest-untrusted\]: .*does not match the content/);
+    expect(await h.currentSystem()).toBeUndefined();
+  });
+
+  it("refuses an expired manifest: a replayed last-good file must not hold the host back", async () => {
+    const h = await host();
+    const stale = await manifestFile("expired.json", manifest(10, "1.1.0", { web1: v2 }, fleetKey, 60_000));
+    const r = await oscdOn(h, ["activate", "--manifest", stale]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/^oscd: error\[manifest-expired\]: channel main sequence 10 expired at /m);
     expect(await h.currentSystem()).toBeUndefined();
   });
 

@@ -16,6 +16,7 @@ interface ActivateOptions {
   bundle?: string;
   releaseVersion?: string;
   allowDowngrade?: boolean;
+  allowNoExpiry?: boolean;
   allowUncheckedHost?: boolean;
   allowUncheckedMachineId?: boolean;
   allowUncheckedVersion?: boolean;
@@ -36,6 +37,7 @@ export function registerActivate(program: Command): void {
     .addOption(new Option("--manifest <file|url>", "take the system and its release facts from a signed channel manifest (file path or http(s) URL)").conflicts("releaseVersion"))
     .option("--release-version <version>", "the version of the toplevel, for the downgrade check (without --manifest)")
     .option("--allow-downgrade", "accept a release older than the running one")
+    .option("--allow-no-expiry", "accept a manifest without expiresAt (published by an oscd before expiry existed)")
     .option("--allow-unchecked-host", "accept a toplevel that names no host (no etc/hostname), so the host check cannot be made")
     .option("--allow-unchecked-machine-id", "accept a toplevel pinned to a machine id that cannot be compared with this machine's")
     .option("--allow-unchecked-version", "accept a version that cannot be compared with the running one (not semver)")
@@ -62,7 +64,8 @@ What is checked:
   with --manifest: the manifest is signed by a trusted key, names this host (and the given
     toplevel, if any), its channel sequence is newer than the last one this host applied
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
-    release (unless --allow-downgrade). Not yet checked: the manifest's expiry.
+    release (unless --allow-downgrade); it has not expired (expiresAt, 5 minutes of clock skew
+    tolerated; one without expiresAt is refused unless --allow-no-expiry).
   with --release-version: that version is not older than the running release.
   A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
   with neither: NO release facts are known, so there is no downgrade or replay check: an
@@ -79,19 +82,21 @@ a refusal by a guard exits 3.`,
       const host = o.host ?? machine.host ?? hostname();
       let toplevel = toplevelArg;
       let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
+      let substituters = machine.substituters;
       const say = progressPrinter(!o.quiet && !o.json);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg });
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;
+        substituters = m.substituters;
       }
       const result = await activate({
         toplevel: toplevel as string,
         mode: o.mode,
         host,
         release,
-        substituters: machine.substituters,
+        substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         health: healthSchema.parse(machine.health ?? {}),
         allowDowngrade: o.allowDowngrade,
