@@ -5,7 +5,7 @@ import type { DeployEvent, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
-import type { TargetStatus } from "./target-state.js";
+import { FINAL_STATES, type TargetStatus } from "./target-state.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
 
 export interface HostPlan {
@@ -79,24 +79,28 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
     }
     step("activate", `${o.mode} ${toplevel}`);
     const confirm = o.mode === "switch" || o.mode === "test" ? o.confirmTimeoutS : 0;
-    const id = await startRemote(remote, { toplevel, mode: o.mode, release: o.release, confirmTimeoutS: confirm, allowDowngrade: o.allowDowngrade, force: o.force });
-    report.id = id;
     const grace = o.graceMs ?? 60_000;
     let deadline = Date.now() + 600_000;
-    const seen = (s: TargetStatus) => {
-      if (s.confirmBy) deadline = Date.parse(s.confirmBy) + grace;
-      step(s.state === "awaiting-confirm" ? "confirm" : (s.step ?? s.state), s.detail);
+    const seen = (st: TargetStatus) => {
+      if (st.confirmBy) deadline = Date.parse(st.confirmBy) + grace;
+      step(st.state === "awaiting-confirm" ? "confirm" : (st.step ?? st.state), st.detail);
     };
-    let s = await followRemote(remote, id, { untilAwaitingConfirm: true, onStatus: seen, reconnectUntil: () => deadline });
+    const started = await startRemote(remote, { toplevel, mode: o.mode, release: o.release, confirmTimeoutS: confirm, allowDowngrade: o.allowDowngrade, force: o.force }, seen);
+    const id = started.id;
+    report.id = id;
+    const settled = (st: TargetStatus | undefined): boolean => st !== undefined && FINAL_STATES.includes(st.state);
+    let s: TargetStatus | undefined = started.last;
+    if (s === undefined || (!settled(s) && s.state !== "awaiting-confirm")) s = await followRemote(remote, id, { untilAwaitingConfirm: true, onStatus: seen, reconnectUntil: () => deadline });
     if (s.state === "awaiting-confirm") {
       step("confirm", "new connection");
+      let after: TargetStatus | undefined;
       try {
-        await confirmRemote(remote, id, s.confirmBy ? Date.parse(s.confirmBy) : Date.now());
+        after = await confirmRemote(remote, id, s.confirmBy ? Date.parse(s.confirmBy) : Date.now(), seen);
       } catch (e) {
         // Too late or unreachable: the host rolls back by itself; follow to learn how it ended.
         step("confirm", isOscdError(e) ? e.message : String(e));
       }
-      s = await followRemote(remote, id, { onStatus: seen, reconnectUntil: () => deadline });
+      s = after !== undefined && settled(after) ? after : await followRemote(remote, id, { onStatus: seen, reconnectUntil: () => deadline });
     }
     applyStatus(report, s);
     if (report.result === "done" || report.result === "unchanged") await uploadSecrets(plan, "after", o.keysBaseDir, step);
@@ -111,6 +115,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
 
 function applyStatus(report: HostReport, s: TargetStatus): void {
   if (s.previousGeneration !== undefined) report.old.generation = s.previousGeneration;
+  if (s.previousVersion !== undefined) report.old.version = s.previousVersion;
   report.new.generation = s.generation;
   if (s.version) report.new.version = s.version;
   report.rebootNeeded = s.rebootNeeded;

@@ -16,14 +16,15 @@ const MARK = "oscd-probe:";
 
 /**
  * One SSH round trip per host (colmena #227: reachability before building): boot id, running
- * system, and whether the remote oscd answers `oscd status --json` (as root: through sudo for
- * other users, which also proves the sudo password).
+ * system, and whether the remote oscd answers (run as root: through sudo for other users,
+ * which also proves the sudo password).
  */
 export async function probeHost(t: SshTarget, s: SshSettings, e: Elevation, remoteOscd: readonly string[]): Promise<HostFacts> {
   const script = [
     `echo ${MARK}boot=$(cat /proc/sys/kernel/random/boot_id)`,
     `echo ${MARK}current=$(readlink /run/current-system || true)`,
-    `if out=$(${commandLine([...remoteOscd, "status", "--json"])} 2>/dev/null); then echo ${MARK}oscd; printf '%s\\n' "$out"; else echo ${MARK}no-oscd; fi`,
+    // --version is answered before oscd loads anything: cheap on every host.
+    `if ${commandLine([...remoteOscd, "--version"])} > /dev/null 2>&1; then echo ${MARK}oscd; else echo ${MARK}no-oscd; fi`,
   ].join("\n");
   const call = elevatedScript(e, script);
   const r = await sshRun(t, s, call.remote, { input: call.input, timeoutMs: 60_000 });
@@ -37,16 +38,7 @@ export async function probeHost(t: SshTarget, s: SshSettings, e: Elevation, remo
   const lines = r.stdout.split("\n");
   const value = (k: string) => lines.find((l) => l.startsWith(`${MARK}${k}=`))?.slice(MARK.length + k.length + 1).trim();
   const oscd = lines.includes(`${MARK}oscd`);
+  // The previous generation and its release come with the activation's status.
   const facts: HostFacts = { bootId: value("boot") ?? "", currentSystem: value("current") || undefined, oscd };
-  if (oscd) {
-    const json = lines.slice(lines.indexOf(`${MARK}oscd`) + 1).join("\n");
-    try {
-      const st = JSON.parse(json) as { generation?: { generation?: number; version?: string } };
-      facts.generation = st.generation?.generation;
-      facts.version = st.generation?.version;
-    } catch {
-      // An oscd that prints no status is treated as present but says nothing of its generation.
-    }
-  }
   return facts;
 }

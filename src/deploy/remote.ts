@@ -22,9 +22,13 @@ export interface RemoteActivation {
   force?: boolean;
 }
 
-/** Starts the engine on the host, detached from this connection; returns the deployment id. */
-export async function startRemote(r: Remote, a: RemoteActivation): Promise<string> {
-  const argv = [...r.oscd, "deploy-target", "start", a.toplevel, "--mode", a.mode, "--host", r.target.host, "--confirm-timeout", String(a.confirmTimeoutS)];
+/**
+ * Starts the engine on the host, detached from this connection, and follows it on the same
+ * connection until it awaits its confirmation or ends. Returns the id and the last status
+ * seen (the connection may drop after the start: the caller follows again).
+ */
+export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: TargetStatus) => void): Promise<{ id: string; last?: TargetStatus }> {
+  const argv = [...r.oscd, "deploy-target", "start", a.toplevel, "--mode", a.mode, "--host", r.target.host, "--confirm-timeout", String(a.confirmTimeoutS), "--follow"];
   const rel = a.release;
   if (rel.version) argv.push("--release-version", rel.version);
   if (rel.commit) argv.push("--release-commit", rel.commit);
@@ -33,11 +37,23 @@ export async function startRemote(r: Remote, a: RemoteActivation): Promise<strin
   if (a.allowDowngrade) argv.push("--allow-downgrade");
   if (a.force) argv.push("--force");
   const call = elevated(r.elevation, argv);
-  const res = await sshRun(r.target, r.ssh, call.remote, { input: call.input, timeoutMs: 60_000 });
+  let id: string | undefined;
+  let last: TargetStatus | undefined;
+  const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
+    input: call.input,
+    timeoutMs: 3_600_000,
+    onStderrLine: (l) => {
+      id ??= /^\{"id":"([0-9]{17}-[0-9a-f]{8})"\}$/.exec(l)?.[1];
+      const s = parseStatus(l);
+      if (s) {
+        last = s;
+        onStatus(s);
+      }
+    },
+  });
+  if (id && (res.exitCode === 0 || res.exitCode === 255)) return { id, last };
   if (res.exitCode === 255) throw new SshError(r.target.host, res, "starting the activation");
-  const id = /"id":"([0-9]{17}-[0-9a-f]{8})"/.exec(res.stdout)?.[1];
-  if (res.exitCode !== 0 || !id) throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
-  return id;
+  throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
 }
 
 function parseStatus(line: string): TargetStatus | undefined {
@@ -92,14 +108,26 @@ export async function followRemote(r: Remote, id: string, o: FollowOptions): Pro
 
 /**
  * Confirms over a NEW connection (not the shared ControlMaster one): that the host still takes
- * SSH logins after the switch is what magic rollback checks. Retried until `until`.
+ * SSH logins after the switch is what magic rollback checks. Retried until `until`; then
+ * follows the deployment to its end on that connection and returns the last status seen.
  */
-export async function confirmRemote(r: Remote, id: string, until: number): Promise<TargetStatus> {
-  const call = elevated(r.elevation, [...r.oscd, "deploy-target", "confirm", id]);
+export async function confirmRemote(r: Remote, id: string, until: number, onStatus: (s: TargetStatus) => void): Promise<TargetStatus | undefined> {
+  const call = elevated(r.elevation, [...r.oscd, "deploy-target", "confirm", id, "--follow"]);
   for (;;) {
-    const res = await sshRun(r.target, r.ssh, call.remote, { input: call.input, fresh: true, timeoutMs: 60_000 });
-    const s = res.stdout.split("\n").map(parseStatus).find((x) => x !== undefined);
-    if (res.exitCode === 0 && s) return s;
+    let last: TargetStatus | undefined;
+    const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
+      input: call.input,
+      fresh: true,
+      timeoutMs: 3_600_000,
+      onStderrLine: (l) => {
+        const s = parseStatus(l);
+        if (s) {
+          last = s;
+          onStatus(s);
+        }
+      },
+    });
+    if (last !== undefined || res.exitCode === 0) return last;
     if (res.exitCode !== 255) throw new OscdError(/confirm-too-late/.test(res.stderr) ? "confirm-too-late" : "remote-confirm-failed", `${r.target.host}: confirming deployment ${id} failed: ${lastLine(res.stderr)}`);
     if (Date.now() > until) throw new SshError(r.target.host, res, `no new connection for the confirmation of deployment ${id}`);
     await new Promise((res) => setTimeout(res, 1000));

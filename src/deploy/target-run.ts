@@ -1,11 +1,12 @@
 import { access } from "node:fs/promises";
 import { OscdError, isOscdError } from "../core/errors.js";
-import { activate, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
+import { activate, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
+import { currentGeneration } from "../nix/index.js";
 import { healthSchema, loadMachineConfig } from "../fleet/index.js";
 import { writeJsonAtomic } from "./atomic-file.js";
 import { processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 
-const CONFIRM_POLL_MS = 100;
+const CONFIRM_POLL_MS = 50;
 /** A runner that has not written its first status this long after the start never started. */
 const RUNNER_START_GRACE_MS = 60_000;
 
@@ -29,7 +30,9 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
     written = written.catch(() => undefined).then(() => writeJsonAtomic(f.status, snapshot));
     return written;
   };
-  await put({});
+  const before = await currentGeneration(layout.profile).catch(() => undefined);
+  const previousVersion = before ? (await readGenerationRecords(layout)).get(before.number)?.version : undefined;
+  await put({ previousGeneration: before?.number, previousVersion });
   try {
     const machine = await loadMachineConfig(req.machineConfig);
     const result = await activate({

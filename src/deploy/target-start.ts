@@ -79,6 +79,6 @@ export async function followTargetDeployment(id: string, opts: { untilAwaitingCo
       opts.onStatus(s);
     }
     if (FINAL_STATES.includes(s.state) || (opts.untilAwaitingConfirm && s.state === "awaiting-confirm") || Date.now() > end) return s;
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 50));
   }
 }

@@ -41,6 +41,8 @@ export interface TargetStatus {
   /** ISO time by which a confirmation must arrive (awaiting-confirm). */
   confirmBy?: string;
   previousGeneration?: number;
+  /** The release oscd recorded for the previous generation, when it made it. */
+  previousVersion?: string;
   previousSystem?: string;
   generation?: number;
   version?: string;

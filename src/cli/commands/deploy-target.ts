@@ -21,6 +21,7 @@ interface StartFlags {
   allowDowngrade?: boolean;
   retryFailed?: boolean;
   force?: boolean;
+  follow?: boolean;
 }
 
 export function registerDeployTarget(program: Command): void {
@@ -52,6 +53,7 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
+    .option("--follow", "after the id, print the status as JSON lines until it awaits its confirmation or ends")
     .action(async (toplevel: string, o: StartFlags) => {
       const id = await startTargetDeployment(
         {
@@ -68,6 +70,7 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
         { node: process.execPath, script: process.argv[1] ?? "" },
       );
       process.stdout.write(JSON.stringify({ id }) + "\n");
+      if (o.follow) await followTargetDeployment(id, { untilAwaitingConfirm: true, onStatus: line });
     });
   cmd
     .command("run", { hidden: true })
@@ -90,8 +93,10 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
     .command("confirm")
     .argument("<id>")
     .description("confirm a deployment awaiting its confirmation (run over a new SSH connection)")
-    .action(async (id: string) => {
+    .option("--follow", "then print the status as JSON lines until the deployment ends")
+    .action(async (id: string, o: { follow?: boolean }) => {
       line(await confirmTargetDeployment(checkDeploymentId(id)));
+      if (o.follow) await followTargetDeployment(id, { onStatus: line });
     });
   cmd
     .command("status")
