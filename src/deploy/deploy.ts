@@ -12,6 +12,7 @@ import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
 import { parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
 import type { Elevation } from "./sudo.js";
+import type { RebootPolicy } from "./reboot.js";
 
 export interface DeployOptions {
   repo?: string;
@@ -39,6 +40,7 @@ export interface DeployOptions {
   force?: boolean;
   /** Time after a missed confirmation deadline to reconnect and learn how a host ended. */
   graceMs?: number;
+  reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
   /** Upload the hosts' secrets only: no build, no activation. */
   keysOnly?: boolean;
   onEvent?: (e: DeployEvent) => void;
@@ -149,6 +151,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
             force: o.force,
             graceMs: o.graceMs,
             keysBaseDir,
+            reboot: o.reboot,
             emit,
           },
         );

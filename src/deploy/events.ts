@@ -16,6 +16,8 @@ export interface HostReport {
   /** Deployment id on the host (oscd hosts). */
   id?: string;
   rebootNeeded?: boolean;
+  /** The host was rebooted and booted the new system. */
+  rebooted?: boolean;
   error?: { code: string; message: string };
   warnings: string[];
 }

@@ -6,6 +6,7 @@ import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
 import { FINAL_STATES, type TargetStatus } from "./target-state.js";
+import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
 
 export interface HostPlan {
@@ -28,6 +29,8 @@ export interface HostDeployOptions {
   force?: boolean;
   /** Extra time after a confirmation deadline to reconnect and learn how the host ended. */
   graceMs?: number;
+  /** Reboot after a confirmed switch when the kernel, initrd or modules changed, or always. */
+  reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
   /** Where relative key files are found (the fleet checkout). */
   keysBaseDir: string;
   emit: (e: DeployEvent) => void;
@@ -103,6 +106,11 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       s = after !== undefined && settled(after) ? after : await followRemote(remote, id, { onStatus: seen, reconnectUntil: () => deadline });
     }
     applyStatus(report, s);
+    if (o.reboot && report.result === "done" && (o.reboot.policy === "always" || s.rebootNeeded)) {
+      step("reboot", o.reboot.policy === "always" ? "always" : "the kernel, initrd or modules changed");
+      await rebootAndVerify(remote, toplevel, o.reboot.command, o.reboot.timeoutMs, (d) => step("reboot", d));
+      report.rebooted = true;
+    }
     if (report.result === "done" || report.result === "unchanged") await uploadSecrets(plan, "after", o.keysBaseDir, step);
   } catch (e) {
     report.result = "failed";

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
 import { run } from "../../src/core/exec.js";
@@ -204,5 +204,36 @@ upload = "after"
     expect((await d8.sh(["stat", "-c", "%U %G %a", "/var/lib/app/token"])).stdout.trim()).toBe("app app 440");
     expect(await deploymentStatuses("d8")).toHaveLength(deployments);
     expect(k.stdout + k.stderr).not.toContain(rotated);
+  });
+
+  it("--reboot reboots where the kernel changed, waits for the new boot and checks it runs the new system", async () => {
+    await f.fleet.setHost({ name: "d9", kernelVersion: "6.2.0" });
+    await f.fleet.release("1.4.0");
+    const hosts = [f.byName.get("d9")!, f.byName.get("d10")!];
+    // The test machine plays the reboot: the host's reboot command asks for it, the harness does it.
+    const reboots = new Map<string, number>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const h of hosts) {
+          if (await access(h.path("/run/oscd-test-reboot")).then(() => true, () => false)) {
+            reboots.set(h.name, (reboots.get(h.name) ?? 0) + 1);
+            await h.reboot();
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const r = await oscdDeploy(f.fleet, ["--on", "d9,d10", "--reboot", "--reboot-command", "touch /run/oscd-test-reboot", "--json"], { stateDir: state });
+    watching = false;
+    await watcher;
+    expect(r.exitCode, r.stderr).toBe(0);
+    const s = summaryOf(r.stdout);
+    expect(Object.fromEntries(s.hosts.map((h) => [h.host, [h.result, (h as { rebooted?: boolean }).rebooted ?? false]]))).toEqual({ d9: ["done", true], d10: ["done", false] });
+    expect(Object.fromEntries(reboots)).toEqual({ d9: 1 });
+    const d9 = hosts[0]!;
+    expect(await d9.bootedSystem()).toMatch(/-nixos-system-d9-1\.4\.0$/);
+    expect(await d9.currentSystem()).toBe(await d9.bootedSystem());
+    expect(await wholeGeneration(d9)).toMatchObject({ consistent: true, journalOpen: false, locked: false });
   });
 });

@@ -33,6 +33,9 @@ interface DeployFlags {
   allowDowngrade?: boolean;
   force?: boolean;
   keysOnly?: boolean;
+  reboot?: string | boolean;
+  rebootCommand: string;
+  rebootTimeout: number;
   builders?: string;
   maxJobs?: number | "auto";
   stateDir?: string;
@@ -61,6 +64,9 @@ export function registerDeploy(program: Command): void {
     .option("--sudo-password-file <file>", "the sudo password for non-root SSH users (default: $OSCD_SUDO_PASSWORD_FILE, else asked once on the terminal)")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--force", "activate even where the host already runs the system")
+    .option("--reboot [when]", "after a confirmed switch, reboot when the kernel, initrd or modules changed (needed, the default) or always; wait for the new boot and check it runs the new system")
+    .option("--reboot-command <command>", "how a host reboots", "systemctl reboot")
+    .option("--reboot-timeout <seconds>", "how long a host may take to come back", positiveInt, 300)
     .option("--keys-only", "upload the hosts' secrets ([hosts.<name>.keys] in oscd.toml) only: no build, no activation")
     .option("--builders <spec>", "Nix remote builders, e.g. 'ssh://pi-builder aarch64-linux'")
     .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
@@ -76,6 +82,7 @@ Examples:
   oscd deploy --canary 1 --confirm-timeout 60
   oscd deploy --mode boot --on pi1 --builders 'ssh://pi-builder aarch64-linux'
   oscd deploy --keys-only --on db1                # rotate secrets, nothing else
+  oscd deploy --on '@kiosk' --reboot              # reboot where the kernel changed
 
 Every host is reached over SSH before anything is built. Each host's activation runs detached
 on the host and must be confirmed over a new SSH connection within --confirm-timeout, else the
@@ -88,7 +95,12 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
       const pwFile = o.sudoPasswordFile ?? process.env.OSCD_SUDO_PASSWORD_FILE;
       const json = (e: unknown) => process.stdout.write(JSON.stringify(e) + "\n");
       const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(process.stderr.isTTY === true);
+      const policy = o.reboot === undefined || o.reboot === false ? undefined : o.reboot === true ? "needed" : o.reboot;
+      if (policy !== undefined && policy !== "needed" && policy !== "always") throw new UsageError(`--reboot takes needed or always, not ${JSON.stringify(policy)}`);
+      if (policy !== undefined && o.mode !== "switch") throw new UsageError("--reboot goes with --mode switch", "the switch is confirmed first, then the host reboots into the same system");
+      const rebootCommand = o.rebootCommand.split(/\s+/).filter(Boolean);
       const report = await deploy({
+        reboot: policy ? { policy, command: rebootCommand, timeoutMs: o.rebootTimeout * 1000 } : undefined,
         repo: o.repo,
         ref: o.ref,
         selection: o.on,
