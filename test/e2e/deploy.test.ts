@@ -2,7 +2,7 @@ import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
 import { run } from "../../src/core/exec.js";
-import { DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
+import { clientKey, DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
 import { wholeGeneration } from "./upgrade-helpers.js";
 
 /**
@@ -235,5 +235,36 @@ upload = "after"
     expect(await d9.bootedSystem()).toMatch(/-nixos-system-d9-1\.4\.0$/);
     expect(await d9.currentSystem()).toBe(await d9.bootedSystem());
     expect(await wholeGeneration(d9)).toMatchObject({ consistent: true, journalOpen: false, locked: false });
+  });
+
+  it("refuses before building when a host is unreachable or its host key is wrong; a host already there is left alone", async () => {
+    const toml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
+    const d1 = f.byName.get("d1")!;
+    const d2 = f.byName.get("d2")!;
+    // d2 points at an address where nothing listens.
+    await f.fleet.commitFile("oscd.toml", toml.replace(`ssh = "root@${d2.address}"`, 'ssh = "root@127.0.0.3"'), "d2: unreachable");
+    const before = await d1.currentSystem();
+    const down = await oscdDeploy(f.fleet, ["--on", "d1,d2"], { stateDir: state });
+    expect(down.exitCode, down.stderr).toBe(1);
+    expect(down.stderr).toMatch(/error\[hosts-unreachable\]: not deploying: d2 \(d2: unreachable: .*Connection refused/);
+    expect(down.stderr).not.toMatch(/oscd: build/);
+    expect(await d1.currentSystem()).toBe(before);
+    await f.fleet.commitFile("oscd.toml", toml, "d2: reachable again");
+
+    // d2's known_hosts line carries d1's key: a host pretending to be d2 is refused (exit 3).
+    const known = await readFile((await clientKey()).knownHosts, "utf8");
+    const d1Key = known.split("\n").find((l) => l.startsWith(`${d1.address} `))!.split(" ").slice(1).join(" ");
+    const forged = known.split("\n").map((l) => (l.startsWith(`${d2.address} `) ? `${d2.address} ${d1Key}` : l)).join("\n");
+    const forgedFile = `${state}/known_hosts.forged`;
+    await writeFile(forgedFile, forged);
+    const spoofed = await oscdDeploy(f.fleet, ["--on", "d2"], { stateDir: state, knownHosts: forgedFile });
+    expect(spoofed.exitCode).toBe(3);
+    expect(spoofed.stderr).toMatch(/error\[hosts-unreachable\]: not deploying: d2 .*(REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed)/);
+
+    const first = await oscdDeploy(f.fleet, ["--on", "d1", "--json"], { stateDir: state });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const again = await oscdDeploy(f.fleet, ["--on", "d1", "--json"], { stateDir: state });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(summaryOf(again.stdout).hosts[0]).toMatchObject({ host: "d1", result: "unchanged" });
   });
 });

@@ -65,13 +65,13 @@ export async function deployFleet(
 }
 
 /** The SSH options oscd deploy needs to reach SimHosts with the test key. */
-export async function deploySshArgs(): Promise<string[]> {
+export async function deploySshArgs(knownHosts?: string): Promise<string[]> {
   const key = await clientKey();
-  return ["--ssh-option", `IdentityFile=${key.privateKey}`, "--ssh-option", `UserKnownHostsFile=${key.knownHosts}`, "--remote-oscd", REMOTE_OSCD];
+  return ["--ssh-option", `IdentityFile=${key.privateKey}`, "--ssh-option", `UserKnownHostsFile=${knownHosts ?? key.knownHosts}`, "--remote-oscd", REMOTE_OSCD];
 }
 
 /** Runs `oscd deploy` on the test machine (the deployer) against a fleet repository. */
-export async function oscdDeploy(fleet: FleetRepo, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stateDir: string } ): Promise<RunResult> {
+export async function oscdDeploy(fleet: FleetRepo, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stateDir: string; knownHosts?: string }): Promise<RunResult> {
   await ensureBuilt();
-  return run("node", [OSCD_BIN, "deploy", "--repo", fleet.dir, "--state-dir", opts.stateDir, ...(await deploySshArgs()), ...args], { timeoutMs: opts.timeoutMs ?? 600_000, env: opts.env });
+  return run("node", [OSCD_BIN, "deploy", "--repo", fleet.dir, "--state-dir", opts.stateDir, ...(await deploySshArgs(opts.knownHosts)), ...args], { timeoutMs: opts.timeoutMs ?? 600_000, env: opts.env });
 }
