@@ -13,6 +13,7 @@ import { rollout } from "./rollout.js";
 import { parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
 import type { Elevation } from "./sudo.js";
 import type { RebootPolicy } from "./reboot.js";
+import type { DeployerProbe, ProbeSettings } from "./probes.js";
 
 export interface DeployOptions {
   repo?: string;
@@ -40,6 +41,7 @@ export interface DeployOptions {
   force?: boolean;
   /** Time after a missed confirmation deadline to reconnect and learn how a host ended. */
   graceMs?: number;
+  probes?: { list: DeployerProbe[]; settings: ProbeSettings };
   reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
   /** Upload the hosts' secrets only: no build, no activation. */
   keysOnly?: boolean;
@@ -152,6 +154,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
             graceMs: o.graceMs,
             keysBaseDir,
             reboot: o.reboot,
+            probes: o.probes,
             emit,
           },
         );

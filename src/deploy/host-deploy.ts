@@ -3,10 +3,11 @@ import type { Operation } from "../fleet/index.js";
 import { copyTo } from "../nix/index.js";
 import type { DeployEvent, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
-import { bareActivate, confirmRemote, followRemote, startRemote, type Remote } from "./remote.js";
+import { bareActivate, confirmRemote, followRemote, rejectRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
 import { FINAL_STATES, type TargetStatus } from "./target-state.js";
 import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
+import { runProbes, type DeployerProbe, type ProbeSettings } from "./probes.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
 
 export interface HostPlan {
@@ -31,6 +32,8 @@ export interface HostDeployOptions {
   graceMs?: number;
   /** Reboot after a confirmed switch when the kernel, initrd or modules changed, or always. */
   reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
+  /** HTTP probes from the deployer after the switch; the host is confirmed only when they pass. */
+  probes?: { list: DeployerProbe[]; settings: ProbeSettings };
   /** Where relative key files are found (the fleet checkout). */
   keysBaseDir: string;
   emit: (e: DeployEvent) => void;
@@ -95,10 +98,17 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
     let s: TargetStatus | undefined = started.last;
     if (s === undefined || (!settled(s) && s.state !== "awaiting-confirm")) s = await followRemote(remote, id, { untilAwaitingConfirm: true, onStatus: seen, reconnectUntil: () => deadline });
     if (s.state === "awaiting-confirm") {
-      step("confirm", "new connection");
       let after: TargetStatus | undefined;
+      const address = remote.target.destination.slice(remote.target.destination.indexOf("@") + 1);
+      const failures = o.probes ? await runProbes(o.probes.list, host, address, o.probes.settings, (n, f) => step("probe", f.length ? `attempt ${n}: ${f.join("; ")}` : `attempt ${n}: healthy`)) : [];
       try {
-        after = await confirmRemote(remote, id, s.confirmBy ? Date.parse(s.confirmBy) : Date.now(), seen);
+        if (failures.length > 0) {
+          step("reject", "the deployer's probes failed: rolling back now");
+          after = await rejectRemote(remote, id, `probes failed: ${failures.join("; ")}`, seen);
+        } else {
+          step("confirm", "new connection");
+          after = await confirmRemote(remote, id, s.confirmBy ? Date.parse(s.confirmBy) : Date.now(), seen);
+        }
       } catch (e) {
         // Too late or unreachable: the host rolls back by itself; follow to learn how it ended.
         step("confirm", isOscdError(e) ? e.message : String(e));

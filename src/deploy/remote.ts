@@ -134,6 +134,25 @@ export async function confirmRemote(r: Remote, id: string, until: number, onStat
   }
 }
 
+/** Asks the waiting engine to roll back now (the deployer's checks failed); follows it to the end. */
+export async function rejectRemote(r: Remote, id: string, reason: string, onStatus: (s: TargetStatus) => void): Promise<TargetStatus | undefined> {
+  const call = elevated(r.elevation, [...r.oscd, "deploy-target", "reject", id, "--reason", reason]);
+  let last: TargetStatus | undefined;
+  await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
+    input: call.input,
+    fresh: true,
+    timeoutMs: 3_600_000,
+    onStderrLine: (l) => {
+      const s = parseStatus(l);
+      if (s) {
+        last = s;
+        onStatus(s);
+      }
+    },
+  });
+  return last;
+}
+
 /**
  * Hosts without oscd: the bare steps of nixos-rebuild (profile, then switch-to-configuration),
  * in a session of their own so a dropped connection does not stop them. No guards, no health

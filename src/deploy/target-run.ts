@@ -1,6 +1,6 @@
-import { access } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { OscdError, isOscdError } from "../core/errors.js";
-import { activate, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
+import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { currentGeneration } from "../nix/index.js";
 import { healthSchema, loadMachineConfig } from "../fleet/index.js";
 import { writeJsonAtomic } from "./atomic-file.js";
@@ -49,7 +49,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       layout,
       // Progress goes to the status file; a failed write of it must not stop the activation.
       onProgress: (step, detail) => void put({ step, detail: detail.slice(0, 300) }).catch(() => undefined),
-      beforeCommit: req.confirmTimeoutMs > 0 ? () => awaitConfirmation(f.confirmed, req.confirmTimeoutMs, put) : undefined,
+      beforeCommit: req.confirmTimeoutMs > 0 ? () => awaitConfirmation(f, req.confirmTimeoutMs, put) : undefined,
     });
     await put({
       state: result.outcome === "committed" ? "committed" : result.outcome === "unchanged" ? "unchanged" : "dry-run",
@@ -69,12 +69,16 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
   return status;
 }
 
-async function awaitConfirmation(file: string, timeoutMs: number, put: (p: Partial<TargetStatus>) => Promise<void>): Promise<void> {
+async function awaitConfirmation(f: { confirmed: string; rejected: string }, timeoutMs: number, put: (p: Partial<TargetStatus>) => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await put({ state: "awaiting-confirm", step: "confirm", detail: `waiting ${Math.round(timeoutMs / 1000)}s for a confirmation over a new connection`, confirmBy: new Date(deadline).toISOString() });
   for (;;) {
+    const rejected = await readFile(f.rejected, "utf8").catch(() => undefined);
+    if (rejected !== undefined) {
+      throw new OscdError("deployer-rejected", `the deployer's checks failed: ${rejected.replace(/[^\x20-\x7e]/g, "?").slice(0, 300)}`, { hint: "see the deployer's probes; the previous system is back" });
+    }
     try {
-      await access(file);
+      await access(f.confirmed);
       await put({ state: "activating", step: "confirmed", detail: "confirmation received", confirmBy: undefined });
       return;
     } catch {
@@ -105,7 +109,13 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
   }
   const recovery = await withHostLock(layout, `deploy-target recover ${id}`, async (r) => r);
   const now = new Date().toISOString();
-  const outcome = recovery?.outcome;
+  // Another start (`oscd recover` at boot, say) may have finished it already: its history says how.
+  let outcome = recovery?.outcome;
+  if (outcome === undefined) {
+    const req = await readJsonFile<TargetRequest>(targetFiles(id, layout).request);
+    const last = (await hostStatus(layout)).lastDeployment;
+    if (req && last && last.toplevel === req.toplevel && last.recovered && (last.state === "rolled-back" || last.state === "committed" || last.state === "aborted")) outcome = last.state;
+  }
   const next: TargetStatus =
     outcome === "committed"
       ? { ...s, state: "committed", confirmBy: undefined, updatedAt: now }

@@ -5,7 +5,7 @@ import { GuardError, OscdError } from "../core/errors.js";
 import { pathExists } from "../core/fs.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { assertStorePath } from "../nix/index.js";
-import { writeJsonAtomic } from "./atomic-file.js";
+import { writeFileAtomic, writeJsonAtomic } from "./atomic-file.js";
 import { newDeploymentId, readStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 import { settledStatus } from "./target-run.js";
 
@@ -61,6 +61,17 @@ export async function confirmTargetDeployment(id: string, layout: HostLayout = D
   const h = await open(targetFiles(id, layout).confirmed, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   await h.sync();
   await h.close();
+  return readStatus(id, layout);
+}
+
+/**
+ * `oscd deploy-target reject ID`: the deployer's own checks (HTTP probes) failed, so the
+ * waiting engine rolls back now instead of at its deadline.
+ */
+export async function rejectTargetDeployment(id: string, reason: string, layout: HostLayout = DEFAULT_LAYOUT): Promise<TargetStatus> {
+  const s = await settledStatus(id, layout);
+  if (FINAL_STATES.includes(s.state)) return s;
+  await writeFileAtomic(targetFiles(id, layout).rejected, reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 300));
   return readStatus(id, layout);
 }
 

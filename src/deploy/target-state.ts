@@ -70,7 +70,7 @@ export function deployDir(id: string, layout: HostLayout = DEFAULT_LAYOUT): stri
 
 export const targetFiles = (id: string, layout: HostLayout = DEFAULT_LAYOUT) => {
   const dir = deployDir(id, layout);
-  return { dir, request: join(dir, "request.json"), status: join(dir, "status.json"), confirmed: join(dir, "confirmed"), log: join(dir, "log") };
+  return { dir, request: join(dir, "request.json"), status: join(dir, "status.json"), confirmed: join(dir, "confirmed"), rejected: join(dir, "rejected"), log: join(dir, "log") };
 };
 
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {

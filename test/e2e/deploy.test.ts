@@ -117,17 +117,20 @@ describe("oscd deploy", () => {
   it("a reboot while the host awaits its confirmation: the next start rolls it back", async () => {
     const d7 = f.byName.get("d7")!;
     const before = await d7.currentSystem();
+    await f.fleet.commitHostChange("d7", `reboot-${uniqueMarker()}`);
     const [next] = await build(f.fleet.nixSource(await f.fleet.head()), [f.fleet.attr("d7")]);
     await d7.importFromMachine([next!.outPath]);
+    const n0 = (await deploymentStatuses("d7")).length;
+    const mine = async () => (await deploymentStatuses("d7")).slice(n0).map((x) => x.state);
     const started = await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--confirm-timeout", "300"]);
     expect(started.exitCode, started.stderr).toBe(0);
     const id = (JSON.parse(started.stdout) as { id: string }).id;
     let states: string[] = [];
     for (let i = 0; i < 600 && !states.includes("awaiting-confirm"); i++) {
       await new Promise((r) => setTimeout(r, 200));
-      states = (await deploymentStatuses("d7")).map((x) => x.state);
+      states = await mine();
     }
-    expect(states).toEqual(["committed", "awaiting-confirm"]);
+    expect(states).toEqual(["awaiting-confirm"]);
     expect(await d7.currentSystem()).toBe(next!.outPath);
     // The new system is the boot default; the reboot ends the waiting engine unconfirmed.
     await d7.reboot();
@@ -141,6 +144,16 @@ describe("oscd deploy", () => {
     const late = await oscdOn(d7, ["deploy-target", "confirm", id]);
     expect(late.exitCode).toBe(3);
     expect(late.stderr).toMatch(/error\[confirm-too-late\]/);
+
+    // Again, with `oscd recover` run at boot (as a boot service would) before anyone asks.
+    const again = JSON.parse((await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--confirm-timeout", "300"])).stdout) as { id: string };
+    for (let i = 0; i < 300 && !(await mine()).includes("awaiting-confirm"); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await mine()).toEqual(["rolled-back", "awaiting-confirm"]);
+    await d7.reboot();
+    expect((await oscdOn(d7, ["recover"])).exitCode).toBe(0);
+    expect(await d7.currentSystem()).toBe(before);
+    const s2 = await oscdOn(d7, ["deploy-target", "status", again.id]);
+    expect(JSON.parse(s2.stdout)).toMatchObject({ state: "rolled-back", error: { code: "interrupted", message: expect.stringMatching(/recovery: rolled-back/) } });
   });
 
   it("secrets arrive with the right owner and mode, before or after activation, and appear in no log, process list or store", async () => {
@@ -266,5 +279,22 @@ upload = "after"
     const again = await oscdDeploy(f.fleet, ["--on", "d1", "--json"], { stateDir: state });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(summaryOf(again.stdout).hosts[0]).toMatchObject({ host: "d1", result: "unchanged" });
+  });
+
+  it("--probe: the deployer's own HTTP checks gate the confirmation; a failing one rolls the host back at once", async () => {
+    await f.fleet.release("1.5.0");
+    const [d4, d5] = [f.byName.get("d4")!, f.byName.get("d5")!];
+    for (const h of [d4, d5]) await h.sh(["sh", "-c", `nohup python3 -m http.server 8080 --bind ${h.address} --directory /run > /dev/null 2>&1 &`]);
+    const ok = await oscdDeploy(f.fleet, ["--on", "d4", "--probe", "http://{address}:8080/fake-nixos/health", "--json"], { stateDir: state });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/"step":"probe","detail":"attempt 1: healthy"/);
+
+    const before = await d5.currentSystem();
+    const bad = await oscdDeploy(f.fleet, ["--on", "d5", "--probe", "http://{address}:8080/missing", "--probe-attempts", "2", "--json"], { stateDir: state });
+    expect(bad.exitCode, bad.stderr).toBe(4);
+    const h = summaryOf(bad.stdout).hosts[0]!;
+    expect(h).toMatchObject({ host: "d5", result: "rolled-back" });
+    expect(h.error?.message).toMatch(/the deployer's checks failed: probes failed: GET http:\/\/[0-9.]+:8080\/missing answered 404, expected 200/);
+    expect(await wholeGeneration(d5)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false });
   });
 });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { confirmTargetDeployment, followTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, type TargetStatus } from "../../deploy/index.js";
+import { confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, type TargetStatus } from "../../deploy/index.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
 
 function seconds(v: string): number {
@@ -97,6 +97,15 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
     .action(async (id: string, o: { follow?: boolean }) => {
       line(await confirmTargetDeployment(checkDeploymentId(id)));
       if (o.follow) await followTargetDeployment(id, { onStatus: line });
+    });
+  cmd
+    .command("reject")
+    .argument("<id>")
+    .description("roll back a deployment awaiting its confirmation now (the deployer's own checks failed), then follow it to its end")
+    .option("--reason <text>", "why, for the status and the history", "rejected by the deployer")
+    .action(async (id: string, o: { reason: string }) => {
+      line(await rejectTargetDeployment(checkDeploymentId(id), o.reason));
+      await followTargetDeployment(id, { onStatus: line });
     });
   cmd
     .command("status")

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
-import { deploy, deployExitCode, passwordFromFile, passwordFromTerminal, type DeployEvent } from "../../deploy/index.js";
+import { deploy, deployExitCode, parseProbe, passwordFromFile, passwordFromTerminal, type DeployEvent } from "../../deploy/index.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
 import { maxJobsArg, positiveInt } from "../build-options.js";
 import { deployProgress, deploySummary } from "../deploy-progress.js";
@@ -33,6 +33,8 @@ interface DeployFlags {
   allowDowngrade?: boolean;
   force?: boolean;
   keysOnly?: boolean;
+  probe: string[];
+  probeAttempts: number;
   reboot?: string | boolean;
   rebootCommand: string;
   rebootTimeout: number;
@@ -64,6 +66,8 @@ export function registerDeploy(program: Command): void {
     .option("--sudo-password-file <file>", "the sudo password for non-root SSH users (default: $OSCD_SUDO_PASSWORD_FILE, else asked once on the terminal)")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--force", "activate even where the host already runs the system")
+    .option("--probe <[status=]url>", "an HTTP check from here after each switch ({host}, {address} replaced); a host is confirmed only when all pass, else rolled back at once (repeatable)", collect, [])
+    .option("--probe-attempts <n>", "tries of the probes, 2 s apart", positiveInt, 5)
     .option("--reboot [when]", "after a confirmed switch, reboot when the kernel, initrd or modules changed (needed, the default) or always; wait for the new boot and check it runs the new system")
     .option("--reboot-command <command>", "how a host reboots", "systemctl reboot")
     .option("--reboot-timeout <seconds>", "how long a host may take to come back", positiveInt, 300)
@@ -80,6 +84,7 @@ Examples:
   oscd deploy                                   # every host, switch, 10 at a time
   oscd deploy --on 'web*,@db' --ref v1.4.0
   oscd deploy --canary 1 --confirm-timeout 60
+  oscd deploy --probe 'http://{address}:8080/healthz' --canary 2
   oscd deploy --mode boot --on pi1 --builders 'ssh://pi-builder aarch64-linux'
   oscd deploy --keys-only --on db1                # rotate secrets, nothing else
   oscd deploy --on '@kiosk' --reboot              # reboot where the kernel changed
@@ -99,7 +104,9 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
       if (policy !== undefined && policy !== "needed" && policy !== "always") throw new UsageError(`--reboot takes needed or always, not ${JSON.stringify(policy)}`);
       if (policy !== undefined && o.mode !== "switch") throw new UsageError("--reboot goes with --mode switch", "the switch is confirmed first, then the host reboots into the same system");
       const rebootCommand = o.rebootCommand.split(/\s+/).filter(Boolean);
+      const probes = o.probe.map(parseProbe);
       const report = await deploy({
+        probes: probes.length ? { list: probes, settings: { attempts: o.probeAttempts, delayMs: 2000, timeoutMs: 5000 } } : undefined,
         reboot: policy ? { policy, command: rebootCommand, timeoutMs: o.rebootTimeout * 1000 } : undefined,
         repo: o.repo,
         ref: o.ref,
