@@ -39,7 +39,8 @@ export async function secretContent(s: Secret, baseDir: string): Promise<string>
 // content lands, then renamed over it: the file never exists with other permissions.
 const UPLOAD = [
   "set -e",
-  'umask 077; d=$(dirname "$0"); mkdir -p "$d"',
+  // Missing parent directories are made traversable (0755), so the owner can reach the file.
+  'd=$(dirname "$0"); (umask 022; mkdir -p "$d"); umask 077',
   't=$(mktemp "$0.oscd-XXXXXXXX")',
   'trap \'rm -f "$t"\' EXIT',
   'chown "$1:$2" "$t"; chmod "$3" "$t"',

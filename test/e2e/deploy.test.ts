@@ -170,7 +170,7 @@ describe("oscd deploy", () => {
       `${toml}
 [hosts.d8.keys.app-token]
 file = "${keys}/token"
-destination = "/var/lib/app/token"
+destination = "/etc/app/token"
 owner = "app"
 group = "app"
 mode = "0440"
@@ -194,9 +194,12 @@ upload = "after"
     sampling = false;
     await sampler;
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/d8: keys app-token → \/var\/lib\/app\/token/);
-    expect((await d8.sh(["stat", "-c", "%U %G %a", "/var/lib/app/token"])).stdout.trim()).toBe("app app 440");
-    expect((await d8.sh(["cat", "/var/lib/app/token"])).stdout).toBe(token);
+    expect(r.stderr).toMatch(/d8: keys app-token → \/etc\/app\/token/);
+    expect((await d8.sh(["stat", "-c", "%U %G %a", "/etc/app/token"])).stdout.trim()).toBe("app app 440");
+    expect((await d8.sh(["cat", "/etc/app/token"])).stdout).toBe(token);
+    // The owner can read it (its directory was made for it), others cannot.
+    expect((await d8.sh(["runuser", "-u", "app", "--", "cat", "/etc/app/token"])).stdout).toBe(token);
+    expect((await d8.exec(["runuser", "-u", "nobody", "--", "cat", "/etc/app/token"])).exitCode).not.toBe(0);
     expect((await d8.sh(["stat", "-c", "%U %G %a", "/run/keys/late"])).stdout.trim()).toBe("root root 400");
     expect((await d8.sh(["cat", "/run/keys/late"])).stdout).toBe(late);
     expect(seen.length).toBeGreaterThan(5);
@@ -213,8 +216,8 @@ upload = "after"
     const deployments = (await deploymentStatuses("d8")).length;
     const k = await oscdDeploy(f.fleet, ["--on", "d8", "--keys-only"], { stateDir: state });
     expect(k.exitCode, k.stderr).toBe(0);
-    expect((await d8.sh(["cat", "/var/lib/app/token"])).stdout).toBe(rotated);
-    expect((await d8.sh(["stat", "-c", "%U %G %a", "/var/lib/app/token"])).stdout.trim()).toBe("app app 440");
+    expect((await d8.sh(["cat", "/etc/app/token"])).stdout).toBe(rotated);
+    expect((await d8.sh(["stat", "-c", "%U %G %a", "/etc/app/token"])).stdout.trim()).toBe("app app 440");
     expect(await deploymentStatuses("d8")).toHaveLength(deployments);
     expect(k.stdout + k.stderr).not.toContain(rotated);
   });
