@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { readFile } from "node:fs/promises";
+import type { PublicKey } from "../nix/index.js";
+import { buildApp } from "./app.js";
+import { TokenCache, type ServerContext } from "./context.js";
+import { openDatabase, type ServerDb } from "./db/open.js";
+import { OFFLINE_AFTER_MS } from "./fleet-view.js";
+import { Metrics } from "./metrics.js";
+import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
+import { advanceAll } from "./rollouts.js";
+import { ServedCache } from "./served.js";
+
+export interface ServerOptions {
+  /** `sqlite:PATH` or `postgres://…`. */
+  db: string;
+  trusted: readonly PublicKey[];
+  /** host:port or port; default 127.0.0.1:8420. */
+  listen?: string;
+  tls?: { certFile: string; keyFile: string };
+  logger?: FastifyServerOptions["logger"];
+  now?: () => number;
+  /** How often running rollouts are looked at (bake times end, reports arrived elsewhere). */
+  tickMs?: number;
+  webhookSecret?: string;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  url: string;
+  database: ServerDb;
+  close(): Promise<void>;
+}
+
+export function parseListen(spec: string | undefined): { host: string; port: number } {
+  const s = spec ?? "127.0.0.1:8420";
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+))?:?(\d{1,5})$/.exec(s);
+  if (!m || Number(m[3]) > 65535) throw new (class extends Error {})(`--listen ${s}`);
+  return { host: m[1] ?? m[2] ?? "127.0.0.1", port: Number(m[3]) };
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const database = await openDatabase(opts.db);
+  let notifier: Notifier;
+  if (database.dialect === "postgres" && database.url) {
+    const n = new PostgresNotifier(database.url);
+    await n.start();
+    notifier = n;
+  } else notifier = new LocalNotifier();
+  const now = opts.now ?? Date.now;
+  const tokens = new TokenCache(database.db, notifier);
+  const ctx: ServerContext = {
+    db: database.db,
+    dialect: database.dialect,
+    notifier,
+    served: new ServedCache(database.db, notifier),
+    trusted: opts.trusted,
+    metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
+    now,
+    webhookSecret: opts.webhookSecret,
+    changed: async (topics) => {
+      for (const t of new Set(topics)) await notifier.publish(t);
+    },
+    auth: (req) => tokens.get(req.headers.authorization),
+    hostChanged: () => undefined,
+  };
+  // Reports arrive by the thousand: the dashboard hears of them at most every 250 ms, and
+  // rollouts look at them at most that often, not once per report.
+  let pending: NodeJS.Timeout | undefined;
+  let reportSeen = false;
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await ctx.changed(await advanceAll(database.db, now()));
+    } catch {
+      // The database may be away; the next tick tries again.
+    } finally {
+      ticking = false;
+    }
+  };
+  ctx.hostChanged = (_host, report) => {
+    reportSeen ||= report;
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      const r = reportSeen;
+      reportSeen = false;
+      void ctx.changed(["hosts"]).catch(() => undefined);
+      if (r) void tick();
+    }, 250);
+  };
+  const timer = setInterval(() => void tick(), opts.tickMs ?? 1000);
+  timer.unref();
+
+  const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
+  const app = buildApp(ctx, { logger: opts.logger, https });
+  const { host, port } = parseListen(opts.listen);
+  let address: string;
+  try {
+    address = await app.listen({ host, port });
+  } catch (e) {
+    clearInterval(timer);
+    await notifier.close();
+    await database.close();
+    throw e;
+  }
+  return {
+    app,
+    ctx,
+    url: address.replace("0.0.0.0", "127.0.0.1"),
+    database,
+    close: async () => {
+      clearInterval(timer);
+      if (pending) clearTimeout(pending);
+      await app.close();
+      ctx.served.close();
+      await notifier.close();
+      await database.close();
+    },
+  };
+}
