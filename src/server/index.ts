@@ -10,3 +10,4 @@ export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo
 export { fleetTable, type FleetRow } from "./fleet-view.js";
 export { LONG_POLL_HEADER } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
+export { fetchFleet, readServerToken, ServerRequestError } from "./client.js";

@@ -71,6 +71,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "the pull agent: follow signed manifests and git branches, and move this machine with the activation engine",
     load: async () => (await import("./agent.js")).registerAgent,
   },
+  {
+    name: "server",
+    summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
+    load: async () => (await import("./server.js")).registerServer,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */

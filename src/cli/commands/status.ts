@@ -7,8 +7,11 @@ export function registerStatus(program: Command): void {
     .command("status")
     .description("this machine: running and booted system, generation, release, reboot need, last deployment")
     .option("--json", "print as JSON")
-    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n")
-    .action(async (o: { json?: boolean }) => {
+    .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
+    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
+    .action(async (o: { json?: boolean; server?: string; tokenFile?: string }) => {
+      if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       const s = await hostStatus();
       if (o.json) return printJson(s);
       const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
