@@ -1,3 +1,3 @@
-export const DASHBOARD_HTML = "<!doctype html><title>oscd</title>";
-export const DASHBOARD_JS = "";
-export const DASHBOARD_CSS = "";
+export { DASHBOARD_HTML } from "./html.js";
+export { DASHBOARD_JS } from "./script.js";
+export { DASHBOARD_CSS } from "./style.js";
