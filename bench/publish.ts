@@ -3,13 +3,16 @@
  * `nix-build` of all host attributes, `nix store sign --recursive`, `nix copy` to a file cache.
  * Each side gets a fleet of its own (distinct markers and kernel versions), so neither finds
  * anything already built. oscd also pins the commit (git mirror, snapshot into the store),
- * checks what the cache has, and writes the signed manifest; "again" is a second publish of
- * the same commit (nothing to build or upload).
+ * checks what the cache has (one query per cache, compared path by path with the local
+ * store), and writes the signed manifest; "again" is a second publish of the same commit
+ * (nothing to build or upload); "unsigned" publishes the same commit to a cache that holds
+ * every path without a fleet signature, so each narinfo is read, compared with the local
+ * path and signed in place.
  *
  *   npx tsx bench/publish.ts [N ...]        (default: 1 10 50)
  */
 import { randomInt } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { run } from "../src/core/exec.js";
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
   const dir = await tempDir("bench-publish");
   const keyFile = join(dir, "bench.secret");
   await writeFile(keyFile, formatSecretKey(generateSecretKey("bench")), { mode: 0o600 });
-  const rows: string[][] = [["N", "oscd s", "bare s", "ratio", "oscd s/host", "bare s/host", "oscd again s"]];
+  const rows: string[][] = [["N", "oscd s", "bare s", "ratio", "oscd s/host", "bare s/host", "oscd again s", "unsigned s"]];
   const repos: FleetRepo[] = [];
   try {
     for (const n of NS) {
@@ -71,6 +74,16 @@ async function main(): Promise<void> {
       }
       const [againS] = await timed(() => must("node", publishArgs));
 
+      // A cache that has every path, unsigned (as if someone without the key had copied them).
+      const unsignedCache = join(dir, `cache-unsigned-${n}`);
+      await must("nix", ["copy", "--to", `file://${unsignedCache}`, ...Object.values(manifest.hosts).map((h) => h.toplevel)]);
+      for (const f of (await readdir(unsignedCache)).filter((f) => f.endsWith(".narinfo"))) {
+        const text = await readFile(join(unsignedCache, f), "utf8");
+        await writeFile(join(unsignedCache, f), text.split("\n").filter((l) => !l.startsWith("Sig: ")).join("\n"));
+      }
+      const unsignedArgs = publishArgs.map((a) => (a === `file://${oscdCache}` ? `file://${unsignedCache}` : a));
+      const [unsignedS] = await timed(() => must("node", unsignedArgs));
+
       const [bareS] = await timed(async () => {
         const attrs = forBare.hosts.flatMap((h) => ["-A", `hosts.${h}`]);
         const outs = (await must("nix-build", ["--no-out-link", join(forBare.dir, "default.nix"), ...attrs])).split("\n").filter(Boolean);
@@ -78,8 +91,8 @@ async function main(): Promise<void> {
         await must("nix", ["store", "sign", "--key-file", keyFile, "--recursive", ...outs]);
         await must("nix", ["copy", "--to", `file://${bareCache}`, ...outs]);
       });
-      rows.push([String(n), fmt(oscdS), fmt(bareS), `${(oscdS / bareS).toFixed(2)}x`, (oscdS / n).toFixed(3), (bareS / n).toFixed(3), fmt(againS)]);
-      process.stderr.write(`N=${n}: oscd ${fmt(oscdS)}s, bare ${fmt(bareS)}s, again ${fmt(againS)}s\n`);
+      rows.push([String(n), fmt(oscdS), fmt(bareS), `${(oscdS / bareS).toFixed(2)}x`, (oscdS / n).toFixed(3), (bareS / n).toFixed(3), fmt(againS), fmt(unsignedS)]);
+      process.stderr.write(`N=${n}: oscd ${fmt(oscdS)}s, bare ${fmt(bareS)}s, again ${fmt(againS)}s, unsigned ${fmt(unsignedS)}s\n`);
     }
   } finally {
     for (const r of repos) await r.destroy();

@@ -50,6 +50,8 @@ export const manifestSourceSchema = z
     timeout: positiveSeconds.default(30),
     /** How far this machine's clock may be off when checking a manifest's expiry. */
     maxClockSkewSeconds: seconds.default(300),
+    /** Accept manifests without `expiresAt` (written before expiry existed). Off: they could be replayed for ever. */
+    allowNoExpiry: z.boolean().default(false),
   })
   .strict();
 

@@ -3,3 +3,8 @@
  * it reads, and moves the machine with the activation engine, in-process.
  */
 export { agentConfigSchema, parseAgentConfig, loadAgentConfig, resolveAgentConfig, branchName, AgentConfigError, type AgentConfig, type AgentFlags, type RemoteConfig, type ManifestSourceConfig, type TimeWindow } from "./config.js";
+export { Agent, type AgentOptions } from "./agent.js";
+export { runAgent } from "./run.js";
+export { controlRequest, controlEvents, AgentNotRunningError } from "./control-socket.js";
+export type { AgentStatus, AgentEvent, SourceStatus } from "./events.js";
+export { LONG_POLL_HEADER } from "./manifest-source.js";

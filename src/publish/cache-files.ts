@@ -53,14 +53,15 @@ class DirectoryCache implements CacheFiles {
     const tmp = join(dirname(target), `.oscd-${randomBytes(8).toString("hex")}.tmp`);
     try {
       await mkdir(dirname(target), { recursive: true });
+      // No fsync, as Nix writes its file caches: a file lost in a crash is written again by the
+      // next publish, and rename(2) still shows readers the old file or the new one, never a
+      // torn one (and replaces a link someone put there instead of following it).
       const fh = await open(tmp, "wx", 0o644);
       try {
         await fh.writeFile(data);
-        await fh.sync();
       } finally {
         await fh.close();
       }
-      // rename(2) replaces a file someone else put there without following it if it is a link.
       await rename(tmp, target);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);

@@ -8,6 +8,8 @@ import type { SigningKey } from "./key.js";
 import { narInfoName, narInfoPrint, pathFingerprint } from "./path-check.js";
 import { redactUrl } from "./store-url.js";
 
+const CONCURRENCY = 16;
+
 /** A cache holds other bytes under a fleet path's name, and oscd cannot replace them there. */
 export class CachePathMismatchError extends GuardError {
   constructor(url: string, paths: readonly string[]) {
@@ -26,8 +28,8 @@ export class CachePathMismatchError extends GuardError {
  * the paths whose narinfo turned out to differ after all (to be re-uploaded).
  */
 export async function signVerifiedInCache(files: CacheFiles, paths: readonly string[], local: ReadonlyMap<string, PathInfo>, key: SigningKey): Promise<string[]> {
-  const different: string[] = [];
-  for (const p of paths) {
+  const different = new Set<string>();
+  const one = async (p: string): Promise<void> => {
     const info = local.get(p);
     const raw = await files.get(narInfoName(p));
     let n;
@@ -37,12 +39,19 @@ export async function signVerifiedInCache(files: CacheFiles, paths: readonly str
       n = undefined; // a damaged narinfo is replaced like a foreign one
     }
     if (!info || !n || n.storePath !== p || narInfoPrint(n) === undefined || narInfoPrint(n) !== pathFingerprint(info)) {
-      different.push(p);
-      continue;
+      different.add(p);
+      return;
     }
     await files.put(narInfoName(p), Buffer.from(formatNarInfo(signNarInfo(n, key.secret))));
-  }
-  return different;
+  };
+  // A few at a time: each is a small read and an fsynced write (or an http round trip).
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, paths.length) }, async () => {
+      while (next < paths.length) await one(paths[next++] as string);
+    }),
+  );
+  return paths.filter((p) => different.has(p));
 }
 
 /**

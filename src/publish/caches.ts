@@ -5,7 +5,7 @@ import { cacheFiles } from "./cache-files.js";
 import { CachePathMismatchError, reuploadToCache, signVerifiedInCache } from "./cache-fix.js";
 import type { SigningKey } from "./key.js";
 import { sameAsLocal, signedBy } from "./path-check.js";
-import { fileStoreDir, redactUrl } from "./store-url.js";
+import { fileStoreDir, redactUrl, withRedactedUrl } from "./store-url.js";
 
 /**
  * Nix remembers what an http or s3 cache holds for 30 days (its narinfo disk cache); a cache
@@ -18,6 +18,10 @@ const FRESH: Record<string, string> = { "narinfo-cache-negative-ttl": "0", "nari
  * in seconds, not after the build: `nix store ping` with one download attempt.
  */
 export async function preflightCache(url: string, nix: NixCallOptions = {}): Promise<void> {
+  return withRedactedUrl(url, () => preflight(url, nix));
+}
+
+async function preflight(url: string, nix: NixCallOptions): Promise<void> {
   checkStoreUrl(url);
   const dir = fileStoreDir(url);
   if (dir !== undefined) {
@@ -96,6 +100,10 @@ function closures(hosts: readonly HostClosure[], infos: Map<string, PathInfo>): 
  * Nothing is written when the cache has it all, signed and the same.
  */
 export async function uploadClosures(url: string, hosts: readonly HostClosure[], key: SigningKey, opts: UploadOptions = {}): Promise<CacheUpload> {
+  return withRedactedUrl(url, () => uploadTo(url, hosts, key, opts));
+}
+
+async function uploadTo(url: string, hosts: readonly HostClosure[], key: SigningKey, opts: UploadOptions): Promise<CacheUpload> {
   const nix = opts.nix ?? {};
   const shown = redactUrl(url);
   const result: CacheUpload = { url: shown, closurePaths: 0, uploadedPaths: 0, uploadedBytes: 0, signedInCache: 0, replacedInCache: 0, hosts: {} };

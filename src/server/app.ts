@@ -9,6 +9,7 @@ import { hostRoutes } from "./routes/hosts.js";
 import { releaseRoutes } from "./routes/releases.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 
 /** Bodies other than manifests (reports, rollouts, tokens) are small; a bigger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -66,6 +67,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   releaseRoutes(app, ctx);
   rolloutRoutes(app, ctx);
   eventRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
 }

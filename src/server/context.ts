@@ -24,8 +24,6 @@ export interface ServerContext {
   hostChanged(host: string, report: boolean): void;
   /** Secret for GitHub webhooks; undefined turns the webhook endpoint off (it answers 404). */
   webhookSecret?: string;
-  /** Cache directory served (and accepting PUT) under /cache/, when enabled. */
-  cacheDir?: string;
 }
 
 /**

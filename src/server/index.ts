@@ -11,3 +11,5 @@ export { fleetTable, type FleetRow } from "./fleet-view.js";
 export { LONG_POLL_HEADER } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
 export { fetchFleet, readServerToken, ServerRequestError } from "./client.js";
+export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
+export type { JobRunner, JobResult } from "./jobs.js";

@@ -7,6 +7,8 @@ import { openDatabase, type ServerDb } from "./db/open.js";
 import { OFFLINE_AFTER_MS } from "./fleet-view.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
+import { runNextJob, type JobRunner } from "./jobs.js";
+import { addRelease } from "./releases.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
 
@@ -22,6 +24,10 @@ export interface ServerOptions {
   /** How often running rollouts are looked at (bake times end, reports arrived elsewhere). */
   tickMs?: number;
   webhookSecret?: string;
+  /** Runs webhook jobs; without one, jobs stay queued (and visible) until a server with one runs them. */
+  jobRunner?: JobRunner;
+  /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
+  releaseJobsImmediately?: boolean;
 }
 
 export interface RunningServer {
@@ -90,7 +96,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (r) void tick();
     }, 250);
   };
-  const timer = setInterval(() => void tick(), opts.tickMs ?? 1000);
+  let working = false;
+  const work = async () => {
+    if (working || !opts.jobRunner) return;
+    working = true;
+    try {
+      while (await runNextJob(database.db, opts.jobRunner, async (text) => {
+        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately });
+        await ctx.changed(["releases", `channel:${r.channel}`]);
+        return `release ${r.channel} #${r.sequence} ${r.created ? "added" : "already known"}${opts.releaseJobsImmediately ? ", served to every host" : ", waiting for a rollout"}`;
+      }, now)) await ctx.changed(["jobs"]);
+    } catch {
+      // The database may be away; the next tick tries again.
+    } finally {
+      working = false;
+    }
+  };
+  const timer = setInterval(() => {
+    void tick();
+    void work();
+  }, opts.tickMs ?? 1000);
   timer.unref();
 
   const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;

@@ -7,3 +7,5 @@ export { TEST_NIX_CONFIG, testNixEnv } from "./nix-env.js";
 export { must, attempt } from "./sh.js";
 export { buildFakeToplevel, uniqueMarker, tempDir, type FakeToplevelArgs } from "./fixtures.js";
 export { ensureBuilt, oscdOn, OSCD_BIN, REPO_ROOT } from "./oscd.js";
+export { ManifestServer } from "./manifest-server.js";
+export { AgentProcess, waitFor } from "./agent-process.js";

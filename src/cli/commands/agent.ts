@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
-import { resolveAgentConfig, type AgentFlags } from "../../agent/index.js";
+import { controlEvents, controlRequest, resolveAgentConfig, runAgent, type AgentFlags } from "../../agent/index.js";
+
+const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 import { printJson } from "../output.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -44,8 +46,32 @@ Examples:
         return printJson(await resolveAgentConfig(file, flags));
       }
       const { checkConfig: _c, config: file, ...flags } = o;
-      await resolveAgentConfig(file, flags);
-      throw new Error("running the agent is not built yet");
+      const config = await resolveAgentConfig(file, flags);
+      await runAgent(config, program.version() ?? "unknown");
     });
-  void agent;
+
+  const socketOption = ["--socket <path>", "the agent's control socket", DEFAULT_SOCKET] as const;
+  for (const [name, description] of [
+    ["fetch", "check the sources now"],
+    ["suspend", "stop deploying until resumed (fetching and status go on)"],
+    ["resume", "deploy again"],
+  ] as const) {
+    agent
+      .command(name)
+      .description(description)
+      .option(...socketOption)
+      .option("--json", "print the answer as JSON")
+      .action(async (c: { socket: string; json?: boolean }) => {
+        const r = await controlRequest(c.socket, name);
+        if (c.json) printJson(r);
+        else process.stdout.write(`${name}: ok\n`);
+      });
+  }
+  agent
+    .command("events")
+    .description("a live stream of what the agent does, one JSON object per line")
+    .option(...socketOption)
+    .action(async (c: { socket: string }) => {
+      for await (const e of controlEvents(c.socket)) process.stdout.write(JSON.stringify(e) + "\n");
+    });
 }

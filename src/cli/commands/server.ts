@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
@@ -30,6 +30,9 @@ interface ServeFlags {
   trustedKey?: string[];
   fleet?: string;
   webhookSecretFile?: string;
+  jobsRepo?: string;
+  jobsChannel: string;
+  releaseJobsImmediately?: boolean;
   json?: boolean;
 }
 
@@ -46,6 +49,9 @@ export function registerServer(program: Command): void {
     .option("--trusted-key <key>", "a public key releases must be signed with (name:base64 or a file); repeatable", collect)
     .option("--fleet <dir>", "take the trusted keys from this fleet repository's oscd.toml")
     .option("--webhook-secret-file <file>", "turn on GitHub webhooks (/api/v1/webhooks/github), verified with this secret")
+    .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
+    .option("--jobs-channel <name>", "the channel webhook publish jobs write", "main")
+    .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -70,6 +76,8 @@ Every endpoint but /healthz and /metrics needs a token; the dashboard is at the 
         tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey } : undefined,
         logger: o.json ? { level: "info" } : false,
         webhookSecret,
+        jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
+        releaseJobsImmediately: o.releaseJobsImmediately,
       });
       if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
       const stop = () => {

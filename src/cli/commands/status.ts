@@ -1,12 +1,36 @@
 import { Command } from "commander";
-import { hostStatus } from "../../activate/index.js";
+import { hostStatus, type HostStatus } from "../../activate/index.js";
+import { controlRequest, type AgentStatus } from "../../agent/index.js";
 import { printJson } from "../output.js";
+
+const DEFAULT_SOCKET = "/run/oscd/agent.sock";
+
+/** The running agent's view when one answers on the socket; undefined when none runs. */
+async function agentStatus(socket: string): Promise<AgentStatus | undefined> {
+  try {
+    return ((await controlRequest(socket, "status", 5000)) as { agent: AgentStatus }).agent;
+  } catch {
+    return undefined;
+  }
+}
+
+function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
+  const g = s.generation;
+  const parts = [s.host, g?.version ?? "-", g?.commit?.slice(0, 12) ?? "-"];
+  if (a) {
+    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
+    parts.push(state);
+  } else parts.push("no-agent");
+  parts.push(s.reboot.needed ? "reboot-needed" : "no-reboot");
+  return parts.join(" ") + "\n";
+}
 
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("this machine: running and booted system, generation, release, reboot need, last deployment")
+    .description("this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view")
     .option("--json", "print as JSON")
+<<<<<<< HEAD
     .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
     .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
@@ -14,6 +38,18 @@ export function registerStatus(program: Command): void {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       const s = await hostStatus();
       if (o.json) return printJson(s);
+=======
+    .option("--oneline", "one line: host version commit agent-state reboot")
+    .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
+    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n")
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string }) => {
+      const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
+      if (o.json) return printJson({ ...s, agent: a ?? null });
+      if (o.oneline) {
+        process.stdout.write(oneLine(s, a));
+        return;
+      }
+>>>>>>> main
       const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
       out("host", s.host);
       out("running", s.currentSystem ?? "(none)");
@@ -25,5 +61,16 @@ export function registerStatus(program: Command): void {
       if (s.openDeployment) out("in progress", `${s.openDeployment.id} ${s.openDeployment.mode} ${s.openDeployment.toplevel} at "${s.openDeployment.state}"`);
       if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
       for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}: ${f.reason}`);
+      if (!a) {
+        out("agent", "not running");
+        return;
+      }
+      out("agent", a.suspended ? "suspended" : `running since ${a.startedAt}`);
+      if (a.desired) out("desired", `${a.desired.toplevel} (${a.desired.mode}) from ${a.desired.source}: ${a.desired.reason}`);
+      for (const [name, src] of Object.entries(a.sources)) out("fetch", `${name}: ${src.lastFetch ? `${src.lastFetch.status} at ${src.lastFetch.at}${src.lastFetch.detail ? `: ${src.lastFetch.detail}` : ""}` : "not yet"}`);
+      if (a.deploying) out("deploying", `${a.deploying.toplevel} (${a.deploying.mode}) at ${a.deploying.step}`);
+      if (a.waiting) out("waiting", a.waiting.reason);
+      if (a.lastDeployment) out("deployment", `${a.lastDeployment.outcome} ${a.lastDeployment.mode} ${a.lastDeployment.toplevel} at ${a.lastDeployment.at}${a.lastDeployment.error ? `: ${a.lastDeployment.error}` : ""}`);
+      if (a.heldBack) out("held back", `[${a.heldBack.code}] ${a.heldBack.reason}`);
     });
 }

@@ -1,8 +1,10 @@
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatPublicKey, formatSecretKey, generateSecretKey, pathInfo, publicKeyOf } from "../../../src/nix/index.js";
-import { parseManifest, serializeManifest, signManifest, verifyManifest, type Manifest } from "../../../src/publish/index.js";
+import { createHash } from "node:crypto";
+import { run } from "../../../src/core/exec.js";
+import { formatNarInfo, formatPublicKey, formatSecretKey, generateSecretKey, parseNarInfo, pathInfo, publicKeyOf, verifyNarInfo } from "../../../src/nix/index.js";
+import { narHashForSigning, narInfoName, nixBase32, parseManifest, serializeManifest, signManifest, verifyManifest, type Manifest } from "../../../src/publish/index.js";
 import { FleetRepo, tempDir, uniqueMarker } from "../../harness/index.js";
 import { HttpStore } from "../../unit/publish/http-store.js";
 import { json, oscd } from "./helpers.js";
@@ -130,6 +132,43 @@ describe("oscd publish", () => {
     expect([...http.files.keys()].filter((k) => k.startsWith(prefix) && k.endsWith(".narinfo"))).toHaveLength(5);
   });
 
+  it("on an http cache too: a narinfo pointing a fleet path at another NAR is replaced with the local bytes, signed; the rest signed in place", async () => {
+    const repo = await fleet();
+    const built = await oscd(publishArgs(repo, "--key", keyFile, "--cache", `file://${cacheDir()}`, "--json"));
+    expect(built.exitCode, built.stderr).toBe(0);
+    const tops = Object.fromEntries(json<{ hosts: { name: string; toplevel: string }[] }>(built).hosts.map((h) => [h.name, h.toplevel]));
+    const url = `${http.url}/evil-${++n}`;
+    const prefix = new URL(url).pathname;
+    // Someone without the key copies the closures, unsigned, and points web1 at db1's NAR.
+    const copied = await run("nix", ["copy", "--to", url, tops.web1 as string, tops.db1 as string], { timeoutMs: 120_000 });
+    expect(copied.exitCode, copied.stderr).toBe(0);
+    const name = (p: string) => `${prefix}/${narInfoName(p)}`;
+    for (const [k, v] of http.files) if (k.startsWith(prefix) && k.endsWith(".narinfo")) http.files.set(k, Buffer.from(formatNarInfo({ ...parseNarInfo(v.toString()), sigs: [] })));
+    const db1 = parseNarInfo((http.files.get(name(tops.db1 as string)) as Buffer).toString());
+    const web1 = parseNarInfo((http.files.get(name(tops.web1 as string)) as Buffer).toString());
+    http.files.set(name(tops.web1 as string), Buffer.from(formatNarInfo({ ...web1, url: db1.url, fileHash: db1.fileHash, fileSize: db1.fileSize, narHash: db1.narHash, narSize: db1.narSize })));
+
+    const r = await oscd(publishArgs(repo, "--key", keyFile, "--cache", url, "--on", "web1,db1", "--json"));
+    expect(r.exitCode, r.stderr).toBe(0);
+    const c = json<{ caches: { replacedInCache: number; signedInCache: number }[] }>(r).caches[0];
+    expect(c?.replacedInCache).toBe(1);
+    expect(c?.signedInCache).toBeGreaterThan(0);
+    const now = parseNarInfo((http.files.get(name(tops.web1 as string)) as Buffer).toString());
+    const [local] = await pathInfo([tops.web1 as string]);
+    expect(now.narHash).toBe(narHashForSigning(local?.narHash as string));
+    expect(verifyNarInfo(now, [pub])).toBe(true);
+    // The NAR file it names is the one its FileHash describes.
+    const nar = http.files.get(`${prefix}/${now.url}`) as Buffer;
+    expect(`sha256:${nixBase32(createHash("sha256").update(nar).digest())}`).toBe(now.fileHash);
+    // Every path of both closures: the local bytes, signed.
+    const inCache = await pathInfo([tops.web1 as string, tops.db1 as string], { store: url, recursive: true, settings: { "narinfo-cache-positive-ttl": "0" } });
+    const locals = new Map((await pathInfo([tops.web1 as string, tops.db1 as string], { recursive: true })).map((i) => [i.path, i]));
+    for (const i of inCache) {
+      expect(i.narHash, i.path).toBe(locals.get(i.path)?.narHash);
+      expect(i.signatures.some((sig) => sig.startsWith("fleet-ci:")), i.path).toBe(true);
+    }
+  });
+
   it("refuses a missing key and a key the fleet does not trust before building (exit 2)", async () => {
     const other = formatPublicKey(publicKeyOf(generateSecretKey("fleet-old")));
     const repo = await fleet(`[keys]\ntrusted = ["${other}"]\n`);
@@ -199,6 +238,11 @@ describe("oscd publish", () => {
     expect(parseManifest(text).caches).toEqual([`file://${cache}?compression=xz`]);
     for (const out of [text, r.stdout, r.stderr]) expect(out).not.toContain(keyFile);
     expect(r.stderr).toMatch(/uploaded to file:\/\/.*\?compression=xz/);
+    // Nor in errors: an unreachable cache with a password in its URL.
+    const down = await oscd(publishArgs(repo, "--key", keyFile, "--cache", "http://ci:hunter2@127.0.0.1:1/cache?token=t0ps3cret"));
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toMatch(/error\[store-unreachable\]/);
+    expect(down.stderr).not.toMatch(/hunter2|t0ps3cret/);
   });
 
   it("refuses a channel name that is not one of the fleet's own channels, e.g. toString or ../x (exit 2)", async () => {

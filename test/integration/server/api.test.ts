@@ -24,6 +24,8 @@ const ENDPOINTS: [string, string, unknown?][] = [
   ["GET", "/api/v1/rollouts/abc"],
   ["POST", "/api/v1/rollouts/abc/pause"],
   ["GET", "/api/v1/events"],
+  ["GET", "/api/v1/jobs"],
+  ["GET", "/api/v1/jobs/abc"],
 ];
 const ADMIN_ONLY = ENDPOINTS.filter(([, p]) => !p.startsWith("/api/v1/channels") && !p.startsWith("/api/v1/reports") && !p.startsWith("/api/v1/heartbeats") && p !== "/api/v1/hosts/web1");
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { OscdError } from "../../../src/core/errors.js";
 import { fileStoreDir, redactUrl } from "../../../src/publish/index.js";
+import { withRedactedUrl } from "../../../src/publish/store-url.js";
 
 describe("redactUrl: cache URLs fit for the manifest and progress lines", () => {
   it("drops user names and passwords", () => {
@@ -27,5 +29,19 @@ describe("redactUrl: cache URLs fit for the manifest and progress lines", () => 
   it("file store directories lose their parameters", () => {
     expect(fileStoreDir("file:///srv/cache?secret-key=/k")).toBe("/srv/cache");
     expect(fileStoreDir("https://x")).toBeUndefined();
+  });
+});
+
+describe("withRedactedUrl", () => {
+  it("takes the URL's credentials out of an error's message, stderr and command", async () => {
+    const url = "https://ci:hunter2@cache.example.org/nix?secret-key=/k";
+    const e = new OscdError("x", `cannot reach ${url}: error: unable to download 'https://ci:hunter2@cache.example.org/nix/nix-cache-info'`);
+    Object.assign(e, { stderrTail: `error: ${url}`, command: ["nix", "copy", "--to", url] });
+    const thrown = await withRedactedUrl(url, () => Promise.reject(e)).catch((x: unknown) => x as OscdError & { stderrTail: string; command: string[] });
+    expect(thrown).toBe(e);
+    expect(thrown.message).toBe("cannot reach https://cache.example.org/nix: error: unable to download 'https://cache.example.org/nix/nix-cache-info'");
+    expect(thrown.stderrTail).not.toContain("hunter2");
+    expect(thrown.command.join(" ")).not.toContain("hunter2");
+    expect(await withRedactedUrl(url, () => Promise.resolve(7))).toBe(7);
   });
 });

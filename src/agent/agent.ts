@@ -1,0 +1,223 @@
+import type { Server } from "node:http";
+import type { Server as NetServer } from "node:net";
+import { hostname } from "node:os";
+import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
+import { isOscdError } from "../core/errors.js";
+import { parsePublicKey, type PublicKey } from "../nix/index.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { AgentConfig } from "./config.js";
+import { serveControlSocket } from "./control-socket.js";
+import { deployCandidate } from "./deploy.js";
+import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
+import type { Candidate } from "./guards.js";
+import type { Logger } from "./log.js";
+import type { GitWatcher } from "./git-source.js";
+import { ManifestWatcher } from "./manifest-watcher.js";
+import { signatureTrust } from "./signature-trust.js";
+import { AgentMetrics } from "./metrics.js";
+import { Outbox, type Report } from "./outbox.js";
+import { planDeployment } from "./schedule.js";
+import { readAgentState, type AgentState } from "./state.js";
+import { Wake } from "./wake.js";
+
+export interface AgentOptions {
+  config: AgentConfig;
+  version: string;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+}
+
+/** Longest sleep while waiting for a window, so a clock change is noticed. */
+const WINDOW_RECHECK_MS = 60_000;
+
+/**
+ * The pull agent. Sources (a manifest channel, git remotes) each run their own loop and offer
+ * a guarded candidate; the newest offer wins. One deployer moves the machine to it through the
+ * activation engine, in-process, when the schedule allows. Everything that happens goes through
+ * the Observer: status, metrics, log and event stream see the same thing.
+ */
+export class Agent {
+  readonly host: string;
+  readonly layout: HostLayout;
+  readonly observer: Observer;
+  readonly metrics: AgentMetrics;
+  readonly trusted: PublicKey[];
+  readonly clock: Clock;
+  state!: AgentState;
+  private pending: Candidate | undefined;
+  private deploying = false;
+  private stopped = false;
+  private readonly deployWake = new Wake();
+  private manifest: ManifestWatcher | undefined;
+  private git: GitWatcher[] = [];
+  private servers: (Server | NetServer)[] = [];
+  private outbox: Outbox | undefined;
+
+  constructor(readonly opts: AgentOptions) {
+    const c = opts.config;
+    this.host = c.hostname ?? hostname();
+    this.layout = { ...DEFAULT_LAYOUT, stateDir: c.stateDir };
+    this.clock = opts.clock ?? systemClock;
+    this.trusted = c.trustedPublicKeys.map(parsePublicKey);
+    this.metrics = new AgentMetrics(opts.version);
+    const status: AgentStatus = { host: this.host, pid: process.pid, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
+    this.observer = new Observer(status, this.metrics, opts.log);
+  }
+
+  now(): string {
+    return this.clock().toISOString();
+  }
+
+  emit(e: AgentEvent): void {
+    this.observer.emit(e);
+  }
+
+  /** Recover an interrupted deployment, load state, open the socket and exporter, start sources. */
+  async start(): Promise<void> {
+    const c = this.opts.config;
+    this.state = (await readAgentState(c.stateDir)).state;
+    await this.recover();
+    this.servers.push(
+      await serveControlSocket(c.controlSocket, {
+        status: () => this.statusView(),
+        fetch: async () => this.fetchNow(),
+        suspend: async () => this.setSuspended(true),
+        resume: async () => this.setSuspended(false),
+        events: (send) => this.observer.subscribe(send),
+      }),
+    );
+    if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
+    if (c.reports) this.startReports(c.reports);
+    this.emit({ type: "started", at: this.now() });
+    if (c.manifest) {
+      this.manifest = new ManifestWatcher(this, c.manifest);
+      void this.manifest.run();
+    }
+    // Loaded only when remotes are configured: the builder and source stages cost memory an
+    // agent that only follows manifests does not need.
+    if (c.remotes.length > 0) {
+      const { GitWatcher } = await import("./git-source.js");
+      const trust = await signatureTrust(c);
+      for (const r of c.remotes) {
+        const w = new GitWatcher(this, r, trust);
+        this.git.push(w);
+        void w.run();
+      }
+    }
+    void this.deployLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.manifest?.stop();
+    for (const g of this.git) g.stop();
+    this.outbox?.stop();
+    this.deployWake.fire();
+    for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  /** A source offers a system; the newest offer replaces an older one not yet deployed. */
+  offer(c: Candidate, reason: string): void {
+    this.pending = c;
+    this.observer.status.desired = { source: c.source, toplevel: c.toplevel, mode: c.mode, version: c.release.version, commit: c.release.commit, sequence: c.release.sequence, reason };
+    this.emit({ type: "desired", at: this.now(), source: c.source, toplevel: c.toplevel, mode: c.mode, reason });
+    this.deployWake.fire();
+  }
+
+  private async deployLoop(): Promise<void> {
+    while (!this.stopped) {
+      let sleep = WINDOW_RECHECK_MS;
+      const c = this.pending;
+      if (c && this.observer.status.suspended) {
+        if (this.observer.status.waiting?.reason !== "suspended") this.emit({ type: "waiting", at: this.now(), source: c.source, reason: "suspended" });
+      } else if (c) {
+        const plan = planDeployment(c.mode, this.opts.config, this.clock());
+        if (plan.action === "wait") {
+          if (this.observer.status.waiting?.reason !== plan.reason) this.emit({ type: "waiting", at: this.now(), source: c.source, reason: plan.reason, until: plan.until?.toISOString() });
+          if (plan.until) sleep = Math.min(WINDOW_RECHECK_MS, Math.max(1000, plan.until.getTime() - this.clock().getTime()));
+        } else {
+          this.pending = undefined;
+          this.deploying = true;
+          try {
+            const retry = await deployCandidate(this, c, plan.mode);
+            if (retry && !this.pending) {
+              this.pending = c;
+              sleep = 5000;
+            } else continue;
+          } finally {
+            this.deploying = false;
+          }
+        }
+      }
+      await this.deployWake.wait(sleep);
+    }
+  }
+
+  get busy(): boolean {
+    return this.deploying;
+  }
+
+  /** Deployments, refusals and recoveries become reports in the durable outbox. */
+  private startReports(r: NonNullable<AgentConfig["reports"]>): void {
+    const outbox = (this.outbox = new Outbox({
+      dir: `${this.opts.config.stateDir}/agent/outbox`,
+      url: r.url,
+      tokenFile: r.tokenFile,
+      retryIntervalSec: r.retryInterval,
+      log: this.opts.log,
+      onDelivered: (id) => this.emit({ type: "report-delivered", at: this.now(), id }),
+    }));
+    this.observer.subscribe((e) => {
+      const report = reportOf(e, this.observer.status);
+      if (report) outbox.add({ host: this.host, ...report }).catch((err: unknown) => this.opts.log.error({ event: "outbox-failed" }, `cannot store a report: ${err instanceof Error ? err.message : String(err)}`));
+    });
+    void outbox.run();
+  }
+
+  private async recover(): Promise<void> {
+    try {
+      const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
+      if (r) this.emit({ type: "recovered", at: this.now(), id: r.id, outcome: r.outcome });
+    } catch (e) {
+      // Busy: someone else deploys now; the deployer retries later.
+      this.opts.log.warn({ event: "recover-skipped", code: isOscdError(e) ? e.code : "internal" }, `recovery skipped: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  fetchNow(): { fetching: string[] } {
+    this.manifest?.fetchNow();
+    for (const g of this.git) g.fetchNow();
+    this.deployWake.fire();
+    return { fetching: [...(this.manifest ? [this.manifest.name] : []), ...this.git.map((g) => g.name)] };
+  }
+
+  setSuspended(on: boolean): { suspended: boolean } {
+    if (this.observer.status.suspended !== on) this.emit({ type: on ? "suspended" : "resumed", at: this.now() });
+    if (!on) {
+      if (this.observer.status.waiting?.reason === "suspended") this.observer.status.waiting = undefined;
+      this.deployWake.fire();
+    }
+    return { suspended: on };
+  }
+
+  async statusView(): Promise<{ agent: AgentStatus; host: Awaited<ReturnType<typeof hostStatus>> }> {
+    return { agent: this.observer.status, host: await hostStatus(this.layout) };
+  }
+}
+
+function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" | "host"> | undefined {
+  const d = s.desired;
+  switch (e.type) {
+    case "deployed":
+      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
+    case "deploy-failed":
+      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
+    case "refused":
+      return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
+    case "recovered":
+      return { at: e.at, type: "recovery", outcome: e.outcome, message: `deployment ${e.id}` };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,124 @@
+import { activate, BusyError, type ActivationResult } from "../activate/index.js";
+import { isOscdError } from "../core/errors.js";
+import { healthSchema } from "../fleet/index.js";
+import type { Agent } from "./agent.js";
+import type { Candidate } from "./guards.js";
+import { runPostDeploy, type PostDeployFacts } from "./post-deploy.js";
+import { rebootNow, switchInhibited } from "./reboot.js";
+import { planReboot } from "./schedule.js";
+import { MAX_INTERRUPTED_ATTEMPTS, writeAgentState } from "./state.js";
+import { checkSwitchLock } from "./switch-lock.js";
+
+/**
+ * One deployment: the activation engine in-process (realise from the candidate's caches with the
+ * trusted keys, guard, profile, switch, health, commit or roll back), then the agent's
+ * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
+ * retried later (the host lock or switch-to-configuration's lock is held by someone else).
+ */
+export async function deployCandidate(agent: Agent, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
+  const cfg = agent.opts.config;
+  let mode = planned;
+  let inhibited: string | undefined;
+  const base = () => ({ source: c.source, toplevel: c.toplevel, mode });
+  agent.emit({ type: "deploying", at: agent.now(), ...base(), step: "start" });
+  const prior = agent.state.inFlight?.toplevel === c.toplevel ? agent.state.inFlight.attempts : 0;
+  if (prior >= MAX_INTERRUPTED_ATTEMPTS) {
+    agent.emit({ type: "refused", at: agent.now(), source: c.source, code: "agent-crash-loop", message: `the deployment of ${c.toplevel} was interrupted ${prior} times (the agent died during it); it is not tried again` });
+    return false;
+  }
+  let result: ActivationResult;
+  try {
+    await checkSwitchLock(agent.layout.runDir);
+    if (mode === "switch") {
+      // Realised first: the check runs the new system's own switch-to-configuration.
+      inhibited = await switchInhibitedAfterRealise(agent, c);
+      if (inhibited) mode = "boot";
+    }
+    agent.state.inFlight = { toplevel: c.toplevel, attempts: prior + 1, at: agent.now() };
+    await writeAgentState(cfg.stateDir, agent.state);
+    result = await activate({
+      toplevel: c.toplevel,
+      mode,
+      host: agent.host,
+      release: c.release,
+      substituters: c.caches,
+      trustedPublicKeys: cfg.trustedPublicKeys,
+      health: healthSchema.parse(cfg.health ?? {}),
+      switchTimeoutMs: cfg.switchTimeout * 1000,
+      layout: agent.layout,
+      onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base(), step, detail: detail.slice(0, 300) }),
+    });
+  } catch (e) {
+    await clearInFlight(agent);
+    const code = isOscdError(e) ? e.code : "internal";
+    const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+    if (e instanceof BusyError || code === "switch-locked") {
+      agent.emit({ type: "waiting", at: agent.now(), source: c.source, reason: `${code}: ${message}` });
+      return true;
+    }
+    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
+    await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
+    return false;
+  }
+  await clearInFlight(agent);
+  if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
+  const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
+  const needed = result.reboot.needed || inhibited !== undefined;
+  agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed });
+  if (c.git?.role === "main" && result.outcome !== "dry-run") {
+    agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
+    await writeAgentState(cfg.stateDir, agent.state);
+  }
+  if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
+  if (needed) {
+    const when = planReboot(cfg.reboot, agent.clock(), agent.opts.random);
+    agent.observer.status.reboot = { needed: true, reasons, at: when?.toISOString() };
+    if (when) {
+      agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons });
+      scheduleReboot(agent, when);
+    }
+  }
+  return false;
+}
+
+async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<string | undefined> {
+  const { realise } = await import("../nix/index.js");
+  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
+  return switchInhibited(c.toplevel);
+}
+
+let rebootTimer: NodeJS.Timeout | undefined;
+
+/** One pending reboot at a time; the latest plan wins. Timers cap at ~24 days; plans are within 8. */
+function scheduleReboot(agent: Agent, when: Date): void {
+  if (rebootTimer) clearTimeout(rebootTimer);
+  rebootTimer = setTimeout(
+    () => {
+      rebootTimer = undefined;
+      void rebootNow().then((r) => agent.opts.log.warn({ event: r.rebooted ? "rebooting" : "reboot-skipped", detail: r.detail }, r.detail));
+    },
+    Math.max(0, when.getTime() - agent.clock().getTime()),
+  );
+  rebootTimer.unref();
+}
+
+async function clearInFlight(agent: Agent): Promise<void> {
+  if (!agent.state.inFlight) return;
+  agent.state.inFlight = undefined;
+  await writeAgentState(agent.opts.config.stateDir, agent.state);
+}
+
+function facts(agent: Agent, c: Candidate): PostDeployFacts {
+  return { host: agent.host, status: "done", commit: c.release.commit, ref: c.release.ref, version: c.release.version, toplevel: c.toplevel, source: c.source };
+}
+
+async function postDeploy(agent: Agent, f: PostDeployFacts): Promise<void> {
+  const argv = agent.opts.config.postDeploymentCommand;
+  if (!argv) return;
+  try {
+    const r = await runPostDeploy(argv, f);
+    if (r.exitCode !== 0) agent.opts.log.warn({ event: "post-deploy-failed", exitCode: r.exitCode }, `post-deployment command exited ${r.exitCode}`);
+  } catch (e) {
+    agent.opts.log.warn({ event: "post-deploy-failed", code: isOscdError(e) ? e.code : "internal" }, `post-deployment command: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

@@ -1,0 +1,180 @@
+import type { Logger } from "pino";
+import type { AgentMetrics } from "./metrics.js";
+
+/** What `oscd status` shows of a running agent (besides the engine's own host status). */
+export interface AgentStatus {
+  host: string;
+  pid: number;
+  startedAt: string;
+  suspended: boolean;
+  /** The system the agent wants, which source won, and why. */
+  desired?: { source: string; toplevel: string; mode: string; version?: string; commit?: string; sequence?: number; reason: string };
+  sources: Record<string, SourceStatus>;
+  deploying?: { source: string; toplevel: string; mode: string; step: string };
+  waiting?: { source: string; reason: string; until?: string };
+  lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; at: string; generation?: number; commit?: string; version?: string };
+  /** The newest data is refused: the machine stays where it is, and says why. */
+  heldBack?: { source: string; code: string; reason: string; since: string };
+  reboot: { needed: boolean; reasons: string[]; at?: string };
+}
+
+export interface SourceStatus {
+  kind: "manifest" | "git";
+  lastFetch?: { at: string; status: "new" | "not-modified" | "refused" | "error"; detail?: string };
+  lastSuccessAt?: string;
+  longPoll?: boolean;
+  /** The refusal of the newest data from this source, if any. */
+  refusal?: { code: string; message: string; at: string };
+  retryInSeconds?: number;
+}
+
+export type AgentEvent =
+  | { type: "started"; at: string }
+  | { type: "recovered"; at: string; id: string; outcome: string }
+  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified"; url?: string; longPoll?: boolean }
+  | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
+  | { type: "refused"; at: string; source: string; code: string; message: string }
+  | { type: "verified"; at: string; source: string; detail: string }
+  | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
+  | { type: "waiting"; at: string; source: string; reason: string; until?: string }
+  | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
+  | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean }
+  | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; message: string; phase: "eval" | "build" | "deploy" }
+  | { type: "suspended" | "resumed"; at: string }
+  | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
+  | { type: "report-delivered"; at: string; id: string };
+
+type Listener = (e: AgentEvent) => void;
+
+/**
+ * One place every event goes through: it updates the status, the metrics and the log, and
+ * feeds `oscd agent events` subscribers. So a refusal is visible everywhere or nowhere.
+ */
+export class Observer {
+  private readonly listeners = new Set<Listener>();
+
+  constructor(
+    readonly status: AgentStatus,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  subscribe(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  source(name: string, kind: SourceStatus["kind"]): SourceStatus {
+    return (this.status.sources[name] ??= { kind });
+  }
+
+  emit(e: AgentEvent): void {
+    this.apply(e);
+    const { type, ...rest } = e;
+    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
+    else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
+    else this.log.info({ event: type, ...rest }, type);
+    for (const l of this.listeners) l(e);
+  }
+
+  private apply(e: AgentEvent): void {
+    const s = this.status;
+    const m = this.metrics;
+    const t = new Date(e.at).getTime() / 1000;
+    switch (e.type) {
+      case "fetched": {
+        const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
+        src.lastFetch = { at: e.at, status: e.status };
+        src.lastSuccessAt = e.at;
+        src.longPoll = e.longPoll;
+        src.retryInSeconds = undefined;
+        m.fetchCount.inc({ remote_name: e.source, status: "succeeded" });
+        m.lastFetchFailed.set(0);
+        m.lastFetchTimestamp.set(t);
+        break;
+      }
+      case "fetch-failed": {
+        const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
+        src.lastFetch = { at: e.at, status: "error", detail: e.message };
+        src.retryInSeconds = e.retryInSeconds;
+        m.fetchCount.inc({ remote_name: e.source, status: "failed" });
+        m.lastFetchFailed.set(1);
+        m.lastFetchTimestamp.set(t);
+        break;
+      }
+      case "refused": {
+        const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
+        src.lastFetch = { at: src.lastFetch?.at ?? e.at, status: "refused", detail: e.message };
+        src.refusal = { code: e.code, message: e.message, at: e.at };
+        // `since` is when this kind of hold began; the reason is always the newest.
+        const same = s.heldBack?.code === e.code && s.heldBack.source === e.source;
+        s.heldBack = { source: e.source, code: e.code, reason: e.message, since: same ? (s.heldBack?.since ?? e.at) : e.at };
+        m.heldBack.reset();
+        m.heldBack.set({ reason: e.code }, 1);
+        m.lastFetchFailed.set(1);
+        break;
+      }
+      case "verified": {
+        const src = s.sources[e.source];
+        if (src) src.refusal = undefined;
+        if (s.heldBack?.source === e.source) {
+          s.heldBack = undefined;
+          m.heldBack.reset();
+        }
+        break;
+      }
+      case "desired": {
+        s.desired = { source: e.source, toplevel: e.toplevel, mode: e.mode, reason: e.reason, ...s.desired?.toplevel === e.toplevel ? { version: s.desired.version, commit: s.desired.commit, sequence: s.desired.sequence } : {} };
+        const src = s.sources[e.source];
+        if (src) src.refusal = undefined;
+        if (s.heldBack?.source === e.source) {
+          s.heldBack = undefined;
+          m.heldBack.reset();
+        }
+        break;
+      }
+      case "waiting":
+        s.waiting = { source: e.source, reason: e.reason, until: e.until };
+        break;
+      case "deploying":
+        s.waiting = undefined;
+        s.deploying = { source: e.source, toplevel: e.toplevel, mode: e.mode, step: e.step };
+        break;
+      case "deployed":
+        s.deploying = undefined;
+        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, at: e.at, generation: e.generation, commit: s.desired?.commit, version: s.desired?.version };
+        m.deploymentInfo.reset();
+        m.deploymentInfo.set({ commit_id: s.desired?.commit ?? "", status: "done" }, 1);
+        m.lastDeploymentFailed.set(0);
+        m.lastBuildFailed.set(0);
+        m.lastEvalFailed.set(0);
+        m.lastDeploymentTimestamp.set(t);
+        s.reboot.needed = e.reboot;
+        m.needToReboot.set(e.reboot ? 1 : 0);
+        break;
+      case "deploy-failed":
+        s.deploying = undefined;
+        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", error: e.message, code: e.code, at: e.at, commit: s.desired?.commit, version: s.desired?.version };
+        if (e.phase === "eval") m.lastEvalFailed.set(1);
+        else if (e.phase === "build") m.lastBuildFailed.set(1);
+        else {
+          m.lastDeploymentFailed.set(1);
+          m.deploymentInfo.reset();
+          m.deploymentInfo.set({ commit_id: s.desired?.commit ?? "", status: "failed" }, 1);
+          m.lastDeploymentTimestamp.set(t);
+        }
+        break;
+      case "suspended":
+      case "resumed":
+        s.suspended = e.type === "suspended";
+        m.isSuspended.set(s.suspended ? 1 : 0);
+        break;
+      case "reboot-scheduled":
+        s.reboot = { needed: true, reasons: e.reasons, at: e.when };
+        m.needToReboot.set(1);
+        break;
+      default:
+        break;
+    }
+  }
+}

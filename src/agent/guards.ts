@@ -1,0 +1,87 @@
+import { GuardError } from "../core/errors.js";
+import { checkFreshness, readTrustedManifest, type Manifest } from "../manifest/index.js";
+import type { PublicKey } from "../nix/index.js";
+import type { Operation } from "../fleet/index.js";
+
+/** Release facts the agent hands the engine; `channel`/`sequence` persist in its journals. */
+export interface AgentRelease {
+  version?: string;
+  commit?: string;
+  ref?: string;
+  channel?: string;
+  sequence?: number;
+}
+
+/** A system the agent wants to run, from one source, after its guards passed. */
+export interface Candidate {
+  /** `manifest:<channel>` or `git:<remote>/<branch>`. */
+  source: string;
+  toplevel: string;
+  mode: Exclude<Operation, "dry-activate">;
+  release: AgentRelease;
+  /** Caches to realise from (the manifest's, then the configured ones). */
+  caches: string[];
+  /** Set for git candidates: which branch role it came from. */
+  git?: { remote: string; branch: string; role: "main" | "testing" };
+}
+
+export interface ManifestGuardContext {
+  trusted: readonly PublicKey[];
+  channel: string;
+  host: string;
+  /** Highest sequence accepted on this machine for the channel (agent state or engine history). */
+  floor: number;
+  /** What was accepted at `floor`, to tell a re-read from a fork. */
+  accepted?: { commit?: string; toplevel?: string };
+  now: Date;
+  skewMs: number;
+  /** Accept a manifest without `expiresAt` (the configuration's explicit opt-out). */
+  allowNoExpiry?: boolean;
+}
+
+export type ManifestVerdict = { kind: "newer"; manifest: Manifest; toplevel: string; signer: string } | { kind: "same"; manifest: Manifest };
+
+/**
+ * Every check a manifest passes before anything on the machine changes: strict format,
+ * signature by a trusted key, the configured channel, not expired, a sequence above the last one
+ * accepted here (or the very same manifest again), an entry for this host. Each refusal is a
+ * GuardError with its own code.
+ */
+export function checkManifest(text: string, where: string, ctx: ManifestGuardContext): ManifestVerdict {
+  const { manifest, signer } = readTrustedManifest(text, ctx.trusted, where);
+  if (manifest.channel !== ctx.channel) {
+    throw new GuardError("manifest-channel", `${where} is for channel ${manifest.channel}, this machine follows ${ctx.channel}`, "point the agent at the channel's own manifest URL");
+  }
+  checkExpiry(manifest, where, ctx.now, ctx.skewMs, ctx.allowNoExpiry);
+  if (manifest.sequence < ctx.floor) {
+    throw new GuardError(
+      "manifest-sequence",
+      `${where}: channel ${manifest.channel} sequence ${manifest.sequence} is older than ${ctx.floor}, the last one applied here`,
+      "an older manifest is a replay or a rollback of the channel and is refused; roll back by publishing a newer manifest",
+    );
+  }
+  const entry = manifest.hosts[ctx.host];
+  if (manifest.sequence === ctx.floor) {
+    const sameRelease = (!ctx.accepted?.commit || ctx.accepted.commit === manifest.commit) && (!ctx.accepted?.toplevel || ctx.accepted.toplevel === entry?.toplevel);
+    if (!sameRelease) throw new GuardError("manifest-sequence", `${where}: channel ${manifest.channel} sequence ${manifest.sequence} was applied here with other content (a forked channel)`, "a sequence is used once; publish a newer manifest");
+    return { kind: "same", manifest };
+  }
+  if (!entry) {
+    throw new GuardError("manifest-no-host", `${where} (channel ${manifest.channel}, sequence ${manifest.sequence}) has no entry for host ${ctx.host}`, "build and publish this host, or set the agent's hostname to its name in the fleet");
+  }
+  return { kind: "newer", manifest, toplevel: entry.toplevel, signer: signer.name };
+}
+
+/**
+ * Freshness (src/manifest's checkFreshness): past `expiresAt` (beyond the allowed clock skew)
+ * a manifest is refused, so a frozen mirror or a stopped CI shows up as "held back" instead of
+ * being obeyed forever. A manifest without expiry is refused unless the configuration opts out.
+ */
+export function checkExpiry(m: Manifest, where: string, now: Date, skewMs: number, allowNoExpiry = false): void {
+  try {
+    checkFreshness(m, { now, skewMs, allowNoExpiry });
+  } catch (e) {
+    if (e instanceof GuardError) throw new GuardError(e.code, `${where}: ${e.message}`, e.hint);
+    throw e;
+  }
+}

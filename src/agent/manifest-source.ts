@@ -1,0 +1,180 @@
+import { watch, type FSWatcher } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { OscdError } from "../core/errors.js";
+
+/**
+ * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.
+ *
+ * Long-poll contract (for the control server and any static server that wants it): the agent
+ * sends `GET <url>?wait=<seconds>` with `If-None-Match`/`If-Modified-Since`; the server answers
+ * 200 with the manifest as soon as one newer than the validators exists, or 304 when the wait
+ * ends. A server offers this by sending `X-Oscd-Long-Poll: 1` on its answers; the agent only adds
+ * `wait` after it has seen that header, so a plain web server or CDN is polled with jitter.
+ */
+export const LONG_POLL_HEADER = "x-oscd-long-poll";
+/** Far above any manifest; a bigger answer is refused before it fills memory. */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+export type FetchResult = { kind: "new"; text: string; url: string } | { kind: "not-modified"; url: string };
+
+export class SourceUnreachableError extends OscdError {
+  constructor(detail: string) {
+    super("source-unreachable", `no manifest URL answered: ${detail}`, { hint: "the agent keeps serving status and retries with backoff; check the URL and the network" });
+  }
+}
+
+interface Validators {
+  etag?: string;
+  lastModified?: string;
+  /** file://: size, mtime and inode of the last read. */
+  fileStamp?: string;
+}
+
+export class ManifestSource {
+  private readonly validators = new Map<string, Validators>();
+  /** URLs whose server said it holds requests (long-poll). */
+  private readonly longPoll = new Set<string>();
+
+  constructor(
+    readonly urls: readonly string[],
+    private readonly opts: { timeoutMs: number; longPollSeconds: number },
+  ) {}
+
+  /** True when the next fetch will be a long-poll (the caller then need not sleep between fetches). */
+  get longPolling(): boolean {
+    return this.opts.longPollSeconds > 0 && this.urls[0] !== undefined && this.longPoll.has(this.urls[0]);
+  }
+
+  /** Forgets the validators, so the next fetch reads the manifest again (`oscd agent fetch`). */
+  reset(): void {
+    this.validators.clear();
+  }
+
+  async fetch(signal?: AbortSignal): Promise<FetchResult> {
+    const failures: string[] = [];
+    for (const url of this.urls) {
+      if (signal?.aborted) break;
+      try {
+        return url.startsWith("file://") ? await this.fetchFile(url) : await this.fetchHttp(url, signal);
+      } catch (e) {
+        if (signal?.aborted) break;
+        const detail = (e instanceof Error ? e.message.split("\n")[0] : String(e)) ?? "";
+        failures.push(`${redact(url)}: ${detail.replaceAll(url, redact(url))}`);
+      }
+    }
+    if (signal?.aborted) throw new OscdError("fetch-aborted", "the fetch was interrupted");
+    throw new SourceUnreachableError(failures.join("; "));
+  }
+
+  private async fetchFile(url: string): Promise<FetchResult> {
+    const path = fileURLToPath(url);
+    const h = await open(path, "r");
+    try {
+      const s = await h.stat();
+      if (s.size > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
+      const stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      const v = this.validators.get(url);
+      if (v?.fileStamp === stamp) return { kind: "not-modified", url };
+      const text = await h.readFile("utf8");
+      this.validators.set(url, { fileStamp: stamp });
+      return { kind: "new", text, url };
+    } finally {
+      await h.close();
+    }
+  }
+
+  private async fetchHttp(url: string, signal?: AbortSignal): Promise<FetchResult> {
+    const v = this.validators.get(url) ?? {};
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (v.etag) headers["if-none-match"] = v.etag;
+    if (v.lastModified) headers["if-modified-since"] = v.lastModified;
+    const wait = this.opts.longPollSeconds > 0 && this.longPoll.has(url) && (v.etag || v.lastModified) ? this.opts.longPollSeconds : 0;
+    const target = new URL(wait > 0 ? withWait(url, wait) : url);
+    // Credentials in the URL go in a header: fetch refuses them in the URL, and they must not reach logs.
+    if (target.username || target.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}`;
+      target.username = "";
+      target.password = "";
+    }
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs + wait * 1000);
+    const res = await fetch(target, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: "follow" });
+    if (res.headers.get(LONG_POLL_HEADER) === "1") this.longPoll.add(url);
+    else this.longPoll.delete(url);
+    if (res.status === 304) {
+      await res.body?.cancel();
+      return { kind: "not-modified", url };
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      throw new Error(`HTTP ${res.status}`);
+    }
+    const declared = Number(res.headers.get("content-length") ?? "0");
+    if (declared > MAX_MANIFEST_BYTES) {
+      await res.body?.cancel();
+      throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    const text = await readCapped(res);
+    this.validators.set(url, { etag: res.headers.get("etag") ?? undefined, lastModified: res.headers.get("last-modified") ?? undefined });
+    return { kind: "new", text, url };
+  }
+}
+
+async function readCapped(res: Response): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function withWait(url: string, seconds: number): string {
+  const u = new URL(url);
+  u.searchParams.set("wait", String(Math.round(seconds)));
+  return u.toString();
+}
+
+/** URLs in messages lose any user:password part. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = "***";
+      u.password = "";
+    }
+    return u.toString();
+  } catch {
+    return "(a URL that does not parse)";
+  }
+}
+
+/** Calls `onChange` when a file:// manifest's directory changes (publish renames into it). */
+export function watchFileUrls(urls: readonly string[], onChange: () => void): FSWatcher[] {
+  const out: FSWatcher[] = [];
+  for (const url of urls) {
+    if (!url.startsWith("file://")) continue;
+    const path = fileURLToPath(url);
+    try {
+      const w = watch(dirname(path), { persistent: false }, (_event, name) => {
+        if (!name || name === basename(path)) onChange();
+      });
+      w.on("error", () => w.close());
+      out.push(w);
+    } catch {
+      // A directory that does not exist yet: polling finds the file when it appears.
+    }
+  }
+  return out;
+}
+
+export async function fileExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,131 @@
+import type { FSWatcher } from "node:fs";
+import { GuardError, isOscdError } from "../core/errors.js";
+import type { Manifest } from "../manifest/index.js";
+import type { Agent } from "./agent.js";
+import type { ManifestSourceConfig } from "./config.js";
+import { checkExpiry, checkManifest } from "./guards.js";
+import { ManifestSource, redact, watchFileUrls } from "./manifest-source.js";
+import { historyFloor, writeAgentState } from "./state.js";
+import { Wake } from "./wake.js";
+
+/**
+ * The manifest channel loop: fetch (long-poll when offered, else interval + jitter, backoff on
+ * errors), guard, persist the accepted sequence, offer the host's entry to the deployer. A
+ * refused manifest changes nothing; the agent keeps serving status and says why it is held back.
+ */
+export class ManifestWatcher {
+  readonly name: string;
+  private readonly source: ManifestSource;
+  private readonly wake = new Wake();
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private watchers: FSWatcher[] = [];
+  /** The last manifest that passed every guard, to notice when it expires while nothing new comes. */
+  private verified: Manifest | undefined;
+  private offeredSequence = -1;
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly cfg: ManifestSourceConfig,
+  ) {
+    this.name = `manifest:${cfg.channel}`;
+    this.source = new ManifestSource(cfg.urls, { timeoutMs: cfg.timeout * 1000, longPollSeconds: cfg.longPollSeconds });
+  }
+
+  fetchNow(): void {
+    this.abort?.abort();
+    this.wake.fire();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.watchers) w.close();
+    this.fetchNow();
+  }
+
+  async run(): Promise<void> {
+    const backoff = this.agent.opts.config.backoff;
+    const random = this.agent.opts.random ?? Math.random;
+    this.watchers = watchFileUrls(this.cfg.urls, () => this.wake.fire());
+    let failures = 0;
+    while (!this.stopped) {
+      const abort = (this.abort = new AbortController());
+      let delayMs: number;
+      try {
+        const r = await this.source.fetch(abort.signal);
+        failures = 0;
+        this.agent.emit({ type: "fetched", at: this.agent.now(), source: this.name, status: r.kind, url: redact(r.url), longPoll: this.source.longPolling });
+        if (r.kind === "new") await this.consider(r.text, redact(r.url));
+        else this.recheckExpiry();
+        delayMs = this.source.longPolling ? 0 : (this.cfg.pollInterval + random() * this.cfg.randomizedDelaySec) * 1000;
+      } catch (e) {
+        if (abort.signal.aborted || this.stopped) continue;
+        failures++;
+        delayMs = Math.min(backoff.max, backoff.initial * 2 ** (failures - 1)) * 1000 * (0.8 + 0.4 * random());
+        this.agent.emit({ type: "fetch-failed", at: this.agent.now(), source: this.name, code: isOscdError(e) ? e.code : "internal", message: oneLine(e), retryInSeconds: Math.round(delayMs / 1000) });
+      }
+      await this.wake.wait(delayMs);
+    }
+  }
+
+  private async consider(text: string, where: string): Promise<void> {
+    const a = this.agent;
+    const channel = this.cfg.channel;
+    const recorded = a.state.manifest[channel];
+    const floor = Math.max(recorded?.sequence ?? 0, await historyFloor(a.layout, channel));
+    let verdict;
+    try {
+      verdict = checkManifest(text, where, {
+        trusted: a.trusted,
+        channel,
+        host: a.host,
+        floor,
+        accepted: recorded && recorded.sequence === floor ? { commit: recorded.commit, toplevel: recorded.toplevel } : undefined,
+        now: a.clock(),
+        skewMs: this.cfg.maxClockSkewSeconds * 1000,
+        allowNoExpiry: this.cfg.allowNoExpiry,
+      });
+    } catch (e) {
+      if (!(e instanceof GuardError)) throw e;
+      a.emit({ type: "refused", at: a.now(), source: this.name, code: e.code, message: e.message });
+      return;
+    }
+    const m = verdict.manifest;
+    this.verified = m;
+    a.emit({ type: "verified", at: a.now(), source: this.name, detail: `channel ${channel} sequence ${m.sequence} signed by ${verdict.kind === "newer" ? verdict.signer : "a trusted key"}` });
+    const entry = m.hosts[a.host];
+    if (verdict.kind === "same" && (this.offeredSequence === m.sequence || !entry)) return;
+    if (verdict.kind === "newer") {
+      // Accepted before activation: a crash or a failed switch must not reopen a replay.
+      a.state.manifest[channel] = { sequence: m.sequence, commit: m.commit, toplevel: verdict.toplevel, at: a.now() };
+      await writeAgentState(a.opts.config.stateDir, a.state);
+    }
+    this.offeredSequence = m.sequence;
+    a.offer(
+      {
+        source: this.name,
+        toplevel: (entry as { toplevel: string }).toplevel,
+        mode: this.cfg.operation,
+        release: { version: m.version, commit: m.commit, ref: m.ref, channel, sequence: m.sequence },
+        caches: [...m.caches, ...a.opts.config.substituters],
+      },
+      verdict.kind === "newer" ? `channel ${channel} sequence ${m.sequence} (after ${floor || "none"})` : `channel ${channel} sequence ${m.sequence}, read again after a restart`,
+    );
+  }
+
+  /** Nothing new arrived: the manifest in force may have expired meanwhile (a stopped CI). */
+  private recheckExpiry(): void {
+    if (!this.verified) return;
+    try {
+      checkExpiry(this.verified, "the current manifest", this.agent.clock(), this.cfg.maxClockSkewSeconds * 1000, this.cfg.allowNoExpiry);
+    } catch (e) {
+      if (!(e instanceof GuardError)) throw e;
+      const held = this.agent.observer.status.heldBack;
+      if (held?.code !== e.code || held.source !== this.name) this.agent.emit({ type: "refused", at: this.agent.now(), source: this.name, code: e.code, message: e.message });
+    }
+  }
+}
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+}

@@ -1,0 +1,113 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../src/nix/index.js";
+import { AgentProcess, FleetRepo, SimHost, must, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
+
+/**
+ * The agent's git source (comin parity), end to end: two SimHosts follow a local-path remote
+ * (the fleet repository on the test machine, watched with file-system events); each builds its
+ * own toplevel from the exact commit and activates it through the in-process engine.
+ */
+let fleet: FleetRepo;
+const NAMES = ["g1", "g2"] as const;
+const hosts = new Map<string, SimHost>();
+const agents = new Map<string, AgentProcess>();
+
+const config = (name: string) => ({ hostname: name, remotes: [{ name: "local", url: fleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } });
+
+async function toplevelAt(commit: string, host: string): Promise<string> {
+  const [b] = await build(fleet.nixSource(commit), [fleet.attr(host)]);
+  return b!.outPath;
+}
+
+const deployed = (name: string, toplevel: string, mode = "switch") => agents.get(name)!.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === toplevel && l.mode === mode, 120_000, `${name} to ${mode} to ${toplevel}`);
+
+beforeAll(async () => {
+  fleet = await FleetRepo.create({ hosts: NAMES.map((name) => ({ name, marker: uniqueMarker() })) });
+  for (const name of NAMES) hosts.set(name, await SimHost.create({ name }));
+});
+
+afterAll(async () => {
+  for (const a of agents.values()) await a.kill("KILL").catch(() => undefined);
+  for (const h of hosts.values()) await h.destroy();
+  await fleet?.destroy();
+});
+
+describe("oscd agent following git branches", () => {
+  let mainTop: Map<string, string>;
+  /** The main commit g2 (and g1) last deployed before the rewrite. */
+  let deployedMain: string;
+
+  it("builds and switches each host to main's commit", async () => {
+    const head = await fleet.head();
+    mainTop = new Map(await Promise.all(NAMES.map(async (n) => [n, await toplevelAt(head, n)] as [string, string])));
+    for (const name of NAMES) agents.set(name, await AgentProcess.start(hosts.get(name)!, config(name)));
+    for (const name of NAMES) {
+      await deployed(name, mainTop.get(name)!);
+      expect(await hosts.get(name)!.currentSystem()).toBe(mainTop.get(name));
+    }
+  });
+
+  it("activates a testing-<host> commit with `test` on that host only: no boot entry", async () => {
+    const g1 = hosts.get("g1")!;
+    const g2 = hosts.get("g2")!;
+    const entries = await g1.bootEntries();
+    const g2Runs = (await g2.activations()).length;
+    await fleet.git(["checkout", "-q", "-b", "testing-g1"]);
+    const commit = await fleet.commitHostChange("g1", uniqueMarker());
+    await fleet.git(["checkout", "-q", "main"]);
+    const want = await toplevelAt(commit, "g1");
+    await deployed("g1", want, "test");
+    expect(await g1.currentSystem()).toBe(want);
+    expect(await g1.bootEntries()).toEqual(entries);
+    expect(await g1.defaultBootToplevel()).toBe(mainTop.get("g1"));
+    const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { agent: { desired: { source: string; reason: string } } };
+    expect(st.agent.desired.source).toBe("git:local/testing-g1");
+    expect(st.agent.desired.reason).toMatch(/testing, on top of main/);
+    expect((await g2.activations()).length).toBe(g2Runs);
+  });
+
+  it("refuses a main that was force-pushed (not a descendant of the deployed commit) and shows it in status", async () => {
+    const g2 = hosts.get("g2")!;
+    const base = await fleet.head();
+    const c1 = await fleet.commitHostChange("g2", uniqueMarker());
+    deployedMain = c1;
+    const t1 = await toplevelAt(c1, "g2");
+    await deployed("g2", t1);
+    // Rewrite: main goes back to before c1 and gets another commit.
+    await fleet.git(["reset", "-q", "--hard", base]);
+    const rewritten = await fleet.commitHostChange("g2", uniqueMarker());
+    // (The reset alone may be seen first: main at `base` is refused just the same.)
+    await agents.get("g2")!.waitForLog((l) => l.event === "refused" && l.code === "git-main-rewritten" && String(l.message).includes(rewritten.slice(0, 12)), 60_000);
+    const st = JSON.parse((await oscdOn(g2, ["status", "--json"])).stdout) as { agent: { heldBack: { code: string; reason: string } } };
+    expect(st.agent.heldBack.code).toBe("git-main-rewritten");
+    expect(st.agent.heldBack.reason).toContain(`${rewritten.slice(0, 12)}, which does not descend from ${c1.slice(0, 12)}`);
+    expect(await g2.currentSystem()).toBe(t1);
+  });
+
+  it("with an allowed-signers file, refuses an unsigned commit and deploys a signed one", async () => {
+    const g1 = hosts.get("g1")!;
+    const dir = await tempDir("agent-signers");
+    const key = join(dir, "signer");
+    await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "fleet-signer", "-f", key]);
+    const signers = join(dir, "allowed_signers");
+    await writeFile(signers, `ci@example.org ${(await readFile(`${key}.pub`, "utf8")).trim()}\n`);
+    await agents.get("g1")!.kill("TERM");
+    const agent = await AgentProcess.start(g1, { ...config("g1"), allowedSignersPath: signers }, { name: "agent-signed" });
+    agents.set("g1", agent);
+    const before = await g1.currentSystem();
+    // Undo the rewrite, then an unsigned commit on main.
+    await fleet.git(["reset", "-q", "--hard", deployedMain]);
+    await fleet.commitHostChange("g1", uniqueMarker());
+    const refused = await agent.waitForLog((l) => l.event === "refused" && l.code === "git-bad-signature", 60_000);
+    expect(String(refused.message)).toMatch(/not signed/);
+    expect(await g1.currentSystem()).toBe(before);
+    await fleet.git(["-c", "gpg.format=ssh", "-c", `user.signingkey=${key}`, "commit", "-q", "--allow-empty", "-S", "-m", "signed release"]);
+    const signed = await fleet.head();
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.source === "git:local/main", 120_000);
+    const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { generation: { commit: string }; agent: { heldBack?: unknown } };
+    expect(st.generation.commit).toBe(signed);
+    expect(st.agent.heldBack).toBeUndefined();
+  });
+});

@@ -1,0 +1,64 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManifestSource } from "../../../src/agent/manifest-source.js";
+import { ManifestServer } from "../../harness/manifest-server.js";
+
+let dir: string;
+let server: ManifestServer;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "oscd-agent-source-"));
+  await writeFile(join(dir, "main.json"), '{"v":1}');
+  server = await ManifestServer.start(dir);
+});
+afterAll(() => server.stop());
+
+describe("manifest source", () => {
+  it("asks conditionally, long-polls once the server offers it, and gets the new manifest as soon as it is written", async () => {
+    const src = new ManifestSource([server.url("127.0.0.1", "main.json")], { timeoutMs: 5000, longPollSeconds: 30 });
+    expect(await src.fetch()).toMatchObject({ kind: "new", text: '{"v":1}' });
+    expect(src.longPolling).toBe(true);
+    const held = src.fetch();
+    await new Promise((r) => setTimeout(r, 100));
+    await writeFile(join(dir, "main.json"), '{"v":2}');
+    server.changed();
+    expect(await held).toMatchObject({ kind: "new", text: '{"v":2}' });
+    const asked = server.requests.map((r) => [r.url, r.status, Boolean(r.ifNoneMatch)]);
+    expect(asked).toEqual([
+      ["/main.json", 200, false],
+      ["/main.json?wait=30", 200, true],
+    ]);
+  });
+
+  it("polls plainly (no wait parameter) when the server does not offer long-poll, and gets 304 for an unchanged manifest", async () => {
+    server.longPoll = false;
+    server.requests = [];
+    try {
+      const src = new ManifestSource([server.url("127.0.0.1", "main.json")], { timeoutMs: 5000, longPollSeconds: 30 });
+      await src.fetch();
+      expect(src.longPolling).toBe(false);
+      expect(await src.fetch()).toMatchObject({ kind: "not-modified" });
+      expect(server.requests.map((r) => [r.url, r.status])).toEqual([
+        ["/main.json", 200],
+        ["/main.json", 304],
+      ]);
+    } finally {
+      server.longPoll = true;
+    }
+  });
+
+  it("tries the URLs in order, and names every failure when none answers", async () => {
+    const file = pathToFileURL(join(dir, "main.json")).toString();
+    const src = new ManifestSource(["http://127.0.0.1:1/main.json", file], { timeoutMs: 2000, longPollSeconds: 0 });
+    expect(await src.fetch()).toMatchObject({ kind: "new", url: file });
+    expect(await src.fetch()).toMatchObject({ kind: "not-modified" });
+    const none = new ManifestSource(["http://user:secret@127.0.0.1:1/main.json", pathToFileURL(join(dir, "missing.json")).toString()], { timeoutMs: 2000, longPollSeconds: 0 });
+    const e = (await none.fetch().catch((x: unknown) => x)) as Error & { code: string };
+    expect(e.code).toBe("source-unreachable");
+    expect(e.message).not.toContain("secret");
+    expect(e.message).toMatch(/127\.0\.0\.1:1.*; file:.*missing\.json: ENOENT/);
+  });
+});
