@@ -30,26 +30,19 @@ export function registerStatus(program: Command): void {
     .command("status")
     .description("this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view")
     .option("--json", "print as JSON")
-<<<<<<< HEAD
-    .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
-    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
-    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
-    .action(async (o: { json?: boolean; server?: string; tokenFile?: string }) => {
-      if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
-      const s = await hostStatus();
-      if (o.json) return printJson(s);
-=======
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
-    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string }) => {
+    .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
+    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
+      if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
       if (o.json) return printJson({ ...s, agent: a ?? null });
       if (o.oneline) {
         process.stdout.write(oneLine(s, a));
         return;
       }
->>>>>>> main
       const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
       out("host", s.host);
       out("running", s.currentSystem ?? "(none)");
