@@ -84,6 +84,7 @@ in
       longPollSeconds = opt types.int 55 "Seconds a long-poll request asks the server to hold; 0 turns long-poll off.";
       timeout = opt types.int 30 "Seconds one request may take beyond the long-poll wait.";
       maxClockSkewSeconds = opt types.int 300 "How far this machine's clock may be off when checking a manifest's expiry.";
+      allowNoExpiry = opt types.bool false "Accept manifests without expiresAt (written before expiry existed); they could be replayed for ever.";
     };
 
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";

@@ -47,7 +47,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "status",
-    summary: "this machine: running and booted system, generation, release, reboot need, last deployment",
+    summary: "this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view",
     load: async () => (await import("./status.js")).registerStatus,
   },
   {

@@ -90,6 +90,7 @@ const EVERYTHING = {
     longPollSeconds: 25,
     timeout: 11,
     maxClockSkewSeconds: 120,
+    allowNoExpiry: true,
   },
   remotes: [
     {
