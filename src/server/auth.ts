@@ -60,14 +60,27 @@ export async function listTokens(db: Kysely<Database>): Promise<TokenInfo[]> {
   return db.selectFrom("tokens").select(["id", "kind", "host", "label", "created_at", "revoked_at"]).orderBy("created_at").execute();
 }
 
+/**
+ * `Bearer TOKEN`, or `Basic` with the token as the password: the agent fetches manifests from
+ * URLs and sends a URL's user:password that way (src/agent/manifest-source.ts).
+ */
+function tokenOf(header: string): string | undefined {
+  const bearer = /^Bearer (\S+)$/.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic ([A-Za-z0-9+/]+={0,2})$/.exec(header);
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1] as string, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
 /** Same cost whether the id exists or not: a missing row is compared against a dummy hash. */
 const DUMMY = hashSecret("no such token");
 
 /** The principal an `Authorization` header names, or a 401. */
 export async function authenticate(db: Kysely<Database>, header: string | undefined): Promise<Principal> {
   if (!header) throw unauthorized("no token");
-  const m = /^Bearer ([^\s]+)$/.exec(header);
-  const t = m ? TOKEN.exec(m[1] as string) : null;
+  const t = TOKEN.exec(tokenOf(header) ?? "");
   if (!t) throw unauthorized("the token is malformed");
   const [, id, secret] = t as unknown as [string, string, string];
   const row = await db.selectFrom("tokens").select(["hash", "kind", "host", "revoked_at"]).where("id", "=", id).executeTakeFirst();

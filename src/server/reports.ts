@@ -27,6 +27,10 @@ export const reportSchema = z
     booted: short.optional(),
     rebootNeeded: z.boolean().optional(),
     reason: z.string().max(2000).optional(),
+    /** The agent's report (src/agent/outbox.ts): deployment | refusal | recovery, with code and message on failure. */
+    type: z.string().max(40).optional(),
+    code: z.string().max(100).optional(),
+    message: z.string().max(2000).optional(),
     deploymentId: short.optional(),
     log: z.string().max(32_000).optional(),
   })
@@ -65,9 +69,23 @@ export interface Recorded {
 
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now()): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
-  const status = kind === "heartbeat" ? "heartbeat" : foldStatus(report.status ?? report.outcome);
+  // A refusal (an untrusted, expired or older manifest) means the host did not take the release.
+  const status = kind === "heartbeat" ? "heartbeat" : report.type === "refusal" ? "failed" : foldStatus(report.status ?? report.outcome);
+  const reason = report.reason ?? report.message ?? report.code;
   const body = JSON.stringify(report);
   return db.transaction().execute(async (trx) => {
+    // The agent's reports name a sequence but not a channel: it is the host's.
+    let channel = report.channel ?? null;
+    if (channel === null && report.sequence !== undefined) {
+      const h = await trx.selectFrom("hosts").select("channel").where("name", "=", host).executeTakeFirst();
+      channel = h?.channel ?? null;
+      if (channel === null) {
+        const a = await trx.selectFrom("assignments").select("channel").where("host", "=", host).execute();
+        if (a.length === 1) channel = a[0]?.channel ?? null;
+      }
+    }
+    // Only a report that names its channel itself is refused for an unknown release: an agent
+    // retries anything but 2xx, so an inferred channel must never wedge its outbox.
     if (report.channel !== undefined && report.sequence !== undefined && kind === "report") {
       const known = await trx.selectFrom("releases").select("sequence").where("channel", "=", report.channel).limit(1).executeTakeFirst();
       if (known) {
@@ -77,14 +95,14 @@ export async function recordReport(db: Kysely<Database>, host: string, report: R
     }
     const ins = await trx
       .insertInto("reports")
-      .values({ id: `${host}/${report.id}`, host, kind, channel: report.channel ?? null, sequence: report.sequence ?? null, status, body, received_at: now })
+      .values({ id: `${host}/${report.id}`, host, kind, channel, sequence: report.sequence ?? null, status, body, received_at: now })
       .onConflict((oc) => oc.column("id").doNothing())
       .executeTakeFirst();
     const duplicate = Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0;
     if (duplicate) return { duplicate, status };
     await trx
       .insertInto("hosts")
-      .values({ name: host, tags: "[]", channel: report.channel ?? null, created_at: now, last_seen: now, state: null, status: "new", reason: null })
+      .values({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: null, status: "new", reason: null })
       .onConflict((oc) => oc.column("name").doNothing())
       .execute();
     if (kind === "heartbeat") {
@@ -92,7 +110,7 @@ export async function recordReport(db: Kysely<Database>, host: string, report: R
     } else {
       await trx
         .updateTable("hosts")
-        .set({ last_seen: now, state: body, status, reason: status === "failed" ? (report.reason ?? "failed").slice(0, 400) : null })
+        .set({ last_seen: now, state: body, status, reason: status === "failed" ? (reason ?? "failed").slice(0, 400) : null })
         .where("name", "=", host)
         .execute();
     }
