@@ -100,18 +100,19 @@ export async function recordReport(db: Kysely<Database>, host: string, report: R
       .executeTakeFirst();
     const duplicate = Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0;
     if (duplicate) return { duplicate, status };
-    await trx
-      .insertInto("hosts")
-      .values({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: null, status: "new", reason: null })
-      .onConflict((oc) => oc.column("name").doNothing())
-      .execute();
-    if (kind === "heartbeat") {
-      await trx.updateTable("hosts").set({ last_seen: now }).where("name", "=", host).execute();
-    } else {
+    const seen =
+      kind === "heartbeat"
+        ? await trx.updateTable("hosts").set({ last_seen: now }).where("name", "=", host).executeTakeFirst()
+        : await trx
+            .updateTable("hosts")
+            .set({ last_seen: now, state: body, status, reason: status === "failed" ? (reason ?? "failed").slice(0, 400) : null })
+            .where("name", "=", host)
+            .executeTakeFirst();
+    // Hosts get their row with their token; an admin reporting for a host never enrolled makes it.
+    if (Number(seen.numUpdatedRows) === 0) {
       await trx
-        .updateTable("hosts")
-        .set({ last_seen: now, state: body, status, reason: status === "failed" ? (reason ?? "failed").slice(0, 400) : null })
-        .where("name", "=", host)
+        .insertInto("hosts")
+        .values({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: kind === "report" ? body : null, status: kind === "report" ? status : "new", reason: status === "failed" ? (reason ?? "failed").slice(0, 400) : null })
         .execute();
     }
     return { duplicate, status };
