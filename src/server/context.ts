@@ -12,6 +12,8 @@ import type { ServedCache } from "./served.js";
 export interface ServerContext {
   db: Kysely<Database>;
   dialect: "sqlite" | "postgres";
+  /** SQLite's own handle, for the report hot path (reports.ts); undefined for PostgreSQL. */
+  sqlite?: import("better-sqlite3").Database;
   notifier: Notifier;
   served: ServedCache;
   trusted: readonly PublicKey[];

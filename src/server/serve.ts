@@ -58,6 +58,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx: ServerContext = {
     db: database.db,
     dialect: database.dialect,
+    sqlite: database.raw,
     notifier,
     served: new ServedCache(database.db, notifier),
     trusted: opts.trusted,

@@ -14,6 +14,8 @@ export interface ServerDb {
   dialect: DialectName;
   /** The PostgreSQL URL (for LISTEN/NOTIFY on a connection of its own), undefined for SQLite. */
   url?: string;
+  /** SQLite's own handle (for the report hot path); undefined for PostgreSQL. */
+  raw?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
@@ -56,7 +58,7 @@ export async function openDatabase(spec: string, opts: { poolSize?: number } = {
     raw.pragma("busy_timeout = 5000");
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
     await ready(db, "sqlite");
-    return { db, dialect, close: () => db.destroy() };
+    return { db, dialect, raw, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 10_000 });
   // A database that goes away must not crash the server: idle clients' errors are logged by the pool user, not thrown.
