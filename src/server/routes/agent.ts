@@ -13,6 +13,11 @@ import type { Served } from "../served.js";
 export const LONG_POLL_HEADER = "x-oscd-long-poll";
 /** Longest `?wait=` honoured: proxies commonly cut idle requests after a few minutes. */
 export const MAX_WAIT_SECONDS = 300;
+/**
+ * Long-polls one token may hold at once (an agent holds one per channel). Past it, the request
+ * is answered at once, without waiting: a leaked or buggy client cannot pin the server's memory.
+ */
+export const MAX_WAITS_PER_TOKEN = 8;
 
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
   return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.body);
@@ -38,6 +43,7 @@ function waitSeconds(raw: unknown): number {
 }
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const waits = new Map<string, number>();
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
@@ -52,8 +58,10 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       ctx.metrics.manifests.inc({ result: "200" });
       return sendManifest(reply, current);
     }
-    if (wait > 0) {
+    const held = waits.get(p.tokenId) ?? 0;
+    if (wait > 0 && held < MAX_WAITS_PER_TOKEN) {
       const etag = current.etag;
+      waits.set(p.tokenId, held + 1);
       ctx.metrics.waiting.inc();
       try {
         current = await new Promise<Served | undefined>((resolve) => {
@@ -99,6 +107,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         });
       } finally {
         ctx.metrics.waiting.dec();
+        const left = (waits.get(p.tokenId) ?? 1) - 1;
+        if (left > 0) waits.set(p.tokenId, left);
+        else waits.delete(p.tokenId);
       }
       if (!current) return reply; // the agent went away
       if (current.etag !== etag) {

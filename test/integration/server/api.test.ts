@@ -105,6 +105,13 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
     expect(woke.status).toBe(200);
     expect(woke.text).toBe(second);
     expect((await s.api("GET", "/api/v1/channels/main/manifest?wait=abc", { token: web1 })).status).toBe(400);
+    // One token cannot hold more than 8 long-polls: the 9th is answered at once (304), not held.
+    const etag2 = woke.headers.get("etag") as string;
+    const held = Array.from({ length: 8 }, () => s.api("GET", "/api/v1/channels/main/manifest?wait=120", { token: web1, headers: { "if-none-match": etag2 } }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await s.api("GET", "/api/v1/channels/main/manifest?wait=120", { token: web1, headers: { "if-none-match": etag2 } })).status).toBe(304);
+    await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 3, ["web1"])) });
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual(Array(8).fill(200));
     expect((await s.api("GET", "/api/v1/channels/..%2Fetc/manifest", { token: web1 })).status).toBe(400);
   });
 
