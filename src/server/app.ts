@@ -3,6 +3,7 @@ import { OscdError } from "../core/errors.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./errors.js";
 import { agentRoutes } from "./routes/agent.js";
+import { cacheRoutes } from "./routes/cache.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { eventRoutes } from "./routes/events.js";
 import { hostRoutes } from "./routes/hosts.js";
@@ -68,6 +69,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   rolloutRoutes(app, ctx);
   eventRoutes(app, ctx);
   webhookRoutes(app, ctx);
+  if (ctx.cacheDir) cacheRoutes(app, ctx, ctx.cacheDir);
   dashboardRoutes(app);
   return app;
 }

@@ -26,6 +26,8 @@ export interface ServerContext {
   hostChanged(host: string, report: boolean): void;
   /** Secret for GitHub webhooks; undefined turns the webhook endpoint off (it answers 404). */
   webhookSecret?: string;
+  /** A binary cache directory served (and filled by PUT) under /cache/, when given. */
+  cacheDir?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import type { PublicKey } from "../nix/index.js";
 import { buildApp } from "./app.js";
 import { TokenCache, type ServerContext } from "./context.js";
@@ -24,6 +24,8 @@ export interface ServerOptions {
   /** How often running rollouts are looked at (bake times end, reports arrived elsewhere). */
   tickMs?: number;
   webhookSecret?: string;
+  /** Serve (and accept PUT into) this binary cache directory under /cache/. */
+  cacheDir?: string;
   /** Runs webhook jobs; without one, jobs stay queued (and visible) until a server with one runs them. */
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
@@ -46,6 +48,7 @@ export function parseListen(spec: string | undefined): { host: string; port: num
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  if (opts.cacheDir) await mkdir(opts.cacheDir, { recursive: true });
   const database = await openDatabase(opts.db);
   let notifier: Notifier;
   if (database.dialect === "postgres" && database.url) {
@@ -65,6 +68,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
     now,
     webhookSecret: opts.webhookSecret,
+    cacheDir: opts.cacheDir,
     changed: async (topics) => {
       for (const t of new Set(topics)) await notifier.publish(t);
     },

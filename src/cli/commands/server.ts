@@ -31,6 +31,7 @@ interface ServeFlags {
   fleet?: string;
   webhookSecretFile?: string;
   jobsRepo?: string;
+  cacheDir?: string;
   jobsChannel: string;
   releaseJobsImmediately?: boolean;
   json?: boolean;
@@ -52,6 +53,7 @@ export function registerServer(program: Command): void {
     .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
     .option("--jobs-channel <name>", "the channel webhook publish jobs write", "main")
     .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
+    .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -76,6 +78,7 @@ Every endpoint but /healthz and /metrics needs a token; the dashboard is at the 
         tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey } : undefined,
         logger: o.json ? { level: "info" } : false,
         webhookSecret,
+        cacheDir: o.cacheDir,
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
       });
