@@ -110,6 +110,7 @@ function prepare(raw: BetterSqlite3.Database) {
     insertReport: raw.prepare("insert into reports (id, host, kind, channel, sequence, status, body, received_at) values (@id, @host, @kind, @channel, @sequence, @status, @body, @received_at) on conflict (id) do nothing"),
     seen: raw.prepare("update hosts set last_seen = ? where name = ?"),
     report: raw.prepare("update hosts set last_seen = ?, state = ?, status = ?, reason = ? where name = ?"),
+    status: raw.prepare("update hosts set last_seen = ?, status = ?, reason = ? where name = ?"),
     insertHost: raw.prepare("insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason) values (@name, @tags, @channel, @created_at, @last_seen, @state, @status, @reason)"),
   };
 }
@@ -123,7 +124,8 @@ function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
     channelHasReleases: async (channel) => q.anyRelease.get(channel) !== undefined,
     releaseExists: async (channel, sequence) => q.release.get(channel, sequence) !== undefined,
     insertReport: async (row) => q.insertReport.run(row).changes > 0,
-    updateHost: async (host, set) => (set.state === undefined ? q.seen.run(set.last_seen, host) : q.report.run(set.last_seen, set.state, set.status, set.reason ?? null, host)).changes,
+    updateHost: async (host, set) =>
+      (set.status === undefined ? q.seen.run(set.last_seen, host) : set.state === undefined ? q.status.run(set.last_seen, set.status, set.reason ?? null, host) : q.report.run(set.last_seen, set.state, set.status, set.reason ?? null, host)).changes,
     insertHost: async (row) => {
       q.insertHost.run(row);
     },
@@ -153,10 +155,13 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
   }
   const inserted = await store.insertReport({ id: `${host}/${report.id}`, host, kind, channel, sequence: report.sequence ?? null, status, body, received_at: now });
   if (!inserted) return { duplicate: true, status };
-  const updated = await store.updateHost(host, kind === "heartbeat" ? { last_seen: now } : { last_seen: now, state: body, status, reason });
+  // What the host runs is taken from reports that say it runs it; a failed deployment (rolled
+  // back) or a refusal names the release it did NOT take, so it changes status and reason only.
+  const set = kind === "heartbeat" ? { last_seen: now } : status === "failed" ? { last_seen: now, status, reason } : { last_seen: now, state: body, status, reason };
+  const updated = await store.updateHost(host, set);
   // Hosts get their row with their token; an admin reporting for a host never enrolled makes it.
   if (updated === 0) {
-    await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: kind === "report" ? body : null, status: kind === "report" ? status : "new", reason });
+    await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: "state" in set ? body : null, status: kind === "report" ? status : "new", reason });
   }
   return { duplicate: false, status };
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serializeManifest } from "../../src/manifest/index.js";
+import { enqueueJob } from "../../src/server/jobs.js";
 import { signedManifest, startTestServer, type TestServer } from "../harness/control-server.js";
 import { REPO_ROOT } from "../harness/oscd.js";
 
@@ -77,8 +78,14 @@ describe("dashboard in headless Chromium", () => {
     // The canary failed above and the rollout halted; once it is fixed, resume it so there is something to pause.
     await s.api("POST", "/api/v1/reports", { token: tokens.get("web1"), body: { id: "web1-2b", status: "success", channel: "main", sequence: 2, version: "1.0.2" } });
     expect((await s.api("POST", `/api/v1/rollouts/${id}/resume`, { token: s.admin })).json).toMatchObject({ state: "running" });
+    // A webhook job with its log (queued as the webhook route does; no runner on this server).
+    const job = await enqueueJob(s.server.ctx.db, "publish", { event: "push" }, "dashboard-test");
+    await s.server.ctx.db.updateTable("jobs").set({ state: "failed", log: "$ oscd publish …\n<b>error</b>: nix build failed\nexit 1\n", finished_at: Date.now() }).where("id", "=", job.id).execute();
     await page.goto(s.url + "/#/releases");
     await page.waitForSelector(`[data-rollout="${id}"] button[data-action="pause"]`);
+    await page.click(`a[data-job="${job.id}"]`);
+    await page.waitForSelector("#job-log:not([hidden])");
+    expect(await page.textContent("#job-log")).toContain("<b>error</b>: nix build failed");
     expect(await page.locator(`[data-rollout="${id}"] .wave`).count()).toBe(3);
     await page.screenshot({ path: join(SHOTS, "dashboard-rollout.png"), fullPage: true });
     await page.click(`[data-rollout="${id}"] button[data-action="pause"]`);

@@ -51,6 +51,12 @@ export const DASHBOARD_HTML = `<!doctype html>
       <thead><tr><th>Channel</th><th>Sequence</th><th>Version</th><th>Commit</th><th>Signed by</th><th>State</th><th>Created</th></tr></thead>
       <tbody></tbody>
     </table>
+    <h2>Jobs <span class="muted">(from webhooks)</span></h2>
+    <table id="job-table" class="cards">
+      <thead><tr><th>Job</th><th>Kind</th><th>State</th><th>Queued</th><th>Finished</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <pre id="job-log" class="log" hidden></pre>
   </section>
 </main>
 </body>

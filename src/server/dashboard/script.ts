@@ -7,7 +7,7 @@
 export const DASHBOARD_JS = String.raw`"use strict";
 (function () {
   var TOKEN_KEY = "oscd.token";
-  var state = { hosts: [], releases: [], rollouts: [], route: "", stream: null };
+  var state = { hosts: [], releases: [], rollouts: [], jobs: [], route: "", stream: null };
   function $(id) { return document.getElementById(id); }
   function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
   function el(tag, attrs, children) {
@@ -131,6 +131,19 @@ export const DASHBOARD_JS = String.raw`"use strict";
       return el("tr", null, [["Channel", r.channel], ["Sequence", String(r.sequence)], ["Version", r.version], ["Commit", el("span", { class: "mono", text: r.commit.slice(0, 12) })],
         ["Signed by", r.signer], ["State", badge(r.state)], ["Created", new Date(r.created_at).toLocaleString()]].map(function (p) { return el("td", { "data-label": p[0] }, [p[1]]); }));
     }));
+    var jobs = $("job-table").tBodies[0];
+    jobs.replaceChildren.apply(jobs, state.jobs.map(function (j) {
+      var link = el("a", { href: "#/releases", text: j.id, "data-job": j.id, onclick: function (e) { e.preventDefault(); showLog(j.id); } });
+      return el("tr", null, [["Job", link], ["Kind", j.kind], ["State", badge(j.state)], ["Queued", new Date(j.created_at).toLocaleString()],
+        ["Finished", j.finished_at ? new Date(j.finished_at).toLocaleString() : "–"]].map(function (p) { return el("td", { "data-label": p[0] }, [p[1]]); }));
+    }));
+  }
+  function showLog(id) {
+    api("GET", "/api/v1/jobs/" + encodeURIComponent(id)).then(function (j) {
+      var pre = $("job-log");
+      pre.textContent = j.kind + " " + j.id + " (" + j.state + ")\n" + (j.log || "(no output yet)");
+      pre.hidden = false;
+    }, function (e) { alert(e.message); });
   }
 
   var pending = null;
@@ -142,8 +155,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
       return api("GET", "/api/v1/hosts/" + encodeURIComponent(name)).then(function (d) { renderHost(name, d); show("host"); }, function () {});
     }
     if (r === "releases") {
-      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts")]).then(function (a) {
-        state.releases = a[0].releases; state.rollouts = a[1].rollouts; renderReleases(); show("releases");
+      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts"), api("GET", "/api/v1/jobs")]).then(function (a) {
+        state.releases = a[0].releases; state.rollouts = a[1].rollouts; state.jobs = a[2].jobs; renderReleases(); show("releases");
       }, function () {});
     }
     return api("GET", "/api/v1/hosts").then(function (d) { state.hosts = d.hosts; renderFleet(); show("fleet"); }, function () {});

@@ -39,6 +39,7 @@ code, .mono { font-family:ui-monospace, "SFMono-Regular", Menlo, monospace; font
 .bar .ok { background:var(--ok); } .bar .bad { background:var(--bad); }
 .actions { display:flex; gap:.5rem; flex-wrap:wrap; }
 .error { color:var(--bad); }
+pre.log { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.7rem; white-space:pre-wrap; word-break:break-all; max-height:24rem; overflow:auto; font-size:.8rem; }
 dl { display:grid; grid-template-columns:max-content 1fr; gap:.2rem 1rem; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.8rem; }
 dt { color:var(--muted); } dd { margin:0; word-break:break-all; }
 .history { list-style:none; padding:0; }
