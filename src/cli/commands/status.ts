@@ -1,13 +1,18 @@
 import { Command } from "commander";
 import { hostStatus, type HostStatus } from "../../activate/index.js";
-import { controlRequest, type AgentStatus } from "../../agent/index.js";
+import { existsSync } from "node:fs";
+import type { AgentStatus } from "../../agent/index.js";
 import { printJson } from "../output.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 
 /** The running agent's view when one answers on the socket; undefined when none runs. */
 async function agentStatus(socket: string): Promise<AgentStatus | undefined> {
+  // The agent's modules are loaded only when one may be listening: most `oscd status` runs
+  // have no agent, and loading it all cost them more than the rest of the command.
+  if (!existsSync(socket)) return undefined;
   try {
+    const { controlRequest } = await import("../../agent/index.js");
     return ((await controlRequest(socket, "status", 5000)) as { agent: AgentStatus }).agent;
   } catch {
     return undefined;
