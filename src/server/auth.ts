@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Database, TokenTable } from "./db/schema.js";
 import { forbidden, unauthorized } from "./errors.js";
 import { checkHostName } from "./names.js";
+import { PG_CHANNEL } from "./notify.js";
 
 /**
  * Tokens: `oscd_<id>_<secret>`. The id finds the row; only SHA-256 of the secret is stored and
@@ -49,8 +50,14 @@ export async function createToken(db: Kysely<Database>, opts: { kind: "admin" } 
   return { id, token: `oscd_${id}_${secret}`, kind: opts.kind, host };
 }
 
-export async function revokeToken(db: Kysely<Database>, id: string, now = Date.now()): Promise<boolean> {
+/**
+ * Revokes a token. On PostgreSQL the running servers are told at once (they forget the tokens
+ * they remembered); SQLite's single server forgets it within its cache's 5 s, or at once when
+ * revoked through its API.
+ */
+export async function revokeToken(db: Kysely<Database>, id: string, now = Date.now(), dialect?: "sqlite" | "postgres"): Promise<boolean> {
   const r = await db.updateTable("tokens").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
+  if (dialect === "postgres") await sql`select pg_notify(${PG_CHANNEL}, 'tokens')`.execute(db);
   return Number(r.numUpdatedRows) > 0;
 }
 

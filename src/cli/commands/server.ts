@@ -121,8 +121,8 @@ Every endpoint but /healthz and /metrics needs a token; the dashboard is at the 
       const o = cmd.optsWithGlobals<{ db: string }>();
       const d = await openDatabase(o.db);
       try {
-        if (!(await revokeToken(d.db, id))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
-        process.stdout.write(`revoked ${id} (running servers stop accepting it within 5 seconds)\n`);
+        if (!(await revokeToken(d.db, id, Date.now(), d.dialect))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
+        process.stdout.write(`revoked ${id}${d.dialect === "postgres" ? "" : " (a running server stops accepting it within 5 seconds)"}\n`);
       } finally {
         await d.close();
       }

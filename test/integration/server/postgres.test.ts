@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serializeManifest } from "../../../src/manifest/index.js";
+import { openDatabase, revokeToken } from "../../../src/server/index.js";
 import { newDbSpec, signedManifest, startTestServer, stopTestPostgres, testPostgres, type TestServer } from "../../harness/control-server.js";
 
 /**
@@ -42,6 +43,23 @@ describe("several servers over one PostgreSQL", () => {
     expect((await b.api("DELETE", `/api/v1/tokens/${made.id}`, { token: b.admin })).status).toBe(200);
     let status = 200;
     // The notice travels through PostgreSQL: allow it a moment, far below the 5 s cache lifetime.
+    for (let i = 0; i < 20 && status === 200; i++) {
+      status = (await a.api("GET", "/api/v1/hosts", { token: made.token })).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(401);
+  });
+
+  it("a token revoked on the database directly (oscd server token revoke) is refused by running servers at once", async () => {
+    const made = (await a.api("POST", "/api/v1/tokens", { token: a.admin, body: { kind: "admin" } })).json as { id: string; token: string };
+    expect((await a.api("GET", "/api/v1/hosts", { token: made.token })).status).toBe(200);
+    const d = await openDatabase(spec);
+    try {
+      expect(await revokeToken(d.db, made.id, Date.now(), d.dialect)).toBe(true);
+    } finally {
+      await d.close();
+    }
+    let status = 200;
     for (let i = 0; i < 20 && status === 200; i++) {
       status = (await a.api("GET", "/api/v1/hosts", { token: made.token })).status;
       if (status === 200) await new Promise((r) => setTimeout(r, 50));
