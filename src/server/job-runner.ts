@@ -15,6 +15,8 @@ export interface CliJobOptions {
   oscd: readonly string[];
   repo: string;
   channel: string;
+  /** More arguments for `oscd publish` (e.g. `--state-dir`), as an array. */
+  publishArgs?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -37,7 +39,7 @@ export function cliJobRunner(o: CliJobOptions): JobRunner {
       }
       if (job.kind === "publish") {
         const out = join(dir, "manifests");
-        const args = [...pre, "publish", "--repo", o.repo, "--channel", o.channel, "--manifest-out", out];
+        const args = [...pre, "publish", "--repo", o.repo, "--channel", o.channel, "--manifest-out", out, ...(o.publishArgs ?? [])];
         const r = await run(file, args, { timeoutMs, cwd: o.repo });
         if (r.exitCode !== 0) return { ok: false, log: logOf([file, ...args], r) };
         return { ok: true, log: logOf([file, ...args], r), manifest: await readFile(join(out, `${o.channel}.json`), "utf8") };

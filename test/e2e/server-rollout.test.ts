@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseManifest, serializeManifest, type Manifest } from "../../src/manifest/index.js";
 import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
-import { createToken, startServer, type RunningServer } from "../../src/server/index.js";
-import { AgentProcess, FleetRepo, SimHost, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
+import { createHmac } from "node:crypto";
+import { cliJobRunner, createToken, startServer, type RunningServer } from "../../src/server/index.js";
+import { AgentProcess, FleetRepo, OSCD_BIN, SimHost, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
 import { oscd } from "../integration/builder/helpers.js";
 
 /**
@@ -15,6 +16,7 @@ import { oscd } from "../integration/builder/helpers.js";
  * inside the server's database is refused by every agent.
  */
 const NAMES = ["r1", "r2", "r3"] as const;
+const WEBHOOK_SECRET = "e2e-webhook-secret-0123456789";
 const key = generateSecretKey("fleet-rollout");
 const rootDir = "/nix/var/nix/gcroots/oscd-tests-e2e-server-rollout";
 let dir: string;
@@ -59,7 +61,17 @@ beforeAll(async () => {
   cache = join(dir, "cache");
   await fleet.commitFile("oscd.toml", `caches = ["file://${cache}"]\n[keys]\ntrusted = ["${publicKey}"]\n`);
   const { gateway } = await testNetwork();
-  server = await startServer({ db: `sqlite:${join(dir, "server.db")}`, trusted: [publicKeyOf(key)], listen: `${gateway}:0`, tickMs: 200 });
+  // Webhook jobs run the real oscd (the built CLI) in the fleet repository; the key comes from the environment.
+  process.env.OSCD_SIGNING_KEY_FILE = keyFile;
+  server = await startServer({
+    db: `sqlite:${join(dir, "server.db")}`,
+    trusted: [publicKeyOf(key)],
+    listen: `${gateway}:0`,
+    tickMs: 200,
+    webhookSecret: WEBHOOK_SECRET,
+    jobRunner: cliJobRunner({ oscd: [process.execPath, OSCD_BIN], repo: fleet.dir, channel: "main", publishArgs: ["--state-dir", join(dir, "state"), "--roots-dir", rootDir] }),
+    releaseJobsImmediately: true,
+  });
   admin = (await createToken(server.ctx.db, { kind: "admin" })).token;
   for (const name of NAMES) {
     const h = await SimHost.create({ name });
@@ -83,6 +95,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  delete process.env.OSCD_SIGNING_KEY_FILE;
   for (const a of agents.values()) await a.kill("KILL").catch(() => undefined);
   for (const h of hosts.values()) await h.destroy();
   await server?.close();
@@ -143,6 +156,26 @@ describe("oscd server rolling releases out over SimHost agents", () => {
     const r1 = ((await api("GET", "/api/v1/hosts/r1")).json as { host: { status: string } }).host;
     expect(r1.status).toBe("failed");
     await api("POST", `/api/v1/rollouts/${id}/abort`);
+  });
+
+  it("a signed push webhook runs a real publish job whose release every agent deploys; an unsigned one is refused", async () => {
+    await fleet.setHost({ name: "r1", marker: uniqueMarker() });
+    const head = await fleet.head();
+    const body = JSON.stringify({ ref: "refs/heads/main", after: head, deleted: false });
+    const post = (headers: Record<string, string>) => fetch(`${server.url}/api/v1/webhooks/github`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "push", ...headers }, body });
+    expect((await post({})).status).toBe(401);
+    expect((await post({ "x-hub-signature-256": "sha256=" + createHmac("sha256", "not-the-secret").update(body).digest("hex") })).status).toBe(401);
+    const ok = await post({ "x-hub-signature-256": "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex"), "x-github-delivery": "e2e-1" });
+    expect(ok.status).toBe(201);
+    const job = ((await ok.json()) as { job: string }).job;
+    await waitFor(async () => ["done", "failed"].includes(((await api("GET", `/api/v1/jobs/${job}`)).json as { state: string }).state), 240_000, "the publish job to finish");
+    const done = (await api("GET", `/api/v1/jobs/${job}`)).json as { state: string; log: string };
+    expect(done.state, done.log).toBe("done");
+    expect(done.log).toMatch(/served to every host/);
+    const published = parseManifest(await readFile(join(cache, "channels", "main.json"), "utf8"));
+    expect(published.commit).toBe(head);
+    for (const name of NAMES) await waitFor(async () => (await hosts.get(name)!.currentSystem()) === published.hosts[name]!.toplevel, 120_000, `${name} to deploy the webhook's release`);
+    second = published;
   });
 
   it("a tampered or older manifest served by a compromised server is refused by every agent, and the refusals are reported", async () => {
