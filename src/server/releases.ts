@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
-import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, formatPublicKeyName, parseManifest, verifyManifest, type Manifest } from "./manifest-access.js";
+import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, verifyManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import { HttpError } from "./errors.js";
@@ -55,7 +55,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
     } catch (e) {
       refusal(e);
     }
-    const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: formatPublicKeyName(signer) };
+    const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: signer.name };
     if (same) return { ...result, created: false };
     const row: ReleaseTable = {
       channel: manifest.channel,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { mkdir, readFile } from "node:fs/promises";
+import { UsageError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import { buildApp } from "./app.js";
 import { TokenCache, type ServerContext } from "./context.js";
@@ -40,10 +41,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** `HOST:PORT`, `[IPv6]:PORT` or `PORT` (on 127.0.0.1). */
 export function parseListen(spec: string | undefined): { host: string; port: number } {
   const s = spec ?? "127.0.0.1:8420";
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+))?:?(\d{1,5})$/.exec(s);
-  if (!m || Number(m[3]) > 65535) throw new (class extends Error {})(`--listen ${s}`);
+  const m = /^(?:(?:\[([0-9a-fA-F:]+)\]|([A-Za-z0-9.-]+)):)?(\d{1,5})$/.exec(s);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen ${JSON.stringify(s.slice(0, 80))} is not HOST:PORT`, "e.g. --listen 127.0.0.1:8420, --listen 0.0.0.0:8420 or --listen [::1]:8420", "bad-listen");
   return { host: m[1] ?? m[2] ?? "127.0.0.1", port: Number(m[3]) };
 }
 
@@ -77,6 +79,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   // Reports arrive by the thousand: the dashboard hears of them at most every 250 ms, and
   // rollouts look at them at most that often, not once per report.
+  // Background work (rollout ticks, jobs) has no request to answer: its failures go to the log.
+  let warn: (msg: string) => void = () => undefined;
+  const failed = (what: string) => (e: unknown) => warn(`${what} failed (will retry): ${String((e as Error)?.message ?? e).split("\n")[0]}`);
   let pending: NodeJS.Timeout | undefined;
   let reportSeen = false;
   let ticking = false;
@@ -85,8 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ticking = true;
     try {
       await ctx.changed(await advanceAll(database.db, now()));
-    } catch {
-      // The database may be away; the next tick tries again.
+    } catch (e) {
+      failed("advancing rollouts")(e);
     } finally {
       ticking = false;
     }
@@ -97,7 +102,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       pending = undefined;
       const r = reportSeen;
       reportSeen = false;
-      void ctx.changed(["hosts"]).catch(() => undefined);
+      void ctx.changed(["hosts"]).catch(failed("announcing reports"));
       if (r) void tick();
     }, 250);
   };
@@ -111,8 +116,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await ctx.changed(["releases", `channel:${r.channel}`]);
         return `release ${r.channel} #${r.sequence} ${r.created ? "added" : "already known"}${opts.releaseJobsImmediately ? ", served to every host" : ", waiting for a rollout"}`;
       }, now)) await ctx.changed(["jobs"]);
-    } catch {
-      // The database may be away; the next tick tries again.
+    } catch (e) {
+      failed("running jobs")(e);
     } finally {
       working = false;
     }
@@ -125,6 +130,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
   const app = buildApp(ctx, { logger: opts.logger, https });
+  warn = (msg) => app.log.warn(msg);
   const { host, port } = parseListen(opts.listen);
   let address: string;
   try {

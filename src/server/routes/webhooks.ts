@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { requireAdmin } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { badRequest, notFound } from "../errors.js";
+import { badRequest, HttpError } from "../errors.js";
 import { enqueueJob, getJob, listJobs } from "../jobs.js";
 import { bodyDigest, jobsForEvent, verifyGitHubSignature } from "../webhooks.js";
 
@@ -14,7 +14,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: ServerContext): void {
     // The signature covers the exact bytes: verify before parsing anything.
     scope.addContentTypeParser("*", { parseAs: "string", bodyLimit: MAX_WEBHOOK_BYTES }, (_req, body, done) => done(null, body));
     scope.post("/api/v1/webhooks/github", async (req, reply) => {
-      if (!ctx.webhookSecret) throw notFound("webhooks are off on this server (start it with --webhook-secret-file);");
+      if (!ctx.webhookSecret) throw new HttpError(404, "webhooks-off", "webhooks are off on this server", "start it with --webhook-secret-file");
       const body = typeof req.body === "string" ? req.body : "";
       const sig = req.headers["x-hub-signature-256"];
       verifyGitHubSignature(ctx.webhookSecret, body, typeof sig === "string" ? sig : undefined);
