@@ -86,6 +86,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "the target side of oscd deploy: start an activation detached from the SSH session, follow it, confirm it (magic rollback)",
     load: async () => (await import("./deploy-target.js")).registerDeployTarget,
   },
+  {
+    name: "server",
+    summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
+    load: async () => (await import("./server.js")).registerServer,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */

@@ -1,13 +1,18 @@
 import { Command } from "commander";
 import { hostStatus, type HostStatus } from "../../activate/index.js";
-import { controlRequest, type AgentStatus } from "../../agent/index.js";
+import { existsSync } from "node:fs";
+import type { AgentStatus } from "../../agent/index.js";
 import { printJson } from "../output.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 
 /** The running agent's view when one answers on the socket; undefined when none runs. */
 async function agentStatus(socket: string): Promise<AgentStatus | undefined> {
+  // The agent's modules are loaded only when one may be listening: most `oscd status` runs
+  // have no agent, and loading it all cost them more than the rest of the command.
+  if (!existsSync(socket)) return undefined;
   try {
+    const { controlRequest } = await import("../../agent/index.js");
     return ((await controlRequest(socket, "status", 5000)) as { agent: AgentStatus }).agent;
   } catch {
     return undefined;
@@ -28,12 +33,15 @@ function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view")
+    .description("this machine: running and booted system, generation, release, reboot need, last deployment")
     .option("--json", "print as JSON")
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
-    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string }) => {
+    .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
+    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
+      if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
       if (o.json) return printJson({ ...s, agent: a ?? null });
       if (o.oneline) {

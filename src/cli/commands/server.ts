@@ -1,0 +1,147 @@
+import type { Command } from "commander";
+import { readFile } from "node:fs/promises";
+import { UsageError } from "../../core/errors.js";
+import { loadFleet } from "../../fleet/index.js";
+import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
+import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
+import { printJson, printTable } from "../output.js";
+
+const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
+
+async function keyArg(v: string): Promise<PublicKey> {
+  if (/^[A-Za-z0-9._+-]+:[A-Za-z0-9+/]+={0,2}$/.test(v)) return parsePublicKey(v);
+  return readPublicKeyFile(v);
+}
+
+async function trustedKeys(o: { trustedKey?: string[]; fleet?: string }): Promise<PublicKey[]> {
+  const keys = await Promise.all((o.trustedKey ?? []).map(keyArg));
+  if (o.fleet) keys.push(...(await loadFleet(o.fleet)).config.keys.trusted.map((k) => parsePublicKey(k)));
+  if (keys.length === 0) {
+    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file) or --fleet DIR whose oscd.toml lists keys.trusted", "server-no-keys");
+  }
+  return keys;
+}
+
+interface ServeFlags {
+  db: string;
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustedKey?: string[];
+  fleet?: string;
+  webhookSecretFile?: string;
+  jobsRepo?: string;
+  cacheDir?: string;
+  jobsChannel: string;
+  releaseJobsImmediately?: boolean;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerServer(program: Command): void {
+  const server = program
+    .command("server")
+    .description("the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)")
+    .option("--db <spec>", "sqlite:PATH or postgres://user@host/db", DEFAULT_DB)
+    .option("--listen <addr>", "address and port to listen on", "127.0.0.1:8420")
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM); or put the server behind a TLS proxy")
+    .option("--tls-key <file>", "the certificate's private key (PEM)")
+    .option("--trusted-key <key>", "a public key releases must be signed with (name:base64 or a file); repeatable", collect)
+    .option("--fleet <dir>", "take the trusted keys from this fleet repository's oscd.toml")
+    .option("--webhook-secret-file <file>", "turn on GitHub webhooks (/api/v1/webhooks/github), verified with this secret")
+    .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
+    .option("--jobs-channel <name>", "the channel webhook publish jobs write", "main")
+    .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
+    .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
+    .option("--json", "log as JSON lines")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
+  oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
+  oscd server token create --admin            # shown once; keep it
+  oscd server token create --host web1 --tag web --channel main
+
+Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.`,
+    )
+    .action(async (o: ServeFlags) => {
+      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError("--tls-cert and --tls-key go together", "give both, or neither (and a TLS proxy in front)", "server-tls");
+      const trusted = await trustedKeys(o);
+      const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
+      if (webhookSecret !== undefined && webhookSecret.length < 16) throw new UsageError("the webhook secret is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32)", "server-webhook-secret");
+      const s = await startServer({
+        db: o.db,
+        listen: o.listen,
+        trusted,
+        tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey } : undefined,
+        logger: o.json ? { level: "info" } : false,
+        webhookSecret,
+        cacheDir: o.cacheDir,
+        jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
+        releaseJobsImmediately: o.releaseJobsImmediately,
+      });
+      if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
+      const stop = () => {
+        void s.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+
+  // `--db` and `--json` of `server` apply to these too (`oscd server token list --db …`).
+  const token = server.command("token").description("make, list and revoke API tokens (works on the database given by --db directly)");
+  token
+    .command("create")
+    .description("make a token; it is printed once and only its hash is stored")
+    .option("--admin", "an admin token (every endpoint)")
+    .option("--host <name>", "a host token (reads and reports for this host only)")
+    .option("--tag <tag>", "the host's tags, for rollout waves and filters; repeatable", collect)
+    .option("--channel <name>", "the host's channel")
+    .option("--label <text>", "a note shown by `token list`")
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ db: string; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
+      if (Boolean(o.admin) === Boolean(o.host)) throw new UsageError("give exactly one of --admin and --host NAME", "e.g. oscd server token create --host web1", "server-token-kind");
+      const d = await openDatabase(o.db);
+      try {
+        const made = o.admin ? await createToken(d.db, { kind: "admin" }, o.label) : await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label);
+        if (o.json) printJson(made);
+        else process.stdout.write(`${made.token}\n`);
+        if (!o.json) process.stderr.write(`token ${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret\n`);
+      } finally {
+        await d.close();
+      }
+    });
+  token
+    .command("revoke")
+    .argument("<id>", "the token's id (from `token list`)")
+    .description("revoke a token")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ db: string }>();
+      const d = await openDatabase(o.db);
+      try {
+        if (!(await revokeToken(d.db, id, Date.now(), d.dialect))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
+        process.stdout.write(`revoked ${id}${d.dialect === "postgres" ? "" : " (a running server stops accepting it within 5 seconds)"}\n`);
+      } finally {
+        await d.close();
+      }
+    });
+  token
+    .command("list")
+    .description("list tokens (never their secrets)")
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
+      const d = await openDatabase(o.db);
+      try {
+        const rows = await listTokens(d.db);
+        if (o.json) return printJson(rows);
+        printTable(
+          ["ID", "KIND", "HOST", "CREATED", "REVOKED", "LABEL"],
+          rows.map((r) => [r.id, r.kind, r.host ?? "-", new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : "-", r.label]),
+        );
+      } finally {
+        await d.close();
+      }
+    });
+}

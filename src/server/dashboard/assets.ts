@@ -1,0 +1,3 @@
+export { DASHBOARD_HTML } from "./html.js";
+export { DASHBOARD_JS } from "./script.js";
+export { DASHBOARD_CSS } from "./style.js";

@@ -1,0 +1,64 @@
+/** The dashboard's page: a shell the script fills; no inline script or style (the CSP forbids both). */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>oscd fleet</title>
+<link rel="stylesheet" href="/dashboard.css">
+<script src="/dashboard.js" defer></script>
+</head>
+<body>
+<header>
+  <h1>oscd</h1>
+  <nav>
+    <a href="#/fleet" id="nav-fleet">Fleet</a>
+    <a href="#/releases" id="nav-releases">Releases</a>
+  </nav>
+  <span id="live" class="live off" title="live updates">offline</span>
+</header>
+<main>
+  <section id="login" hidden>
+    <h2>Sign in</h2>
+    <p>Paste an admin token (<code>oscd server token create --admin</code>). It stays in this browser only.</p>
+    <form id="login-form"><input id="token" type="password" autocomplete="off" placeholder="oscd_…" aria-label="admin token"><button type="submit">Sign in</button></form>
+    <p id="login-error" class="error"></p>
+  </section>
+  <section id="fleet" hidden>
+    <div class="toolbar">
+      <h2>Fleet <span id="fleet-count" class="muted"></span></h2>
+      <label>Tag <select id="filter-tag"><option value="">all</option></select></label>
+      <label>Status <select id="filter-status"><option value="">all</option></select></label>
+      <input id="filter-text" type="search" placeholder="host…" aria-label="filter hosts">
+    </div>
+    <table id="fleet-table" class="cards">
+      <thead><tr><th>Host</th><th>Channel</th><th>Desired</th><th>Current</th><th>Generation</th><th>Booted</th><th>Reboot</th><th>Last seen</th><th>Status</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section id="host" hidden>
+    <p><a href="#/fleet">← Fleet</a></p>
+    <h2 id="host-name"></h2>
+    <dl id="host-facts"></dl>
+    <h3>Deployment history</h3>
+    <ol id="host-history" class="history"></ol>
+  </section>
+  <section id="releases" hidden>
+    <h2>Rollouts</h2>
+    <div id="rollouts"></div>
+    <h2>Releases</h2>
+    <table id="release-table" class="cards">
+      <thead><tr><th>Channel</th><th>Sequence</th><th>Version</th><th>Commit</th><th>Signed by</th><th>State</th><th>Created</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <h2>Jobs <span class="muted">(from webhooks)</span></h2>
+    <table id="job-table" class="cards">
+      <thead><tr><th>Job</th><th>Kind</th><th>State</th><th>Queued</th><th>Finished</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <pre id="job-log" class="log" hidden></pre>
+  </section>
+</main>
+</body>
+</html>
+`;

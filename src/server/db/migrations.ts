@@ -1,0 +1,144 @@
+import { sql, type Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+/**
+ * Versioned migrations, applied in order at every start; each runs in its own transaction with
+ * its version recorded, so a start that dies half-way leaves no half-made schema. Under
+ * PostgreSQL an advisory lock keeps several servers starting at once from racing.
+ */
+interface Migration {
+  version: number;
+  name: string;
+  up: (db: Kysely<Database>) => Promise<void>;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- migrations create tables the typed Database does not know yet */
+type AnyDb = Kysely<any>;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "tokens, hosts, releases, assignments, rollouts, reports, jobs",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema
+        .createTable("tokens")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("host", "text")
+        .addColumn("label", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .execute();
+      await db.schema
+        .createTable("hosts")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("tags", "text", (c) => c.notNull())
+        .addColumn("channel", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("last_seen", "bigint")
+        .addColumn("state", "text")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("reason", "text")
+        .execute();
+      await db.schema
+        .createTable("releases")
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("sequence", "bigint", (c) => c.notNull())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("commit", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addColumn("etag", "text", (c) => c.notNull())
+        .addColumn("signer", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("releases_pk", ["channel", "sequence"])
+        .execute();
+      await db.schema
+        .createTable("assignments")
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("sequence", "bigint", (c) => c.notNull())
+        .addColumn("assigned_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("assignments_pk", ["host", "channel"])
+        .execute();
+      await db.schema
+        .createTable("rollouts")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("sequence", "bigint", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("max_failures", "bigint", (c) => c.notNull())
+        .addColumn("bake_ms", "bigint", (c) => c.notNull())
+        .addColumn("current_wave", "bigint", (c) => c.notNull())
+        .addColumn("reason", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("waves")
+        .addColumn("rollout_id", "text", (c) => c.notNull())
+        .addColumn("idx", "bigint", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("hosts", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("started_at", "bigint")
+        .addColumn("healthy_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addPrimaryKeyConstraint("waves_pk", ["rollout_id", "idx"])
+        .execute();
+      await db.schema
+        .createTable("reports")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("channel", "text")
+        .addColumn("sequence", "bigint")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addColumn("received_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("reports_host").on("reports").columns(["host", "received_at"]).execute();
+      await db.schema.createIndex("reports_release").on("reports").columns(["channel", "sequence", "host"]).execute();
+      await db.schema
+        .createTable("jobs")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("input", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("log", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("started_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addColumn("delivery", "text", (c) => c.unique())
+        .execute();
+    },
+  },
+];
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export async function migrate(db: Kysely<Database>, dialect: "sqlite" | "postgres"): Promise<number[]> {
+  const applied: number[] = [];
+  await db.transaction().execute(async (trx) => {
+    if (dialect === "postgres") await sql`select pg_advisory_xact_lock(4242001)`.execute(trx);
+    await (trx as Kysely<Database>).schema
+      .createTable("oscd_migrations")
+      .ifNotExists()
+      .addColumn("version", "integer", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("applied_at", "bigint", (c) => c.notNull())
+      .execute();
+    const done = new Set((await trx.selectFrom("oscd_migrations").select("version").execute()).map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await m.up(trx);
+      await trx.insertInto("oscd_migrations").values({ version: m.version, name: m.name, applied_at: Date.now() }).execute();
+      applied.push(m.version);
+    }
+  });
+  return applied;
+}
+
+/** Newest schema version this oscd knows; a database from a newer oscd is refused at start. */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

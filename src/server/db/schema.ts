@@ -1,0 +1,117 @@
+/**
+ * The server's tables as kysely sees them. Times are milliseconds since the epoch (bigint in
+ * PostgreSQL, read back as numbers); JSON values are stored as text so both databases agree.
+ */
+export interface TokenTable {
+  id: string;
+  /** SHA-256 (hex) of the secret part; the secret itself is shown once and never stored. */
+  hash: string;
+  kind: "admin" | "host";
+  host: string | null;
+  label: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface HostTable {
+  name: string;
+  /** JSON array of tag names. */
+  tags: string;
+  channel: string | null;
+  created_at: number;
+  last_seen: number | null;
+  /** JSON of the last report's state (current system, generation, booted, reboot needed…). */
+  state: string | null;
+  status: string;
+  reason: string | null;
+}
+
+export interface ReleaseTable {
+  channel: string;
+  sequence: number;
+  version: string;
+  commit: string;
+  /** The manifest exactly as uploaded and verified: the server never rewrites it. */
+  body: string;
+  etag: string;
+  signer: string;
+  /** `pending` until a rollout finishes (or it is released at once), then `complete`. */
+  state: "pending" | "complete";
+  created_at: number;
+}
+
+export interface AssignmentTable {
+  host: string;
+  channel: string;
+  sequence: number;
+  assigned_at: number;
+}
+
+export interface RolloutTable {
+  id: string;
+  channel: string;
+  sequence: number;
+  state: "running" | "paused" | "halted" | "aborted" | "done";
+  /** Failures (hosts whose deployment of this release failed) above which the rollout halts. */
+  max_failures: number;
+  bake_ms: number;
+  current_wave: number;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WaveTable {
+  rollout_id: string;
+  idx: number;
+  name: string;
+  /** JSON array of host names. */
+  hosts: string;
+  state: "pending" | "active" | "baking" | "done";
+  started_at: number | null;
+  healthy_at: number | null;
+  finished_at: number | null;
+}
+
+export interface ReportTable {
+  id: string;
+  host: string;
+  kind: "report" | "heartbeat";
+  channel: string | null;
+  sequence: number | null;
+  status: string;
+  body: string;
+  received_at: number;
+}
+
+export interface JobTable {
+  id: string;
+  kind: string;
+  /** JSON of what the job needs (the event's facts). */
+  input: string;
+  state: "queued" | "running" | "done" | "failed";
+  log: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** Which delivery queued it (GitHub's X-GitHub-Delivery): a replayed delivery queues nothing. */
+  delivery: string | null;
+}
+
+export interface MigrationTable {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+export interface Database {
+  oscd_migrations: MigrationTable;
+  tokens: TokenTable;
+  hosts: HostTable;
+  releases: ReleaseTable;
+  assignments: AssignmentTable;
+  rollouts: RolloutTable;
+  waves: WaveTable;
+  reports: ReportTable;
+  jobs: JobTable;
+}

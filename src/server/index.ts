@@ -1,0 +1,15 @@
+/**
+ * The control server (issue 12): fleet state, signed releases, staged rollouts, webhooks, a
+ * live dashboard and metrics over SQLite or PostgreSQL. Never trusted for content: it only
+ * chooses when each host is served an already-signed manifest.
+ */
+export { startServer, parseListen, type RunningServer, type ServerOptions } from "./serve.js";
+export { buildApp, MAX_BODY_BYTES } from "./app.js";
+export { openDatabase, parseDbUrl, type ServerDb } from "./db/open.js";
+export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo } from "./auth.js";
+export { fleetTable, type FleetRow } from "./fleet-view.js";
+export { LONG_POLL_HEADER } from "./routes/agent.js";
+export { HttpError } from "./errors.js";
+export { fetchFleet, readServerToken, ServerRequestError } from "./client.js";
+export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
+export type { JobRunner, JobResult } from "./jobs.js";

@@ -1,0 +1,54 @@
+import type { Kysely } from "kysely";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Database } from "./db/schema.js";
+
+/**
+ * Prometheus metrics on a registry of the server's own (not prom-client's global one, so two
+ * servers in one test process do not mix). Fleet gauges are read from the database when
+ * scraped, so every process of a PostgreSQL deployment reports the same fleet.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"method" | "route" | "status">;
+  readonly latency: Histogram<"method" | "route">;
+  readonly reports: Counter<"kind" | "result">;
+  readonly manifests: Counter<"result">;
+  readonly waiting: Gauge;
+
+  constructor(db: Kysely<Database>, now: () => number, offlineAfterMs: number) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: "oscd_http_requests_total", help: "HTTP requests answered", labelNames: ["method", "route", "status"], registers });
+    this.latency = new Histogram({ name: "oscd_http_request_duration_seconds", help: "HTTP request latency", labelNames: ["method", "route"], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+    this.reports = new Counter({ name: "oscd_reports_total", help: "Reports and heartbeats received", labelNames: ["kind", "result"], registers });
+    this.manifests = new Counter({ name: "oscd_manifest_requests_total", help: "Manifest requests by answer (200, 304)", labelNames: ["result"], registers });
+    this.waiting = new Gauge({ name: "oscd_long_polls_waiting", help: "Manifest long-polls waiting now", registers });
+    new Gauge({
+      name: "oscd_hosts",
+      help: "Hosts by status (offline: not seen for a while)",
+      labelNames: ["status"],
+      registers,
+      async collect() {
+        this.reset();
+        const cutoff = now() - offlineAfterMs;
+        const rows = await db.selectFrom("hosts").select(["status", "last_seen"]).execute();
+        const counts = new Map<string, number>();
+        for (const r of rows) {
+          const s = r.last_seen !== null && r.last_seen < cutoff ? "offline" : r.status;
+          counts.set(s, (counts.get(s) ?? 0) + 1);
+        }
+        for (const [status, n] of counts) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: "oscd_rollouts",
+      help: "Rollouts by state",
+      labelNames: ["state"],
+      registers,
+      async collect() {
+        this.reset();
+        const rows = await db.selectFrom("rollouts").select((eb) => ["state", eb.fn.countAll<number>().as("n")]).groupBy("state").execute();
+        for (const r of rows) this.set({ state: r.state }, Number(r.n));
+      },
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import type { Kysely } from "kysely";
+import { GuardError } from "../core/errors.js";
+import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, verifyManifest, type Manifest } from "../manifest/index.js";
+import type { PublicKey } from "../nix/index.js";
+import type { Database, ReleaseTable } from "./db/schema.js";
+import { HttpError } from "./errors.js";
+
+/**
+ * A signed manifest becomes a release of its channel here, and only after it has been checked
+ * exactly as an agent would check it: strict parsing, a signature by a key the fleet trusts,
+ * a sequence above every release the channel already has, not expired. The bytes are stored
+ * as they came: the server never writes or changes manifest content, it only chooses which
+ * already-signed manifest each host is served (rollouts), so a compromised server can delay a
+ * release but not forge, replay or downgrade one.
+ */
+export interface AddedRelease {
+  channel: string;
+  sequence: number;
+  version: string;
+  signer: string;
+  /** False when the very same manifest was already a release (an upload retried). */
+  created: boolean;
+}
+
+export function etagOf(body: string): string {
+  return `"${createHash("sha256").update(body).digest("hex").slice(0, 32)}"`;
+}
+
+/** Turns the manifest module's refusals into HTTP answers (422 untrusted/format, 409 sequence). */
+function refusal(e: unknown): never {
+  if (e instanceof GuardError) {
+    const status = e.code === "manifest-sequence" ? 409 : 422;
+    throw new HttpError(status, e.code, e.message, e.hint);
+  }
+  throw e;
+}
+
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean } = {}): Promise<AddedRelease> {
+  const now = opts.now ?? new Date();
+  let manifest: Manifest;
+  let signer: PublicKey;
+  try {
+    manifest = parseManifest(text, "the uploaded manifest");
+    signer = verifyManifest(manifest, trusted, "the uploaded manifest");
+    checkFreshness(manifest, { now, skewMs: DEFAULT_SKEW_MS });
+  } catch (e) {
+    refusal(e);
+  }
+  return db.transaction().execute(async (trx) => {
+    const latest = await trx.selectFrom("releases").select("body").where("channel", "=", manifest.channel).orderBy("sequence", "desc").limit(1).executeTakeFirst();
+    let same = false;
+    try {
+      same = checkSequence(latest ? parseManifest(latest.body) : undefined, manifest) === "same";
+    } catch (e) {
+      refusal(e);
+    }
+    const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: signer.name };
+    if (same) return { ...result, created: false };
+    const row: ReleaseTable = {
+      channel: manifest.channel,
+      sequence: manifest.sequence,
+      version: manifest.version,
+      commit: manifest.commit,
+      body: text,
+      etag: etagOf(text),
+      signer: result.signer,
+      state: opts.immediate ? "complete" : "pending",
+      created_at: now.getTime(),
+    };
+    await trx.insertInto("releases").values(row).execute();
+    return { ...result, created: true };
+  });
+}
+
+/** Releasing at once (no rollout): every host not pinned by an assignment gets it. */
+export async function completeRelease(db: Kysely<Database>, channel: string, sequence: number): Promise<void> {
+  const r = await db.updateTable("releases").set({ state: "complete" }).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+}
+
+export type ReleaseSummary = Omit<ReleaseTable, "body">;
+
+export async function listReleases(db: Kysely<Database>, channel?: string): Promise<ReleaseSummary[]> {
+  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at"]);
+  if (channel) q = q.where("channel", "=", channel);
+  return q.orderBy("channel").orderBy("sequence", "desc").limit(500).execute();
+}
+
+export async function getRelease(db: Kysely<Database>, channel: string, sequence: number): Promise<ReleaseTable> {
+  const r = await db.selectFrom("releases").selectAll().where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
+  if (!r) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+  return r;
+}
+
+/** Hosts a release names (the universe a rollout of it moves through). */
+export function releaseHosts(body: string): string[] {
+  return Object.keys(parseManifest(body).hosts).sort();
+}
+
+/** Reads a manifest from a cache (file path or http(s) URL) for `POST /api/v1/releases/import`. */
+export async function readFromCache(url: string, maxBytes: number): Promise<string> {
+  if (!/^https?:\/\//.test(url)) throw new HttpError(400, "bad-url", "a cache manifest URL is http:// or https://");
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: "error" });
+  } catch (e) {
+    throw new HttpError(502, "cache-unreachable", `cannot fetch ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? String((e as Error).message)}`);
+  }
+  if (res.status !== 200) throw new HttpError(502, "cache-unreachable", `${url} answered ${res.status}`);
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (buf.length > maxBytes) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
+  return buf.toString("utf8");
+}

@@ -1,0 +1,189 @@
+import type BetterSqlite3 from "better-sqlite3";
+import type { Kysely, Transaction } from "kysely";
+import { z } from "zod";
+import type { Database, HostTable, ReportTable } from "./db/schema.js";
+import { badRequest, forbidden, HttpError } from "./errors.js";
+import { checkChannel, checkHostName } from "./names.js";
+
+/**
+ * Reports and heartbeats from agents. Each carries an id the agent chose; delivering the same
+ * id twice (an outbox retrying after a lost answer) records it once. Ids are kept per host, so
+ * one host cannot take another's id and make the server drop that host's real report.
+ */
+const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const short = z.string().max(400);
+
+export const reportSchema = z
+  .object({
+    id: z.string().regex(ID, "an id has 1 to 128 letters, digits, '.', '_', ':' and '-'"),
+    host: z.string().optional(),
+    status: z.string().max(40).optional(),
+    outcome: z.string().max(40).optional(),
+    channel: z.string().optional(),
+    sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    version: short.optional(),
+    commit: short.optional(),
+    toplevel: short.optional(),
+    generation: z.number().int().min(0).optional(),
+    booted: short.optional(),
+    rebootNeeded: z.boolean().optional(),
+    reason: z.string().max(2000).optional(),
+    /** The agent's report (src/agent/outbox.ts): deployment | refusal | recovery, with code and message on failure. */
+    type: z.string().max(40).optional(),
+    code: z.string().max(100).optional(),
+    message: z.string().max(2000).optional(),
+    deploymentId: short.optional(),
+    log: z.string().max(32_000).optional(),
+  })
+  .passthrough();
+
+export type Report = z.infer<typeof reportSchema>;
+
+/** Outcome words agents use, folded into what the fleet table and rollouts need. */
+const HEALTHY = new Set(["success", "succeeded", "committed", "unchanged", "healthy", "ok", "done"]);
+const FAILED = new Set(["failed", "failure", "rolled-back", "rolledback", "aborted", "refused", "error"]);
+
+export function foldStatus(s: string | undefined): "ok" | "failed" | "deploying" | "unknown" {
+  if (!s) return "unknown";
+  const w = s.toLowerCase();
+  if (HEALTHY.has(w)) return "ok";
+  if (FAILED.has(w)) return "failed";
+  if (["started", "deploying", "realising", "switching", "pending", "running", "checking"].includes(w)) return "deploying";
+  return "unknown";
+}
+
+export function parseReport(raw: unknown): Report {
+  const r = reportSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw badRequest("bad-report", `the report is not valid: ${i ? `${i.path.join(".") || "(top level)"}: ${i.message}` : "invalid"}`);
+  }
+  if (r.data.channel !== undefined) checkChannel(r.data.channel);
+  if (r.data.host !== undefined) checkHostName(r.data.host);
+  return r.data;
+}
+
+export interface Recorded {
+  duplicate: boolean;
+  status: string;
+}
+
+/** The few reads and writes recording a report needs, so one piece of logic runs on both databases. */
+interface ReportStore {
+  hostChannel(host: string): Promise<string | null | undefined>;
+  assignmentChannels(host: string): Promise<string[]>;
+  channelHasReleases(channel: string): Promise<boolean>;
+  releaseExists(channel: string, sequence: number): Promise<boolean>;
+  /** False when the id was already stored. */
+  insertReport(row: ReportTable): Promise<boolean>;
+  /** Rows updated (0: no such host). */
+  updateHost(host: string, set: { last_seen: number; state?: string; status?: string; reason?: string | null }): Promise<number>;
+  insertHost(row: HostTable): Promise<void>;
+}
+
+function kyselyStore(trx: Transaction<Database>): ReportStore {
+  return {
+    hostChannel: async (host) => (await trx.selectFrom("hosts").select("channel").where("name", "=", host).executeTakeFirst())?.channel,
+    assignmentChannels: async (host) => (await trx.selectFrom("assignments").select("channel").where("host", "=", host).execute()).map((a) => a.channel),
+    channelHasReleases: async (channel) => (await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).limit(1).executeTakeFirst()) !== undefined,
+    releaseExists: async (channel, sequence) => (await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst()) !== undefined,
+    insertReport: async (row) => Number((await trx.insertInto("reports").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n) > 0,
+    updateHost: async (host, set) => Number((await trx.updateTable("hosts").set(set).where("name", "=", host).executeTakeFirst()).numUpdatedRows),
+    insertHost: async (row) => {
+      await trx.insertInto("hosts").values(row).execute();
+    },
+  };
+}
+
+/**
+ * SQLite's hot path: prepared statements on better-sqlite3 itself (kysely compiles and prepares
+ * every query again, which was most of a report's cost). Used only while holding kysely's one
+ * connection, so it never runs inside another request's open transaction.
+ */
+const prepared = new WeakMap<BetterSqlite3.Database, ReturnType<typeof prepare>>();
+function prepare(raw: BetterSqlite3.Database) {
+  return {
+    hostChannel: raw.prepare<[string], { channel: string | null }>("select channel from hosts where name = ?"),
+    assignments: raw.prepare<[string], { channel: string }>("select channel from assignments where host = ?"),
+    anyRelease: raw.prepare<[string], { sequence: number }>("select sequence from releases where channel = ? limit 1"),
+    release: raw.prepare<[string, number], { sequence: number }>("select sequence from releases where channel = ? and sequence = ?"),
+    insertReport: raw.prepare("insert into reports (id, host, kind, channel, sequence, status, body, received_at) values (@id, @host, @kind, @channel, @sequence, @status, @body, @received_at) on conflict (id) do nothing"),
+    seen: raw.prepare("update hosts set last_seen = ? where name = ?"),
+    report: raw.prepare("update hosts set last_seen = ?, state = ?, status = ?, reason = ? where name = ?"),
+    status: raw.prepare("update hosts set last_seen = ?, status = ?, reason = ? where name = ?"),
+    insertHost: raw.prepare("insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason) values (@name, @tags, @channel, @created_at, @last_seen, @state, @status, @reason)"),
+  };
+}
+function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
+  let p = prepared.get(raw);
+  if (!p) prepared.set(raw, (p = prepare(raw)));
+  const q = p;
+  return {
+    hostChannel: async (host) => q.hostChannel.get(host)?.channel,
+    assignmentChannels: async (host) => q.assignments.all(host).map((a) => a.channel),
+    channelHasReleases: async (channel) => q.anyRelease.get(channel) !== undefined,
+    releaseExists: async (channel, sequence) => q.release.get(channel, sequence) !== undefined,
+    insertReport: async (row) => q.insertReport.run(row).changes > 0,
+    updateHost: async (host, set) =>
+      (set.status === undefined ? q.seen.run(set.last_seen, host) : set.state === undefined ? q.status.run(set.last_seen, set.status, set.reason ?? null, host) : q.report.run(set.last_seen, set.state, set.status, set.reason ?? null, host)).changes,
+    insertHost: async (row) => {
+      q.insertHost.run(row);
+    },
+  };
+}
+
+async function record(store: ReportStore, host: string, report: Report, kind: "report" | "heartbeat", now: number): Promise<Recorded> {
+  // A refusal (an untrusted, expired or older manifest) means the host did not take the release.
+  const status = kind === "heartbeat" ? "heartbeat" : report.type === "refusal" ? "failed" : foldStatus(report.status ?? report.outcome);
+  const reason = status === "failed" ? (report.reason ?? report.message ?? report.code ?? "failed").slice(0, 400) : null;
+  const body = JSON.stringify(report);
+  // The agent's reports name a sequence but not a channel: it is the host's.
+  let channel = report.channel ?? null;
+  if (channel === null && report.sequence !== undefined) {
+    channel = (await store.hostChannel(host)) ?? null;
+    if (channel === null) {
+      const a = await store.assignmentChannels(host);
+      if (a.length === 1) channel = a[0] ?? null;
+    }
+  }
+  // Only a report that names its channel itself is refused for an unknown release: an agent
+  // retries anything but 2xx, so an inferred channel must never wedge its outbox.
+  if (report.channel !== undefined && report.sequence !== undefined && kind === "report") {
+    if ((await store.channelHasReleases(report.channel)) && !(await store.releaseExists(report.channel, report.sequence))) {
+      throw new HttpError(422, "unknown-release", `channel ${report.channel} has no release #${report.sequence} on this server`);
+    }
+  }
+  const inserted = await store.insertReport({ id: `${host}/${report.id}`, host, kind, channel, sequence: report.sequence ?? null, status, body, received_at: now });
+  if (!inserted) return { duplicate: true, status };
+  // What the host runs is taken from reports that say it runs it; a failed deployment (rolled
+  // back) or a refusal names the release it did NOT take, so it changes status and reason only.
+  const set = kind === "heartbeat" ? { last_seen: now } : status === "failed" ? { last_seen: now, status, reason } : { last_seen: now, state: body, status, reason };
+  const updated = await store.updateHost(host, set);
+  // Hosts get their row with their token; an admin reporting for a host never enrolled makes it.
+  if (updated === 0) {
+    await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: "state" in set ? body : null, status: kind === "report" ? status : "new", reason });
+  }
+  return { duplicate: false, status };
+}
+
+/** Stores a report or heartbeat once per (host, id), in one transaction. `raw`: SQLite's own handle, for the fast path. */
+export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), raw?: BetterSqlite3.Database): Promise<Recorded> {
+  if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
+  if (!raw) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
+  return db.connection().execute(async () => {
+    raw.exec("begin immediate");
+    try {
+      const r = await record(sqliteStore(raw), host, report, kind, now);
+      raw.exec("commit");
+      return r;
+    } catch (e) {
+      if (raw.inTransaction) raw.exec("rollback");
+      throw e;
+    }
+  });
+}
+
+export async function hostHistory(db: Kysely<Database>, host: string, limit = 100): Promise<{ id: string; kind: string; status: string; received_at: number; body: unknown }[]> {
+  const rows = await db.selectFrom("reports").select(["id", "kind", "status", "received_at", "body"]).where("host", "=", host).where("kind", "=", "report").orderBy("received_at", "desc").limit(limit).execute();
+  return rows.map((r) => ({ ...r, id: r.id.slice(host.length + 1), body: JSON.parse(r.body) as unknown }));
+}

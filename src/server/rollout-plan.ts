@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { badRequest } from "./errors.js";
+import { checkHostName, checkTag } from "./names.js";
+
+/**
+ * A rollout's waves, fixed when it is created: canary hosts first, then waves by host list, tag
+ * or percentage (cumulative: `25` means "until a quarter of the hosts have it"), then whatever
+ * hosts remain. Each host is in exactly one wave. Fixing the plan up front means a host added
+ * mid-way or a tag edited later cannot jump the queue.
+ */
+const waveSpec = z.union([
+  z.object({ hosts: z.array(z.string()).min(1).max(10_000) }).strict(),
+  z.object({ tag: z.string() }).strict(),
+  z.object({ percent: z.number().gt(0).max(100) }).strict(),
+]);
+
+export const rolloutSpecSchema = z
+  .object({
+    channel: z.string(),
+    sequence: z.number().int().min(1),
+    canary: z.array(z.string()).max(1000).optional(),
+    waves: z.array(waveSpec).max(100).optional(),
+    /** Seconds each wave must stay healthy before the next one starts. */
+    bakeSeconds: z.number().min(0).max(7 * 86_400).default(300),
+    /** Failed hosts tolerated; one more halts the rollout. */
+    maxFailures: z.number().int().min(0).max(1_000_000).default(0),
+  })
+  .strict();
+
+export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
+export interface PlannedWave {
+  name: string;
+  hosts: string[];
+}
+
+export function parseRolloutSpec(raw: unknown): RolloutSpec {
+  const r = rolloutSpecSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw badRequest("bad-rollout", `the rollout is not valid: ${i ? `${i.path.join(".") || "(top level)"}: ${i.message}` : "invalid"}`);
+  }
+  for (const h of r.data.canary ?? []) checkHostName(h);
+  for (const w of r.data.waves ?? []) {
+    if ("hosts" in w) w.hosts.forEach(checkHostName);
+    if ("tag" in w) checkTag(w.tag);
+  }
+  return r.data;
+}
+
+export function planWaves(universe: readonly string[], tagsOf: (host: string) => readonly string[], spec: Pick<RolloutSpec, "canary" | "waves">): PlannedWave[] {
+  const all = [...new Set(universe)].sort();
+  const inRelease = new Set(all);
+  const placed = new Set<string>();
+  const waves: PlannedWave[] = [];
+  const take = (name: string, hosts: Iterable<string>) => {
+    const list = [...hosts].filter((h) => inRelease.has(h) && !placed.has(h));
+    list.forEach((h) => placed.add(h));
+    if (list.length > 0) waves.push({ name, hosts: list });
+  };
+  if (spec.canary?.length) {
+    const unknown = spec.canary.filter((h) => !inRelease.has(h));
+    if (unknown.length) throw badRequest("bad-rollout", `canary host(s) not in the release: ${unknown.slice(0, 5).join(", ")}`);
+    take("canary", spec.canary);
+  }
+  (spec.waves ?? []).forEach((w, i) => {
+    if ("hosts" in w) take(`wave ${i + 1}`, w.hosts);
+    else if ("tag" in w) take(`wave ${i + 1} (@${w.tag})`, all.filter((h) => tagsOf(h).includes(w.tag)));
+    else {
+      const target = Math.ceil((w.percent / 100) * all.length);
+      take(`wave ${i + 1} (${w.percent}%)`, all.filter((h) => !placed.has(h)).slice(0, Math.max(0, target - placed.size)));
+    }
+  });
+  take(waves.length === 0 ? "all" : "rest", all);
+  return waves;
+}

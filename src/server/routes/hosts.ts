@@ -1,0 +1,22 @@
+import type { FastifyInstance } from "fastify";
+import { requireAdmin, requireHost } from "../auth.js";
+import type { ServerContext } from "../context.js";
+import { notFound } from "../errors.js";
+import { fleetTable } from "../fleet-view.js";
+import { checkHostName } from "../names.js";
+import { hostHistory } from "../reports.js";
+
+export function hostRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get("/api/v1/hosts", async (req) => {
+    requireAdmin(await ctx.auth(req));
+    return { hosts: await fleetTable(ctx) };
+  });
+  app.get<{ Params: { name: string } }>("/api/v1/hosts/:name", async (req) => {
+    const p = await ctx.auth(req);
+    const name = checkHostName(req.params.name);
+    requireHost(p, name);
+    const row = (await fleetTable(ctx, name))[0];
+    if (!row) throw notFound(`host ${name}`);
+    return { host: row, history: await hostHistory(ctx.db, name) };
+  });
+}

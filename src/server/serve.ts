@@ -1,0 +1,158 @@
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { mkdir, readFile } from "node:fs/promises";
+import { UsageError } from "../core/errors.js";
+import type { PublicKey } from "../nix/index.js";
+import { buildApp } from "./app.js";
+import { TokenCache, type ServerContext } from "./context.js";
+import { openDatabase, type ServerDb } from "./db/open.js";
+import { OFFLINE_AFTER_MS } from "./fleet-view.js";
+import { Metrics } from "./metrics.js";
+import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
+import { runNextJob, type JobRunner } from "./jobs.js";
+import { addRelease } from "./releases.js";
+import { advanceAll } from "./rollouts.js";
+import { ServedCache } from "./served.js";
+
+export interface ServerOptions {
+  /** `sqlite:PATH` or `postgres://…`. */
+  db: string;
+  trusted: readonly PublicKey[];
+  /** host:port or port; default 127.0.0.1:8420. */
+  listen?: string;
+  tls?: { certFile: string; keyFile: string };
+  logger?: FastifyServerOptions["logger"];
+  now?: () => number;
+  /** How often running rollouts are looked at (bake times end, reports arrived elsewhere). */
+  tickMs?: number;
+  webhookSecret?: string;
+  /** Serve (and accept PUT into) this binary cache directory under /cache/. */
+  cacheDir?: string;
+  /** Runs webhook jobs; without one, jobs stay queued (and visible) until a server with one runs them. */
+  jobRunner?: JobRunner;
+  /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
+  releaseJobsImmediately?: boolean;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  url: string;
+  database: ServerDb;
+  close(): Promise<void>;
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT` or `PORT` (on 127.0.0.1). */
+export function parseListen(spec: string | undefined): { host: string; port: number } {
+  const s = spec ?? "127.0.0.1:8420";
+  const m = /^(?:(?:\[([0-9a-fA-F:]+)\]|([A-Za-z0-9.-]+)):)?(\d{1,5})$/.exec(s);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen ${JSON.stringify(s.slice(0, 80))} is not HOST:PORT`, "e.g. --listen 127.0.0.1:8420, --listen 0.0.0.0:8420 or --listen [::1]:8420", "bad-listen");
+  return { host: m[1] ?? m[2] ?? "127.0.0.1", port: Number(m[3]) };
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  if (opts.cacheDir) await mkdir(opts.cacheDir, { recursive: true });
+  const database = await openDatabase(opts.db);
+  let notifier: Notifier;
+  if (database.dialect === "postgres" && database.url) {
+    const n = new PostgresNotifier(database.url);
+    await n.start();
+    notifier = n;
+  } else notifier = new LocalNotifier();
+  const now = opts.now ?? Date.now;
+  const tokens = new TokenCache(database.db, notifier);
+  const ctx: ServerContext = {
+    db: database.db,
+    dialect: database.dialect,
+    sqlite: database.raw,
+    notifier,
+    served: new ServedCache(database.db, notifier),
+    trusted: opts.trusted,
+    metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
+    now,
+    webhookSecret: opts.webhookSecret,
+    cacheDir: opts.cacheDir,
+    changed: async (topics) => {
+      for (const t of new Set(topics)) await notifier.publish(t);
+    },
+    auth: (req) => tokens.get(req.headers.authorization),
+    hostChanged: () => undefined,
+  };
+  // Reports arrive by the thousand: the dashboard hears of them at most every 250 ms, and
+  // rollouts look at them at most that often, not once per report.
+  // Background work (rollout ticks, jobs) has no request to answer: its failures go to the log.
+  let warn: (msg: string) => void = () => undefined;
+  const failed = (what: string) => (e: unknown) => warn(`${what} failed (will retry): ${String((e as Error)?.message ?? e).split("\n")[0]}`);
+  let pending: NodeJS.Timeout | undefined;
+  let reportSeen = false;
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await ctx.changed(await advanceAll(database.db, now()));
+    } catch (e) {
+      failed("advancing rollouts")(e);
+    } finally {
+      ticking = false;
+    }
+  };
+  ctx.hostChanged = (_host, report) => {
+    reportSeen ||= report;
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      const r = reportSeen;
+      reportSeen = false;
+      void ctx.changed(["hosts"]).catch(failed("announcing reports"));
+      if (r) void tick();
+    }, 250);
+  };
+  let working = false;
+  const work = async () => {
+    if (working || !opts.jobRunner) return;
+    working = true;
+    try {
+      while (await runNextJob(database.db, opts.jobRunner, async (text) => {
+        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately });
+        await ctx.changed(["releases", `channel:${r.channel}`]);
+        return `release ${r.channel} #${r.sequence} ${r.created ? "added" : "already known"}${opts.releaseJobsImmediately ? ", served to every host" : ", waiting for a rollout"}`;
+      }, now)) await ctx.changed(["jobs"]);
+    } catch (e) {
+      failed("running jobs")(e);
+    } finally {
+      working = false;
+    }
+  };
+  const timer = setInterval(() => {
+    void tick();
+    void work();
+  }, opts.tickMs ?? 1000);
+  timer.unref();
+
+  const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
+  const app = buildApp(ctx, { logger: opts.logger, https });
+  warn = (msg) => app.log.warn(msg);
+  const { host, port } = parseListen(opts.listen);
+  let address: string;
+  try {
+    address = await app.listen({ host, port });
+  } catch (e) {
+    clearInterval(timer);
+    await notifier.close();
+    await database.close();
+    throw e;
+  }
+  return {
+    app,
+    ctx,
+    url: address.replace("0.0.0.0", "127.0.0.1"),
+    database,
+    close: async () => {
+      clearInterval(timer);
+      if (pending) clearTimeout(pending);
+      await app.close();
+      ctx.served.close();
+      await notifier.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatPublicKey, publicKeyOf } from "../../../src/nix/index.js";
+import { serializeManifest } from "../../../src/manifest/index.js";
+import { FLEET_KEY, signedManifest } from "../../harness/control-server.js";
+import { ensureBuilt, OSCD_BIN } from "../../harness/oscd.js";
+import { freePort } from "../../harness/postgres.js";
+
+/** `oscd server`, `oscd server token …` and `oscd status --server` as users run them (the built CLI). */
+const dir = mkdtempSync(join(tmpdir(), "oscd-server-cli-"));
+const db = `sqlite:${join(dir, "server.db")}`;
+let server: ReturnType<typeof spawn> | undefined;
+let url = "";
+
+function oscd(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync("node", [OSCD_BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+});
+afterAll(() => {
+  server?.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("oscd server (CLI)", () => {
+  it("refuses to start without trusted keys: it could not verify any release", () => {
+    const r = oscd(["server", "--db", db, "--listen", "127.0.0.1:0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^oscd: error\[server-no-keys\]: the server has no trusted keys/);
+  });
+
+  it("makes tokens, serves, and shows the fleet with oscd status --server; a revoked token is refused", async () => {
+    const admin = JSON.parse(oscd(["server", "token", "create", "--admin", "--db", db, "--json"]).stdout) as { id: string; token: string };
+    expect(admin.token).toMatch(/^oscd_[0-9a-f]{16}_/);
+    const host = oscd(["server", "token", "create", "--host", "web1", "--tag", "web", "--channel", "main", "--db", db]);
+    expect(host.code).toBe(0);
+    const hostToken = host.stdout.trim();
+    const list = oscd(["server", "token", "list", "--db", db]);
+    expect(list.stdout).toMatch(/admin/);
+    expect(list.stdout).toMatch(/host\s+web1/);
+    expect(list.stdout).not.toContain(admin.token.slice(22));
+
+    const port = await freePort();
+    server = spawn("node", [OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", formatPublicKey(publicKeyOf(FLEET_KEY))], { stdio: ["ignore", "pipe", "pipe"] });
+    url = await new Promise<string>((resolve, reject) => {
+      let err = "";
+      server?.stderr?.on("data", (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (\S+)/.exec(err);
+        if (m) resolve(m[1] as string);
+      });
+      server?.on("exit", (c) => reject(new Error(`server exited ${c}: ${err}`)));
+    });
+    const up = await fetch(`${url}/api/v1/releases?immediate=1`, { method: "POST", headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" }, body: serializeManifest(signedManifest("main", 1, ["web1"])) });
+    expect(up.status).toBe(201);
+    const rep = await fetch(`${url}/api/v1/reports`, { method: "POST", headers: { authorization: `Bearer ${hostToken}`, "content-type": "application/json" }, body: JSON.stringify({ id: "d1", status: "success", channel: "main", sequence: 1, version: "1.0.1", generation: 3, rebootNeeded: true }) });
+    expect(rep.status).toBe(201);
+
+    const json = oscd(["status", "--server", url, "--json"], { OSCD_SERVER_TOKEN: admin.token });
+    expect(json.code).toBe(0);
+    const fleet = JSON.parse(json.stdout) as { hosts: { host: string; status: string; desired: { sequence: number }; current: { generation: number } }[] };
+    expect(fleet.hosts).toMatchObject([{ host: "web1", status: "ok", desired: { sequence: 1 }, current: { generation: 3 } }]);
+    const text = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token });
+    expect(text.stdout.split("\n")[0]).toMatch(/^HOST\s+CHANNEL\s+DESIRED\s+CURRENT\s+GEN\s+REBOOT\s+LAST SEEN\s+STATUS$/);
+    expect(text.stdout).toMatch(/web1\s+main\s+1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+\d+s ago\s+ok/);
+
+    expect(oscd(["status", "--server", url]).stderr).toMatch(/^oscd: error\[server-token\]: no server token/);
+    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-request\]: .* refused: this needs an admin token/);
+    expect(oscd(["server", "token", "revoke", admin.id, "--db", db]).code).toBe(0);
+    // The server may remember a valid token for up to 5 s (its cache; a revocation through the API clears it at once).
+    let code: number | null = 0;
+    for (let i = 0; i < 70 && code === 0; i++) {
+      code = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token }).code;
+      if (code === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(code).toBe(1);
+  });
+});
