@@ -168,6 +168,11 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
     expect(hugeManifest.status).toBe(413);
     expect((await s.server.ctx.db.selectFrom("reports").selectAll().execute()).length).toBe(0);
     expect((await s.server.ctx.db.selectFrom("releases").selectAll().execute()).length).toBe(0);
+    // Long free text is cut, not refused: the agent would otherwise retry the report for ever.
+    const long = await s.api("POST", "/api/v1/reports", { token: web1, body: { id: "long", outcome: "failed", message: "m".repeat(10_000) } });
+    expect(long.status).toBe(201);
+    const web1Row = (await s.api("GET", "/api/v1/hosts/web1", { token: web1 })).json as { host: { reason: string } };
+    expect(web1Row.host.reason.length).toBeLessThanOrEqual(400);
   });
 
   it("verifies an uploaded manifest: tampered, foreign-signed, older, forked or duplicate-key manifests are refused", async () => {
