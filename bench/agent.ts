@@ -11,6 +11,7 @@
  * - idle: the agent's RSS and CPU time over a period with nothing to do.
  *
  *   npx tsx bench/agent.ts [trials=20] [idleSeconds=60]
+ *   OSCD_BENCH_DEBUG=1 … also prints the agent's steps of the last manifest deployment (stderr)
  */
 import { mkdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -109,6 +110,7 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       hostname: "bman",
       trustedPublicKeys: [signed.publicKey],
       manifest: { urls: [server.url(net.gateway, "channels/main.json")], pollInterval: 2, randomizedDelaySec: 0, longPollSeconds: longPoll ? 55 : 0 },
+      logLevel: process.env.OSCD_BENCH_DEBUG ? "debug" : "info",
       exporter: { enable: false },
       health: { retries: 0, systemdUnits: false },
     });
@@ -124,6 +126,12 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       const start = lines.filter((l) => l.event === "desired" && l.toplevel === top).pop();
       const end = lines.find((l) => l.event === "deployed" && l.toplevel === top) ?? (await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === top));
       if (start && end) out.engineMs.push(Date.parse(String(end.time)) - Date.parse(String(start.time)));
+    }
+    if (process.env.OSCD_BENCH_DEBUG) {
+      const lines = await agent.lines();
+      const last = lines.filter((l) => l.event === "desired").pop();
+      const from = lines.indexOf(last as Record<string, unknown>);
+      for (const l of lines.slice(from)) if (l.event !== "fetched") console.error(String(l.time).slice(17), l.event, l.step ?? "", String(l.detail ?? "").slice(0, 60));
     }
     if (measureIdle) out.idle = await idle(h, agent);
     await agent.kill("TERM");

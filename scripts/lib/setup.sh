@@ -4,7 +4,8 @@
 # postgresql: the control server's tests start throwaway clusters of their own (initdb + pg_ctl
 # from /usr/lib/postgresql/*/bin, as the package's `postgres` user, loopback only; no system
 # service is used). chromium: the dashboard's browser tests (headless, through playwright-core).
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium)
+# sudo: push deploys by a non-root user with a sudo password (test/harness/sudo-user.ts).
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then

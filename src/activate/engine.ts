@@ -35,6 +35,12 @@ export interface ActivationRequest {
   /** Activate even when the system already runs this toplevel. */
   force?: boolean;
   switchTimeoutMs?: number;
+  /**
+   * Called after the switch and health checks, before the deployment is committed (journal
+   * still `switched`, so a crash or reboot meanwhile is rolled back). Throwing rolls back:
+   * push deploys wait here for a confirmation over a new connection (magic rollback).
+   */
+  beforeCommit?: () => Promise<void>;
   onProgress?: (step: string, detail: string) => void;
   layout?: HostLayout;
 }
@@ -181,6 +187,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
         const h = await checkHealth(health, (n, fails) => say("health", fails.length ? `attempt ${n}: ${fails.join("; ")}` : `attempt ${n}: healthy`));
         if (!h.ok) throw new OscdError("health-failed", `health checks failed after ${h.attempts} attempt(s): ${h.failures.join("; ")}`);
       }
+      if (req.beforeCommit) await req.beforeCommit();
     } catch (e) {
       await rollBack(layout, j, errText(e), say);
       throw new RolledBackError(j, errText(e));

@@ -2,7 +2,8 @@ import type { Server } from "node:http";
 import type { Server as NetServer } from "node:net";
 import { hostname } from "node:os";
 import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
-import { isOscdError } from "../core/errors.js";
+import { readFile } from "node:fs/promises";
+import { GuardError, isOscdError } from "../core/errors.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
@@ -14,6 +15,7 @@ import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
+import { waitForSwitchUnits } from "./transient-unit.js";
 import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
@@ -76,6 +78,7 @@ export class Agent {
   /** Recover an interrupted deployment, load state, open the socket and exporter, start sources. */
   async start(): Promise<void> {
     const c = this.opts.config;
+    await checkMachineId(c.machineId);
     this.state = (await readAgentState(c.stateDir)).state;
     await this.recover();
     this.servers.push(
@@ -176,6 +179,8 @@ export class Agent {
   }
 
   private async recover(): Promise<void> {
+    const still = await waitForSwitchUnits(this.opts.config.switchTimeout * 1000, (line) => this.opts.log.info({ event: "recover-waiting" }, line));
+    if (still.length > 0) this.opts.log.warn({ event: "recover-waiting", units: still }, `switch units still running after switchTimeout: ${still.join(", ")}`);
     try {
       const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
       if (r) this.emit({ type: "recovered", at: this.now(), id: r.id, outcome: r.outcome });
@@ -220,4 +225,11 @@ function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" |
     default:
       return undefined;
   }
+}
+
+/** comin's `machineId`: the agent runs only on the machine it was configured for. */
+export async function checkMachineId(want: string | undefined, file = "/etc/machine-id"): Promise<void> {
+  if (!want) return;
+  const have = (await readFile(file, "utf8").catch(() => "")).trim();
+  if (have !== want) throw new GuardError("wrong-machine", `this machine's id is ${have || "(unreadable)"}, the agent is configured for ${want}`, "the configuration was written for another machine; fix machineId");
 }

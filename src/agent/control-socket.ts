@@ -26,7 +26,18 @@ export async function serveControlSocket(path: string, h: ControlHandlers): Prom
   // A socket file left by a killed agent: connecting fails, so it is stale and replaced.
   if (await isListening(path)) throw new OscdError("agent-running", `another agent already serves ${path}`, { hint: "stop it first (one agent per machine)", exitCode: 3 });
   await rm(path, { force: true });
-  const server = createServer((sock) => handle(sock, h));
+  const open = new Set<Socket>();
+  const server = createServer((sock) => {
+    open.add(sock);
+    sock.on("close", () => open.delete(sock));
+    handle(sock, h);
+  });
+  // Closing ends event streams too: a watching client must not keep a stopping agent alive.
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    for (const s of open) s.destroy();
+    return close(cb);
+  };
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => resolve());

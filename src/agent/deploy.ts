@@ -1,3 +1,5 @@
+import { access } from "node:fs/promises";
+import { join } from "node:path";
 import { activate, BusyError, type ActivationResult } from "../activate/index.js";
 import { isOscdError } from "../core/errors.js";
 import { healthSchema } from "../fleet/index.js";
@@ -29,7 +31,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
   let result: ActivationResult;
   try {
     await checkSwitchLock(agent.layout.runDir);
-    if (mode === "switch") {
+    if (mode === "switch" && (await runningHasInhibitors(agent))) {
       // Realised first: the check runs the new system's own switch-to-configuration.
       inhibited = await switchInhibitedAfterRealise(agent, c);
       if (inhibited) mode = "boot";
@@ -79,6 +81,17 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
     }
   }
   return false;
+}
+
+/**
+ * Inhibitors compare the running system's with the new one's: a running system without them
+ * (older NixOS, or none yet) has nothing to compare, and the extra realise is skipped.
+ */
+async function runningHasInhibitors(agent: Agent): Promise<boolean> {
+  return access(join(agent.layout.runDir, "current-system", "switch-inhibitors")).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<string | undefined> {

@@ -1,10 +1,10 @@
 import { watch, type FSWatcher } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { buildHosts, hostTarget, pinnedFleetOf } from "../builder/index.js";
 import { GuardError, OscdError, isOscdError } from "../core/errors.js";
 import { ensureMirror, fetch, isAncestor, resolveCommit, verifyCommitSignature, type SignatureTrust } from "../git/index.js";
-import { prepareSource } from "../source/index.js";
+import { prepareSource, type PinnedSource } from "../source/index.js";
 import type { Agent } from "./agent.js";
 import { branchName, type RemoteConfig } from "./config.js";
 import type { Candidate } from "./guards.js";
@@ -117,8 +117,9 @@ export class GitWatcher {
 
   private async fetchHeads(): Promise<{ main?: string; testing?: string }> {
     const timeoutMs = this.r.timeout * 1000;
+    const env = await remoteAuthEnv(this.r);
     await ensureMirror(this.mirror, [{ name: "origin", url: this.r.url }], { removeOthers: true, timeoutMs });
-    await fetch(this.mirror, "origin", { refspecs: ["+refs/heads/*:refs/remotes/origin/*"], prune: true, tags: false, timeoutMs });
+    await fetch(this.mirror, "origin", { refspecs: ["+refs/heads/*:refs/remotes/origin/*"], prune: true, tags: false, timeoutMs, env });
     const head = (b: string) => resolveCommit(this.mirror, `refs/remotes/origin/${branchName(b, this.agent.host)}`).catch(() => undefined);
     return { main: await head(this.r.branches.main.name), testing: await head(this.r.branches.testing.name) };
   }
@@ -144,14 +145,20 @@ export class GitWatcher {
     const stale = () => generation !== this.generation || this.stopped;
     let phase: "eval" | "build" = "eval";
     try {
-      const pinned = await prepareSource({ kind: "commit", commit: choice.commit }, { remote: this.r.url, mirrorDir: join(cfg.stateDir, "agent", "git", `${this.r.name}-source.git`), rootDir: a.layout.gcrootDir });
+      const pinned = await prepareSource({ kind: "commit", commit: choice.commit }, {
+        remote: this.r.url,
+        mirrorDir: join(cfg.stateDir, "agent", "git", `${this.r.name}-source.git`),
+        rootDir: a.layout.gcrootDir,
+        git: { env: await remoteAuthEnv(this.r), timeoutMs: this.r.timeout * 1000 },
+      });
       if (stale()) return;
-      const p = await pinnedFleetOf(pinned, this.r.url);
+      const p = await pinnedFleetOf(inSubdirectory(pinned, cfg.flakeSubdirectory), this.r.url);
       phase = "build";
       const settings: Record<string, string> = {};
       if (cfg.substituters.length > 0) settings.substituters = cfg.substituters.join(" ");
       if (cfg.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = cfg.trustedPublicKeys.join(" ");
-      const report = await buildHosts(p, { rootDir: a.layout.gcrootDir, buildTimeoutMs: cfg.buildTimeout * 1000, nix: { settings } }, hostTarget(p, a.host));
+      // nix.timeoutMs bounds each Nix call of the evaluation; the build step has its own limit.
+      const report = await buildHosts(p, { rootDir: a.layout.gcrootDir, buildTimeoutMs: cfg.buildTimeout * 1000, nix: { settings, timeoutMs: cfg.evalTimeout * 1000 } }, hostTarget(p, a.host));
       const built = report.hosts[0];
       if (!built?.toplevel || built.status === "failed") {
         if (built?.failedStep === "evaluate") phase = "eval";
@@ -191,6 +198,35 @@ export class GitWatcher {
       }
     }
   }
+}
+
+/**
+ * comin's per-remote `auth`: an SSH deploy key (GIT_SSH_COMMAND), or an access token for https
+ * sent as an extra header through git's environment configuration (GIT_CONFIG_COUNT), so the
+ * token is never in an argument list or a URL.
+ */
+export async function remoteAuthEnv(r: RemoteConfig): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  if (r.auth.sshDeployKeyPath) env.GIT_SSH_COMMAND = `ssh -i '${r.auth.sshDeployKeyPath.replace(/'/g, "")}' -o IdentitiesOnly=yes -o BatchMode=yes`;
+  if (r.auth.accessTokenPath) {
+    const token = (await readFile(r.auth.accessTokenPath, "utf8")).trim();
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new OscdError("agent-config", `${r.auth.accessTokenPath} does not hold a token (one line of printable characters)`, { exitCode: 2 });
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Bearer ${token}`;
+  }
+  return env;
+}
+
+/**
+ * The fleet in a subdirectory of the repository (`flakeSubdirectory`): oscd.toml and flake.nix
+ * there. Nix 2.8's path: references have no `dir`; a path inside the (immutable) snapshot in the
+ * store is just as exact.
+ */
+export function inSubdirectory(p: PinnedSource, sub: string): PinnedSource {
+  if (!sub) return p;
+  const storePath = join(p.snapshot.storePath, sub.replace(/\/+$/, ""));
+  return { ...p, snapshot: { storePath, flakeRef: `path:${storePath}` } };
 }
 
 function oneLine(e: unknown): string {

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
@@ -170,11 +170,4 @@ export function watchFileUrls(urls: readonly string[], onChange: () => void): FS
     }
   }
   return out;
-}
-
-export async function fileExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

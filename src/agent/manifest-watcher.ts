@@ -1,4 +1,5 @@
 import type { FSWatcher } from "node:fs";
+import { lastAppliedSequence } from "../activate/index.js";
 import { GuardError, isOscdError } from "../core/errors.js";
 import type { Manifest } from "../manifest/index.js";
 import type { Agent } from "./agent.js";
@@ -72,7 +73,9 @@ export class ManifestWatcher {
     const a = this.agent;
     const channel = this.cfg.channel;
     const recorded = a.state.manifest[channel];
-    const floor = Math.max(recorded?.sequence ?? 0, await historyFloor(a.layout, channel));
+    // Three records, any one enough to refuse a replay: the agent's state, the engine's
+    // channels.json (written at commit) and the sequences in the engine's journals.
+    const floor = Math.max(recorded?.sequence ?? 0, (await lastAppliedSequence(a.layout, channel)) ?? 0, await historyFloor(a.layout, channel));
     let verdict;
     try {
       verdict = checkManifest(text, where, {

@@ -6,3 +6,4 @@ export * from "./discover.js";
 export * from "./machine.js";
 export * from "./json-schema.js";
 export * from "./names.js";
+export * from "./secrets.js";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parsePublicKey } from "../nix/index.js";
 import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
+import { secretsSchema } from "./secrets.js";
 
 /**
  * The fleet file, `oscd.toml` at the root of the fleet repository. Every field has a default
@@ -90,6 +91,8 @@ export const hostSchema = z
     ssh: sshTarget.optional(),
     machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
     health: healthSchema.partial().optional(),
+    /** Secrets oscd deploy uploads to this host (see secrets.ts). */
+    keys: secretsSchema.optional(),
   })
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;

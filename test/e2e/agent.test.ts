@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, serializeManifest, signManifest, type Manifest } from "../../src/manifest/index.js";
-import { AgentProcess, FleetRepo, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
+import { AgentProcess, FleetRepo, ManifestServer, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
 import { oscd } from "../integration/builder/helpers.js";
 
 /**
@@ -135,6 +135,17 @@ describe("oscd agent following a manifest channel", () => {
     expect((await status(h)).agent.heldBack?.reason).toMatch(/sequence 1 is older than 2/);
     await agent.waitForLog((l) => l.event === "refused" && l.code === "manifest-sequence");
 
+    // The agent's own state lost: the engine's records still give the floor, and the replay is refused again.
+    await agent.kill("TERM");
+    await rm(h.path("/var/lib/oscd/agent/state.json"));
+    const fresh = await AgentProcess.start(h, agentConfig("a2"), { name: "agent-lost-state" });
+    agents.set("a2", fresh);
+    const again = await fresh.waitForLog((l) => l.event === "refused" && l.code === "manifest-sequence");
+    expect(again.message).toMatch(/sequence 1 is older than 2/);
+    const events2 = await h.sh(["sh", "-c", 'setsid node "$1" agent events >/root/events2.log 2>&1 </dev/null & echo $!', "sh", (await import("../harness/oscd.js")).OSCD_BIN]);
+    await oscdOn(h, ["agent", "fetch"]);
+    await waitFor(async () => (await readFile(h.path("/root/events2.log"), "utf8").catch(() => "")).includes('"fetched"'), 30_000, "the second event stream to be connected");
+
     // Garbage (a truncated upload).
     await writeFile(manifestFile(), good.slice(0, 100));
     await waitFor(async () => (await status(h)).agent.heldBack?.code === "manifest-format", 30_000, "the truncated manifest to be refused");
@@ -150,8 +161,10 @@ describe("oscd agent following a manifest channel", () => {
     expect(await h.currentSystem()).toBe(before);
     expect((await h.activations()).length).toBe(activations);
     const streamed = (await readFile(h.path("/root/events.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
-    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence", "manifest-format", "manifest-expired"]));
-    await h.exec(["kill", events.stdout.trim()]);
+    expect(streamed.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-untrusted", "manifest-sequence"]));
+    const streamed2 = (await readFile(h.path("/root/events2.log"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type?: string; code?: string });
+    expect(streamed2.filter((e) => e.type === "refused").map((e) => e.code)).toEqual(expect.arrayContaining(["manifest-format", "manifest-expired"]));
+    await h.exec(["kill", events.stdout.trim(), events2.stdout.trim()]);
 
     // The good manifest again: held back no more, still nothing re-activated.
     await writeFile(manifestFile(), good);
@@ -223,7 +236,7 @@ describe("oscd agent following a manifest channel", () => {
     expect(await runs(h, next.hosts.a1!.toplevel), (await h.activations()).join("\n")).toBe(1);
   });
 
-  it("reports made while the report endpoint is down arrive after it returns, each exactly once, with the host's token", async () => {
+  it("reports made while the report endpoint is down survive a kill -9 of the agent and arrive after the endpoint returns, each exactly once, with the host's token", async () => {
     const h = hosts.get("a2")!;
     const gateway = (await testNetwork()).gateway;
     // A free port, closed again: the endpoint is down until the server listens on it.
@@ -243,6 +256,10 @@ describe("oscd agent following a manifest channel", () => {
     const outbox = h.path("/var/lib/oscd/agent/outbox");
     const queued = (await readdir(outbox)).filter((n) => n.endsWith(".json"));
     expect(queued.length).toBeGreaterThan(0);
+    // Durable: the agent dies (kill -9) with the reports undelivered; the restarted one sends them.
+    await agent.kill("KILL");
+    const restarted = await AgentProcess.start(h, agentConfig("a2", { reports: { url: `http://${gateway}:${port}`, tokenFile: "/root/report-token", retryInterval: 1 } }), { name: "agent-reports-2" });
+    agents.set("a2", restarted);
 
     const received: { auth?: string; key?: string; body: { id: string; type: string; outcome?: string; toplevel?: string; host: string } }[] = [];
     const server: Server = createServer((req: IncomingMessage, res) => {
@@ -261,13 +278,38 @@ describe("oscd agent following a manifest channel", () => {
       expect(ids.length).toBeGreaterThanOrEqual(queued.length);
       expect(received.every((r) => r.auth === "Bearer host-token-a2" && r.key === r.body.id && r.body.host === "a2")).toBe(true);
       expect(received.map((r) => r.body)).toContainEqual(expect.objectContaining({ type: "deployment", outcome: "committed", toplevel: next.hosts.a2!.toplevel }));
-      // Nothing more arrives later (no second delivery of anything).
-      const count = received.length;
+      // Later reports (the restarted agent reads the channel again) are new ones: no id twice.
       await oscdOn(h, ["agent", "fetch"]);
-      await agent.waitForLog((l) => l.event === "fetched" && Date.parse(String(l.at)) > Date.now() - 5000);
-      expect(received.length).toBe(count);
+      await restarted.waitForLog((l) => l.event === "fetched" && Date.parse(String(l.at)) > Date.now() - 5000);
+      await waitFor(async () => (await readdir(outbox)).filter((n) => n.endsWith(".json")).length === 0, 60_000, "the outbox to empty again");
+      const all = received.map((r) => r.body.id);
+      expect(new Set(all).size).toBe(all.length);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("over http, an agent holds a long-poll and a publish reaches it through the held request", async () => {
+    const h = hosts.get("a3")!;
+    const gateway = (await testNetwork()).gateway;
+    const server = await ManifestServer.start(cache, gateway);
+    try {
+      await agents.get("a3")!.kill("TERM");
+      const url = server.url(gateway, "channels/main.json");
+      const agent = await AgentProcess.start(h, agentConfig("a3", { manifest: { urls: [url], pollInterval: 600, randomizedDelaySec: 0, longPollSeconds: 120 } }), { name: "agent-longpoll" });
+      agents.set("a3", agent);
+      // The first answer offers long-poll; the next request is held (wait=120).
+      await waitFor(async () => ((await status(h)).agent?.sources["manifest:main"] as { longPoll?: boolean } | undefined)?.longPoll === true, 30_000, "the agent to see the long-poll offer");
+      const held = server.requests.length;
+      await fleet.commitHostChange("a3", uniqueMarker());
+      const next = await publish();
+      server.changed();
+      await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === next.hosts.a3!.toplevel, 90_000);
+      // Answered by the held request, not by a new poll (the poll interval is 600 s).
+      const answered = server.requests.slice(held).find((r) => r.status === 200);
+      expect(answered?.url).toMatch(/\?wait=120$/);
+    } finally {
+      await server.stop();
     }
   });
 });

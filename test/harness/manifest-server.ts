@@ -15,6 +15,7 @@ export class ManifestServer {
   longPoll = true;
   requests: { url: string; status: number; ifNoneMatch?: string }[] = [];
   private waiters = new Set<() => void>();
+  private stopped = false;
   private server: Server | undefined;
 
   private constructor(readonly root: string) {}
@@ -61,7 +62,7 @@ export class ManifestServer {
     for (;;) {
       const f = await this.read(u.pathname);
       const status = !f ? 404 : ifNoneMatch && ifNoneMatch === f.etag ? 304 : 200;
-      if (status !== 304 || Date.now() >= deadline) {
+      if (status !== 304 || Date.now() >= deadline || this.stopped) {
         this.requests.push({ url: rawUrl, status, ifNoneMatch });
         return status === 200 ? { status, body: f!.body, etag: f!.etag } : { status, etag: f?.etag };
       }
@@ -78,7 +79,11 @@ export class ManifestServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.changed();
-    await new Promise<void>((r) => this.server?.close(() => r()));
+    const closed = new Promise<void>((r) => this.server?.close(() => r()));
+    // Clients keep connections alive (and hold long-polls): end them, or close never returns.
+    this.server?.closeAllConnections();
+    await closed;
   }
 }

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { hostname } from "node:os";
 import { activate, releaseFromManifest, type ReleaseInfo } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
+import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
@@ -12,6 +13,7 @@ interface ActivateOptions {
   host?: string;
   config: string;
   manifest?: string;
+  bundle?: string;
   releaseVersion?: string;
   allowDowngrade?: boolean;
   allowNoExpiry?: boolean;
@@ -41,6 +43,7 @@ export function registerActivate(program: Command): void {
     .option("--allow-unchecked-version", "accept a version that cannot be compared with the running one (not semver)")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
+    .option("--bundle <dir>", "a bundle from oscd bundle: verified completely, then imported and activated")
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
@@ -51,6 +54,7 @@ Examples:
   oscd activate --manifest ./main.json --mode boot                    # next boot only
   oscd activate --release-version 1.2.0 /nix/store/…-nixos-system-web1-1.2.0
   oscd activate --mode test /nix/store/…                              # now, not on the boot menu
+  oscd activate --bundle /media/usb/web1                              # an air-gapped bundle
 
 What is checked:
   always: the path is realised with Nix's signature checks on (trustedPublicKeys of the
@@ -71,7 +75,8 @@ A failed switch or health check rolls back to the previous system and exits 4;
 a refusal by a guard exits 3.`,
     )
     .action(async (toplevelArg: string | undefined, o: ActivateOptions) => {
-      if (toplevelArg === undefined && o.manifest === undefined) throw new UsageError("oscd activate needs a toplevel store path, or --manifest", "see oscd activate --help");
+      if (o.bundle !== undefined) return activateFromBundle(toplevelArg, o);
+      if (toplevelArg === undefined && o.manifest === undefined) throw new UsageError("oscd activate needs a toplevel store path, --manifest or --bundle", "see oscd activate --help");
       if (o.releaseVersion !== undefined && !/^[\x21-\x7e]{1,128}$/.test(o.releaseVersion)) throw new UsageError("--release-version must be one word of printable characters", "e.g. --release-version 1.2.0");
       const machine = await loadMachineConfig(o.config);
       const host = o.host ?? machine.host ?? hostname();
@@ -103,4 +108,25 @@ a refusal by a guard exits 3.`,
       if (o.json) printJson(result);
       else printActivation(result);
     });
+}
+
+/** --bundle: the bundle's signed manifest gives the toplevel and the release facts. */
+async function activateFromBundle(toplevel: string | undefined, o: ActivateOptions): Promise<void> {
+  if (toplevel !== undefined || o.manifest !== undefined || o.releaseVersion !== undefined) {
+    throw new UsageError("--bundle takes no toplevel, --manifest or --release-version", "the bundle's signed manifest names this host's toplevel and its release");
+  }
+  const machine = await loadMachineConfig(o.config);
+  const { result } = await activateBundle(o.bundle as string, {
+    mode: o.mode,
+    host: o.host ?? machine.host ?? hostname(),
+    trustedPublicKeys: machine.trustedPublicKeys,
+    health: healthSchema.parse(machine.health ?? {}),
+    allowDowngrade: o.allowDowngrade,
+    allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
+    retryFailed: o.retryFailed,
+    force: o.force,
+    onProgress: progressPrinter(!o.quiet && !o.json),
+  });
+  if (o.json) printJson(result);
+  else printActivation(result);
 }

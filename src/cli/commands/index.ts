@@ -72,6 +72,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./agent.js")).registerAgent,
   },
   {
+    name: "deploy",
+    summary: "push deploy over SSH: build the selected hosts here, copy their closures, activate each through its oscd engine with magic rollback, in parallel",
+    load: async () => (await import("./deploy.js")).registerDeploy,
+  },
+  {
+    name: "bundle",
+    summary: "build hosts into a directory to carry to machines without network: their closures as a signed binary cache and a signed manifest",
+    load: async () => (await import("./bundle.js")).registerBundle,
+  },
+  {
+    name: "deploy-target",
+    summary: "the target side of oscd deploy: start an activation detached from the SSH session, follow it, confirm it (magic rollback)",
+    load: async () => (await import("./deploy-target.js")).registerDeployTarget,
+  },
+  {
     name: "server",
     summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
     load: async () => (await import("./server.js")).registerServer,

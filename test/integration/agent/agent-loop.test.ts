@@ -79,4 +79,17 @@ describe("the agent with an unreachable source", () => {
     const second = new Agent({ config: agent.opts.config, version: "test", log: agentLogger("error", sink) });
     await expect(second.start()).rejects.toMatchObject({ code: "agent-running" });
   });
+
+  it("stops promptly with an event stream connected, ending the stream", async () => {
+    const stream = controlEvents(join(dir, "run", "agent.sock"));
+    const drained = (async () => {
+      for await (const _e of stream) {
+        // Events until the agent closes the stream.
+      }
+      return "ended";
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await agent.stop();
+    expect(await drained).toBe("ended");
+  });
 });

@@ -1,0 +1,62 @@
+import type { Command } from "commander";
+import { createBundle } from "../../deploy/index.js";
+import { positiveInt } from "../build-options.js";
+import { printJson, table } from "../output.js";
+
+interface BundleFlags {
+  on: string;
+  out: string;
+  repo?: string;
+  ref?: string;
+  key?: string;
+  channel?: string;
+  sequence?: number;
+  builders?: string;
+  stateDir?: string;
+  rootsDir?: string;
+  json?: boolean;
+}
+
+export function registerBundle(program: Command): void {
+  program
+    .command("bundle")
+    .description("build hosts into a directory to carry to machines without network: their closures as a signed binary cache and a signed manifest")
+    .requiredOption("--on <selection>", "the hosts to bundle: names, globs and @tags")
+    .requiredOption("-o, --out <dir>", "the bundle directory (new or empty)")
+    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
+    .option("--key <file>", "the fleet's Nix secret key file (default: $OSCD_SIGNING_KEY_FILE)")
+    .option("--channel <name>", "the manifest's channel (the host refuses a sequence not newer than the last it applied from it)", "bundle")
+    .option("--sequence <n>", "the manifest's sequence (default: seconds since 1970)", positiveInt)
+    .option("--builders <spec>", "Nix remote builders")
+    .option("--state-dir <dir>", "where oscd keeps its git mirror")
+    .option("--roots-dir <dir>", "GC root directory for the build results")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
+  oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0
+
+On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
+before importing anything, then activates through the engine.`,
+    )
+    .action(async (o: BundleFlags) => {
+      const r = await createBundle({
+        selection: o.on,
+        outDir: o.out,
+        repo: o.repo,
+        ref: o.ref,
+        keyFile: o.key,
+        channel: o.channel,
+        sequence: o.sequence,
+        builders: o.builders,
+        stateDir: o.stateDir,
+        rootsDir: o.rootsDir,
+        onProgress: o.json ? undefined : (l) => process.stderr.write(`oscd: ${l}\n`),
+      });
+      if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, hosts: r.hosts });
+      else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence})\n`);
+    });
+}

@@ -1,0 +1,74 @@
+import { mkdir, readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { OscdError, UsageError } from "../core/errors.js";
+import { buildHosts, buildTargets, pinFleet } from "../builder/index.js";
+import { copyTo, signPaths } from "../nix/index.js";
+import { checkChannelName, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
+import { writeFileAtomic } from "./atomic-file.js";
+
+/** Layout of a bundle directory: a signed manifest and a file binary cache of the closures. */
+export const BUNDLE_MANIFEST = "manifest.json";
+export const BUNDLE_CACHE = "cache";
+
+export interface BundleOptions {
+  repo?: string;
+  ref?: string;
+  stateDir?: string;
+  rootsDir?: string;
+  selection: string;
+  outDir: string;
+  /** Nix secret key file (or $OSCD_SIGNING_KEY_FILE): signs the narinfos and the manifest. */
+  keyFile?: string;
+  channel?: string;
+  /** Default: seconds since the epoch, so a later bundle is newer on the host (no replay). */
+  sequence?: number;
+  builders?: string;
+  onProgress?: (line: string) => void;
+}
+
+export interface BundleReport {
+  dir: string;
+  manifest: ManifestBody;
+  hosts: { name: string; toplevel: string }[];
+}
+
+/**
+ * `oscd bundle`: the selected hosts built here, their closures as a signed, uncompressed file
+ * binary cache (so the machine can check every NAR's hash itself before importing), and a
+ * signed manifest naming each host's toplevel, in one directory to carry to machines without
+ * network (004: `nix copy --to file://…`).
+ */
+export async function createBundle(o: BundleOptions): Promise<BundleReport> {
+  const say = o.onProgress ?? (() => undefined);
+  const key = await loadSigningKey(o.keyFile);
+  const channel = checkChannelName(o.channel ?? "bundle");
+  const dir = resolve(o.outDir);
+  const existing = await readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? [] : Promise.reject(e)));
+  if (existing.length > 0) throw new UsageError(`${dir} is not empty`, "give a new directory with -o; a bundle is never written over other files", "bundle-dir-not-empty");
+  const pinned = await pinFleet({ repo: o.repo, ref: o.ref, stateDir: o.stateDir, rootDir: o.rootsDir });
+  const targets = await buildTargets(pinned, o.selection);
+  say(`building ${targets.selected.map((t) => t.name).join(", ")} at ${pinned.source.commit.slice(0, 12)}`);
+  const built = await buildHosts(pinned, { selection: o.selection, builders: o.builders, rootDir: o.rootsDir }, targets);
+  const failed = built.hosts.filter((h) => !h.toplevel || h.status === "failed" || h.status === "evaluated");
+  if (failed.length > 0) throw new OscdError("bundle-build-failed", `not bundling: ${failed.map((h) => `${h.name} (${h.error?.message ?? h.status})`).join("; ")}`, { hint: "fix the failing hosts or leave them out with --on" });
+  const hosts = built.hosts.map((h) => ({ name: h.name, toplevel: h.toplevel as string, system: h.system }));
+  await mkdir(join(dir, BUNDLE_CACHE), { recursive: true });
+  const cache = `file://${join(dir, BUNDLE_CACHE)}`;
+  say(`copying ${hosts.length} closure(s) to ${cache}`);
+  await copyTo(`${cache}?compression=none`, hosts.map((h) => h.toplevel));
+  await signPaths(hosts.map((h) => h.toplevel), key.file, { store: cache, recursive: true });
+  const body: ManifestBody = {
+    schema: MANIFEST_SCHEMA,
+    channel,
+    sequence: o.sequence ?? Math.floor(Date.now() / 1000),
+    version: pinned.source.version ?? "",
+    commit: pinned.source.commit,
+    ref: pinned.source.ref,
+    createdAt: new Date().toISOString(),
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, { toplevel: h.toplevel, system: h.system }])),
+    caches: [],
+  };
+  const manifest = signManifest(body, key.secret);
+  await writeFileAtomic(join(dir, BUNDLE_MANIFEST), serializeManifest(manifest), 0o644);
+  return { dir, manifest: body, hosts };
+}

@@ -1,0 +1,203 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve as resolvePath } from "node:path";
+import { OscdError, UsageError, isOscdError } from "../core/errors.js";
+import { buildHosts, buildTargets, eachLimited, pinFleet, type PinnedFleet } from "../builder/index.js";
+import { fleetHost, type Operation } from "../fleet/index.js";
+import { signPaths } from "../nix/index.js";
+import type { DeployEvent, DeployReport, HostReport } from "./events.js";
+import { deployHost, uploadSecrets } from "./host-deploy.js";
+import { probeHost, type HostFacts } from "./probe.js";
+import type { Remote } from "./remote.js";
+import { rollout } from "./rollout.js";
+import { parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
+import type { Elevation } from "./sudo.js";
+import type { RebootPolicy } from "./reboot.js";
+import type { DeployerProbe, ProbeSettings } from "./probes.js";
+
+export interface DeployOptions {
+  repo?: string;
+  ref?: string;
+  stateDir?: string;
+  rootsDir?: string;
+  selection?: string;
+  builders?: string;
+  maxJobs?: number | "auto";
+  mode: Operation;
+  parallel: number;
+  canary: number;
+  failFast: boolean;
+  confirmTimeoutS: number;
+  ssh: Omit<SshSettings, "controlDir">;
+  /** The oscd command on the hosts, as words. */
+  remoteOscd: readonly string[];
+  storeProtocol: "ssh-ng" | "ssh";
+  substituteOnDestination?: boolean;
+  /** Sign the closures with this Nix secret key before copying (needed for non-root SSH users). */
+  signKeyFile?: string;
+  /** Asked once, only when some host's SSH user is not root. Undefined: sudo without a password. */
+  sudoPassword?: (again: boolean) => Promise<string | undefined>;
+  allowDowngrade?: boolean;
+  force?: boolean;
+  /** Time after a missed confirmation deadline to reconnect and learn how a host ended. */
+  graceMs?: number;
+  probes?: { list: DeployerProbe[]; settings: ProbeSettings };
+  reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
+  /** Upload the hosts' secrets only: no build, no activation. */
+  keysOnly?: boolean;
+  onEvent?: (e: DeployEvent) => void;
+}
+
+/**
+ * `oscd deploy`: pin → select → reach every host (before building) → build → per host, at
+ * most `parallel` at once (canaries first): copy the closure, activate through the host's oscd
+ * engine detached from the SSH session, confirm over a new connection (magic rollback).
+ */
+export async function deploy(o: DeployOptions): Promise<DeployReport> {
+  const emit = o.onEvent ?? (() => undefined);
+  if (o.parallel < 1) throw new UsageError("--parallel must be at least 1");
+  const controlDir = await mkdtemp(join(tmpdir(), "oscd-ssh-"));
+  try {
+    const ssh: SshSettings = { ...o.ssh, controlDir };
+    emit({ type: "phase", phase: "pin", detail: o.ref ?? "HEAD" });
+    const pinned = await pinFleet({ repo: o.repo, ref: o.ref, stateDir: o.stateDir, rootDir: o.rootsDir });
+    const targets = await buildTargets(pinned, o.selection);
+    const names = targets.selected.map((t) => t.name);
+    emit({ type: "plan", hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
+    const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
+
+    const nonRoot = [...sshTargets.values()].filter((t) => t.user !== "root");
+    if (nonRoot.length > 0 && !o.signKeyFile) {
+      throw new UsageError(
+        `${nonRoot.map((t) => t.host).join(", ")}: the SSH user is not root, so the host's Nix accepts only paths signed by a key it trusts`,
+        "pass --sign-key FILE (a Nix secret key whose public key is in the hosts' trusted-public-keys)",
+        "unsigned-copy",
+      );
+    }
+    let elevation: Elevation = { kind: "root" };
+    if (nonRoot.length > 0) elevation = { kind: "sudo", password: await o.sudoPassword?.(false) };
+
+    emit({ type: "phase", phase: "reach", detail: `${names.length} host(s)` });
+    const facts = new Map<string, HostFacts>();
+    let failures = await reach(names, sshTargets, ssh, elevation, o, facts);
+    const sudoRefused = [...failures.values()].some((e) => e.code === "sudo-refused");
+    if (sudoRefused && elevation.kind === "sudo" && o.sudoPassword) {
+      // Asked again at most once (a typo), then the hosts that still refuse are reported.
+      const again = await o.sudoPassword(true);
+      if (again !== undefined) {
+        elevation = { kind: "sudo", password: again };
+        failures = await reach([...failures.keys()], sshTargets, ssh, elevation, o, facts);
+      }
+    }
+    if (failures.size > 0) {
+      const first = [...failures.values()][0] as OscdError;
+      throw new OscdError("hosts-unreachable", `not deploying: ${[...failures.entries()].map(([h, e]) => `${h} (${e.message})`).join("; ")}`, {
+        hint: first.hint ?? "every selected host must be reachable before anything is built; fix them or leave them out with --on",
+        exitCode: first.exitCode === 3 ? 3 : 1,
+      });
+    }
+
+    const secrets = new Map(names.map((n) => [n, Object.entries(fleetHost(pinned.fleet.config, n)?.keys ?? {}).map(([name, config]) => ({ name, config }))]));
+    for (const [n, list] of secrets) {
+      for (const k of list) if (k.config.text !== undefined) emit({ type: "warning", host: n, message: `key ${k.name} is given as text in oscd.toml, so it is in git and in the source snapshot in the Nix store; use file or command` });
+    }
+    const keysBaseDir = localRepoDir(o.repo);
+    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: o.remoteOscd });
+    if (o.keysOnly) {
+      const result = await rollout(names, { parallel: o.parallel, canary: 0, failFast: o.failFast }, async (name) => {
+        const start = Date.now();
+        const r = blank(name, facts.get(name), "done");
+        try {
+          await uploadSecrets({ remote: remoteOf(name), secrets: secrets.get(name) ?? [] }, "all", keysBaseDir, (step, detail) => emit({ type: "host", host: name, step, detail }));
+        } catch (e) {
+          r.result = "failed";
+          r.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: String(e) };
+        }
+        r.timeMs = Date.now() - start;
+        emit({ type: "host-done", report: r });
+        return r;
+      }, (name, reason) => ({ ...blank(name, facts.get(name), "skipped"), error: { code: "skipped", message: reason } }));
+      return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: result.reports, stopped: result.stopped };
+    }
+
+    emit({ type: "phase", phase: "build", detail: `${names.length} host(s)` });
+    const built = await buildHosts(pinned, { selection: o.selection, builders: o.builders, maxJobs: o.maxJobs, rootDir: o.rootsDir }, targets);
+    const toplevels = new Map(built.hosts.filter((h) => h.toplevel && (h.status === "built" || h.status === "present")).map((h) => [h.name, h.toplevel as string]));
+    if (o.signKeyFile && toplevels.size > 0) await signPaths([...new Set(toplevels.values())], o.signKeyFile, { recursive: true });
+
+    const release = releaseOf(pinned, built.tag);
+    const reports = new Map<string, HostReport>();
+    for (const h of built.hosts) {
+      if (!toplevels.has(h.name)) {
+        const r = blank(h.name, facts.get(h.name), "failed");
+        r.error = h.error ? { code: h.error.code, message: h.error.message } : { code: "build-failed", message: `${h.failedStep ?? "build"} failed` };
+        reports.set(h.name, r);
+        emit({ type: "host-done", report: r });
+      }
+    }
+    const go = names.filter((n) => toplevels.has(n));
+    const result = await rollout(
+      go,
+      { parallel: o.parallel, canary: o.canary, failFast: o.failFast },
+      async (name) => {
+        const r = await deployHost(
+          { remote: remoteOf(name), facts: facts.get(name) as HostFacts, toplevel: toplevels.get(name) as string, secrets: secrets.get(name) ?? [] },
+          {
+            mode: o.mode,
+            release,
+            confirmTimeoutS: o.confirmTimeoutS,
+            storeProtocol: o.storeProtocol,
+            checkSigs: o.signKeyFile !== undefined,
+            substituteOnDestination: o.substituteOnDestination,
+            allowDowngrade: o.allowDowngrade,
+            force: o.force,
+            graceMs: o.graceMs,
+            keysBaseDir,
+            reboot: o.reboot,
+            probes: o.probes,
+            emit,
+          },
+        );
+        emit({ type: "host-done", report: r });
+        return r;
+      },
+      (name, reason) => {
+        const r = blank(name, facts.get(name), "skipped");
+        r.error = { code: "skipped", message: reason };
+        return r;
+      },
+    );
+    if (result.stopped) emit({ type: "stopped", reason: result.stopped, skipped: result.reports.filter((r) => r.result === "skipped").map((r) => r.host) });
+    for (const r of result.reports) reports.set(r.host, r);
+    return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: names.map((n) => reports.get(n) as HostReport), stopped: result.stopped };
+  } finally {
+    await rm(controlDir, { recursive: true, force: true });
+  }
+}
+
+async function reach(names: readonly string[], targets: Map<string, SshTarget>, ssh: SshSettings, e: Elevation, o: DeployOptions, facts: Map<string, HostFacts>): Promise<Map<string, OscdError>> {
+  const failures = new Map<string, OscdError>();
+  await eachLimited(names, o.parallel, async (n) => {
+    try {
+      facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, e, o.remoteOscd));
+      o.onEvent?.({ type: "host", host: n, step: "reached" });
+    } catch (err) {
+      failures.set(n, isOscdError(err) ? err : new OscdError("probe-failed", `${n}: ${String(err)}`));
+    }
+  });
+  return failures;
+}
+
+/** The operator's checkout (key files are relative to it); the current directory for a URL. */
+function localRepoDir(repo: string | undefined): string {
+  if (!repo) return process.cwd();
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s]+@[^/\s]+:/.test(repo) ? process.cwd() : resolvePath(repo);
+}
+
+function releaseOf(p: PinnedFleet, tag: string | undefined): { version?: string; commit?: string; ref?: string; tag?: string } {
+  return { version: p.source.version, commit: p.source.commit, ref: p.source.ref, tag };
+}
+
+function blank(host: string, f: HostFacts | undefined, result: HostReport["result"]): HostReport {
+  return { host, result, old: { generation: f?.generation, version: f?.version, system: f?.currentSystem }, new: {}, timeMs: 0, warnings: [] };
+}
