@@ -135,7 +135,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
   let address: string;
   try {
-    address = await app.listen({ host, port });
+    // Node's default backlog (511) resets connections when a fleet's agents reconnect at once
+    // (after a restart); the kernel caps this at net.core.somaxconn.
+    address = await app.listen({ host, port, backlog: 4096 });
   } catch (e) {
     clearInterval(timer);
     await notifier.close();
