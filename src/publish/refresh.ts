@@ -1,5 +1,5 @@
 import { UsageError } from "../core/errors.js";
-import type { ManifestBody } from "../manifest/index.js";
+import type { Manifest, ManifestBody } from "../manifest/index.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { prepareChannel, type ChannelOptions } from "./setup.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom } from "./validity.js";
@@ -19,6 +19,8 @@ export interface RefreshReport {
   locations: { url: string; status: LocationStatus }[];
   warnings: string[];
   retries: number;
+  /** The manifest written (for a control server to be told of it). */
+  manifest: Manifest;
 }
 
 /**
@@ -53,5 +55,6 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
     locations: w.locations,
     warnings,
     retries: w.retries,
+    manifest: w.manifest,
   };
 }

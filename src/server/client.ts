@@ -41,3 +41,32 @@ export async function fetchFleet(base: string, token: string, timeoutMs = 30_000
   }
   return body.hosts;
 }
+
+export interface UploadedRelease {
+  channel: string;
+  sequence: number;
+  state: string;
+  created: boolean;
+}
+
+/**
+ * `oscd publish --server URL`: tells a control server of a manifest just written. The server
+ * verifies it as an agent would (signature by a trusted key, newer sequence, not expired), so
+ * this only saves it reading the cache; it cannot make a release the server would not accept.
+ */
+export async function uploadRelease(base: string, token: string, manifestText: string, timeoutMs = 60_000): Promise<UploadedRelease> {
+  if (!/^https?:\/\//.test(base)) throw new UsageError(`--server ${JSON.stringify(base.slice(0, 80))} is not an http(s) URL`, "e.g. --server https://oscd.example.org", "bad-server-url");
+  const url = base.replace(/\/+$/, "") + "/api/v1/releases";
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: manifestText, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new ServerRequestError(`cannot reach ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`, "check the URL and that `oscd server` runs there; the manifest is written to the caches all the same");
+  }
+  const body = (await res.json().catch(() => undefined)) as (Partial<UploadedRelease> & { error?: { code?: string; message?: string } }) | undefined;
+  if (!(res.status === 200 || res.status === 201) || typeof body?.sequence !== "number" || typeof body.channel !== "string") {
+    const why = typeof body?.error?.message === "string" ? body.error.message.replace(/[\r\n]+/g, " ").slice(0, 200) : `status ${res.status}`;
+    throw new ServerRequestError(`${url} refused the release: ${why}`, res.status === 401 || res.status === 403 ? "use an admin token (`oscd server token create --admin`)" : "the manifest is in the caches; the server can also import it (POST /api/v1/releases/import)");
+  }
+  return { channel: body.channel, sequence: body.sequence, state: String(body.state ?? ""), created: body.created === true };
+}

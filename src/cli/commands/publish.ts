@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
-import { parseValidity, publish, refreshChannel, SIGNING_KEY_ENV, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
+import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress } from "./build.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
@@ -64,6 +64,16 @@ interface PublishFlags extends BuildSourceFlags {
   manifestOut?: string;
   validFor: string;
   refresh?: boolean;
+  server?: string;
+  serverTokenFile?: string;
+}
+
+/** With --server, the control server is told of the manifest just written (it verifies it itself). */
+async function tellServer(o: PublishFlags, manifest: Manifest | undefined, json: boolean | undefined): Promise<void> {
+  if (o.server === undefined || manifest === undefined) return;
+  const { readServerToken, uploadRelease } = await import("../../server/index.js");
+  const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest));
+  if (!json) process.stderr.write(`oscd: server ${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}\n`);
 }
 
 function printRefresh(r: RefreshReport, json: boolean | undefined): void {
@@ -81,7 +91,9 @@ export function registerPublish(program: Command): void {
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
-    .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry");
+    .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
+    .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
+    .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
@@ -93,6 +105,7 @@ Examples:
   oscd publish --cache file:///srv/nix-cache --manifest-out /srv/www/channels --json
   oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
+  oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
 manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
@@ -110,6 +123,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs });
         printRefresh(r, o.json);
+        await tellServer(o, r.manifest, o.json);
         return;
       }
       const report = await publish({
@@ -146,6 +160,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
               : "no manifest written (no host could be published)";
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
+      if (report.status !== "not-written") await tellServer(o, report.manifest, o.json);
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),
