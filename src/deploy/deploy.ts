@@ -10,7 +10,7 @@ import { deployHost, uploadSecrets } from "./host-deploy.js";
 import { probeHost, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
-import { parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
+import { closeMaster, parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
 import type { Elevation } from "./sudo.js";
 import type { RebootPolicy } from "./reboot.js";
 import type { DeployerProbe, ProbeSettings } from "./probes.js";
@@ -59,6 +59,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
   const emit = o.onEvent ?? (() => undefined);
   if (o.parallel < 1) throw new UsageError("--parallel must be at least 1");
   const controlDir = await mkdtemp(join(tmpdir(), "oscd-ssh-"));
+  const used: SshTarget[] = [];
   try {
     const ssh: SshSettings = { ...o.ssh, controlDir };
     emit({ type: "phase", phase: "pin", detail: o.ref ?? "HEAD" });
@@ -67,6 +68,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     const names = targets.selected.map((t) => t.name);
     emit({ type: "plan", hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
     const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
+    used.push(...sshTargets.values());
 
     const nonRoot = [...sshTargets.values()].filter((t) => t.user !== "root");
     if (!o.signKeyFile && !o.noCheckSigs && nonRoot.length < sshTargets.size) {
@@ -180,6 +182,8 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     for (const r of result.reports) reports.set(r.host, r);
     return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: names.map((n) => reports.get(n) as HostReport), stopped: result.stopped };
   } finally {
+    // The shared connections end with the deploy: no ssh of ours lingers for ControlPersist.
+    await Promise.all(used.map((t) => closeMaster(t, { ...o.ssh, controlDir })));
     await rm(controlDir, { recursive: true, force: true });
   }
 }
