@@ -35,6 +35,26 @@ export async function enqueueJob(db: Kysely<Database>, kind: string, input: unkn
   return { id, duplicate: false };
 }
 
+/** Longer than any job may run (the CLI runner stops its commands after an hour). */
+export const JOB_DEADLINE_MS = 2 * 3_600_000;
+
+/**
+ * A job left `running` past the deadline belonged to a server that died mid-job: it is marked
+ * failed, not run again (a release or publish half done must be looked at, not repeated blindly).
+ */
+export async function reapInterruptedJobs(db: Kysely<Database>, now = Date.now()): Promise<number> {
+  const stale = await db.selectFrom("jobs").select(["id", "log"]).where("state", "=", "running").where("started_at", "<", now - JOB_DEADLINE_MS).execute();
+  for (const j of stale) {
+    await db
+      .updateTable("jobs")
+      .set({ state: "failed", finished_at: now, log: `${j.log}\ninterrupted: the server running it stopped before it finished; nothing was retried` })
+      .where("id", "=", j.id)
+      .where("state", "=", "running")
+      .execute();
+  }
+  return stale.length;
+}
+
 /** Claims and runs the oldest queued job; false when there was none (or another process took it). */
 export async function runNextJob(db: Kysely<Database>, runner: JobRunner, onManifest: (text: string, input: Record<string, unknown>) => Promise<string>, now: () => number = Date.now): Promise<boolean> {
   const next = await db.selectFrom("jobs").selectAll().where("state", "=", "queued").orderBy("created_at").limit(1).executeTakeFirst();

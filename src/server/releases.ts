@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
-import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, verifyManifest, type Manifest } from "../manifest/index.js";
+import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import { HttpError } from "./errors.js";
@@ -21,6 +21,8 @@ export interface AddedRelease {
   signer: string;
   /** False when the very same manifest was already a release (an upload retried). */
   created: boolean;
+  /** `complete` when served to every host at once (immediate, or a refresh of what they run). */
+  state?: "pending" | "complete";
 }
 
 export function etagOf(body: string): string {
@@ -57,6 +59,11 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
     }
     const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: signer.name };
     if (same) return { ...result, created: false };
+    // A refresh (`oscd publish --refresh`: the same systems re-signed with a later expiry) moves
+    // nobody anywhere, so it needs no rollout: served at once, or hosts would be held on the
+    // expiring one until an operator rolled out a change that changes nothing.
+    const base = await trx.selectFrom("releases").select("body").where("channel", "=", manifest.channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
+    const refresh = base !== undefined && sameContent(parseManifest(base.body), manifest);
     const row: ReleaseTable = {
       channel: manifest.channel,
       sequence: manifest.sequence,
@@ -65,11 +72,11 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       body: text,
       etag: etagOf(text),
       signer: result.signer,
-      state: opts.immediate ? "complete" : "pending",
+      state: opts.immediate || refresh ? "complete" : "pending",
       created_at: now.getTime(),
     };
     await trx.insertInto("releases").values(row).execute();
-    return { ...result, created: true };
+    return { ...result, created: true, state: row.state };
   });
 }
 

@@ -11,14 +11,19 @@ import { checkChannel, checkHostName } from "./names.js";
  * one host cannot take another's id and make the server drop that host's real report.
  */
 const ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const short = z.string().max(400);
+/**
+ * Free text is cut, never refused: an agent retries a refused report for ever (its outbox keeps
+ * it until acknowledged), so a long message must not wedge it. The body limit bounds the total.
+ */
+const text = (max: number) => z.string().transform((v) => (v.length > max ? v.slice(0, max - 1) + "…" : v));
+const short = text(400);
 
 export const reportSchema = z
   .object({
     id: z.string().regex(ID, "an id has 1 to 128 letters, digits, '.', '_', ':' and '-'"),
     host: z.string().optional(),
-    status: z.string().max(40).optional(),
-    outcome: z.string().max(40).optional(),
+    status: text(40).optional(),
+    outcome: text(40).optional(),
     channel: z.string().optional(),
     sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     version: short.optional(),
@@ -27,13 +32,13 @@ export const reportSchema = z
     generation: z.number().int().min(0).optional(),
     booted: short.optional(),
     rebootNeeded: z.boolean().optional(),
-    reason: z.string().max(2000).optional(),
+    reason: text(2000).optional(),
     /** The agent's report (src/agent/outbox.ts): deployment | refusal | recovery, with code and message on failure. */
-    type: z.string().max(40).optional(),
-    code: z.string().max(100).optional(),
-    message: z.string().max(2000).optional(),
+    type: text(40).optional(),
+    code: text(100).optional(),
+    message: text(2000).optional(),
     deploymentId: short.optional(),
-    log: z.string().max(32_000).optional(),
+    log: text(32_000).optional(),
   })
   .passthrough();
 
@@ -170,7 +175,7 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), raw?: BetterSqlite3.Database): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
   if (!raw) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
-  return db.connection().execute(async () => {
+  return inTurn(raw, () => db.connection().execute(async () => {
     raw.exec("begin immediate");
     try {
       const r = await record(sqliteStore(raw), host, report, kind, now);
@@ -180,7 +185,21 @@ export async function recordReport(db: Kysely<Database>, host: string, report: R
       if (raw.inTransaction) raw.exec("rollback");
       throw e;
     }
-  });
+  }));
+}
+
+/**
+ * Reports take SQLite's one connection first come, first served. Kysely's connection lock wakes
+ * every waiter at once and the quickest wins, so under a thousand concurrent agents some
+ * reports waited over a minute (the load test saw client timeouts); queueing them here first
+ * leaves at most one report contending for the lock.
+ */
+const turns = new WeakMap<BetterSqlite3.Database, Promise<unknown>>();
+function inTurn<T>(raw: BetterSqlite3.Database, fn: () => Promise<T>): Promise<T> {
+  const prev = turns.get(raw) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  turns.set(raw, next.catch(() => undefined));
+  return next;
 }
 
 export async function hostHistory(db: Kysely<Database>, host: string, limit = 100): Promise<{ id: string; kind: string; status: string; received_at: number; body: unknown }[]> {

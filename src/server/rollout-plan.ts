@@ -22,6 +22,8 @@ export const rolloutSpecSchema = z
     waves: z.array(waveSpec).max(100).optional(),
     /** Seconds each wave must stay healthy before the next one starts. */
     bakeSeconds: z.number().min(0).max(7 * 86_400).default(300),
+    /** A host that has not reported healthy or failed this long after its wave started counts as failed. */
+    waveTimeoutSeconds: z.number().min(0).max(30 * 86_400).default(3600),
     /** Failed hosts tolerated; one more halts the rollout. */
     maxFailures: z.number().int().min(0).max(1_000_000).default(0),
   })

@@ -56,7 +56,7 @@ export async function createRollout(db: Kysely<Database>, raw: unknown, now = Da
     if (waves.length === 0) throw new HttpError(400, "bad-rollout", `release ${spec.channel} #${spec.sequence} names no hosts`);
     await trx
       .insertInto("rollouts")
-      .values({ id, channel: spec.channel, sequence: spec.sequence, state: "running", max_failures: spec.maxFailures, bake_ms: Math.round(spec.bakeSeconds * 1000), current_wave: 0, reason: null, created_at: now, updated_at: now })
+      .values({ id, channel: spec.channel, sequence: spec.sequence, state: "running", max_failures: spec.maxFailures, bake_ms: Math.round(spec.bakeSeconds * 1000), wave_timeout_ms: Math.round(spec.waveTimeoutSeconds * 1000), current_wave: 0, reason: null, created_at: now, updated_at: now })
       .execute();
     await trx
       .insertInto("waves")
@@ -120,17 +120,25 @@ export async function advance(db: Kysely<Database>, id: string, now = Date.now()
         changed.add(`channel:${r.channel}`);
         continue;
       }
-      const started = await trx.selectFrom("waves").select("hosts").where("rollout_id", "=", id).where("state", "!=", "pending").execute();
+      const started = await trx.selectFrom("waves").select(["hosts", "started_at", "state"]).where("rollout_id", "=", id).where("state", "!=", "pending").execute();
       const reached = started.flatMap((w) => JSON.parse(w.hosts) as string[]);
       const seen = await outcomes(trx, r.channel, r.sequence, reached);
-      const failed = reached.filter((h) => seen.get(h) === "failed");
+      // Silence past the timeout is a failure: a canary that died before reporting must halt the rollout, not hang it.
+      const silent =
+        r.wave_timeout_ms > 0
+          ? started.filter((w) => w.state === "active" && w.started_at !== null && now - w.started_at >= r.wave_timeout_ms).flatMap((w) => (JSON.parse(w.hosts) as string[]).filter((h) => seen.get(h) !== "ok" && seen.get(h) !== "failed"))
+          : [];
+      const failed = [...reached.filter((h) => seen.get(h) === "failed"), ...silent];
       if (failed.length > r.max_failures) {
-        const reason = `${failed.length} host(s) failed (${failed.slice(0, 5).join(", ")}${failed.length > 5 ? ", …" : ""}); at most ${r.max_failures} tolerated`;
+        const quiet = silent.length ? `, ${silent.length} of them silent for ${Math.round(r.wave_timeout_ms / 1000)}s` : "";
+        const reason = `${failed.length} host(s) failed (${failed.slice(0, 5).join(", ")}${failed.length > 5 ? ", …" : ""}${quiet}); at most ${r.max_failures} tolerated`;
         await trx.updateTable("rollouts").set({ state: "halted", reason, updated_at: now }).where("id", "=", id).execute();
         changed.add("rollouts");
         break;
       }
-      const healthy = hosts.every((h) => seen.get(h) === "ok" || (seen.get(h) === "failed" && failed.length <= r.max_failures));
+      // Failures within the tolerance count as done: the wave waits only for hosts still deploying.
+      const tolerated = new Set(failed);
+      const healthy = hosts.every((h) => seen.get(h) === "ok" || tolerated.has(h));
       if (!healthy) break;
       const healthyAt = wave.healthy_at ?? now;
       if (wave.healthy_at === null) {

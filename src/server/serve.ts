@@ -8,7 +8,7 @@ import { openDatabase, type ServerDb } from "./db/open.js";
 import { OFFLINE_AFTER_MS } from "./fleet-view.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
-import { runNextJob, type JobRunner } from "./jobs.js";
+import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
 import { addRelease } from "./releases.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
@@ -111,6 +111,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (working || !opts.jobRunner) return;
     working = true;
     try {
+      if (await reapInterruptedJobs(database.db, now())) await ctx.changed(["jobs"]);
       while (await runNextJob(database.db, opts.jobRunner, async (text) => {
         const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately });
         await ctx.changed(["releases", `channel:${r.channel}`]);
@@ -134,7 +135,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
   let address: string;
   try {
-    address = await app.listen({ host, port });
+    // Node's default backlog (511) resets connections when a fleet's agents reconnect at once
+    // (after a restart); the kernel caps this at net.core.somaxconn.
+    address = await app.listen({ host, port, backlog: 4096 });
   } catch (e) {
     clearInterval(timer);
     await notifier.close();

@@ -7,7 +7,7 @@ import type { Notifier } from "./notify.js";
  * else the channel's newest release that finished rolling out (`complete`). A host that a
  * rollout has not reached keeps being served its previous manifest.
  *
- * Answers are cached per process and the cache is dropped on every change notice (the
+ * Answers are cached per process and the cache is dropped on every channel change notice (the
  * notifier reaches every process, PostgreSQL ones included), so the hot path of an agent
  * asking "anything new?" costs no database read.
  */
@@ -27,7 +27,10 @@ export class ServedCache {
     private readonly db: Kysely<Database>,
     notifier: Notifier,
   ) {
-    this.unsubscribe = notifier.subscribe(() => {
+    // Only a channel's change can change what is served (releases completed, waves started);
+    // reports and token changes arrive by the thousand and must not empty the cache.
+    this.unsubscribe = notifier.subscribe((topic) => {
+      if (!topic.startsWith("channel:") && topic !== "*") return;
       this.generation++;
       this.cache.clear();
     });

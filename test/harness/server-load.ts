@@ -33,6 +33,8 @@ export interface AgentLoadResult {
   acknowledged: Set<string>;
   /** 201 answers per id: must be exactly 1 each. */
   created: Map<string, number>;
+  /** Ids acknowledged only after an attempt failed (an answer lost: the retry may see 200 duplicate). */
+  ackedAfterError: Set<string>;
   resends: number;
   errors: number;
   /** The first few errors, for the log. */
@@ -48,7 +50,7 @@ export interface AgentLoadResult {
  */
 export async function agentsReporting(base: string, tokens: readonly { host: string; token: string }[], durationMs: number, resendEvery = 10): Promise<AgentLoadResult> {
   const client = httpClient(base, tokens.length);
-  const r: AgentLoadResult = { acknowledged: new Set(), created: new Map(), resends: 0, errors: 0, errorSamples: [], requests: 0, seconds: 0 };
+  const r: AgentLoadResult = { acknowledged: new Set(), created: new Map(), ackedAfterError: new Set(), resends: 0, errors: 0, errorSamples: [], requests: 0, seconds: 0 };
   const start = Date.now();
   const deadline = start + durationMs;
   await Promise.all(
@@ -60,6 +62,7 @@ export async function agentsReporting(base: string, tokens: readonly { host: str
         const id = resend ? (last as string) : `${host}-${++n}`;
         if (resend) r.resends++;
         let acked = false;
+        let erred = false;
         // Retried until acknowledged, as the outbox does, even past the deadline.
         for (let attempt = 0; !acked && attempt < 20; attempt++) {
           r.requests++;
@@ -68,15 +71,18 @@ export async function agentsReporting(base: string, tokens: readonly { host: str
             if (res.status === 201) r.created.set(id, (r.created.get(id) ?? 0) + 1);
             if (res.status === 201 || res.status === 200) acked = true;
             else {
+              erred = true;
               r.errors++;
               if (r.errorSamples.length < 5) r.errorSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
             }
           } catch (e) {
+            erred = true;
             r.errors++;
             if (r.errorSamples.length < 5) r.errorSamples.push(String((e as Error).message));
           }
         }
         if (acked) r.acknowledged.add(id);
+        if (acked && erred) r.ackedAfterError.add(id);
         last = id;
         if (resend) n++;
       }

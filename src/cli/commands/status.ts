@@ -33,7 +33,7 @@ function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
 export function registerStatus(program: Command): void {
   program
     .command("status")
-    .description("this machine: running and booted system, generation, release, reboot need, last deployment")
+    .description("this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view")
     .option("--json", "print as JSON")
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)

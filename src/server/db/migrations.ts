@@ -115,6 +115,14 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: "rollout wave timeout",
+    up: async (dbTyped) => {
+      // 0 = no timeout: rollouts made before it existed keep waiting as they did.
+      await (dbTyped as AnyDb).schema.alterTable("rollouts").addColumn("wave_timeout_ms", "bigint", (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

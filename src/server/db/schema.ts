@@ -55,6 +55,8 @@ export interface RolloutTable {
   /** Failures (hosts whose deployment of this release failed) above which the rollout halts. */
   max_failures: number;
   bake_ms: number;
+  /** A wave host that has not reported this long after its wave started counts as failed (0: wait for ever). */
+  wave_timeout_ms: number;
   current_wave: number;
   reason: string | null;
   created_at: number;

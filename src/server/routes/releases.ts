@@ -26,7 +26,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (typeof req.body !== "string") throw badRequest("bad-manifest", "send the signed manifest as the request body (application/json)");
       const immediate = req.query.immediate === "1" || req.query.immediate === "true";
       const r = await addRelease(ctx.db, req.body, ctx.trusted, { now: new Date(ctx.now()), immediate });
-      await ctx.changed(["releases", ...(immediate ? [`channel:${r.channel}`] : [])]);
+      await ctx.changed(["releases", ...(r.state === "complete" ? [`channel:${r.channel}`] : [])]);
       return reply.code(r.created ? 201 : 200).send(r);
     });
   });
@@ -36,7 +36,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!b.success) throw badRequest("bad-import", "an import is {url, immediate?}: the manifest's URL in a cache");
     const text = await readFromCache(b.data.url, MAX_MANIFEST_BYTES);
     const r = await addRelease(ctx.db, text, ctx.trusted, { now: new Date(ctx.now()), immediate: b.data.immediate });
-    await ctx.changed(["releases", ...(b.data.immediate ? [`channel:${r.channel}`] : [])]);
+    await ctx.changed(["releases", ...(r.state === "complete" ? [`channel:${r.channel}`] : [])]);
     return reply.code(r.created ? 201 : 200).send(r);
   });
   app.get<{ Querystring: { channel?: string } }>("/api/v1/releases", async (req) => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { serializeManifest } from "../../../src/manifest/index.js";
-import { OTHER_KEY, signedManifest, startTestServer, stopTestPostgres, type Dialect, type TestServer } from "../../harness/control-server.js";
+import { serializeManifest, signManifest } from "../../../src/manifest/index.js";
+import { FLEET_KEY, OTHER_KEY, signedManifest, startTestServer, stopTestPostgres, type Dialect, type TestServer } from "../../harness/control-server.js";
 
 /** The control server's API against both databases: auth on every endpoint, the agent's manifest and reports, releases. */
 afterAll(() => stopTestPostgres());
@@ -142,6 +142,19 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
     expect((await s.api("POST", "/api/v1/reports", { token: web2, body: { id: "dep-1", status: "failed", channel: "main", sequence: 1 } })).status).toBe(201);
   });
 
+  it("serves a refresh (the same systems re-signed with a later expiry) at once, without a rollout; a change waits for one", async () => {
+    const web1 = await s.hostToken("web1");
+    await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 1, ["web1"])) });
+    const body = { ...signedManifest("main", 1, ["web1"]), sequence: 2, expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() };
+    const { signatures: _s, ...unsigned } = body;
+    const refresh = await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signManifest(unsigned, FLEET_KEY)) });
+    expect(refresh.json).toMatchObject({ sequence: 2, created: true, state: "complete" });
+    expect(JSON.parse((await s.api("GET", "/api/v1/channels/main/manifest", { token: web1 })).text).sequence).toBe(2);
+    const change = await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 3, ["web1"])) });
+    expect(change.json).toMatchObject({ sequence: 3, state: "pending" });
+    expect(JSON.parse((await s.api("GET", "/api/v1/channels/main/manifest", { token: web1 })).text).sequence).toBe(2);
+  });
+
   it("refuses malformed and oversized bodies with a clear error and writes nothing", async () => {
     const web1 = await s.hostToken("web1");
     const bad = await s.api("POST", "/api/v1/reports", { token: web1, raw: "{not json" });
@@ -155,6 +168,11 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
     expect(hugeManifest.status).toBe(413);
     expect((await s.server.ctx.db.selectFrom("reports").selectAll().execute()).length).toBe(0);
     expect((await s.server.ctx.db.selectFrom("releases").selectAll().execute()).length).toBe(0);
+    // Long free text is cut, not refused: the agent would otherwise retry the report for ever.
+    const long = await s.api("POST", "/api/v1/reports", { token: web1, body: { id: "long", outcome: "failed", message: "m".repeat(10_000) } });
+    expect(long.status).toBe(201);
+    const web1Row = (await s.api("GET", "/api/v1/hosts/web1", { token: web1 })).json as { host: { reason: string } };
+    expect(web1Row.host.reason.length).toBeLessThanOrEqual(400);
   });
 
   it("verifies an uploaded manifest: tampered, foreign-signed, older, forked or duplicate-key manifests are refused", async () => {

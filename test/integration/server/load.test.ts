@@ -31,7 +31,9 @@ describe.each<Dialect>(["sqlite", "postgres"])("1,000 agents reporting (%s)", (d
       expect([...r.acknowledged].filter((id) => !stored.has(id))).toEqual([]);
       expect(stored.size).toBe(r.acknowledged.size);
       expect([...r.created.values()].filter((n) => n !== 1)).toEqual([]);
-      expect(r.created.size).toBe(r.acknowledged.size);
+      // Each id was created once: on a 201, or on an attempt whose answer was lost (a timeout),
+      // which its retry then saw as a duplicate.
+      expect([...r.acknowledged].filter((id) => !r.created.has(id) && !r.ackedAfterError.has(id))).toEqual([]);
     } finally {
       await s.close();
     }

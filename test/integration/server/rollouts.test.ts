@@ -100,6 +100,40 @@ describe.each<Dialect>(["sqlite", "postgres"])("staged rollouts (%s)", (dialect)
     expect((await s.api("POST", `/api/v1/rollouts/${id}/resume`, { token: s.admin })).status).toBe(409);
   });
 
+  it("a failure within maxFailures lets the wave finish and the next one start", async () => {
+    const created = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, canary: ["web1", "web2"], bakeSeconds: 0, maxFailures: 1 } });
+    const id = (created.json as Rollout).id;
+    await report("web2", 2, "failed");
+    await report("web1", 2, "success");
+    await eventually(() => rollout(id), (r) => r.current_wave === 1, "the next wave to start");
+    expect(await served("web3")).toBe(2);
+    expect((await rollout(id)).state).toBe("running");
+  });
+
+  it("a host silent past the timeout but within maxFailures does not hold its wave for ever", async () => {
+    const created = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, canary: ["web1", "web2"], bakeSeconds: 0, maxFailures: 1, waveTimeoutSeconds: 600 } });
+    const id = (created.json as Rollout).id;
+    await report("web2", 2, "success");
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await rollout(id)).current_wave).toBe(0);
+    clock += 601_000;
+    await eventually(() => rollout(id), (r) => r.current_wave === 1, "the next wave to start");
+    expect(await served("web3")).toBe(2);
+  });
+
+  it("halts when a canary stays silent past the wave timeout", async () => {
+    const created = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, canary: ["web1", "web2"], bakeSeconds: 0, waveTimeoutSeconds: 600, maxFailures: 1 } });
+    const id = (created.json as Rollout).id;
+    await report("web2", 2, "failed");
+    await new Promise((r) => setTimeout(r, 400));
+    // One failure is tolerated; web1 has not reported yet, so the canary wave waits.
+    expect((await rollout(id)).state).toBe("running");
+    clock += 601_000;
+    const halted = await eventually(() => rollout(id), (r) => r.state === "halted", "the silent canary to halt the rollout");
+    expect(halted.reason).toMatch(/2 host\(s\) failed \(web2, web1, 1 of them silent for 600s\); at most 1 tolerated/);
+    expect(await served("web3")).toBe(1);
+  });
+
   it("pause holds a rollout where it is; resume goes on; a second rollout of a busy channel is refused", async () => {
     const created = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, canary: ["web1"], bakeSeconds: 0 } });
     const id = (created.json as Rollout).id;
