@@ -313,16 +313,19 @@ upload = "after"
 
   it("a host without oscd still deploys with the bare steps, with a warning that nothing rolls back there", async () => {
     await f.fleet.commitHostChange("d10", `bare-${uniqueMarker()}`);
+    // The host's own oscd setting in oscd.toml names a command it does not have.
+    const toml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
+    await f.fleet.commitFile("oscd.toml", toml.replace(/(\[hosts\.d10\]\n)/, '$1oscd = "/nonexistent/oscd"\n'), "d10: no oscd");
     const d10 = f.byName.get("d10")!;
     const generations = async () => (await d10.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--list-generations"])).stdout.trim().split("\n").length;
     const before = await generations();
-    // Later arguments win in commander: the hosts' oscd is "missing".
-    const r = await oscdDeploy(f.fleet, ["--on", "d10", "--remote-oscd", "/nonexistent/oscd"], { stateDir: state });
+    const r = await oscdDeploy(f.fleet, ["--on", "d10"], { stateDir: state });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/d10: warning: oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
     expect(r.stdout).toMatch(/^d10\s+done\s.*oscd is not installed/m);
     expect(await d10.currentSystem()).toMatch(/-nixos-system-d10-/);
     expect(await generations()).toBe(before + 1);
     expect(await wholeGeneration(d10)).toMatchObject({ consistent: true });
+    await f.fleet.commitFile("oscd.toml", toml, "d10: oscd again");
   });
 });
