@@ -10,7 +10,7 @@ import { deployHost, uploadSecrets } from "./host-deploy.js";
 import { probeHost, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
-import { parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
+import { closeMaster, parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
 import type { Elevation } from "./sudo.js";
 import type { RebootPolicy } from "./reboot.js";
 import type { DeployerProbe, ProbeSettings } from "./probes.js";
@@ -29,7 +29,7 @@ export interface DeployOptions {
   failFast: boolean;
   confirmTimeoutS: number;
   ssh: Omit<SshSettings, "controlDir">;
-  /** The oscd command on the hosts, as words. */
+  /** The oscd command on the hosts, as words; a host's own `oscd` setting in oscd.toml wins. */
   remoteOscd: readonly string[];
   storeProtocol: "ssh-ng" | "ssh";
   substituteOnDestination?: boolean;
@@ -59,6 +59,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
   const emit = o.onEvent ?? (() => undefined);
   if (o.parallel < 1) throw new UsageError("--parallel must be at least 1");
   const controlDir = await mkdtemp(join(tmpdir(), "oscd-ssh-"));
+  const used: SshTarget[] = [];
   try {
     const ssh: SshSettings = { ...o.ssh, controlDir };
     emit({ type: "phase", phase: "pin", detail: o.ref ?? "HEAD" });
@@ -67,6 +68,8 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     const names = targets.selected.map((t) => t.name);
     emit({ type: "plan", hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
     const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
+    used.push(...sshTargets.values());
+    const oscdOf = (n: string): readonly string[] => fleetHost(pinned.fleet.config, n)?.oscd?.split(" ") ?? o.remoteOscd;
 
     const nonRoot = [...sshTargets.values()].filter((t) => t.user !== "root");
     if (!o.signKeyFile && !o.noCheckSigs && nonRoot.length < sshTargets.size) {
@@ -88,14 +91,14 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
 
     emit({ type: "phase", phase: "reach", detail: `${names.length} host(s)` });
     const facts = new Map<string, HostFacts>();
-    let failures = await reach(names, sshTargets, ssh, elevation, o, facts);
+    let failures = await reach(names, sshTargets, ssh, elevation, o, facts, oscdOf);
     const sudoRefused = [...failures.values()].some((e) => e.code === "sudo-refused");
     if (sudoRefused && elevation.kind === "sudo" && o.sudoPassword) {
       // Asked again at most once (a typo), then the hosts that still refuse are reported.
       const again = await o.sudoPassword(true);
       if (again !== undefined) {
         elevation = { kind: "sudo", password: again };
-        failures = await reach([...failures.keys()], sshTargets, ssh, elevation, o, facts);
+        failures = await reach([...failures.keys()], sshTargets, ssh, elevation, o, facts, oscdOf);
       }
     }
     if (failures.size > 0) {
@@ -111,7 +114,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
       for (const k of list) if (k.config.text !== undefined) emit({ type: "warning", host: n, message: `key ${k.name} is given as text in oscd.toml, so it is in git and in the source snapshot in the Nix store; use file or command` });
     }
     const keysBaseDir = localRepoDir(o.repo);
-    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: o.remoteOscd });
+    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: oscdOf(name) });
     if (o.keysOnly) {
       const result = await rollout(names, { parallel: o.parallel, canary: 0, failFast: o.failFast }, async (name) => {
         const start = Date.now();
@@ -180,15 +183,25 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     for (const r of result.reports) reports.set(r.host, r);
     return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: names.map((n) => reports.get(n) as HostReport), stopped: result.stopped };
   } finally {
+    // The shared connections end with the deploy: no ssh of ours lingers for ControlPersist.
+    await Promise.all(used.map((t) => closeMaster(t, { ...o.ssh, controlDir })));
     await rm(controlDir, { recursive: true, force: true });
   }
 }
 
-async function reach(names: readonly string[], targets: Map<string, SshTarget>, ssh: SshSettings, e: Elevation, o: DeployOptions, facts: Map<string, HostFacts>): Promise<Map<string, OscdError>> {
+async function reach(
+  names: readonly string[],
+  targets: Map<string, SshTarget>,
+  ssh: SshSettings,
+  e: Elevation,
+  o: DeployOptions,
+  facts: Map<string, HostFacts>,
+  oscdOf: (host: string) => readonly string[],
+): Promise<Map<string, OscdError>> {
   const failures = new Map<string, OscdError>();
   await eachLimited(names, o.parallel, async (n) => {
     try {
-      facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, e, o.remoteOscd));
+      facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, e, oscdOf(n)));
       o.onEvent?.({ type: "host", host: n, step: "reached" });
     } catch (err) {
       failures.set(n, isOscdError(err) ? err : new OscdError("probe-failed", `${n}: ${String(err)}`));

@@ -79,6 +79,11 @@ export async function sshRun(t: SshTarget, s: SshSettings, remote: string, call:
   });
 }
 
+/** Ends the ControlMaster connection to a target, if there is one. */
+export async function closeMaster(t: SshTarget, s: SshSettings): Promise<void> {
+  await run("ssh", [...sshBaseArgs(t, s), "-O", "exit", t.destination], { timeoutMs: 10_000 }).catch(() => undefined);
+}
+
 export class SshError extends OscdError {
   constructor(readonly host: string, r: RunResult, what: string) {
     const why = lastLine(r.stderr) || `ssh exited ${r.exitCode}`;

@@ -89,6 +89,12 @@ export const hostSchema = z
     system: z.string().optional(),
     /** SSH target for push deploys, e.g. root@web1.example.org. */
     ssh: sshTarget.optional(),
+    /** The oscd command on this host for push deploys, words separated by spaces (default: oscd, or --remote-oscd). */
+    oscd: z
+      .string()
+      .regex(/^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/, "a command of printable words separated by single spaces")
+      .refine((c) => !c.startsWith("-"), "a command, not an option")
+      .optional(),
     machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
     health: healthSchema.partial().optional(),
     /** Secrets oscd deploy uploads to this host (see secrets.ts). */

@@ -50,6 +50,8 @@ describe("oscd deploy", () => {
     expect(s.hosts.map((h) => h.result), r.stderr).toEqual(NAMES.map(() => "done"));
     expect(r.exitCode).toBe(0);
     for (const h of s.hosts) expect(h).toMatchObject({ old: { generation: 1 }, new: { generation: 2, version: "1.1.0" } });
+    // The shared SSH connections ended with the deploy: no host still has one open.
+    for (const n of NAMES) expect((await f.byName.get(n)!.sh(["ss", "-Htn", "state", "established", "( sport = :22 )"])).stdout.trim(), n).toBe("");
     // Events show the hosts overlapping: every host had started before the first finished.
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; host?: string; step?: string; report?: { host: string } });
     const firstDone = events.findIndex((e) => e.type === "host-done");
@@ -308,16 +310,19 @@ upload = "after"
 
   it("a host without oscd still deploys with the bare steps, with a warning that nothing rolls back there", async () => {
     await f.fleet.commitHostChange("d10", `bare-${uniqueMarker()}`);
+    // The host's own oscd setting in oscd.toml names a command it does not have.
+    const toml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
+    await f.fleet.commitFile("oscd.toml", toml.replace(/(\[hosts\.d10\]\n)/, '$1oscd = "/nonexistent/oscd"\n'), "d10: no oscd");
     const d10 = f.byName.get("d10")!;
     const generations = async () => (await d10.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--list-generations"])).stdout.trim().split("\n").length;
     const before = await generations();
-    // Later arguments win in commander: the hosts' oscd is "missing".
-    const r = await oscdDeploy(f.fleet, ["--on", "d10", "--remote-oscd", "/nonexistent/oscd"], { stateDir: state });
+    const r = await oscdDeploy(f.fleet, ["--on", "d10"], { stateDir: state });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/d10: warning: oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
     expect(r.stdout).toMatch(/^d10\s+done\s.*oscd is not installed/m);
     expect(await d10.currentSystem()).toMatch(/-nixos-system-d10-/);
     expect(await generations()).toBe(before + 1);
     expect(await wholeGeneration(d10)).toMatchObject({ consistent: true });
+    await f.fleet.commitFile("oscd.toml", toml, "d10: oscd again");
   });
 });

@@ -20,3 +20,11 @@ describe("[hosts.<name>.keys] in oscd.toml", () => {
     expect(() => parseFleetFile('[hosts.web1.keys.__proto__]\ntext = "a"\n')).toThrow();
   });
 });
+
+describe("hosts.<name>.oscd", () => {
+  it("takes a command of words, refuses options, control characters and double spaces", () => {
+    expect(parseFleetFile('[hosts.web1]\noscd = "/run/current-system/sw/bin/oscd"\n').hosts.web1?.oscd).toBe("/run/current-system/sw/bin/oscd");
+    expect(parseFleetFile('[hosts.web1]\noscd = "node /opt/oscd/bin/oscd.js"\n').hosts.web1?.oscd).toBe("node /opt/oscd/bin/oscd.js");
+    for (const bad of ["-oProxyCommand=x", "oscd\\nrm", "a  b", " oscd", ""]) expect(() => parseFleetFile(`[hosts.web1]\noscd = "${bad}"\n`), bad).toThrow(/oscd/);
+  });
+});
