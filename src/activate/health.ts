@@ -1,20 +1,11 @@
-import { access } from "node:fs/promises";
 import { run } from "../core/exec.js";
 import type { HealthConfig } from "../fleet/index.js";
+import { systemdRuns } from "./transient-unit.js";
 
 export interface HealthResult {
   ok: boolean;
   attempts: number;
   failures: string[];
-}
-
-async function systemdRuns(): Promise<boolean> {
-  try {
-    await access("/run/systemd/system");
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function checkOnce(cfg: HealthConfig): Promise<string[]> {

@@ -1,7 +1,7 @@
-import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { run } from "../core/exec.js";
 import type { Operation } from "../fleet/index.js";
+import { switchCommand, switchUnitName, systemdRuns, unitLogTail } from "./transient-unit.js";
 
 export class SwitchFailedError extends OscdError {
   constructor(toplevel: string, action: string, exitStatus: number, tail: string) {
@@ -14,19 +14,27 @@ export class SwitchFailedError extends OscdError {
 export const DEFAULT_SWITCH_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * Runs `<toplevel>/bin/switch-to-configuration ACTION`. Any non-zero exit fails, including
- * NixOS's exit 4 ("activated, but some units failed").
+ * Runs `<toplevel>/bin/switch-to-configuration ACTION`: in a transient systemd unit where
+ * systemd runs (transient-unit.ts), else as a child in its own session. Any non-zero exit
+ * fails, including NixOS's exit 4 ("activated, but some units failed").
  */
-export async function switchTo(toplevel: string, action: Operation, opts: { timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<string> {
-  const r = await run(join(toplevel, "bin", "switch-to-configuration"), [action], {
+export async function switchTo(
+  toplevel: string,
+  action: Operation,
+  opts: { timeoutMs?: number; onLine?: (line: string) => void; systemd?: boolean } = {},
+): Promise<string> {
+  const unit = (opts.systemd ?? (await systemdRuns())) ? switchUnitName(action) : undefined;
+  const { file, args } = switchCommand(toplevel, action, unit);
+  if (unit) opts.onLine?.(`in transient unit ${unit} (journalctl -u ${unit})`);
+  const r = await run(file, args, {
     timeoutMs: opts.timeoutMs ?? DEFAULT_SWITCH_TIMEOUT_MS,
     onStderrLine: opts.onLine,
-    missingHint: `${toplevel} has no bin/switch-to-configuration: is it a NixOS system toplevel?`,
+    missingHint: unit ? "systemd-run is missing although systemd runs" : `${toplevel} has no bin/switch-to-configuration: is it a NixOS system toplevel?`,
     env: { NIXOS_INSTALL_BOOTLOADER: undefined },
   });
   if (r.exitCode !== 0) {
-    const tail = (r.stderr.trim().split("\n").pop() ?? "").slice(0, 300);
-    throw new SwitchFailedError(toplevel, action, r.exitCode, tail);
+    const tail = unit ? await unitLogTail(unit) : (r.stderr.trim().split("\n").pop() ?? "");
+    throw new SwitchFailedError(toplevel, action, r.exitCode, tail.slice(0, 300));
   }
   return r.stdout;
 }

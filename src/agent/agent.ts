@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { Server as NetServer } from "node:net";
 import { hostname } from "node:os";
-import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
+import { DEFAULT_LAYOUT, hostStatus, waitForSwitchUnits, withHostLock, type HostLayout } from "../activate/index.js";
 import { readFile } from "node:fs/promises";
 import { GuardError, isOscdError } from "../core/errors.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
@@ -15,7 +15,6 @@ import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
-import { waitForSwitchUnits } from "./transient-unit.js";
 import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";

@@ -3,7 +3,8 @@ import { createReadStream } from "node:fs";
 import { lstat, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
-import { activate, type ActivationRequest, type ActivationResult } from "../activate/index.js";
+import { activate, lastAppliedSequence, DEFAULT_LAYOUT, type ActivationRequest, type ActivationResult } from "../activate/index.js";
+import { readLinkOrUndefined } from "../core/fs.js";
 import { ownEntry } from "../fleet/index.js";
 import { NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
 import { nixBase32, readTrustedManifest, type Manifest } from "../publish/index.js";
@@ -105,6 +106,14 @@ export interface BundleActivation extends Omit<ActivationRequest, "toplevel" | "
 export async function activateBundle(dir: string, req: BundleActivation): Promise<{ bundle: VerifiedBundle; result: ActivationResult }> {
   const bundle = await verifyBundle(dir, req.host, req.trustedPublicKeys);
   const m = bundle.manifest;
+  // An older bundle is a replay: refused before its closure is imported (the engine would
+  // refuse it too, but only after realising it). The running system again is left to the engine.
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  const last = await lastAppliedSequence(layout, m.channel);
+  const running = await readLinkOrUndefined(join(layout.runDir, "current-system"));
+  if (last !== undefined && m.sequence <= last && running !== bundle.toplevel) {
+    throw new BundleRefusedError(bundle.dir, `its sequence ${m.sequence} on channel ${m.channel} is not newer than ${last}, the last one this host applied (a replay)`);
+  }
   const result = await activate({
     ...req,
     toplevel: bundle.toplevel,

@@ -33,8 +33,10 @@ export interface DeployOptions {
   remoteOscd: readonly string[];
   storeProtocol: "ssh-ng" | "ssh";
   substituteOnDestination?: boolean;
-  /** Sign the closures with this Nix secret key before copying (needed for non-root SSH users). */
+  /** Sign the closures with this Nix secret key before copying; the hosts check the signatures. */
   signKeyFile?: string;
+  /** Copy unsigned closures to root logins (a trusted Nix user takes them): an explicit opt-out. */
+  noCheckSigs?: boolean;
   /** Asked once, only when some host's SSH user is not root. Undefined: sudo without a password. */
   sudoPassword?: (again: boolean) => Promise<string | undefined>;
   allowDowngrade?: boolean;
@@ -67,6 +69,13 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
 
     const nonRoot = [...sshTargets.values()].filter((t) => t.user !== "root");
+    if (!o.signKeyFile && !o.noCheckSigs && nonRoot.length < sshTargets.size) {
+      throw new UsageError(
+        "the closures would reach the hosts unsigned: pass --sign-key FILE (a key the hosts trust), or --no-check-sigs to copy unsigned paths to root logins",
+        "with --sign-key every host's Nix checks what it receives; root would otherwise accept anything",
+        "unsigned-copy",
+      );
+    }
     if (nonRoot.length > 0 && !o.signKeyFile) {
       throw new UsageError(
         `${nonRoot.map((t) => t.host).join(", ")}: the SSH user is not root, so the host's Nix accepts only paths signed by a key it trusts`,

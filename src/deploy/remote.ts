@@ -2,7 +2,7 @@ import { OscdError } from "../core/errors.js";
 import type { Operation } from "../fleet/index.js";
 import { lastLine, sshRun, SshError, type SshSettings, type SshTarget } from "./ssh.js";
 import { elevated, type Elevation } from "./sudo.js";
-import { FINAL_STATES, type TargetStatus } from "./target-state.js";
+import { FINAL_STATES, newDeploymentId, type TargetStatus } from "./target-state.js";
 
 /** One host's remote side: how to reach it, as whom, and its oscd command. */
 export interface Remote {
@@ -28,7 +28,9 @@ export interface RemoteActivation {
  * seen (the connection may drop after the start: the caller follows again).
  */
 export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: TargetStatus) => void): Promise<{ id: string; last?: TargetStatus }> {
-  const argv = [...r.oscd, "deploy-target", "start", a.toplevel, "--mode", a.mode, "--host", r.target.host, "--confirm-timeout", String(a.confirmTimeoutS), "--follow"];
+  // Chosen here: a connection lost before the host's answer still leaves an id to follow.
+  const id = newDeploymentId();
+  const argv = [...r.oscd, "deploy-target", "start", a.toplevel, "--id", id, "--mode", a.mode, "--host", r.target.host, "--confirm-timeout", String(a.confirmTimeoutS), "--follow"];
   const rel = a.release;
   if (rel.version) argv.push("--release-version", rel.version);
   if (rel.commit) argv.push("--release-commit", rel.commit);
@@ -37,13 +39,13 @@ export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: 
   if (a.allowDowngrade) argv.push("--allow-downgrade");
   if (a.force) argv.push("--force");
   const call = elevated(r.elevation, argv);
-  let id: string | undefined;
+  let answered = false;
   let last: TargetStatus | undefined;
   const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
     input: call.input,
     timeoutMs: 3_600_000,
     onStderrLine: (l) => {
-      id ??= /^\{"id":"([0-9]{17}-[0-9a-f]{8})"\}$/.exec(l)?.[1];
+      if (l === JSON.stringify({ id })) answered = true;
       const s = parseStatus(l);
       if (s) {
         last = s;
@@ -51,8 +53,8 @@ export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: 
       }
     },
   });
-  if (id && (res.exitCode === 0 || res.exitCode === 255)) return { id, last };
-  if (res.exitCode === 255) throw new SshError(r.target.host, res, "starting the activation");
+  // Lost before or after the answer: the host may be activating; following by id tells.
+  if ((answered && res.exitCode === 0) || res.exitCode === 255) return { id, last };
   throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
+import { dirname } from "node:path";
 import { mkdir, open } from "node:fs/promises";
 import { GuardError, OscdError } from "../core/errors.js";
 import { pathExists } from "../core/fs.js";
@@ -16,11 +17,15 @@ import { settledStatus } from "./target-run.js";
  * and process group of its own with its output in a log file, so a hangup, a dropped
  * connection or a switch that restarts sshd cannot stop it half-way.
  */
-export async function startTargetDeployment(req: Omit<TargetRequest, "id">, oscd: { node: string; script: string }, layout: HostLayout = DEFAULT_LAYOUT): Promise<string> {
+export async function startTargetDeployment(req: Omit<TargetRequest, "id">, oscd: { node: string; script: string }, layout: HostLayout = DEFAULT_LAYOUT, givenId?: string): Promise<string> {
   assertStorePath(req.toplevel);
-  const id = newDeploymentId();
+  // The deployer may choose the id, so it can follow a start whose answer a dropped connection lost.
+  const id = givenId ?? newDeploymentId();
   const f = targetFiles(id, layout);
-  await mkdir(f.dir, { recursive: true, mode: 0o700 });
+  await mkdir(dirname(f.dir), { recursive: true, mode: 0o700 });
+  await mkdir(f.dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === "EEXIST" ? new GuardError("deployment-exists", `deployment ${id} already exists on this host`, "each start needs a new id") : e;
+  });
   await writeJsonAtomic(f.request, { ...req, id });
   await writeJsonAtomic(f.status, { id, state: "started", updatedAt: new Date().toISOString() } satisfies TargetStatus);
   const argv = [oscd.node, oscd.script, "deploy-target", "run", id];

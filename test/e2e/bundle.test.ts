@@ -42,9 +42,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function bundle(on: string, out: string): Promise<string> {
+async function bundle(on: string, out: string, extra: string[] = []): Promise<string> {
   await ensureBuilt();
-  const r = await run("node", [OSCD_BIN, "bundle", "--on", on, "-o", out, "--key", keyFile, "--repo", fleet.dir, "--state-dir", state, "--json"], { timeoutMs: 300_000 });
+  const r = await run("node", [OSCD_BIN, "bundle", "--on", on, "-o", out, "--key", keyFile, "--repo", fleet.dir, "--state-dir", state, "--json", ...extra], { timeoutMs: 300_000 });
   expect(r.exitCode, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { hosts: { toplevel: string }[] }).hosts[0]!.toplevel;
 }
@@ -101,5 +101,16 @@ describe("oscd bundle / oscd activate --bundle", () => {
     const gens = JSON.parse((await oscdOn(host, ["generations", "--json"])).stdout) as { version?: string }[];
     expect(gens.at(-1)?.version).toBe("1.1.0");
     expect((await readdir(host.path("/nix/store"))).length).toBeGreaterThan(0);
+  });
+
+  it("refuses an older bundle (a replay) before importing it", async () => {
+    await fleet.commitHostChange("kiosk1", "replayed");
+    const old = join(dir, "old");
+    const top = await bundle("kiosk1", old, ["--sequence", "5"]);
+    const r = await oscdOn(host, ["activate", "--bundle", old]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/bundle-refused.*its sequence 5 on channel bundle is not newer than \d+, the last one this host applied \(a replay\)/);
+    expect(await valid(top)).toBe(false);
+    expect(await host.currentSystem()).toBe(next);
   });
 });

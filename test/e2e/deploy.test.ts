@@ -277,6 +277,11 @@ upload = "after"
     expect(spoofed.exitCode).toBe(3);
     expect(spoofed.stderr).toMatch(/error\[hosts-unreachable\]: not deploying: d2 .*(REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed)/);
 
+    // Unsigned closures are copied only when asked.
+    const unsigned = await oscdDeploy(f.fleet, ["--on", "d1"], { stateDir: state, unsigned: false });
+    expect(unsigned.exitCode).toBe(2);
+    expect(unsigned.stderr).toMatch(/error\[unsigned-copy\]: the closures would reach the hosts unsigned/);
+
     const first = await oscdDeploy(f.fleet, ["--on", "d1", "--json"], { stateDir: state });
     expect(first.exitCode, first.stderr).toBe(0);
     const again = await oscdDeploy(f.fleet, ["--on", "d1", "--json"], { stateDir: state });

@@ -71,7 +71,9 @@ export async function deploySshArgs(knownHosts?: string): Promise<string[]> {
 }
 
 /** Runs `oscd deploy` on the test machine (the deployer) against a fleet repository. */
-export async function oscdDeploy(fleet: FleetRepo, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stateDir: string; knownHosts?: string }): Promise<RunResult> {
+export async function oscdDeploy(fleet: FleetRepo, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stateDir: string; knownHosts?: string; unsigned?: boolean }): Promise<RunResult> {
   await ensureBuilt();
-  return run("node", [OSCD_BIN, "deploy", "--repo", fleet.dir, "--state-dir", opts.stateDir, ...(await deploySshArgs(opts.knownHosts)), ...args], { timeoutMs: opts.timeoutMs ?? 600_000, env: opts.env });
+  // Root logins take unsigned paths; the tests say so explicitly unless they test the refusal.
+  const sigs = opts.unsigned === false ? [] : ["--no-check-sigs"];
+  return run("node", [OSCD_BIN, "deploy", "--repo", fleet.dir, "--state-dir", opts.stateDir, ...sigs, ...(await deploySshArgs(opts.knownHosts)), ...args], { timeoutMs: opts.timeoutMs ?? 600_000, env: opts.env });
 }

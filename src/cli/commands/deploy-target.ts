@@ -22,6 +22,7 @@ interface StartFlags {
   retryFailed?: boolean;
   force?: boolean;
   follow?: boolean;
+  id?: string;
 }
 
 export function registerDeployTarget(program: Command): void {
@@ -53,6 +54,7 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
+    .option("--id <id>", "the deployment id to use (default: a new one)")
     .option("--follow", "after the id, print the status as JSON lines until it awaits its confirmation or ends")
     .action(async (toplevel: string, o: StartFlags) => {
       const id = await startTargetDeployment(
@@ -68,6 +70,8 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
           force: o.force,
         },
         { node: process.execPath, script: process.argv[1] ?? "" },
+        undefined,
+        o.id === undefined ? undefined : checkDeploymentId(o.id),
       );
       process.stdout.write(JSON.stringify({ id }) + "\n");
       if (o.follow) await followTargetDeployment(id, { untilAwaitingConfirm: true, onStatus: line });

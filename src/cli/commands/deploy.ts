@@ -29,6 +29,7 @@ interface DeployFlags {
   storeProtocol: "ssh-ng" | "ssh";
   substituteOnDestination?: boolean;
   signKey?: string;
+  checkSigs: boolean;
   sudoPasswordFile?: string;
   allowDowngrade?: boolean;
   force?: boolean;
@@ -62,7 +63,8 @@ export function registerDeploy(program: Command): void {
     .option("--remote-oscd <command>", "the oscd command on the hosts", "oscd")
     .addOption(new Option("--store-protocol <p>", "how nix copy reaches the hosts").choices(["ssh-ng", "ssh"]).default("ssh-ng"))
     .option("--substitute-on-destination", "let the hosts fetch what they can from their own caches")
-    .option("--sign-key <file>", "sign the closures with this Nix secret key before copying (needed when the SSH user is not root)")
+    .option("--sign-key <file>", "sign the closures with this Nix secret key before copying, so the hosts check them (default: $OSCD_SIGNING_KEY_FILE)")
+    .option("--no-check-sigs", "copy unsigned closures to root logins (root is a trusted Nix user and takes them unchecked)")
     .option("--sudo-password-file <file>", "the sudo password for non-root SSH users (default: $OSCD_SUDO_PASSWORD_FILE, else asked once on the terminal)")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--force", "activate even where the host already runs the system")
@@ -81,7 +83,7 @@ export function registerDeploy(program: Command): void {
       "after",
       `
 Examples:
-  oscd deploy                                   # every host, switch, 10 at a time
+  oscd deploy --sign-key /run/keys/fleet.secret  # every host, switch, 10 at a time
   oscd deploy --on 'web*,@db' --ref v1.4.0
   oscd deploy --canary 1 --confirm-timeout 60
   oscd deploy --probe 'http://{address}:8080/healthz' --canary 2
@@ -120,7 +122,8 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         remoteOscd,
         storeProtocol: o.storeProtocol,
         substituteOnDestination: o.substituteOnDestination,
-        signKeyFile: o.signKey,
+        signKeyFile: o.signKey ?? process.env.OSCD_SIGNING_KEY_FILE,
+        noCheckSigs: o.checkSigs === false,
         sudoPassword: async (again) => {
           if (pwFile) return again ? undefined : passwordFromFile(pwFile);
           return passwordFromTerminal(again ? "sudo password (again): " : "sudo password for the deploy user: ");
