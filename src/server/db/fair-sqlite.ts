@@ -6,7 +6,7 @@ import { SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } fro
  * back for as long as the stream lasts. This driver hands the connection out in arrival order
  * (kysely's own lock is then always free).
  */
-class FifoLock {
+export class FifoLock {
   private busy = false;
   private readonly waiting: (() => void)[] = [];
 
