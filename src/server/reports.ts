@@ -175,7 +175,7 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), raw?: BetterSqlite3.Database): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
   if (!raw) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
-  return inTurn(raw, () => db.connection().execute(async () => {
+  return db.connection().execute(async () => {
     raw.exec("begin immediate");
     try {
       const r = await record(sqliteStore(raw), host, report, kind, now);
@@ -185,22 +185,9 @@ export async function recordReport(db: Kysely<Database>, host: string, report: R
       if (raw.inTransaction) raw.exec("rollback");
       throw e;
     }
-  }));
+  });
 }
 
-/**
- * Reports take SQLite's one connection first come, first served. Kysely's connection lock wakes
- * every waiter at once and the quickest wins, so under a thousand concurrent agents some
- * reports waited over a minute (the load test saw client timeouts); queueing them here first
- * leaves at most one report contending for the lock.
- */
-const turns = new WeakMap<BetterSqlite3.Database, Promise<unknown>>();
-function inTurn<T>(raw: BetterSqlite3.Database, fn: () => Promise<T>): Promise<T> {
-  const prev = turns.get(raw) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  turns.set(raw, next.catch(() => undefined));
-  return next;
-}
 
 export async function hostHistory(db: Kysely<Database>, host: string, limit = 100): Promise<{ id: string; kind: string; status: string; received_at: number; body: unknown }[]> {
   const rows = await db.selectFrom("reports").select(["id", "kind", "status", "received_at", "body"]).where("host", "=", host).where("kind", "=", "report").orderBy("received_at", "desc").limit(limit).execute();

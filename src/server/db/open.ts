@@ -1,9 +1,10 @@
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { OscdError, UsageError } from "../../core/errors.js";
+import { FairSqliteDialect } from "./fair-sqlite.js";
 import { migrate, SCHEMA_VERSION } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -56,7 +57,7 @@ export async function openDatabase(spec: string, opts: { poolSize?: number } = {
     raw.pragma("journal_mode = WAL");
     raw.pragma("synchronous = NORMAL");
     raw.pragma("busy_timeout = 5000");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    const db = new Kysely<Database>({ dialect: new FairSqliteDialect({ database: raw }) });
     await ready(db, "sqlite");
     return { db, dialect, raw, close: () => db.destroy() };
   }
