@@ -5,7 +5,8 @@
 # from /usr/lib/postgresql/*/bin, as the package's `postgres` user, loopback only; no system
 # service is used). chromium: the dashboard's browser tests (headless, through playwright-core).
 # sudo: push deploys by a non-root user with a sudo password (test/harness/sudo-user.ts).
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo)
+# python3: the terminal test driver (test/harness/pty-answer.py) and test HTTP servers in hosts.
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then
