@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,9 +11,11 @@ import { REPO_ROOT } from "../harness/oscd.js";
 /**
  * The dashboard in headless Chromium (Debian's /usr/bin/chromium through playwright-core): it
  * loads, shows a deployment live (server-sent events, no reload), filters, pauses a rollout,
- * and saves screenshots for the README. A missing Chromium fails the test: it is never skipped.
+ * and takes screenshots. A missing Chromium fails the test: it is never skipped.
+ * OSCD_UPDATE_SCREENSHOTS=1 saves them as the README's, in docs/screenshots; otherwise they go
+ * to a temporary folder, so a test run leaves the checkout as it was.
  */
-const SHOTS = join(REPO_ROOT, "docs", "screenshots");
+const SHOTS = process.env.OSCD_UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : join(tmpdir(), `oscd-screenshots-${process.pid}`);
 let s: TestServer;
 let browser: Browser;
 const tokens = new Map<string, string>();
