@@ -99,15 +99,22 @@ a refusal by a guard exits 3.`,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         health: healthSchema.parse(machine.health ?? {}),
-        allowDowngrade: o.allowDowngrade,
-        allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
-        retryFailed: o.retryFailed,
-        force: o.force,
+        ...guardFlags(o),
         onProgress: say,
       });
       if (o.json) printJson(result);
       else printActivation(result);
     });
+}
+
+/** What the guard flags give up, the same for a toplevel, a manifest and a bundle. */
+function guardFlags(o: ActivateOptions) {
+  return {
+    allowDowngrade: o.allowDowngrade,
+    allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
+    retryFailed: o.retryFailed,
+    force: o.force,
+  };
 }
 
 /** --bundle: the bundle's signed manifest gives the toplevel and the release facts. */
@@ -121,10 +128,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     host: o.host ?? machine.host ?? hostname(),
     trustedPublicKeys: machine.trustedPublicKeys,
     health: healthSchema.parse(machine.health ?? {}),
-    allowDowngrade: o.allowDowngrade,
-    allowUnchecked: { host: o.allowUncheckedHost, machineId: o.allowUncheckedMachineId, version: o.allowUncheckedVersion },
-    retryFailed: o.retryFailed,
-    force: o.force,
+    ...guardFlags(o),
     onProgress: progressPrinter(!o.quiet && !o.json),
   });
   if (o.json) printJson(result);
