@@ -1,5 +1,5 @@
 import { OscdError } from "../core/errors.js";
-import { readJson, writeJsonAtomic } from "./atomic.js";
+import { readJson, writeJsonAtomic } from "../core/atomic.js";
 import { files, type HostLayout } from "./layout.js";
 
 /** Per channel, the last signed manifest this host applied: replay protection survives restarts. */

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { addRoot, listGenerations, removeRoot } from "../nix/index.js";
-import { symlinkAtomic } from "./atomic.js";
+import { symlinkAtomic } from "../core/atomic.js";
 import { recordAppliedSequence } from "./channels.js";
 import type { Journal } from "./journal.js";
 import { files, type HostLayout } from "./layout.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Operation } from "../fleet/index.js";
-import { readJson, removeFile, writeJsonAtomic } from "./atomic.js";
+import { readJson, removeFile, writeJsonAtomic } from "../core/atomic.js";
 import { files, type HostLayout } from "./layout.js";
 
 /** What a deployment is about: the release it carries, when it came from oscd's sources. */

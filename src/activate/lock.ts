@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
-import { STATE_DIR_MODE } from "./atomic.js";
+import { STATE_DIR_MODE } from "../core/atomic.js";
 
 export class BusyError extends GuardError {
   constructor(holder: LockHolder) {

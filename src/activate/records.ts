@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { readJson, writeJsonAtomic } from "./atomic.js";
+import { readJson, writeJsonAtomic } from "../core/atomic.js";
 import type { Journal, ReleaseInfo } from "./journal.js";
 import { files, type HostLayout } from "./layout.js";
 

@@ -4,7 +4,7 @@ import { OscdError, UsageError } from "../core/errors.js";
 import { buildHosts, buildTargets, pinFleet } from "../builder/index.js";
 import { copyTo, signPaths } from "../nix/index.js";
 import { checkChannelName, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { writeFileAtomic } from "../core/atomic.js";
 
 /** Layout of a bundle directory: a signed manifest and a file binary cache of the closures. */
 export const BUNDLE_MANIFEST = "manifest.json";

@@ -3,7 +3,7 @@ import { OscdError, isOscdError } from "../core/errors.js";
 import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { currentGeneration } from "../nix/index.js";
 import { healthSchema, loadMachineConfig } from "../fleet/index.js";
-import { writeJsonAtomic } from "./atomic-file.js";
+import { writeJsonAtomic } from "../core/atomic.js";
 import { processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 
 const CONFIRM_POLL_MS = 50;
@@ -27,7 +27,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
   const put = (patch: Partial<TargetStatus>): Promise<void> => {
     status = { ...status, ...patch, updatedAt: new Date().toISOString() };
     const snapshot = status;
-    written = written.catch(() => undefined).then(() => writeJsonAtomic(f.status, snapshot));
+    written = written.catch(() => undefined).then(() => writeJsonAtomic(f.status, snapshot, 0o600));
     return written;
   };
   const before = await currentGeneration(layout.profile).catch(() => undefined);
@@ -104,7 +104,7 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
   if (s.state === "started") {
     if (Date.now() - Date.parse(s.updatedAt) < RUNNER_START_GRACE_MS) return s;
     const failed: TargetStatus = { ...s, state: "failed", error: { code: "runner-not-started", message: `the activation process of deployment ${id} never started`, exitCode: 1 }, updatedAt: new Date().toISOString() };
-    await writeJsonAtomic(targetFiles(id, layout).status, failed);
+    await writeJsonAtomic(targetFiles(id, layout).status, failed, 0o600);
     return failed;
   }
   const recovery = await withHostLock(layout, `deploy-target recover ${id}`, async (r) => r);
@@ -126,6 +126,6 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
           error: { code: "interrupted", message: `the activation process ended at "${s.step ?? s.state}" before it was confirmed${outcome ? `; recovery: ${outcome}` : ""}`, exitCode: outcome === "rolled-back" ? 4 : 1 },
           updatedAt: now,
         };
-  await writeJsonAtomic(targetFiles(id, layout).status, next);
+  await writeJsonAtomic(targetFiles(id, layout).status, next, 0o600);
   return next;
 }

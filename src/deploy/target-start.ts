@@ -6,7 +6,7 @@ import { GuardError, OscdError } from "../core/errors.js";
 import { pathExists } from "../core/fs.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { assertStorePath } from "../nix/index.js";
-import { writeFileAtomic, writeJsonAtomic } from "./atomic-file.js";
+import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.js";
 import { newDeploymentId, readStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 import { settledStatus } from "./target-run.js";
 
@@ -26,8 +26,8 @@ export async function startTargetDeployment(req: Omit<TargetRequest, "id">, oscd
   await mkdir(f.dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === "EEXIST" ? new GuardError("deployment-exists", `deployment ${id} already exists on this host`, "each start needs a new id") : e;
   });
-  await writeJsonAtomic(f.request, { ...req, id });
-  await writeJsonAtomic(f.status, { id, state: "started", updatedAt: new Date().toISOString() } satisfies TargetStatus);
+  await writeJsonAtomic(f.request, { ...req, id }, 0o600);
+  await writeJsonAtomic(f.status, { id, state: "started", updatedAt: new Date().toISOString() } satisfies TargetStatus, 0o600);
   const argv = [oscd.node, oscd.script, "deploy-target", "run", id];
   if (await pathExists("/run/systemd/system")) {
     const unit = `oscd-deploy-${id}`;
@@ -76,7 +76,7 @@ export async function confirmTargetDeployment(id: string, layout: HostLayout = D
 export async function rejectTargetDeployment(id: string, reason: string, layout: HostLayout = DEFAULT_LAYOUT): Promise<TargetStatus> {
   const s = await settledStatus(id, layout);
   if (FINAL_STATES.includes(s.state)) return s;
-  await writeFileAtomic(targetFiles(id, layout).rejected, reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 300));
+  await writeFileAtomic(targetFiles(id, layout).rejected, reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 300), 0o600);
   return readStatus(id, layout);
 }
 

@@ -2,7 +2,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readJson, writeJsonAtomic } from "../../../src/activate/atomic.js";
+import { readJson, writeJsonAtomic } from "../../../src/core/atomic.js";
 import { OscdError } from "../../../src/core/errors.js";
 
 let dir: string;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, open, readFile, rename, rm, symlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
-import { OscdError } from "../core/errors.js";
+import { OscdError } from "./errors.js";
 
 async function fsyncDir(dir: string): Promise<void> {
   const h = await open(dir, "r");
@@ -13,7 +13,10 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** oscd's state (journal, records, lock) is root's alone: new state directories are 0700. */
+/**
+ * Atomic file writes for oscd's state (the engine's journal and records, deploy's target
+ * state, bundles). oscd's state is root's alone: new state directories are 0700.
+ */
 export const STATE_DIR_MODE = 0o700;
 
 /**
@@ -28,7 +31,7 @@ function tempName(path: string): string {
  * Writes a file so that a crash at any moment leaves the old content or the new, never a
  * mix: temporary file, fsync, rename over the target, fsync the directory.
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
   const tmp = tempName(path);
@@ -40,12 +43,17 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o644):
   } finally {
     await h.close();
   }
-  await rename(tmp, path);
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   await fsyncDir(dir);
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", mode);
 }
 
 /** Points a symlink at a new target atomically (a new link, then rename over the old). */
