@@ -40,19 +40,7 @@ export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: 
   if (a.force) argv.push("--force");
   const call = elevated(r.elevation, argv);
   let answered = false;
-  let last: TargetStatus | undefined;
-  const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
-    input: call.input,
-    timeoutMs: 3_600_000,
-    onStderrLine: (l) => {
-      if (l === JSON.stringify({ id })) answered = true;
-      const s = parseStatus(l);
-      if (s) {
-        last = s;
-        onStatus(s);
-      }
-    },
-  });
+  const { res, last } = await targetCall(r, call, { onStatus, onLine: (l) => (answered ||= l === JSON.stringify({ id })) });
   // Lost before or after the answer: the host may be activating; following by id tells.
   if ((answered && res.exitCode === 0) || res.exitCode === 255) return { id, last };
   throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
@@ -66,6 +54,32 @@ function parseStatus(line: string): TargetStatus | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Runs an `oscd deploy-target` call on the host with its status lines (JSON on stderr, so they
+ * stream) passed on as they come; returns ssh's result and the last status seen.
+ */
+async function targetCall(
+  r: Remote,
+  call: { remote: string; input?: string },
+  o: { fresh?: boolean; onStatus: (s: TargetStatus) => void; onLine?: (line: string) => void },
+): Promise<{ res: Awaited<ReturnType<typeof sshRun>>; last: TargetStatus | undefined }> {
+  let last: TargetStatus | undefined;
+  const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
+    input: call.input,
+    fresh: o.fresh,
+    timeoutMs: 3_600_000,
+    onStderrLine: (l) => {
+      o.onLine?.(l);
+      const s = parseStatus(l);
+      if (s) {
+        last = s;
+        o.onStatus(s);
+      }
+    },
+  });
+  return { res, last };
 }
 
 export interface FollowOptions {
@@ -87,19 +101,9 @@ export async function followRemote(r: Remote, id: string, o: FollowOptions): Pro
   let fresh = false;
   for (;;) {
     const call = elevated(r.elevation, argv);
-    // Status lines go to stderr so they stream (the runner reports stderr line by line).
-    const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
-      input: call.input,
-      fresh,
-      timeoutMs: 3_600_000,
-      onStderrLine: (l) => {
-        const s = parseStatus(l);
-        if (s) {
-          last = s;
-          o.onStatus(s);
-        }
-      },
-    });
+    const run = await targetCall(r, call, { fresh, onStatus: o.onStatus });
+    const res = run.res;
+    last = run.last ?? last;
     if (last && (FINAL_STATES.includes(last.state) || (o.untilAwaitingConfirm && last.state === "awaiting-confirm"))) return last;
     if (res.exitCode !== 255 && res.exitCode !== 0) throw new OscdError("remote-follow-failed", `${r.target.host}: following deployment ${id} failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`);
     if (Date.now() > o.reconnectUntil()) throw new SshError(r.target.host, res, `lost the connection while following deployment ${id}`);
@@ -116,19 +120,7 @@ export async function followRemote(r: Remote, id: string, o: FollowOptions): Pro
 export async function confirmRemote(r: Remote, id: string, until: number, onStatus: (s: TargetStatus) => void): Promise<TargetStatus | undefined> {
   const call = elevated(r.elevation, [...r.oscd, "deploy-target", "confirm", id, "--follow"]);
   for (;;) {
-    let last: TargetStatus | undefined;
-    const res = await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
-      input: call.input,
-      fresh: true,
-      timeoutMs: 3_600_000,
-      onStderrLine: (l) => {
-        const s = parseStatus(l);
-        if (s) {
-          last = s;
-          onStatus(s);
-        }
-      },
-    });
+    const { res, last } = await targetCall(r, call, { fresh: true, onStatus });
     if (last !== undefined || res.exitCode === 0) return last;
     if (res.exitCode !== 255) throw new OscdError(/confirm-too-late/.test(res.stderr) ? "confirm-too-late" : "remote-confirm-failed", `${r.target.host}: confirming deployment ${id} failed: ${lastLine(res.stderr)}`);
     if (Date.now() > until) throw new SshError(r.target.host, res, `no new connection for the confirmation of deployment ${id}`);
@@ -139,20 +131,7 @@ export async function confirmRemote(r: Remote, id: string, until: number, onStat
 /** Asks the waiting engine to roll back now (the deployer's checks failed); follows it to the end. */
 export async function rejectRemote(r: Remote, id: string, reason: string, onStatus: (s: TargetStatus) => void): Promise<TargetStatus | undefined> {
   const call = elevated(r.elevation, [...r.oscd, "deploy-target", "reject", id, "--reason", reason]);
-  let last: TargetStatus | undefined;
-  await sshRun(r.target, r.ssh, `${call.remote} 1>&2`, {
-    input: call.input,
-    fresh: true,
-    timeoutMs: 3_600_000,
-    onStderrLine: (l) => {
-      const s = parseStatus(l);
-      if (s) {
-        last = s;
-        onStatus(s);
-      }
-    },
-  });
-  return last;
+  return (await targetCall(r, call, { fresh: true, onStatus })).last;
 }
 
 /**
