@@ -52,9 +52,15 @@ export function sshBaseArgs(t: SshTarget, s: SshSettings, fresh = false): string
   return args;
 }
 
-/** The options Nix's own ssh gets (NIX_SSHOPTS), without the control socket Nix manages itself. */
-export function nixSshOpts(t: SshTarget, s: SshSettings): string[] {
+/**
+ * The options Nix's own ssh gets (NIX_SSHOPTS). With `shared`, it rides on the host's
+ * ControlMaster connection when one is open (the probe opened it): no second login per host.
+ * Nix's `ssh://` store runs a master of its own (`-S`), so only `ssh-ng` shares ours.
+ */
+export function nixSshOpts(t: SshTarget, s: SshSettings, shared = false): string[] {
   const opts = ["-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${s.hostKeyChecking}`, "-o", `ConnectTimeout=${s.connectTimeoutS}`];
+  // ControlMaster=no: use the socket if it is there, never become a master Nix would leave behind.
+  if (shared && !/\s/.test(s.controlDir)) opts.push("-o", "ControlMaster=no", "-o", `ControlPath=${s.controlDir}/%C`);
   for (const o of s.options) opts.push("-o", o);
   if (t.port !== undefined) opts.push("-p", String(t.port));
   return opts;
