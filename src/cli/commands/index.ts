@@ -91,6 +91,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
     load: async () => (await import("./server.js")).registerServer,
   },
+  {
+    name: "completion",
+    summary: "print a shell completion script for bash, zsh or fish (every command and option, from the commands themselves)",
+    load: async () => (await import("./completion.js")).registerCompletion,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */
