@@ -79,6 +79,14 @@ export const healthSchema = z
   .strict();
 export type HealthConfig = z.infer<typeof healthSchema>;
 
+/** A MAC address as iPXE's `${net0/mac}` writes it: six lowercase hex pairs with colons (upper case is lowered). */
+const macAddress = z
+  .string()
+  .transform((m) => m.toLowerCase())
+  .pipe(z.string().regex(/^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/, "a MAC address looks like 52:54:00:12:34:56"));
+/** An attribute path template of images (letters, digits, `.`, `_`, `-`, `'`, `{host}`, `{format}`). */
+const imageAttribute = z.string().regex(/^(?:[A-Za-z0-9_.'-]|\{host\}|\{format\})+$/, "an attribute path such as nixosConfigurations.{host}.config.system.build.images");
+
 export const hostSchema = z
   .object({
     tags: z.array(z.string()).default([]),
@@ -97,6 +105,10 @@ export const hostSchema = z
     health: healthSchema.partial().optional(),
     /** Secrets oscd deploy uploads to this host (see secrets.ts). */
     keys: secretsSchema.optional(),
+    /** Attribute path of this host's image set, or of one image with `{format}` (oscd image); `{host}` is replaced. */
+    images: imageAttribute.optional(),
+    /** Netboot identity: the MAC address the server knows this host by (oscd server, netboot). */
+    netboot: z.object({ mac: macAddress.optional() }).strict().optional(),
   })
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;
@@ -139,6 +151,8 @@ export const fleetSchema = z
         /** Default attribute path template for every host. */
         attribute: z.string().optional(),
         system: z.string().default("x86_64-linux"),
+        /** Default attribute path of each host's image set (oscd image); `{host}` and `{format}` are replaced. */
+        images: imageAttribute.optional(),
         /** Where machines fetch the fleet repository from (oscd upgrade, the agent). */
         remote: z.string().optional(),
       })

@@ -24,6 +24,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "build the selected hosts, sign and upload their closures to the binary caches, and write the channel's next signed manifest",
     load: async () => (await import("./publish.js")).registerPublish,
   },
+  {
+    name: "image",
+    summary: "build a host's machine image (or netboot files) with its system, hash it, and record it, signed, in the channel manifest",
+    load: async () => (await import("./image.js")).registerImage,
+  },
+  {
+    name: "netboot",
+    summary: "write each host's verified netboot files (kernel, initrd, iPXE script) from a signed manifest as static files for any web server",
+    load: async () => (await import("./netboot.js")).registerNetboot,
+  },
   { name: "manifest", summary: "check and print signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
   {
     name: "activate",
