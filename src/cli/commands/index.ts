@@ -106,6 +106,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "for every host, whether a change touches it, its package diff and reboot forecast, in one evaluation per ref",
     load: async () => (await import("./impact.js")).registerImpact,
   },
+  {
+    name: "update",
+    summary: "update the fleet's pinned inputs, build every host, run the checks, and commit on a branch; merge or open a pull request only when all passed",
+    load: async () => (await import("./update.js")).registerUpdate,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */
