@@ -10,6 +10,7 @@ interface DiffFlags {
   repo?: string;
   stateDir?: string;
   rootsDir?: string;
+  profile?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -24,6 +25,7 @@ export function registerDiff(program: Command): void {
     .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory (default: /nix/var/nix/gcroots/oscd)")
+    .option("--profile <path>", "the system profile whose generations are numbered", "/nix/var/nix/profiles/system")
     .option("--json", "print the diff as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
@@ -46,6 +48,7 @@ The reboot forecast uses the agent's triggers: kernel, initrd, kernel modules, k
         repo: o.repo,
         stateDir: o.stateDir,
         rootDir: o.rootsDir,
+        profile: o.profile,
         onProgress: progressPrinter(!o.quiet && !o.json),
       });
       if (o.json) return printJson(r);
