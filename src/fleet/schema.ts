@@ -139,6 +139,20 @@ export const channelSchema = z
   })
   .strict();
 
+/** `oscd update`: the fleet's own checks, run on every input update after the hosts are built. */
+export const updateSchema = z
+  .object({
+    /** Commands as argument arrays, run in the updated commit's read-only snapshot; exit 0 = passed. */
+    checks: z.array(z.array(z.string()).min(1)).default([]),
+    /** Build the flake's `checks.<system>.*` too (NixOS tests). */
+    flakeChecks: z.boolean().default(true),
+    timeoutSeconds: seconds.default(1800),
+    /** The pin file of a classic layout: input name → { url, rev, ref }. */
+    pinFile: versionFile.default("pins.json"),
+  })
+  .strict();
+export type UpdateConfig = z.infer<typeof updateSchema>;
+
 export const fleetSchema = z
   .object({
     fleet: z
@@ -164,6 +178,7 @@ export const fleetSchema = z
     channels: namedTable(channelNameSchema, channelSchema).default({ main: { branch: "main", operation: "switch" } }),
     health: healthSchema.default({}),
     hosts: namedTable(hostNameSchema, hostSchema).default({}),
+    update: updateSchema.default({}),
   })
   .strict();
 
