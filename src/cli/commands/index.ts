@@ -121,6 +121,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "update the fleet's pinned inputs, build every host, run the checks, and commit on a branch; merge or open a pull request only when all passed",
     load: async () => (await import("./update.js")).registerUpdate,
   },
+  {
+    name: "completion",
+    summary: "print a shell completion script for bash, zsh or fish (every command and option, from the commands themselves)",
+    load: async () => (await import("./completion.js")).registerCompletion,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */
