@@ -26,7 +26,7 @@ export function introduce(w: World): void {
   heading("A fleet repository, three simulated NixOS hosts, the control server, an agent on each host");
   note(`fleet repository ${w.fleet.dir} (VERSION 1.0.0), pushed to a bare origin ${w.origin}`);
   note(`oscd server at ${w.server.url}: SQLite database and the fleet's binary cache in ${w.server.dir}`);
-  for (const [n, h] of w.hosts) hostLine(n, `${h.address}: own /nix store, /run, /boot; oscd agent long-polls the server with its own token${n === PUSH_HOST ? "; sshd for push deploys" : ""}`);
+  for (const n of HOSTS) hostLine(n, `${host(w, n).address}: own /nix store, /run, /boot; oscd agent long-polls the server with its own token${n === PUSH_HOST ? "; sshd for push deploys" : ""}`);
 }
 
 /** A labelled pull request becomes a tag, a signed release on the server, and a staged rollout the hosts follow live. */
@@ -85,9 +85,13 @@ export async function pushDeploy(w: World, claims: Claims): Promise<void> {
   note(`oscd deploy --on ${PUSH_HOST} --ref testing --mode test --confirm-timeout 30 --sign-key ${w.keyFile.replace(dirname(w.keyFile) + "/", "")}`);
   const r = await oscd(args, { okExit: [0, 1, 4] });
   let report: { result: string; id?: string; new: { system?: string }; error?: { message: string } } | undefined;
+  let last = "";
   for (const line of r.stdout.split("\n").filter(Boolean)) {
     const e = JSON.parse(line) as { type: string; host?: string; step?: string; detail?: string; report?: typeof report };
-    if (e.type === "host" && e.step) hostLine(PUSH_HOST, `${e.step}${e.detail ? ` ${e.detail}` : ""}`);
+    const text = e.type === "host" && e.step ? shortPaths(`${e.step}${e.detail ? ` ${e.detail}` : ""}`) : "";
+    // The host repeats "waiting" while it waits: one line says it.
+    if (text && text !== last) hostLine(PUSH_HOST, text);
+    if (text) last = text;
     if (e.type === "host-done") report = e.report;
   }
   if (r.exitCode !== 0 || report?.result !== "done") throw new StepFailed(`oscd deploy to ${PUSH_HOST} ended ${report?.result ?? `with exit ${r.exitCode}`}`, r.stdout + r.stderr);
@@ -95,6 +99,8 @@ export async function pushDeploy(w: World, claims: Claims): Promise<void> {
   hostLine(PUSH_HOST, `confirmed: runs ${shortPath(now)} until its next boot (test mode); an unconfirmed switch would have rolled back by itself after 30 s`);
   claims.push = { host: PUSH_HOST, ref: "testing", commit, toplevel: now ?? "", deployment: report.id };
 }
+
+const shortPaths = (s: string) => s.replace(/\/nix\/store\/[0-9a-z]{32}-[^\s:,]+/g, (p) => shortPath(p));
 
 export function dashboard(w: World): void {
   heading("The dashboard");

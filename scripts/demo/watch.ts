@@ -53,12 +53,17 @@ export class Watcher {
     const key = `rollout:${r.state}`;
     if (this.waveStates.get("rollout") !== key) {
       this.waveStates.set("rollout", key);
-      if (r.state !== "active") hostLine("server", `rollout ${r.state}${r.reason ? `: ${r.reason}` : ""}`);
+      if (r.state !== "active" && r.state !== "running") hostLine("server", `rollout ${r.state}${r.reason ? `: ${r.reason}` : ""}`);
     }
   }
 
   private name(toplevel: unknown): string {
     return typeof toplevel === "string" ? (this.names.get(toplevel) ?? shortPath(toplevel)) : "?";
+  }
+
+  /** Store paths in a message, named by release where known. */
+  private paths(text: string): string {
+    return text.replace(/\/nix\/store\/[0-9a-z]{32}-[^\s:,]+/g, (p) => this.names.get(p) ?? shortPath(p));
   }
 
   private describe(l: Record<string, unknown>): string | undefined {
@@ -69,7 +74,7 @@ export class Watcher {
         if (l.outcome === "committed") return `switched to ${this.name(l.toplevel)}, healthy (generation ${String(l.generation)})`;
         return undefined;
       case "deploy-failed":
-        return `${this.name(l.toplevel)} failed [${String(l.code)}]: ${String(l.message).split("\n")[0]}`;
+        return `${this.name(l.toplevel)} failed [${String(l.code)}]: ${this.paths(String(l.message).split("\n")[0] ?? "")}`;
       case "recovered":
         return `recovered an interrupted deployment: ${String(l.outcome)}`;
       case "refused":
