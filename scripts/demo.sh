@@ -19,4 +19,5 @@ if [ "${OSCD_DIST_READY:-}" != 1 ]; then
   npm run -s build
   export OSCD_DIST_READY=1
 fi
-exec npx tsx scripts/demo.ts "$@"
+# node itself (not npx): Ctrl-C reaches the demo, which cleans up before the shell returns.
+exec node --import tsx scripts/demo.ts "$@"

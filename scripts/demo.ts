@@ -47,8 +47,8 @@ async function main(): Promise<number> {
     introduce(world);
     await labelledRelease(world, watch, claims);
     await badRelease(world, watch, claims);
-    await pushDeploy(world, claims);
-    dashboard(world);
+    await pushDeploy(world, watch, claims);
+    dashboard(world, opts.keep);
     if (opts.facts) await writeFacts(opts.facts, world, { ...claims });
   } catch (e) {
     // Interrupted: the step failed because its hosts are going away; cleanup exits for us.
@@ -64,7 +64,9 @@ async function main(): Promise<number> {
     // A timer keeps Node running; the signal handlers end it.
     await new Promise<never>(() => setInterval(() => undefined, 60_000));
   }
+  note("not kept running (stdout is not a terminal; --keep keeps it): cleaning up…");
   await cleanup.run();
+  note("done.");
   return 0;
 }
 

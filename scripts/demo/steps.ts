@@ -3,7 +3,7 @@ import type { Manifest } from "../../src/manifest/index.js";
 import { clientKey, oscdOn, OSCD_BIN, type SimHost } from "../../test/harness/index.js";
 import { mergePullRequest, publish, releaseFromEvent, startRollout } from "./release.js";
 import type { Rollout } from "./server.js";
-import { heading, hostLine, note, oscd, shortPath, StepFailed } from "./story.js";
+import { heading, hostLine, note, oscd, StepFailed } from "./story.js";
 import { Watcher } from "./watch.js";
 import { HOSTS, PUSH_HOST, type World } from "./world.js";
 
@@ -68,16 +68,19 @@ export async function badRelease(w: World, watch: Watcher, claims: Claims): Prom
 }
 
 /** A push deploy of a testing branch to one host over SSH; the host rolls back unless a new SSH connection confirms it. */
-export async function pushDeploy(w: World, claims: Claims): Promise<void> {
+export async function pushDeploy(w: World, watch: Watcher, claims: Claims): Promise<void> {
   heading(`A push deploy: a testing change to ${PUSH_HOST} over SSH, with magic rollback`);
   const h = host(w, PUSH_HOST);
   const suspended = await oscdOn(h, ["agent", "suspend"]);
   if (suspended.exitCode !== 0) throw new StepFailed(`oscd agent suspend on ${PUSH_HOST} exited ${suspended.exitCode}`, suspended.stdout + suspended.stderr);
   hostLine(PUSH_HOST, "oscd agent suspend: the agent deploys nothing until resumed (it would move the host back to the channel)");
-  await w.fleet.git(["checkout", "-q", "-b", "testing", "main"]);
+  const base = claims.first?.tag ?? "main";
+  await w.fleet.git(["checkout", "-q", "-b", "testing", base]);
   const commit = await w.fleet.commitHostChange(PUSH_HOST, "try a new TLS setup", `${PUSH_HOST}: try a new TLS setup`);
   await w.fleet.git(["checkout", "-q", "main"]);
-  note(`branch testing (${commit.slice(0, 8)}): ${PUSH_HOST}: try a new TLS setup`);
+  note(`branch testing (${commit.slice(0, 8)}), on top of ${base}: ${PUSH_HOST}: try a new TLS setup`);
+  // The only new system of this step is the testing one.
+  const named = (s: string) => s.replace(/\/nix\/store\/[0-9a-z]{32}-[^\s:,]+/g, (p) => watch.names.get(p) ?? `testing ${commit.slice(0, 8)}`);
   const key = await clientKey();
   const args = ["deploy", "--repo", w.fleet.dir, "--ref", "testing", "--on", PUSH_HOST, "--mode", "test", "--confirm-timeout", "30", "--sign-key", w.keyFile];
   args.push("--ssh-option", `IdentityFile=${key.privateKey}`, "--ssh-option", `UserKnownHostsFile=${key.knownHosts}`, "--remote-oscd", `node ${OSCD_BIN}`);
@@ -88,7 +91,7 @@ export async function pushDeploy(w: World, claims: Claims): Promise<void> {
   let last = "";
   for (const line of r.stdout.split("\n").filter(Boolean)) {
     const e = JSON.parse(line) as { type: string; host?: string; step?: string; detail?: string; report?: typeof report };
-    const text = e.type === "host" && e.step ? shortPaths(`${e.step}${e.detail ? ` ${e.detail}` : ""}`) : "";
+    const text = e.type === "host" && e.step ? named(`${e.step}${e.detail ? ` ${e.detail}` : ""}`) : "";
     // The host repeats "waiting" while it waits: one line says it.
     if (text && text !== last) hostLine(PUSH_HOST, text);
     if (text) last = text;
@@ -96,16 +99,14 @@ export async function pushDeploy(w: World, claims: Claims): Promise<void> {
   }
   if (r.exitCode !== 0 || report?.result !== "done") throw new StepFailed(`oscd deploy to ${PUSH_HOST} ended ${report?.result ?? `with exit ${r.exitCode}`}`, r.stdout + r.stderr);
   const now = await h.currentSystem();
-  hostLine(PUSH_HOST, `confirmed: runs ${shortPath(now)} until its next boot (test mode); an unconfirmed switch would have rolled back by itself after 30 s`);
+  hostLine(PUSH_HOST, `confirmed over a new SSH connection: runs ${named(now ?? "")} until its next boot (test mode); unconfirmed, it would have rolled back by itself after 30 s`);
   claims.push = { host: PUSH_HOST, ref: "testing", commit, toplevel: now ?? "", deployment: report.id };
 }
 
-const shortPaths = (s: string) => s.replace(/\/nix\/store\/[0-9a-z]{32}-[^\s:,]+/g, (p) => shortPath(p));
-
-export function dashboard(w: World): void {
+export function dashboard(w: World, keep: boolean): void {
   heading("The dashboard");
-  note(`open ${w.server.url}/ and sign in with the admin token in ${w.server.adminTokenFile}`);
-  note("fleet: web1 and web2 on the first release, db1 marked failed with its health-check error; web2 on its testing system");
+  note(`${keep ? "open" : "with --keep (the default in a terminal) it stays up: open"} ${w.server.url}/ and sign in with the admin token in ${w.server.adminTokenFile}`);
+  note("fleet: each host's desired and current release, generation and last report; db1 failed, with its health-check error");
   note("releases and rollouts: the first rollout done wave by wave; the second halted at its canary");
   note("host db1: its report history, the deploy, the failed health check, the rollback");
 }
