@@ -30,6 +30,14 @@ oscd_install_debian_packages() {
 }
 
 oscd_install_npm_packages() {
+  # A symlinked node_modules is an install shared with another checkout (git worktrees):
+  # `npm ci` would empty the directory it points to under every other user of it.
+  if [ -L node_modules ]; then
+    [ -d node_modules/ ] && return 0
+    echo "oscd: error[npm-packages]: node_modules is a symlink to a missing directory" >&2
+    echo "hint: remove the symlink, or install the packages where it points" >&2
+    exit 1
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "==> installing npm packages (npm ci)"
     npm ci --no-audit --no-fund
