@@ -6,7 +6,8 @@
 # service is used). chromium: the dashboard's browser tests (headless, through playwright-core).
 # sudo: push deploys by a non-root user with a sudo password (test/harness/sudo-user.ts).
 # python3: the terminal test driver (test/harness/pty-answer.py) and test HTTP servers in hosts.
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3)
+# zsh, fish: the tests run `oscd completion zsh|fish` scripts in the real shells.
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3 zsh fish)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then
