@@ -8,3 +8,4 @@ export * from "./json-schema.js";
 export * from "./names.js";
 export * from "./secrets.js";
 export * from "./ssh-target.js";
+export * from "./netboot.js";

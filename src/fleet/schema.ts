@@ -79,6 +79,14 @@ export const healthSchema = z
   .strict();
 export type HealthConfig = z.infer<typeof healthSchema>;
 
+/** A MAC address as iPXE's `${net0/mac}` writes it: six lowercase hex pairs with colons (upper case is lowered). */
+const macAddress = z
+  .string()
+  .transform((m) => m.toLowerCase())
+  .pipe(z.string().regex(/^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/, "a MAC address looks like 52:54:00:12:34:56"));
+/** An attribute path template of images (letters, digits, `.`, `_`, `-`, `'`, `{host}`, `{format}`). */
+const imageAttribute = z.string().regex(/^(?:[A-Za-z0-9_.'-]|\{host\}|\{format\})+$/, "an attribute path such as nixosConfigurations.{host}.config.system.build.images");
+
 export const hostSchema = z
   .object({
     tags: z.array(z.string()).default([]),
@@ -97,6 +105,10 @@ export const hostSchema = z
     health: healthSchema.partial().optional(),
     /** Secrets oscd deploy uploads to this host (see secrets.ts). */
     keys: secretsSchema.optional(),
+    /** Attribute path of this host's image set, or of one image with `{format}` (oscd image); `{host}` is replaced. */
+    images: imageAttribute.optional(),
+    /** Netboot identity: the MAC address the server knows this host by (oscd server, netboot). */
+    netboot: z.object({ mac: macAddress.optional() }).strict().optional(),
   })
   .strict();
 export type HostConfig = z.infer<typeof hostSchema>;
@@ -127,6 +139,20 @@ export const channelSchema = z
   })
   .strict();
 
+/** `oscd update`: the fleet's own checks, run on every input update after the hosts are built. */
+export const updateSchema = z
+  .object({
+    /** Commands as argument arrays, run in the updated commit's read-only snapshot; exit 0 = passed. */
+    checks: z.array(z.array(z.string()).min(1)).default([]),
+    /** Build the flake's `checks.<system>.*` too (NixOS tests). */
+    flakeChecks: z.boolean().default(true),
+    timeoutSeconds: seconds.default(1800),
+    /** The pin file of a classic layout: input name → { url, rev, ref }. */
+    pinFile: versionFile.default("pins.json"),
+  })
+  .strict();
+export type UpdateConfig = z.infer<typeof updateSchema>;
+
 export const fleetSchema = z
   .object({
     fleet: z
@@ -139,6 +165,8 @@ export const fleetSchema = z
         /** Default attribute path template for every host. */
         attribute: z.string().optional(),
         system: z.string().default("x86_64-linux"),
+        /** Default attribute path of each host's image set (oscd image); `{host}` and `{format}` are replaced. */
+        images: imageAttribute.optional(),
         /** Where machines fetch the fleet repository from (oscd upgrade, the agent). */
         remote: z.string().optional(),
       })
@@ -150,6 +178,7 @@ export const fleetSchema = z
     channels: namedTable(channelNameSchema, channelSchema).default({ main: { branch: "main", operation: "switch" } }),
     health: healthSchema.default({}),
     hosts: namedTable(hostNameSchema, hostSchema).default({}),
+    update: updateSchema.default({}),
   })
   .strict();
 

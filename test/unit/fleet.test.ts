@@ -60,7 +60,7 @@ describe("fleet JSON Schema", () => {
   it("describes the sections and rejects unknown keys, like the validator", async () => {
     const { fleetJsonSchema } = await import("../../src/fleet/index.js");
     const s = (await fleetJsonSchema()) as { definitions: { oscd: { properties: Record<string, unknown>; additionalProperties: boolean } } };
-    expect(Object.keys(s.definitions.oscd.properties).sort()).toEqual(["caches", "channels", "fleet", "health", "hosts", "keys", "release"]);
+    expect(Object.keys(s.definitions.oscd.properties).sort()).toEqual(["caches", "channels", "fleet", "health", "hosts", "keys", "release", "update"]);
     expect(s.definitions.oscd.additionalProperties).toBe(false);
   });
 });
