@@ -5,7 +5,7 @@ import type { DeployEvent, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, rejectRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
-import { FINAL_STATES, type TargetStatus } from "./target-state.js";
+import { FINAL_STATES, type TargetStatus } from "./target/index.js";
 import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
 import { runProbes, type DeployerProbe, type ProbeSettings } from "./probes.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";

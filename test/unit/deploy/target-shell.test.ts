@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
 import { newDeploymentId } from "../../../src/deploy/index.js";
-import { parseTargetRequest } from "../../../src/deploy/target-state.js";
+import { parseTargetRequest } from "../../../src/deploy/target/index.js";
 import { CONFIRM_SCRIPT, START_SCRIPT } from "../../../src/deploy/target-shell.js";
 
 let dir: string;
