@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildHosts, pinFleet } from "../builder/index.js";
+import { buildHosts, formatPins, parsePins, pinFleet, pinnedInputs } from "../builder/index.js";
 import { UsageError } from "../core/errors.js";
 import { loadFleet } from "../fleet/index.js";
 import {
@@ -25,7 +25,7 @@ import { BranchMovedError, NoInputsError, UnknownInputError } from "./errors.js"
 import { parseFlakeLock, updateFlakeLock, type PinnedInput } from "./flake-lock.js";
 import { gitHubFromEnv, openPullRequest } from "./github.js";
 import { updateMessage, type InputChange } from "./message.js";
-import { formatPins, parsePins, pinnedInputs, updatePins } from "./pins.js";
+import { updatePins } from "./pins.js";
 
 export type UpdateMode = "branch" | "merge" | "github";
 
