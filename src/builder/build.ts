@@ -1,6 +1,6 @@
 import { OscdError } from "../core/errors.js";
 import { pathInfo, type NixCallOptions } from "../nix/index.js";
-import { evaluateTargets } from "./evaluate.js";
+import { evaluateTargets, type ExtraExpr } from "./evaluate.js";
 import { checkOverrideInputs, overridesNeedFlake, type OverrideInputs } from "./overrides.js";
 import { buildablePlatforms } from "./platforms.js";
 import type { PinnedFleet } from "./pin.js";
@@ -24,6 +24,28 @@ export interface HostBuild {
   /** Time this host's build took (0 when already present). */
   timeMs: number;
   error?: OscdError;
+  /** What `BuildOptions.extra` evaluated for this host, and the derivations built with it. */
+  extra?: { value: unknown; derivations: ExtraDerivation[] };
+}
+
+/** A derivation built alongside a host's toplevel (an image), named for messages. */
+export interface ExtraDerivation {
+  label: string;
+  drvPath: string;
+  outPath: string;
+  system: string;
+}
+
+/**
+ * More per host, in the same evaluation and the same build as the toplevels (images):
+ * `expr` is evaluated with each host, `derivations` turns its value into what to build
+ * (an OscdError thrown there fails the host at evaluation), and `unbuildable` names the
+ * refusal for a derivation of a system no builder has.
+ */
+export interface ExtraBuild {
+  expr: ExtraExpr;
+  derivations(host: string, value: unknown): ExtraDerivation[];
+  unbuildable(host: string, d: ExtraDerivation, buildable: readonly string[]): OscdError;
 }
 
 export interface BuildReport {
@@ -63,6 +85,8 @@ export interface BuildOptions {
   buildTimeoutMs?: number;
   onProgress?: (p: BuildProgress) => void;
   nix?: NixCallOptions;
+  /** Extra per-host derivations (images), evaluated and built with the toplevels. */
+  extra?: ExtraBuild;
 }
 
 /** GC root name of a host's latest build result: one per fleet and host. */
@@ -87,7 +111,7 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
   const hosts = new Map<string, HostBuild>(t.selected.map((h) => [h.name, { name: h.name, attribute: h.attribute, system: h.system, status: "failed", timeMs: 0 }]));
   const evalStart = Date.now();
   opts.onProgress?.({ step: "evaluate", state: "start", hosts: t.selected.length });
-  const evaluated = await evaluateTargets(p.nixSource, t.selected, { ...nix, overrideInputs });
+  const evaluated = await evaluateTargets(p.nixSource, t.selected, { ...nix, overrideInputs, extra: opts.extra?.expr });
   const evalMs = Date.now() - evalStart;
   const jobs: RealiseJob[] = [];
   for (const target of t.selected as BuildTarget[]) {
@@ -99,14 +123,25 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
       opts.onProgress?.({ step: "evaluate", state: "failed", host: h.name, detail: h.error?.message });
       continue;
     }
+    if (opts.extra) {
+      try {
+        h.extra = { value: e.value.extra, derivations: opts.extra.derivations(h.name, e.value.extra) };
+      } catch (err) {
+        if (!(err instanceof OscdError)) throw err;
+        Object.assign(h, { failedStep: "evaluate", error: err });
+        opts.onProgress?.({ step: "evaluate", state: "failed", host: h.name, detail: err.message });
+        continue;
+      }
+    }
     Object.assign(h, { drvPath: e.value.drvPath, toplevel: e.value.outPath, system: e.value.system, status: "evaluated" });
     opts.onProgress?.({ step: "evaluate", state: "done", host: h.name, system: h.system, toplevel: h.toplevel });
     jobs.push({ host: h.name, drvPath: e.value.drvPath, outPath: e.value.outPath });
   }
+  const extraJobs = extraJobsOf(hosts);
   const buildStart = Date.now();
   if (!opts.evalOnly && jobs.length > 0) {
     // Only what is missing must be built here; a foreign system's result already present is fine.
-    const missing = await invalidPaths(jobs.map((j) => j.outPath), nix);
+    const missing = await invalidPaths([...jobs, ...extraJobs.map((x) => x.job)].map((j) => j.outPath), nix);
     const platforms = missing.size > 0 ? await buildablePlatforms(opts.builders, nix) : { buildable: undefined };
     const buildable = jobs.filter((j) => {
       const h = hosts.get(j.host) as HostBuild;
@@ -119,7 +154,16 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
       opts.onProgress?.({ step: "build", state: "failed", host: h.name, detail: h.error.message });
       return false;
     });
-    const results = await realiseJobs(buildable, {
+    const buildableExtra = extraJobs.filter((x) => {
+      const h = hosts.get(x.host) as HostBuild;
+      if (h.status === "failed" || !buildable.some((j) => j.host === x.host)) return false;
+      if (!missing.has(x.job.outPath) || platforms.buildable === undefined || platforms.buildable.has(x.d.system)) return true;
+      Object.assign(h, { status: "failed", failedStep: "build", error: opts.extra?.unbuildable(h.name, x.d, [...platforms.buildable]) });
+      opts.onProgress?.({ step: "build", state: "failed", host: h.name, detail: h.error?.message });
+      return false;
+    });
+    const extraFor = new Map(buildableExtra.map((x) => [x.job.host, x]));
+    const results = await realiseJobs([...buildable.filter((j) => (hosts.get(j.host) as HostBuild).status !== "failed"), ...buildableExtra.map((x) => x.job)], {
       ...nix,
       builders: opts.builders,
       maxJobs: opts.maxJobs,
@@ -129,7 +173,14 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
       onEvent: (ev) => opts.onProgress?.({ step: "build", ...ev }),
     });
     for (const [name, r] of results) {
+      const x = extraFor.get(name);
+      if (x) {
+        const h = hosts.get(x.host) as HostBuild;
+        if (r.status === "failed" && h.status !== "failed") Object.assign(h, { status: "failed", failedStep: "build", error: r.error });
+        continue;
+      }
       const h = hosts.get(name) as HostBuild;
+      if (h.status === "failed") continue;
       h.status = r.status;
       h.timeMs = r.timeMs;
       if (r.status === "failed") {
@@ -153,6 +204,13 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
     evalMs,
     buildMs: Date.now() - buildStart,
   };
+}
+
+/** Each host's extra derivations as realise jobs, keyed `<host>.extra-<n>` (host names have no dots). */
+function extraJobsOf(hosts: Map<string, HostBuild>): { host: string; d: ExtraDerivation; job: RealiseJob }[] {
+  return [...hosts.values()].flatMap((h) =>
+    h.status === "evaluated" ? (h.extra?.derivations ?? []).map((d, i) => ({ host: h.name, d, job: { host: `${h.name}.extra-${i}`, drvPath: d.drvPath, outPath: d.outPath } })) : [],
+  );
 }
 
 export function failedHosts(r: Pick<BuildReport, "hosts">): HostBuild[] {

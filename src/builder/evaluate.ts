@@ -9,6 +9,8 @@ export interface Evaluated {
   outPath: string;
   /** The derivation's own `system` (what it must be built on). */
   system: string;
+  /** The value of `EvaluateOptions.extra` for this host, evaluated with it (JSON). */
+  extra?: unknown;
 }
 
 export type EvalOutcome = { ok: true; value: Evaluated } | { ok: false; error: OscdError };
@@ -18,9 +20,17 @@ export interface EvaluateOptions extends NixCallOptions {
   fallbackJobs?: number;
   /** Flake inputs replaced at evaluation (`--override-input`); flakes only. */
   overrideInputs?: OverrideInputs;
+  /**
+   * More to evaluate per host in the same evaluation (images): a Nix expression given the
+   * expression of the host's root set (flake outputs or the classic file's value) and `d`,
+   * the function that gives a derivation's drv, out and system. Not with overrideInputs.
+   */
+  extra?: ExtraExpr;
 }
 
-const evaluatedList = z.array(z.object({ drv: z.string(), out: z.string(), system: z.string().nullable() }));
+export type ExtraExpr = (target: Pick<BuildTarget, "attribute" | "system"> & { name?: string }, root: string) => string;
+
+const evaluatedList = z.array(z.object({ drv: z.string(), out: z.string(), system: z.string().nullable(), extra: z.unknown().optional() }));
 
 const DERIVATION_FIELDS = "d = x: { drv = x.drvPath; out = x.outPath; system = x.system or null; };";
 
@@ -29,7 +39,7 @@ const DERIVATION_FIELDS = "d = x: { drv = x.drvPath; out = x.outPath; system = x
  * is a function taking `system` is called once per distinct host system with it (the way
  * `<nixpkgs/nixos>` takes `system`); a flake's configurations carry their own system.
  */
-export function evaluationExpr(source: NixSource, targets: readonly Pick<BuildTarget, "attribute" | "system">[]): string {
+export function evaluationExpr(source: NixSource, targets: readonly (Pick<BuildTarget, "attribute" | "system"> & { name?: string })[], extra?: ExtraExpr): string {
   const systems = [...new Set(targets.map((t) => t.system))];
   let roots: string;
   if (source.kind === "flake") {
@@ -41,7 +51,13 @@ export function evaluationExpr(source: NixSource, targets: readonly Pick<BuildTa
       .map((s) => `${JSON.stringify(s)} = call ${JSON.stringify(s)};`)
       .join(" ")} }`;
   }
-  const list = targets.map((t) => `(d roots.${JSON.stringify(t.system)}${attrPathExpr(t.attribute)})`).join(" ");
+  const list = targets
+    .map((t) => {
+      const root = `roots.${JSON.stringify(t.system)}`;
+      const top = `(d ${root}${attrPathExpr(t.attribute)})`;
+      return extra ? `(${top} // { extra = (${extra(t, root)}); })` : top;
+    })
+    .join(" ");
   return `let roots = ${roots}; ${DERIVATION_FIELDS} in [ ${list} ]`;
 }
 
@@ -91,16 +107,16 @@ function overrideMatchesNoInput(warning: string): OscdError {
   });
 }
 
-async function evalTogether(source: NixSource, targets: readonly BuildTarget[], opts: NixCallOptions, overrides: OverrideInputs): Promise<Evaluated[]> {
+async function evalTogether(source: NixSource, targets: readonly BuildTarget[], opts: NixCallOptions, overrides: OverrideInputs, extra?: ExtraExpr): Promise<Evaluated[]> {
   const raw =
     Object.keys(overrides).length > 0 && source.kind === "flake"
       ? await evalOverridden(source.flakeRef, targets, overrides, opts)
-      : await evalExprJson(evaluationExpr(source, targets), { ...opts, impure: impure(source) });
+      : await evalExprJson(evaluationExpr(source, targets, extra), { ...opts, impure: impure(source) });
   const parsed = evaluatedList.parse(raw);
   if (parsed.length !== targets.length) throw new Error(`the evaluation returned ${parsed.length} results for ${targets.length} hosts`);
   return parsed.map((p, i) => {
     if (!isStorePath(p.drv) || !isStorePath(p.out)) throw new OscdError("not-a-derivation", `${targets[i]?.attribute} did not evaluate to a derivation with store paths`);
-    return { drvPath: p.drv, outPath: p.out, system: p.system ?? (targets[i] as BuildTarget).system };
+    return { drvPath: p.drv, outPath: p.out, system: p.system ?? (targets[i] as BuildTarget).system, ...(extra ? { extra: p.extra } : {}) };
   });
 }
 
@@ -129,14 +145,15 @@ function asOscdError(e: unknown, t: BuildTarget): OscdError {
  */
 export async function evaluateTargets(source: NixSource, targets: readonly BuildTarget[], opts: EvaluateOptions = {}): Promise<Map<string, EvalOutcome>> {
   const out = new Map<string, EvalOutcome>();
-  const { fallbackJobs, overrideInputs = {}, ...nix } = opts;
+  const { fallbackJobs, overrideInputs = {}, extra, ...nix } = opts;
   if (Object.keys(overrideInputs).length > 0) {
+    if (extra) throw new OscdError("override-with-extra", "--override-input cannot be combined with image builds yet", { exitCode: 2, hint: "build the image without --override-input" });
     if (source.kind !== "flake") throw overridesNeedFlake();
     checkOverrideInputs(overrideInputs);
   }
   if (targets.length === 0) return out;
   try {
-    const all = await evalTogether(source, targets, nix, overrideInputs);
+    const all = await evalTogether(source, targets, nix, overrideInputs, extra);
     targets.forEach((t, i) => out.set(t.name, checkSystem(t, all[i] as Evaluated)));
     return out;
   } catch (e) {
@@ -149,7 +166,7 @@ export async function evaluateTargets(source: NixSource, targets: readonly Build
   }
   await eachLimited(targets, fallbackJobs ?? 4, async (t) => {
     try {
-      const [one] = await evalTogether(source, [t], nix, overrideInputs);
+      const [one] = await evalTogether(source, [t], nix, overrideInputs, extra);
       out.set(t.name, checkSystem(t, one as Evaluated));
     } catch (e) {
       out.set(t.name, { ok: false, error: asOscdError(e, t) });

@@ -46,10 +46,62 @@ export function isStrictSignature(sig: string): boolean {
 
 const signatureSchema = z.string().refine(isStrictSignature, "not a signature: name:base64 of 64 bytes, strict base64");
 
+const storePathSchema = z.string().refine(isStorePath, "not a Nix store path");
+
+/** An image format name (`qcow2`, `iso`, `sd-card`): an attribute name and a file name part. */
+export const IMAGE_FORMAT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** SHA-256 of a file's bytes in SRI form (`sha256-` + standard base64 with padding), as Nix writes hashes. */
+export const SRI_SHA256 = /^sha256-[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+/** A path inside a store path: relative, no `.`/`..` parts, no empty parts, no control characters; "" is the store path itself. */
+export function isStoreRelativeFile(file: string): boolean {
+  if (file === "") return true;
+  if (file.length > 1024 || file.startsWith("/") || file.endsWith("/")) return false;
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f\\]/.test(file)) return false;
+  return file.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+}
+
+/**
+ * One file oscd hashed itself: `path` (a store path) + `file` inside it, the SHA-256 of its
+ * bytes and its size. Covered by the manifest signature like everything else in an entry.
+ */
+const storeFileSchema = z
+  .object({
+    path: storePathSchema,
+    file: z.string().refine(isStoreRelativeFile, "a relative path inside the store path"),
+    hash: z.string().regex(SRI_SHA256, "sha256-<base64> (SRI) of the file"),
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })
+  .strict();
+
+/** A built machine image (`oscd image`): the file, and the toplevel it was built with. */
+const imageEntrySchema = storeFileSchema.extend({ toplevel: storePathSchema }).strict();
+
+/** Kernel parameters go into an iPXE script line: printable ASCII only, and no `$` (iPXE expands `${…}`). */
+export const NETBOOT_PARAMS = /^[\x20-\x23\x25-\x7e]{0,4096}$/;
+
+/** What a host netboots (`oscd image --format netboot`): kernel, initrd and parameters of `toplevel`. */
+const netbootEntrySchema = z
+  .object({
+    toplevel: storePathSchema,
+    kernel: storeFileSchema,
+    initrd: storeFileSchema,
+    params: z.string().regex(NETBOOT_PARAMS, "printable ASCII without '$'"),
+  })
+  .strict();
+
+/**
+ * `images` and `netboot` are optional: manifests from before them verify as they were (the
+ * canonical form leaves absent fields out), and a plain publish writes none.
+ */
 const hostEntrySchema = z
   .object({
-    toplevel: z.string().refine(isStorePath, "not a Nix store path"),
+    toplevel: storePathSchema,
     system: z.string().min(1),
+    images: z.record(z.string().regex(IMAGE_FORMAT, "an image format has letters, digits, '_' and '-'"), imageEntrySchema).optional(),
+    netboot: netbootEntrySchema.optional(),
   })
   .strict();
 
@@ -71,6 +123,9 @@ export const manifestBodySchema = z.object(bodyShape).strict();
 export const manifestSchema = z.object({ ...bodyShape, signatures: z.array(signatureSchema).max(MAX_SIGNATURES, `at most ${MAX_SIGNATURES} signatures`) }).strict();
 
 export type HostEntry = z.infer<typeof hostEntrySchema>;
+export type StoreFile = z.infer<typeof storeFileSchema>;
+export type ImageEntry = z.infer<typeof imageEntrySchema>;
+export type NetbootEntry = z.infer<typeof netbootEntrySchema>;
 /** Everything a manifest says, without its signatures. */
 export type ManifestBody = z.infer<typeof manifestBodySchema>;
 export type Manifest = z.infer<typeof manifestSchema>;

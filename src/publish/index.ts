@@ -9,7 +9,7 @@ export { CacheWriteError } from "./cache-files.js";
 export { writeChannel, type ChannelLocation, type ChannelWrite, type Compose, type LocationState, type LocationStatus } from "./channel.js";
 export { FileChannel } from "./channel-file.js";
 export { HttpChannel, ManifestStoreError } from "./channel-http.js";
-export { publish, type EntryChange, type PublishOptions, type PublishProgress, type PublishReport, type PublishedHost } from "./publish.js";
+export { publish, hostEntryWith, type HostExtras, type EntryChange, type PublishOptions, type PublishProgress, type PublishReport, type PublishedHost } from "./publish.js";
 export { channelLocations, prepareChannel, type ChannelOptions, type PreparedChannel } from "./setup.js";
 export { refreshChannel, type RefreshOptions, type RefreshReport } from "./refresh.js";
 export { parseValidity, expiryFrom, needsRefresh, DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, MAX_VALIDITY_MS } from "./validity.js";

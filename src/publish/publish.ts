@@ -1,12 +1,12 @@
 import { UsageError, type OscdError } from "../core/errors.js";
-import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type HostBuild } from "../builder/index.js";
+import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type ExtraBuild, type HostBuild, type PinnedFleet } from "../builder/index.js";
 import type { NixCallOptions } from "../nix/index.js";
 import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
-import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type Manifest, type ManifestBody } from "../manifest/index.js";
+import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
 
 export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */
@@ -14,6 +14,30 @@ export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "buil
   onProgress?: (p: PublishProgress) => void;
   nix?: NixCallOptions;
   now?: () => Date;
+  /** More to evaluate and build with each host (images; src/image), once the fleet is pinned. */
+  extraFor?: (pinned: PinnedFleet) => ExtraBuild;
+  /** Per built host: image and netboot entries for its manifest entry, and their store paths to upload. */
+  entryExtras?: (h: HostBuild) => Promise<HostExtras | undefined>;
+}
+
+/** What src/image adds to a host's entry; `paths` are uploaded with the host's closure. */
+export interface HostExtras {
+  images?: Record<string, ImageEntry>;
+  netboot?: NetbootEntry;
+  paths: string[];
+}
+
+/**
+ * A host's new entry: its toplevel, plus the images and netboot entries that were built from
+ * that same toplevel (the previous manifest's, then this run's). An image of another toplevel
+ * is dropped: it would boot a system the channel no longer names.
+ */
+export function hostEntryWith(h: { toplevel: string; system: string }, before: HostEntry | undefined, extras: HostExtras | undefined): HostEntry {
+  const images: Record<string, ImageEntry> = {};
+  for (const [format, img] of Object.entries(before?.images ?? {})) if (img.toplevel === h.toplevel) images[format] = img;
+  for (const [format, img] of Object.entries(extras?.images ?? {})) images[format] = img;
+  const netboot = extras?.netboot ?? (before?.netboot?.toplevel === h.toplevel ? before.netboot : undefined);
+  return { toplevel: h.toplevel, system: h.system, ...(Object.keys(images).length > 0 ? { images } : {}), ...(netboot ? { netboot } : {}) };
 }
 
 export type PublishProgress =
@@ -97,12 +121,21 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
 
   const targets = await buildTargets(pinned, opts.selection, nix);
   checkHostNames(targets.selected.map((h) => h.name));
-  const build = await buildHosts(pinned, { ...opts, nix, onProgress: opts.onProgress }, targets);
+  const build = await buildHosts(pinned, { ...opts, nix, onProgress: opts.onProgress, extra: opts.extraFor?.(pinned) }, targets);
   const good = build.hosts.filter((h) => (h.status === "built" || h.status === "present") && h.toplevel);
+  const extras = new Map<string, HostExtras>();
+  if (opts.entryExtras) for (const h of good) {
+    const x = await opts.entryExtras(h);
+    if (x) extras.set(h.name, x);
+  }
+  const closuresToUpload = [
+    ...good.map((h) => ({ host: h.name, toplevel: h.toplevel as string })),
+    ...[...extras].flatMap(([host, x]) => x.paths.map((p, i) => ({ host: `${host}.extra-${i}`, toplevel: p }))),
+  ];
   const uploads: CacheUpload[] = [];
   if (good.length > 0) {
     for (const url of caches) {
-      uploads.push(await uploadClosures(url, good.map((h) => ({ host: h.name, toplevel: h.toplevel as string })), key, { nix, onEvent: (e) => opts.onProgress?.({ step: "upload", ...e }) }));
+      uploads.push(await uploadClosures(url, closuresToUpload, key, { nix, onEvent: (e) => opts.onProgress?.({ step: "upload", ...e }) }));
     }
   }
 
@@ -115,7 +148,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   const compose: Compose = (prev, signer) => {
     const hosts: Record<string, HostEntry> = {};
     for (const [name, entry] of Object.entries(prev?.hosts ?? {})) if (fleetNames.has(name)) hosts[name] = entry;
-    for (const h of good) hosts[h.name] = { toplevel: h.toplevel as string, system: h.system };
+    for (const h of good) hosts[h.name] = hostEntryWith({ toplevel: h.toplevel as string, system: h.system }, prev?.hosts[h.name], extras.get(h.name));
     const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, expiresAt, hosts, caches: caches.map(redactUrl) };
     // The same content is written again only to extend an expiry that is half gone (or absent).
     if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence }) && !needsRefresh(prev, now, validForMs)) return "unchanged";

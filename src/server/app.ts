@@ -11,6 +11,7 @@ import { releaseRoutes } from "./routes/releases.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { netbootRoutes } from "./routes/netboot.js";
 
 /** Bodies other than manifests (reports, rollouts, tokens) are small; a bigger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -34,9 +35,20 @@ function errorBody(e: unknown): { status: number; code: string; message: string 
   return { status: 503, code: "unavailable", message: "the server could not complete the request (is the database reachable?); nothing was changed, try again" };
 }
 
+/** Netboot URLs carry a host token (iPXE cannot send headers): it never reaches a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/netboot\/token\/[^/?#]+/g, "/netboot/token/<redacted>");
+}
+
+function withRedactedUrls(logger: AppOptions["logger"]): AppOptions["logger"] {
+  if (!logger) return logger;
+  const base = typeof logger === "object" ? logger : {};
+  return { ...base, serializers: { ...(base as { serializers?: object }).serializers, req: (req: { method?: string; url?: string }) => ({ method: req.method, url: redactUrl(req.url ?? "") }) } } as AppOptions["logger"];
+}
+
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: withRedactedUrls(opts.logger ?? false),
     bodyLimit: MAX_BODY_BYTES,
     // An agent long-polls for minutes; the socket must outlive it.
     requestTimeout: 0,
@@ -70,6 +82,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   eventRoutes(app, ctx);
   webhookRoutes(app, ctx);
   if (ctx.cacheDir) cacheRoutes(app, ctx, ctx.cacheDir);
+  netbootRoutes(app, ctx, ctx.netboot ?? { macs: new Map(), substituters: ctx.cacheDir ? [`file://${ctx.cacheDir}`] : [] });
   dashboardRoutes(app);
   return app;
 }

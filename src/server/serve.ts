@@ -6,6 +6,7 @@ import { buildApp } from "./app.js";
 import { TokenCache, type ServerContext } from "./context.js";
 import { openDatabase, type ServerDb } from "./db/open.js";
 import { OFFLINE_AFTER_MS } from "./fleet-view.js";
+import type { NetbootConfig } from "./netboot.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
 import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
@@ -27,6 +28,8 @@ export interface ServerOptions {
   webhookSecret?: string;
   /** Serve (and accept PUT into) this binary cache directory under /cache/. */
   cacheDir?: string;
+  /** Netboot: MAC addresses, substituters (default: the --cache-dir cache). */
+  netboot?: Partial<NetbootConfig>;
   /** Runs webhook jobs; without one, jobs stay queued (and visible) until a server with one runs them. */
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
@@ -71,6 +74,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     now,
     webhookSecret: opts.webhookSecret,
     cacheDir: opts.cacheDir,
+    netboot: {
+      macs: opts.netboot?.macs ?? new Map(),
+      substituters: opts.netboot?.substituters && opts.netboot.substituters.length > 0 ? opts.netboot.substituters : (opts.cacheDir ? [`file://${opts.cacheDir}`] : []),
+      rootDir: opts.netboot?.rootDir,
+    },
     changed: async (topics) => {
       for (const t of new Set(topics)) await notifier.publish(t);
     },

@@ -53,6 +53,7 @@ export class FleetRepo {
     await mkdir(join(dir, "hosts"), { recursive: true });
     await cp(join(NIX_LIB, "fake-toplevel.nix"), join(dir, "lib/fake-toplevel.nix"));
     await cp(join(NIX_LIB, "switch-to-configuration.sh"), join(dir, "lib/switch-to-configuration.sh"));
+    await cp(join(NIX_LIB, "fake-images.nix"), join(dir, "lib/fake-images.nix"));
     for (const s of specs) await writeFile(join(dir, "hosts", `${s.name}.nix`), hostFile(s));
     await writeFile(join(dir, "VERSION"), `${opts.version ?? "1.0.0"}\n`);
     await writeFile(join(dir, layout === "flake" ? "flake.nix" : "default.nix"), layout === "flake" ? flakeFile(repo.hosts) : classicFile(repo.hosts));
@@ -149,13 +150,19 @@ const MK_HOST = `mk = name: import ./lib/fake-toplevel.nix ((import (./hosts + "
       version = builtins.replaceStrings [ "\\n" ] [ "" ] (builtins.readFile ./VERSION);
     });`;
 
+// Images (oscd image): config.system.build.images in a flake, a top-level `images.<host>` in the classic layout.
+const MK_IMAGES = `mkImages = name: import ./lib/fake-images.nix ((import (./hosts + "/\${name}.nix")) // {
+      version = builtins.replaceStrings [ "\\n" ] [ "" ] (builtins.readFile ./VERSION);
+    });`;
+
 function flakeFile(hosts: string[]): string {
-  const entries = hosts.map((h) => `      ${h} = { config.system.build.toplevel = mk ${JSON.stringify(h)}; };`).join("\n");
+  const entries = hosts.map((h) => `      ${h} = { config.system.build = { toplevel = mk ${JSON.stringify(h)}; images = mkImages ${JSON.stringify(h)}; }; };`).join("\n");
   return `{
   description = "oscd test fleet";
   outputs = { self }:
     let
     ${MK_HOST}
+    ${MK_IMAGES}
     in {
       nixosConfigurations = {
 ${entries}
@@ -167,12 +174,17 @@ ${entries}
 
 function classicFile(hosts: string[]): string {
   const entries = hosts.map((h) => `    ${h} = mk ${JSON.stringify(h)};`).join("\n");
+  const images = hosts.map((h) => `    ${h} = mkImages ${JSON.stringify(h)};`).join("\n");
   return `{ }:
 let
   ${MK_HOST}
+  ${MK_IMAGES}
 in {
   hosts = {
 ${entries}
+  };
+  images = {
+${images}
   };
 }
 `;

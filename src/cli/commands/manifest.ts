@@ -59,6 +59,8 @@ function describe(m: Manifest, signer: string | undefined, write: (s: string) =>
 
 interface VerifyFlags {
   key?: string[];
+  images?: string;
+  skipFiles?: boolean;
   ignoreExpiry?: boolean;
   previous?: string;
   json?: boolean;
@@ -83,6 +85,8 @@ export function registerManifest(program: Command): void {
     .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable)", collect)
     .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
     .option("--ignore-expiry", "check the signature only, not expiresAt (e.g. for an archived manifest); the result still says whether it expired")
+    .option("--images <dir>", "re-hash image and netboot files from this directory (as oscd image -o writes them) instead of the Nix store")
+    .option("--skip-files", "do not re-hash the image and netboot files the manifest names (e.g. on a machine that does not have them)")
     .option("--json", "print the result as JSON")
     .description("check a manifest's signature and expiry (and, with --previous, that its sequence went forward)")
     .addHelpText(
@@ -95,7 +99,9 @@ Examples:
 
 Exit 0 when the manifest is signed by one of the keys, not expired (5 minutes of clock skew
 tolerated; a manifest without expiresAt counts as unchecked and is refused) and newer than
---previous; 3 when not.`,
+--previous; 3 when not. Image and netboot files it names (oscd image) are re-hashed from the
+store (or --images DIR) and must be the signed bytes: image-hash-mismatch, or
+image-file-missing when one cannot be read (--skip-files to check the signature only).`,
     )
     .action(async (file: string, o: VerifyFlags) => {
       if (!o.key || o.key.length === 0) throw new UsageError("name the trusted public key(s) with --key", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
@@ -105,16 +111,18 @@ tolerated; a manifest without expiresAt counts as unchecked and is refused) and 
       const now = new Date();
       if (!o.ignoreExpiry) checkFreshness(m, { now, skewMs: DEFAULT_SKEW_MS });
       const expired = m.expiresAt !== undefined && Date.parse(m.expiresAt) <= now.getTime();
+      if (o.images && o.skipFiles) throw new UsageError("--images and --skip-files contradict each other");
+      const files = o.skipFiles ? undefined : await (await import("../../image/index.js")).checkManifestFiles(m, { imagesDir: o.images });
       let sequence: string | undefined;
       if (o.previous) {
         const prev = parseManifest(await readSource(o.previous), o.previous);
         verifyManifest(prev, keys, o.previous);
         sequence = checkSequence(prev, m);
       }
-      if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, expiresAt: m.expiresAt ?? null, expired, expiryChecked: !o.ignoreExpiry, previous: sequence });
+      if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, expiresAt: m.expiresAt ?? null, expired, expiryChecked: !o.ignoreExpiry, previous: sequence, files: files ?? null });
       else {
         const expiry = `expires ${expiryText(m, now)}${o.ignoreExpiry ? " (not checked)" : ""}`;
-        process.stdout.write(`ok: channel ${m.channel} sequence ${m.sequence} (${m.version}, ${m.commit.slice(0, 12)}) signed by ${signer.name}; ${expiry}${sequence ? `; ${sequence === "newer" ? "newer than" : "the same as"} --previous` : ""}\n`);
+        process.stdout.write(`ok: channel ${m.channel} sequence ${m.sequence} (${m.version}, ${m.commit.slice(0, 12)}) signed by ${signer.name}; ${expiry}${sequence ? `; ${sequence === "newer" ? "newer than" : "the same as"} --previous` : ""}${files && files.length > 0 ? `; ${files.length} image/netboot file(s) match their signed hashes` : ""}\n`);
       }
     });
 

@@ -5,7 +5,7 @@ import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress } from "./build.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 
-function printProgress(p: PublishProgress): void {
+export function printProgress(p: PublishProgress): void {
   const w = (s: string) => process.stderr.write(s);
   switch (p.step) {
     case "pin":
@@ -69,7 +69,7 @@ interface PublishFlags extends BuildSourceFlags {
 }
 
 /** With --server, the control server is told of the manifest just written (it verifies it itself). */
-async function tellServer(o: PublishFlags, manifest: Manifest | undefined, json: boolean | undefined): Promise<void> {
+export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFile">, manifest: Manifest | undefined, json: boolean | undefined): Promise<void> {
   if (o.server === undefined || manifest === undefined) return;
   const { readServerToken, uploadRelease } = await import("../../server/index.js");
   const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest));

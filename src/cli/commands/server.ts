@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
-import { loadFleet } from "../../fleet/index.js";
+import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
@@ -32,6 +32,7 @@ interface ServeFlags {
   webhookSecretFile?: string;
   jobsRepo?: string;
   cacheDir?: string;
+  netbootSubstituter?: string[];
   jobsChannel: string;
   releaseJobsImmediately?: boolean;
   json?: boolean;
@@ -54,6 +55,7 @@ export function registerServer(program: Command): void {
     .option("--jobs-channel <name>", "the channel webhook publish jobs write", "main")
     .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
     .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
+    .option("--netboot-substituter <url>", "a cache to fetch a netboot kernel or initrd from when this machine lacks it (default: --cache-dir); repeatable", collect)
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -64,7 +66,10 @@ Examples:
   oscd server token create --admin            # shown once; keep it
   oscd server token create --host web1 --tag web --channel main
 
-Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.`,
+Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
+Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with --fleet
+and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd are checked
+against the signed manifest before they are served.`,
     )
     .action(async (o: ServeFlags) => {
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError("--tls-cert and --tls-key go together", "give both, or neither (and a TLS proxy in front)", "server-tls");
@@ -79,6 +84,7 @@ Every endpoint but /healthz and /metrics needs a token; the dashboard is at the 
         logger: o.json ? { level: "info" } : false,
         webhookSecret,
         cacheDir: o.cacheDir,
+        netboot: { macs: o.fleet ? netbootMacs((await loadFleet(o.fleet)).config) : undefined, substituters: o.netbootSubstituter },
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
       });
