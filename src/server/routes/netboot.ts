@@ -31,6 +31,10 @@ async function send(reply: FastifyReply, f: { type: string; body: string | Buffe
  * and a wrong, revoked or admin token 403, each saying only that, never naming another host.
  */
 export function netbootRoutes(app: FastifyInstance, ctx: ServerContext, cfg: NetbootConfig): void {
+  // The one script a DHCP server can hand every machine: iPXE fills in its own MAC address.
+  app.get("/netboot/boot.ipxe", async (req, reply) =>
+    send(reply, { type: "text/plain; charset=utf-8", body: `#!ipxe\nchain ${baseOf(req, "mac")}\${net0/mac}/boot.ipxe || echo oscd: this machine's MAC address is not in the fleet\n` }),
+  );
   app.get<{ Params: { token: string; part: string } }>("/netboot/token/:token/:part", async (req, reply) => {
     const part = partOf(req.params.part);
     let host: string;
