@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../src/core/exec.js";
 import { build } from "../src/nix/index.js";
-import { clientKey, deployFleet, oscdDeploy, type DeployFleet } from "../test/harness/index.js";
+import { clientKey, deployFleet, ensureBuilt, oscdDeploy, type DeployFleet } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
 import { timed } from "./_signed-host.js";
 
@@ -40,6 +40,8 @@ async function bareLoop(f: DeployFleet): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // The CLI is built before anything is timed (the harness builds it on first use otherwise).
+  await ensureBuilt();
   const rows: string[][] = [];
   for (const n of sizes.length ? sizes : [1, 10, 20]) {
     const f = await deployFleet(Array.from({ length: n }, (_, i) => `b${i + 1}`));

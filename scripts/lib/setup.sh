@@ -6,7 +6,8 @@
 # service is used). chromium: the dashboard's browser tests (headless, through playwright-core).
 # sudo: push deploys by a non-root user with a sudo password (test/harness/sudo-user.ts).
 # python3: the terminal test driver (test/harness/pty-answer.py) and test HTTP servers in hosts.
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3)
+# zsh, fish: the tests run `oscd completion zsh|fish` scripts in the real shells.
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3 zsh fish)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -29,6 +30,14 @@ oscd_install_debian_packages() {
 }
 
 oscd_install_npm_packages() {
+  # A symlinked node_modules is an install shared with another checkout (git worktrees):
+  # `npm ci` would empty the directory it points to under every other user of it.
+  if [ -L node_modules ]; then
+    [ -d node_modules/ ] && return 0
+    echo "oscd: error[npm-packages]: node_modules is a symlink to a missing directory" >&2
+    echo "hint: remove the symlink, or install the packages where it points" >&2
+    exit 1
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "==> installing npm packages (npm ci)"
     npm ci --no-audit --no-fund

@@ -70,7 +70,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
     await copyTo(`${o.storeProtocol}://${remote.target.destination}`, [toplevel], {
       checkSigs: o.checkSigs,
       substituteOnDestination: o.substituteOnDestination,
-      sshOpts: nixSshOpts(remote.target, remote.ssh),
+      sshOpts: nixSshOpts(remote.target, remote.ssh, o.storeProtocol === "ssh-ng"),
     });
     await uploadSecrets(plan, "before", o.keysBaseDir, step);
     if (!facts.oscd) {

@@ -2,7 +2,8 @@ import { OscdError } from "../core/errors.js";
 import type { Operation } from "../fleet/index.js";
 import { lastLine, sshRun, SshError, type SshSettings, type SshTarget } from "./ssh.js";
 import { elevated, type Elevation } from "./sudo.js";
-import { FINAL_STATES, newDeploymentId, type TargetStatus } from "./target-state.js";
+import { FINAL_STATES, HOST_DEPLOY_DIR, newDeploymentId, type TargetRequest, type TargetStatus } from "./target-state.js";
+import { CONFIRM_SCRIPT, START_SCRIPT } from "./target-shell.js";
 
 /** One host's remote side: how to reach it, as whom, and its oscd command. */
 export interface Remote {
@@ -30,20 +31,23 @@ export interface RemoteActivation {
 export async function startRemote(r: Remote, a: RemoteActivation, onStatus: (s: TargetStatus) => void): Promise<{ id: string; last?: TargetStatus }> {
   // Chosen here: a connection lost before the host's answer still leaves an id to follow.
   const id = newDeploymentId();
-  const argv = [...r.oscd, "deploy-target", "start", a.toplevel, "--id", id, "--mode", a.mode, "--host", r.target.host, "--confirm-timeout", String(a.confirmTimeoutS), "--follow"];
-  const rel = a.release;
-  if (rel.version) argv.push("--release-version", rel.version);
-  if (rel.commit) argv.push("--release-commit", rel.commit);
-  if (rel.ref) argv.push("--release-ref", rel.ref);
-  if (rel.tag) argv.push("--release-tag", rel.tag);
-  if (a.allowDowngrade) argv.push("--allow-downgrade");
-  if (a.force) argv.push("--force");
-  const call = elevated(r.elevation, argv);
+  const request: Omit<TargetRequest, "machineConfig"> = {
+    id,
+    toplevel: a.toplevel,
+    mode: a.mode,
+    host: r.target.host,
+    release: a.release,
+    confirmTimeoutMs: a.confirmTimeoutS * 1000,
+    ...(a.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(a.force ? { force: true } : {}),
+  };
+  // A shell script, not a Node start: the runner it detaches is the host's only Node process.
+  const call = elevated(r.elevation, ["sh", "-c", START_SCRIPT, "oscd-deploy-start", HOST_DEPLOY_DIR, id, ...r.oscd], `${JSON.stringify(request)}\n`);
   let answered = false;
   const { res, last } = await targetCall(r, call, { onStatus, onLine: (l) => (answered ||= l === JSON.stringify({ id })) });
   // Lost before or after the answer: the host may be activating; following by id tells.
   if ((answered && res.exitCode === 0) || res.exitCode === 255) return { id, last };
-  throw new OscdError("remote-start-failed", `${r.target.host}: oscd deploy-target start failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
+  throw new OscdError("remote-start-failed", `${r.target.host}: starting the deployment failed (exit ${res.exitCode}): ${lastLine(res.stderr)}`, { hint: "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" });
 }
 
 function parseStatus(line: string): TargetStatus | undefined {
@@ -118,7 +122,8 @@ export async function followRemote(r: Remote, id: string, o: FollowOptions): Pro
  * follows the deployment to its end on that connection and returns the last status seen.
  */
 export async function confirmRemote(r: Remote, id: string, until: number, onStatus: (s: TargetStatus) => void): Promise<TargetStatus | undefined> {
-  const call = elevated(r.elevation, [...r.oscd, "deploy-target", "confirm", id, "--follow"]);
+  // The shell creates the confirmation file when all is as expected; else Node's confirm decides.
+  const call = elevated(r.elevation, ["sh", "-c", CONFIRM_SCRIPT, "oscd-deploy-confirm", HOST_DEPLOY_DIR, id, ...r.oscd]);
   for (;;) {
     const { res, last } = await targetCall(r, call, { fresh: true, onStatus });
     if (last !== undefined || res.exitCode === 0) return last;

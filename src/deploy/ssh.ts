@@ -1,11 +1,12 @@
 import { OscdError, UsageError } from "../core/errors.js";
 import { run, type RunResult } from "../core/exec.js";
+import { splitSshTarget } from "../fleet/index.js";
 
 /** How the deployer reaches one host. */
 export interface SshTarget {
   /** The host's name in the fleet. */
   host: string;
-  /** `user@address` or `address` (then root). */
+  /** `user@address` (an IPv6 address without brackets, as ssh takes it). */
   destination: string;
   user: string;
   port?: number;
@@ -21,16 +22,13 @@ export interface SshSettings {
   connectTimeoutS: number;
 }
 
-const DESTINATION = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9._-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
-
-/** `user@host[:port]` from the fleet file or defaults; anything that could be an ssh option is refused. */
+/** `user@address[:port]` from the fleet file or defaults (`src/fleet/ssh-target.ts`); the port becomes `-p PORT`. */
 export function parseSshTarget(host: string, spec: string | undefined): SshTarget {
   const text = spec ?? host;
-  const m = DESTINATION.exec(text);
-  if (!m || text.startsWith("-")) throw new UsageError(`host ${host}: ssh target ${JSON.stringify(text.slice(0, 80))} is not user@address[:port]`, "set hosts.<name>.ssh in oscd.toml, e.g. ssh = \"root@10.0.0.5\"", "bad-ssh-target");
-  const user = m[1] ?? "root";
-  const port = m[3] !== undefined ? Number(m[3]) : undefined;
-  return { host, destination: `${user}@${m[2]}`, user, port };
+  const parts = splitSshTarget(text);
+  if ("error" in parts) throw new UsageError(`host ${host}: ssh target ${JSON.stringify(text.slice(0, 80))} is not user@address[:port]: ${parts.error}`, "set hosts.<name>.ssh in oscd.toml, e.g. ssh = \"root@10.0.0.5\" or \"deploy@[fd00::7]:2222\"", "bad-ssh-target");
+  const user = parts.user ?? "root";
+  return { host, destination: `${user}@${parts.address}`, user, port: parts.port };
 }
 
 /** One argument for a POSIX shell: ssh hands the remote side a command line, never an argv. */
@@ -52,9 +50,15 @@ export function sshBaseArgs(t: SshTarget, s: SshSettings, fresh = false): string
   return args;
 }
 
-/** The options Nix's own ssh gets (NIX_SSHOPTS), without the control socket Nix manages itself. */
-export function nixSshOpts(t: SshTarget, s: SshSettings): string[] {
+/**
+ * The options Nix's own ssh gets (NIX_SSHOPTS). With `shared`, it rides on the host's
+ * ControlMaster connection when one is open (the probe opened it): no second login per host.
+ * Nix's `ssh://` store runs a master of its own (`-S`), so only `ssh-ng` shares ours.
+ */
+export function nixSshOpts(t: SshTarget, s: SshSettings, shared = false): string[] {
   const opts = ["-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${s.hostKeyChecking}`, "-o", `ConnectTimeout=${s.connectTimeoutS}`];
+  // ControlMaster=no: use the socket if it is there, never become a master Nix would leave behind.
+  if (shared && !/\s/.test(s.controlDir)) opts.push("-o", "ControlMaster=no", "-o", `ControlPath=${s.controlDir}/%C`);
   for (const o of s.options) opts.push("-o", o);
   if (t.port !== undefined) opts.push("-p", String(t.port));
   return opts;

@@ -3,8 +3,7 @@ import { OscdError, isOscdError } from "../core/errors.js";
 import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { currentGeneration } from "../nix/index.js";
 import { healthSchema, loadMachineConfig } from "../fleet/index.js";
-import { writeJsonAtomic } from "../core/atomic.js";
-import { processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
+import { parseTargetRequest, processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, writeStatus, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 
 const CONFIRM_POLL_MS = 50;
 /** A runner that has not written its first status this long after the start never started. */
@@ -19,17 +18,25 @@ const RUNNER_START_GRACE_MS = 60_000;
  */
 export async function runTargetDeployment(id: string, layout: HostLayout = DEFAULT_LAYOUT): Promise<TargetStatus> {
   const f = targetFiles(id, layout);
-  const req = await readJsonFile<TargetRequest>(f.request);
-  if (!req) throw new OscdError("no-such-deployment", `no request for deployment ${id}`);
+  const raw = await readJsonFile<unknown>(f.request);
+  if (raw === undefined) throw new OscdError("no-such-deployment", `no request for deployment ${id}`);
   let status: TargetStatus = { id, state: "activating", pid: process.pid, startTime: await processStartTime(process.pid), updatedAt: new Date().toISOString() };
   // Writes are chained so a later status can never be overwritten by an earlier one.
   let written: Promise<void> = Promise.resolve();
   const put = (patch: Partial<TargetStatus>): Promise<void> => {
     status = { ...status, ...patch, updatedAt: new Date().toISOString() };
     const snapshot = status;
-    written = written.catch(() => undefined).then(() => writeJsonAtomic(f.status, snapshot, 0o600));
+    written = written.catch(() => undefined).then(() => writeStatus(f.status, snapshot));
     return written;
   };
+  let req: TargetRequest;
+  try {
+    req = parseTargetRequest(id, raw);
+  } catch (e) {
+    const error = isOscdError(e) ? { code: e.code, message: e.message, exitCode: e.exitCode } : { code: "internal", message: String(e), exitCode: 1 };
+    await put({ state: "refused", error });
+    return status;
+  }
   const before = await currentGeneration(layout.profile).catch(() => undefined);
   const previousVersion = before ? (await readGenerationRecords(layout)).get(before.number)?.version : undefined;
   await put({ previousGeneration: before?.number, previousVersion });
@@ -104,7 +111,7 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
   if (s.state === "started") {
     if (Date.now() - Date.parse(s.updatedAt) < RUNNER_START_GRACE_MS) return s;
     const failed: TargetStatus = { ...s, state: "failed", error: { code: "runner-not-started", message: `the activation process of deployment ${id} never started`, exitCode: 1 }, updatedAt: new Date().toISOString() };
-    await writeJsonAtomic(targetFiles(id, layout).status, failed, 0o600);
+    await writeStatus(targetFiles(id, layout).status, failed);
     return failed;
   }
   const recovery = await withHostLock(layout, `deploy-target recover ${id}`, async (r) => r);
@@ -126,6 +133,6 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
           error: { code: "interrupted", message: `the activation process ended at "${s.step ?? s.state}" before it was confirmed${outcome ? `; recovery: ${outcome}` : ""}`, exitCode: outcome === "rolled-back" ? 4 : 1 },
           updatedAt: now,
         };
-  await writeJsonAtomic(targetFiles(id, layout).status, next, 0o600);
+  await writeStatus(targetFiles(id, layout).status, next);
   return next;
 }

@@ -7,7 +7,7 @@ import { pathExists } from "../core/fs.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
 import { assertStorePath } from "../nix/index.js";
 import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.js";
-import { newDeploymentId, readStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
+import { newDeploymentId, readStatus, writeStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
 import { settledStatus } from "./target-run.js";
 
 /**
@@ -27,7 +27,7 @@ export async function startTargetDeployment(req: Omit<TargetRequest, "id">, oscd
     throw e.code === "EEXIST" ? new GuardError("deployment-exists", `deployment ${id} already exists on this host`, "each start needs a new id") : e;
   });
   await writeJsonAtomic(f.request, { ...req, id }, 0o600);
-  await writeJsonAtomic(f.status, { id, state: "started", updatedAt: new Date().toISOString() } satisfies TargetStatus, 0o600);
+  await writeStatus(f.status, { id, state: "started", updatedAt: new Date().toISOString() });
   const argv = [oscd.node, oscd.script, "deploy-target", "run", id];
   if (await pathExists("/run/systemd/system")) {
     const unit = `oscd-deploy-${id}`;

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import { GuardError, UsageError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/atomic.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
-import type { Operation } from "../fleet/index.js";
+import { operationSchema } from "../fleet/index.js";
+import { assertStorePath } from "../nix/index.js";
 
 /**
  * The target side of a push deploy keeps one directory per deployment under
@@ -11,19 +14,51 @@ import type { Operation } from "../fleet/index.js";
  * activation writes at every step, and the confirmation file a new SSH connection creates.
  * The deployer reconnects and reads the status, so the SSH session may die at any time.
  */
-export interface TargetRequest {
-  id: string;
-  toplevel: string;
-  mode: Operation;
-  host?: string;
-  release: { version?: string; commit?: string; ref?: string; tag?: string };
-  allowDowngrade?: boolean;
-  retryFailed?: boolean;
-  force?: boolean;
-  /** 0: no confirmation is awaited (boot, or a deployer that confirms nothing). */
-  confirmTimeoutMs: number;
-  /** machine.toml (substituters, trusted keys, health). */
-  machineConfig: string;
+const ID = /^[0-9]{17}-[0-9a-f]{8}$/;
+
+/** Where the deployer's start script puts deployments on a host (the engine's state directory). */
+export const HOST_DEPLOY_DIR = join(DEFAULT_LAYOUT.stateDir, "deploy");
+
+const releaseText = z.string().max(200).regex(/^[\x20-\x7e]*$/, "printable ASCII only");
+
+/**
+ * What the deployer asks for. It arrives as a file the start script wrote from the SSH
+ * session's input, so the runner checks every field before acting on it.
+ */
+export const targetRequestSchema = z
+  .object({
+    id: z.string().regex(ID, "not a deployment id"),
+    toplevel: z.string().superRefine((v, ctx) => {
+      try {
+        assertStorePath(v);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: "not a store path" });
+      }
+    }),
+    mode: operationSchema,
+    host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/).optional(),
+    release: z.object({ version: releaseText.optional(), commit: releaseText.optional(), ref: releaseText.optional(), tag: releaseText.optional() }).strict(),
+    allowDowngrade: z.boolean().optional(),
+    retryFailed: z.boolean().optional(),
+    force: z.boolean().optional(),
+    /** 0: no confirmation is awaited (boot, or a deployer that confirms nothing). */
+    confirmTimeoutMs: z.number().int().min(0).max(86_400_000),
+    /** machine.toml (substituters, trusted keys, health); default /etc/oscd/machine.toml. */
+    machineConfig: z.string().startsWith("/").optional(),
+  })
+  .strict();
+
+export type TargetRequest = z.infer<typeof targetRequestSchema>;
+
+/** The request of deployment `id`, checked; a request that is not what the deployer sends is refused. */
+export function parseTargetRequest(id: string, raw: unknown): TargetRequest {
+  const r = targetRequestSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new GuardError("bad-deploy-request", `deployment ${id}: the request is refused: ${i ? `${i.path.join(".") || "request"}: ${i.message}` : "malformed"}`, "start deployments with oscd deploy or oscd deploy-target start");
+  }
+  if (r.data.id !== id) throw new GuardError("bad-deploy-request", `deployment ${id}: the request names deployment ${r.data.id}`, "start deployments with oscd deploy or oscd deploy-target start");
+  return r.data;
 }
 
 export type TargetState = "started" | "activating" | "awaiting-confirm" | "committed" | "unchanged" | "dry-run" | "rolled-back" | "refused" | "failed";
@@ -50,8 +85,6 @@ export interface TargetStatus {
   error?: { code: string; message: string; exitCode: number };
   updatedAt: string;
 }
-
-const ID = /^[0-9]{17}-[0-9a-f]{8}$/;
 
 /** Millisecond time first, so ids sort in the order deployments started. */
 export function newDeploymentId(now = new Date()): string {
@@ -80,6 +113,14 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
+}
+
+/**
+ * The status file is one JSON line, replaced atomically: the deployer's shell scripts read it
+ * with one `read` and print it as one status line.
+ */
+export async function writeStatus(path: string, s: TargetStatus): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(s) + "\n", 0o600);
 }
 
 export async function readStatus(id: string, layout: HostLayout = DEFAULT_LAYOUT): Promise<TargetStatus> {

@@ -7,4 +7,5 @@ export * from "./machine.js";
 export * from "./json-schema.js";
 export * from "./names.js";
 export * from "./secrets.js";
+export * from "./ssh-target.js";
 export * from "./netboot.js";

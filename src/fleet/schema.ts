@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SSH_TARGET_PATTERN } from "./ssh-target.js";
 import { parsePublicKey } from "../nix/index.js";
 import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 import { secretsSchema } from "./secrets.js";
@@ -13,13 +14,10 @@ const storeUrl = z
   .regex(/^(file|ssh|ssh-ng|http|https|s3):\/\//, "a store URL starts with file://, ssh://, ssh-ng://, http(s):// or s3://")
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .regex(/^[^\s\u0000-\u001f\u007f]+$/, "a store URL has no spaces or control characters");
-/**
- * An SSH target, `[user@]host`: it is passed to ssh as an argument, so it must not be read as an
- * option (a leading '-') or hold spaces or control characters.
- */
+/** An SSH target, `[user@]address[:port]` (`ssh-target.ts`): passed to ssh as arguments, never to a shell. */
 const sshTarget = z
   .string()
-  .regex(/^(?:[A-Za-z0-9._][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])$/, "an SSH target looks like root@web1.example.org or web1 (no leading '-', no spaces)");
+  .regex(SSH_TARGET_PATTERN, "an SSH target looks like root@web1.example.org, web1, deploy@10.0.0.5:2222 or root@[fd00::7]:2222 (IPv6 in brackets, port 1 to 65535, no leading '-', no spaces)");
 /** Tags are `<prefix><version>`: a prefix git accepts in a ref name and that no option parser takes for a flag. */
 const tagPrefix = z.string().max(50).regex(/^(?:[A-Za-z0-9_][A-Za-z0-9._/-]*)?$/, "a tag prefix has letters, digits, '.', '_', '/' and '-', not starting with '-', '.' or '/'").refine((p) => !p.includes("..") && !p.includes("//"), "a tag prefix has no '..' or '//'");
 const seconds = z.number().int().positive();
@@ -95,7 +93,7 @@ export const hostSchema = z
     /** Attribute path of the toplevel; `{host}` is replaced by the host name. */
     attribute: z.string().optional(),
     system: z.string().optional(),
-    /** SSH target for push deploys, e.g. root@web1.example.org. */
+    /** SSH target for push deploys, e.g. root@web1.example.org, deploy@10.0.0.5:2222 or root@[fd00::7]:2222. */
     ssh: sshTarget.optional(),
     /** The oscd command on this host for push deploys, words separated by spaces (default: oscd, or --remote-oscd). */
     oscd: z
@@ -141,6 +139,20 @@ export const channelSchema = z
   })
   .strict();
 
+/** `oscd update`: the fleet's own checks, run on every input update after the hosts are built. */
+export const updateSchema = z
+  .object({
+    /** Commands as argument arrays, run in the updated commit's read-only snapshot; exit 0 = passed. */
+    checks: z.array(z.array(z.string()).min(1)).default([]),
+    /** Build the flake's `checks.<system>.*` too (NixOS tests). */
+    flakeChecks: z.boolean().default(true),
+    timeoutSeconds: seconds.default(1800),
+    /** The pin file of a classic layout: input name → { url, rev, ref }. */
+    pinFile: versionFile.default("pins.json"),
+  })
+  .strict();
+export type UpdateConfig = z.infer<typeof updateSchema>;
+
 export const fleetSchema = z
   .object({
     fleet: z
@@ -166,6 +178,7 @@ export const fleetSchema = z
     channels: namedTable(channelNameSchema, channelSchema).default({ main: { branch: "main", operation: "switch" } }),
     health: healthSchema.default({}),
     hosts: namedTable(hostNameSchema, hostSchema).default({}),
+    update: updateSchema.default({}),
   })
   .strict();
 

@@ -43,6 +43,7 @@ export { archiveCommit } from "./archive.js";
 export { commitInfo, log, trailerValues, type CommitInfo, type LogOptions, type TrailerOptions } from "./history.js";
 export { commitFileChange, readFileAt, type FileAtCommit } from "./commit.js";
 export { checkoutDetached, fastForward, repoRoot } from "./worktree.js";
+export { moveBranch, remoteHead } from "./branch-ref.js";
 export {
   describeSignatureStatus,
   verifyCommitSignature,

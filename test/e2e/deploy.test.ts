@@ -2,7 +2,7 @@ import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
 import { run } from "../../src/core/exec.js";
-import { clientKey, DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
+import { clientKey, DEPLOY_MACHINE_TOML, deployFleet, oscdDeploy, oscdOn, REMOTE_OSCD, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
 import { wholeGeneration } from "./upgrade-helpers.js";
 
 /**
@@ -62,6 +62,26 @@ describe("oscd deploy", () => {
       expect(await wholeGeneration(h)).toMatchObject({ consistent: true, journalOpen: false, locked: false });
       expect((await deploymentStatuses(n)).map((x) => x.state)).toEqual(["committed"]);
     }
+  });
+
+  it("costs one Node start on the host (the detached runner) and two SSH logins: the shared one and the confirmation's new one", async () => {
+    const d2 = f.byName.get("d2")!;
+    await f.fleet.commitHostChange("d2", `starts-${uniqueMarker()}`);
+    // The host's oscd command goes through a wrapper that records every start.
+    await writeFile(d2.path("/etc/oscd/counted"), '#!/bin/sh\necho "$*" >> /run/oscd-calls\nexec "$@"\n', { mode: 0o755 });
+    const toml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
+    await f.fleet.commitFile("oscd.toml", toml.replace(/(\[hosts\.d2\]\n)/, `$1oscd = "/etc/oscd/counted ${REMOTE_OSCD}"\n`), "d2: counted oscd");
+    const logins = async () => (await readFile(d2.path("/run/sshd.log"), "utf8")).split("\n").filter((l) => /Accepted publickey/.test(l)).length;
+    const before = await logins();
+    const r = await oscdDeploy(f.fleet, ["--on", "d2", "--json"], { stateDir: state });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(summaryOf(r.stdout).hosts[0]).toMatchObject({ host: "d2", result: "done" });
+    const calls = (await readFile(d2.path("/run/oscd-calls"), "utf8")).trim().split("\n").map((l) => l.replace(`${REMOTE_OSCD} `, ""));
+    expect(calls).toEqual(["--version", expect.stringMatching(/^deploy-target run [0-9]{17}-[0-9a-f]{8}$/)]);
+    // nix copy rides on the shared connection; the confirmation is a login of its own.
+    expect((await logins()) - before).toBe(2);
+    expect((await deploymentStatuses("d2")).map((x) => x.state)).toEqual(["committed", "committed"]);
+    await f.fleet.commitFile("oscd.toml", toml, "d2: oscd again");
   });
 
   it("a host whose activation fails rolls back while the others go on; the summary says so and the exit is 4", async () => {

@@ -66,7 +66,8 @@ export async function startSshd(host: SimHost): Promise<void> {
   await mkdir(host.path("/root/.ssh"), { recursive: true, mode: 0o700 });
   await writeFile(host.path("/root/.ssh/authorized_keys"), await readFile(key.publicKey, "utf8"), { mode: 0o600 });
   await host.sh(["mkdir", "-p", "/run/sshd"]);
-  await host.sh(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config_oscd_sim"]);
+  // Its log (logins included) in /run/sshd.log, so tests can count the connections a deploy makes.
+  await host.sh(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config_oscd_sim", "-E", "/run/sshd.log"]);
   await waitForPort(host.address, 22, 10_000);
 }
 

@@ -60,7 +60,7 @@ describe("fleet JSON Schema", () => {
   it("describes the sections and rejects unknown keys, like the validator", async () => {
     const { fleetJsonSchema } = await import("../../src/fleet/index.js");
     const s = (await fleetJsonSchema()) as { definitions: { oscd: { properties: Record<string, unknown>; additionalProperties: boolean } } };
-    expect(Object.keys(s.definitions.oscd.properties).sort()).toEqual(["caches", "channels", "fleet", "health", "hosts", "keys", "release"]);
+    expect(Object.keys(s.definitions.oscd.properties).sort()).toEqual(["caches", "channels", "fleet", "health", "hosts", "keys", "release", "update"]);
     expect(s.definitions.oscd.additionalProperties).toBe(false);
   });
 });
@@ -189,11 +189,11 @@ describe("machine.toml validation (issue 9)", () => {
 });
 
 describe("values that reach argv: SSH targets, tag prefixes, cache URLs", () => {
-  it.each(["-oProxyCommand=touch /tmp/pwned", "root@-oProxyCommand=x", "root@web1 -p 2222", "web1\nhost", "@web1", ""])("refuses the SSH target %j", (ssh) => {
+  it.each(["-oProxyCommand=touch /tmp/pwned", "root@-oProxyCommand=x", "root@web1 -p 2222", "web1\nhost", "@web1", "", "web1:0", "web1:65536", "web1:22x", "web1:", "fd00::7", "root@fd00::7:22", "[fd00::7]:-1", "web1:2222;id"])("refuses the SSH target %j", (ssh) => {
     expect(() => parseFleetFile(`[hosts.web1]\nssh = ${JSON.stringify(ssh)}\n`, "oscd.toml")).toThrow(/hosts\.web1\.ssh: an SSH target/);
   });
 
-  it.each(["root@web1.example.org", "web1", "deploy@10.0.0.7", "root@[fd00::7]", "web_1"])("accepts the SSH target %j", (ssh) => {
+  it.each(["root@web1.example.org", "web1", "deploy@10.0.0.7", "root@[fd00::7]", "web_1", "deploy@10.0.0.7:2222", "web1:65535", "[fd00::7]:22", "root@[fd00::7]:2222"])("accepts the SSH target %j", (ssh) => {
     expect(parseFleetFile(`[hosts.web1]\nssh = ${JSON.stringify(ssh)}\n`).hosts.web1?.ssh).toBe(ssh);
   });
 

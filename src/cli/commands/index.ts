@@ -101,6 +101,31 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
     load: async () => (await import("./server.js")).registerServer,
   },
+  {
+    name: "option",
+    summary: "print the value of a NixOS option in a host's configuration at a ref (like nixos-option), for flakes and classic layouts",
+    load: async () => (await import("./option.js")).registerOption,
+  },
+  {
+    name: "diff",
+    summary: "what a deployment changes on a host: packages added, removed and changed, closure size, and whether a reboot is needed",
+    load: async () => (await import("./diff.js")).registerDiff,
+  },
+  {
+    name: "impact",
+    summary: "for every host, whether a change touches it, its package diff and reboot forecast, in one evaluation per ref",
+    load: async () => (await import("./impact.js")).registerImpact,
+  },
+  {
+    name: "update",
+    summary: "update the fleet's pinned inputs, build every host, run the checks, and commit on a branch; merge or open a pull request only when all passed",
+    load: async () => (await import("./update.js")).registerUpdate,
+  },
+  {
+    name: "completion",
+    summary: "print a shell completion script for bash, zsh or fish (every command and option, from the commands themselves)",
+    load: async () => (await import("./completion.js")).registerCompletion,
+  },
 ];
 
 /** The command a command line runs (`oscd help X` runs X's help), or undefined. */

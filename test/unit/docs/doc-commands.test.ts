@@ -1,0 +1,83 @@
+import { CommanderError, type Command } from "commander";
+import { readdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildFullProgram } from "../../../src/cli/main.js";
+import { shellWords } from "../release/workflow-commands.js";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+/** Fenced blocks in these languages are shell; toml, nix, json and the like are not. */
+const SHELL_BLOCKS = new Set(["", "sh", "bash", "shell", "console", "zsh", "fish"]);
+
+/** README.md and every page in docs/. */
+async function pages(): Promise<string[]> {
+  const docs = (await readdir(join(ROOT, "docs"))).filter((f) => f.endsWith(".md")).map((f) => join("docs", f));
+  return ["README.md", ...docs.sort()];
+}
+
+/** The `oscd …` command lines in a Markdown text's shell code blocks, with their line numbers. */
+export function docCommands(text: string): { line: number; argv: string[] }[] {
+  const out: { line: number; argv: string[] }[] = [];
+  const lines = text.split("\n");
+  let fence: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const open = /^\s*```\s*([A-Za-z]*)/.exec(raw);
+    if (open) {
+      fence = fence === undefined ? open[1]!.toLowerCase() : undefined;
+      continue;
+    }
+    if (fence === undefined || !SHELL_BLOCKS.has(fence)) continue;
+    // A line ending in `\` goes on: join it with the next.
+    let text = raw;
+    while (text.endsWith("\\") && i + 1 < lines.length) text = text.slice(0, -1) + " " + lines[++i]!;
+    text = text.replace(/^\s*[$#]\s+(?=\S)/, "").replace(/\s#\s.*$/, "");
+    for (const part of text.split(/\|\||\||&&|;/)) {
+      if (!/^\s*(?:[A-Z_][A-Z0-9_]*=\S*\s+|sudo\s+|npx\s+|exec\s+)*oscd(?:\s|$)/.test(part)) continue;
+      const words = shellWords(part.replace(/\$\([^)]*\)/g, "VALUE").replace(/\s\d?>.*$/, "").replace(/\s<\s.*$/, ""));
+      const at = words.indexOf("oscd");
+      if (at >= 0) out.push({ line: i + 1, argv: words.slice(at) });
+    }
+  }
+  return out;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Parses a command line with commander, running no action: throws what a user would see. */
+async function parseOnly(argv: string[]): Promise<void> {
+  const program = await buildFullProgram();
+  for (const cmd of [program, ...allCommands(program)]) {
+    if (cmd !== program) cmd.action(() => undefined);
+    cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+  }
+  try {
+    await program.parseAsync(["node", ...argv]);
+  } catch (e) {
+    if (!(e instanceof CommanderError && e.exitCode === 0)) throw e;
+  }
+}
+
+describe("oscd command lines in README.md and docs/", () => {
+  it("every one parses against the real CLI", async () => {
+    const failures: string[] = [];
+    let count = 0;
+    for (const page of await pages()) {
+      for (const { line, argv } of docCommands(await readFile(join(ROOT, page), "utf8"))) {
+        count++;
+        await parseOnly(argv).catch((e: unknown) => failures.push(`${page}:${line}: ${argv.join(" ")}: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(count).toBeGreaterThan(50);
+  }, 120_000);
+
+  it("finds commands in shell blocks only, and a wrong one fails", async () => {
+    const md = ["```sh", "sudo oscd upgrade --tag v1.2.0   # a comment", "oscd keys generate fleet-1 \\", "  --secret-file k.sec", "```", "```toml", 'oscd = "not a command"', "```"].join("\n");
+    expect(docCommands(md).map((c) => c.argv.join(" "))).toEqual(["oscd upgrade --tag v1.2.0", "oscd keys generate fleet-1 --secret-file k.sec"]);
+    await expect(parseOnly(["oscd", "upgrade", "--no-such-flag"])).rejects.toThrow(/unknown option/);
+    await expect(parseOnly(["oscd", "no-such-command"])).rejects.toThrow(/unknown command/);
+  });
+});
