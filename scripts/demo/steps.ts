@@ -62,6 +62,8 @@ export async function badRelease(w: World, watch: Watcher, claims: Claims): Prom
   watch.follow(r.id);
   const before = claims.first?.toplevels.db1;
   await watch.until(async () => (await rolloutState(w, r.id)) === "halted" && (await host(w, "db1").currentSystem()) === before, "the canary to roll back and the rollout to halt", 150_000);
+  // A rollback that rolled nothing back would be no story: db1 must have run the release.
+  if (!(await host(w, "db1").activations()).some((x) => x.endsWith(toplevels.db1 ?? "?"))) throw new StepFailed(`db1 never activated ${tag}: the rollback undid nothing`);
   const row = (await w.server.api<{ host: { status: string; error?: string | null } }>("GET", "/api/v1/hosts/db1")).host;
   hostLine("server", `db1 is "${row.status}" in the fleet table; web1 and web2 were never offered ${tag}`);
   claims.bad = { tag, sequence: m.sequence, rollout: r.id, canary: "db1", toplevels };
@@ -99,6 +101,7 @@ export async function pushDeploy(w: World, watch: Watcher, claims: Claims): Prom
   }
   if (r.exitCode !== 0 || report?.result !== "done") throw new StepFailed(`oscd deploy to ${PUSH_HOST} ended ${report?.result ?? `with exit ${r.exitCode}`}`, r.stdout + r.stderr);
   const now = await h.currentSystem();
+  if (now === claims.first?.toplevels[PUSH_HOST]) throw new StepFailed(`oscd deploy said done, but ${PUSH_HOST} still runs ${claims.first?.tag}`, r.stdout);
   hostLine(PUSH_HOST, `confirmed over a new SSH connection: runs ${named(now ?? "")} until its next boot (test mode); unconfirmed, it would have rolled back by itself after 30 s`);
   claims.push = { host: PUSH_HOST, ref: "testing", commit, toplevel: now ?? "", deployment: report.id };
 }

@@ -12,6 +12,8 @@ export const TABLE_INTROS: Record<string, string> = {
   health: "Health checks after every switch of `oscd upgrade`; a failure rolls back (exit 4). Push deploys, `oscd activate` and `oscd rollback` use `[health]` of the host's `/etc/oscd/machine.toml` instead, the agent its own `health` setting.",
   hosts: "One table per host, `[hosts.<name>]`. With a flake, every `nixosConfigurations` entry is a host even without a table.",
   "hosts.<name>.health": "Overrides of `[health]` for this host; keys left out take the fleet's.",
+  "hosts.<name>.netboot": "Netboot identity (`oscd server`, `oscd netboot`).",
+  update: "`oscd update`: the fleet's own checks, run on every input update after the hosts are built; see [update.md](update.md).",
   "hosts.<name>.keys": "Secrets `oscd deploy` uploads to this host, `[hosts.<name>.keys.<key>]` (colmena's keys). The content travels on SSH's standard input: never in the Nix store, process arguments or logs.",
 };
 
@@ -48,7 +50,7 @@ export const FLEET_DESCRIPTIONS: Record<string, string> = {
   "hosts.<name>.system": "This host's system; its configuration must evaluate to it (`host-system-mismatch` otherwise).",
   "hosts.<name>.images": "This host's image attribute path (as `fleet.images`); overrides it.",
   "hosts.<name>.netboot.mac": "The MAC address `oscd server --fleet` and `oscd netboot --fleet` know this host by for netboot (`/netboot/mac/<mac>/boot.ipxe`), e.g. `52:54:00:12:34:56`; stored lowercase, one host per MAC. See docs/netboot.md.",
-  "hosts.<name>.ssh": "SSH target for push deploys, `[user@]address`. Default: `root@<name>`.",
+  "hosts.<name>.ssh": "SSH target for push deploys, `[user@]address[:port]` (IPv6 in brackets). Default: `root@<name>`.",
   "hosts.<name>.oscd": "The oscd command on this host for push deploys, words separated by single spaces (wins over `--remote-oscd`; default `oscd`).",
   "hosts.<name>.machineId": "The host's machine id. Accepted; this version does not read it: the activation guard compares the toplevel's own `etc/machine-id` (set in the host's configuration) with the machine's `/etc/machine-id`.",
   "hosts.<name>.health.systemdUnits": "As `health.systemdUnits`.",
@@ -60,6 +62,10 @@ export const FLEET_DESCRIPTIONS: Record<string, string> = {
   "hosts.<name>.health.timeoutSeconds": "As `health.timeoutSeconds`.",
   "hosts.<name>.health.retries": "As `health.retries`.",
   "hosts.<name>.health.retryDelaySeconds": "As `health.retryDelaySeconds`.",
+  "update.checks": "`oscd update`: commands (argument arrays) run in the updated commit's read-only snapshot after the hosts are built; exit 0 means passed.",
+  "update.flakeChecks": "`oscd update`: also build the flake's `checks.<system>.*` (NixOS tests).",
+  "update.timeoutSeconds": "`oscd update`: seconds the checks may take.",
+  "update.pinFile": "The pin file of a classic layout (input name → `{ url, rev, ref }`), which `oscd update` updates.",
   "hosts.<name>.keys.<key>.text": "The secret as text. It is then in git and in the source snapshot (oscd warns): prefer `file` or `command`. Exactly one of `text`, `file`, `command`.",
   "hosts.<name>.keys.<key>.file": "A file on the deployer holding the secret; relative paths are relative to the fleet checkout.",
   "hosts.<name>.keys.<key>.command": "A command run on the deployer (argument array); its standard output is the secret.",

@@ -118,6 +118,9 @@ describe("scripts/demo.sh, run to its end without a terminal", () => {
       expect(await generations(name)).toEqual({ 1: first.toplevels[name] });
     }
     expect((await generations("web2"))[1]).toBe(first.toplevels.web2);
+    // The hosts substituted the closures from the server's own binary cache, over HTTP with their tokens.
+    const metrics = await (await fetch(`${facts.server.url}/metrics`)).text();
+    expect(Number(/^oscd_http_requests_total\{method="GET",route="\/cache\/\*",status="200"\} (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
     const fleet = (await api<{ hosts: { host: string; status: string; current: { sequence: number | null } }[] }>("/api/v1/hosts")).hosts;
     expect(fleet.find((h) => h.host === "web1")).toMatchObject({ status: "ok", current: { sequence: first.sequence } });
   });

@@ -15,6 +15,34 @@ async function pages(): Promise<string[]> {
   return ["README.md", ...docs.sort()];
 }
 
+/**
+ * A shell line cut into its simple commands at `|`, `||`, `&&` and `;` outside quotes, with a
+ * trailing ` # comment` dropped.
+ */
+function shellParts(line: string): string[] {
+  const parts: string[] = [];
+  let quote: string | undefined;
+  let cur = "";
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      cur += c;
+    } else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!))) {
+      break;
+    } else if (c === "|" || c === ";" || (c === "&" && line[i + 1] === "&")) {
+      parts.push(cur);
+      cur = "";
+      if (line[i + 1] === c) i++;
+    } else cur += c;
+  }
+  parts.push(cur);
+  return parts;
+}
+
 /** The `oscd …` command lines in a Markdown text's shell code blocks, with their line numbers. */
 export function docCommands(text: string): { line: number; argv: string[] }[] {
   const out: { line: number; argv: string[] }[] = [];
@@ -31,8 +59,8 @@ export function docCommands(text: string): { line: number; argv: string[] }[] {
     // A line ending in `\` goes on: join it with the next.
     let text = raw;
     while (text.endsWith("\\") && i + 1 < lines.length) text = text.slice(0, -1) + " " + lines[++i]!;
-    text = text.replace(/^\s*[$#]\s+(?=\S)/, "").replace(/\s#\s.*$/, "");
-    for (const part of text.split(/\|\||\||&&|;/)) {
+    text = text.replace(/^\s*[$#]\s+(?=\S)/, "");
+    for (const part of shellParts(text)) {
       if (!/^\s*(?:[A-Z_][A-Z0-9_]*=\S*\s+|sudo\s+|npx\s+|exec\s+)*oscd(?:\s|$)/.test(part)) continue;
       const words = shellWords(part.replace(/\$\([^)]*\)/g, "VALUE").replace(/\s\d?>.*$/, "").replace(/\s<\s.*$/, ""));
       const at = words.indexOf("oscd");
@@ -75,8 +103,8 @@ describe("oscd command lines in README.md and docs/", () => {
   }, 120_000);
 
   it("finds commands in shell blocks only, and a wrong one fails", async () => {
-    const md = ["```sh", "sudo oscd upgrade --tag v1.2.0   # a comment", "oscd keys generate fleet-1 \\", "  --secret-file k.sec", "```", "```toml", 'oscd = "not a command"', "```"].join("\n");
-    expect(docCommands(md).map((c) => c.argv.join(" "))).toEqual(["oscd upgrade --tag v1.2.0", "oscd keys generate fleet-1 --secret-file k.sec"]);
+    const md = ["```sh", "sudo oscd upgrade --tag v1.2.0   # a comment", "oscd build --builders 'ssh://b x86_64-linux - 16; ssh://c' && echo done", "oscd keys generate fleet-1 \\", "  --secret-file k.sec", "```", "```toml", 'oscd = "not a command"', "```"].join("\n");
+    expect(docCommands(md).map((c) => c.argv.join(" "))).toEqual(["oscd upgrade --tag v1.2.0", "oscd build --builders ssh://b x86_64-linux - 16; ssh://c", "oscd keys generate fleet-1 --secret-file k.sec"]);
     await expect(parseOnly(["oscd", "upgrade", "--no-such-flag"])).rejects.toThrow(/unknown option/);
     await expect(parseOnly(["oscd", "no-such-command"])).rejects.toThrow(/unknown command/);
   });
