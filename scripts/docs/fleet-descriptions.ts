@@ -13,11 +13,15 @@ export const TABLE_INTROS: Record<string, string> = {
   hosts: "One table per host, `[hosts.<name>]`. With a flake, every `nixosConfigurations` entry is a host even without a table.",
   "hosts.<name>.health": "Overrides of `[health]` for this host; keys left out take the fleet's.",
   "hosts.<name>.netboot": "Netboot identity (`oscd server`, `oscd netboot`).",
-  update: "`oscd update`: the fleet's own checks, run on every input update after the hosts are built; see [update.md](update.md).",
+  update: "`oscd update`: the checks every input update must pass before it is merged or proposed, and the classic layout's pin file.",
   "hosts.<name>.keys": "Secrets `oscd deploy` uploads to this host, `[hosts.<name>.keys.<key>]` (colmena's keys). The content travels on SSH's standard input: never in the Nix store, process arguments or logs.",
 };
 
 export const FLEET_DESCRIPTIONS: Record<string, string> = {
+  "update.checks": "Commands (argument arrays) run in the updated commit's read-only snapshot after every host built; exit 0 passes. They never see the GitHub token.",
+  "update.flakeChecks": "Also build the flake's `checks.<system>.*` (NixOS tests) for `fleet.system`.",
+  "update.timeoutSeconds": "Time limit of each check command.",
+  "update.pinFile": "Classic layout: the pin file of git inputs, `\"name\": { \"url\", \"rev\", \"ref\" }`, that `oscd update` moves and `--override-input` overrides.",
   "fleet.name": "The fleet's name; it names the GC roots of builds (`build-<fleet>-<host>`).",
   "fleet.layout": "`flake` (hosts are `nixosConfigurations`) or `classic` (a Nix file and attribute paths). Unset: `flake` when the repository has a `flake.nix`.",
   "fleet.file": "Classic layout: the Nix file, relative to the repository root. It may be a function taking `system`.",
