@@ -94,7 +94,8 @@ async function main(): Promise<void> {
   console.log("\npush deploy (switch) to N SimHosts: oscd deploy --parallel 10 against a sequential loop of bare commands\n");
   console.log(row(["hosts", "bare loop ms", "oscd deploy ms", "oscd / bare", "bare CPU/host", "oscd CPU/host"]));
   for (const r of rows) console.log(row(r));
-  console.log("\n(CPU/host: milliseconds of CPU the deploy cost each host, all its processes together)");
+  console.log("\n(CPU/host: milliseconds of CPU the deploy cost each host, all its processes together. SimHosts share this");
+  console.log(" machine's cores with the deployer, so here the hosts' CPU adds to the wall time; on a real fleet it runs on the hosts.)");
 }
 
 main().catch((e: unknown) => {
