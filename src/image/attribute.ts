@@ -1,11 +1,10 @@
 import { z } from "zod";
 import type { ExtraBuild, ExtraDerivation } from "../builder/index.js";
-import { OscdError } from "../core/errors.js";
+import { OscdError, UsageError } from "../core/errors.js";
 import { fleetHost, type Fleet } from "../fleet/index.js";
 import { IMAGE_FORMAT, isStoreRelativeFile } from "../manifest/index.js";
 import { attrPathExpr, isStorePath } from "../nix/index.js";
 import { ImageAttributeMissingError, ImageAttributeUnknownError, ImagePlatformError } from "./errors.js";
-import { UsageError } from "../core/errors.js";
 
 /** `netboot` is not an image attribute: it is the toplevel's own kernel, initrd and parameters. */
 export const NETBOOT_FORMAT = "netboot";

@@ -202,6 +202,23 @@ describe("oscd image", () => {
     expect(Object.keys(m.hosts.web1!.images ?? {}).sort()).toEqual(["iso", "qcow2"]);
   });
 
+  it("oscd publish --netboot records every built host's netboot files for its new system", async () => {
+    await fleet.commitHostChange("web1", uniqueMarker());
+    const r = await oscd(["publish", "--netboot", "--repo", fleet.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--json"], { env: { OSCD_SIGNING_KEY_FILE: keyFile } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const m = await current();
+    for (const name of ["web1", "web2"]) {
+      const e = m.hosts[name]!;
+      expect(e.netboot?.toplevel).toBe(e.toplevel);
+      expect(e.netboot?.params).toBe(`init=${e.toplevel}/init loglevel=4`);
+    }
+    // web1's system changed: its images of the old system are gone.
+    expect(m.hosts.web1!.images).toBeUndefined();
+    const v = await verify(join(cache, "channels", "main.json"), "--json");
+    expect(v.exitCode, v.stderr).toBe(0);
+    expect(json<{ files: unknown[] }>(v).files).toHaveLength(4);
+  });
+
   it("an older manifest without images, signed before they existed, still verifies", async () => {
     const m = await current();
     const { signatures: _s, ...body } = m;
