@@ -7,7 +7,8 @@
  * - manifest: a new signed manifest on the server → new /run/current-system, with long-poll and
  *   with plain polling (interval 2 s, no jitter); the toplevel is in the signed file cache;
  * - engine: the agent's in-process deployment (its log, `desired` → `deployed`) against
- *   the bare commands (`nix-store --realise; nix-env --set; switch-to-configuration switch`);
+ *   the bare commands (`nix-store --realise; nix-env --set; switch-to-configuration switch`,
+ *   timed inside the host) on a second host of the same run, one after each agent deployment;
  * - idle: the agent's RSS and CPU time over a period with nothing to do.
  *
  *   npx tsx bench/agent.ts [trials=20] [idleSeconds=60]
@@ -20,7 +21,7 @@ import { serializeManifest, signManifest, type ManifestBody } from "../src/manif
 import { build, copyTo, parseSecretKey, signPaths } from "../src/nix/index.js";
 import { AgentProcess, FleetRepo, ManifestServer, SimHost, buildFakeToplevel, ensureBuilt, tempDir, testNetwork, uniqueMarker } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
-import { signedCache, stats, timed } from "./_signed-host.js";
+import { signedCache, stats } from "./_signed-host.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const trials = Number(process.argv[2] ?? 20);
@@ -66,6 +67,7 @@ async function gitTrials(): Promise<number[]> {
 interface ManifestRun {
   times: number[];
   engineMs: number[];
+  bareMs: number[];
   idle?: { rssMiB: number; cpuPercent: number; seconds: number };
 }
 
@@ -79,7 +81,11 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
   const server = await ManifestServer.start(root, net.gateway);
   server.longPoll = longPoll;
   const h = await signed.host("bman", false);
-  const out: ManifestRun = { times: [], engineMs: [] };
+  // The bare commands run on a host of their own, right after each agent deployment (the same
+  // load), and on as many generations (the switch writes a boot entry per generation).
+  const bare = await signed.host(longPoll ? "bbarelp" : "bbarepl", false);
+  await bareDeploy(bare, await prepare());
+  const out: ManifestRun = { times: [], engineMs: [], bareMs: [] };
   let sequence = 0;
   const publishManifest = async (toplevel: string) => {
     const now = new Date();
@@ -98,12 +104,12 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
     await writeFile(join(root, "channels", "main.json"), serializeManifest(signManifest(body, key)));
     server.changed();
   };
-  const prepare = async () => {
+  async function prepare(): Promise<string> {
     const top = await buildFakeToplevel({ hostname: "bman", marker: `bench-${uniqueMarker()}` });
     await copyTo(signed.cache, [top]);
     await signPaths([top], signed.keyFile, { store: signed.cache, recursive: true });
     return top;
-  };
+  }
   try {
     await publishManifest(await prepare());
     const agent = await AgentProcess.start(h, {
@@ -126,6 +132,7 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       const start = lines.filter((l) => l.event === "desired" && l.toplevel === top).pop();
       const end = lines.find((l) => l.event === "deployed" && l.toplevel === top) ?? (await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === top));
       if (start && end) out.engineMs.push(Date.parse(String(end.time)) - Date.parse(String(start.time)));
+      out.bareMs.push(await bareDeploy(bare, await prepare()));
     }
     if (process.env.OSCD_BENCH_DEBUG) {
       const lines = await agent.lines();
@@ -137,6 +144,7 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
     await agent.kill("TERM");
   } finally {
     await h.destroy();
+    await bare.destroy();
     await server.stop();
   }
   return out;
@@ -159,28 +167,14 @@ async function idle(h: SimHost, agent: AgentProcess): Promise<{ rssMiB: number; 
   return { rssMiB: rss, cpuPercent: (used / hz / wall) * 100, seconds: Math.round(wall) };
 }
 
-async function bareTrials(dir: string): Promise<number[]> {
-  await mkdir(join(dir, "bare"), { recursive: true });
-  const signed = await signedCache(join(dir, "bare"));
-  const h = await signed.host("bbare", false);
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < Math.min(trials, 10); i++) {
-      const top = await buildFakeToplevel({ hostname: "bbare", marker: `bench-${uniqueMarker()}` });
-      await copyTo(signed.cache, [top]);
-      await signPaths([top], signed.keyFile, { store: signed.cache, recursive: true });
-      times.push(
-        await timed(async () => {
-          await h.sh(["nix-store", "--realise", top, "--max-jobs", "0"]);
-          await h.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--set", top]);
-          await h.sh([`${top}/bin/switch-to-configuration`, "switch"]);
-        }),
-      );
-    }
-  } finally {
-    await h.destroy();
-  }
-  return times;
+/** The bare commands of one deployment, timed in nanoseconds by the host's own clock. */
+const BARE = 'set -e; a=$(date +%s%N); nix-store --realise "$1" --max-jobs 0 >/dev/null; nix-env -p /nix/var/nix/profiles/system --set "$1"; "$1/bin/switch-to-configuration" switch; b=$(date +%s%N); echo $((b - a))';
+
+/** One bare deployment of `top` on `h` (substituted from the host's cache), in milliseconds. */
+async function bareDeploy(h: SimHost, top: string): Promise<number> {
+  const r = await h.sh(["sh", "-c", BARE, "bare", top]);
+  if (r.exitCode !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim()) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -190,7 +184,7 @@ async function main(): Promise<void> {
     const git = await gitTrials();
     const lp = await manifestTrials(dir, true, true);
     const poll = await manifestTrials(dir, false, false);
-    const bare = await bareTrials(dir);
+    const bare = [...lp.bareMs, ...poll.bareMs];
     const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(58) : c.padStart(10))).join(" ");
     const line = (what: string, xs: number[]) => {
       const s = stats(xs);

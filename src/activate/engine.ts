@@ -1,7 +1,9 @@
+import { access } from "node:fs/promises";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { OscdError, isOscdError } from "../core/errors.js";
 import { healthSchema, type HealthConfig, type Operation } from "../fleet/index.js";
-import { currentGeneration, realise, removeRoot, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
+import { addRoot, currentGeneration, PathUnavailableError, realise, removeRoot, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
 import { commitDeployment } from "./commit.js";
 import { maybeCrash } from "./faults.js";
 import { guard, type UncheckedAllowed } from "./guard.js";
@@ -27,6 +29,12 @@ export interface ActivationRequest {
   generation?: number;
   substituters?: string[];
   trustedPublicKeys?: string[];
+  /**
+   * The caller built this toplevel here (or found it valid) moments ago and holds a GC root on
+   * it: the realise step only takes the deployment's own root instead of asking Nix again (a
+   * Nix start). Never for paths from caches: those are realised, and their signatures checked.
+   */
+  builtHere?: boolean;
   health?: HealthConfig;
   allowDowngrade?: boolean;
   /** Checks given up explicitly when they cannot be made (see guard.ts). */
@@ -126,7 +134,8 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     };
 
     say("realise", toplevel);
-    await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
+    if (req.builtHere) await addRoot(toplevel, `pending-${j.id}`, layout.gcrootDir).then(() => assertPresent(toplevel)).catch(abort);
+    else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
     if (req.mode !== "dry-activate") j = await advance(layout, j, "realised");
     maybeCrash("realised");
 
@@ -201,6 +210,15 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     await closeJournal(layout, j);
     say("done", `${req.mode} ${toplevel}`);
     return { ...base, id: j.id, outcome: "committed", generation: j.generation, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
+  }
+}
+
+/** A toplevel the caller built: still on disk now that the deployment's root holds it. */
+async function assertPresent(toplevel: string): Promise<void> {
+  try {
+    await access(join(toplevel, "bin", "switch-to-configuration"));
+  } catch {
+    throw new PathUnavailableError(toplevel, "the caller built it, but it is not in the store (any more)");
   }
 }
 

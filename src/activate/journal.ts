@@ -72,12 +72,26 @@ export async function readJournal(layout: HostLayout): Promise<Journal | undefin
   return readJson<Journal>(files(layout).journal);
 }
 
-/** Records a state change durably before the engine acts on it. */
+/**
+ * States that recovery treats exactly like the state before them (realised like locked: abort;
+ * switched like profile-set: roll back; committed like checked: commit). They are written
+ * atomically, so a killed oscd finds them, but not flushed: a power loss that drops one leaves
+ * the previous state, whose recovery is the same. Every other state is flushed before the
+ * engine acts on it.
+ */
+const SAME_RECOVERY_AS_PREVIOUS: ReadonlySet<JournalState> = new Set(["realised", "switched", "committed"]);
+
+/** Records a state change (durably, where recovery depends on it) before the engine acts on it. */
 export async function advance(layout: HostLayout, j: Journal, state: JournalState, patch: Partial<Journal> = {}): Promise<Journal> {
   const at = new Date().toISOString();
   const next: Journal = { ...j, ...patch, state, updatedAt: at, steps: [...j.steps, { state, at }] };
-  await writeJsonAtomic(files(layout).journal, next);
+  const durable = !(SAME_RECOVERY_AS_PREVIOUS.has(state) && j.state !== state && previousOf(state) === j.state);
+  await writeJsonAtomic(files(layout).journal, next, 0o644, { durable });
   return next;
+}
+
+function previousOf(state: JournalState): JournalState | undefined {
+  return state === "realised" ? "locked" : state === "switched" ? "profile-set" : state === "committed" ? "checked" : undefined;
 }
 
 /** Moves a finished journal into the history (one file per deployment) and clears it. */

@@ -44,6 +44,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
       host: agent.host,
       release: c.release,
       substituters: c.caches,
+      builtHere: c.builtHere,
       trustedPublicKeys: cfg.trustedPublicKeys,
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
@@ -62,15 +63,14 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
     return false;
   }
-  await clearInFlight(agent);
+  // One state write: the deployment is no longer in flight, and main's new floor (git).
+  agent.state.inFlight = undefined;
+  if (c.git?.role === "main" && result.outcome !== "dry-run") agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
+  await writeAgentState(cfg.stateDir, agent.state);
   if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
   const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
   const needed = result.reboot.needed || inhibited !== undefined;
   agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed });
-  if (c.git?.role === "main" && result.outcome !== "dry-run") {
-    agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
-    await writeAgentState(cfg.stateDir, agent.state);
-  }
   if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
   if (needed) {
     const when = planReboot(cfg.reboot, agent.clock(), agent.opts.random);

@@ -40,6 +40,7 @@ export type AgentEvent =
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
   | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean }
   | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; message: string; phase: "eval" | "build" | "deploy" }
+  | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
   | { type: "suspended" | "resumed"; at: string }
   | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
   | { type: "report-delivered"; at: string; id: string };

@@ -23,6 +23,8 @@ export interface Candidate {
   caches: string[];
   /** Set for git candidates: which branch role it came from. */
   git?: { remote: string; branch: string; role: "main" | "testing" };
+  /** Built (or found valid) by this agent and rooted: the engine need not realise it again. */
+  builtHere?: boolean;
 }
 
 export interface ManifestGuardContext {

@@ -31,7 +31,7 @@ function tempName(path: string): string {
  * Writes a file so that a crash at any moment leaves the old content or the new, never a
  * mix: temporary file, fsync, rename over the target, fsync the directory.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, opts: WriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
   const tmp = tempName(path);
@@ -39,7 +39,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
   const h = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     await h.writeFile(data);
-    await h.sync();
+    if (opts.durable !== false) await h.sync();
   } finally {
     await h.close();
   }
@@ -49,11 +49,21 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     await rm(tmp, { force: true });
     throw e;
   }
-  await fsyncDir(dir);
+  if (opts.durable !== false) await fsyncDir(dir);
 }
 
-export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", mode);
+export interface WriteOptions {
+  /**
+   * false: atomic (a reader or a killed process sees the old content or the new) but not
+   * flushed to disk, so a power loss may keep the old content. Only for a file that replaces
+   * durable content whose loss is harmless (a journal step recovered the same way as the one
+   * before it); every step that decides what recovery does stays durable.
+   */
+  durable?: boolean;
+}
+
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644, opts: WriteOptions = {}): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", mode, opts);
 }
 
 /** Points a symlink at a new target atomically (a new link, then rename over the old). */

@@ -75,6 +75,15 @@ export class CommandTimeoutError extends OscdError {
   }
 }
 
+/** A command stopped on purpose by its caller (an AbortSignal): superseded work, not a failure. */
+export class CommandCancelledError extends OscdError {
+  constructor(readonly command: readonly string[]) {
+    super("command-cancelled", `${command[0]} was stopped because its result is no longer wanted`, {
+      hint: "nothing to do: newer work replaced it",
+    });
+  }
+}
+
 function formatMs(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`;
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { CommandTimeoutError, OscdError, ToolMissingError } from "./errors.js";
+import { CommandCancelledError, CommandTimeoutError, OscdError, ToolMissingError } from "./errors.js";
 
 export interface RunOptions {
   /** Kill the command after this many milliseconds. Every call has one. */
@@ -13,6 +13,11 @@ export interface RunOptions {
   missingHint?: string;
   /** Called with each stderr line as it arrives (progress). */
   onStderrLine?: (line: string) => void;
+  /**
+   * Cancels the command: its whole process group gets SIGTERM (SIGKILL after a grace period)
+   * and the call rejects with a CommandCancelledError. An already aborted signal starts nothing.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -72,6 +77,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 export function run(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const command = [file, ...args];
   return new Promise<RunResult>((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(new CommandCancelledError(command));
     const child = spawn(file, args, {
       cwd: opts.cwd,
       env: environment(opts),
@@ -82,17 +88,27 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
     const err: Buffer[] = [];
     let partial = "";
     let timedOut = false;
+    let cancelled = false;
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const stop = () => {
       killGroup(child.pid, "SIGTERM");
       // Kept after the child exits: a descendant ignoring SIGTERM still gets SIGKILL. Unref'd
       // so it never holds the process open by itself.
       killTimer = setTimeout(() => killGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
       killTimer.unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
     }, opts.timeoutMs);
+    const onAbort = () => {
+      if (settled || timedOut || cancelled) return;
+      cancelled = true;
+      stop();
+    };
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdout?.on("data", (d: Buffer) => out.push(d));
     child.stderr?.on("data", (d: Buffer) => {
       err.push(d);
@@ -113,6 +129,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       if (killTimer) clearTimeout(killTimer);
       if (e.code === "ENOENT") reject(new ToolMissingError(file, opts.missingHint ?? `install ${file}`));
       else reject(new OscdError("spawn-failed", `cannot start ${file}: ${e.message}`, { cause: e }));
@@ -121,12 +138,14 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
       if (drainTimer) clearTimeout(drainTimer);
       // Pipes a descendant still holds are cut: nothing after the child's exit is waited for.
       child.stdout?.destroy();
       child.stderr?.destroy();
       const stderr = Buffer.concat(err).toString("utf8");
       if (timedOut) return reject(new CommandTimeoutError(command, opts.timeoutMs, stderrTail(stderr)));
+      if (cancelled) return reject(new CommandCancelledError(command));
       if (killTimer) clearTimeout(killTimer);
       if (opts.onStderrLine && partial) opts.onStderrLine(partial);
       resolve({ command, exitCode: code ?? -1, signal: signal ?? undefined, stdout: Buffer.concat(out).toString("utf8"), stderr });
@@ -134,7 +153,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
     child.once("exit", (code, signal) => {
       // Normally "close" follows at once with the last output; when a descendant holds the
       // pipes it never does, so settle after a short drain instead.
-      drainTimer = setTimeout(() => finish(code, signal), timedOut ? 0 : DRAIN_MS);
+      drainTimer = setTimeout(() => finish(code, signal), timedOut || cancelled ? 0 : DRAIN_MS);
     });
     child.once("close", (code, signal) => finish(code, signal));
   });

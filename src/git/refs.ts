@@ -1,3 +1,4 @@
+import { UsageError } from "../core/errors.js";
 import { GitUnknownRefError } from "./errors.js";
 import { checkArg, FULL_ID, git, gitFailure, type GitCallOptions, type GitInvocation } from "./run.js";
 
@@ -13,6 +14,29 @@ export async function resolveCommit(repoDir: string, ref: string, opts: GitCallO
   if (r.exitCode === 0 && FULL_ID.test(id)) return id;
   if (r.exitCode === 1) throw new GitUnknownRefError(ref, repoDir, r);
   throw gitFailure(r, inv, `resolving ${JSON.stringify(ref)}`);
+}
+
+/**
+ * Several full ref names resolved to commits in one git call (a polling agent resolves its
+ * branches every second). A ref that is missing or does not point at a commit is absent.
+ */
+export async function resolveRefs(repoDir: string, refs: readonly string[], opts: GitCallOptions = {}): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const wanted = [...new Set(refs)].filter((r) => r.startsWith("refs/"));
+  if (wanted.length === 0) return out;
+  for (const r of wanted) {
+    // One name per line of git's input: a line break inside one would shift every answer.
+    if (/\s/.test(checkArg(r, "ref"))) throw new UsageError(`invalid ref ${JSON.stringify(r)}`, "a ref name has no spaces or line breaks", "git-bad-argument");
+  }
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], { ...inv, input: wanted.map((ref) => `${ref}^{commit}\n`).join("") });
+  if (r.exitCode !== 0) throw gitFailure(r, inv, "resolving refs");
+  const lines = r.stdout.split("\n");
+  wanted.forEach((ref, i) => {
+    const [oid, type] = (lines[i] ?? "").split(" ");
+    if (type === "commit" && oid !== undefined && FULL_ID.test(oid)) out.set(ref, oid);
+  });
+  return out;
 }
 
 /** The commit HEAD points at. */

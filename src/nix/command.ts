@@ -11,6 +11,8 @@ export interface NixCallOptions {
   /** Each line Nix writes to stderr (build and copy progress). */
   onLog?: (line: string) => void;
   cwd?: string;
+  /** Stops the Nix process (its whole process group) when aborted: see core/exec.ts. */
+  signal?: AbortSignal;
 }
 
 export const NIX_MISSING_HINT = "install Nix (Debian: apt-get install nix-bin) and make sure nix, nix-store and nix-env are on PATH";
@@ -69,6 +71,7 @@ export async function nixRun(program: string, args: readonly string[], opts: Nix
     cwd: opts.cwd,
     missingHint: NIX_MISSING_HINT,
     onStderrLine: opts.onLog,
+    signal: opts.signal,
   });
 }
 

@@ -15,3 +15,4 @@ export * from "./profile.js";
 export * from "./keys.js";
 export * from "./narinfo.js";
 export * from "./untrusted.js";
+export * from "./narhash.js";

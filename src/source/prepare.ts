@@ -16,6 +16,11 @@ export interface PrepareOptions {
   /** Directory of GC roots (default /nix/var/nix/gcroots/oscd). */
   rootDir?: string;
   git?: GitCallOptions;
+  /**
+   * The caller has just fetched `remote`'s branches and tags into `mirrorDir` (the pull agent,
+   * which fetches to see the heads anyway): the mirror is used as it is, not fetched again.
+   */
+  fetched?: boolean;
 }
 
 /** Exactly what will be built: a commit, how it was named, and its read-only snapshot. */
@@ -43,6 +48,9 @@ export class NoReleaseError extends OscdError {
   }
 }
 
+/** What a source mirror holds of its remote: every branch and every tag. */
+export const MIRROR_REFSPECS = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"];
+
 /**
  * Resolves a source spec to one exact commit and puts a read-only snapshot of it into the Nix
  * store, rooted (RFC R1, R2.3: this step changes nothing on the machine but the store).
@@ -53,8 +61,10 @@ export async function prepareSource(spec: SourceSpec, opts: PrepareOptions): Pro
   const remote = opts.remote;
   if (!remote) throw new OscdError("no-remote", `no fleet repository is configured to fetch ${describeSpec(spec)} from`, { hint: "set fleet.remote in the machine's oscd configuration or pass --remote", exitCode: 2 });
   const mirror = opts.mirrorDir;
-  await ensureMirror(mirror, [{ name: "origin", url: remote }], { ...opts.git, removeOthers: true });
-  await fetch(mirror, "origin", { ...opts.git, tags: true, prune: true, refspecs: ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"] });
+  if (!opts.fetched) {
+    await ensureMirror(mirror, [{ name: "origin", url: remote }], { ...opts.git, removeOthers: true });
+    await fetch(mirror, "origin", { ...opts.git, tags: true, prune: true, refspecs: MIRROR_REFSPECS });
+  }
   const prefix = opts.tagPrefix ?? "v";
   let commit: string;
   let ref: string;

@@ -1,9 +1,9 @@
 import { cp, lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { run } from "../core/exec.js";
 import { archiveCommit } from "../git/index.js";
-import { addRoot, addToStore, pathInfo } from "../nix/index.js";
+import { addedPathOf, addRoot, addToStore, narHashOf, pathInfo } from "../nix/index.js";
 
 /**
  * A read-only copy of exactly one source tree in the Nix store (RFC R1, R1.2): nothing a
@@ -27,9 +27,23 @@ async function withTemp<T>(f: (dir: string) => Promise<T>): Promise<T> {
 async function intoStore(tree: string, rootName: string, rootDir?: string): Promise<Snapshot> {
   const storePath = await addToStore(tree);
   await addRoot(storePath, rootName, rootDir);
+  return { storePath, flakeRef: flakeRefOf(storePath, await narHashOfAdded(tree, storePath)) };
+}
+
+/**
+ * The NAR hash of what `nix-store --add` just stored, hashed here from the same tree (saves a
+ * Nix start). The store path is a function of that hash, so it is used only when it gives the
+ * path Nix printed; otherwise (another store directory, a tree that changed meanwhile) Nix says.
+ */
+async function narHashOfAdded(tree: string, storePath: string): Promise<string> {
+  const mine = await narHashOf(tree).catch(() => undefined);
+  if (mine && addedPathOf(mine, basename(tree), dirname(storePath)) === storePath) return mine;
   const [info] = await pathInfo([storePath]);
-  const narHash = info?.narHash ?? "";
-  return { storePath, flakeRef: narHash.startsWith("sha256-") ? `path:${storePath}?narHash=${encodeURIComponent(narHash)}` : `path:${storePath}` };
+  return info?.narHash ?? "";
+}
+
+function flakeRefOf(storePath: string, narHash: string): string {
+  return narHash.startsWith("sha256-") ? `path:${storePath}?narHash=${encodeURIComponent(narHash)}` : `path:${storePath}`;
 }
 
 /** Snapshots one commit of a repository (git archive of that commit, no .git). */

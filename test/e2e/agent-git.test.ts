@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../src/nix/index.js";
-import { AgentProcess, FleetRepo, SimHost, must, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
+import { AgentProcess, FleetRepo, SimHost, must, oscdOn, tempDir, uniqueMarker, waitFor } from "../harness/index.js";
 
 /**
  * The agent's git source (comin parity), end to end: two SimHosts follow a local-path remote
@@ -109,5 +109,67 @@ describe("oscd agent following git branches", () => {
     const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { generation: { commit: string }; agent: { heldBack?: unknown } };
     expect(st.generation.commit).toBe(signed);
     expect(st.agent.heldBack).toBeUndefined();
+  });
+});
+
+/** A host file whose toplevel depends on a derivation that records its pid and sleeps ten minutes. */
+function slowHostFile(host: string, marker: string): string {
+  return `let
+  slow = builtins.derivation {
+    name = "slow-${marker}";
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    args = [ "-c" "echo $$ > /run/oscd-slow-build.pid; exec /bin/sleep 600" ];
+  };
+in {
+  hostname = "${host}";
+  marker = "\${slow}";
+  system = "x86_64-linux";
+  kernelVersion = "6.1.0";
+  failSwitch = false;
+  failBuild = false;
+  health = "ok";
+}
+`;
+}
+
+/** Command lines of the host's processes that run Nix (its PID namespace's /proc). */
+async function nixProcesses(h: SimHost): Promise<string[]> {
+  const r = await h.sh(["sh", "-c", 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done']);
+  return r.stdout.split("\n").filter((l) => /(^|\/)nix(-store|-build|-env)?\s/.test(l) || l.includes("sleep 600"));
+}
+
+describe("a newer commit cancels a build in progress", () => {
+  let slowFleet: FleetRepo;
+  let c1: SimHost;
+  let agent: AgentProcess;
+
+  afterAll(async () => {
+    await agent?.kill("KILL").catch(() => undefined);
+    await c1?.destroy();
+    await slowFleet?.destroy();
+  });
+
+  it("stops the slow build's Nix processes (and its builder) and deploys the newer commit", async () => {
+    slowFleet = await FleetRepo.create({ hosts: [{ name: "c1", marker: uniqueMarker() }] });
+    c1 = await SimHost.create({ name: "c1" });
+    const [first] = await build(slowFleet.nixSource(await slowFleet.head()), [slowFleet.attr("c1")]);
+    agent = await AgentProcess.start(c1, { hostname: "c1", remotes: [{ name: "local", url: slowFleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } });
+    await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === first!.outPath, 120_000, "the first deployment");
+
+    const slow = await slowFleet.commitFile("hosts/c1.nix", slowHostFile("c1", uniqueMarker()), "c1: a slow build");
+    let pid = 0;
+    await waitFor(async () => (pid = Number((await readFile(c1.path("/run/oscd-slow-build.pid"), "utf8").catch(() => "")).trim())) > 0, 60_000, "the slow build to start");
+    expect(await c1.exec(["test", "-d", `/proc/${pid}`])).toMatchObject({ exitCode: 0 });
+
+    // The newer commit drops the slow derivation (the marker is plain text again).
+    const newer = await slowFleet.commitHostChange("c1", uniqueMarker());
+    const [want] = await build(slowFleet.nixSource(newer), [slowFleet.attr("c1")]);
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === want!.outPath, 120_000, "the newer commit's deployment");
+    const superseded = (await agent.lines()).find((l) => l.event === "superseded");
+    expect(superseded).toMatchObject({ commit: slow, by: newer, phase: "build" });
+    await waitFor(async () => (await c1.exec(["test", "-d", `/proc/${pid}`])).exitCode !== 0, 20_000, "the slow builder to be gone");
+    expect(await nixProcesses(c1)).toEqual([]);
+    expect(await c1.currentSystem()).toBe(want!.outPath);
   });
 });

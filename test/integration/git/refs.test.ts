@@ -10,6 +10,7 @@ import {
   isAncestor,
   isDirty,
   resolveCommit,
+  resolveRefs,
 } from "../../../src/git/index.js";
 import { commit, g, initRepo, makeFleetRepo, TempDirs, writeText, type FleetRepo } from "./fixtures.js";
 
@@ -124,5 +125,17 @@ describe("isAncestor", () => {
 
   it("names an unknown ref", async () => {
     await expect(isAncestor(repo.dir, "v1.0.0", "nope")).rejects.toMatchObject({ code: "git-unknown-ref", ref: "nope" });
+  });
+});
+
+describe("resolveRefs", () => {
+  it("resolves several full ref names in one call; missing ones are absent, annotated tags peeled", async () => {
+    const got = await resolveRefs(repo.dir, ["refs/heads/main", "refs/heads/feature", "refs/heads/nope", "refs/tags/v1.2.0"]);
+    expect(Object.fromEntries(got)).toEqual({ "refs/heads/main": repo.c.four, "refs/heads/feature": repo.c.feature, "refs/tags/v1.2.0": repo.c.two });
+  });
+
+  it("takes only full ref names: an abbreviation or an option is not looked up", async () => {
+    expect((await resolveRefs(repo.dir, ["main", "HEAD"])).size).toBe(0);
+    await expect(resolveRefs(repo.dir, ["refs/heads/main\nHEAD"])).rejects.toBeInstanceOf(OscdError);
   });
 });

@@ -1,6 +1,9 @@
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
-import { CommandTimeoutError } from "../../../src/core/errors.js";
+import { CommandCancelledError, CommandTimeoutError } from "../../../src/core/errors.js";
 
 function alive(pid: number): boolean {
   try {
@@ -79,5 +82,51 @@ describe("run: timeouts end what they time out", () => {
     expect(r).toMatchObject({ exitCode: 3, stdout: "out\n", stderr: "err\n" });
     const withInput = await run("cat", [], { timeoutMs: 10_000, input: "hello" });
     expect(withInput.stdout).toBe("hello");
+  });
+});
+
+describe("run: cancellation stops the whole process group", () => {
+  it(
+    "aborting the signal kills the command and what it started, and rejects as cancelled",
+    async () => {
+      let grandchild = 0;
+      const abort = new AbortController();
+      const pending = run("sh", ["-c", "sleep 30 & echo $! >&2; wait"], {
+        timeoutMs: 60_000,
+        signal: abort.signal,
+        onStderrLine: (l) => {
+          if (/^\d+$/.test(l)) {
+            grandchild = Number(l);
+            abort.abort();
+          }
+        },
+      }).catch((e: unknown) => e);
+      const err = await pending;
+      expect(err).toBeInstanceOf(CommandCancelledError);
+      expect((err as CommandCancelledError).code).toBe("command-cancelled");
+      expect(grandchild).toBeGreaterThan(0);
+      expect(await until(() => !alive(grandchild))).toBe(true);
+    },
+    10_000,
+  );
+
+  it("an already aborted signal starts nothing", async () => {
+    const abort = new AbortController();
+    abort.abort();
+    const dir = await mkdtemp(join(tmpdir(), "oscd-exec-"));
+    try {
+      const err = await run("touch", [join(dir, "ran")], { timeoutMs: 10_000, signal: abort.signal }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CommandCancelledError);
+      await expect(access(join(dir, "ran"))).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a signal aborted after the command ended changes nothing", async () => {
+    const abort = new AbortController();
+    const r = await run("sh", ["-c", "echo done"], { timeoutMs: 10_000, signal: abort.signal });
+    abort.abort();
+    expect(r).toMatchObject({ exitCode: 0, stdout: "done\n" });
   });
 });
