@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
-import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishOptions, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
+import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress } from "./build.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
@@ -67,15 +67,6 @@ interface PublishFlags extends BuildSourceFlags {
   netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
-}
-
-/** `--netboot`: each built host's kernel, initrd and parameters, hashed from this build (src/image). */
-async function netbootExtras(): Promise<NonNullable<PublishOptions["entryExtras"]>> {
-  const { netbootEntryOf } = await import("../../image/index.js");
-  return async (h) => {
-    const { entry, paths } = await netbootEntryOf(h.name, h.toplevel as string);
-    return { netboot: entry, paths };
-  };
 }
 
 /** With --server, the control server is told of the manifest just written (it verifies it itself). */
@@ -154,7 +145,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         rootDir: o.rootsDir,
         buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
         onProgress: printProgress,
-        entryExtras: o.netboot ? await netbootExtras() : undefined,
+        ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
       for (const w of report.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
       if (o.json) {
