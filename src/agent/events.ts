@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { Logger } from "./log.js";
 import type { AgentMetrics } from "./metrics.js";
 
 /** What `oscd status` shows of a running agent (besides the engine's own host status). */
