@@ -65,7 +65,7 @@ export const FLEET_DESCRIPTIONS: Record<string, string> = {
   "update.checks": "`oscd update`: commands (argument arrays) run in the updated commit's read-only snapshot after the hosts are built; exit 0 means passed.",
   "update.flakeChecks": "`oscd update`: also build the flake's `checks.<system>.*` (NixOS tests).",
   "update.timeoutSeconds": "`oscd update`: seconds the checks may take.",
-  "update.pinFile": "The pin file of a classic layout (input name → `{ url, rev, ref }`), which `oscd update` updates.",
+  "update.pinFile": "The pin file of a classic layout (input name → `{ url, rev, ref }`), which `oscd update` updates and `--override-input` overrides through the fleet file's `oscdPins` argument.",
   "hosts.<name>.keys.<key>.text": "The secret as text. It is then in git and in the source snapshot (oscd warns): prefer `file` or `command`. Exactly one of `text`, `file`, `command`.",
   "hosts.<name>.keys.<key>.file": "A file on the deployer holding the secret; relative paths are relative to the fleet checkout.",
   "hosts.<name>.keys.<key>.command": "A command run on the deployer (argument array); its standard output is the secret.",

@@ -1,7 +1,8 @@
 import { OscdError } from "../core/errors.js";
 import { pathInfo, type NixCallOptions } from "../nix/index.js";
 import { evaluateTargets, type ExtraExpr } from "./evaluate.js";
-import { checkOverrideInputs, overridesNeedFlake, type OverrideInputs } from "./overrides.js";
+import { checkOverrideInputs, type OverrideInputs } from "./overrides.js";
+import { classicOverrideSource } from "./pin-file.js";
 import { buildablePlatforms } from "./platforms.js";
 import type { PinnedFleet } from "./pin.js";
 import { invalidPaths, realiseJobs, type RealiseJob } from "./realise.js";
@@ -101,17 +102,22 @@ export function buildRootName(fleetName: string, host: string): string {
  */
 export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, targets?: Targets): Promise<BuildReport> {
   const nix = opts.nix ?? {};
-  const overrideInputs = opts.overrideInputs ?? {};
+  let overrideInputs = opts.overrideInputs ?? {};
   const overridden = Object.keys(overrideInputs).length > 0;
+  let nixSource = p.nixSource;
   if (overridden) {
-    if (p.nixSource.kind !== "flake") throw overridesNeedFlake();
     checkOverrideInputs(overrideInputs);
+    if (p.nixSource.kind !== "flake") {
+      // A classic fleet's pins are replaced through its pin file and an argument, not Nix's flag.
+      nixSource = await classicOverrideSource(p.fleet, p.nixSource, overrideInputs, nix);
+      overrideInputs = {};
+    }
   }
   const t = targets ?? (await buildTargets(p, opts.selection, nix));
   const hosts = new Map<string, HostBuild>(t.selected.map((h) => [h.name, { name: h.name, attribute: h.attribute, system: h.system, status: "failed", timeMs: 0 }]));
   const evalStart = Date.now();
   opts.onProgress?.({ step: "evaluate", state: "start", hosts: t.selected.length });
-  const evaluated = await evaluateTargets(p.nixSource, t.selected, { ...nix, overrideInputs, extra: opts.extra?.expr });
+  const evaluated = await evaluateTargets(nixSource, t.selected, { ...nix, overrideInputs, extra: opts.extra?.expr });
   const evalMs = Date.now() - evalStart;
   const jobs: RealiseJob[] = [];
   for (const target of t.selected as BuildTarget[]) {
@@ -200,7 +206,7 @@ export async function buildHosts(p: PinnedFleet, opts: BuildOptions = {}, target
     version: p.source.version,
     hosts: t.selected.map((s) => hosts.get(s.name) as HostBuild),
     targets: t,
-    overrideInputs: overridden ? overrideInputs : undefined,
+    overrideInputs: overridden ? opts.overrideInputs : undefined,
     evalMs,
     buildMs: Date.now() - buildStart,
   };

@@ -6,3 +6,4 @@ export { realiseJobs, invalidPaths, type RealiseJob, type RealiseOutcome, type R
 export { buildablePlatforms, builderSystems, type Platforms } from "./platforms.js";
 export { buildHosts, buildRootName, failedHosts, type ExtraBuild, type ExtraDerivation, type BuildOptions, type BuildProgress, type BuildReport, type HostBuild, type HostStatus } from "./build.js";
 export { checkOverrideInputs, parseOverrideInputs, type OverrideInputs } from "./overrides.js";
+export { classicOverrideSource, formatPins, parsePins, pinnedInputs, PinFileInvalidError, PINS_ARGUMENT, type Pin, type PinnedInput, type Pins } from "./pin-file.js";

@@ -21,8 +21,9 @@ export function systemDiffLines(d: SystemDiff): string[] {
   return lines;
 }
 
+/** Text from the evaluated code (names, Nix's messages) as inert Markdown on one line. */
 function mdEscape(s: string): string {
-  return s.replace(/[\\`*_{}[\]<>|#]/g, (c) => `\\${c}`);
+  return s.replace(/\s+/g, " ").replace(/[\\`*_{}[\]<>|#@!]/g, (c) => `\\${c}`);
 }
 
 function packageCell(d: SystemDiff | undefined): string {

@@ -6,6 +6,7 @@ import { buildHosts, buildTargets, eachLimited, pinFleet, type PinnedFleet } fro
 import { fleetHost, type Operation } from "../fleet/index.js";
 import { signPaths } from "../nix/index.js";
 import type { DeployEvent, DeployReport, HostReport } from "./events.js";
+import { buildHostPlan, probeBuildHost } from "./build-host.js";
 import { deployHost, uploadSecrets } from "./host-deploy.js";
 import { probeHost, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
@@ -22,6 +23,8 @@ export interface DeployOptions {
   rootsDir?: string;
   selection?: string;
   builders?: string;
+  /** Build on this machine over SSH (`[user@]host[:port]`) instead of here. */
+  buildHost?: string;
   maxJobs?: number | "auto";
   mode: Operation;
   parallel: number;
@@ -86,11 +89,15 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
         "unsigned-copy",
       );
     }
+    if (o.buildHost && o.builders) throw new UsageError("--build-host and --builders do not go together", "--build-host builds everything on that machine; --builders adds remote builders to this one");
+    const buildHost = o.buildHost ? parseSshTarget("build host", o.buildHost) : undefined;
+    if (buildHost) used.push(buildHost);
     let elevation: Elevation = { kind: "root" };
     if (nonRoot.length > 0) elevation = { kind: "sudo", password: await o.sudoPassword?.(false) };
 
     emit({ type: "phase", phase: "reach", detail: `${names.length} host(s)` });
     const facts = new Map<string, HostFacts>();
+    const buildHostReached = buildHost ? probeBuildHost(buildHost, ssh).then(() => undefined, (e: unknown) => (isOscdError(e) ? e : new OscdError("probe-failed", `build host: ${String(e)}`))) : undefined;
     let failures = await reach(names, sshTargets, ssh, elevation, o, facts, oscdOf);
     const sudoRefused = [...failures.values()].some((e) => e.code === "sudo-refused");
     if (sudoRefused && elevation.kind === "sudo" && o.sudoPassword) {
@@ -101,6 +108,8 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
         failures = await reach([...failures.keys()], sshTargets, ssh, elevation, o, facts, oscdOf);
       }
     }
+    const buildHostError = await buildHostReached;
+    if (buildHostError) failures.set("build host", buildHostError);
     if (failures.size > 0) {
       const first = [...failures.values()][0] as OscdError;
       throw new OscdError("hosts-unreachable", `not deploying: ${[...failures.entries()].map(([h, e]) => `${h} (${e.message})`).join("; ")}`, {
@@ -132,8 +141,13 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
       return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: result.reports, stopped: result.stopped };
     }
 
-    emit({ type: "phase", phase: "build", detail: `${names.length} host(s)` });
-    const built = await buildHosts(pinned, { selection: o.selection, builders: o.builders, maxJobs: o.maxJobs, rootDir: o.rootsDir }, targets);
+    const remote = buildHost ? buildHostPlan(buildHost, ssh, targets.selected.map((t) => t.system), o.parallel) : undefined;
+    emit({ type: "phase", phase: "build", detail: `${names.length} host(s)${buildHost ? ` on ${buildHost.destination}` : ""}` });
+    const built = await buildHosts(
+      pinned,
+      { selection: o.selection, builders: remote?.builders ?? o.builders, maxJobs: remote?.maxJobs ?? o.maxJobs, rootDir: o.rootsDir, nix: remote ? { env: remote.env } : undefined },
+      targets,
+    );
     const toplevels = new Map(built.hosts.filter((h) => h.toplevel && (h.status === "built" || h.status === "present")).map((h) => [h.name, h.toplevel as string]));
     if (o.signKeyFile && toplevels.size > 0) await signPaths([...new Set(toplevels.values())], o.signKeyFile, { recursive: true });
 

@@ -1,11 +1,11 @@
-import { isOscdError } from "../core/errors.js";
+import { CommandFailedError, isOscdError, OscdError } from "../core/errors.js";
 import type { Operation } from "../fleet/index.js";
 import { copyTo } from "../nix/index.js";
 import type { DeployEvent, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, rejectRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
-import { FINAL_STATES, type TargetStatus } from "./target-state.js";
+import { FINAL_STATES, type TargetStatus } from "./target/index.js";
 import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
 import { runProbes, type DeployerProbe, type ProbeSettings } from "./probes.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
@@ -67,11 +67,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
   };
   try {
     step("copy", toplevel);
-    await copyTo(`${o.storeProtocol}://${remote.target.destination}`, [toplevel], {
-      checkSigs: o.checkSigs,
-      substituteOnDestination: o.substituteOnDestination,
-      sshOpts: nixSshOpts(remote.target, remote.ssh, o.storeProtocol === "ssh-ng"),
-    });
+    await copyClosure(remote, toplevel, o);
     await uploadSecrets(plan, "before", o.keysBaseDir, step);
     if (!facts.oscd) {
       const warning = "oscd is not installed on the host: bare steps (profile, switch-to-configuration), no guards, health checks or rollback";
@@ -129,6 +125,36 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
     report.timeMs = Date.now() - start;
   }
   return report;
+}
+
+/** Nix's and ssh's words for a connection that ended under them. */
+const CONNECTION_LOST = /end-of-file|Broken pipe|Connection (?:closed|reset)|closed by remote host|Timeout, server .* not responding|read header failed|lost connection|connection to .* closed/i;
+
+/**
+ * `nix copy` of the closure. Nothing on the host changes before the whole closure is there:
+ * Nix registers a path only once it arrived whole, and the activation starts only after the
+ * copy; so a copy that fails, a connection cut half-way included, leaves the system and the
+ * profile as they were, and says why.
+ */
+async function copyClosure(remote: Remote, toplevel: string, o: HostDeployOptions): Promise<void> {
+  try {
+    await copyTo(`${o.storeProtocol}://${remote.target.destination}`, [toplevel], {
+      checkSigs: o.checkSigs,
+      substituteOnDestination: o.substituteOnDestination,
+      sshOpts: nixSshOpts(remote.target, remote.ssh, o.storeProtocol === "ssh-ng"),
+    });
+  } catch (e) {
+    if (!isOscdError(e) || e.code === "path-not-trusted") throw e;
+    const tail = e instanceof CommandFailedError ? e.stderrTail : e.message;
+    const host = remote.target.host;
+    const untouched = "the host's system and profile are unchanged (nothing is activated before the whole closure is there)";
+    if (CONNECTION_LOST.test(tail) || CONNECTION_LOST.test(e.message)) {
+      throw new OscdError("copy-interrupted", `${host}: the SSH connection was lost during the copy of the closure; ${untouched}`, {
+        hint: "check the network to the host and deploy again: paths that arrived whole are kept and not sent again",
+      });
+    }
+    throw new OscdError(e.code === "store-unreachable" ? "copy-unreachable" : "copy-failed", `${host}: copying the closure failed (${e.message}); ${untouched}`, { hint: e.hint ?? "see the error; nothing was activated" });
+  }
 }
 
 function applyStatus(report: HostReport, s: TargetStatus): void {

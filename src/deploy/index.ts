@@ -1,7 +1,18 @@
 /** Push deploys over SSH (deployer side) and their target side; air-gapped bundles. */
-export { startTargetDeployment, confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment } from "./target-start.js";
-export { runTargetDeployment, settledStatus } from "./target-run.js";
-export { checkDeploymentId, newDeploymentId, FINAL_STATES, type TargetRequest, type TargetState, type TargetStatus } from "./target-state.js";
+export {
+  startTargetDeployment,
+  confirmTargetDeployment,
+  followTargetDeployment,
+  rejectTargetDeployment,
+  runTargetDeployment,
+  settledStatus,
+  checkDeploymentId,
+  newDeploymentId,
+  FINAL_STATES,
+  type TargetRequest,
+  type TargetState,
+  type TargetStatus,
+} from "./target/index.js";
 export { deploy, type DeployOptions } from "./deploy.js";
 export { deployExitCode, type DeployEvent, type DeployReport, type HostReport, type HostResult } from "./events.js";
 export { passwordFromFile, passwordFromTerminal } from "./sudo.js";

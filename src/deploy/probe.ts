@@ -16,15 +16,17 @@ const MARK = "oscd-probe:";
 
 /**
  * One SSH round trip per host (colmena #227: reachability before building): boot id, running
- * system, and whether the remote oscd answers (run as root: through sudo for other users,
- * which also proves the sudo password).
+ * system, and whether oscd is installed (run as root: through sudo for other users, which
+ * also proves the sudo password).
  */
 export async function probeHost(t: SshTarget, s: SshSettings, e: Elevation, remoteOscd: readonly string[]): Promise<HostFacts> {
   const script = [
     `echo ${MARK}boot=$(cat /proc/sys/kernel/random/boot_id)`,
     `echo ${MARK}current=$(readlink /run/current-system || true)`,
-    // --version is answered before oscd loads anything: cheap on every host.
-    `if ${commandLine([...remoteOscd, "--version"])} > /dev/null 2>&1; then echo ${MARK}oscd; else echo ${MARK}no-oscd; fi`,
+    // The command resolves and every file it names exists: no Node start (~100 ms of CPU per
+    // host) to learn it. An install that is there but broken fails at the start, named.
+    `installed() { command -v "$1" > /dev/null 2>&1 || return 1; for w in "$@"; do case $w in /*) [ -e "$w" ] || return 1;; esac; done; }`,
+    `if installed ${commandLine(remoteOscd)}; then echo ${MARK}oscd; else echo ${MARK}no-oscd; fi`,
   ].join("\n");
   const call = elevatedScript(e, script);
   const r = await sshRun(t, s, call.remote, { input: call.input, timeoutMs: 60_000 });

@@ -2,7 +2,7 @@ import { OscdError } from "../core/errors.js";
 import type { Operation } from "../fleet/index.js";
 import { lastLine, sshRun, SshError, type SshSettings, type SshTarget } from "./ssh.js";
 import { elevated, type Elevation } from "./sudo.js";
-import { FINAL_STATES, HOST_DEPLOY_DIR, newDeploymentId, type TargetRequest, type TargetStatus } from "./target-state.js";
+import { FINAL_STATES, HOST_DEPLOY_DIR, newDeploymentId, type TargetRequest, type TargetStatus } from "./target/index.js";
 import { CONFIRM_SCRIPT, START_SCRIPT } from "./target-shell.js";
 
 /** One host's remote side: how to reach it, as whom, and its oscd command. */

@@ -56,7 +56,8 @@ export function sshBaseArgs(t: SshTarget, s: SshSettings, fresh = false): string
  * Nix's `ssh://` store runs a master of its own (`-S`), so only `ssh-ng` shares ours.
  */
 export function nixSshOpts(t: SshTarget, s: SshSettings, shared = false): string[] {
-  const opts = ["-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${s.hostKeyChecking}`, "-o", `ConnectTimeout=${s.connectTimeoutS}`];
+  // ServerAlive: a connection cut during the copy ends it in seconds, not at TCP's timeout.
+  const opts = ["-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${s.hostKeyChecking}`, "-o", `ConnectTimeout=${s.connectTimeoutS}`, "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=4"];
   // ControlMaster=no: use the socket if it is there, never become a master Nix would leave behind.
   if (shared && !/\s/.test(s.controlDir)) opts.push("-o", "ControlMaster=no", "-o", `ControlPath=${s.controlDir}/%C`);
   for (const o of s.options) opts.push("-o", o);

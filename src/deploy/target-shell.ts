@@ -16,12 +16,17 @@ const FINAL = ["committed", "unchanged", "dry-run", "rolled-back", "refused", "f
  * `alive PID START`: the process exists and started at that kernel time (a reused pid is not
  * it). `follow DIR LAST STOP_AT_AWAITING`: prints each new status line; returns at a final
  * state, at awaiting-confirm when asked, when the runner is gone (the deployer's Node
- * follower then settles it) or, before the runner wrote its pid, after 60 s.
+ * follower then settles it) or, before the runner wrote its pid, after 60 s; a runner started
+ * here (`$runner`) that ends before its first status is recorded as `runner-not-started`.
  */
 const FUNCTIONS = `
 alive() {
   [ -r "/proc/$1/stat" ] && read -r st < "/proc/$1/stat" || return 1
   want=$2; set -- \${st##*) }; [ "\${20:-}" = "$want" ]
+}
+running() {
+  [ -r "/proc/$1/stat" ] && read -r st < "/proc/$1/stat" || return 1
+  set -- \${st##*) }; [ "$1" != Z ]
 }
 field() { v=\${s#*\\"$1\\":}; [ "$v" != "$s" ] || { v=; return 0; }; v=\${v#\\"}; v=\${v%%[\\",\\}]*}; }
 follow() {
@@ -32,6 +37,13 @@ follow() {
     case $s in ${FINAL}) return 0;; *'"state":"awaiting-confirm"'*) [ "$3" = 1 ] && return 0;; esac
     field pid; p=$v; field startTime
     if [ -n "$p" ]; then alive "$p" "$v" || return 0
+    elif [ -n "\${runner:-}" ] && ! running "$runner"; then
+      # Gone before its first status (it could not even start): say so now, not after a grace period.
+      read -r s < "$1/status.json" || s=
+      case $s in *'"pid":'*) continue;; esac
+      s="{\\"id\\":\\"$id\\",\\"state\\":\\"failed\\",\\"error\\":{\\"code\\":\\"runner-not-started\\",\\"message\\":\\"the activation process exited before it started; see $1/log on the host\\",\\"exitCode\\":1},\\"updatedAt\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\"}"
+      printf '%s\\n' "$s" > "$1/.status.json.gone" && mv "$1/.status.json.gone" "$1/status.json"
+      printf '%s\\n' "$s"; return 0
     else n=$((n+1)); [ "$n" -lt 1200 ] || return 0; fi
     sleep 0.05
   done
@@ -60,7 +72,10 @@ mv "$d/.status.json.start" "$d/status.json"
 if [ -d /run/systemd/system ]; then
   systemd-run --unit="oscd-deploy-$id" --collect --quiet --service-type=exec --setenv=PATH="$PATH" -- "$exe" "$@" deploy-target run "$id"
 else
-  setsid -f "$exe" "$@" deploy-target run "$id" < /dev/null >> "$d/log" 2>&1
+  # In the background of a shell without job control it leads no process group, so setsid
+  # makes the session without forking: $! is the runner, watched until its first status.
+  setsid "$exe" "$@" deploy-target run "$id" < /dev/null >> "$d/log" 2>&1 &
+  runner=$!
 fi
 printf '{"id":"%s"}\\n' "$id"
 set +e

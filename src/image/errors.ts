@@ -55,13 +55,6 @@ export class ImageFileUnknownError extends OscdError {
   }
 }
 
-/** The manifest has no image (or netboot entry) for this host and format. */
-export class ImageNotPublishedError extends OscdError {
-  constructor(what: string) {
-    super("image-not-published", `${what} is not in the signed manifest`, { exitCode: 3, hint: "publish it with oscd image HOST --format FORMAT" });
-  }
-}
-
 /** A toplevel's kernel parameters cannot go into an iPXE script. */
 export class NetbootParamsError extends OscdError {
   constructor(host: string) {

@@ -1,4 +1,4 @@
-import { checkFreshness, DEFAULT_SKEW_MS, fetchStoreFile, ipxeScript, netbootOf, parseManifest, verifyManifest, type NetbootEntry } from "../manifest/index.js";
+import { checkFreshness, DEFAULT_SKEW_MS, fetchStoreFile, ipxeScript, netbootOf, parseManifest, verifyManifest, type FetchStoreFileOptions, type NetbootEntry, type StoreFile } from "../manifest/index.js";
 import { formatPublicKey } from "../nix/index.js";
 import { isOscdError, type OscdError } from "../core/errors.js";
 import type { ServerContext } from "./context.js";
@@ -15,6 +15,48 @@ export interface NetbootConfig {
 }
 
 export type NetbootPart = "boot.ipxe" | "kernel" | "initrd";
+
+/** Verified kernels and initrds kept in memory, at most this many bytes (a fleet booting at once shares them). */
+export const VERIFIED_CACHE_BYTES = 2 * 1024 * 1024 * 1024;
+
+/**
+ * Kernels and initrds already read and checked, keyed by store path, size and signed hash (the
+ * same key is the same bytes), least recently used dropped first. Requests for a file being
+ * read wait for that one read: fifty machines booting at once read and hash an initrd once,
+ * and hold one copy. A failed read is not kept, so the next request tries again.
+ */
+export class VerifiedFiles {
+  private readonly files = new Map<string, { data: Promise<Buffer>; size: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = VERIFIED_CACHE_BYTES) {}
+
+  get(entry: StoreFile, what: string, opts: FetchStoreFileOptions): Promise<Buffer> {
+    const key = `${entry.path}\u0000${entry.file}\u0000${entry.size}\u0000${entry.hash}`;
+    const hit = this.files.get(key);
+    if (hit) {
+      this.files.delete(key);
+      this.files.set(key, hit);
+      return hit.data;
+    }
+    const data = fetchStoreFile(entry, what, opts);
+    const slot = { data, size: entry.size };
+    this.files.set(key, slot);
+    this.bytes += entry.size;
+    data.catch(() => this.drop(key, slot));
+    for (const [k, v] of this.files) {
+      if (this.bytes <= this.maxBytes || k === key) break;
+      this.drop(k, v);
+    }
+    return data;
+  }
+
+  private drop(key: string, slot: { size: number }): void {
+    if (this.files.get(key) !== slot) return;
+    this.files.delete(key);
+    this.bytes -= slot.size;
+  }
+}
 
 /** A refusal in the netboot routes: its HTTP status and the error's own stable code, on one line. */
 function refusal(status: number, e: OscdError): HttpError {
@@ -47,11 +89,12 @@ async function entryFor(ctx: ServerContext, host: string): Promise<NetbootEntry>
  * kernel or initrd read whole and checked against the signed size and sha256 before a single
  * byte is sent (nothing is served half, nothing unchecked).
  */
-export async function netbootFile(ctx: ServerContext, cfg: NetbootConfig, host: string, part: NetbootPart, base: string): Promise<{ type: string; body: string | Buffer }> {
+export async function netbootFile(ctx: ServerContext, cfg: NetbootConfig, files: VerifiedFiles, host: string, part: NetbootPart, base: string): Promise<{ type: string; body: string | Buffer }> {
   const entry = await entryFor(ctx, host);
   if (part === "boot.ipxe") return { type: "text/plain; charset=utf-8", body: ipxeScript(entry, base, host) };
   try {
-    const data = await fetchStoreFile(entry[part], `${host}'s netboot ${part}`, {
+    // Named without the host: a read shared by hosts with the same kernel must not name another host in an error.
+    const data = await files.get(entry[part], `the netboot ${part}`, {
       substituters: cfg.substituters,
       trustedPublicKeys: ctx.trusted.map(formatPublicKey),
       rootDir: cfg.rootDir,

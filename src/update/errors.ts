@@ -1,4 +1,5 @@
 import { OscdError, UsageError } from "../core/errors.js";
+export { PinFileInvalidError } from "../builder/index.js";
 
 /** `--input NAME` names no input of the flake lock or pin file (exit 2). */
 export class UnknownInputError extends UsageError {
@@ -7,15 +8,6 @@ export class UnknownInputError extends UsageError {
   }
 }
 
-/** flake.lock or the pin file is not what Nix or oscd wrote (edited by hand into garbage): exit 2, nothing changed. */
-export class PinFileInvalidError extends OscdError {
-  constructor(file: string, why: string) {
-    super("update-pins-invalid", `${file} is not a valid ${file.endsWith("flake.lock") ? "flake lock" : "pin file"}: ${why}`, {
-      exitCode: 2,
-      hint: file.endsWith("flake.lock") ? "restore it from git (git checkout -- flake.lock) or regenerate it with nix flake lock" : 'each entry is "name": { "url": "...", "rev": "<40 hex>", "ref": "main" }',
-    });
-  }
-}
 
 /** The fleet pins nothing oscd can update: no flake.lock and no pin file (exit 2). */
 export class NoInputsError extends UsageError {

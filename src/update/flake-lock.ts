@@ -1,14 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atLeast, nixOk, nixVersion, type NixCallOptions } from "../nix/index.js";
-import { PinFileInvalidError } from "./errors.js";
-
-/** One pinned input: its name and the revision (or, for non-git inputs, the NAR hash) it is locked to. */
-export interface PinnedInput {
-  name: string;
-  rev: string;
-  url?: string;
-}
+import { PinFileInvalidError, type PinnedInput } from "../builder/index.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -19,6 +12,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * lock format Nix writes (version 7, a root node, nodes with `locked`) is refused before Nix
  * sees it, so a hand-edited lock is reported as such and never half-updated.
  */
+export type { PinnedInput };
+
 export function parseFlakeLock(text: string, file = "flake.lock"): PinnedInput[] {
   let doc: unknown;
   try {

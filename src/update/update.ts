@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildHosts, pinFleet } from "../builder/index.js";
+import { buildHosts, formatPins, parsePins, pinFleet, pinnedInputs } from "../builder/index.js";
 import { UsageError } from "../core/errors.js";
 import { loadFleet } from "../fleet/index.js";
 import {
@@ -25,7 +25,7 @@ import { BranchMovedError, NoInputsError, UnknownInputError } from "./errors.js"
 import { parseFlakeLock, updateFlakeLock, type PinnedInput } from "./flake-lock.js";
 import { gitHubFromEnv, openPullRequest } from "./github.js";
 import { updateMessage, type InputChange } from "./message.js";
-import { formatPins, parsePins, pinnedInputs, updatePins } from "./pins.js";
+import { updatePins } from "./pins.js";
 
 export type UpdateMode = "branch" | "merge" | "github";
 
@@ -121,6 +121,8 @@ export async function update(o: UpdateRequest): Promise<UpdateReport> {
   const releaseBranch = checkoutFleet.config.release.branch;
   const branch = o.branch ?? "oscd/update";
   if (branch === releaseBranch) throw new UsageError(`--branch ${branch} is the release branch`, "the update is committed on its own branch and merged only when it passed", "update-bad-branch");
+  // Asked for before any work, so a workflow without a token fails at once.
+  const gh = o.mode === "github" ? gitHubFromEnv(o.env ?? process.env) : undefined;
   const base = await branchHead(root, releaseBranch, o.git);
   if (base === undefined) throw new UsageError(`the release branch ${releaseBranch} does not exist in ${root}`, "set release.branch in oscd.toml", "update-no-release-branch");
   const tmp = await mkdtemp(join(tmpdir(), "oscd-update-"));
@@ -167,8 +169,7 @@ export async function update(o: UpdateRequest): Promise<UpdateReport> {
         await push(root, remote, [`refs/heads/${releaseBranch}:refs/heads/${releaseBranch}`], o.git);
         report.pushed = true;
       }
-    } else if (o.mode === "github") {
-      const gh = gitHubFromEnv(o.env ?? process.env);
+    } else if (gh) {
       // The update branch is oscd's own: replacing an older update there is intended.
       await push(root, remote, [`+refs/heads/${branch}:refs/heads/${branch}`], o.git);
       report.pushed = true;

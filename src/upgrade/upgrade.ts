@@ -1,3 +1,4 @@
+import { realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import { activateHoldingLock, DEFAULT_LAYOUT, readGenerationRecords, withHostLock, type ActivationResult, type HostLayout } from "../activate/index.js";
@@ -6,6 +7,7 @@ import { OscdError } from "../core/errors.js";
 import { healthSchema, hostHealth, type MachineConfig, type Operation } from "../fleet/index.js";
 import { log as gitLog, type CommitInfo } from "../git/index.js";
 import { currentGeneration } from "../nix/index.js";
+import { diffSystems, type SystemDiff } from "../inspect/index.js";
 import { describeSpec, prepareSource, type PinnedSource, type SourceSpec } from "../source/index.js";
 
 export interface UpgradeRequest {
@@ -17,6 +19,8 @@ export interface UpgradeRequest {
   /** Flake inputs replaced at evaluation (`--override-input NAME=REF`). */
   overrideInputs?: OverrideInputs;
   onProgress?: (step: string, detail: string) => void;
+  /** `--diff`: compare the running system with the new one and report it before activating. */
+  onDiff?: (diff: SystemDiff | undefined) => void;
   layout?: HostLayout;
 }
 
@@ -24,6 +28,8 @@ export interface UpgradeResult {
   source: Pick<PinnedSource, "commit" | "ref" | "tag" | "version" | "dirty"> & { storePath: string };
   from?: { version?: string; commit?: string; generation?: number };
   activation: ActivationResult;
+  /** With onDiff: the running system → the new one (undefined when nothing runs yet). */
+  diff?: SystemDiff;
   /** Commits between the running release and the new one, newest first. */
   changelog: CommitInfo[];
 }
@@ -64,6 +70,12 @@ export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
         throw built?.error ?? new OscdError("build-failed", `building ${host} gave no toplevel`, { hint: "run oscd build on the fleet repository to see each step" });
       }
       say("build", built.toplevel);
+      let diff: SystemDiff | undefined;
+      if (req.onDiff) {
+        const running = await realpath(join(layout.runDir, "current-system")).catch(() => undefined);
+        diff = running === undefined ? undefined : await diffSystems(running, built.toplevel);
+        req.onDiff(diff);
+      }
 
       const gen = await currentGeneration(layout.profile);
       const fromRecord = gen ? (await readGenerationRecords(layout)).get(gen.number) : undefined;
@@ -92,6 +104,7 @@ export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
         source: { commit: pinned.commit, ref: pinned.ref, tag: pinned.tag, version: pinned.version, dirty: pinned.dirty, storePath: pinned.snapshot.storePath },
         from: gen ? { version: fromRecord?.version, commit: fromRecord?.commit, generation: gen.number } : undefined,
         activation,
+        diff,
         changelog,
       };
     },

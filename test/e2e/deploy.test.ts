@@ -64,7 +64,7 @@ describe("oscd deploy", () => {
     }
   });
 
-  it("costs one Node start on the host (the detached runner) and two SSH logins: the shared one and the confirmation's new one", async () => {
+  it("costs one Node start on the host (the detached runner, not even one to probe) and two SSH logins: the shared one and the confirmation's new one", async () => {
     const d2 = f.byName.get("d2")!;
     await f.fleet.commitHostChange("d2", `starts-${uniqueMarker()}`);
     // The host's oscd command goes through a wrapper that records every start.
@@ -77,7 +77,7 @@ describe("oscd deploy", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(summaryOf(r.stdout).hosts[0]).toMatchObject({ host: "d2", result: "done" });
     const calls = (await readFile(d2.path("/run/oscd-calls"), "utf8")).trim().split("\n").map((l) => l.replace(`${REMOTE_OSCD} `, ""));
-    expect(calls).toEqual(["--version", expect.stringMatching(/^deploy-target run [0-9]{17}-[0-9a-f]{8}$/)]);
+    expect(calls).toEqual([expect.stringMatching(/^deploy-target run [0-9]{17}-[0-9a-f]{8}$/)]);
     // nix copy rides on the shared connection; the confirmation is a login of its own.
     expect((await logins()) - before).toBe(2);
     expect((await deploymentStatuses("d2")).map((x) => x.state)).toEqual(["committed", "committed"]);
@@ -344,5 +344,52 @@ upload = "after"
     expect(await generations()).toBe(before + 1);
     expect(await wholeGeneration(d10)).toMatchObject({ consistent: true });
     await f.fleet.commitFile("oscd.toml", toml, "d10: oscd again");
+  });
+
+  it("a connection cut during the copy fails the host with that cause and leaves it untouched: no new generation, same profile and system, nothing started", async () => {
+    const d8 = f.byName.get("d8")!;
+    await f.fleet.commitHostChange("d8", `cut-${uniqueMarker()}`);
+    const [next] = await build(f.fleet.nixSource(await f.fleet.head()), [f.fleet.attr("d8")]);
+    // The host's sshd runs every command of the test key through a script that, the first time
+    // Nix's daemon is asked for, kills this SSH connection after the first 1500 bytes it receives
+    // (dd bs=1: passed on byte by byte, never held in a buffer).
+    const keys = d8.path("/root/.ssh/authorized_keys");
+    const authorized = await readFile(keys, "utf8");
+    await writeFile(
+      d8.path("/etc/oscd/cut-copy"),
+      `#!/bin/sh
+if [ "$SSH_ORIGINAL_COMMAND" = "nix-daemon --stdio" ] && [ ! -e /run/copy-cut ]; then
+  touch /run/copy-cut
+  session=$PPID
+  { dd bs=1 count=1500 2> /dev/null; kill -9 "$session"; } | nix-daemon --stdio
+  exit 1
+fi
+exec sh -c "$SSH_ORIGINAL_COMMAND"
+`,
+      { mode: 0o755 },
+    );
+    await writeFile(keys, `command="/etc/oscd/cut-copy" ${authorized}`, { mode: 0o600 });
+    const generations = async () => (await d8.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--list-generations"])).stdout;
+    const [gens, system, profile, deployments] = [await generations(), await d8.currentSystem(), await d8.sh(["readlink", "/nix/var/nix/profiles/system"]), (await deploymentStatuses("d8")).length];
+    try {
+      const r = await oscdDeploy(f.fleet, ["--on", "d8", "--json"], { stateDir: state });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(await access(d8.path("/run/copy-cut")).then(() => true)).toBe(true);
+      const h = summaryOf(r.stdout).hosts[0]!;
+      expect(h).toMatchObject({ host: "d8", result: "failed", error: { code: "copy-interrupted" } });
+      expect(h.error?.message).toMatch(/^d8: the SSH connection was lost during the copy of the closure; the host's system and profile are unchanged/);
+      expect(await generations()).toBe(gens);
+      expect(await d8.currentSystem()).toBe(system);
+      expect((await d8.sh(["readlink", "/nix/var/nix/profiles/system"])).stdout).toBe(profile.stdout);
+      expect(await deploymentStatuses("d8")).toHaveLength(deployments);
+      // The toplevel never became valid in the host's store: nothing half-copied can be activated.
+      expect((await d8.exec(["nix-store", "--check-validity", next!.outPath])).exitCode).not.toBe(0);
+    } finally {
+      await writeFile(keys, authorized, { mode: 0o600 });
+    }
+    // The connection back, the same deploy goes through.
+    const again = await oscdDeploy(f.fleet, ["--on", "d8", "--json"], { stateDir: state });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await d8.currentSystem()).toBe(next!.outPath);
   });
 });

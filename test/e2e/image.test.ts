@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, serializeManifest, signManifest, verifyManifest, type Manifest } from "../../src/publish/index.js";
-import { FleetRepo, tempDir, uniqueMarker } from "../harness/index.js";
+import { FleetRepo, SimHost, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
 import { json, oscd } from "../integration/builder/helpers.js";
 
 /**
@@ -141,6 +141,26 @@ describe("oscd image", () => {
     expect(r3.exitCode).toBe(3);
     expect(r3.stderr).toContain("error[image-file-missing]");
     expect((await verify(join(cache, "channels", "main.json"), "--skip-files")).exitCode).toBe(0);
+  });
+
+  it("on a machine without the images, oscd manifest verify fetches them from the cache and re-hashes them", async () => {
+    const h = await SimHost.create({ name: "imgcheck" });
+    try {
+      const m = await current();
+      const args = ["manifest", "verify", join(cache, "channels", "main.json"), "--key", publicKey, "--json"];
+      const missing = await oscdOn(h, args);
+      expect(missing.exitCode).toBe(3);
+      expect(missing.stderr).toContain("error[image-file-missing]");
+      const r = await oscdOn(h, [...args, "--substituter", `file://${cache}`]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(json<{ files: { what: string; path: string }[] }>(r).files.map((f) => f.path).sort()).toEqual(
+        [join(m.hosts.web1!.images!.iso!.path, "iso/nixos-web1.iso"), join(m.hosts.web1!.images!.qcow2!.path, "nixos.qcow2")].sort(),
+      );
+      // The machine's own store now has them, fetched with the fleet's signatures checked.
+      expect(await readFile(h.path(join(m.hosts.web1!.images!.qcow2!.path, "nixos.qcow2")), "utf8")).toBe("fake qcow2 image of web1 version 2.3.4\n");
+    } finally {
+      await h.destroy();
+    }
   });
 
   it("a format the host's configuration lacks is refused naming the formats it has; nothing is published", async () => {

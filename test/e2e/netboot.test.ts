@@ -139,7 +139,12 @@ describe("netboot from oscd server", () => {
 
   it("a SimHost known by its MAC address boots its own system; an unknown MAC gets nothing", async () => {
     const h = hosts.get("nb1")!;
-    const got = await boot(h, `${server.url}/netboot/mac/${macs.get("nb1")}/boot.ipxe`);
+    // What DHCP hands every machine: a script that chains by the MAC address iPXE fills in.
+    const chain = await fetchOn(h, `${server.url}/netboot/boot.ipxe`);
+    expect(chain.status).toBe(200);
+    const m = /^chain (\S+) /m.exec(chain.body.toString());
+    expect(m?.[1]).toBe(`${server.url}/netboot/mac/\${net0/mac}/boot.ipxe`);
+    const got = await boot(h, m![1]!.replace("${net0/mac}", macs.get("nb1")!));
     expect(got.cmdline).toContain(`init=${manifest.hosts.nb1!.toplevel}/init`);
     expect(got.kernel.toString()).toBe("fake kernel 6.1.11\n");
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, type TargetStatus } from "../../deploy/index.js";
+import { confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, type TargetStatus } from "../../deploy/target/index.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
 
 function seconds(v: string): number {

@@ -40,6 +40,7 @@ interface DeployFlags {
   rebootCommand: string;
   rebootTimeout: number;
   builders?: string;
+  buildHost?: string;
   maxJobs?: number | "auto";
   stateDir?: string;
   rootsDir?: string;
@@ -74,6 +75,7 @@ export function registerDeploy(program: Command): void {
     .option("--reboot-command <command>", "how a host reboots", "systemctl reboot")
     .option("--reboot-timeout <seconds>", "how long a host may take to come back", positiveInt, 300)
     .option("--keys-only", "upload the hosts' secrets ([hosts.<name>.keys] in oscd.toml) only: no build, no activation")
+    .option("--build-host <[user@]host[:port]>", "build on this machine over SSH (e.g. an aarch64 server for Raspberry Pis); the closures come back here and go to the hosts from here")
     .option("--builders <spec>", "Nix remote builders, e.g. 'ssh://pi-builder aarch64-linux'")
     .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
@@ -88,6 +90,7 @@ Examples:
   oscd deploy --canary 1 --confirm-timeout 60
   oscd deploy --probe 'http://{address}:8080/healthz' --canary 2
   oscd deploy --mode boot --on pi1 --builders 'ssh://pi-builder aarch64-linux'
+  oscd deploy --on 'pi*' --build-host root@arm-builder   # build everything there
   oscd deploy --keys-only --on db1                # rotate secrets, nothing else
   oscd deploy --on '@kiosk' --reboot              # reboot where the kernel changed
 
@@ -132,6 +135,7 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         force: o.force,
         keysOnly: o.keysOnly,
         builders: o.builders,
+        buildHost: o.buildHost,
         maxJobs: o.maxJobs,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,

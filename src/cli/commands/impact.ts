@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { OscdError } from "../../core/errors.js";
 import { impact } from "../../inspect/index.js";
-import { printJson } from "../output.js";
+import { writeFile } from "node:fs/promises";
 import { progressPrinter } from "../progress.js";
 import { impactMarkdown, impactText } from "../system-diff-format.js";
 
@@ -14,6 +14,7 @@ interface ImpactFlags {
   stateDir?: string;
   rootsDir?: string;
   quiet?: boolean;
+  output?: string;
 }
 
 function format(v: string): ImpactFlags["format"] {
@@ -32,6 +33,7 @@ export function registerImpact(program: Command): void {
     .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory (default: /nix/var/nix/gcroots/oscd)")
+    .option("--output <file>", "write the report to this file instead of stdout (also when a host failed)")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
       "after",
@@ -45,8 +47,9 @@ fails to evaluate or build at either ref; the report still lists every host.`,
     )
     .action(async (o: ImpactFlags) => {
       const r = await impact({ from: o.from, to: o.to, selection: o.on, repo: o.repo, stateDir: o.stateDir, rootDir: o.rootsDir, onProgress: progressPrinter(!o.quiet && o.format === "text") });
-      if (o.format === "json") printJson(r);
-      else process.stdout.write(o.format === "markdown" ? impactMarkdown(r) : impactText(r));
+      const text = o.format === "json" ? `${JSON.stringify(r, null, 2)}\n` : o.format === "markdown" ? impactMarkdown(r) : impactText(r);
+      if (o.output !== undefined) await writeFile(o.output, text);
+      else process.stdout.write(text);
       const failed = r.hosts.filter((h) => h.status === "failed");
       if (failed.length > 0) {
         throw new OscdError("impact-hosts-failed", `${failed.length} host(s) failed to evaluate or build: ${failed.map((h) => `${h.host} (${h.error?.side})`).join(", ")}`, {

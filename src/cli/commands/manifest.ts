@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { loadFleet } from "../../fleet/index.js";
-import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
+import { formatPublicKey, parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { checkChannelName, checkFreshness, checkSequence, DEFAULT_SKEW_MS, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
 import { printJson, table } from "../output.js";
 
@@ -61,6 +61,7 @@ interface VerifyFlags {
   key?: string[];
   images?: string;
   skipFiles?: boolean;
+  substituter?: string[];
   ignoreExpiry?: boolean;
   previous?: string;
   json?: boolean;
@@ -86,6 +87,7 @@ export function registerManifest(program: Command): void {
     .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
     .option("--ignore-expiry", "check the signature only, not expiresAt (e.g. for an archived manifest); the result still says whether it expired")
     .option("--images <dir>", "re-hash image and netboot files from this directory (as oscd image -o writes them) instead of the Nix store")
+    .option("--substituter <url>", "fetch image and netboot store paths this machine lacks from this cache first (signatures by --key required; repeatable)", collect)
     .option("--skip-files", "do not re-hash the image and netboot files the manifest names (e.g. on a machine that does not have them)")
     .option("--json", "print the result as JSON")
     .description("check a manifest's signature and expiry (and, with --previous, that its sequence went forward)")
@@ -96,11 +98,14 @@ Examples:
   oscd manifest verify /srv/nix-cache/channels/main.json --key fleet-1.public
   oscd manifest verify https://cache.example.org/channels/main.json --key 'fleet-1:AbC…='
   oscd manifest verify new.json --key fleet-1.public --previous last-applied.json
+  oscd manifest verify main.json --key fleet-1.public --substituter https://cache.example.org
+  oscd manifest verify main.json --key fleet-1.public --images ./images
 
 Exit 0 when the manifest is signed by one of the keys, not expired (5 minutes of clock skew
 tolerated; a manifest without expiresAt counts as unchecked and is refused) and newer than
 --previous; 3 when not. Image and netboot files it names (oscd image) are re-hashed from the
-store (or --images DIR) and must be the signed bytes: image-hash-mismatch, or
+store (fetched first from --substituter caches when missing, or read from --images DIR) and
+must be the signed bytes: image-hash-mismatch, or
 image-file-missing when one cannot be read (--skip-files to check the signature only).`,
     )
     .action(async (file: string, o: VerifyFlags) => {
@@ -112,7 +117,8 @@ image-file-missing when one cannot be read (--skip-files to check the signature 
       if (!o.ignoreExpiry) checkFreshness(m, { now, skewMs: DEFAULT_SKEW_MS });
       const expired = m.expiresAt !== undefined && Date.parse(m.expiresAt) <= now.getTime();
       if (o.images && o.skipFiles) throw new UsageError("--images and --skip-files contradict each other");
-      const files = o.skipFiles ? undefined : await (await import("../../image/index.js")).checkManifestFiles(m, { imagesDir: o.images });
+      const substitute = o.substituter ? { substituters: o.substituter, trustedPublicKeys: keys.map(formatPublicKey) } : undefined;
+      const files = o.skipFiles ? undefined : await (await import("../../image/index.js")).checkManifestFiles(m, { imagesDir: o.images, substitute });
       let sequence: string | undefined;
       if (o.previous) {
         const prev = parseManifest(await readSource(o.previous), o.previous);

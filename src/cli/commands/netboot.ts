@@ -56,8 +56,8 @@ export function registerNetboot(program: Command): void {
       "after",
       `
 Examples:
-  oscd netboot --manifest /srv/nix-cache/channels/main.json --fleet . -o /srv/www/netboot \\
-      --base-url http://boot.example.org/netboot
+  oscd netboot --manifest /srv/nix-cache/channels/main.json --fleet . -o /srv/www/netboot --base-url http://boot.example.org/netboot
+  oscd netboot --manifest https://cache.example.org/channels/main.json --key fleet-1.public --on pxe1,pxe2 -o /srv/www/nb --base-url http://10.0.0.1/nb
 
 Writes <dir>/<host>/<system hash>/{kernel,initrd} and <dir>/<host>/boot.ipxe (written last),
 and with MAC addresses in oscd.toml <dir>/by-mac/<mac>/boot.ipxe plus <dir>/boot.ipxe, which

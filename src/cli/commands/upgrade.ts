@@ -7,6 +7,7 @@ import { parseOverrideInputs } from "../../builder/index.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
+import { systemDiffLines } from "../system-diff-format.js";
 
 interface UpgradeFlags {
   tag?: string;
@@ -24,6 +25,7 @@ interface UpgradeFlags {
   retryFailed?: boolean;
   json?: boolean;
   quiet?: boolean;
+  diff?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -53,6 +55,7 @@ export function registerUpgrade(program: Command): void {
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--retry-failed", "try a release that already failed on this machine")
+    .option("--diff", "show what changes (packages, closure size, reboot) before activating")
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
@@ -64,6 +67,7 @@ Examples:
   oscd upgrade --branch feature-x --test
   oscd upgrade --local ~/dev/fleet      # prototype uncommitted changes
   oscd upgrade --override-input nixpkgs=path:/home/me/nixpkgs
+  oscd upgrade --diff                   # packages, closure size and reboot need first
 
 The source of every generation stays in the store, linked from /var/lib/oscd/source.`,
     )
@@ -77,6 +81,12 @@ The source of every generation stays in the store, linked from /var/lib/oscd/sou
         retryFailed: o.retryFailed,
         overrideInputs: parseOverrideInputs(o.overrideInput),
         onProgress: progressPrinter(!o.quiet && !o.json),
+        onDiff: o.diff
+          ? (d) => {
+              if (o.json) return;
+              process.stdout.write(d === undefined ? "diff: no running system to compare with\n" : `diff: running system → new system\n${systemDiffLines(d).join("\n")}\n`);
+            }
+          : undefined,
       });
       if (o.json) return printJson(r);
       const out = (s: string) => process.stdout.write(s + "\n");

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authenticate } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { netbootFile, type NetbootConfig, type NetbootPart } from "../netboot.js";
+import { netbootFile, VerifiedFiles, type NetbootConfig, type NetbootPart } from "../netboot.js";
 
 const PARTS: ReadonlySet<string> = new Set(["boot.ipxe", "kernel", "initrd"]);
 const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
@@ -31,6 +31,11 @@ async function send(reply: FastifyReply, f: { type: string; body: string | Buffe
  * and a wrong, revoked or admin token 403, each saying only that, never naming another host.
  */
 export function netbootRoutes(app: FastifyInstance, ctx: ServerContext, cfg: NetbootConfig): void {
+  const files = new VerifiedFiles();
+  // The one script a DHCP server can hand every machine: iPXE fills in its own MAC address.
+  app.get("/netboot/boot.ipxe", async (req, reply) =>
+    send(reply, { type: "text/plain; charset=utf-8", body: `#!ipxe\nchain ${baseOf(req, "mac")}\${net0/mac}/boot.ipxe || echo oscd: this machine's MAC address is not in the fleet\n` }),
+  );
   app.get<{ Params: { token: string; part: string } }>("/netboot/token/:token/:part", async (req, reply) => {
     const part = partOf(req.params.part);
     let host: string;
@@ -42,13 +47,13 @@ export function netbootRoutes(app: FastifyInstance, ctx: ServerContext, cfg: Net
       if (!(e instanceof HttpError) || e.code === "netboot-bad-token") throw e;
       throw new HttpError(403, "netboot-bad-token", "the token is unknown or revoked", "make one with oscd server token create --host NAME");
     }
-    return send(reply, await netbootFile(ctx, cfg, host, part, baseOf(req, `token/${req.params.token}`)));
+    return send(reply, await netbootFile(ctx, cfg, files, host, part, baseOf(req, `token/${req.params.token}`)));
   });
   app.get<{ Params: { mac: string; part: string } }>("/netboot/mac/:mac/:part", async (req, reply) => {
     const part = partOf(req.params.part);
     const mac = req.params.mac.toLowerCase();
     const host = MAC.test(mac) ? cfg.macs.get(mac) : undefined;
     if (host === undefined) throw new HttpError(404, "netboot-unknown-mac", "no host has this MAC address", "set hosts.<name>.netboot.mac in oscd.toml and start oscd server with --fleet");
-    return send(reply, await netbootFile(ctx, cfg, host, part, baseOf(req, `mac/${mac}`)));
+    return send(reply, await netbootFile(ctx, cfg, files, host, part, baseOf(req, `mac/${mac}`)));
   });
 }

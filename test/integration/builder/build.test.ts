@@ -113,7 +113,10 @@ describe("--override-input", () => {
 
   it("refuses a classic fleet and input names or references Nix would read as options, before evaluating", async () => {
     const classic = await fleet({ layout: "classic", hosts: ["web1"] });
-    await expect(buildHosts(await pin(classic), { rootDir, overrideInputs: { pkgs: "path:/tmp" } })).rejects.toMatchObject({ code: "override-needs-flake", exitCode: 2 });
+    await expect(buildHosts(await pin(classic), { rootDir, overrideInputs: { pkgs: "path:/tmp" } })).rejects.toMatchObject({ code: "override-needs-pins", exitCode: 2 });
+    // With a pin file, but a fleet file that takes no oscdPins: the override would be ignored.
+    await classic.commitFile("pins.json", JSON.stringify({ pkgs: { url: "file:///nonexistent", rev: "a".repeat(40) } }));
+    await expect(buildHosts(await pin(classic), { rootDir, overrideInputs: { pkgs: "b".repeat(40) } })).rejects.toMatchObject({ code: "override-needs-pins", message: expect.stringContaining("takes no oscdPins") });
     const flake = await pin(await fleet({ hosts: ["web1"] }));
     await expect(buildHosts(flake, { rootDir, overrideInputs: { "--impure": "path:/tmp" } })).rejects.toMatchObject({ code: "usage", exitCode: 2 });
     await expect(buildHosts(flake, { rootDir, overrideInputs: { pkgs: "--option" } })).rejects.toMatchObject({ code: "usage", exitCode: 2 });

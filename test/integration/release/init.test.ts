@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { buildFullProgram } from "../../../src/cli/main.js";
 import { loadFleet } from "../../../src/fleet/index.js";
 import { releaseBump } from "../../../src/release/index.js";
-import { initFleet, PUBLISH_WORKFLOW, RELEASE_WORKFLOW } from "../../../src/scaffold/index.js";
+import { IMPACT_WORKFLOW, initFleet, PUBLISH_WORKFLOW, RELEASE_WORKFLOW, UPDATE_WORKFLOW } from "../../../src/scaffold/index.js";
 import { FleetRepo } from "../../harness/index.js";
 import { workflowCommandProblems } from "../../unit/release/workflow-commands.js";
 import { makeCli } from "./cli.js";
@@ -34,7 +34,7 @@ describe("oscd init", () => {
     const repo = await fleetRepo();
     const r = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
     expect(r).toMatchObject({ layout: "flake", hosts: ["db1", "web1", "web2"], skippedHosts: [] });
-    expect(r.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(r.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     expect(r.kept).toEqual(["VERSION"]);
     expect(await readFile(join(repo.dir, "VERSION"), "utf8")).toBe("1.4.0\n");
 
@@ -45,7 +45,7 @@ describe("oscd init", () => {
     expect(fleet.config.channels).toEqual({ main: { branch: "main", operation: "switch" } });
 
     const program = await buildFullProgram();
-    for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW]) {
+    for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]) {
       const text = await readFile(join(repo.dir, path), "utf8");
       const wf = parse(text) as { on: unknown; jobs: Record<string, unknown> };
       expect(Object.keys(wf.jobs).length, path).toBe(1);
@@ -69,7 +69,7 @@ describe("oscd init", () => {
     await writeFile(join(repo.dir, "oscd.toml"), '[release]\nbranch = "production"\ntagPrefix = "fleet-"\nversionFile = "RELEASE"\n');
     const r = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
     expect(r.kept).toEqual(["oscd.toml"]);
-    expect(r.written).toEqual(["RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(r.written).toEqual(["RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     expect(await readFile(join(repo.dir, "RELEASE"), "utf8")).toBe("0.1.0\n");
     const rel = parse(await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8")) as { on: { pull_request_target: { branches: string[] } } };
     expect(rel.on.pull_request_target.branches).toEqual(["production"]);
@@ -79,11 +79,11 @@ describe("oscd init", () => {
     await writeFile(join(repo.dir, RELEASE_WORKFLOW), "# mine\n");
     const again = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
     expect(again.written).toEqual([]);
-    expect(again.kept).toEqual(["oscd.toml", "RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(again.kept).toEqual(["oscd.toml", "RELEASE", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     expect(await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8")).toBe("# mine\n");
 
     const forced = await initFleet({ dir: repo.dir, ci: "github", force: true, branch: "main", oscdVersion: "0.1.0" });
-    expect(forced.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(forced.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     expect(forced.kept).toEqual(["VERSION"]); // the version file is never overwritten
     expect((await loadFleet(repo.dir)).config.release.branch).toBe("main");
   });
@@ -109,7 +109,7 @@ describe("oscd init", () => {
   it("a directory that is not a git repository yet: release branch main, VERSION 0.1.0", async () => {
     const dir = await tempDir();
     const r = await initFleet({ dir, ci: "github", oscdVersion: "0.1.0" });
-    expect(r.written).toEqual(["oscd.toml", "VERSION", RELEASE_WORKFLOW, PUBLISH_WORKFLOW]);
+    expect(r.written).toEqual(["oscd.toml", "VERSION", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     expect((await loadFleet(dir)).config.release.branch).toBe("main");
     expect(await readFile(join(dir, "VERSION"), "utf8")).toBe("0.1.0\n");
   });
@@ -128,7 +128,7 @@ describe("oscd init", () => {
     const r = await oscd(["init", "--ci", "github", "--json", "--no-discover"], { cwd: repo.dir });
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ written: ["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW], kept: ["VERSION"] });
+    expect(JSON.parse(r.stdout)).toMatchObject({ written: ["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW], kept: ["VERSION"] });
     const bad = await oscd(["init", "--ci", "gitlab"], { cwd: repo.dir });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/argument 'gitlab' is invalid/);

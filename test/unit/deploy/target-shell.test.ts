@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
 import { newDeploymentId } from "../../../src/deploy/index.js";
-import { parseTargetRequest } from "../../../src/deploy/target-state.js";
+import { parseTargetRequest } from "../../../src/deploy/target/index.js";
 import { CONFIRM_SCRIPT, START_SCRIPT } from "../../../src/deploy/target-shell.js";
 
 let dir: string;
@@ -20,6 +20,7 @@ let fake: string;
 const FAKE_OSCD = `#!/bin/sh
 d="$BASE/$3"
 if [ "$2" = confirm ]; then echo "node-confirm $3 $4" >> "$BASE/node-calls"; exit 3; fi
+if [ -n "\${BROKEN:-}" ]; then echo "cannot load" >&2; exit 1; fi
 st=$(cut -d' ' -f22 /proc/$$/stat)
 put() { printf '{"id":"%s","state":"%s","pid":%s,"startTime":"%s","detail":"%s"}\\n' "$3" "$1" $$ "$st" "$2" > "$d/.s"; mv "$d/.s" "$d/status.json"; }
 put activating 'a detail naming \\"state\\":\\"committed\\" is text, not a state'
@@ -55,6 +56,17 @@ describe("the start script (no Node start on the host but the runner)", () => {
     expect((await stat(join(base, id))).mode & 0o777).toBe(0o700);
     expect((await stat(join(base, id, "request.json"))).mode & 0o777).toBe(0o600);
     expect((await stat(join(base, id, "status.json"))).mode & 0o777).toBe(0o600);
+  });
+
+  it("reports a runner that ends before its first status at once, as runner-not-started, in the status file too", async () => {
+    const id = newDeploymentId();
+    const r = await sh(START_SCRIPT, id, "{}\n", { BROKEN: "1" });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(states(r.stdout)).toEqual(["started", "failed"]);
+    const last = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as { error: { code: string; message: string } };
+    expect(last.error.code).toBe("runner-not-started");
+    expect(JSON.parse(await readFile(join(base, id, "status.json"), "utf8"))).toEqual(last);
+    expect(await readFile(join(base, id, "log"), "utf8")).toContain("cannot load");
   });
 
   it("never reuses an existing deployment's directory: the second start fails and leaves the first untouched", async () => {

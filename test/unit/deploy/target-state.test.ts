@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDeploymentId, newDeploymentId, startTargetDeployment } from "../../../src/deploy/index.js";
-import { deployDir } from "../../../src/deploy/target-state.js";
+import { deployDir } from "../../../src/deploy/target/index.js";
 import type { HostLayout } from "../../../src/activate/index.js";
 
 let dir: string;

@@ -72,7 +72,7 @@ describe("scaffolded GitHub workflows", () => {
       checked += r.checked.length;
     }
     expect(program.commands.map((c) => c.name())).toEqual(expect.arrayContaining(["release", "publish"]));
-    expect(checked).toBe(2);
+    expect(checked).toBe(4);
   });
 
   it("the command check can fail: a missing command, a missing subcommand, an unknown option, a missing argument", async () => {

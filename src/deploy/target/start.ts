@@ -2,13 +2,13 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { dirname } from "node:path";
 import { mkdir, open } from "node:fs/promises";
-import { GuardError, OscdError } from "../core/errors.js";
-import { pathExists } from "../core/fs.js";
-import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
-import { assertStorePath } from "../nix/index.js";
-import { writeFileAtomic, writeJsonAtomic } from "../core/atomic.js";
-import { newDeploymentId, readStatus, writeStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
-import { settledStatus } from "./target-run.js";
+import { GuardError, OscdError } from "../../core/errors.js";
+import { pathExists } from "../../core/fs.js";
+import { DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
+import { assertStorePath } from "../../nix/index.js";
+import { writeFileAtomic, writeJsonAtomic } from "../../core/atomic.js";
+import { newDeploymentId, readStatus, writeStatus, targetFiles, FINAL_STATES, type TargetRequest, type TargetStatus } from "./state.js";
+import { settledStatus } from "./run.js";
 
 /**
  * Starts an activation that outlives the SSH session that asked for it: the request is

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { GuardError, UsageError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/atomic.js";
-import { DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
-import { operationSchema } from "../fleet/index.js";
-import { assertStorePath } from "../nix/index.js";
+import { GuardError, UsageError } from "../../core/errors.js";
+import { writeFileAtomic } from "../../core/atomic.js";
+import { DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
+import { operationSchema } from "../../fleet/index.js";
+import { assertStorePath } from "../../nix/index.js";
 
 /**
  * The target side of a push deploy keeps one directory per deployment under

@@ -1,9 +1,9 @@
 import { access, readFile } from "node:fs/promises";
-import { OscdError, isOscdError } from "../core/errors.js";
-import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../activate/index.js";
-import { currentGeneration } from "../nix/index.js";
-import { healthSchema, loadMachineConfig } from "../fleet/index.js";
-import { parseTargetRequest, processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, writeStatus, FINAL_STATES, type TargetRequest, type TargetStatus } from "./target-state.js";
+import { OscdError, isOscdError } from "../../core/errors.js";
+import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
+import { currentGeneration } from "../../nix/index.js";
+import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
+import { parseTargetRequest, processStartTime, readJsonFile, readStatus, runnerAlive, targetFiles, writeStatus, FINAL_STATES, type TargetRequest, type TargetStatus } from "./state.js";
 
 const CONFIRM_POLL_MS = 50;
 /** A runner that has not written its first status this long after the start never started. */
