@@ -131,6 +131,7 @@ describe("netboot from oscd server", () => {
       expect(got.initrd.equals(await fileOf(entry.netboot!.initrd))).toBe(true);
       const kernelVersion = name === "nb1" ? "6.1.11" : "6.1.12";
       expect(got.kernel.toString()).toBe(`fake kernel ${kernelVersion}\n`);
+      expect(got.initrd.toString()).toBe(`fake netboot ramdisk of ${name} version 1.0.0\n`);
       // Nothing of the other host: its system is named nowhere in the script.
       const other = manifest.hosts[name === "nb1" ? "nb2" : "nb1"]!;
       expect(got.script).not.toContain(other.toplevel);
