@@ -119,11 +119,18 @@ export class Agent {
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
 
-  /** A source offers a system; the newest offer replaces an older one not yet deployed. */
+  /**
+   * A source offers a system; the newest offer wins, whichever source made it (each source has
+   * guarded its own offer: signature and sequence, or ancestry and commit signatures). Status
+   * says which source won, over which, and why.
+   */
   offer(c: Candidate, reason: string): void {
     this.pending = c;
-    this.observer.status.desired = { source: c.source, toplevel: c.toplevel, mode: c.mode, version: c.release.version, commit: c.release.commit, sequence: c.release.sequence, reason };
-    this.emit({ type: "desired", at: this.now(), source: c.source, toplevel: c.toplevel, mode: c.mode, reason });
+    const prev = this.observer.status.desired;
+    const over = prev && prev.source !== c.source ? { source: prev.source, toplevel: prev.toplevel } : undefined;
+    const why = over ? `${reason}; the newest offer wins, over ${over.source}` : reason;
+    this.observer.status.desired = { source: c.source, toplevel: c.toplevel, mode: c.mode, version: c.release.version, commit: c.release.commit, sequence: c.release.sequence, reason: why, over };
+    this.emit({ type: "desired", at: this.now(), source: c.source, toplevel: c.toplevel, mode: c.mode, reason: why });
     this.deployWake.fire();
   }
 

@@ -187,32 +187,36 @@ export function branchName(template: string, host: string): string {
   return template.replaceAll("{hostname}", host);
 }
 
-/** Settings given as flags, for trying the agent by hand; they override the file's. */
+/**
+ * Shortcut flags for trying the agent by hand (`--manifest-url`, `--remote [name=]url`, …);
+ * every key also has a flag of its own (flags.ts), given here as `settings`.
+ */
 export interface AgentFlags {
-  hostname?: string;
-  stateDir?: string;
   manifestUrl?: string[];
   channel?: string;
   pollInterval?: number;
   trustedPublicKey?: string[];
   remote?: string[];
-  controlSocket?: string;
-  exporterPort?: number;
   exporter?: boolean;
+  settings?: FlagSetting[];
 }
 
-/** The file (if any) with the flags laid over it, validated as one. */
+/** One configuration key set on the command line: its path and value. */
+export interface FlagSetting {
+  path: string[];
+  value: unknown;
+}
+
+/**
+ * The file (if any) with the flags laid over it, validated as one. A flag replaces the value at
+ * its path (a list flag replaces the whole list); everything else comes from the file. The full
+ * flags (`--manifest-poll-interval`) are applied after the shortcuts (`--poll-interval`).
+ */
 export async function resolveAgentConfig(file: string | undefined, flags: AgentFlags): Promise<AgentConfig> {
   let raw: Record<string, unknown> = {};
   if (file) {
     raw = await readJsonObject(file);
   }
-  const set = (k: string, v: unknown) => {
-    if (v !== undefined) raw[k] = v;
-  };
-  set("hostname", flags.hostname);
-  set("stateDir", flags.stateDir);
-  set("controlSocket", flags.controlSocket);
   if (flags.trustedPublicKey?.length) raw.trustedPublicKeys = flags.trustedPublicKey;
   if (flags.manifestUrl?.length || flags.channel || flags.pollInterval !== undefined) {
     const m = { ...((raw.manifest as Record<string, unknown> | undefined) ?? {}) };
@@ -227,13 +231,21 @@ export async function resolveAgentConfig(file: string | undefined, flags: AgentF
       return eq > 0 && !spec.slice(0, eq).includes("/") ? { name: spec.slice(0, eq), url: spec.slice(eq + 1) } : { name: i === 0 ? "origin" : `remote${i}`, url: spec };
     });
   }
-  if (flags.exporterPort !== undefined || flags.exporter === false) {
-    const e = { ...((raw.exporter as Record<string, unknown> | undefined) ?? {}) };
-    if (flags.exporterPort !== undefined) e.port = flags.exporterPort;
-    if (flags.exporter === false) e.enable = false;
-    raw.exporter = e;
-  }
+  if (flags.exporter === false) raw.exporter = { ...((raw.exporter as Record<string, unknown> | undefined) ?? {}), enable: false };
+  for (const s of flags.settings ?? []) setAtPath(raw, s.path, s.value);
   return parseAgentConfig(raw, file ?? "the agent flags");
+}
+
+/** Sets `value` at `path` in a configuration object, making the objects on the way. */
+export function setAtPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let o = target;
+  for (const k of path.slice(0, -1)) {
+    const next = o[k];
+    const obj = typeof next === "object" && next !== null && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+    o[k] = obj;
+    o = obj;
+  }
+  o[path[path.length - 1] as string] = value;
 }
 
 async function readJsonObject(path: string): Promise<Record<string, unknown>> {

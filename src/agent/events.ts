@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { Logger } from "./log.js";
 import type { AgentMetrics } from "./metrics.js";
 
 /** What `oscd status` shows of a running agent (besides the engine's own host status). */
@@ -8,7 +8,7 @@ export interface AgentStatus {
   startedAt: string;
   suspended: boolean;
   /** The system the agent wants, which source won, and why. */
-  desired?: { source: string; toplevel: string; mode: string; version?: string; commit?: string; sequence?: number; reason: string };
+  desired?: { source: string; toplevel: string; mode: string; version?: string; commit?: string; sequence?: number; reason: string; over?: { source: string; toplevel: string } };
   sources: Record<string, SourceStatus>;
   deploying?: { source: string; toplevel: string; mode: string; step: string };
   waiting?: { source: string; reason: string; until?: string };
@@ -125,7 +125,7 @@ export class Observer {
         break;
       }
       case "desired": {
-        s.desired = { source: e.source, toplevel: e.toplevel, mode: e.mode, reason: e.reason, ...s.desired?.toplevel === e.toplevel ? { version: s.desired.version, commit: s.desired.commit, sequence: s.desired.sequence } : {} };
+        s.desired = { source: e.source, toplevel: e.toplevel, mode: e.mode, reason: e.reason, ...(s.desired?.toplevel === e.toplevel && s.desired.source === e.source ? { version: s.desired.version, commit: s.desired.commit, sequence: s.desired.sequence, over: s.desired.over } : {}) };
         const src = s.sources[e.source];
         if (src) src.refusal = undefined;
         if (s.heldBack?.source === e.source) {

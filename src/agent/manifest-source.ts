@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
+import { header, httpFetch } from "./http.js";
 
 /**
  * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.
@@ -92,45 +93,20 @@ export class ManifestSource {
     if (v.lastModified) headers["if-modified-since"] = v.lastModified;
     const wait = this.opts.longPollSeconds > 0 && this.longPoll.has(url) && (v.etag || v.lastModified) ? this.opts.longPollSeconds : 0;
     const target = new URL(wait > 0 ? withWait(url, wait) : url);
-    // Credentials in the URL go in a header: fetch refuses them in the URL, and they must not reach logs.
+    // Credentials in the URL go in a header (never in the request line), and they must not reach logs.
     if (target.username || target.password) {
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}`;
       target.username = "";
       target.password = "";
     }
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs + wait * 1000);
-    const res = await fetch(target, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: "follow" });
-    if (res.headers.get(LONG_POLL_HEADER) === "1") this.longPoll.add(url);
+    const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES });
+    if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return { kind: "not-modified", url };
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`HTTP ${res.status}`);
-    }
-    const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > MAX_MANIFEST_BYTES) {
-      await res.body?.cancel();
-      throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
-    }
-    const text = await readCapped(res);
-    this.validators.set(url, { etag: res.headers.get("etag") ?? undefined, lastModified: res.headers.get("last-modified") ?? undefined });
-    return { kind: "new", text, url };
+    if (res.status === 304) return { kind: "not-modified", url };
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    this.validators.set(url, { etag: header(res.headers, "etag"), lastModified: header(res.headers, "last-modified") });
+    return { kind: "new", text: res.body, url };
   }
-}
-
-async function readCapped(res: Response): Promise<string> {
-  if (!res.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function withWait(url: string, seconds: number): string {

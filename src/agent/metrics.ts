@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "./prometheus.js";
 
 /**
  * Prometheus metrics with the names comin users know (comin_* → oscd_*) where they mean the
@@ -26,7 +26,7 @@ export class AgentMetrics {
   }
 
   async text(): Promise<string> {
-    return this.registry.metrics();
+    return this.registry.metricsText();
   }
 
   /** Serves GET /metrics; resolves once listening. */

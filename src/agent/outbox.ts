@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "pino";
+import { httpFetch } from "./http.js";
+import type { Logger } from "./log.js";
 import { Wake } from "./wake.js";
 
 /**
@@ -114,14 +115,14 @@ export class Outbox {
     const body = await readFile(file, "utf8");
     const id = (JSON.parse(body) as Report).id;
     const token = (await readFile(this.o.tokenFile, "utf8")).trim();
-    const res = await fetch(`${this.o.url.replace(/\/+$/, "")}${REPORTS_PATH}`, {
+    const res = await httpFetch(`${this.o.url.replace(/\/+$/, "")}${REPORTS_PATH}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": id },
       body,
-      signal: AbortSignal.timeout(30_000),
+      timeoutMs: 30_000,
+      maxBytes: 1024 * 1024,
     });
-    await res.body?.cancel();
-    if (!(res.ok || res.status === 409)) throw new Error(`the server answered HTTP ${res.status}`);
+    if (!((res.status >= 200 && res.status < 300) || res.status === 409)) throw new Error(`the server answered HTTP ${res.status}`);
     await rm(file, { force: true });
     this.o.onDelivered?.(id);
   }

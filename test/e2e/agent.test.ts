@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
+import { build, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../src/nix/index.js";
 import { parseManifest, serializeManifest, signManifest, type Manifest } from "../../src/manifest/index.js";
 import { AgentProcess, FleetRepo, ManifestServer, SimHost, oscdOn, tempDir, testNetwork, uniqueMarker, waitFor } from "../harness/index.js";
 import { oscd } from "../integration/builder/helpers.js";
@@ -311,5 +311,32 @@ describe("oscd agent following a manifest channel", () => {
     } finally {
       await server.stop();
     }
+  });
+  it("with a manifest channel and a git remote together, the newest offer wins and status says which source won, over which, and why", async () => {
+    const h = hosts.get("a3")!;
+    await agents.get("a3")!.kill("TERM");
+    const agent = await AgentProcess.start(h, agentConfig("a3", { remotes: [{ name: "local", url: fleet.dir, poller: { period: 2 } }] }), { name: "agent-both" });
+    agents.set("a3", agent);
+    // A commit on main: the git source builds it here and deploys it before any publish.
+    const commit = await fleet.commitHostChange("a3", uniqueMarker());
+    const [built] = await build(fleet.nixSource(commit), [fleet.attr("a3")]);
+    const want = built!.outPath;
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === want && l.source === "git:local/main", 120_000, "the git source to deploy main");
+    type Desired = { source: string; toplevel: string; reason: string; commit?: string; sequence?: number; over?: { source: string; toplevel: string } };
+    const byGit = (await status(h)).agent as unknown as { desired: Desired };
+    expect(byGit.desired).toMatchObject({ source: "git:local/main", toplevel: want, commit });
+    expect(byGit.desired.reason).toContain(`main at ${commit.slice(0, 12)}`);
+
+    // The same commit published: the manifest's offer is newer, so it wins over the git one,
+    // and as the system already runs it, nothing is activated again.
+    const activations = (await h.activations()).length;
+    const m = await publish();
+    expect(m.hosts.a3!.toplevel).toBe(want);
+    await agent.waitForLog((l) => l.event === "desired" && l.source === "manifest:main" && l.toplevel === want, 60_000, "the manifest's offer");
+    await waitFor(async () => (await status(h)).agent.lastDeployment?.outcome === "unchanged", 30_000, "the manifest's offer to be deployed as unchanged");
+    const byManifest = (await status(h)).agent as unknown as { desired: Desired };
+    expect(byManifest.desired).toMatchObject({ source: "manifest:main", toplevel: want, sequence: m.sequence, over: { source: "git:local/main", toplevel: want } });
+    expect(byManifest.desired.reason).toMatch(new RegExp(`^channel main sequence ${m.sequence} \\(after \\d+\\); the newest offer wins, over git:local/main$`));
+    expect((await h.activations()).length).toBe(activations);
   });
 });

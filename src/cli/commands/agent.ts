@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from "commander";
-import { controlEvents, controlRequest, resolveAgentConfig, runAgent, type AgentFlags } from "../../agent/index.js";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { configFlags, controlEvents, controlRequest, flagSettings, resolveAgentConfig, runAgent, type AgentFlags, type ConfigFlag } from "../../agent/index.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 import { printJson } from "../output.js";
@@ -11,9 +11,18 @@ const number = (v: string) => {
   return n;
 };
 
-interface AgentOptions extends AgentFlags {
+interface AgentOptions extends Omit<AgentFlags, "settings"> {
   config?: string;
   checkConfig?: string;
+}
+
+/** Every configuration key's own flag (generated from the schema): option and attribute. */
+function keyOptions(): { option: Option; flag: ConfigFlag }[] {
+  return configFlags().map((flag) => {
+    const option = new Option(`${flag.flag} <${flag.kind === "json-list" ? "json" : flag.kind === "list" ? "value" : flag.kind === "boolean" ? "true|false" : "value"}>`, `${flag.path.join(".")}: ${flag.value}`);
+    if (flag.kind === "list" || flag.kind === "json-list") option.argParser(collect);
+    return { option, flag };
+  });
 }
 
 export function registerAgent(program: Command): void {
@@ -22,33 +31,38 @@ export function registerAgent(program: Command): void {
     .description("the pull agent: follow signed manifests and git branches, and move this machine with the activation engine")
     .option("--config <file>", "the agent's JSON configuration (written by the NixOS module)")
     .option("--check-config <file>", "validate a configuration file and print the effective configuration as JSON")
-    .option("--hostname <name>", "this machine's name in the fleet")
-    .option("--state-dir <dir>", "state directory")
-    .option("--manifest-url <url>", "a channel manifest URL (file, http, https); repeat for mirrors", collect)
-    .option("--channel <name>", "the manifest channel")
-    .option("--poll-interval <seconds>", "seconds between manifest polls", number)
-    .option("--trusted-public-key <key>", "a trusted public key name:base64; repeatable", collect)
-    .option("--remote <[name=]url>", "a git remote to follow; repeatable", collect)
-    .option("--control-socket <path>", "the control socket")
-    .option("--exporter-port <port>", "Prometheus exporter port", number)
-    .option("--no-exporter", "no Prometheus exporter")
+    .option("--manifest-url <url>", "shortcut: a channel manifest URL (file, http, https); repeat for mirrors", collect)
+    .option("--channel <name>", "shortcut: the manifest channel")
+    .option("--poll-interval <seconds>", "shortcut: seconds between manifest polls", number)
+    .option("--trusted-public-key <key>", "shortcut: a trusted public key name:base64; repeatable", collect)
+    .option("--remote <[name=]url>", "shortcut: a git remote to follow; repeatable", collect)
+    .option("--no-exporter", "shortcut: no Prometheus exporter")
     .addHelpText(
       "after",
       `
+Every key of the configuration file also has a flag of its own, its path in kebab case
+(manifest.pollInterval: --manifest-poll-interval 5; exporter.enable: --exporter-enable false);
+lists repeat the flag, lists of objects take one JSON object each (--remotes '{"name":"x","url":"/srv/fleet"}').
+A flag replaces the file's value at its path; the rest of the file stays. The full flags are
+applied after the shortcuts. --check-config prints the effective configuration.
+
 Examples:
   oscd agent --config /etc/oscd/agent.json
   oscd agent --check-config /etc/oscd/agent.json
   oscd agent --manifest-url https://cache.example.org/channels/main.json --trusted-public-key fleet-1:AbC…=`,
     )
-    .action(async (o: AgentOptions) => {
-      if (o.checkConfig) {
-        const { checkConfig: file, config: _config, ...flags } = o;
-        return printJson(await resolveAgentConfig(file, flags));
-      }
-      const { checkConfig: _c, config: file, ...flags } = o;
-      const config = await resolveAgentConfig(file, flags);
+    .action(async (o: AgentOptions & Record<string, unknown>) => {
+      const settings = flagSettings(o, (f) => byFlag.get(f.flag) as string);
+      const flags: AgentFlags = { manifestUrl: o.manifestUrl, channel: o.channel, pollInterval: o.pollInterval, trustedPublicKey: o.trustedPublicKey, remote: o.remote, exporter: o.exporter, settings };
+      if (o.checkConfig) return printJson(await resolveAgentConfig(o.checkConfig, flags));
+      const config = await resolveAgentConfig(o.config, flags);
       await runAgent(config, program.version() ?? "unknown");
     });
+  const byFlag = new Map<string, string>();
+  for (const { option, flag } of keyOptions()) {
+    agent.addOption(option);
+    byFlag.set(flag.flag, option.attributeName());
+  }
 
   const socketOption = ["--socket <path>", "the agent's control socket", DEFAULT_SOCKET] as const;
   for (const [name, description] of [

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { configFlags } from "../../../src/agent/index.js";
 import { json, oscd } from "../builder/helpers.js";
 
 const KEY = "fleet-1:5U2xWEanFJNHDeA0f4BvqSvVvc3KLMRVa2bJxPPz4Z8=";
@@ -24,5 +25,82 @@ describe("oscd agent --check-config", () => {
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toContain(`oscd: error[agent-config]: ${file}: manifest: unknown key(s) pollIntervall`);
     expect(bad.stderr).toMatch(/^hint: /m);
+  });
+});
+
+/** Every leaf key path of a JSON value (objects descended, arrays and scalars are leaves). */
+function leafPaths(v: unknown, path: string[] = []): string[] {
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) return Object.entries(v).flatMap(([k, x]) => leafPaths(x, [...path, k]));
+  return [path.join(".")];
+}
+
+describe("oscd agent: every configuration key is a flag", () => {
+  it("the module's complete configuration has a flag for each of its keys, and each flag is accepted", async () => {
+    // The NixOS module test's EVERYTHING config written as the agent reads it: every key set.
+    const everything = {
+      hostname: "web1",
+      machineId: "0123456789abcdef0123456789abcdef",
+      stateDir: "/var/lib/oscd",
+      trustedPublicKeys: [KEY],
+      substituters: ["https://cache.example.org"],
+      manifest: { urls: ["https://x/main.json"], channel: "main", operation: "switch", pollInterval: 60, randomizedDelaySec: 5, longPollSeconds: 55, timeout: 30, maxClockSkewSeconds: 300, allowNoExpiry: false },
+      remotes: [],
+      gpgPublicKeyPaths: [],
+      allowedSignersPath: "/etc/oscd/allowed_signers",
+      flakeSubdirectory: "",
+      evalTimeout: 1800,
+      buildTimeout: 1800,
+      switchTimeout: 600,
+      switchWindows: [],
+      outsideWindow: "wait",
+      reboot: { policy: "never", rebootWindow: { lower: "01:00", upper: "03:00", days: ["mon"] }, randomizedDelaySec: 0 },
+      health: { systemdUnits: true, commands: [], http: [], timeoutSeconds: 30, retries: 3, retryDelaySeconds: 2 },
+      postDeploymentCommand: ["/bin/true"],
+      controlSocket: "/run/oscd/agent.sock",
+      exporter: { enable: true, listenAddress: "127.0.0.1", port: 4243 },
+      reports: { url: "https://control.example.org", tokenFile: "/etc/oscd/token", retryInterval: 10 },
+      backoff: { initial: 2, max: 300 },
+      logLevel: "info",
+    };
+    const flags = new Map(configFlags().map((f) => [f.path.join("."), f.flag]));
+    // Every key of the schema appears in `everything` (check-config would refuse an unknown one).
+    expect(leafPaths(everything).filter((p) => !flags.has(p))).toEqual([]);
+    expect([...flags.keys()].filter((p) => !leafPaths(everything).includes(p))).toEqual([]);
+
+    // Each flag on its own, with the value from `everything`, gives that value.
+    const args: string[] = [];
+    for (const f of configFlags()) {
+      const v = f.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], everything);
+      if (Array.isArray(v)) for (const item of v) args.push(f.flag, typeof item === "string" ? item : JSON.stringify(item));
+      else args.push(f.flag, String(v));
+    }
+    const dir = await mkdtemp(join(tmpdir(), "oscd-agent-flags-"));
+    const empty = join(dir, "empty.json");
+    await writeFile(empty, "{}");
+    const r = await oscd(["agent", "--check-config", empty, ...args]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // An empty list is no flag at all: health (a partial object) then has no such key.
+    const { commands: _c, http: _h, ...health } = everything.health;
+    expect(json(r)).toEqual({ ...everything, health });
+  });
+
+  it("a flag replaces the file's value at its path and keeps the rest of the file; shortcuts come first, full flags win", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "oscd-agent-flags-"));
+    const file = join(dir, "agent.json");
+    await writeFile(file, JSON.stringify({ trustedPublicKeys: [KEY], manifest: { urls: ["file:///srv/a.json"], channel: "beta", pollInterval: 9 }, exporter: { port: 9999 }, remotes: [{ name: "a", url: "/srv/a" }] }));
+    const r = await oscd(["agent", "--check-config", file, "--poll-interval", "3", "--manifest-poll-interval", "5", "--exporter-enable", "false", "--remotes", '{"name":"b","url":"/srv/b"}', "--health-retries", "1"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const c = json<{ manifest: { urls: string[]; channel: string; pollInterval: number }; exporter: { enable: boolean; port: number }; remotes: { name: string }[]; health: { retries: number } }>(r);
+    expect(c.manifest).toMatchObject({ urls: ["file:///srv/a.json"], channel: "beta", pollInterval: 5 });
+    expect(c.exporter).toMatchObject({ enable: false, port: 9999 });
+    expect(c.remotes.map((x) => x.name)).toEqual(["b"]);
+    expect(c.health).toEqual({ retries: 1 });
+
+    const bad = await oscd(["agent", "--check-config", file, "--health-retries", "many"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('oscd: error[agent-config]: --health-retries: "many" is not a number');
+    const badJson = await oscd(["agent", "--check-config", file, "--remotes", "{name"]);
+    expect(badJson.exitCode).toBe(2);
+    expect(badJson.stderr).toContain("--remotes:");
   });
 });
