@@ -1,5 +1,6 @@
 import type { DeployEvent, HostReport } from "../deploy/index.js";
 import { formatMs, table } from "./output.js";
+import { systemDiffLines } from "./system-diff-format.js";
 
 /**
  * Live per-host progress on stderr: on a terminal one line per host, rewritten in place; else
@@ -35,6 +36,9 @@ export function deployProgress(tty: boolean, write: (s: string) => void = (s) =>
         return;
       case "warning":
         say(`${e.host ? `${e.host}: ` : ""}warning: ${e.message}`);
+        return;
+      case "diff":
+        say(`${e.host}: what changes (running system → new system)\n${systemDiffLines(e.diff).map((l) => `${e.host}:   ${l.trim()}`).join("\n")}`);
         return;
       case "stopped":
         say(`oscd: ${e.reason}; not started: ${e.skipped.join(", ") || "none"}`);

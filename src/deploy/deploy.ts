@@ -50,6 +50,8 @@ export interface DeployOptions {
   reboot?: { policy: RebootPolicy; command: readonly string[]; timeoutMs: number };
   /** Upload the hosts' secrets only: no build, no activation. */
   keysOnly?: boolean;
+  /** Show each host's package, closure size and reboot diff (computed on the host) before activating. */
+  diff?: boolean;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -181,6 +183,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
             keysBaseDir,
             reboot: o.reboot,
             probes: o.probes,
+            diff: o.diff,
             emit,
           },
         );

@@ -1,3 +1,5 @@
+import type { SystemDiff } from "../inspect/index.js";
+
 /** What a deploy reports, host by host, for the CLI to print (lines, a live view, or JSON). */
 export type HostResult = "done" | "unchanged" | "rolled-back" | "refused" | "failed" | "skipped";
 
@@ -27,6 +29,7 @@ export type DeployEvent =
   | { type: "phase"; phase: "pin" | "reach" | "build"; detail: string }
   | { type: "host"; host: string; step: string; detail?: string }
   | { type: "warning"; host?: string; message: string }
+  | { type: "diff"; host: string; diff: SystemDiff }
   | { type: "host-done"; report: HostReport }
   | { type: "stopped"; reason: string; skipped: string[] };
 

@@ -8,6 +8,7 @@ import { nixSshOpts } from "./ssh.js";
 import { FINAL_STATES, type TargetStatus } from "./target/index.js";
 import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
 import { runProbes, type DeployerProbe, type ProbeSettings } from "./probes.js";
+import { diffOnHost } from "./remote-diff.js";
 import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
 
 export interface HostPlan {
@@ -36,6 +37,8 @@ export interface HostDeployOptions {
   probes?: { list: DeployerProbe[]; settings: ProbeSettings };
   /** Where relative key files are found (the fleet checkout). */
   keysBaseDir: string;
+  /** Show what the deployment changes on the host (packages, closure size, reboot) before activating. */
+  diff?: boolean;
   emit: (e: DeployEvent) => void;
 }
 
@@ -78,6 +81,11 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       report.result = facts.currentSystem === toplevel && o.mode !== "boot" ? "unchanged" : "done";
       await uploadSecrets(plan, "after", o.keysBaseDir, step);
       return report;
+    }
+    if (o.diff) {
+      const d = await diffOnHost(remote, toplevel);
+      if ("diff" in d) o.emit({ type: "diff", host, diff: d.diff });
+      else o.emit({ type: "warning", host, message: `no diff: ${d.reason}` });
     }
     step("activate", `${o.mode} ${toplevel}`);
     const confirm = o.mode === "switch" || o.mode === "test" ? o.confirmTimeoutS : 0;

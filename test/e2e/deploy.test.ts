@@ -392,4 +392,26 @@ exec sh -c "$SSH_ORIGINAL_COMMAND"
     expect(again.exitCode, again.stderr).toBe(0);
     expect(await d8.currentSystem()).toBe(next!.outPath);
   });
+
+  it("--diff shows, before activating, what changes on the host: computed there, with the kernel change's reboot forecast", async () => {
+    const d7 = f.byName.get("d7")!;
+    const running = await d7.currentSystem();
+    await f.fleet.setHost({ name: "d7", kernelVersion: `6.9.${Date.now() % 1000}`, marker: uniqueMarker() });
+    const r = await oscdDeploy(f.fleet, ["--on", "d7", "--diff", "--json"], { stateDir: state });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; host?: string; step?: string; diff?: { from: string; to: string; changed: boolean; reboot: { needed: boolean; reasons: string[] } } });
+    const diffAt = events.findIndex((e) => e.type === "diff");
+    expect(diffAt, r.stdout).toBeGreaterThan(-1);
+    const d = events[diffAt]!;
+    expect(d).toMatchObject({ host: "d7", diff: { from: running, to: await d7.currentSystem(), changed: true, reboot: { needed: true } } });
+    expect(d.diff!.reboot.reasons).toContain("kernel");
+    // Shown before the activation started, not after.
+    expect(events.findIndex((e) => e.type === "host" && e.host === "d7" && e.step === "activate")).toBeGreaterThan(diffAt);
+    // Without a terminal, the same diff as lines naming the host.
+    await f.fleet.commitHostChange("d7", `diff-text-${uniqueMarker()}`);
+    const text = await oscdDeploy(f.fleet, ["--on", "d7", "--diff"], { stateDir: state });
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/^d7: what changes \(running system → new system\)$/m);
+    expect(text.stderr).toMatch(/^d7: {3}reboot: not needed$/m);
+  });
 });

@@ -15,6 +15,7 @@ function collect(v: string, prev: string[]): string[] {
 }
 
 interface DeployFlags {
+  diff?: boolean;
   repo?: string;
   ref?: string;
   on?: string;
@@ -80,6 +81,7 @@ export function registerDeploy(program: Command): void {
     .option("--max-jobs <n>", "parallel local builds (a number or auto)", maxJobsArg)
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory for the build results")
+    .option("--diff", "before activating each host, show what changes there: packages, closure size, reboot need")
     .option("--json", "print events and the summary as JSON lines on stdout")
     .addHelpText(
       "after",
@@ -92,6 +94,7 @@ Examples:
   oscd deploy --mode boot --on pi1 --builders 'ssh://pi-builder aarch64-linux'
   oscd deploy --on 'pi*' --build-host root@arm-builder   # build everything there
   oscd deploy --keys-only --on db1                # rotate secrets, nothing else
+  oscd deploy --on db1 --diff                     # packages, closure size, reboot need first
   oscd deploy --on '@kiosk' --reboot              # reboot where the kernel changed
 
 Every host is reached over SSH before anything is built. Each host's activation runs detached
@@ -139,6 +142,7 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         maxJobs: o.maxJobs,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
+        diff: o.diff,
         onEvent: progress,
       });
       if (o.json) json({ type: "summary", ...report, exitCode: deployExitCode(report) });
