@@ -203,6 +203,8 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
   }
 }
 
+const REACH_AT_ONCE = 32;
+
 async function reach(
   names: readonly string[],
   targets: Map<string, SshTarget>,
@@ -213,7 +215,9 @@ async function reach(
   oscdOf: (host: string) => readonly string[],
 ): Promise<Map<string, OscdError>> {
   const failures = new Map<string, OscdError>();
-  await eachLimited(names, o.parallel, async (n) => {
+  // A probe is one short SSH round trip that also opens the host's shared connection: they all
+  // run at once (up to REACH_AT_ONCE), not --parallel at a time, which bounds the deploys.
+  await eachLimited(names, Math.max(o.parallel, REACH_AT_ONCE), async (n) => {
     try {
       facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, e, oscdOf(n)));
       o.onEvent?.({ type: "host", host: n, step: "reached" });

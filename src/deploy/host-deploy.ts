@@ -153,7 +153,7 @@ async function copyClosure(remote: Remote, toplevel: string, o: HostDeployOption
         hint: "check the network to the host and deploy again: paths that arrived whole are kept and not sent again",
       });
     }
-    throw new OscdError(e.code === "store-unreachable" ? "copy-unreachable" : "copy-failed", `${host}: copying the closure failed (${e.message}); ${untouched}`, { hint: e.hint ?? "see the error; nothing was activated" });
+    throw new OscdError(e.code, `${host}: copying the closure failed (${e.message}); ${untouched}`, { hint: e.hint ?? "see the error; nothing was activated" });
   }
 }
 

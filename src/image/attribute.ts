@@ -1,11 +1,10 @@
 import { z } from "zod";
 import type { ExtraBuild, ExtraDerivation } from "../builder/index.js";
-import { OscdError } from "../core/errors.js";
-import { fleetHost, type Fleet } from "../fleet/index.js";
+import { OscdError, UsageError } from "../core/errors.js";
+import { fleetHost, hostAttribute, type Fleet } from "../fleet/index.js";
 import { IMAGE_FORMAT, isStoreRelativeFile } from "../manifest/index.js";
 import { attrPathExpr, isStorePath } from "../nix/index.js";
 import { ImageAttributeMissingError, ImageAttributeUnknownError, ImagePlatformError } from "./errors.js";
-import { UsageError } from "../core/errors.js";
 
 /** `netboot` is not an image attribute: it is the toplevel's own kernel, initrd and parameters. */
 export const NETBOOT_FORMAT = "netboot";
@@ -42,6 +41,25 @@ export interface ImageRequest {
   host: string;
   format: string;
   attribute: { set?: string; direct?: string };
+  /** Netboot: the attribute of NixOS's `system.build.netbootRamdisk` (an initrd holding the store), used when the configuration has it. */
+  ramdisk?: string;
+}
+
+/**
+ * Where a host's netboot ramdisk would be: next to its toplevel when the toplevel's attribute
+ * has NixOS's shape (`….config.system.build.toplevel`); nowhere otherwise (the toplevel's
+ * own initrd is used).
+ */
+export function netbootRamdiskAttribute(fleet: Fleet, host: string): string | undefined {
+  const top = hostAttribute(fleet, host);
+  const suffix = ".config.system.build.toplevel";
+  return top.endsWith(suffix) ? `${top.slice(0, -"toplevel".length)}netbootRamdisk` : undefined;
+}
+
+/** The request of `oscd image HOST --format FORMAT` (or of netboot files for `publish --netboot`). */
+export function imageRequest(fleet: Fleet, host: string, format: string): ImageRequest {
+  if (format === NETBOOT_FORMAT) return { host, format, attribute: {}, ramdisk: netbootRamdiskAttribute(fleet, host) };
+  return { host, format, attribute: imageAttribute(fleet, host, format) };
 }
 
 /** The attribute path as one string, for messages. */
@@ -53,18 +71,28 @@ export function attributeText(a: ImageRequest["attribute"], format: string): str
  * The per-host Nix expression and its interpretation, for `buildHosts`' `extra`: the image is
  * evaluated in the same evaluation as the host's toplevel and built in the same build.
  */
-export function imageBuild(requests: ReadonlyMap<string, ImageRequest>, filePaths: Map<string, string | null>): ExtraBuild {
+export function imageBuild(requestOf: (host: string) => ImageRequest | undefined, filePaths: Map<string, string | null>): ExtraBuild {
   return {
     expr: (t, root) => {
-      const r = t.name === undefined ? undefined : requests.get(t.name);
-      if (!r || r.format === NETBOOT_FORMAT) return "null";
+      const r = t.name === undefined ? undefined : requestOf(t.name);
+      if (!r) return "null";
       const fields = `x: (d x) // { filePath = x.passthru.filePath or x.filePath or null; }`;
+      if (r.format === NETBOOT_FORMAT) {
+        if (!r.ramdisk) return "null";
+        return `let img = ${root}${attrPathExpr(r.ramdisk)} or null; f = ${fields}; in { names = null; image = if img == null then null else f img; }`;
+      }
       if (r.attribute.direct) return `let img = ${root}${attrPathExpr(r.attribute.direct)} or null; f = ${fields}; in { names = null; image = if img == null then null else f img; }`;
       return `let set = ${root}${attrPathExpr(r.attribute.set as string)} or null; f = ${fields}; in { names = if builtins.isAttrs set then builtins.attrNames set else null; image = if builtins.isAttrs set && set ? ${JSON.stringify(r.format)} then f set.${JSON.stringify(r.format)} else null; }`;
     },
     derivations: (host, value): ExtraDerivation[] => {
-      const r = requests.get(host);
-      if (!r || r.format === NETBOOT_FORMAT) return [];
+      const r = requestOf(host);
+      if (!r) return [];
+      if (r.format === NETBOOT_FORMAT) {
+        const ramdisk = value === null ? null : evaluatedImage.parse(value).image;
+        if (!ramdisk || !isStorePath(ramdisk.drv) || !isStorePath(ramdisk.out)) return [];
+        filePaths.set(host, ramdisk.filePath);
+        return [{ label: "netboot ramdisk", drvPath: ramdisk.drv, outPath: ramdisk.out, system: ramdisk.system ?? "" }];
+      }
       const v = evaluatedImage.parse(value);
       if (!v.image) throw new ImageAttributeMissingError(host, r.format, r.attribute.direct ?? (r.attribute.set as string), v.names ?? undefined);
       if (!isStorePath(v.image.drv) || !isStorePath(v.image.out)) throw new OscdError("not-a-derivation", `${attributeText(r.attribute, r.format)} did not evaluate to a derivation with store paths`, { exitCode: 2 });
@@ -74,6 +102,6 @@ export function imageBuild(requests: ReadonlyMap<string, ImageRequest>, filePath
       filePaths.set(host, v.image.filePath);
       return [{ label: `${r.format} image`, drvPath: v.image.drv, outPath: v.image.out, system: v.image.system ?? "" }];
     },
-    unbuildable: (host, d, buildable) => new ImagePlatformError(host, requests.get(host)?.format ?? d.label, d.system, buildable),
+    unbuildable: (host, d, buildable) => new ImagePlatformError(host, requestOf(host)?.format ?? d.label, d.system, buildable),
   };
 }

@@ -6,7 +6,7 @@ import { buildHosts, hostTarget, pinFleet, type BuildProgress, type HostBuild, t
 import { checkFileAgainst, hashFile, HOST_NAME, MAX_NAME_LENGTH, storeFilePath, type ImageEntry, type NetbootEntry } from "../manifest/index.js";
 import { publish, type HostExtras, type PublishOptions, type PublishReport } from "../publish/index.js";
 import { STORE_DIR, type NixCallOptions } from "../nix/index.js";
-import { checkFormat, imageAttribute, imageBuild, NETBOOT_FORMAT, type ImageRequest } from "./attribute.js";
+import { checkFormat, imageBuild, imageRequest, NETBOOT_FORMAT, type ImageRequest } from "./attribute.js";
 import { locateImageFile } from "./locate.js";
 import { netbootEntryOf } from "./netboot-entry.js";
 
@@ -45,19 +45,13 @@ export async function buildImage(opts: ImageOptions): Promise<ImageReport> {
   if (!HOST_NAME.test(opts.host) || opts.host.length > MAX_NAME_LENGTH) throw new UsageError(`${JSON.stringify(opts.host.slice(0, 80))} is not a host name`, "name one host of the fleet", "bad-host-name");
   const filePaths = new Map<string, string | null>();
   let request: ImageRequest | undefined;
-  const requestFor = (p: PinnedFleet): ImageRequest => {
-    request ??= { host: opts.host, format, attribute: format === NETBOOT_FORMAT ? {} : imageAttribute(p.fleet, opts.host, format) };
-    return request;
-  };
-  const requests = new Map<string, ImageRequest>();
-  const extra = imageBuild(requests, filePaths);
+  const requestFor = (p: PinnedFleet): ImageRequest => (request ??= imageRequest(p.fleet, opts.host, format));
+  const extra = imageBuild((host) => (host === opts.host ? request : undefined), filePaths);
   let built: { image?: ImageEntry; netboot?: NetbootEntry } = {};
   const extrasOf = async (h: HostBuild): Promise<HostExtras | undefined> => {
     if (h.name !== opts.host || !h.toplevel) return undefined;
     built = await entryOf(h, format, filePaths.get(h.name) ?? null);
-    return built.image
-      ? { images: { [format]: built.image }, paths: [built.image.path] }
-      : { netboot: built.netboot, paths: built.netboot ? [built.netboot.kernel.path, built.netboot.initrd.path] : [] };
+    return netbootOrImageExtras(format, built);
   };
 
   let toplevel: string;
@@ -66,7 +60,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageReport> {
   let report: PublishReport | undefined;
   if (opts.noPublish) {
     const pinned = await pinFleet(opts);
-    requests.set(opts.host, requestFor(pinned));
+    requestFor(pinned);
     const targets: Targets = hostTarget(pinned, opts.host);
     const b = await buildHosts(pinned, { ...opts, extra, onProgress: opts.onProgress as ((p: BuildProgress) => void) | undefined }, targets);
     const h = b.hosts[0] as HostBuild;
@@ -80,7 +74,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageReport> {
       ...opts,
       selection: opts.host,
       extraFor: (p: PinnedFleet) => {
-        requests.set(opts.host, requestFor(p));
+        requestFor(p);
         return extra;
       },
       entryExtras: extrasOf,
@@ -101,10 +95,35 @@ export function imageFileName(host: string, format: string, image: Pick<ImageEnt
   return `${host}-${format}-${basename(image.file === "" ? image.path.slice(STORE_DIR.length + 34) : image.file)}`;
 }
 
+function netbootOrImageExtras(format: string, built: { image?: ImageEntry; netboot?: NetbootEntry }): HostExtras {
+  if (built.image) return { images: { [format]: built.image }, paths: [built.image.path] };
+  return { netboot: built.netboot, paths: built.netboot ? [built.netboot.kernel.path, built.netboot.initrd.path] : [] };
+}
+
+/**
+ * `oscd publish --netboot`: every built host's netboot entry (with NixOS's netboot ramdisk when
+ * its configuration has one, evaluated and built with the toplevels).
+ */
+export function netbootPublishing(): Pick<PublishOptions, "extraFor" | "entryExtras"> {
+  const filePaths = new Map<string, string | null>();
+  let fleet: PinnedFleet["fleet"] | undefined;
+  const extra = imageBuild((host) => (fleet ? imageRequest(fleet, host, NETBOOT_FORMAT) : undefined), filePaths);
+  return {
+    extraFor: (p) => {
+      fleet = p.fleet;
+      return extra;
+    },
+    entryExtras: async (h) => netbootOrImageExtras(NETBOOT_FORMAT, await entryOf(h, NETBOOT_FORMAT, filePaths.get(h.name) ?? null)),
+  };
+}
+
 async function entryOf(h: HostBuild, format: string, filePath: string | null): Promise<{ image?: ImageEntry; netboot?: NetbootEntry }> {
   const toplevel = h.toplevel as string;
-  if (format === NETBOOT_FORMAT) return { netboot: (await netbootEntryOf(h.name, toplevel)).entry };
   const d = h.extra?.derivations[0];
+  if (format === NETBOOT_FORMAT) {
+    const ramdisk = d ? { path: d.outPath, file: await locateImageFile(h.name, format, d.outPath, filePath) } : undefined;
+    return { netboot: (await netbootEntryOf(h.name, toplevel, ramdisk)).entry };
+  }
   if (!d) throw new OscdError("image-failed", `${h.name}'s ${format} image was not built`);
   const file = await locateImageFile(h.name, format, d.outPath, filePath);
   const { hash, size } = await hashFile(storeFilePath({ path: d.outPath, file }));

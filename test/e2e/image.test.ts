@@ -180,7 +180,7 @@ describe("oscd image", () => {
     expect((await current()).hosts.web2).toBeUndefined();
   });
 
-  it("netboot records the system's kernel, initrd and parameters, hashed", async () => {
+  it("netboot records the system's kernel, its netboot ramdisk and parameters, hashed", async () => {
     const r = await image("web2", "netboot");
     expect(r.exitCode, r.stderr).toBe(0);
     const j = json<ImageJson>(r);
@@ -191,6 +191,8 @@ describe("oscd image", () => {
     expect(await readFile(join(n.kernel.path, n.kernel.file), "utf8")).toBe("fake kernel 6.1.0\n");
     expect(n.kernel.hash).toBe(sri(await readFile(join(n.kernel.path, n.kernel.file))));
     expect(n.initrd.hash).toBe(sri(await readFile(join(n.initrd.path, n.initrd.file))));
+    // NixOS's system.build.netbootRamdisk (the initrd holding the store), built with the system.
+    expect(await readFile(join(n.initrd.path, n.initrd.file), "utf8")).toBe("fake netboot ramdisk of web2 version 2.3.4\n");
   });
 
   it("a publish that changes a host's system drops the images of the old one and keeps those of an unchanged host", async () => {
@@ -200,6 +202,24 @@ describe("oscd image", () => {
     const m = await current();
     expect(m.hosts.web2!.netboot).toBeUndefined();
     expect(Object.keys(m.hosts.web1!.images ?? {}).sort()).toEqual(["iso", "qcow2"]);
+  });
+
+  it("oscd publish --netboot records every built host's netboot files for its new system", async () => {
+    await fleet.commitHostChange("web1", uniqueMarker());
+    const r = await oscd(["publish", "--netboot", "--repo", fleet.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--json"], { env: { OSCD_SIGNING_KEY_FILE: keyFile } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const m = await current();
+    for (const name of ["web1", "web2"]) {
+      const e = m.hosts[name]!;
+      expect(e.netboot?.toplevel).toBe(e.toplevel);
+      expect(e.netboot?.params).toBe(`init=${e.toplevel}/init loglevel=4`);
+      expect(await readFile(join(e.netboot!.initrd.path, e.netboot!.initrd.file), "utf8")).toBe(`fake netboot ramdisk of ${name} version 2.3.4\n`);
+    }
+    // web1's system changed: its images of the old system are gone.
+    expect(m.hosts.web1!.images).toBeUndefined();
+    const v = await verify(join(cache, "channels", "main.json"), "--json");
+    expect(v.exitCode, v.stderr).toBe(0);
+    expect(json<{ files: unknown[] }>(v).files).toHaveLength(4);
   });
 
   it("an older manifest without images, signed before they existed, still verifies", async () => {
@@ -226,6 +246,12 @@ describe("oscd image", () => {
       expect(j.status).toBeUndefined();
       expect(await readFile(join(dir, "classic-out", "c1-qcow2-nixos.qcow2"), "utf8")).toBe("fake qcow2 image of c1 version 1.0.0\n");
       await expect(access(join(dir, "state-classic"))).resolves.toBeUndefined();
+      // Without a netboot ramdisk next to the toplevel, netboot uses the system's own initrd.
+      const nb = await oscd(["image", "c1", "--format", "netboot", "--no-publish", "--repo", classic.dir, "--state-dir", join(dir, "state-classic"), "--roots-dir", rootDir, "--json"]);
+      expect(nb.exitCode, nb.stderr).toBe(0);
+      const n = json<ImageJson>(nb).netboot!;
+      expect(await readFile(join(n.initrd.path, n.initrd.file), "utf8")).toBe("fake initrd 1 for 6.1.0\n");
+      expect(await readFile(join(j.toplevel, "initrd"), "utf8")).toBe("fake initrd 1 for 6.1.0\n");
     } finally {
       await classic.destroy();
     }

@@ -54,6 +54,7 @@ export class FleetRepo {
     await cp(join(NIX_LIB, "fake-toplevel.nix"), join(dir, "lib/fake-toplevel.nix"));
     await cp(join(NIX_LIB, "switch-to-configuration.sh"), join(dir, "lib/switch-to-configuration.sh"));
     await cp(join(NIX_LIB, "fake-images.nix"), join(dir, "lib/fake-images.nix"));
+    await cp(join(NIX_LIB, "fake-netboot.nix"), join(dir, "lib/fake-netboot.nix"));
     for (const s of specs) await writeFile(join(dir, "hosts", `${s.name}.nix`), hostFile(s));
     await writeFile(join(dir, "VERSION"), `${opts.version ?? "1.0.0"}\n`);
     await writeFile(join(dir, layout === "flake" ? "flake.nix" : "default.nix"), layout === "flake" ? flakeFile(repo.hosts) : classicFile(repo.hosts));
@@ -155,14 +156,20 @@ const MK_IMAGES = `mkImages = name: import ./lib/fake-images.nix ((import (./hos
       version = builtins.replaceStrings [ "\\n" ] [ "" ] (builtins.readFile ./VERSION);
     });`;
 
+// Netboot (oscd image --format netboot): config.system.build.netbootRamdisk in a flake.
+const MK_RAMDISK = `mkRamdisk = name: import ./lib/fake-netboot.nix ((import (./hosts + "/\${name}.nix")) // {
+      version = builtins.replaceStrings [ "\\n" ] [ "" ] (builtins.readFile ./VERSION);
+    });`;
+
 function flakeFile(hosts: string[]): string {
-  const entries = hosts.map((h) => `      ${h} = { config.system.build = { toplevel = mk ${JSON.stringify(h)}; images = mkImages ${JSON.stringify(h)}; }; };`).join("\n");
+  const entries = hosts.map((h) => `      ${h} = { config.system.build = { toplevel = mk ${JSON.stringify(h)}; images = mkImages ${JSON.stringify(h)}; netbootRamdisk = mkRamdisk ${JSON.stringify(h)}; }; };`).join("\n");
   return `{
   description = "oscd test fleet";
   outputs = { self }:
     let
     ${MK_HOST}
     ${MK_IMAGES}
+    ${MK_RAMDISK}
     in {
       nixosConfigurations = {
 ${entries}

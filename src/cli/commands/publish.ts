@@ -64,6 +64,7 @@ interface PublishFlags extends BuildSourceFlags {
   manifestOut?: string;
   validFor: string;
   refresh?: boolean;
+  netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
 }
@@ -91,6 +92,7 @@ export function registerPublish(program: Command): void {
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
+    .option("--netboot", "also record each built host's netboot files (kernel, initrd, parameters) in its entry, as oscd image --format netboot does")
     .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
     .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
     .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
@@ -104,6 +106,7 @@ Examples:
   oscd publish --ref v1.4.0 --channel stable --key fleet.secret
   oscd publish --cache file:///srv/nix-cache --manifest-out /srv/www/channels --json
   oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
+  oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
   oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
 
@@ -121,6 +124,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       const validForMs = parseValidity(o.validFor);
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
+        if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
         const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs });
         printRefresh(r, o.json);
         await tellServer(o, r.manifest, o.json);
@@ -141,6 +145,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         rootDir: o.rootsDir,
         buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
         onProgress: printProgress,
+        ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
       for (const w of report.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
       if (o.json) {

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { GuardError, UsageError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/atomic.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
-import { operationSchema } from "../../fleet/index.js";
+import { hostNameSchema, operationSchema } from "../../fleet/index.js";
 import { assertStorePath } from "../../nix/index.js";
 
 /**
@@ -36,7 +36,7 @@ export const targetRequestSchema = z
       }
     }),
     mode: operationSchema,
-    host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/).optional(),
+    host: hostNameSchema.optional(),
     release: z.object({ version: releaseText.optional(), commit: releaseText.optional(), ref: releaseText.optional(), tag: releaseText.optional() }).strict(),
     allowDowngrade: z.boolean().optional(),
     retryFailed: z.boolean().optional(),

@@ -128,6 +128,8 @@ describe("the runner's request", () => {
       { ...good(id), mode: "reboot" },
       { ...good(id), confirmTimeoutMs: -1 },
       { ...good(id), release: { version: "1.0\n2" } },
+      { ...good(id), host: "-oProxyCommand=x" },
+      { ...good(id), host: "__proto__" },
       "not an object",
     ];
     for (const f of forged) expect(() => parseTargetRequest(id, f), JSON.stringify(f)).toThrow(expect.objectContaining({ code: "bad-deploy-request", exitCode: 3 }));
