@@ -17,6 +17,7 @@
 import { mkdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { AGENT_NODE_OPTIONS } from "../src/agent/index.js";
 import { serializeManifest, signManifest, type ManifestBody } from "../src/manifest/index.js";
 import { build, copyTo, parseSecretKey, signPaths } from "../src/nix/index.js";
 import { AgentProcess, FleetRepo, ManifestServer, SimHost, buildFakeToplevel, ensureBuilt, tempDir, testNetwork, uniqueMarker } from "../test/harness/index.js";
@@ -25,6 +26,8 @@ import { signedCache, stats } from "./_signed-host.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const trials = Number(process.argv[2] ?? 20);
+/** The agent starts as its service does: with the unit's NODE_OPTIONS (nix/module.nix). */
+const SERVICE_ENV = { env: { NODE_OPTIONS: AGENT_NODE_OPTIONS } };
 const idleSeconds = Number(process.argv[3] ?? 60);
 
 /** Milliseconds until the host's /run/current-system is `want` (polled every 5 ms). */
@@ -42,7 +45,7 @@ async function gitTrials(): Promise<number[]> {
   const h = await SimHost.create({ name: "bgit" });
   const times: number[] = [];
   try {
-    const agent = await AgentProcess.start(h, { hostname: "bgit", stateDir: "/var/lib/oscd", remotes: [{ name: "local", url: fleet.dir, poller: { period: 60 } }], exporter: { enable: false }, health: { retries: 0, systemdUnits: false } });
+    const agent = await AgentProcess.start(h, { hostname: "bgit", stateDir: "/var/lib/oscd", remotes: [{ name: "local", url: fleet.dir, poller: { period: 60 } }], exporter: { enable: false }, health: { retries: 0, systemdUnits: false } }, SERVICE_ENV);
     const first = (await build(fleet.nixSource(await fleet.head()), [fleet.attr("bgit")]))[0]!.outPath;
     await until(h, first, performance.now());
     for (let i = 0; i < trials; i++) {
@@ -119,7 +122,7 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       logLevel: process.env.OSCD_BENCH_DEBUG ? "debug" : "info",
       exporter: { enable: false },
       health: { retries: 0, systemdUnits: false },
-    });
+    }, SERVICE_ENV);
     await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed", 120_000);
     for (let i = 0; i < trials; i++) {
       const top = await prepare();

@@ -152,6 +152,9 @@ in
       path = [ config.nix.package pkgs.git pkgs.openssh pkgs.systemd pkgs.util-linux ];
       serviceConfig = {
         ExecStart = "${cfg.package}/bin/oscd agent --config ${configFile}";
+        # AGENT_NODE_OPTIONS in src/agent/run.ts (the tests check they agree): a small young
+        # heap for a process that mostly idles.
+        Environment = "NODE_OPTIONS=--max-semi-space-size=1";
         Restart = "on-failure";
         RestartSec = 5;
         StateDirectory = "oscd";

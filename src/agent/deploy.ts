@@ -37,7 +37,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
       if (inhibited) mode = "boot";
     }
     agent.state.inFlight = { toplevel: c.toplevel, attempts: prior + 1, at: agent.now() };
-    await writeAgentState(cfg.stateDir, agent.state);
+    await writeAgentState(cfg.stateDir, agent.state, { durable: false });
     result = await activate({
       toplevel: c.toplevel,
       mode,
@@ -65,8 +65,9 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
   }
   // One state write: the deployment is no longer in flight, and main's new floor (git).
   agent.state.inFlight = undefined;
-  if (c.git?.role === "main" && result.outcome !== "dry-run") agent.state.git[c.git.remote] = { ...agent.state.git[c.git.remote], main: c.release.commit, at: agent.now() };
-  await writeAgentState(cfg.stateDir, agent.state);
+  const git = c.git?.role === "main" && result.outcome !== "dry-run" ? c.git : undefined;
+  if (git) agent.state.git[git.remote] = { ...agent.state.git[git.remote], main: c.release.commit, at: agent.now() };
+  await writeAgentState(cfg.stateDir, agent.state, { durable: git !== undefined });
   if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
   const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
   const needed = result.reboot.needed || inhibited !== undefined;
@@ -118,7 +119,7 @@ function scheduleReboot(agent: Agent, when: Date): void {
 async function clearInFlight(agent: Agent): Promise<void> {
   if (!agent.state.inFlight) return;
   agent.state.inFlight = undefined;
-  await writeAgentState(agent.opts.config.stateDir, agent.state);
+  await writeAgentState(agent.opts.config.stateDir, agent.state, { durable: false });
 }
 
 function facts(agent: Agent, c: Candidate): PostDeployFacts {

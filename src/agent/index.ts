@@ -4,7 +4,7 @@
  */
 export { agentConfigSchema, parseAgentConfig, loadAgentConfig, resolveAgentConfig, branchName, AgentConfigError, type AgentConfig, type AgentFlags, type FlagSetting, type RemoteConfig, type ManifestSourceConfig, type TimeWindow } from "./config.js";
 export { Agent, type AgentOptions } from "./agent.js";
-export { runAgent } from "./run.js";
+export { runAgent, AGENT_NODE_OPTIONS } from "./run.js";
 export { controlRequest, controlEvents, AgentNotRunningError } from "./control-socket.js";
 export type { AgentStatus, AgentEvent, SourceStatus } from "./events.js";
 export { LONG_POLL_HEADER } from "./manifest-source.js";

@@ -59,7 +59,11 @@ export async function readAgentState(stateDir: string): Promise<{ state: AgentSt
   return { state: r.data, existed: true };
 }
 
-export async function writeAgentState(stateDir: string, state: AgentState): Promise<void> {
+/**
+ * `durable: false` for writes that only move `inFlight` (a killed agent still finds them; a
+ * power loss costs at most one counted attempt); floors (sequences, main commits) are flushed.
+ */
+export async function writeAgentState(stateDir: string, state: AgentState, opts: { durable?: boolean } = {}): Promise<void> {
   const path = stateFile(stateDir);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
@@ -67,11 +71,12 @@ export async function writeAgentState(stateDir: string, state: AgentState): Prom
   const h = await open(tmp, "w", 0o600);
   try {
     await h.writeFile(JSON.stringify(state, null, 2) + "\n");
-    await h.sync();
+    if (opts.durable !== false) await h.sync();
   } finally {
     await h.close();
   }
   await rename(tmp, path);
+  if (opts.durable === false) return;
   const d = await open(dir, "r");
   try {
     await d.sync();

@@ -2,7 +2,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { agentConfigSchema } from "../../../src/agent/index.js";
+import { AGENT_NODE_OPTIONS, agentConfigSchema } from "../../../src/agent/index.js";
 import { run } from "../../../src/core/exec.js";
 import { OSCD_BIN, REPO_ROOT, ensureBuilt, tempDir } from "../../harness/index.js";
 
@@ -147,6 +147,8 @@ describe("NixOS module", () => {
   it("enabled, it writes a unit that runs the agent on the file it writes, restarted on failure, not restarted by a switch", async () => {
     const e = await evaluate({ enable: true, package: PACKAGE, manifest: { urls: ["file:///srv/channel/main.json"] }, trustedPublicKeys: EVERYTHING.trustedPublicKeys }, "web3");
     expect(e.unit?.serviceConfig.ExecStart).toBe(`${PACKAGE}/bin/oscd agent --config ${e.configFile}`);
+    // The Node options the agent is measured with (bench/agent.ts) are the ones the unit sets.
+    expect(e.unit?.serviceConfig.Environment).toBe(`NODE_OPTIONS=${AGENT_NODE_OPTIONS}`);
     expect(e.unit?.serviceConfig).toMatchObject({ Restart: "on-failure", StateDirectory: "oscd", StateDirectoryMode: "0700", RuntimeDirectory: "oscd" });
     expect(e.unit?.wantedBy).toEqual(["multi-user.target"]);
     expect(e.unit?.restartIfChanged).toBe(false);
