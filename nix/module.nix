@@ -57,7 +57,7 @@ let
   settings = dropNulls ({
     inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath
       flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow reboot health postDeploymentCommand
-      controlSocket exporter backoff logLevel;
+      controlSocket exporter backoff logLevel diff;
     manifest = if cfg.manifest.urls == [ ] then null else cfg.manifest;
     reports = if cfg.reports.url == null then null else cfg.reports;
   } // cfg.extraSettings);
@@ -125,6 +125,8 @@ in
     };
 
     logLevel = opt (types.enum [ "debug" "info" "warn" "error" ]) "info" "Log level (JSON lines to the journal).";
+
+    diff = opt types.bool false "Before each activation, log an event with what changes: packages added, removed and changed, closure size, reboot need (as oscd diff).";
 
     extraSettings = opt (types.attrsOf types.anything) { } "Settings added to the JSON as they are (for settings newer than this module).";
 

@@ -145,6 +145,8 @@ export const agentConfigSchema = z
     /** Seconds of the first and the longest wait after a failed fetch. */
     backoff: z.object({ initial: positiveSeconds.default(2), max: positiveSeconds.default(300) }).strict().default({}),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    /** Before each activation, an event with what changes: packages, closure size, reboot need. */
+    diff: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -36,6 +36,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
       inhibited = await switchInhibitedAfterRealise(agent, c);
       if (inhibited) mode = "boot";
     }
+    if (cfg.diff) await emitDiff(agent, c);
     agent.state.inFlight = { toplevel: c.toplevel, attempts: prior + 1, at: agent.now() };
     await writeAgentState(cfg.stateDir, agent.state, { durable: false });
     result = await activate({
@@ -99,6 +100,31 @@ async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<
   const { realise } = await import("../nix/index.js");
   await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
   return switchInhibited(c.toplevel);
+}
+
+/**
+ * `diff = true`: what the activation will change, as an event before it. The candidate is
+ * realised first from the same caches with the same trusted keys the engine uses (it does that
+ * next anyway, and finds it there); nothing runs yet, so nothing is compared with a booted
+ * system that is not the running one. Loaded only when configured (the idle agent stays small).
+ */
+async function emitDiff(agent: Agent, c: Candidate): Promise<void> {
+  const { realpath } = await import("node:fs/promises");
+  const running = await realpath(join(agent.layout.runDir, "current-system")).catch(() => undefined);
+  if (running === undefined) return;
+  const [{ realise }, { diffSystems }] = await Promise.all([import("../nix/index.js"), import("../inspect/index.js")]);
+  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
+  const d = await diffSystems(running, c.toplevel);
+  agent.emit({
+    type: "diff",
+    at: agent.now(),
+    source: c.source,
+    toplevel: c.toplevel,
+    from: running,
+    packages: d.packages,
+    closureSize: d.closureSize,
+    reboot: d.reboot,
+  });
 }
 
 let rebootTimer: NodeJS.Timeout | undefined;

@@ -1,5 +1,6 @@
 import type { Logger } from "./log.js";
 import type { AgentMetrics } from "./metrics.js";
+import type { PackageDiff } from "../inspect/index.js";
 
 /** What `oscd status` shows of a running agent (besides the engine's own host status). */
 export interface AgentStatus {
@@ -38,6 +39,7 @@ export type AgentEvent =
   | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
+  | { type: "diff"; at: string; source: string; toplevel: string; from: string; packages: PackageDiff; closureSize: { from: number; to: number; difference: number }; reboot: { needed: boolean; reasons: string[] } }
   | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean }
   | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; message: string; phase: "eval" | "build" | "deploy" }
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }

@@ -173,3 +173,36 @@ describe("a newer commit cancels a build in progress", () => {
     expect(await c1.currentSystem()).toBe(want!.outPath);
   });
 });
+
+describe("diff = true", () => {
+  let diffFleet: FleetRepo;
+  let d1: SimHost;
+  let agent: AgentProcess;
+
+  afterAll(async () => {
+    await agent?.kill("KILL").catch(() => undefined);
+    await d1?.destroy();
+    await diffFleet?.destroy();
+  });
+
+  it("logs, before each activation, what changes: packages, closure size and the kernel change's reboot forecast", async () => {
+    diffFleet = await FleetRepo.create({ hosts: [{ name: "d1", marker: uniqueMarker() }] });
+    d1 = await SimHost.create({ name: "d1" });
+    const [first] = await build(diffFleet.nixSource(await diffFleet.head()), [diffFleet.attr("d1")]);
+    agent = await AgentProcess.start(d1, { hostname: "d1", diff: true, logLevel: "debug", remotes: [{ name: "local", url: diffFleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } });
+    await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === first!.outPath, 120_000, "the first deployment");
+    const running = await d1.currentSystem();
+
+    const next = await diffFleet.setHost({ name: "d1", kernelVersion: "6.6.6", marker: uniqueMarker() }, "d1: new kernel");
+    const [want] = await build(diffFleet.nixSource(next), [diffFleet.attr("d1")]);
+    await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed" && l.toplevel === want!.outPath, 120_000, "the kernel change");
+    const lines = await agent.lines();
+    const diffAt = lines.findIndex((l) => l.event === "diff" && l.toplevel === want!.outPath);
+    expect(diffAt, JSON.stringify(lines.map((l) => l.event))).toBeGreaterThan(-1);
+    expect(lines[diffAt]).toMatchObject({ from: running, reboot: { needed: true }, closureSize: { from: expect.any(Number), to: expect.any(Number) } });
+    expect((lines[diffAt]!.reboot as { reasons: string[] }).reasons).toContain("kernel");
+    // Before the activation's first step, not after.
+    const activating = lines.findIndex((l) => l.event === "deploying" && l.toplevel === want!.outPath && l.step !== "start");
+    expect(activating).toBeGreaterThan(diffAt);
+  });
+});

@@ -126,6 +126,7 @@ const EVERYTHING = {
   reports: { url: "https://oscd.example.org", tokenFile: "/run/secrets/oscd-token", retryInterval: 3 },
   backoff: { initial: 1, max: 60 },
   logLevel: "debug",
+  diff: true,
 };
 
 describe("NixOS module", () => {
