@@ -36,3 +36,16 @@ export function addBuildSourceOptions(cmd: Command, onHelp: string): Command {
     .option("--timeout <minutes>", "time limit of the build step (default: 240)", positiveInt)
     .option("--json", "print a JSON summary on stdout");
 }
+
+/** What these flags ask of the build stage (oscd publish, oscd image): source, builders, limits. */
+export function buildSourceRequest(o: Omit<BuildSourceFlags, "on" | "json">): {
+  repo?: string;
+  ref?: string;
+  builders?: string;
+  maxJobs?: number | "auto";
+  stateDir?: string;
+  rootDir?: string;
+  buildTimeoutMs?: number;
+} {
+  return { repo: o.repo, ref: o.ref, builders: o.builders, maxJobs: o.maxJobs, stateDir: o.stateDir, rootDir: o.rootsDir, buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined };
+}

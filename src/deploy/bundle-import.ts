@@ -6,8 +6,8 @@ import { GuardError, OscdError } from "../core/errors.js";
 import { activate, lastAppliedSequence, DEFAULT_LAYOUT, type ActivationRequest, type ActivationResult } from "../activate/index.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 import { ownEntry } from "../fleet/index.js";
-import { NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
-import { nixBase32, readTrustedManifest, type Manifest } from "../publish/index.js";
+import { NarInfoFormatError, nixBase32, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
+import { readTrustedManifest, type Manifest } from "../publish/index.js";
 import { BUNDLE_CACHE, BUNDLE_MANIFEST } from "./bundle.js";
 
 export class BundleRefusedError extends GuardError {

@@ -2,7 +2,7 @@
 export * from "../manifest/index.js";
 export { loadSigningKey, trustedKeysFor, SIGNING_KEY_ENV, type SigningKey } from "./key.js";
 export { preflightCache, uploadClosures, type CacheUpload, type HostClosure, type UploadEvent, type UploadOptions } from "./caches.js";
-export { signedBy, nixBase32, narHashForSigning, sameAsLocal, pathFingerprint, narInfoName } from "./path-check.js";
+export { signedBy, narHashForSigning, sameAsLocal, pathFingerprint, narInfoName } from "./path-check.js";
 export { fileStoreDir, redactUrl } from "./store-url.js";
 export { CachePathMismatchError } from "./cache-fix.js";
 export { CacheWriteError } from "./cache-files.js";

@@ -1,21 +1,6 @@
 import { OscdError } from "../core/errors.js";
-import { narInfoFingerprint, signerOf, type NarInfo, type PathInfo } from "../nix/index.js";
+import { narInfoFingerprint, nixBase32, signerOf, type NarInfo, type PathInfo } from "../nix/index.js";
 import type { SigningKey } from "./key.js";
-
-/** Nix's base-32 (alphabet without e, o, t, u; least significant bits first). */
-export function nixBase32(bytes: Buffer): string {
-  const chars = "0123456789abcdfghijklmnpqrsvwxyz";
-  const len = Math.ceil((bytes.length * 8) / 5);
-  let out = "";
-  for (let n = len - 1; n >= 0; n--) {
-    const b = n * 5;
-    const i = Math.floor(b / 8);
-    const j = b % 8;
-    const c = ((bytes[i] ?? 0) >> j) | (i + 1 < bytes.length ? (bytes[i + 1] ?? 0) << (8 - j) : 0);
-    out += chars[c & 0x1f];
-  }
-  return out;
-}
 
 /** `sha256-<base64>` (what `nix path-info --json` prints) as `sha256:<base32>` (what Nix signs). */
 export function narHashForSigning(h: string): string {

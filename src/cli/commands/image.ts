@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { buildImage, type ImageReport } from "../../image/index.js";
 import { parseValidity, SIGNING_KEY_ENV } from "../../publish/index.js";
-import { maxJobsArg, positiveInt, type BuildSourceFlags } from "../build-options.js";
+import { buildSourceRequest, maxJobsArg, positiveInt, type BuildSourceFlags } from "../build-options.js";
 import { formatBytes, printJson } from "../output.js";
 import { printProgress, tellServer } from "./publish.js";
 
@@ -80,17 +80,11 @@ served by oscd server or written by oscd netboot -o DIR.`,
         outDir: o.out,
         noPublish: !o.publish,
         validForMs: parseValidity(o.validFor),
-        repo: o.repo,
-        ref: o.ref,
+        ...buildSourceRequest(o),
         channel: o.channel,
         keyFile: o.key,
         caches: o.cache,
         manifestOut: o.manifestOut,
-        builders: o.builders,
-        maxJobs: o.maxJobs,
-        stateDir: o.stateDir,
-        rootDir: o.rootsDir,
-        buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
         onProgress: printProgress,
       });
       for (const w of r.publish?.warnings ?? []) process.stderr.write(`oscd: warning: ${w}\n`);

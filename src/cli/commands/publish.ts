@@ -3,7 +3,7 @@ import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress } from "./build.js";
-import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
+import { addBuildSourceOptions, buildSourceRequest, type BuildSourceFlags } from "../build-options.js";
 
 export function printProgress(p: PublishProgress): void {
   const w = (s: string) => process.stderr.write(s);
@@ -132,18 +132,12 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       }
       const report = await publish({
         validForMs,
-        repo: o.repo,
-        ref: o.ref,
+        ...buildSourceRequest(o),
         channel: o.channel,
         selection: o.on,
         keyFile: o.key,
         caches: o.cache,
         manifestOut: o.manifestOut,
-        builders: o.builders,
-        maxJobs: o.maxJobs,
-        stateDir: o.stateDir,
-        rootDir: o.rootsDir,
-        buildTimeoutMs: o.timeout !== undefined ? o.timeout * 60_000 : undefined,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });

@@ -1,13 +1,9 @@
-import { CommanderError, type Command } from "commander";
+import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
 import { buildFullProgram } from "../../../src/cli/main.js";
 import { shellWords } from "../release/workflow-commands.js";
-
-/** Every command of the program, depth first, with its path of names. */
-function allCommands(cmd: Command, path: string[] = []): { path: string[]; cmd: Command }[] {
-  return cmd.commands.flatMap((c) => [{ path: [...path, c.name()], cmd: c }, ...allCommands(c, [...path, c.name()])]);
-}
+import { allCommands, parseOnly } from "./parse-only.js";
 
 /** The full help a user sees, the text added after the options included. */
 function helpText(cmd: Command): string {
@@ -33,21 +29,6 @@ function examples(help: string): string[][] {
     }
   }
   return lines;
-}
-
-/** Parses a command line with commander, running no action: throws what a user would see. */
-async function parseOnly(argv: string[]): Promise<void> {
-  const program = await buildFullProgram();
-  for (const { cmd } of [{ cmd: program }, ...allCommands(program)]) {
-    if (cmd !== program) cmd.action(() => undefined);
-    cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  }
-  try {
-    await program.parseAsync(["node", ...argv]);
-  } catch (e) {
-    // --version and --help end parsing by throwing, with exit code 0.
-    if (!(e instanceof CommanderError && e.exitCode === 0)) throw e;
-  }
 }
 
 describe("--help examples", () => {

@@ -1,9 +1,8 @@
-import { CommanderError, type Command } from "commander";
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildFullProgram } from "../../../src/cli/main.js";
 import { shellWords } from "../release/workflow-commands.js";
+import { parseOnly } from "../cli/parse-only.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 /** Fenced blocks in these languages are shell; toml, nix, json and the like are not. */
@@ -68,24 +67,6 @@ export function docCommands(text: string): { line: number; argv: string[] }[] {
     }
   }
   return out;
-}
-
-function allCommands(cmd: Command): Command[] {
-  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
-}
-
-/** Parses a command line with commander, running no action: throws what a user would see. */
-async function parseOnly(argv: string[]): Promise<void> {
-  const program = await buildFullProgram();
-  for (const cmd of [program, ...allCommands(program)]) {
-    if (cmd !== program) cmd.action(() => undefined);
-    cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  }
-  try {
-    await program.parseAsync(["node", ...argv]);
-  } catch (e) {
-    if (!(e instanceof CommanderError && e.exitCode === 0)) throw e;
-  }
 }
 
 describe("oscd command lines in README.md and docs/", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatNarInfo, generateSecretKey, parseNarInfo, publicKeyOf, verifyNarInfo, type NarInfo, type PathInfo } from "../../../src/nix/index.js";
-import { nixBase32, narInfoName, sameAsLocal, signedBy, type SigningKey } from "../../../src/publish/index.js";
+import { formatNarInfo, generateSecretKey, nixBase32, parseNarInfo, publicKeyOf, verifyNarInfo, type NarInfo, type PathInfo } from "../../../src/nix/index.js";
+import { narInfoName, sameAsLocal, signedBy, type SigningKey } from "../../../src/publish/index.js";
 import { cacheFiles, type CacheFiles } from "../../../src/publish/cache-files.js";
 import { signVerifiedInCache } from "../../../src/publish/cache-fix.js";
 

@@ -1,8 +1,8 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
-import { loadSigningKey, narHashForSigning, nixBase32, trustedKeysFor } from "../../../src/publish/index.js";
+import { formatPublicKey, formatSecretKey, generateSecretKey, nixBase32, publicKeyOf } from "../../../src/nix/index.js";
+import { loadSigningKey, narHashForSigning, trustedKeysFor } from "../../../src/publish/index.js";
 import { tempDir } from "../../harness/index.js";
 
 let dir: string;
