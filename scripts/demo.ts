@@ -1,7 +1,8 @@
 /**
  * The demo: a fleet of three simulated NixOS hosts (Linux namespaces, each with its own Nix
  * store), the control server and an agent on each host; then, as a story: a labelled pull
- * request becomes a tag, a signed release and a staged rollout the hosts follow live; a release
+ * request becomes a tag, a signed release and a staged rollout the hosts follow live; a host
+ * fetches that release's iPXE script, kernel and initrd from the server by its token; a release
  * that breaks one host's health check halts at its canary and rolls back; a push deploy of a
  * testing change over SSH is confirmed (magic rollback). The pieces live in scripts/demo/.
  *
@@ -11,6 +12,7 @@
  *   --facts    write where the hosts, server and repositories are, and what the story claims
  */
 import { badRelease, dashboard, introduce, labelledRelease, pushDeploy, type Claims } from "./demo/steps.js";
+import { netboot } from "./demo/netboot.js";
 import { heading, note, reportFailure } from "./demo/story.js";
 import { parseArgs, type DemoOptions } from "./demo/options.js";
 import { Watcher } from "./demo/watch.js";
@@ -45,7 +47,8 @@ async function main(): Promise<number> {
     world = await buildWorld(cleanup);
     const watch = new Watcher(world.agents, world.server);
     introduce(world);
-    await labelledRelease(world, watch, claims);
+    const first = await labelledRelease(world, watch, claims);
+    claims.netboot = await netboot(world, first.manifest, first.tag);
     await badRelease(world, watch, claims);
     await pushDeploy(world, watch, claims);
     dashboard(world, opts.keep);

@@ -52,15 +52,16 @@ export async function releaseFromEvent(w: World, eventFile: string): Promise<{ t
 }
 
 /**
- * `oscd publish --server`: one evaluation and build of every host, closures signed and
- * uploaded to the server's cache, the signed manifest handed to the server (which verifies it).
+ * `oscd publish --netboot --server`: one evaluation and build of every host, closures signed and
+ * uploaded to the server's cache, each host's netboot files (kernel, initrd, parameters)
+ * recorded in its entry, the signed manifest handed to the server (which verifies it).
  */
 export async function publish(w: World, tag: string): Promise<Manifest> {
-  const args = ["publish", "--repo", w.fleet.dir, "--ref", tag, "--key", w.keyFile, "--server", w.server.url, "--server-token-file", w.server.adminTokenFile, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, "--json"];
+  const args = ["publish", "--netboot", "--repo", w.fleet.dir, "--ref", tag, "--key", w.keyFile, "--server", w.server.url, "--server-token-file", w.server.adminTokenFile, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, "--json"];
   await oscd(args);
   const m = parseManifest(await readFile(join(w.server.cacheDir, "channels", "main.json"), "utf8"));
   if (m.version !== tag.replace(/^v/, "")) throw new StepFailed(`the manifest published is version ${m.version}, not ${tag}`);
-  note(`oscd publish --server → manifest sequence ${m.sequence} (${tag}, signed by ${w.publicKey.split(":")[0]}), ${Object.keys(m.hosts).length} hosts, closures in the server's cache`);
+  note(`oscd publish --netboot --server → manifest sequence ${m.sequence} (${tag}, signed by ${w.publicKey.split(":")[0]}), ${Object.keys(m.hosts).length} hosts, closures in the server's cache`);
   return m;
 }
 

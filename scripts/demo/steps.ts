@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import type { Manifest } from "../../src/manifest/index.js";
 import { clientKey, oscdOn, OSCD_BIN, type SimHost } from "../../test/harness/index.js";
+import type { NetbootClaim } from "./netboot.js";
 import { mergePullRequest, publish, releaseFromEvent, startRollout } from "./release.js";
 import type { Rollout } from "./server.js";
 import { heading, hostLine, note, oscd, StepFailed } from "./story.js";
@@ -12,6 +13,7 @@ export interface Claims {
   first?: { tag: string; sequence: number; rollout: string; toplevels: Record<string, string> };
   bad?: { tag: string; sequence: number; rollout: string; canary: string; toplevels: Record<string, string> };
   push?: { host: string; ref: string; commit: string; toplevel: string; deployment?: string };
+  netboot?: NetbootClaim;
 }
 
 const host = (w: World, name: string) => w.hosts.get(name) as SimHost;
@@ -30,7 +32,7 @@ export function introduce(w: World): void {
 }
 
 /** A labelled pull request becomes a tag, a signed release on the server, and a staged rollout the hosts follow live. */
-export async function labelledRelease(w: World, watch: Watcher, claims: Claims): Promise<void> {
+export async function labelledRelease(w: World, watch: Watcher, claims: Claims): Promise<{ tag: string; manifest: Manifest }> {
   heading("A pull request labelled release:minor is merged; the release is tagged from the label");
   const event = await mergePullRequest(w, { number: 42, title: "web1: nginx status page", label: "release:minor", branch: "web1-status-page" }, () => w.fleet.commitHostChange("web1", "nginx status page", "web1: nginx status page"));
   const { tag } = await releaseFromEvent(w, event);
@@ -43,6 +45,7 @@ export async function labelledRelease(w: World, watch: Watcher, claims: Claims):
   watch.follow(r.id);
   await watch.until(async () => (await rolloutState(w, r.id)) === "done" && (await allOn(w, toplevels)), `every host to run ${tag}`, 150_000);
   claims.first = { tag, sequence: m.sequence, rollout: r.id, toplevels };
+  return { tag, manifest: m };
 }
 
 async function allOn(w: World, toplevels: Record<string, string>): Promise<boolean> {

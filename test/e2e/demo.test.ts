@@ -28,6 +28,7 @@ interface Facts {
     first: { tag: string; sequence: number; rollout: string; toplevels: Record<string, string> };
     bad: { tag: string; sequence: number; rollout: string; canary: string; toplevels: Record<string, string> };
     push: { host: string; ref: string; commit: string; toplevel: string };
+    netboot: { host: string; sequence: number; toplevel: string; files: { script: string; kernel: string; initrd: string; refused: string }; refusedStatus: number };
   };
 }
 
@@ -86,7 +87,8 @@ afterAll(async () => {
 describe("scripts/demo.sh, run to its end without a terminal", () => {
   it("tells the story in order, one heading per step, with no stray log or error lines", () => {
     const headings = stdout.split("\n").filter((l) => l.startsWith("━━ "));
-    expect(headings.map((h) => /^━━ (\d+)\./.exec(h)?.[1])).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+    expect(headings.map((h) => /^━━ (\d+)\./.exec(h)?.[1])).toEqual(["1", "2", "3", "4", "5", "6", "7", "8"]);
+    expect(headings[3]).toMatch(/^━━ 4\. Netboot: web1 fetches v1\.1\.0's iPXE script, kernel and initrd/);
     expect(stdout).not.toMatch(/^\{"level"/m);
     expect(stderr).toBe("");
   });
@@ -123,6 +125,38 @@ describe("scripts/demo.sh, run to its end without a terminal", () => {
     expect(Number(/^oscd_http_requests_total\{method="GET",route="\/cache\/\*",status="200"\} (\d+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
     const fleet = (await api<{ hosts: { host: string; status: string; current: { sequence: number | null } }[] }>("/api/v1/hosts")).hosts;
     expect(fleet.find((h) => h.host === "web1")).toMatchObject({ status: "ok", current: { sequence: first.sequence } });
+  });
+
+  it("web1 fetched its own v1.1.0 iPXE script, kernel and initrd from the server by its token; a forged token got nothing", async () => {
+    const { first, netboot } = facts.claims;
+    expect(netboot.host).toBe("web1");
+    expect(netboot.toplevel).toBe(first.toplevels.web1);
+    expect(netboot.sequence).toBe(first.sequence);
+    // What web1 got, as it is on web1's disk, against its running system's own store paths.
+    const got = (f: string) => readFile(hostPath("web1", f));
+    expect((await got(netboot.files.kernel)).equals(await readFile(hostPath("web1", `${first.toplevels.web1}/kernel`)))).toBe(true);
+    expect((await got(netboot.files.kernel)).toString()).toMatch(/^fake kernel /);
+    // The first release as the server holds it: its netboot entry names web1's system and these files.
+    const res = await fetch(`${facts.server.url}/api/v1/releases/main/${first.sequence}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(200);
+    const nb = parseManifest(await res.text()).hosts.web1!.netboot!;
+    expect(nb.toplevel).toBe(first.toplevels.web1);
+    expect((await got(netboot.files.initrd)).equals(await readFile(join(nb.initrd.path, nb.initrd.file)))).toBe(true);
+    expect((await got(netboot.files.initrd)).toString()).toBe("fake netboot ramdisk of web1 version 1.1.0\n");
+    const script = (await got(netboot.files.script)).toString();
+    expect(script.startsWith("#!ipxe\n")).toBe(true);
+    expect(script).toContain(`init=${first.toplevels.web1}/init`);
+    for (const other of ["web2", "db1"]) expect(script).not.toContain(first.toplevels[other]!);
+    // The forged token's answer: a refusal, no file.
+    const refused = (await got(netboot.files.refused)).toString();
+    expect(netboot.refusedStatus).toBe(403);
+    expect(JSON.parse(refused).error.code).toBe("netboot-bad-token");
+    expect(refused).not.toMatch(/fake kernel|web1/);
+    // The server's own count of what it answered: the step's three files and one refusal, at least.
+    const metrics = await (await fetch(`${facts.server.url}/metrics`)).text();
+    const count = (status: string) => Number(new RegExp(`^oscd_http_requests_total\\{method="GET",route="/netboot/token/:token/:part",status="${status}"\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+    expect(count("200")).toBeGreaterThanOrEqual(3);
+    expect(count("403")).toBeGreaterThanOrEqual(1);
   });
 
   it("the release breaking db1's health check halted at its canary: db1 ran it, failed, rolled back; the others never ran it", async () => {
