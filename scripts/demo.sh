@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then tells oscd's story on a demo fleet of three simulated NixOS
 # hosts (Linux namespaces with their own Nix stores): the control server and its agents, a
-# labelled release rolled out live, a bad release halted at its canary and rolled back, and a
-# push deploy with magic rollback. Needs root.
+# labelled release rolled out live, a host netbooting its signed system's kernel and initrd from
+# the server by its token, a bad release halted at its canary and rolled back, and a push deploy
+# with magic rollback. Needs root.
 #   scripts/demo.sh            in a terminal: keeps running (dashboard up) until Ctrl-C
 #   scripts/demo.sh --no-keep  ends and cleans up after the story (the default when piped)
 set -euo pipefail
