@@ -61,6 +61,7 @@ describe("oscd agent: every configuration key is a flag", () => {
       reports: { url: "https://control.example.org", tokenFile: "/etc/oscd/token", retryInterval: 10 },
       backoff: { initial: 2, max: 300 },
       logLevel: "info",
+      diff: false,
     };
     const flags = new Map(configFlags().map((f) => [f.path.join("."), f.flag]));
     // Every key of the schema appears in `everything` (check-config would refuse an unknown one).
