@@ -43,15 +43,17 @@ export async function commitDeployment(layout: HostLayout, j: Journal): Promise<
 
 /** Source roots of generations that were deleted keep nothing alive that anyone can use. */
 async function dropStaleSourceRoots(layout: HostLayout): Promise<void> {
-  const live = new Set((await listGenerations(layout.profile)).map((g) => g.number));
   let names: string[] = [];
   try {
     names = await readdir(layout.gcrootDir);
   } catch {
     return;
   }
-  for (const n of names) {
-    const m = /^generation-(\d+)-source$/.exec(n);
-    if (m && !live.has(Number(m[1]))) await removeRoot(n, layout.gcrootDir);
+  const sources = names.filter((n) => /^generation-\d+-source$/.test(n));
+  // Hosts fed by manifests have no source roots: their generations need not be listed.
+  if (sources.length === 0) return;
+  const live = new Set((await listGenerations(layout.profile)).map((g) => g.number));
+  for (const n of sources) {
+    if (!live.has(Number(/\d+/.exec(n)?.[0]))) await removeRoot(n, layout.gcrootDir);
   }
 }

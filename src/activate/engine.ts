@@ -12,7 +12,7 @@ import { checkHealth } from "./health.js";
 import { advance, closeJournal, newJournal, type Journal, type Previous, type ReleaseInfo } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
-import { readFailed, readGenerationRecords, rememberFailed } from "./records.js";
+import { readFailed, readGenerationRecord, rememberFailed } from "./records.js";
 import { recoverInterrupted, type Recovery } from "./recover.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
 import { restorePrevious } from "./restore.js";
@@ -140,14 +140,13 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     maybeCrash("realised");
 
     say("guard", `host ${host}`);
-    const records = await readGenerationRecords(layout);
     try {
       await guard({
         toplevel,
         host,
         machineIdFile: "/etc/machine-id",
         release,
-        current: gen ? records.get(gen.number) : undefined,
+        current: gen ? await readGenerationRecord(layout, gen.number) : undefined,
         failed: await readFailed(layout),
         lastSequence: release.channel !== undefined ? await lastAppliedSequence(layout, release.channel) : undefined,
         // A rollback goes to a generation this machine's profile already had: like a

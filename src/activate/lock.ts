@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
 import { STATE_DIR_MODE } from "../core/atomic.js";
@@ -29,7 +29,7 @@ const oneLine = (s: unknown) => [...String(s)].map((c) => (c < " " || c === "\x7
 
 async function processStartTime(pid: number): Promise<string | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 22 (starttime) comes after the parenthesised command name, which may hold spaces.
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
@@ -59,14 +59,14 @@ async function readSeen(path: string): Promise<Seen | undefined> {
   let ino: number;
   let ctime: bigint;
   try {
-    const h = await open(path, "r");
+    const fd = openSync(path, "r");
     try {
-      const st = await h.stat({ bigint: true });
+      const st = fstatSync(fd, { bigint: true });
       ino = Number(st.ino);
       ctime = st.ctimeNs;
-      text = await h.readFile("utf8");
+      text = readFileSync(fd, "utf8");
     } finally {
-      await h.close();
+      closeSync(fd);
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -100,15 +100,15 @@ const claimName = (lockPath: string, key: string) => join(dirname(lockPath), `.$
  */
 export async function acquireLock(path: string, command: string): Promise<Lock> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: STATE_DIR_MODE });
+  mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString(), nonce: randomBytes(16).toString("hex") };
   const tmp = join(dir, `.${basename(path)}.${me.nonce}.tmp`);
-  const h = await open(tmp, "wx", 0o600);
+  const fd = openSync(tmp, "wx", 0o600);
   try {
-    await h.writeFile(JSON.stringify(me));
-    await h.sync();
+    writeFileSync(fd, JSON.stringify(me));
+    fsyncSync(fd);
   } finally {
-    await h.close();
+    closeSync(fd);
   }
   const held = (tookOverStale: boolean): Lock => ({ tookOverStale, release: () => releaseOwn(path, me.nonce) });
   try {
@@ -127,13 +127,13 @@ export async function acquireLock(path: string, command: string): Promise<Lock> 
     }
     throw new OscdError("lock-contended", `could not take the host lock ${path}: it kept changing hands`, { hint: "another oscd is starting and stopping in a loop on this host; stop it and try again" });
   } finally {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
   }
 }
 
 async function linkOrExists(from: string, to: string): Promise<boolean> {
   try {
-    await link(from, to);
+    linkSync(from, to);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
@@ -156,7 +156,7 @@ async function takeOver(path: string, tmp: string, staleKey: string): Promise<bo
         mine.push(claim);
         // Only the lock we judged stale may be replaced; any other means someone got there first.
         if ((await readSeen(path))?.key !== staleKey) return false;
-        await rename(tmp, path);
+        renameSync(tmp, path);
         return true;
       }
       const other = await readSeen(claim);
@@ -166,14 +166,14 @@ async function takeOver(path: string, tmp: string, staleKey: string): Promise<bo
     }
     return false;
   } finally {
-    for (const c of mine) await rm(c, { force: true });
+    for (const c of mine) rmSync(c, { force: true });
   }
 }
 
 /** Removes the lock only if it is still ours (someone may have removed and retaken it). */
 async function releaseOwn(path: string, nonce: string): Promise<void> {
   const seen = await readSeen(path).catch(() => undefined);
-  if (seen?.key === nonce) await rm(path, { force: true });
+  if (seen?.key === nonce) rmSync(path, { force: true });
 }
 
 /**
@@ -185,17 +185,17 @@ async function cleanUp(path: string, nonce: string): Promise<void> {
   const prefix = `.${basename(path)}.`;
   let names: string[] = [];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return;
   }
   for (const n of names) {
     if (!n.startsWith(prefix) || n.includes(nonce)) continue;
     if (n.startsWith(`${prefix}stale-`)) {
-      await rm(join(dir, n), { force: true });
+      rmSync(join(dir, n), { force: true });
     } else if (n.endsWith(".tmp")) {
       const seen = await readSeen(join(dir, n)).catch(() => undefined);
-      if (seen?.holder && !(await alive(seen.holder))) await rm(join(dir, n), { force: true });
+      if (seen?.holder && !(await alive(seen.holder))) rmSync(join(dir, n), { force: true });
     }
   }
 }

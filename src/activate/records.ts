@@ -17,6 +17,11 @@ export async function writeGenerationRecord(layout: HostLayout, rec: GenerationR
   await writeJsonAtomic(join(files(layout).generations, `${rec.generation}.json`), rec);
 }
 
+/** The record of one generation: the engine's guard needs only the current one's. */
+export async function readGenerationRecord(layout: HostLayout, generation: number): Promise<GenerationRecord | undefined> {
+  return readJson<GenerationRecord>(join(files(layout).generations, `${generation}.json`)).catch(() => undefined);
+}
+
 export async function readGenerationRecords(layout: HostLayout): Promise<Map<number, GenerationRecord>> {
   const dir = files(layout).generations;
   const out = new Map<number, GenerationRecord>();

@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeStateFileSync } from "../core/atomic.js";
 import { z } from "zod";
 import { OscdError } from "../core/errors.js";
 import { readHistory, type HostLayout } from "../activate/index.js";
@@ -64,25 +65,7 @@ export async function readAgentState(stateDir: string): Promise<{ state: AgentSt
  * power loss costs at most one counted attempt); floors (sequences, main commits) are flushed.
  */
 export async function writeAgentState(stateDir: string, state: AgentState, opts: { durable?: boolean } = {}): Promise<void> {
-  const path = stateFile(stateDir);
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const h = await open(tmp, "w", 0o600);
-  try {
-    await h.writeFile(JSON.stringify(state, null, 2) + "\n");
-    if (opts.durable !== false) await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
-  if (opts.durable === false) return;
-  const d = await open(dir, "r");
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  writeStateFileSync(stateFile(stateDir), JSON.stringify(state, null, 2) + "\n", 0o600, opts);
 }
 
 /**
