@@ -95,9 +95,14 @@ const RECOVERY: Partial<Record<JournalState, "abort" | "roll back" | "commit">> 
 export async function advance(layout: HostLayout, j: Journal, state: JournalState, patch: Partial<Journal> = {}): Promise<Journal> {
   const at = new Date().toISOString();
   const next: Journal = { ...j, ...patch, state, updatedAt: at, steps: [...j.steps, { state, at }] };
-  const sameRecovery = j.steps.length > 0 && RECOVERY[state] !== undefined && RECOVERY[state] === RECOVERY[j.state];
-  await writeJsonAtomic(files(layout).journal, next, 0o644, { durable: !sameRecovery });
+  await writeJsonAtomic(files(layout).journal, next, 0o644, { durable: needsFlush(j, state) });
   return next;
+}
+
+/** Whether writing `state` after journal `j` must reach the disk before the engine goes on. */
+export function needsFlush(j: Pick<Journal, "state" | "steps">, state: JournalState): boolean {
+  const first = j.steps.length === 0;
+  return first || RECOVERY[state] === undefined || RECOVERY[state] !== RECOVERY[j.state];
 }
 
 /** Moves a finished journal into the history (one file per deployment) and clears it. */

@@ -8,6 +8,7 @@ import {
   build,
   closure,
   copyTo,
+  currentGeneration,
   deleteGenerations,
   evalJson,
   instantiate,
@@ -175,6 +176,30 @@ describe("profiles", () => {
     expect(gens.map((g) => g.number)).toEqual([2, 3]);
     await deleteGenerations({ numbers: [3] }, profile);
     expect((await listGenerations(profile)).map((g) => g.number)).toEqual([2, 3]);
+  });
+
+  it("reads the current generation from the profile's links as nix-env leaves them, and nothing from a profile pointing elsewhere", async () => {
+    const profile = join(dir, "profiles-current", "system");
+    await must("mkdir", ["-p", join(dir, "profiles-current")]);
+    expect(await currentGeneration(profile)).toBeUndefined();
+    const a = await buildFakeToplevel({ hostname: "p", marker: "ca" + uniqueMarker() });
+    const b = await buildFakeToplevel({ hostname: "p", marker: "cb" + uniqueMarker() });
+    for (const x of [a, b]) await setProfile(x, profile);
+    const listed = (await listGenerations(profile)).find((g) => g.current);
+    expect(await currentGeneration(profile)).toEqual(listed);
+    expect((await currentGeneration(profile))?.number).toBe(2);
+    await switchGeneration(1, profile);
+    expect(await currentGeneration(profile)).toMatchObject({ number: 1, storePath: a, current: true, link: `${profile}-1-link` });
+    // An absolute link to a generation counts; a link to anything else is no generation.
+    await must("ln", ["-sfn", `${profile}-2-link`, profile]);
+    expect(await currentGeneration(profile)).toMatchObject({ number: 2, storePath: b });
+    await must("ln", ["-sfn", b, profile]);
+    expect(await currentGeneration(profile)).toBeUndefined();
+    await must("ln", ["-sfn", join(dir, "elsewhere", "system-2-link"), profile]);
+    expect(await currentGeneration(profile)).toBeUndefined();
+    await must("ln", ["-sfn", "system-9-link", profile]);
+    expect(await currentGeneration(profile)).toBeUndefined();
+    expect((await listGenerations(profile)).find((g) => g.current)).toBeUndefined();
   });
 });
 
