@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
 import { STATE_DIR_MODE } from "../core/atomic.js";
+
+// Synchronous file calls, as for the other small state files (core/atomic.ts): the lock is taken
+// and released on every deployment's path.
 
 export class BusyError extends GuardError {
   constructor(holder: LockHolder) {
@@ -103,10 +106,11 @@ export async function acquireLock(path: string, command: string): Promise<Lock> 
   mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString(), nonce: randomBytes(16).toString("hex") };
   const tmp = join(dir, `.${basename(path)}.${me.nonce}.tmp`);
+  // Not flushed: the content matters only while its holder lives, and after a power loss no
+  // holder does; a lock file left empty by one is taken over like any stale lock.
   const fd = openSync(tmp, "wx", 0o600);
   try {
     writeFileSync(fd, JSON.stringify(me));
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,5 @@
-import { mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
+import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { readlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { assertStorePath } from "./storepath.js";
@@ -17,15 +18,16 @@ export async function addRoot(storePath: string, name: string, dir = GCROOTS_DIR
   assertStorePath(storePath);
   if (!ROOT_NAME.test(name)) throw new OscdError("gcroot-name", `invalid GC root name ${JSON.stringify(name)}`);
   const link = join(dir, name);
-  await mkdir(dirname(link), { recursive: true });
+  // Synchronous calls: a root is taken and dropped on every deployment's path (see core/atomic.ts).
+  mkdirSync(dirname(link), { recursive: true });
   const tmp = `${link}.tmp-${process.pid}-${Date.now()}`;
-  await symlink(storePath, tmp);
-  await rename(tmp, link);
+  symlinkSync(storePath, tmp);
+  renameSync(tmp, link);
   return link;
 }
 
 export async function removeRoot(name: string, dir = GCROOTS_DIR): Promise<void> {
-  await rm(join(dir, name), { force: true });
+  rmSync(join(dir, name), { force: true });
 }
 
 export async function readRoot(name: string, dir = GCROOTS_DIR): Promise<string | undefined> {

@@ -85,11 +85,12 @@ export async function prepareSource(spec: SourceSpec, opts: PrepareOptions): Pro
       commit = await resolveCommit(mirror, `refs/remotes/origin/${spec.branch}`, opts.git);
       ref = spec.branch;
       break;
-    case "commit":
-      commit = await resolveCommit(mirror, spec.commit, opts.git);
-      ref = commit;
-      tag = (await listReleaseTags(mirror, prefix, opts.git)).filter((t) => t.commit === commit).pop()?.name;
+    case "commit": {
+      const [resolved, tags] = await Promise.all([resolveCommit(mirror, spec.commit, opts.git), listReleaseTags(mirror, prefix, opts.git)]);
+      commit = ref = resolved;
+      tag = tags.filter((t) => t.commit === resolved).pop()?.name;
       break;
+    }
   }
   const rootName = `source-${commit}`;
   const snapshot = await snapshotCommit(mirror, commit, rootName, opts.rootDir);

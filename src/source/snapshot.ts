@@ -25,9 +25,10 @@ async function withTemp<T>(f: (dir: string) => Promise<T>): Promise<T> {
 }
 
 async function intoStore(tree: string, rootName: string, rootDir?: string): Promise<Snapshot> {
-  const storePath = await addToStore(tree);
+  // The tree is hashed here while Nix adds it (a second core), not after.
+  const [storePath, mine] = await Promise.all([addToStore(tree), narHashOf(tree).catch(() => undefined)]);
   await addRoot(storePath, rootName, rootDir);
-  return { storePath, flakeRef: flakeRefOf(storePath, await narHashOfAdded(tree, storePath)) };
+  return { storePath, flakeRef: flakeRefOf(storePath, await narHashOfAdded(mine, tree, storePath)) };
 }
 
 /**
@@ -35,8 +36,7 @@ async function intoStore(tree: string, rootName: string, rootDir?: string): Prom
  * Nix start). The store path is a function of that hash, so it is used only when it gives the
  * path Nix printed; otherwise (another store directory, a tree that changed meanwhile) Nix says.
  */
-async function narHashOfAdded(tree: string, storePath: string): Promise<string> {
-  const mine = await narHashOf(tree).catch(() => undefined);
+async function narHashOfAdded(mine: string | undefined, tree: string, storePath: string): Promise<string> {
   if (mine && addedPathOf(mine, basename(tree), dirname(storePath)) === storePath) return mine;
   const [info] = await pathInfo([storePath]);
   return info?.narHash ?? "";
