@@ -9,6 +9,7 @@
  * - engine: the agent's in-process deployment (its log, `desired` → `deployed`) against
  *   the bare commands (`nix-store --realise; nix-env --set; switch-to-configuration switch`,
  *   timed inside the host) on a second host of the same run, one after each agent deployment;
+ *   as the ratio of the medians and as the median of each pair's ratio;
  * - idle: the agent's RSS and CPU time over a period with nothing to do.
  *
  *   npx tsx bench/agent.ts [trials=20] [idleSeconds=60]
@@ -134,7 +135,8 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       const lines = await agent.lines();
       const start = lines.filter((l) => l.event === "desired" && l.toplevel === top).pop();
       const end = lines.find((l) => l.event === "deployed" && l.toplevel === top) ?? (await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === top));
-      if (start && end) out.engineMs.push(Date.parse(String(end.time)) - Date.parse(String(start.time)));
+      if (!start || !end) throw new Error(`the agent's log has no desired/deployed lines for ${top}`);
+      out.engineMs.push(Date.parse(String(end.time)) - Date.parse(String(start.time)));
       out.bareMs.push(await bareDeploy(bare, await prepare()));
     }
     if (process.env.OSCD_BENCH_DEBUG) {
@@ -202,6 +204,10 @@ async function main(): Promise<void> {
     line("engine in the agent: realise + profile + switch + commit", engine);
     line("bare: nix-store --realise; nix-env --set; stc switch", bare);
     console.log(row(["ratio agent engine / bare (medians)", "", (stats(engine).median / stats(bare).median).toFixed(2), ""]));
+    // Each agent deployment and the bare one after it ran seconds apart: their ratio cancels the
+    // drift of a shared machine's speed over the run, which the ratio of medians does not.
+    const paired = engine.map((e, i) => e / (bare[i] as number));
+    console.log(row(["ratio agent engine / bare (median of pairs)", String(paired.length), stats(paired).median.toFixed(2), stats(paired).max.toFixed(2)]));
     if (lp.idle) console.log(`\nidle agent over ${lp.idle.seconds} s (long-poll held): RSS ${lp.idle.rssMiB.toFixed(1)} MiB, CPU ${lp.idle.cpuPercent.toFixed(2)} %`);
   } finally {
     await rm(dir, { recursive: true, force: true });
