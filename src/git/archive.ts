@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { UsageError } from "../core/errors.js";
 import { run } from "../core/exec.js";
 import { GitCommandError } from "./errors.js";
-import { resolveCommit } from "./refs.js";
+import { resolveCommitAndObjects } from "./refs.js";
 import { gitOk, type GitCallOptions, type GitInvocation } from "./run.js";
 
 /**
@@ -39,13 +39,9 @@ export async function archiveCommit(
   destDir: string,
   opts: GitCallOptions = {},
 ): Promise<{ commit: string }> {
-  const id = await resolveCommit(repoDir, commit, opts);
+  const { id, commonDir, format } = await resolveCommitAndObjects(repoDir, commit, opts);
   const dest = resolve(destDir);
   await ensureEmptyDir(dest);
-  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
-  const [commonDir, format] = (
-    await gitOk(["rev-parse", "--path-format=absolute", "--git-common-dir", "--show-object-format"], inv, "locating objects")
-  ).split("\n");
   const tmp = await mkdtemp(join(tmpdir(), "oscd-archive-"));
   try {
     // A scratch repository borrowing the objects, so neither the repository's config nor its
@@ -53,10 +49,10 @@ export async function archiveCommit(
     const scratch = join(tmp, "scratch.git");
     const timeoutMs = opts.timeoutMs ?? ARCHIVE_TIMEOUT_MS;
     const tinv: GitInvocation = { ...opts, timeoutMs, kind: "read" };
-    await gitOk(["init", "--quiet", "--bare", "--template=", `--object-format=${format ?? "sha1"}`, scratch], tinv, "git init");
+    await gitOk(["init", "--quiet", "--bare", "--template=", `--object-format=${format}`, scratch], tinv, "git init");
     await mkdir(join(scratch, "objects", "info"), { recursive: true });
     await mkdir(join(scratch, "info"), { recursive: true });
-    await writeFile(join(scratch, "objects", "info", "alternates"), `${commonDir ?? ""}/objects\n`);
+    await writeFile(join(scratch, "objects", "info", "alternates"), `${commonDir}/objects\n`);
     await writeFile(join(scratch, "info", "attributes"), RAW_ATTRIBUTES);
     const tar = join(tmp, "tree.tar");
     await gitOk(["-c", "tar.umask=0022", "archive", "--format=tar", `--output=${tar}`, id], { ...tinv, repoDir: scratch }, "git archive");

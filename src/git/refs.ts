@@ -17,6 +17,21 @@ export async function resolveCommit(repoDir: string, ref: string, opts: GitCallO
 }
 
 /**
+ * resolveCommit, and where the repository keeps its objects (absolute common dir) and their
+ * format, in one git call: archiving a commit needs all three, and each git start counts on an
+ * agent's path from a commit to a running system.
+ */
+export async function resolveCommitAndObjects(repoDir: string, ref: string, opts: GitCallOptions = {}): Promise<{ id: string; commonDir: string; format: string }> {
+  checkArg(ref, "ref");
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["rev-parse", "--path-format=absolute", "--git-common-dir", "--show-object-format", "--verify", "--quiet", "--end-of-options", `${ref}^{commit}`], inv);
+  const [commonDir = "", format = "", id = ""] = r.stdout.trim().split("\n");
+  if (r.exitCode === 0 && FULL_ID.test(id) && commonDir !== "" && format !== "") return { id, commonDir, format };
+  if (r.exitCode === 1) throw new GitUnknownRefError(ref, repoDir, r);
+  throw gitFailure(r, inv, `resolving ${JSON.stringify(ref)}`);
+}
+
+/**
  * Several full ref names resolved to commits in one git call (a polling agent resolves its
  * branches every second). A ref that is missing or does not point at a commit is absent.
  */

@@ -80,5 +80,9 @@ describe("archiveCommit", () => {
     await expect(archiveCommit(repo.dir, "main", dest)).rejects.toMatchObject({ code: "git-dest-not-empty", exitCode: 2 });
     const empty = join(await tmp.make("dest"), "src");
     await expect(archiveCommit(repo.dir, "v7.7.7", empty)).rejects.toMatchObject({ code: "git-unknown-ref", ref: "v7.7.7" });
+    // A tree or a blob is not a commit, even when named by its full id.
+    const tree = await g(repo.dir, ["rev-parse", "main^{tree}"]);
+    await expect(archiveCommit(repo.dir, tree, empty)).rejects.toMatchObject({ code: "git-unknown-ref", ref: tree });
+    await expect(readdir(empty)).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
