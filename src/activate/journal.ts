@@ -89,8 +89,7 @@ const RECOVERY: Partial<Record<JournalState, "abort" | "roll back" | "commit">> 
  * the old state or the new), and flushed to disk when recovery depends on it. A state that
  * recovery treats like the one before it (realised and guarded like locked: abort; switched like
  * profile-set: roll back; committed like checked: commit) is not flushed: a power loss that drops
- * it leaves the one before, whose recovery is the same. Each flush after Nix has written to the
- * disk costs that data's writeback too (1–2.5 ms measured after a realise or a switch).
+ * it leaves the one before, whose recovery is the same.
  */
 export async function advance(layout: HostLayout, j: Journal, state: JournalState, patch: Partial<Journal> = {}): Promise<Journal> {
   const at = new Date().toISOString();
