@@ -139,23 +139,35 @@ async function nixProcesses(h: SimHost): Promise<string[]> {
   return r.stdout.split("\n").filter((l) => /(^|\/)nix(-store|-build|-env)?\s/.test(l) || l.includes("sleep 600"));
 }
 
-describe("a newer commit cancels a build in progress", () => {
-  let slowFleet: FleetRepo;
-  let c1: SimHost;
-  let agent: AgentProcess;
+/** A fleet of one host, its SimHost, and an agent following the fleet's repository, after its first deployment. */
+interface OneHost {
+  fleet: FleetRepo;
+  host: SimHost;
+  agent: AgentProcess;
+}
 
-  afterAll(async () => {
-    await agent?.kill("KILL").catch(() => undefined);
-    await c1?.destroy();
-    await slowFleet?.destroy();
-  });
+async function oneHostAgent(name: string, extra: Record<string, unknown> = {}, made: Partial<OneHost> = {}): Promise<OneHost> {
+  const fleet = (made.fleet = await FleetRepo.create({ hosts: [{ name, marker: uniqueMarker() }] }));
+  const host = (made.host = await SimHost.create({ name }));
+  const [first] = await build(fleet.nixSource(await fleet.head()), [fleet.attr(name)]);
+  const agent = (made.agent = await AgentProcess.start(host, { hostname: name, ...extra, remotes: [{ name: "local", url: fleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } }));
+  await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === first!.outPath, 120_000, "the first deployment");
+  return { fleet, host, agent };
+}
+
+/** Ends what oneHostAgent made, also when it failed half-way. */
+async function destroyOneHost(made: Partial<OneHost>): Promise<void> {
+  await made.agent?.kill("KILL").catch(() => undefined);
+  await made.host?.destroy();
+  await made.fleet?.destroy();
+}
+
+describe("a newer commit cancels a build in progress", () => {
+  const made: Partial<OneHost> = {};
+  afterAll(() => destroyOneHost(made));
 
   it("stops the slow build's Nix processes (and its builder) and deploys the newer commit", async () => {
-    slowFleet = await FleetRepo.create({ hosts: [{ name: "c1", marker: uniqueMarker() }] });
-    c1 = await SimHost.create({ name: "c1" });
-    const [first] = await build(slowFleet.nixSource(await slowFleet.head()), [slowFleet.attr("c1")]);
-    agent = await AgentProcess.start(c1, { hostname: "c1", remotes: [{ name: "local", url: slowFleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } });
-    await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === first!.outPath, 120_000, "the first deployment");
+    const { fleet: slowFleet, host: c1, agent } = await oneHostAgent("c1", {}, made);
 
     const slow = await slowFleet.commitFile("hosts/c1.nix", slowHostFile("c1", uniqueMarker()), "c1: a slow build");
     let pid = 0;
@@ -175,22 +187,11 @@ describe("a newer commit cancels a build in progress", () => {
 });
 
 describe("diff = true", () => {
-  let diffFleet: FleetRepo;
-  let d1: SimHost;
-  let agent: AgentProcess;
-
-  afterAll(async () => {
-    await agent?.kill("KILL").catch(() => undefined);
-    await d1?.destroy();
-    await diffFleet?.destroy();
-  });
+  const made: Partial<OneHost> = {};
+  afterAll(() => destroyOneHost(made));
 
   it("logs, before each activation, what changes: packages, closure size and the kernel change's reboot forecast", async () => {
-    diffFleet = await FleetRepo.create({ hosts: [{ name: "d1", marker: uniqueMarker() }] });
-    d1 = await SimHost.create({ name: "d1" });
-    const [first] = await build(diffFleet.nixSource(await diffFleet.head()), [diffFleet.attr("d1")]);
-    agent = await AgentProcess.start(d1, { hostname: "d1", diff: true, logLevel: "debug", remotes: [{ name: "local", url: diffFleet.dir, poller: { period: 2 } }], exporter: { enable: false }, health: { retries: 0 } });
-    await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === first!.outPath, 120_000, "the first deployment");
+    const { fleet: diffFleet, host: d1, agent } = await oneHostAgent("d1", { diff: true, logLevel: "debug" }, made);
     const running = await d1.currentSystem();
 
     const next = await diffFleet.setHost({ name: "d1", kernelVersion: "6.6.6", marker: uniqueMarker() }, "d1: new kernel");

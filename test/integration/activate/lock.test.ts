@@ -105,6 +105,20 @@ describe("host lock", () => {
     expect(await readdir(join(dir, "dead"))).toEqual([]);
   });
 
+  it("a lock file a power loss left empty or torn (it is not flushed) is taken over, and a live holder's never is", async () => {
+    for (const [name, content] of [["empty", ""], ["torn", '{"pid": 12']] as const) {
+      const d = join(dir, name);
+      await run("mkdir", ["-p", d], { timeoutMs: 10_000 });
+      await writeFile(join(d, "lock"), content);
+      const l = await acquireLock(join(d, "lock"), "after a power loss");
+      expect(l.tookOverStale).toBe(true);
+      // The file now names this holder, complete: a second taker is refused, not let in.
+      await expect(acquireLock(join(d, "lock"), "second")).rejects.toBeInstanceOf(BusyError);
+      await l.release();
+      expect(await readdir(d)).toEqual([]);
+    }
+  });
+
   it("a taker that died in the middle of a takeover does not block the lock forever", async () => {
     const d = join(dir, "claimed");
     await run("mkdir", ["-p", d], { timeoutMs: 10_000 });
