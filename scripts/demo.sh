@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 oscd_need_root scripts/demo.sh
 oscd_install_debian_packages
+oscd_install_node
 oscd_install_npm_packages
 oscd_nix_env
 # OSCD_DIST_READY=1: dist/ is already built from this checkout (scripts/test.sh, the demo's test).

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 oscd_need_root scripts/test.sh
 oscd_install_debian_packages
+oscd_install_node
 oscd_install_npm_packages
 oscd_nix_env
 [ "${CI:-}" = true ] && oscd_clean_stale_hosts

@@ -29,6 +29,57 @@ oscd_install_debian_packages() {
   fi
 }
 
+# oscd runs on Node 24 LTS (Node 20 reached end of life on 2026-04-30). Where the machine's node
+# is older, the official Node binary and headers are taken from the npm registry's
+# node-linux-<arch> package (what the registry's `node` package installs), checked against the
+# integrity pinned here, unpacked under /opt/oscd and put first on PATH. Its headers serve
+# node-gyp, so better-sqlite3 builds from source against the Node that runs it.
+OSCD_NODE_VERSION=24.22.3
+OSCD_NODE_DIR_BASE=${OSCD_NODE_DIR_BASE:-/opt/oscd}
+declare -A OSCD_NODE_INTEGRITY=(
+  [x64]=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+  [arm64]=sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==
+)
+
+oscd_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+oscd_install_node() {
+  if [ "$(oscd_node_major)" -ge 24 ]; then
+    # A Node 24 from elsewhere: node-gyp needs its own headers, not the ones npmrc may name.
+    local prefix; prefix=$(node -p 'require("path").resolve(process.execPath, "../..")')
+    [ -f "$prefix/include/node/node.h" ] && export npm_config_nodedir="$prefix"
+    return 0
+  fi
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "oscd: error[node-missing]: Node 24 is needed and no build is pinned for $(uname -m)" >&2
+       echo "hint: install Node 24 LTS and put it first on PATH" >&2; exit 1 ;;
+  esac
+  local dir="$OSCD_NODE_DIR_BASE/node-v$OSCD_NODE_VERSION-linux-$arch"
+  if [ ! -x "$dir/bin/node" ]; then
+    command -v npm >/dev/null || { echo "oscd: error[node-missing]: Node 24 is needed and there is no npm to fetch it" >&2; echo "hint: install Node 24 LTS and put it first on PATH" >&2; exit 1; }
+    echo "==> installing Node $OSCD_NODE_VERSION (node-linux-$arch) under $OSCD_NODE_DIR_BASE"
+    local tmp; tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "node-linux-$arch@$OSCD_NODE_VERSION" >/dev/null)
+    local tgz="$tmp/node-linux-$arch-$OSCD_NODE_VERSION.tgz" got
+    got=$(node -e 'const c=require("crypto"),f=require("fs");console.log("sha512-"+c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$tgz")
+    if [ "$got" != "${OSCD_NODE_INTEGRITY[$arch]}" ]; then
+      rm -rf "$tmp"
+      echo "oscd: error[node-integrity]: node-linux-$arch@$OSCD_NODE_VERSION does not match the integrity pinned in scripts/lib/setup.sh" >&2
+      echo "hint: nothing was installed; check the registry the machine uses" >&2
+      exit 1
+    fi
+    mkdir -p "$OSCD_NODE_DIR_BASE" "$tmp/unpacked"
+    tar -xzf "$tgz" -C "$tmp/unpacked" --strip-components=1
+    rm -rf "$dir" && mv "$tmp/unpacked" "$dir"
+    rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+  export npm_config_nodedir="$dir"
+}
+
 oscd_install_npm_packages() {
   # A symlinked node_modules is an install shared with another checkout (git worktrees):
   # `npm ci` would empty the directory it points to under every other user of it.
@@ -38,9 +89,12 @@ oscd_install_npm_packages() {
     echo "hint: remove the symlink, or install the packages where it points" >&2
     exit 1
   fi
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # Native addons are built for one Node ABI: a node_modules from another Node is reinstalled.
+  local abi; abi=$(node -p process.versions.modules)
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$(cat node_modules/.oscd-node-abi 2>/dev/null)" != "$abi" ]; then
     echo "==> installing npm packages (npm ci)"
     npm ci --no-audit --no-fund
+    echo "$abi" > node_modules/.oscd-node-abi
   fi
 }
 

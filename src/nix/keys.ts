@@ -108,9 +108,13 @@ function publicFromSeed(seed: Buffer): Buffer {
   return Buffer.from(x, "base64url");
 }
 
+// RFC 8410's PKCS#8 prefix for an ed25519 private key; the 32-byte seed follows it.
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
 function privateKeyObject(seed: Buffer): KeyObject {
-  // Node imports a raw ed25519 seed only through JWK (or a PKCS#8 wrapper); JWK is the plainer one.
-  return createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: "" }, format: "jwk" });
+  // Node imports a raw ed25519 seed only through PKCS#8 or a JWK; a JWK needs the public half too
+  // (Node 24 refuses one without it), so the seed goes in the fixed PKCS#8 wrapper.
+  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 }
 
 function publicKeyObject(key: Buffer): KeyObject {

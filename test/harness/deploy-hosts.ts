@@ -15,7 +15,8 @@ timeoutSeconds = 10
 `;
 
 /** The oscd command a SimHost runs over SSH: this checkout's built CLI. */
-export const REMOTE_OSCD = `node ${OSCD_BIN}`;
+/** sshd gives remote commands its own PATH, which may not hold the Node that runs the tests. */
+export const REMOTE_OSCD = `${process.execPath} ${OSCD_BIN}`;
 
 export interface DeployFleet {
   fleet: FleetRepo;

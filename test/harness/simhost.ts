@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile, chmod, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { run, type RunResult } from "../../src/core/exec.js";
 import { claimNamespace, releaseNamespace, testNetwork, wireHost, type TestNetwork } from "./network.js";
 import { attempt, must } from "./sh.js";
@@ -11,7 +11,9 @@ import { clientKey, startSshd, type SshClientKey } from "./sshd.js";
 /** Directories a SimHost has of its own; everything else is the machine's (read-mostly). */
 const PRIVATE_DIRS = ["/nix", "/run", "/boot", "/etc", "/root", "/var/lib/oscd"] as const;
 
-const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// The Node that runs the tests comes first: scripts/lib/setup.sh may have installed Node 24 outside
+// the machine's default PATH, and oscd in a host must run on the same Node as on the deployer.
+const HOST_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
 export interface SimHostOptions {
   name: string;

@@ -28,7 +28,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function oscd(...args: string[]): Promise<number | string | undefined> {
+async function oscd(...args: string[]): Promise<number | string | null | undefined> {
   await main(["node", "oscd", ...args]);
   return process.exitCode;
 }
