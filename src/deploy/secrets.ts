@@ -73,7 +73,9 @@ function remoteError(host: string, what: string, res: { exitCode: number; stderr
   const unsafe = /oscd-key-unsafe: ([^\n]*)/.exec(res.stderr);
   const exitCode = res.exitCode === 2 || res.exitCode === 3 ? res.exitCode : 1;
   if (unsafe) return new OscdError("key-destination-unsafe", `${host}: ${what}: ${clean(unsafe[1] as string)}`, { hint: UNSAFE_HINT, exitCode: 3 });
-  if (m) return new OscdError(m[1] as string, `${host}: ${clean(m[2] as string)}`, { hint: m[1] === "key-destination-unsafe" ? UNSAFE_HINT : fallbackHint, exitCode });
+  // The host's own refusal keeps its code; any other failure there is the upload's.
+  if (m?.[1] === "key-destination-unsafe") return new OscdError("key-destination-unsafe", `${host}: ${clean(m[2] as string)}`, { hint: UNSAFE_HINT, exitCode: 3 });
+  if (m) return new OscdError("key-upload-failed", `${host}: ${what} failed: ${clean(m[2] as string)}`, { hint: fallbackHint, exitCode });
   return new OscdError("key-upload-failed", `${host}: ${what} failed: ${lastLine(res.stderr)}`, { hint: fallbackHint, exitCode });
 }
 

@@ -187,9 +187,9 @@ describe("oscd bundle / oscd activate --bundle", () => {
     const r = await oscdOn(host, ["activate", "--bundle", expired, "--allow-expired", "--json"]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: "committed", toplevel: top });
-    // Without expiry and with an old sequence: past the expiry check, the replay is still refused.
+    // An older system without expiry and with an old sequence: past the expiry check, the replay is still refused.
     const old = join(dir, "no-expiry-old");
-    await resigned(fresh, old, (b) => {
+    await resigned(good, old, (b) => {
       b.sequence = 7;
       delete b.expiresAt;
     });
