@@ -75,7 +75,8 @@ function remoteError(host: string, what: string, res: { exitCode: number; stderr
   if (unsafe) return new OscdError("key-destination-unsafe", `${host}: ${what}: ${clean(unsafe[1] as string)}`, { hint: UNSAFE_HINT, exitCode: 3 });
   // The host's own refusal keeps its code; any other failure there is the upload's.
   if (m?.[1] === "key-destination-unsafe") return new OscdError("key-destination-unsafe", `${host}: ${clean(m[2] as string)}`, { hint: UNSAFE_HINT, exitCode: 3 });
-  if (m) return new OscdError("key-upload-failed", `${host}: ${what} failed: ${clean(m[2] as string)}`, { hint: fallbackHint, exitCode });
+  // `usage`: an oscd on the host that has no `deploy-target put-keys` (older than the deployer's).
+  if (m) return new OscdError("key-upload-failed", `${host}: ${what} failed: ${clean(m[2] as string)}`, { hint: m[1] === "usage" ? "run the same oscd version on the host (the NixOS module installs it), or pass --remote-oscd" : fallbackHint, exitCode });
   return new OscdError("key-upload-failed", `${host}: ${what} failed: ${lastLine(res.stderr)}`, { hint: fallbackHint, exitCode });
 }
 

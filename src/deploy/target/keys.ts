@@ -146,8 +146,8 @@ async function openDirectory(k: KeyWrite, path: string): Promise<FileHandle> {
 
 /** A user's or group's numeric id, as the host's name service knows it (NSS: LDAP, systemd…). */
 async function idOf(k: KeyWrite, db: "passwd" | "group", name: string): Promise<number> {
-  const r = await run("getent", [db, name], { timeoutMs: 30_000 }).catch(() => undefined);
-  const id = r?.exitCode === 0 ? Number(r.stdout.split("\n")[0]?.split(":")[2]) : NaN;
+  const r = await run("getent", [db, name], { timeoutMs: 30_000, missingHint: "getent comes with glibc; put it on root's PATH" });
+  const id = r.exitCode === 0 ? Number(r.stdout.split("\n")[0]?.split(":")[2]) : NaN;
   if (!Number.isSafeInteger(id)) throw new OscdError("key-upload-failed", `key ${k.name}: no ${db === "passwd" ? "user" : "group"} ${name} on this host`, { hint: "check the key's owner and group in oscd.toml; they must exist on the host (the NixOS module creates service users at activation, so upload such keys after it)" });
   return id;
 }
