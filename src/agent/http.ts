@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 /**
  * One HTTP(S) request with node:http, for the manifest source and the report outbox. Not the
@@ -17,6 +17,27 @@ export interface HttpOptions {
   maxBytes: number;
   /** Redirects followed (GET only); default 5. */
   maxRedirects?: number;
+  /** Reuse connections through this pool (default: a new connection per request). */
+  keepAlive?: KeepAlive;
+}
+
+/**
+ * A kept-alive connection for a caller that asks the same server again and again (a manifest
+ * source's long-polls): the next long-poll goes out on the connection the last one came back
+ * on. (The outbox, which sends a report per deployment, opens one per report: a second
+ * connection held by every agent would double what the server holds.) A new connection per request (accept, parse, close)
+ * was most of what a renewed long-poll cost the server: with 10,000 agents renewing every
+ * 55 s, the difference between a few percent of a core and most of one (bench/fleet.ts).
+ * Idle pooled sockets do not keep the process alive.
+ */
+export class KeepAlive {
+  readonly http = new HttpAgent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+  readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+
+  destroy(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
 }
 
 export interface HttpResponse {
@@ -69,7 +90,8 @@ function once(target: URL, opts: HttpOptions, signal: AbortSignal): Promise<Http
     const send = target.protocol === "https:" ? httpsRequest : target.protocol === "http:" ? httpRequest : undefined;
     if (!send) return reject(new HttpError(`unsupported protocol ${target.protocol}`));
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body, "utf8");
-    const req = send(target, { method: opts.method ?? "GET", headers: { ...opts.headers, ...(body ? { "content-length": String(body.length) } : {}) }, agent: false, signal });
+    const agent = opts.keepAlive ? (target.protocol === "https:" ? opts.keepAlive.https : opts.keepAlive.http) : false;
+    const req = send(target, { method: opts.method ?? "GET", headers: { ...opts.headers, ...(body ? { "content-length": String(body.length) } : {}) }, agent, signal });
     req.once("error", (e) => reject(signal.aborted ? abortError(signal) : e));
     req.once("response", (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;

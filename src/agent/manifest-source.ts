@@ -3,7 +3,7 @@ import { open } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
-import { header, httpFetch } from "./http.js";
+import { header, httpFetch, KeepAlive } from "./http.js";
 
 /**
  * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.
@@ -37,6 +37,8 @@ export class ManifestSource {
   private readonly validators = new Map<string, Validators>();
   /** URLs whose server said it holds requests (long-poll). */
   private readonly longPoll = new Set<string>();
+  /** One connection reused from long-poll to long-poll. */
+  private readonly connections = new KeepAlive();
 
   constructor(
     readonly urls: readonly string[],
@@ -99,7 +101,7 @@ export class ManifestSource {
       target.username = "";
       target.password = "";
     }
-    const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES });
+    const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES, keepAlive: this.connections });
     if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);
     if (res.status === 304) return { kind: "not-modified", url };

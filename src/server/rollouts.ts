@@ -67,31 +67,27 @@ export async function createRollout(db: Kysely<Database>, raw: unknown, now = Da
   return { id, changed };
 }
 
-/** Latest outcome per host for one release, from the reports. */
+/**
+ * Latest outcome per host for one release, from the reports: one query over the release's
+ * reports (index reports_release), filtered here; a wave of 10,000 hosts would otherwise be
+ * 20 queries of 500 parameters each, several times a second while reports arrive.
+ */
 async function outcomes(db: Db, channel: string, sequence: number, hosts: readonly string[]): Promise<Map<string, "ok" | "failed" | "deploying" | "unknown">> {
   const out = new Map<string, "ok" | "failed" | "deploying" | "unknown">();
   if (hosts.length === 0) return out;
-  for (let i = 0; i < hosts.length; i += 500) {
-    const rows = await db
-      .selectFrom("reports")
-      .select(["host", "status", "received_at"])
-      .where("channel", "=", channel)
-      .where("sequence", "=", sequence)
-      .where("kind", "=", "report")
-      .where("host", "in", hosts.slice(i, i + 500))
-      .orderBy("received_at")
-      .execute();
-    for (const r of rows) out.set(r.host, foldStatus(r.status));
-  }
+  const wanted = new Set(hosts);
+  const rows = await db.selectFrom("reports").select(["host", "status"]).where("channel", "=", channel).where("sequence", "=", sequence).where("kind", "=", "report").orderBy("received_at").execute();
+  for (const r of rows) if (wanted.has(r.host)) out.set(r.host, foldStatus(r.status));
   return out;
 }
 
+/** Assignments in batches (one statement per 500 hosts, not one per host). */
 async function assign(trx: Transaction<Database>, hosts: readonly string[], channel: string, sequence: number, now: number): Promise<void> {
-  for (const host of hosts) {
+  for (let i = 0; i < hosts.length; i += 500) {
     await trx
       .insertInto("assignments")
-      .values({ host, channel, sequence, assigned_at: now })
-      .onConflict((oc) => oc.columns(["host", "channel"]).doUpdateSet({ sequence, assigned_at: now }))
+      .values(hosts.slice(i, i + 500).map((host) => ({ host, channel, sequence, assigned_at: now })))
+      .onConflict((oc) => oc.columns(["host", "channel"]).doUpdateSet((eb) => ({ sequence: eb.ref("excluded.sequence"), assigned_at: eb.ref("excluded.assigned_at") })))
       .execute();
   }
 }

@@ -62,7 +62,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier = n;
   } else notifier = new LocalNotifier();
   const now = opts.now ?? Date.now;
-  const tokens = new TokenCache(database.db, notifier);
+  const tokens = new TokenCache(database.db, notifier, undefined, database.raw);
   const ctx: ServerContext = {
     db: database.db,
     dialect: database.dialect,

@@ -7,21 +7,41 @@ import type { Notifier } from "./notify.js";
  * else the channel's newest release that finished rolling out (`complete`). A host that a
  * rollout has not reached keeps being served its previous manifest.
  *
- * Answers are cached per process and the cache is dropped on every channel change notice (the
- * notifier reaches every process, PostgreSQL ones included), so the hot path of an agent
- * asking "anything new?" costs no database read.
+ * The answer for every host of a channel is read at once (one query for the channel's
+ * assignments, one per release they name) and kept per process until a notice says the
+ * channel changed (the notifier reaches every process, PostgreSQL ones included). So an agent
+ * asking "anything new?" costs no database read, and when a wave starts, the 10,000 long-polls
+ * it wakes cost one read of the channel, not one each.
  */
 export interface Served {
   channel: string;
   sequence: number;
   etag: string;
   body: string;
+  /** `body` as UTF-8, encoded once: one buffer sent to every host that is served it. */
+  bytes: Buffer;
+}
+
+/** Every host's answer for one channel, as read at one moment. */
+export class ChannelView {
+  constructor(
+    readonly base: Served | undefined,
+    private readonly assigned: ReadonlyMap<string, Served>,
+  ) {}
+
+  /** Whichever is newer: an assignment from an old rollout never holds a host below a release that completed since. */
+  get(host: string): Served | undefined {
+    const a = this.assigned.get(host);
+    if (a && (!this.base || a.sequence >= this.base.sequence)) return a;
+    return this.base;
+  }
 }
 
 export class ServedCache {
-  private readonly cache = new Map<string, Served | null>();
-  private generation = 0;
+  private readonly views = new Map<string, Promise<ChannelView>>();
   private readonly unsubscribe: () => void;
+  /** Reads of a channel from the database so far (tests and benchmarks count them). */
+  reads = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -29,25 +49,31 @@ export class ServedCache {
   ) {
     // Only a channel's change can change what is served (releases completed, waves started);
     // reports and token changes arrive by the thousand and must not empty the cache.
+    // A notice drops the channel's read, finished or not: a read that overlapped the change
+    // may not hold it, so whoever asks next (the woken long-polls first) reads again.
     this.unsubscribe = notifier.subscribe((topic) => {
-      if (!topic.startsWith("channel:") && topic !== "*") return;
-      this.generation++;
-      this.cache.clear();
+      if (topic === "*") this.views.clear();
+      else if (topic.startsWith("channel:")) this.views.delete(topic.slice("channel:".length));
     });
   }
 
+  /** Every host's answer for `channel`; concurrent callers share one read. */
+  view(channel: string): Promise<ChannelView> {
+    const hit = this.views.get(channel);
+    if (hit) return hit;
+    this.reads++;
+    const p = readChannel(this.db, channel);
+    if (this.views.size > 10_000) this.views.clear();
+    this.views.set(channel, p);
+    // A failed read (the database away) is not kept: the next caller tries again.
+    p.catch(() => {
+      if (this.views.get(channel) === p) this.views.delete(channel);
+    });
+    return p;
+  }
+
   async get(host: string, channel: string): Promise<Served | undefined> {
-    const key = `${host}\u0000${channel}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit ?? undefined;
-    const gen = this.generation;
-    const found = await servedRelease(this.db, host, channel);
-    // A change that arrived during the read may not be in it: do not cache a possibly stale answer.
-    if (gen === this.generation) {
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(key, found ?? null);
-    }
-    return found;
+    return (await this.view(channel)).get(host);
   }
 
   close(): void {
@@ -55,23 +81,30 @@ export class ServedCache {
   }
 }
 
+function served(r: { channel: string; sequence: number; etag: string; body: string }): Served {
+  return { channel: r.channel, sequence: r.sequence, etag: r.etag, body: r.body, bytes: Buffer.from(r.body, "utf8") };
+}
+
+/** The channel's newest complete release and every assignment, each release body read once. */
+export async function readChannel(db: Kysely<Database>, channel: string): Promise<ChannelView> {
+  const base = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
+  const rows = await db.selectFrom("assignments").select(["host", "sequence"]).where("channel", "=", channel).execute();
+  const releases = new Map<number, Served>();
+  if (base) releases.set(base.sequence, served(base));
+  // An assignment below the base changes nothing (ChannelView.get): its body need not be read.
+  const wanted = [...new Set(rows.map((r) => r.sequence))].filter((s) => !releases.has(s) && (!base || s > base.sequence));
+  for (let i = 0; i < wanted.length; i += 100) {
+    const found = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("sequence", "in", wanted.slice(i, i + 100)).execute();
+    for (const r of found) releases.set(r.sequence, served(r));
+  }
+  const assigned = new Map<string, Served>();
+  for (const r of rows) {
+    const s = releases.get(r.sequence);
+    if (s) assigned.set(r.host, s);
+  }
+  return new ChannelView(base ? releases.get(base.sequence) : undefined, assigned);
+}
+
 export async function servedRelease(db: Kysely<Database>, host: string, channel: string): Promise<Served | undefined> {
-  const assigned = await db
-    .selectFrom("assignments")
-    .innerJoin("releases", (j) => j.onRef("releases.channel", "=", "assignments.channel").onRef("releases.sequence", "=", "assignments.sequence"))
-    .select(["releases.channel", "releases.sequence", "releases.etag", "releases.body"])
-    .where("assignments.host", "=", host)
-    .where("assignments.channel", "=", channel)
-    .executeTakeFirst();
-  const base = await db
-    .selectFrom("releases")
-    .select(["channel", "sequence", "etag", "body"])
-    .where("channel", "=", channel)
-    .where("state", "=", "complete")
-    .orderBy("sequence", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  // Whichever is newer: an assignment from an old rollout never holds a host below a release that completed since.
-  if (assigned && (!base || assigned.sequence >= base.sequence)) return assigned;
-  return base ?? undefined;
+  return (await readChannel(db, channel)).get(host);
 }

@@ -20,7 +20,7 @@ export const MAX_WAIT_SECONDS = 300;
 export const MAX_WAITS_PER_TOKEN = 8;
 
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
-  return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.body);
+  return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.bytes);
 }
 
 function notModified(reply: FastifyReply, etag: string): FastifyReply {
@@ -42,8 +42,53 @@ function waitSeconds(raw: unknown): number {
   return Math.min(Number(raw), MAX_WAIT_SECONDS);
 }
 
+interface Waiter {
+  host: string;
+  etag: string;
+  finish(s: Served | undefined): void;
+}
+
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
+  /**
+   * Long-polls by channel. One subscription wakes them all: a channel's change is read once
+   * (ctx.served) and each waiter whose answer changed is finished from that one read, so a wave
+   * of 10,000 hosts costs one database read, not 10,000.
+   */
+  const waiting = new Map<string, Set<Waiter>>();
+  const waking = new Set<string>();
+  const again = new Set<string>();
+  const wake = async (channel: string): Promise<void> => {
+    if (waking.has(channel)) {
+      again.add(channel);
+      return;
+    }
+    waking.add(channel);
+    try {
+      // Every listener of this notice runs first (ServedCache drops the channel's old read).
+      await Promise.resolve();
+      do {
+        again.delete(channel);
+        const set = waiting.get(channel);
+        if (!set || set.size === 0) break;
+        // A failed read leaves the waiters waiting: their timers answer 304, the agents ask again.
+        const view = await ctx.served.view(channel).catch(() => undefined);
+        if (!view) break;
+        for (const w of [...set]) {
+          const s = view.get(w.host);
+          if (s && s.etag !== w.etag) w.finish(s);
+        }
+      } while (again.has(channel));
+    } finally {
+      waking.delete(channel);
+    }
+  };
+  const unsubscribe = ctx.notifier.subscribe((topic) => {
+    if (topic === "*") for (const c of waiting.keys()) void wake(c);
+    else if (topic.startsWith("channel:")) void wake(topic.slice("channel:".length));
+  });
+  app.addHook("onClose", async () => unsubscribe());
+
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
@@ -65,45 +110,32 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       ctx.metrics.waiting.inc();
       try {
         current = await new Promise<Served | undefined>((resolve) => {
-          let done = false;
-          let checking = false;
-          let again = false;
-          const finish = (v: Served | undefined) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            unsubscribe();
-            req.raw.off("close", onClose);
-            resolve(v);
+          let set = waiting.get(channel);
+          if (!set) waiting.set(channel, (set = new Set()));
+          const waiter: Waiter = {
+            host,
+            etag,
+            finish: (v) => {
+              if (!set.delete(waiter)) return;
+              if (set.size === 0 && waiting.get(channel) === set) waiting.delete(channel);
+              clearTimeout(timer);
+              req.raw.off("close", onClose);
+              resolve(v);
+            },
           };
-          const check = () => {
-            if (checking) {
-              again = true;
-              return;
-            }
-            checking = true;
-            ctx.served.get(host, channel).then(
-              (s) => {
-                checking = false;
-                if (s && s.etag !== etag) finish(s);
-                else if (again) {
-                  again = false;
-                  check();
-                }
-              },
-              () => {
-                checking = false;
-              },
-            );
-          };
-          const unsubscribe = ctx.notifier.subscribe((topic) => {
-            if (topic === `channel:${channel}` || topic === "*") check();
-          });
-          const timer = setTimeout(() => finish(current), wait * 1000);
-          const onClose = () => finish(undefined);
+          set.add(waiter);
+          const timer = setTimeout(() => waiter.finish(current), wait * 1000);
+          const onClose = () => waiter.finish(undefined);
           req.raw.on("close", onClose);
-          // A change between the first read and subscribing would otherwise wait the whole time.
-          check();
+          // A change between the first read and joining the waiters would otherwise wait the
+          // whole time (the channel's read is shared, so this costs no database read).
+          ctx.served.view(channel).then(
+            (v) => {
+              const s = v.get(host);
+              if (s && s.etag !== etag) waiter.finish(s);
+            },
+            () => undefined,
+          );
         });
       } finally {
         ctx.metrics.waiting.dec();

@@ -1,0 +1,219 @@
+/**
+ * What the fleet benches share (fleet.ts: one server on SQLite; fleet-pg.ts: two servers on one
+ * PostgreSQL): a database with N host tokens, `oscd server` processes started from the built
+ * CLI, simulated agents in processes of their own (test/harness/sim-agents.ts), and the
+ * measures: connections held, the server's idle CPU and RSS, and per agent the time from a
+ * wave's start to holding the new manifest.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
+import { performance } from "node:perf_hooks";
+import { serializeManifest, type Manifest } from "../src/manifest/index.js";
+import { formatPublicKey, publicKeyOf } from "../src/nix/index.js";
+import { createToken, openDatabase } from "../src/server/index.js";
+import { hashSecret } from "../src/server/auth.js";
+import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
+import { OSCD_BIN } from "../test/harness/oscd.js";
+import { freePort } from "../test/harness/postgres.js";
+import { epochMs, type SimAgentOptions, type SimAgentSpec } from "../test/harness/sim-agents.js";
+import { simAgentProcess, type SimAgentProcess } from "../test/harness/sim-agents-process.js";
+import { memoryMiB, percentile, processCpuMs, socketCount } from "./_measure.js";
+
+export const CHANNEL = "main";
+/** Agents per load-generator process. */
+export const AGENTS_PER_PROCESS = 2500;
+
+export function hostNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `h${String(i).padStart(5, "0")}`);
+}
+
+/** N host tokens (and their hosts, on `channel`) written in bulk, and an admin token. */
+export async function prepareDatabase(spec: string, hosts: readonly string[]): Promise<{ tokens: Map<string, string>; admin: string }> {
+  const d = await openDatabase(spec);
+  try {
+    const tokens = new Map<string, string>();
+    const now = Date.now();
+    for (let i = 0; i < hosts.length; i += 500) {
+      const chunk = hosts.slice(i, i + 500);
+      const rows = chunk.map((host) => {
+        const id = randomBytes(8).toString("hex");
+        const secret = randomBytes(32).toString("base64url");
+        tokens.set(host, `oscd_${id}_${secret}`);
+        return { id, hash: hashSecret(secret), kind: "host" as const, host, label: "bench", created_at: now, revoked_at: null };
+      });
+      await d.db.transaction().execute(async (trx) => {
+        await trx.insertInto("hosts").values(chunk.map((name) => ({ name, tags: "[]", channel: CHANNEL, created_at: now, last_seen: null, state: null, status: "new", reason: null }))).execute();
+        await trx.insertInto("tokens").values(rows).execute();
+      });
+    }
+    const admin = (await createToken(d.db, { kind: "admin" }, "bench")).token;
+    return { tokens, admin };
+  } finally {
+    await d.close();
+  }
+}
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Ends it (SIGTERM, or SIGKILL for a crash) and waits. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `oscd server` from the built CLI, as a fleet runs it. */
+export async function startOscdServer(db: string): Promise<ServerProcess> {
+  const port = await freePort();
+  // OSCD_BENCH_SERVER_FLAGS: node flags for the server (e.g. --cpu-prof, to see where its time goes).
+  const flags = process.env.OSCD_BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", formatPublicKey(publicKeyOf(FLEET_KEY))], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  let log = "";
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr! });
+    lines.on("line", (l) => {
+      log += l + "\n";
+      if (l.includes("listening on")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`oscd server exited ${code}: ${log.slice(-2000)}`)));
+  });
+  child.stderr!.on("data", (b: Buffer) => process.stderr.write(`[server ${port}] ${b.toString()}`));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    child,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function api(base: string, token: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+export function release(sequence: number, hosts: readonly string[]): Manifest {
+  return signedManifest(CHANNEL, sequence, process.env.OSCD_BENCH_SMALL ? hosts.slice(0, 1) : hosts);
+}
+
+/** Uploads a release (`immediate`: served to every host at once); throws unless accepted. */
+export async function uploadRelease(base: string, admin: string, m: Manifest, immediate: boolean): Promise<void> {
+  const r = await api(base, admin, "POST", `/api/v1/releases${immediate ? "?immediate=1" : ""}`, serializeManifest(m));
+  if (r.status !== 201) throw new Error(`release #${m.sequence} refused: ${r.status} ${r.text.slice(0, 300)}`);
+}
+
+/** The server's own count of long-polls it holds (/metrics). */
+export async function waitingCount(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^oscd_long_polls_waiting (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Every simulated agent, in processes of AGENTS_PER_PROCESS, and what they received. */
+export class Fleet {
+  readonly received = new Map<number, Map<string, number>>();
+  readonly acked = new Map<number, Map<string, { id: string; created: number; duplicates: number }>>();
+  private readonly procs: SimAgentProcess[] = [];
+
+  constructor(
+    specs: SimAgentSpec[],
+    options: SimAgentOptions,
+  ) {
+    for (let i = 0; i < specs.length; i += AGENTS_PER_PROCESS) {
+      this.procs.push(
+        simAgentProcess(specs.slice(i, i + AGENTS_PER_PROCESS), options, {
+          received: (s, host, at) => {
+            let m = this.received.get(s);
+            if (!m) this.received.set(s, (m = new Map()));
+            if (!m.has(host)) m.set(host, at);
+          },
+          acked: (s, host, id, created) => {
+            let m = this.acked.get(s);
+            if (!m) this.acked.set(s, (m = new Map()));
+            const a = m.get(host);
+            if (!a) m.set(host, { id, created: created ? 1 : 0, duplicates: created ? 0 : 1 });
+            else if (created) a.created++;
+            else a.duplicates++;
+          },
+        }),
+      );
+    }
+  }
+
+  get pids(): number[] {
+    return this.procs.map((p) => p.child.pid as number);
+  }
+
+  async status(): Promise<{ holding: number; errors: number; errorSamples: string[] }> {
+    const all = await Promise.all(this.procs.map((p) => p.status()));
+    return { holding: all.reduce((a, s) => a + s.holding, 0), errors: all.reduce((a, s) => a + s.errors, 0), errorSamples: all.flatMap((s) => s.errorSamples).slice(0, 5) };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+  }
+}
+
+export async function until(what: string, timeoutMs: number, f: () => Promise<boolean> | boolean, everyMs = 250): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (await f()) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface WaveResult {
+  /** Milliseconds from the start to each agent holding the new manifest. */
+  latencies: number[];
+  /** CPU milliseconds the servers and the load generators spent from the start until the last agent held it. */
+  serverCpuMs: number;
+  agentsCpuMs: number;
+  missing: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Starts a wave with `start` (a rollout or an immediate release) and waits until every agent in
+ * `hosts` holds `sequence` (or `timeoutMs` passes: the rest count as missing).
+ */
+export async function wave(fleet: Fleet, servers: readonly number[], hosts: readonly string[], sequence: number, start: () => Promise<void>, timeoutMs = 60_000): Promise<WaveResult> {
+  const cpu = (pids: readonly number[]) => pids.reduce((a, p) => a + processCpuMs(p), 0);
+  const s0 = cpu(servers);
+  const a0 = cpu(fleet.pids);
+  const t0 = epochMs();
+  await start();
+  const got = () => fleet.received.get(sequence) ?? new Map<string, number>();
+  await until(`every agent to hold #${sequence}`, timeoutMs, () => hosts.every((h) => got().has(h)), 50).catch(() => undefined);
+  const serverCpuMs = cpu(servers) - s0;
+  const agentsCpuMs = cpu(fleet.pids) - a0;
+  const m = got();
+  const latencies = hosts.filter((h) => m.has(h)).map((h) => (m.get(h) as number) - t0);
+  return { latencies, serverCpuMs, agentsCpuMs, missing: hosts.length - latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) };
+}
+
+/** A server's CPU (% of one core) and RSS over `seconds` of idling. */
+export async function idle(pid: number, seconds: number): Promise<{ cpuPercent: number; rssMiB: number; peakMiB: number; sockets: number }> {
+  const c0 = processCpuMs(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = processCpuMs(pid) - c0;
+  const wall = performance.now() - t0;
+  const mem = memoryMiB(pid);
+  return { cpuPercent: (cpu / wall) * 100, rssMiB: mem.rss, peakMiB: mem.peak, sockets: socketCount(pid) };
+}
+
+export function ms(x: number): string {
+  return Number.isFinite(x) ? `${Math.round(x)} ms` : "-";
+}
