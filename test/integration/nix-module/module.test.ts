@@ -7,6 +7,7 @@ import { AGENT_NODE_OPTIONS, agentConfigSchema } from "../../../src/agent/index.
 import { run } from "../../../src/core/exec.js";
 import { parseMachineConfig } from "../../../src/fleet/index.js";
 import { OSCD_BIN, REPO_ROOT, ensureBuilt, tempDir } from "../../harness/index.js";
+import { evaluateModule as evaluate, type Evaluated } from "../../harness/nix-module.js";
 
 /**
  * The NixOS module (nix/module.nix) evaluated with a stand-in for the module system
@@ -15,53 +16,9 @@ import { OSCD_BIN, REPO_ROOT, ensureBuilt, tempDir } from "../../harness/index.j
  * machine.toml parser. Every option must survive the round trip (comin once shipped a module
  * key its Go side never read, which turned a confirmation timeout into 0 s).
  */
-const STAND_IN = join(REPO_ROOT, "test", "harness", "nix", "module-system.nix");
-const MODULE = join(REPO_ROOT, "nix", "module.nix");
 const PACKAGE = "/nix/store/00000000000000000000000000000000-oscd-0.1.0";
 const KEY = "fleet-1:4RcFsIaR+s2uv6EXCjLbLgLtjQ8SZNsK6Y8vcTq6KBw=";
 const KEY2 = "fleet-2:5U2xWEanFJNHDeA0f4BvqSvVvc3KLMRVa2bJxPPz4Z8=";
-
-interface OptionDoc {
-  path: string;
-  description: string | null;
-  hasDefaultText: boolean;
-  hasExample: boolean;
-  readOnly: boolean;
-  default: { success: boolean; value?: string };
-}
-
-interface Evaluated {
-  unit: null | { serviceConfig: Record<string, unknown>; wantedBy: string[]; restartIfChanged: boolean; stopIfChanged: boolean; after: string[]; path: string[]; startLimitBurst: number; startLimitIntervalSec: number };
-  systemPackages: string[];
-  etc: Record<string, { source: string }>;
-  nixSettings: null | Record<string, string[]>;
-  firewallPorts: number[];
-  tmpfiles: string[];
-  failedAssertions: string[];
-  warnings: string[];
-  configFile: string | null;
-  configText: string | null;
-  checkCommand: string | null;
-  machineFile: string;
-  machineSettings: Record<string, unknown>;
-  options: OptionDoc[];
-}
-
-interface EvalOptions {
-  hostName?: string;
-  nixEnable?: boolean;
-  canExecute?: boolean;
-}
-
-/** The module with `settings` as the user's definitions of `services.oscd`. */
-async function evaluate(settings: Record<string, unknown>, o: EvalOptions = {}): Promise<Evaluated> {
-  const expr = `{ settingsJson, hostName, nixEnable, canExecute }: import ${STAND_IN} { module = ${MODULE}; settings = builtins.fromJSON settingsJson; inherit hostName; nixEnable = nixEnable == "1"; canExecute = canExecute == "1"; }`;
-  const args = ["--eval", "--strict", "--json", "-E", expr, "--argstr", "settingsJson", JSON.stringify(settings), "--argstr", "hostName", o.hostName ?? "web1"];
-  args.push("--argstr", "nixEnable", o.nixEnable === false ? "0" : "1", "--argstr", "canExecute", o.canExecute === false ? "0" : "1");
-  const r = await run("nix-instantiate", args, { timeoutMs: 60_000 });
-  if (r.exitCode !== 0) throw new Error(r.stderr.split("\n").find((l) => l.includes("error:")) ?? r.stderr);
-  return JSON.parse(r.stdout) as Evaluated;
-}
 
 /** An agent host: the machine's settings and `agent` in one `services.oscd`. */
 function agentHost(agent: Record<string, unknown>, machine: Record<string, unknown> = {}): Record<string, unknown> {
