@@ -129,7 +129,7 @@ pkgs.testers.runNixOSTest ({ nodes, ... }:
 
       def publish(release):
           server.succeed(
-              f"cd /root/fleet && echo {release} > release && git add release"
+              f"cd /root/fleet && echo {release} > release && git add -A"
               f" && git -c user.name=t -c user.email=t@example.org commit -qm {release}",
               f"OSCD_SIGNING_KEY_FILE=/etc/oscd-test/fleet.secret oscd publish --repo /root/fleet {SERVER}",
           )
