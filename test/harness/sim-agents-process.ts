@@ -11,6 +11,9 @@
  * Run by `simAgentProcess()` below with `node --import tsx`, so the bench and the tests share it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -74,6 +77,13 @@ async function childMain(): Promise<void> {
   const it = lines[Symbol.asyncIterator]();
   const first = await it.next();
   const { agents, options } = JSON.parse(String(first.value)) as { agents: SimAgentSpec[]; options: SimAgentOptions };
+  // Each agent's token in a file of its own, as a machine's agent has it.
+  const dir = mkdtempSync(join(tmpdir(), "oscd-sim-agents-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  for (const a of agents) {
+    a.tokenFile = join(dir, a.host);
+    writeFileSync(a.tokenFile, a.token + "\n", { mode: 0o600 });
+  }
   const received = new Map<number, { hosts: string[]; at: number[] }>();
   const acked = new Map<number, { hosts: string[]; ids: string[]; created: boolean[] }>();
   let errors = 0;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { httpFetch } from "../../src/agent/http.js";
+import { SERVER_MANIFEST_PATH } from "../../src/agent/endpoints.js";
 import { ManifestSource } from "../../src/agent/manifest-source.js";
 import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";
 
@@ -19,6 +20,8 @@ import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";
 export interface SimAgentSpec {
   host: string;
   token: string;
+  /** Where the process writes the token for the manifest source to read (set by the process). */
+  tokenFile?: string;
   /** Server base URLs, preferred first. */
   servers: string[];
 }
@@ -77,15 +80,10 @@ export class SimAgent {
   }
 
   async run(): Promise<void> {
-    // The token rides in each URL's password, as in an agent's manifest URLs; ManifestSource
-    // sends it as an Authorization header, never in the request line.
-    const urls = this.spec.servers.map((s) => {
-      const u = new URL(`${s}/api/v1/channels/${this.opts.channel}/manifest`);
-      u.username = "agent";
-      u.password = this.spec.token;
-      return u.toString();
-    });
-    const source = new ManifestSource(urls, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds });
+    // Every server gets the token (they stand for one server behind a load balancer), read from
+    // the agent's token file for each request, as the real agent does.
+    const endpoints = this.spec.servers.map((s) => ({ url: `${s}${SERVER_MANIFEST_PATH(this.opts.channel)}`, tokenFile: this.spec.tokenFile }));
+    const source = new ManifestSource(endpoints, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds });
     await sleep(Math.random() * this.opts.startSpreadMs);
     if (this.opts.heartbeatSeconds > 0) void this.heartbeat();
     while (!this.stopped) {
