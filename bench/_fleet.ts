@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
-import { serializeManifest, type Manifest } from "../src/manifest/index.js";
+import { serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
 import { formatPublicKey, publicKeyOf } from "../src/nix/index.js";
-import { createToken, openDatabase } from "../src/server/index.js";
+import { createToken, openDatabase, RELEASE_WITH_VIEWS } from "../src/server/index.js";
 import { hashSecret } from "../src/server/auth.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
 import { OSCD_BIN } from "../test/harness/oscd.js";
@@ -23,6 +23,15 @@ import { memoryMiB, percentile, processCpuMs, socketCount } from "./_measure.js"
 export const CHANNEL = "main";
 /** Agents per load-generator process. */
 export const AGENTS_PER_PROCESS = 2500;
+
+/**
+ * The real agent's defaults (src/agent/config.ts): 55 s long-polls, backoff from 2 s to 300 s,
+ * reports retried every 10 s; a heartbeat every 5 minutes (half the server's offline time).
+ * The fleet starts over up to a minute (5 ms per agent), as machines boot at different times.
+ */
+export function agentOptions(n: number): SimAgentOptions {
+  return { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: 300, deployMsMax: 1000, startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
+}
 
 export function hostNames(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `h${String(i).padStart(5, "0")}`);
@@ -103,13 +112,45 @@ export async function api(base: string, token: string, method: string, path: str
 }
 
 export function release(sequence: number, hosts: readonly string[]): Manifest {
-  return signedManifest(CHANNEL, sequence, process.env.OSCD_BENCH_SMALL ? hosts.slice(0, 1) : hosts);
+  return signedManifest(CHANNEL, sequence, hosts);
 }
 
-/** Uploads a release (`immediate`: served to every host at once); throws unless accepted. */
-export async function uploadRelease(base: string, admin: string, m: Manifest, immediate: boolean): Promise<void> {
-  const r = await api(base, admin, "POST", `/api/v1/releases${immediate ? "?immediate=1" : ""}`, serializeManifest(m));
-  if (r.status !== 201) throw new Error(`release #${m.sequence} refused: ${r.status} ${r.text.slice(0, 300)}`);
+/** OSCD_BENCH_WHOLE_MANIFESTS=1: upload no host views, so every agent is served the whole manifest. */
+export const WITH_VIEWS = process.env.OSCD_BENCH_WHOLE_MANIFESTS !== "1";
+
+/**
+ * Uploads a release with every host's signed view, as `oscd publish --server` does
+ * (`immediate`: served to every host at once); throws unless accepted. Returns milliseconds.
+ */
+export async function uploadRelease(base: string, admin: string, m: Manifest, immediate: boolean): Promise<number> {
+  const t0 = performance.now();
+  const views = WITH_VIEWS ? signHostViews(m, FLEET_KEY).map(serializeManifest) : undefined;
+  const res = await fetch(`${base}/api/v1/releases${immediate ? "?immediate=1" : ""}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": views ? RELEASE_WITH_VIEWS : "application/json" },
+    body: views ? JSON.stringify({ manifest: serializeManifest(m), views }) : serializeManifest(m),
+  });
+  if (res.status !== 201) throw new Error(`release #${m.sequence} refused: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  await res.arrayBuffer();
+  return performance.now() - t0;
+}
+
+/** Requests answered so far by route and status (/metrics), e.g. `GET /api/v1/channels/:channel/manifest 304`. */
+export async function requestCounts(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^oscd_http_requests_total\{method="([A-Z]+)",route="([^"]*)",status="(\d+)"\} (\d+)/gm)) out.set(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
+  return out;
+}
+
+/** What was answered between two counts, per second, busiest first. */
+export function requestRates(before: Map<string, number>, after: Map<string, number>, seconds: number): string {
+  return [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / seconds] as const)
+    .filter(([k, r]) => r > 0 && !k.includes("/metrics"))
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, r]) => `${k.replace("/api/v1/", "")} ${r.toFixed(1)}/s`)
+    .join(", ");
 }
 
 /** The server's own count of long-polls it holds (/metrics). */
@@ -161,6 +202,24 @@ export class Fleet {
   async stop(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop()));
   }
+}
+
+/**
+ * Waits until the servers hold `n` long-polls and every agent got `sequence`, printing progress
+ * every 10 s (a fleet that cannot connect shows why: the agents' errors).
+ */
+export async function connected(fleet: Fleet, servers: readonly string[], n: number, sequence: number, timeoutMs = 600_000): Promise<number> {
+  let last = performance.now();
+  return until(`${n} long-polls held`, timeoutMs, async () => {
+    const held = (await Promise.all(servers.map((u) => waitingCount(u).catch(() => 0)))).reduce((a, b) => a + b, 0);
+    const got = fleet.received.get(sequence)?.size ?? 0;
+    if (performance.now() - last > 10_000) {
+      last = performance.now();
+      const st = await fleet.status();
+      console.log(`  … ${held} long-polls held, ${got} agents got #${sequence}, ${st.errors} errors${st.errors ? ` (e.g. ${st.errorSamples.slice(0, 2).join(" | ")})` : ""}`);
+    }
+    return held >= n && got >= n;
+  }, 2000);
 }
 
 export async function until(what: string, timeoutMs: number, f: () => Promise<boolean> | boolean, everyMs = 250): Promise<number> {

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { ensureBuilt } from "../test/harness/oscd.js";
-import { api, CHANNEL, Fleet, hostNames, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type WaveResult } from "./_fleet.js";
+import { agentOptions, api, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type WaveResult } from "./_fleet.js";
 import { machine, Targets } from "./_measure.js";
 
 const n = Number(process.argv[2] ?? 10_000);
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "oscd-bench-fleet-"));
   const file = join(dir, "server.db");
   const hosts = hostNames(n);
-  console.log(`\n${n} simulated agents on one oscd server (SQLite); ${machine()}`);
+  console.log(`\n${n} simulated agents on one oscd server (SQLite), ${WITH_VIEWS ? "each served its own signed host view" : "each served the whole manifest"}; ${machine()}`);
   const { tokens, admin } = await prepareDatabase(`sqlite:${file}`, hosts);
   const server = await startOscdServer(`sqlite:${file}`);
   let fleet: Fleet | undefined;
@@ -45,14 +45,17 @@ async function main(): Promise<void> {
     await uploadRelease(server.url, admin, release(1, hosts), true);
     fleet = new Fleet(
       hosts.map((host) => ({ host, token: tokens.get(host) as string, servers: [server.url] })),
-      { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: 300, deployMsMax: 1000, startSpreadMs: Math.min(20_000, n * 2), retrySeconds: 5 },
+      agentOptions(n),
     );
     const f = fleet;
-    const connectMs = await until(`${n} long-polls held`, 300_000, async () => (await waitingCount(server.url)) >= n && (f.received.get(1)?.size ?? 0) >= n, 500);
-    console.log(`all ${n} agents hold a long-poll after ${(connectMs / 1000).toFixed(1)} s (started over ${Math.min(20, n / 500).toFixed(0)} s)`);
+    const connectMs = await connected(f, [server.url], n, 1);
+    console.log(`all ${n} agents hold a long-poll after ${(connectMs / 1000).toFixed(1)} s (started over ${(agentOptions(n).startSpreadMs / 1000).toFixed(0)} s)`);
+    const counted = await requestCounts(server.url);
     const quiet = await idle(server.pid, idleSeconds);
+    const rates = requestRates(counted, await requestCounts(server.url), idleSeconds);
     const held = await waitingCount(server.url);
     console.log(`idle ${idleSeconds} s: server CPU ${quiet.cpuPercent.toFixed(2)} % of a core, RSS ${quiet.rssMiB.toFixed(0)} MiB (peak ${quiet.peakMiB.toFixed(0)}), ${quiet.sockets} sockets, ${held} long-polls held; ${machine()}`);
+    console.log(`  requests while idle: ${rates}`);
 
     // A rollout of one wave with every host.
     await uploadRelease(server.url, admin, release(2, hosts), false);
@@ -62,10 +65,16 @@ async function main(): Promise<void> {
       if (r.status !== 201) throw new Error(`rollout refused: ${r.status} ${r.text.slice(0, 300)}`);
       rolloutId = (r.json as { id: string }).id;
     });
-    const doneMs = await until("the rollout to finish", 120_000, async () => ((await api(server.url, admin, "GET", `/api/v1/rollouts/${rolloutId}`)).json as { state?: string }).state === "done", 200);
+    const doneMs = await until("the rollout to finish", 120_000, async () => ((await api(server.url, admin, "GET", `/api/v1/rollouts/${rolloutId}`)).json as { state?: string }).state === "done", 1000);
     console.log(`rollout wave: ${rollout.latencies.length}/${n} agents, p50 ${ms(rollout.p50)}, p99 ${ms(rollout.p99)}, max ${ms(rollout.max)}, CPU server ${ms(rollout.serverCpuMs)} agents ${ms(rollout.agentsCpuMs)}; every report in and the rollout done ${(doneMs / 1000).toFixed(1)} s later; ${machine()}`);
 
-    const immediate = await wave(f, [server.pid], hosts, 3, () => uploadRelease(server.url, admin, release(3, hosts), true));
+    // "Release to every host now": the release is uploaded (its views checked) first, then made complete.
+    const uploadMs = await uploadRelease(server.url, admin, release(3, hosts), false);
+    const immediate = await wave(f, [server.pid], hosts, 3, async () => {
+      const r = await api(server.url, admin, "POST", `/api/v1/releases/${CHANNEL}/3/complete`);
+      if (r.status !== 200) throw new Error(`complete refused: ${r.status} ${r.text.slice(0, 300)}`);
+    });
+    console.log(`uploading release #3 with ${WITH_VIEWS ? `${n} host views` : "no host views"} took ${(uploadMs / 1000).toFixed(1)} s (each view verified)`);
     console.log(`immediate release: ${immediate.latencies.length}/${n} agents, p50 ${ms(immediate.p50)}, p99 ${ms(immediate.p99)}, max ${ms(immediate.max)}, CPU server ${ms(immediate.serverCpuMs)} agents ${ms(immediate.agentsCpuMs)}; ${machine()}`);
     await until("every report of #3 acknowledged", 120_000, () => (f.acked.get(3)?.size ?? 0) >= n, 200).catch(() => undefined);
     const busy = await idle(server.pid, 1);

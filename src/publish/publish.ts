@@ -6,7 +6,7 @@ import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
-import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
+import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, signHostViews, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
 
 export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */
@@ -73,6 +73,8 @@ export interface PublishReport {
   sequence?: number;
   previousSequence?: number;
   manifest?: Manifest;
+  /** Each host's signed view of `manifest` (with `hostViews`), for a control server. */
+  views?: Manifest[];
   locations: { url: string; status: LocationStatus }[];
   caches: CacheUpload[];
   hosts: PublishedHost[];
@@ -175,6 +177,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     const w = await writeChannel(primary, others, compose, key.secret, trusted);
     previous = w.previous;
     Object.assign(report, { status: w.status, sequence: w.manifest.sequence, previousSequence: w.previous?.sequence, manifest: w.manifest, locations: w.locations, retries: w.retries });
+    if (opts.hostViews) report.views = signHostViews(w.manifest, key.secret);
     for (const l of w.locations) opts.onProgress?.({ step: "manifest", state: l.status, url: l.url, sequence: w.manifest.sequence });
     report.carriedOver = Object.keys(w.manifest.hosts).filter((n) => !selected.has(n)).sort();
   } else {

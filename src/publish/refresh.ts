@@ -1,5 +1,5 @@
 import { UsageError } from "../core/errors.js";
-import type { Manifest, ManifestBody } from "../manifest/index.js";
+import { signHostViews, type Manifest, type ManifestBody } from "../manifest/index.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { prepareChannel, type ChannelOptions } from "./setup.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom } from "./validity.js";
@@ -21,6 +21,8 @@ export interface RefreshReport {
   retries: number;
   /** The manifest written (for a control server to be told of it). */
   manifest: Manifest;
+  /** Each host's signed view of it (with `hostViews`). */
+  views?: Manifest[];
 }
 
 /**
@@ -56,5 +58,6 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
     warnings,
     retries: w.retries,
     manifest: w.manifest,
+    views: opts.hostViews ? signHostViews(w.manifest, key.secret) : undefined,
   };
 }

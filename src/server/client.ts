@@ -2,6 +2,9 @@ import { readFile } from "node:fs/promises";
 import { OscdError, UsageError } from "../core/errors.js";
 import type { FleetRow } from "./fleet-view.js";
 
+/** `POST /api/v1/releases` with this type carries `{manifest, views}`: the manifest and each host's signed view. */
+export const RELEASE_WITH_VIEWS = "application/vnd.oscd.release+json";
+
 /**
  * The server's API as the CLI uses it (`oscd status --server`). The token comes from a file or
  * the environment, never from argv, where `ps` would show it to every user of the machine.
@@ -54,12 +57,15 @@ export interface UploadedRelease {
  * verifies it as an agent would (signature by a trusted key, newer sequence, not expired), so
  * this only saves it reading the cache; it cannot make a release the server would not accept.
  */
-export async function uploadRelease(base: string, token: string, manifestText: string, timeoutMs = 60_000): Promise<UploadedRelease> {
+export async function uploadRelease(base: string, token: string, manifestText: string, opts: { views?: readonly string[]; timeoutMs?: number } = {}): Promise<UploadedRelease> {
   if (!/^https?:\/\//.test(base)) throw new UsageError(`--server ${JSON.stringify(base.slice(0, 80))} is not an http(s) URL`, "e.g. --server https://oscd.example.org", "bad-server-url");
   const url = base.replace(/\/+$/, "") + "/api/v1/releases";
+  // With host views, one request carries the manifest and every view (each the exact signed text).
+  const payload = opts.views ? JSON.stringify({ manifest: manifestText, views: opts.views }) : manifestText;
+  const type = opts.views ? RELEASE_WITH_VIEWS : "application/json";
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: manifestText, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": type }, body: payload, signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000) });
   } catch (e) {
     throw new ServerRequestError(`cannot reach ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`, "check the URL and that `oscd server` runs there; the manifest is written to the caches all the same");
   }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
-import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
+import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, viewHost, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import { HttpError } from "./errors.js";
@@ -23,6 +23,8 @@ export interface AddedRelease {
   created: boolean;
   /** `complete` when served to every host at once (immediate, or a refresh of what they run). */
   state?: "pending" | "complete";
+  /** Host views stored with it (new ones: an upload retried with views adds them). */
+  views: number;
 }
 
 export function etagOf(body: string): string {
@@ -38,7 +40,39 @@ function refusal(e: unknown): never {
   throw e;
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean } = {}): Promise<AddedRelease> {
+/**
+ * Host views (src/manifest/host-view.ts) checked as an agent checks a manifest, and each
+ * against the release: exactly it, cut down to one of its hosts, at most one per host. Any one
+ * that is not refuses the whole upload (nothing is stored).
+ */
+async function checkViews(release: Manifest, texts: readonly string[], trusted: readonly PublicKey[]): Promise<{ host: string; etag: string; body: string }[]> {
+  const seen = new Set<string>();
+  const out: { host: string; etag: string; body: string }[] = [];
+  for (const [i, text] of texts.entries()) {
+    // 10,000 views take a few seconds to check: other requests are served in between.
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+    out.push(checkView(release, text, i, seen, trusted));
+  }
+  return out;
+}
+
+function checkView(release: Manifest, text: string, i: number, seen: Set<string>, trusted: readonly PublicKey[]): { host: string; etag: string; body: string } {
+  const where = `host view ${i + 1}`;
+  let view: Manifest;
+  try {
+    view = parseManifest(text, where);
+    verifyManifest(view, trusted, where);
+  } catch (e) {
+    refusal(e);
+  }
+  const host = viewHost(view, release);
+  if (host === undefined) throw new HttpError(422, "bad-host-view", `${where} is not release ${release.channel} #${release.sequence} cut down to one of its hosts`, "upload the views publish signed with this manifest (oscd publish --server)");
+  if (seen.has(host)) throw new HttpError(422, "bad-host-view", `two host views for ${host}`, "upload one view per host");
+  seen.add(host);
+  return { host, etag: etagOf(text), body: text };
+}
+
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; views?: readonly string[] } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
   let signer: PublicKey;
@@ -49,6 +83,19 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
   } catch (e) {
     refusal(e);
   }
+  const views = await checkViews(manifest, opts.views ?? [], trusted);
+  const storeViews = async (trx: Kysely<Database>): Promise<number> => {
+    let added = 0;
+    for (let i = 0; i < views.length; i += 200) {
+      const r = await trx
+        .insertInto("release_views")
+        .values(views.slice(i, i + 200).map((v) => ({ channel: manifest.channel, sequence: manifest.sequence, ...v })))
+        .onConflict((oc) => oc.columns(["channel", "sequence", "host"]).doNothing())
+        .executeTakeFirst();
+      added += Number(r.numInsertedOrUpdatedRows ?? 0n);
+    }
+    return added;
+  };
   return db.transaction().execute(async (trx) => {
     const latest = await trx.selectFrom("releases").select("body").where("channel", "=", manifest.channel).orderBy("sequence", "desc").limit(1).executeTakeFirst();
     let same = false;
@@ -58,7 +105,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       refusal(e);
     }
     const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: signer.name };
-    if (same) return { ...result, created: false };
+    if (same) return { ...result, created: false, views: await storeViews(trx) };
     // A refresh (`oscd publish --refresh`: the same systems re-signed with a later expiry) moves
     // nobody anywhere, so it needs no rollout: served at once, or hosts would be held on the
     // expiring one until an operator rolled out a change that changes nothing.
@@ -76,7 +123,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       created_at: now.getTime(),
     };
     await trx.insertInto("releases").values(row).execute();
-    return { ...result, created: true, state: row.state };
+    return { ...result, created: true, state: row.state, views: await storeViews(trx) };
   });
 }
 

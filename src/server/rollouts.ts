@@ -199,7 +199,9 @@ export async function getRollout(db: Kysely<Database>, id: string): Promise<Roll
       const of = (s: string) => (w.state === "pending" ? [] : hosts.filter((h) => seen.get(h) === s));
       const healthy = of("ok");
       const failed = of("failed");
-      return { idx: w.idx, name: w.name, state: w.state, hosts, healthy, failed, pending: hosts.filter((h) => !healthy.includes(h) && !failed.includes(h)), startedAt: w.started_at, healthyAt: w.healthy_at, finishedAt: w.finished_at };
+      // By lookup, not by searching the lists: a wave of 10,000 hosts is 10^8 comparisons otherwise.
+      const done = new Set([...healthy, ...failed]);
+      return { idx: w.idx, name: w.name, state: w.state, hosts, healthy, failed, pending: hosts.filter((h) => !done.has(h)), startedAt: w.started_at, healthyAt: w.healthy_at, finishedAt: w.finished_at };
     }),
   };
 }

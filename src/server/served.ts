@@ -7,8 +7,8 @@ import type { Notifier } from "./notify.js";
  * else the channel's newest release that finished rolling out (`complete`). A host that a
  * rollout has not reached keeps being served its previous manifest.
  *
- * The answer for every host of a channel is read at once (one query for the channel's
- * assignments, one per release they name) and kept per process until a notice says the
+ * The answer for every host of a channel is read at once (its assignments, the releases they
+ * name and the hosts' own views of those: a few queries) and kept per process until a notice says the
  * channel changed (the notifier reaches every process, PostgreSQL ones included). So an agent
  * asking "anything new?" costs no database read, and when a wave starts, the 10,000 long-polls
  * it wakes cost one read of the channel, not one each.
@@ -27,13 +27,19 @@ export class ChannelView {
   constructor(
     readonly base: Served | undefined,
     private readonly assigned: ReadonlyMap<string, Served>,
+    /** Per release sequence, the hosts' own signed views of it. */
+    private readonly views: ReadonlyMap<number, ReadonlyMap<string, Served>> = new Map(),
   ) {}
 
-  /** Whichever is newer: an assignment from an old rollout never holds a host below a release that completed since. */
+  /**
+   * Whichever release is newer (an assignment from an old rollout never holds a host below a
+   * release that completed since), as the host's own view of it when publish signed one.
+   */
   get(host: string): Served | undefined {
     const a = this.assigned.get(host);
-    if (a && (!this.base || a.sequence >= this.base.sequence)) return a;
-    return this.base;
+    const release = a && (!this.base || a.sequence >= this.base.sequence) ? a : this.base;
+    if (!release) return undefined;
+    return this.views.get(release.sequence)?.get(host) ?? release;
   }
 }
 
@@ -102,7 +108,17 @@ export async function readChannel(db: Kysely<Database>, channel: string): Promis
     const s = releases.get(r.sequence);
     if (s) assigned.set(r.host, s);
   }
-  return new ChannelView(base ? releases.get(base.sequence) : undefined, assigned);
+  const views = new Map<number, Map<string, Served>>();
+  const sequences = [...releases.keys()];
+  for (let i = 0; i < sequences.length; i += 100) {
+    const found = await db.selectFrom("release_views").select(["sequence", "host", "etag", "body"]).where("channel", "=", channel).where("sequence", "in", sequences.slice(i, i + 100)).execute();
+    for (const v of found) {
+      let m = views.get(v.sequence);
+      if (!m) views.set(v.sequence, (m = new Map()));
+      m.set(v.host, served({ channel, ...v }));
+    }
+  }
+  return new ChannelView(base ? releases.get(base.sequence) : undefined, assigned, views);
 }
 
 export async function servedRelease(db: Kysely<Database>, host: string, channel: string): Promise<Served | undefined> {

@@ -35,8 +35,10 @@ export interface SimAgentOptions {
   deployMsMax: number;
   /** Agents start spread over this long (a fleet does not boot in one millisecond). */
   startSpreadMs: number;
-  /** Seconds to wait before retrying a failed fetch (the real agent backs off from 5 s). */
-  retrySeconds: number;
+  /** The agent's backoff after failed fetches (config `backoff`): initial · 2^(failures−1), at most max, ±20 %. */
+  backoff: { initial: number; max: number };
+  /** The outbox's retry interval (config `reports.retryInterval`): doubled per failure, up to 10×. */
+  reportRetrySeconds: number;
 }
 
 /** What the process reports: per sequence, when each agent held it (epoch ms), reports acknowledged. */
@@ -86,12 +88,14 @@ export class SimAgent {
     const source = new ManifestSource(endpoints, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds });
     await sleep(Math.random() * this.opts.startSpreadMs);
     if (this.opts.heartbeatSeconds > 0) void this.heartbeat();
+    let failures = 0;
     while (!this.stopped) {
       try {
         this.holding = source.longPolling;
         this.fetches++;
         const r = await source.fetch(this.abort.signal);
         this.holding = false;
+        failures = 0;
         if (r.kind === "new") {
           const seq = sequenceOf(r.text);
           this.events.received(this.spec.host, seq, epochMs());
@@ -105,7 +109,11 @@ export class SimAgent {
         this.holding = false;
         if (this.stopped) break;
         this.events.error(`fetch: ${(e as Error).message.slice(0, 200)}`);
-        await sleep(this.opts.retrySeconds * 1000 * (0.5 + Math.random()));
+        // As the agent's manifest watcher: exponential, with jitter, so a fleet that lost its
+        // server comes back spread out instead of all at once.
+        failures++;
+        const { initial, max } = this.opts.backoff;
+        await sleep(Math.min(max, initial * 2 ** (failures - 1)) * 1000 * (0.8 + 0.4 * Math.random()));
       }
     }
   }
@@ -129,8 +137,8 @@ export class SimAgent {
   }
 
   private async post(path: string, id: string, body: string, acked: (created: boolean) => void): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      const server = this.spec.servers[attempt % this.spec.servers.length] as string;
+    for (let failures = 0; !this.stopped; ) {
+      const server = this.spec.servers[failures % this.spec.servers.length] as string;
       try {
         const res = await httpFetch(`${server}${path}`, {
           method: "POST",
@@ -149,7 +157,9 @@ export class SimAgent {
         if (this.stopped) return;
         this.events.error(`${path}: ${(e as Error).message.slice(0, 200)}`);
       }
-      await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+      // As the outbox: the retry interval, doubled per failure up to ten times it.
+      failures++;
+      await sleep(Math.min(10, 2 ** (failures - 1)) * this.opts.reportRetrySeconds * 1000);
     }
   }
 }

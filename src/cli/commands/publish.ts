@@ -70,10 +70,10 @@ interface PublishFlags extends BuildSourceFlags {
 }
 
 /** With --server, the control server is told of the manifest just written (it verifies it itself). */
-export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFile">, manifest: Manifest | undefined, json: boolean | undefined): Promise<void> {
+export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFile">, manifest: Manifest | undefined, json: boolean | undefined, views?: readonly Manifest[]): Promise<void> {
   if (o.server === undefined || manifest === undefined) return;
   const { readServerToken, uploadRelease } = await import("../../server/index.js");
-  const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest));
+  const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest), { views: views?.map(serializeManifest) });
   if (!json) process.stderr.write(`oscd: server ${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}\n`);
 }
 
@@ -125,9 +125,9 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs });
+        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, hostViews: o.server !== undefined });
         printRefresh(r, o.json);
-        await tellServer(o, r.manifest, o.json);
+        await tellServer(o, r.manifest, o.json, r.views);
         return;
       }
       const report = await publish({
@@ -138,6 +138,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         keyFile: o.key,
         caches: o.cache,
         manifestOut: o.manifestOut,
+        hostViews: o.server !== undefined,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
@@ -159,7 +160,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
               : "no manifest written (no host could be published)";
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
-      if (report.status !== "not-written") await tellServer(o, report.manifest, o.json);
+      if (report.status !== "not-written") await tellServer(o, report.manifest, o.json, report.views);
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),

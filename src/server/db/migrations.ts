@@ -123,6 +123,23 @@ export const MIGRATIONS: readonly Migration[] = [
       await (dbTyped as AnyDb).schema.alterTable("rollouts").addColumn("wave_timeout_ms", "bigint", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  {
+    // Numbered apart from the others on purpose: several branches add migrations at once, and a
+    // version is an identity, not a position (applied ones are looked up, the rest run in order).
+    version: 20,
+    name: "host views of releases",
+    up: async (dbTyped) => {
+      await (dbTyped as AnyDb).schema
+        .createTable("release_views")
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("sequence", "bigint", (c) => c.notNull())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("etag", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("release_views_pk", ["channel", "sequence", "host"])
+        .execute();
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -40,6 +40,16 @@ export interface ReleaseTable {
   created_at: number;
 }
 
+/** A host's own signed view of a release (src/manifest/host-view.ts), served instead of the whole manifest. */
+export interface ReleaseViewTable {
+  channel: string;
+  sequence: number;
+  host: string;
+  etag: string;
+  /** The view exactly as uploaded and verified. */
+  body: string;
+}
+
 export interface AssignmentTable {
   host: string;
   channel: string;
@@ -111,6 +121,7 @@ export interface Database {
   tokens: TokenTable;
   hosts: HostTable;
   releases: ReleaseTable;
+  release_views: ReleaseViewTable;
   assignments: AssignmentTable;
   rollouts: RolloutTable;
   waves: WaveTable;
