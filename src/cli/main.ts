@@ -22,6 +22,7 @@ function baseProgram(): Command {
       `
 Examples:
   oscd --version
+  oscd --version --verbose           # also Node and the Nix (or Lix) found, and where
   oscd keys generate fleet-1         # a Nix-format signing key pair
   oscd upgrade --tag v1.4.0          # on a machine: build and switch to a release
   oscd status --json
@@ -119,6 +120,13 @@ export function reportError(
 export async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
   let program: Command | undefined;
+  // Commander answers --version at once and would never see --verbose.
+  if (args.length === 2 && args.some((a) => a === "--version" || a === "-V") && args.includes("--verbose")) {
+    const { verboseVersion } = await import("./nix-found.js");
+    process.stdout.write(await verboseVersion(packageVersion()));
+    process.exitCode = EXIT.ok;
+    return;
+  }
   try {
     program = await buildProgram(args);
     await program.parseAsync(argv);

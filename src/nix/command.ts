@@ -1,5 +1,6 @@
 import { CommandFailedError, type ExitCode } from "../core/errors.js";
 import { run, stderrTail, type RunResult } from "../core/exec.js";
+import { stripAnsi, summariseNixMessage } from "./messages.js";
 
 /** Options every Nix adapter call accepts. */
 export interface NixCallOptions {
@@ -37,22 +38,53 @@ export class NixCommandError extends CommandFailedError {
   }
 }
 
-// Nix colours its messages on a terminal; the one-line error must not carry the escapes.
-const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
-
 /**
  * Nix's summary lines that only say *that* something failed; the cause is an earlier `error:`
- * line (e.g. "hash mismatch importing path …" before "build of … failed").
+ * line (e.g. "hash mismatch importing path …" before "build of … failed"). From 2.30 a
+ * dependency's failure reads "Cannot build 'D'. Reason: 1 dependency failed."
  */
-const CONSEQUENCE = [/^error: build of .* failed$/, /^error: some substitutes for .* failed/, /^error: \d+ dependenc(y|ies) of derivation .* failed to build$/];
+const CONSEQUENCE = [
+  /^error: build of .* failed$/,
+  /^error: some substitutes for .* failed/,
+  /^error: \d+ dependenc(y|ies) of derivation .* failed to build$/,
+  /^error: Cannot build '.*'\. Reason: \d+ dependenc(y|ies) failed/,
+];
 
 /**
- * The most useful single line of Nix's stderr: its last `error:` line that names a cause (not a
- * summary such as "build of … failed"), else its last `error:` line, else its last line.
+ * Nix's `error:` messages, each as one line: from 2.30 a message spans several lines (`Cannot
+ * build 'D'.`, then an indented `Reason: …`), so the continuation lines that say why are joined
+ * to it (log lines left out).
+ */
+function errorMessages(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let current: string[] | undefined;
+  const flush = () => {
+    if (current) out.push(`error: ${summariseNixMessage(current.join("\n"))}`);
+    current = undefined;
+  };
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line.startsWith("error:")) {
+      flush();
+      current = [line];
+    } else if (current && /^\s/.test(raw) && line !== "" && !/^(warning|trace|note):/.test(line)) {
+      current.push(line);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+/**
+ * The most useful single line of Nix's stderr: its last `error:` message that names a cause
+ * (not a summary such as "build of … failed"), else its last `error:` message, else its last line.
  */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr.replace(ANSI_COLOUR, "").split("\n").map((l) => l.trim()).filter(Boolean);
-  const errs = lines.filter((l) => l.startsWith("error:"));
+  const rawLines = stripAnsi(stderr).split("\n");
+  const lines = rawLines.map((l) => l.trim()).filter(Boolean);
+  const errs = errorMessages(rawLines);
   const causes = errs.filter((l) => !CONSEQUENCE.some((re) => re.test(l)));
   const pick = causes.length > 0 ? causes[causes.length - 1] : errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
   return (pick ?? "").slice(0, 400);

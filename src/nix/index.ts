@@ -1,6 +1,9 @@
 /** Typed adapters over the real Nix binaries, and Nix-format keys and narinfos. */
 export * from "./command.js";
 export * from "./version.js";
+export * from "./output-error.js";
+export * from "./messages.js";
+export * from "./hash.js";
 export * from "./storepath.js";
 export * from "./installable.js";
 export * from "./evaluate.js";
@@ -9,7 +12,12 @@ export * from "./gcroots.js";
 export * from "./add.js";
 export * from "./realise.js";
 export * from "./copy.js";
+export * from "./pathinfo-json.js";
 export * from "./pathinfo.js";
+export * from "./signatures.js";
+export * from "./trust-check.js";
+export * from "./config.js";
+export * from "./log-json.js";
 export * from "./sign.js";
 export * from "./profile.js";
 export * from "./keys.js";

@@ -42,12 +42,14 @@ export function registerStatus(program: Command): void {
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
     .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
-      const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
-      if (o.json) return printJson({ ...s, agent: a ?? null });
-      if (o.oneline) {
+      // Which Nix this machine runs costs a `nix --version`: not asked for --oneline.
+      const { nixFound, nixFoundLine } = await import("../nix-found.js");
+      const [s, a, n] = await Promise.all([hostStatus(), agentStatus(o.socket), o.oneline ? undefined : nixFound()]);
+      if (o.oneline || !n) {
         process.stdout.write(oneLine(s, a));
         return;
       }
+      if (o.json) return printJson({ ...s, agent: a ?? null, nix: "nix" in n ? n.nix : null, ...("problem" in n ? { nixProblem: n.problem } : {}) });
       const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
       out("host", s.host);
       out("running", s.currentSystem ?? "(none)");
@@ -56,6 +58,7 @@ export function registerStatus(program: Command): void {
       out("generation", g ? `${g.generation}${g.version ? `, version ${g.version}` : ""}${g.commit ? `, commit ${g.commit.slice(0, 12)}` : ""}${g.ref ? ` (${g.ref})` : ""}` : "(none)");
       out("source", s.source ?? "(none)");
       out("reboot", s.reboot.needed ? `needed (${s.reboot.reasons.join(", ")})` : "not needed");
+      out("nix", nixFoundLine(n));
       if (s.openDeployment) out("in progress", `${s.openDeployment.id} ${s.openDeployment.mode} ${s.openDeployment.toplevel} at "${s.openDeployment.state}"`);
       if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
       for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}: ${f.reason}`);
