@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run, type RunResult } from "../../src/core/exec.js";
 import { claimNamespace, releaseNamespace, testNetwork, wireHost, type TestNetwork } from "./network.js";
+import { withNewerNix } from "./nix-newer.js";
 import { attempt, must } from "./sh.js";
 import { clientKey, startSshd, type SshClientKey } from "./sshd.js";
 
@@ -13,7 +14,8 @@ const PRIVATE_DIRS = ["/nix", "/run", "/boot", "/etc", "/root", "/var/lib/oscd"]
 
 // The Node that runs the tests comes first: scripts/lib/setup.sh may have installed Node 24 outside
 // the machine's default PATH, and oscd in a host must run on the same Node as on the deployer.
-const HOST_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+// With OSCD_TEST_NIX=newer the wrapper presenting a newer Nix comes before both (nix-newer.ts).
+const HOST_PATH = withNewerNix(`${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
 
 export interface SimHostOptions {
   name: string;
