@@ -35,12 +35,16 @@ export function parseNixLogLine(line: string): NixLogEvent | undefined {
 }
 
 /** A field of a start or result event as a string, when it is one. */
-export function fieldString(e: { fields?: unknown[] }, i: number): string | undefined {
-  const v = e.fields?.[i];
+function fields(e: NixLogEvent): unknown[] | undefined {
+  return e.action === "start" || e.action === "result" ? e.fields : undefined;
+}
+
+export function fieldString(e: NixLogEvent, i: number): string | undefined {
+  const v = fields(e)?.[i];
   return typeof v === "string" ? v : undefined;
 }
 
-export function fieldNumber(e: { fields?: unknown[] }, i: number): number | undefined {
-  const v = e.fields?.[i];
+export function fieldNumber(e: NixLogEvent, i: number): number | undefined {
+  const v = fields(e)?.[i];
   return typeof v === "number" ? v : undefined;
 }
