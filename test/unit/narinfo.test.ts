@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatNarInfo, generateSecretKey, narInfoFingerprint, parseNarInfo, publicKeyOf, signNarInfo, verifyNarInfo, NarInfoFormatError } from "../../src/nix/index.js";
+import { decodeNixBase32, formatNarInfo, generateSecretKey, narInfoFingerprint, parseNarInfo, publicKeyOf, signNarInfo, verifyNarInfo, NarInfoFormatError } from "../../src/nix/index.js";
 
 const TEXT = `StorePath: /nix/store/5clznwb8h5c67fv278ck73l9qigdaf0n-x
 URL: nar/06456zlqd7bwk4d8lv5n5qqiznf0xx6bgd5fwbns3a4544s91n9b.nar.xz
@@ -70,3 +70,21 @@ describe("narinfo strictness (issue 9)", () => {
     expect(err?.message).not.toMatch(/[\r\n\u2028]/);
   });
 });
+
+describe("narinfo NarHash in the forms Nix reads", () => {
+  it("an SRI or hex NarHash (other cache servers) reads as the sha256:<nix32> Nix signs, so the signature still verifies", () => {
+    const k = generateSecretKey("cache-1");
+    const signed = signNarInfo(parseNarInfo(TEXT), k);
+    const digest = Buffer.from(nixBase32Decode("09lyip90d3f7nlw4cznbydbkf6khzv8j0dsk0iwh9f00rrh68sqr"));
+    for (const form of [`sha256-${digest.toString("base64")}`, `sha256:${digest.toString("hex")}`]) {
+      const other = parseNarInfo(formatNarInfo(signed).replace(/^NarHash: .*$/m, `NarHash: ${form}`));
+      expect(other.narHash).toBe("sha256:09lyip90d3f7nlw4cznbydbkf6khzv8j0dsk0iwh9f00rrh68sqr");
+      expect(verifyNarInfo(other, [publicKeyOf(k)])).toBe(true);
+    }
+    expect(() => parseNarInfo(TEXT.replace(/^NarHash: .*$/m, `NarHash: sha512-${Buffer.alloc(64).toString("base64")}`))).toThrow(NarInfoFormatError);
+  });
+});
+
+function nixBase32Decode(s: string): Buffer {
+  return decodeNixBase32(s, 32) as Buffer;
+}
