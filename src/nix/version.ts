@@ -150,7 +150,7 @@ export async function nixVersion(opts: NixCallOptions = {}): Promise<NixVersion>
 
 export async function findNix(opts: NixCallOptions = {}): Promise<FoundNix> {
   const where = resolve(opts);
-  const key = `${where.realPath ?? where.path ?? "?"}\0${opts.env?.NIX_CONFIG ?? ""}`;
+  const key = where.realPath ?? where.path ?? "?";
   let p = cache.get(key);
   if (!p) {
     p = askVersion(opts);
