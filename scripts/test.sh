@@ -21,7 +21,20 @@ echo "==> tests"
 report=$(mktemp)
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-# One plain closing line that any CI log reader understands.
-node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$report" || true
-rm -f "$report"
+summary() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${process.argv[2]}${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$1" "$2" || true; }
+# The end-to-end tests that read Nix's output and recognise its refusals, once more with a `nix`
+# first on PATH (here, in simulated hosts and over SSH to them) that presents Nix 2.35's output
+# shapes and wordings over the installed Nix: test/harness/nix-newer.ts. Only on a full run.
+newer_report=""
+if [ $# -eq 0 ]; then
+  echo "==> end-to-end tests again under a newer Nix's output shapes (OSCD_TEST_NIX=newer)"
+  newer_report=$(mktemp)
+  OSCD_TEST_NIX=newer npx vitest run --reporter=default --reporter=json --outputFile.json="$newer_report" \
+    test/e2e/nix-found.test.ts test/e2e/publish.test.ts test/e2e/bundle.test.ts test/e2e/inspect.test.ts \
+    test/e2e/activate.test.ts test/e2e/image.test.ts test/e2e/deploy.test.ts || status=$?
+fi
+# One plain closing line per run that any CI log reader understands.
+summary "$report" ""
+[ -n "$newer_report" ] && summary "$newer_report" "under OSCD_TEST_NIX=newer: "
+rm -f "$report" "$newer_report"
 exit $status
