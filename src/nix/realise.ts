@@ -75,15 +75,15 @@ export async function realise(storePath: string, opts: RealiseOptions): Promise<
   const unsigned = untrustedSubstitute(err);
   if (unsigned) throw new UnsignedPathError(storePath, unsigned.replace(/^(?:warning|error):\s*/, ""));
   if (corruptSubstitute(err)) throw new PathCorruptError(storePath, lastErrorLine(err).replace(/^error:\s*/, ""));
+  if (diskFull(err)) {
+    throw new NixCommandError("disk-full", r, `realising ${storePath}`, "free space in /nix/store (nix-collect-garbage) and try again");
+  }
   if (checkable) {
     const dep = await untrustedInClosure(storePath, caches, keys, query).catch(() => undefined);
     if (dep) throw new UnsignedPathError(storePath, `${dep.path === storePath ? "it" : `its dependency ${dep.path}`} is offered by ${dep.caches.join(", ")} without a signature by a trusted key`);
   }
   const unavailable = pathUnavailable(err);
   if (unavailable) throw new PathUnavailableError(storePath, lastErrorLine(err).replace(/^error:\s*/, "") || unavailable);
-  if (diskFull(err)) {
-    throw new NixCommandError("disk-full", r, `realising ${storePath}`, "free space in /nix/store (nix-collect-garbage) and try again");
-  }
   throw new NixCommandError("nix-realise-failed", r, `realising ${storePath}`);
 }
 
