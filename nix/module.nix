@@ -55,7 +55,7 @@ let
     else v;
 
   settings = dropNulls ({
-    inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath
+    inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath
       flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow reboot health postDeploymentCommand
       controlSocket exporter backoff logLevel diff;
     manifest = if cfg.manifest.urls == [ ] then null else cfg.manifest;
@@ -72,7 +72,8 @@ in
     hostname = opt types.str config.networking.hostName "This machine's name in the fleet and in manifests.";
     machineId = nullable types.str "When set, a system is activated only if its etc/machine-id matches (comin's machineId).";
     stateDir = opt types.str "/var/lib/oscd" "State directory: journal, generations, last applied releases, report outbox.";
-    trustedPublicKeys = opt (types.listOf types.str) [ ] "Public keys (name:base64) trusted for manifests and for store paths.";
+    trustedPublicKeys = opt (types.listOf types.str) [ ] "Public keys (name:base64) trusted for manifests and for store paths, until the machine has a trust root.";
+    trustRoot = nullable types.str "The fleet's first trust root (oscd trust init): where the machine's trust starts; later versions are walked from the channel.";
     substituters = opt (types.listOf types.str) [ ] "Binary caches to use besides the ones a manifest names.";
 
     manifest = {
@@ -85,6 +86,7 @@ in
       timeout = opt types.int 30 "Seconds one request may take beyond the long-poll wait.";
       maxClockSkewSeconds = opt types.int 300 "How far this machine's clock may be off when checking a manifest's expiry.";
       allowNoExpiry = opt types.bool false "Accept manifests without expiresAt (written before expiry existed); they could be replayed for ever.";
+      trustUrls = opt (types.listOf types.str) [ ] "Where the channel's trust roots and revocation list are; empty: trust/ beside each manifest URL.";
     };
 
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";

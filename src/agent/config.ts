@@ -52,6 +52,11 @@ export const manifestSourceSchema = z
     maxClockSkewSeconds: seconds.default(300),
     /** Accept manifests without `expiresAt` (written before expiry existed). Off: they could be replayed for ever. */
     allowNoExpiry: z.boolean().default(false),
+    /**
+     * Where the channel's trust documents are (trust roots, revocation list), tried in order.
+     * Empty: the `trust/` directory beside each manifest URL (docs/trust.md).
+     */
+    trustUrls: z.array(urlSchema).default([]),
   })
   .strict();
 
@@ -93,6 +98,11 @@ export const agentConfigSchema = z
     stateDir: absolutePath.default("/var/lib/oscd"),
     /** Public keys (`name:base64`) trusted for manifests and for the store paths in caches. */
     trustedPublicKeys: z.array(z.string().regex(/^[^:\s]+:[A-Za-z0-9+/]+=*$/, "a Nix public key name:base64")).default([]),
+    /**
+     * The fleet's first trust root (oscd trust init), installed with the machine: where its trust
+     * starts until it has walked to a newer one. Without it, trustedPublicKeys are the implicit root.
+     */
+    trustRoot: absolutePath.optional(),
     /** Caches used besides the ones a manifest names. */
     substituters: z.array(z.string()).default([]),
     manifest: manifestSourceSchema.optional(),
@@ -151,7 +161,7 @@ export const agentConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (!c.manifest && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["manifest"], message: "configure a manifest source, git remotes, or both" });
-    if (c.manifest && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    if (c.manifest && c.trustedPublicKeys.length === 0 && !c.trustRoot) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
     const names = new Set<string>();
     c.remotes.forEach((r, i) => {
       if (names.has(r.name)) ctx.addIssue({ code: "custom", path: ["remotes", i, "name"], message: `remote ${r.name} is listed twice` });

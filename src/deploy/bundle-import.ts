@@ -7,8 +7,9 @@ import { activate, lastAppliedSequence, DEFAULT_LAYOUT, type ActivationRequest, 
 import { readLinkOrUndefined } from "../core/fs.js";
 import { ownEntry } from "../fleet/index.js";
 import { NarInfoFormatError, nixBase32, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
-import { readTrustedManifest, type Manifest } from "../publish/index.js";
-import { BUNDLE_CACHE, BUNDLE_MANIFEST } from "./bundle.js";
+import { parseManifest, type Manifest } from "../publish/index.js";
+import { directorySource, MachineTrust, ReleaseRevokedError, type TrustUpdate } from "../trust/index.js";
+import { BUNDLE_CACHE, BUNDLE_MANIFEST, BUNDLE_TRUST } from "./bundle.js";
 
 export class BundleRefusedError extends GuardError {
   constructor(dir: string, cause: string) {
@@ -23,6 +24,18 @@ export interface VerifiedBundle {
   toplevel: string;
   /** Every store path of the toplevel's closure found in the bundle, each checked. */
   paths: string[];
+  /** The channel's sequence epoch in the trust root the manifest was checked with. */
+  epoch?: string;
+  /** Trust roots walked and revocations taken from the bundle's `trust/`. */
+  trust: TrustUpdate;
+}
+
+export interface BundleTrustOptions {
+  /** The engine's state directory (the trust state is kept there); default /var/lib/oscd. */
+  stateDir?: string;
+  /** machine.toml `trustRoot`. */
+  trustRoot?: string;
+  now?: Date;
 }
 
 const MAX_MANIFEST_BYTES = 1 << 20;
@@ -44,24 +57,36 @@ async function sha256File(path: string): Promise<{ hash: string; size: number }>
  * narinfo signed by a trusted key whose NAR file has exactly the signed hash and size. Any
  * failure refuses the whole bundle with its cause (exit 3).
  */
-export async function verifyBundle(dirIn: string, host: string, trusted: readonly string[]): Promise<VerifiedBundle> {
+export async function verifyBundle(dirIn: string, host: string, trusted: readonly string[], opts: BundleTrustOptions = {}): Promise<VerifiedBundle> {
   const dir = resolve(dirIn);
   const refuse = (cause: string): never => {
     throw new BundleRefusedError(dir, cause);
   };
-  const keys: PublicKey[] = trusted.map((k) => parsePublicKey(k));
-  if (keys.length === 0) refuse("this machine trusts no keys (trustedPublicKeys in /etc/oscd/machine.toml), so nothing can be checked");
+  const now = opts.now ?? new Date();
   const mpath = join(dir, BUNDLE_MANIFEST);
   const st = await lstat(mpath).catch(() => refuse(`it has no ${BUNDLE_MANIFEST}`));
   if (!st.isFile() || st.size > MAX_MANIFEST_BYTES) refuse(`${BUNDLE_MANIFEST} is not a regular file of at most 1 MiB`);
   let manifest: Manifest;
+  let trust: MachineTrust;
+  let update: TrustUpdate;
+  let epoch: string | undefined;
   try {
-    manifest = readTrustedManifest(await readFile(mpath, "utf8"), keys, `${BUNDLE_MANIFEST}`).manifest;
+    manifest = parseManifest(await readFile(mpath, "utf8"), BUNDLE_MANIFEST);
+    trust = await MachineTrust.load({ stateDir: opts.stateDir ?? DEFAULT_LAYOUT.stateDir, trustedPublicKeys: trusted, bootstrap: opts.trustRoot });
+    // A bundle carries the trust roots and revocations of its time: a machine without network
+    // walks the rotations it missed from the bundle itself.
+    update = await trust.update(directorySource(join(dir, BUNDLE_TRUST)), { channel: manifest.channel });
+    epoch = trust.verifyManifest(manifest, BUNDLE_MANIFEST, now).epoch;
   } catch (e) {
     return refuse(e instanceof OscdError ? e.message : String(e));
   }
+  const keys: PublicKey[] = trust.cacheKeys(trusted).map((k) => parsePublicKey(k));
+  if (keys.length === 0) refuse("this machine trusts no keys (trustedPublicKeys in /etc/oscd/machine.toml), so nothing can be checked");
   const entry = ownEntry(manifest.hosts, host);
   if (!entry) return refuse(`it is for ${Object.keys(manifest.hosts).join(", ") || "no host"}, not for ${host}`);
+  const revoked = trust.findRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: entry.toplevel });
+  // The same code as every other way in: a revoked release is refused alike, nothing imported.
+  if (revoked) throw new ReleaseRevokedError(revoked, `bundle ${dir} (channel ${manifest.channel}, sequence ${manifest.sequence}) for ${host}`);
   const cache = join(dir, BUNDLE_CACHE);
   const seen = new Set<string>();
   const queue = [entry.toplevel];
@@ -90,7 +115,7 @@ export async function verifyBundle(dirIn: string, host: string, trusted: readonl
       if (!seen.has(ref)) queue.push(ref);
     }
   }
-  return { dir, manifest, host, toplevel: entry.toplevel, paths: [...seen] };
+  return { dir, manifest, host, toplevel: entry.toplevel, paths: [...seen], epoch, trust: update };
 }
 
 export interface BundleActivation extends Omit<ActivationRequest, "toplevel" | "release" | "substituters" | "trustedPublicKeys" | "host"> {
@@ -104,12 +129,12 @@ export interface BundleActivation extends Omit<ActivationRequest, "toplevel" | "
  * release facts, so its guards apply (host identity, no downgrade, no replay of an older bundle).
  */
 export async function activateBundle(dir: string, req: BundleActivation): Promise<{ bundle: VerifiedBundle; result: ActivationResult }> {
-  const bundle = await verifyBundle(dir, req.host, req.trustedPublicKeys);
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  const bundle = await verifyBundle(dir, req.host, req.trustedPublicKeys, { stateDir: layout.stateDir, trustRoot: req.trustRoot });
   const m = bundle.manifest;
   // An older bundle is a replay: refused before its closure is imported (the engine would
   // refuse it too, but only after realising it). The running system again is left to the engine.
-  const layout = req.layout ?? DEFAULT_LAYOUT;
-  const last = await lastAppliedSequence(layout, m.channel);
+  const last = await lastAppliedSequence(layout, m.channel, bundle.epoch);
   const running = await readLinkOrUndefined(join(layout.runDir, "current-system"));
   if (last !== undefined && m.sequence <= last && running !== bundle.toplevel) {
     throw new BundleRefusedError(bundle.dir, `its sequence ${m.sequence} on channel ${m.channel} is not newer than ${last}, the last one this host applied (a replay)`);
@@ -119,7 +144,7 @@ export async function activateBundle(dir: string, req: BundleActivation): Promis
     toplevel: bundle.toplevel,
     substituters: [`file://${join(bundle.dir, BUNDLE_CACHE)}`],
     trustedPublicKeys: req.trustedPublicKeys,
-    release: { version: m.version || undefined, commit: m.commit, ref: m.ref, channel: m.channel, sequence: m.sequence },
+    release: { version: m.version || undefined, commit: m.commit, ref: m.ref, channel: m.channel, sequence: m.sequence, ...(bundle.epoch !== undefined ? { epoch: bundle.epoch } : {}) },
   });
   return { bundle, result };
 }

@@ -85,7 +85,10 @@ a refusal by a guard exits 3.`,
       let substituters = machine.substituters;
       const say = progressPrinter(!o.quiet && !o.json);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
+        if (m.trust && m.trust.walked.length > 0) say("trust", `trust root version ${m.trust.from} → ${m.trust.to} (walked ${m.trust.walked.join(", ")})`);
+        if (m.trust?.offeredOlder !== undefined) say("trust", `trust root version ${m.trust.offeredOlder} offered and refused: this machine has version ${m.trust.to}`);
+        if (m.trust?.revocations !== undefined) say("trust", `revocation list of channel ${m.manifest.channel} version ${m.trust.revocations}`);
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;
@@ -98,6 +101,7 @@ a refusal by a guard exits 3.`,
         release,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
+        trustRoot: machine.trustRoot,
         health: healthSchema.parse(machine.health ?? {}),
         ...guardFlags(o),
         onProgress: say,
@@ -127,6 +131,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     mode: o.mode,
     host: o.host ?? machine.host ?? hostname(),
     trustedPublicKeys: machine.trustedPublicKeys,
+    trustRoot: machine.trustRoot,
     health: healthSchema.parse(machine.health ?? {}),
     ...guardFlags(o),
     onProgress: progressPrinter(!o.quiet && !o.json),

@@ -12,6 +12,7 @@ interface BundleFlags {
   channel?: string;
   sequence?: number;
   builders?: string;
+  trust?: string;
   stateDir?: string;
   rootsDir?: string;
   json?: boolean;
@@ -29,6 +30,7 @@ export function registerBundle(program: Command): void {
     .option("--channel <name>", "the manifest's channel (the host refuses a sequence not newer than the last it applied from it)", "bundle")
     .option("--sequence <n>", "the manifest's sequence (default: seconds since 1970)", positiveInt)
     .option("--builders <spec>", "Nix remote builders")
+    .option("--trust <dir>", "carry the trust roots and revocation lists of this directory (a channel's trust/, as oscd trust publish writes it)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror")
     .option("--roots-dir <dir>", "GC root directory for the build results")
     .option("--json", "print the result as JSON")
@@ -38,6 +40,7 @@ export function registerBundle(program: Command): void {
 Examples:
   oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
   oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0
+  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --trust /srv/nix-cache/channels/trust
 
 On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
 before importing anything, then activates through the engine.`,
@@ -52,6 +55,7 @@ before importing anything, then activates through the engine.`,
         channel: o.channel,
         sequence: o.sequence,
         builders: o.builders,
+        trustDir: o.trust,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
         onProgress: o.json ? undefined : (l) => process.stderr.write(`oscd: ${l}\n`),
