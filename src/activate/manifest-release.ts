@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { GuardError, OscdError, UsageError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { checkFreshness, DEFAULT_SKEW_MS, parseManifest, type Manifest } from "../manifest/index.js";
 import { parsePublicKey } from "../nix/index.js";
 import { MachineTrust, trustLocationBeside, trustSource, type TrustUpdate } from "../trust/index.js";
@@ -71,19 +72,21 @@ export function describeLocation(location: string): string {
 
 async function fetchText(location: string, where: string): Promise<string> {
   if (/^https?:\/\//i.test(location)) {
-    let res: Response;
+    let res: CappedResponse;
     try {
-      res = await fetch(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      // Capped while reading: an endless answer is cut, not read into memory first.
+      res = await fetchCapped(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), maxBytes: MAX_MANIFEST_BYTES });
     } catch (e) {
+      if (e instanceof BodyTooLargeError) throw new GuardError("manifest-format", `${where} is larger than ${MAX_MANIFEST_BYTES} bytes, larger than any manifest (nothing past that was read)`, "check the URL");
       throw new OscdError("manifest-unreachable", `cannot fetch ${where}: ${printable(e instanceof Error ? e.message : String(e))}`, { hint: "check the URL and that this machine can reach it" });
     }
     if (res.status !== 200) throw new OscdError("manifest-unreachable", `cannot fetch ${where}: HTTP ${res.status}`, { hint: "check the URL (oscd publish writes channels/<channel>.json in each cache)" });
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > MAX_MANIFEST_BYTES) throw new GuardError("manifest-format", `${where} is ${body.length} bytes, larger than any manifest`, "check the URL");
-    return body.toString("utf8");
+    return res.text;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new UsageError(`--manifest takes a file path or an http(s) URL, not ${where}`, "download the manifest and pass its path", "manifest-location");
   try {
+    const st = await stat(location);
+    if (st.size > MAX_MANIFEST_BYTES) throw new GuardError("manifest-format", `${where} is ${st.size} bytes, larger than any manifest`, "check the path");
     const text = await readFile(location);
     if (text.length > MAX_MANIFEST_BYTES) throw new GuardError("manifest-format", `${where} is ${text.length} bytes, larger than any manifest`, "check the path");
     return text.toString("utf8");

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
@@ -108,14 +109,13 @@ export function releaseHosts(body: string): string[] {
 /** Reads a manifest from a cache (file path or http(s) URL) for `POST /api/v1/releases/import`. */
 export async function readFromCache(url: string, maxBytes: number): Promise<string> {
   if (!/^https?:\/\//.test(url)) throw new HttpError(400, "bad-url", "a cache manifest URL is http:// or https://");
-  let res: Response;
+  let res: CappedResponse;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: "error" });
+    res = await fetchCapped(url, { signal: AbortSignal.timeout(30_000), redirect: "error", maxBytes });
   } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
     throw new HttpError(502, "cache-unreachable", `cannot fetch ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? String((e as Error).message)}`);
   }
   if (res.status !== 200) throw new HttpError(502, "cache-unreachable", `${url} answered ${res.status}`);
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > maxBytes) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
-  return buf.toString("utf8");
+  return res.text;
 }

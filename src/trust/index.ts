@@ -11,6 +11,6 @@ export { verifySelfSigned, verifyRootUpdate, checkTrustFreshness, countRole, Tru
 export { verifyRevocations, stillValid, findRevoked, ReleaseRevokedError, RevocationsError, type ReleaseRef, type RevokedMatch, type VerifiedRevocations } from "./revocation.js";
 export { implicitRoot } from "./implicit.js";
 export { readStoredRoot, readStoredRevocations, writeStoredRoot, writeStoredRevocations, trustDir, TrustStateError } from "./store.js";
-export { directorySource, urlSource, trustSource, trustLocationBeside, fetchCapped, isTrustDocumentName, TrustFetchError, TrustTooLargeError, type TrustSource, type CappedGet } from "./source.js";
+export { directorySource, urlSource, trustSource, trustLocationBeside, fetchCappedGet, isTrustDocumentName, TrustFetchError, TrustTooLargeError, type TrustSource, type CappedGet } from "./source.js";
 export { MachineTrust, MAX_WALK, type TrustAnchor, type TrustUpdate, type ManifestTrust } from "./machine.js";
 export { initTrust, rotateTrust, nextRevocations, DEFAULT_TRUST_VALIDITY_MS, type InitSpec, type RotateSpec, type RevokeSpec } from "./compose.js";

@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped } from "../core/fetch-capped.js";
 
 /**
  * Where a machine fetches trust documents: the `trust/` directory beside a channel's manifests
@@ -84,7 +85,7 @@ function shownUrl(u: URL): string {
 export type CappedGet = (url: URL, maxBytes: number) => Promise<{ status: number; body: string }>;
 
 /** The global fetch, reading the body as a stream and stopping at the cap. */
-export const fetchCapped: CappedGet = async (url, maxBytes) => {
+export const fetchCappedGet: CappedGet = async (url, maxBytes) => {
   const headers: Record<string, string> = { accept: "application/json" };
   const target = new URL(url);
   if (target.username || target.password) {
@@ -92,39 +93,18 @@ export const fetchCapped: CappedGet = async (url, maxBytes) => {
     target.username = "";
     target.password = "";
   }
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), 60_000);
   try {
-    const res = await fetch(target, { headers, signal: abort.signal, redirect: "follow" });
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel().catch(() => undefined);
-      return { status: res.status, body: "" };
-    }
-    const chunks: Buffer[] = [];
-    let n = 0;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.length;
-      if (n > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new TrustTooLargeError(shownUrl(target), maxBytes);
-      }
-      chunks.push(Buffer.from(value));
-    }
-    return { status: 200, body: Buffer.concat(chunks).toString("utf8") };
+    const r = await fetchCapped(target, { headers, signal: AbortSignal.timeout(60_000), redirect: "follow", maxBytes });
+    return { status: r.status, body: r.text };
   } catch (e) {
-    if (e instanceof OscdError) throw e;
+    if (e instanceof BodyTooLargeError) throw new TrustTooLargeError(shownUrl(target), maxBytes);
     const cause = (e as { cause?: { code?: string } }).cause;
     throw new TrustFetchError(shownUrl(target), cause?.code ?? (e instanceof Error ? e.message : String(e)));
-  } finally {
-    clearTimeout(timer);
   }
 };
 
 /** The trust directory at `base` (an http(s) or file URL ending in `/`). */
-export function urlSource(base: string, get: CappedGet = fetchCapped): TrustSource {
+export function urlSource(base: string, get: CappedGet = fetchCappedGet): TrustSource {
   const root = new URL(base.endsWith("/") ? base : `${base}/`);
   if (root.protocol === "file:") return directorySource(fileURLToPath(root));
   if (root.protocol !== "http:" && root.protocol !== "https:") throw new OscdError("trust-unreachable", `trust documents are read from http(s) or file URLs, not ${root.protocol}`, { exitCode: 2 });

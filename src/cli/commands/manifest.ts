@@ -1,7 +1,11 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { OscdError, UsageError } from "../../core/errors.js";
+import { GuardError, OscdError, UsageError } from "../../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../../core/fetch-capped.js";
+
+/** A manifest is at most 16 MiB (the strict reader's limit): larger answers are cut off while reading. */
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 import { loadFleet } from "../../fleet/index.js";
 import { formatPublicKey, parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { checkChannelName, checkFreshness, checkSequence, DEFAULT_SKEW_MS, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
@@ -16,15 +20,16 @@ async function keyArg(v: string): Promise<PublicKey> {
 /** Reads a manifest from a path or an http(s) URL. */
 async function readSource(where: string): Promise<string> {
   if (/^https?:\/\//.test(where)) {
-    let res: Response;
+    let res: CappedResponse;
     try {
-      res = await fetch(where, { signal: AbortSignal.timeout(30_000) });
+      res = await fetchCapped(where, { signal: AbortSignal.timeout(30_000), maxBytes: MAX_DOCUMENT_BYTES });
     } catch (e) {
+      if (e instanceof BodyTooLargeError) throw new GuardError("manifest-format", `${where} is larger than ${MAX_DOCUMENT_BYTES} bytes, larger than any manifest (nothing past that was read)`, "check the URL");
       const cause = (e as { cause?: { code?: string } }).cause;
       throw new OscdError("manifest-unreachable", `cannot fetch ${where}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`, { hint: "check the URL and that the server is up" });
     }
     if (res.status !== 200) throw new OscdError("manifest-unreachable", `${where} answered ${res.status}`, { hint: "check the URL; manifests live at <cache>/channels/<channel>.json" });
-    return res.text();
+    return res.text;
   }
   const path = where.startsWith("file://") ? where.slice("file://".length) : where;
   try {
