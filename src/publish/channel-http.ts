@@ -123,6 +123,14 @@ export class HttpChannel implements ChannelLocation {
     };
   }
 
+  async trustRoot(): Promise<string | undefined> {
+    const url = `${this.base}/trust/root.json`;
+    const r = await this.request("GET", url);
+    if (r.status === 404 || r.status === 410) return undefined;
+    if (r.status !== 200) throw new ManifestStoreError(url, `GET answered ${r.status}`);
+    return r.text;
+  }
+
   async claim(m: Manifest, text: string): Promise<boolean> {
     const url = this.historyUrl(m.sequence);
     const r = await this.request("PUT", url, text, { "if-none-match": "*" });

@@ -42,7 +42,7 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
       throw new UsageError(`channel ${channel} has no manifest at ${primary.url} to refresh`, "publish the channel first (oscd publish)", "nothing-to-refresh");
     }
     const { sequence: _sequence, signatures: _signatures, ...content } = previous;
-    const body: Omit<ManifestBody, "sequence"> = { ...content, createdAt, expiresAt };
+    const body: Omit<ManifestBody, "sequence"> = { ...content, createdAt, expiresAt, signedAt: createdAt };
     return body;
   };
   const w = await writeChannel(primary, others, compose, key.secret, trusted);

@@ -14,3 +14,4 @@ export { readStoredRoot, readStoredRevocations, writeStoredRoot, writeStoredRevo
 export { directorySource, urlSource, trustSource, trustLocationBeside, fetchCappedGet, isTrustDocumentName, TrustFetchError, TrustTooLargeError, type TrustSource, type CappedGet } from "./source.js";
 export { MachineTrust, MAX_WALK, type TrustAnchor, type TrustUpdate, type ManifestTrust } from "./machine.js";
 export { initTrust, rotateTrust, nextRevocations, DEFAULT_TRUST_VALIDITY_MS, type InitSpec, type RotateSpec, type RevokeSpec } from "./compose.js";
+export { readTrustDocument, serializeTrustDocument, publishTrustDocument, writeDocumentFile, type TrustDocument, type PublishedStatus } from "./files.js";
