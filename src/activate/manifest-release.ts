@@ -51,6 +51,8 @@ export interface ManifestReleaseOptions {
   trustRoot?: string;
   /** Where the trust documents are (default: `trust/` beside the manifest). */
   trustLocation?: string;
+  /** Told what the trust walk did, before the manifest is checked (so a refusal still shows it). */
+  onTrust?: (u: TrustUpdate) => void;
 }
 
 /** Caches a Nix substituter can be: the manifest's other entries (ssh, s3 uploads) are left out. */
@@ -122,6 +124,7 @@ export async function releaseFromManifest(o: ManifestReleaseOptions): Promise<Ma
   // and walked before it is checked, so a machine that missed rotations catches up here.
   const channel = peekChannel(text);
   const update = await trust.update(trustSource(o.trustLocation ?? trustLocationBeside(o.location)), { channel });
+  o.onTrust?.(update);
   return { ...releaseFromManifestText(text, where, o, trust), trust: update };
 }
 

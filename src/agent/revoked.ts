@@ -68,13 +68,17 @@ export async function checkRunningRelease(a: Agent, source: string, channel: str
     return;
   }
   if (policy === "rollback") {
-    const present = new Set((await listGenerations(a.layout.profile).catch(() => [])).map((g) => g.number));
-    const back = records.find((r) => present.has(r.generation) && r.toplevel !== running && !isRevoked(r.toplevel, r));
+    // The newest other generation of the profile that is not revoked (oscd's record, when it
+    // made it, gives its release facts; a generation from before oscd has only its toplevel).
+    const gens = (await listGenerations(a.layout.profile).catch(() => [])).sort((x, y) => y.number - x.number);
+    const byNumber = new Map(records.map((r) => [r.generation, r]));
+    const back = gens.find((g) => g.storePath !== running && !isRevoked(g.storePath, byNumber.get(g.number)));
     if (back) {
-      a.emit({ type: "refused", at: a.now(), source, code: "release-revoked", message: `${what}; rolling back to generation ${back.generation}` });
+      const r = byNumber.get(back.number);
+      a.emit({ type: "refused", at: a.now(), source, code: "release-revoked", message: `${what}; rolling back to generation ${back.number}` });
       a.offer(
-        { source, toplevel: back.toplevel, mode: "switch", generation: back.generation, release: { version: back.version, commit: back.commit, ref: back.ref }, caches: [] },
-        `the running release is revoked; rolling back to generation ${back.generation}`,
+        { source, toplevel: back.storePath, mode: "switch", generation: back.number, release: { version: r?.version, commit: r?.commit, ref: r?.ref }, caches: [] },
+        `the running release is revoked; rolling back to generation ${back.number}`,
       );
       return;
     }

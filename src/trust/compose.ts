@@ -20,6 +20,7 @@ export interface InitSpec {
   channels?: string[];
   /** Default: the release keys (one key signs closures and manifests, as before). */
   cacheKeys?: PublicKey[];
+  onRevoked?: ChannelPolicy["onRevoked"];
   now: Date;
   validForMs?: number;
 }
@@ -33,7 +34,7 @@ function threshold(n: number | undefined, keys: number, what: string): number {
 export function initTrust(s: InitSpec): TrustBody {
   if (s.rootKeys.length === 0) throw new UsageError("a trust root needs at least one root key (--root-key)", "make one with `oscd keys generate root-1` and keep its secret offline", "trust-usage");
   if (s.releaseKeys.length === 0) throw new UsageError("a trust root needs at least one release key (--release-key)", "the key CI signs manifests with, e.g. --release-key fleet-1.public", "trust-usage");
-  const release = { keys: s.releaseKeys.map((k) => ({ key: keyText(k) })), threshold: threshold(s.releaseThreshold, s.releaseKeys.length, "the release") };
+  const release: ChannelPolicy = { keys: s.releaseKeys.map((k) => ({ key: keyText(k) })), threshold: threshold(s.releaseThreshold, s.releaseKeys.length, "the release"), ...(s.onRevoked ? { onRevoked: s.onRevoked } : {}) };
   const channels = s.channels && s.channels.length > 0 ? s.channels : [ANY_CHANNEL];
   return {
     schema: TRUST_SCHEMA,

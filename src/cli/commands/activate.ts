@@ -5,6 +5,7 @@ import { UsageError } from "../../core/errors.js";
 import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
 import { printJson } from "../output.js";
+import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
@@ -85,10 +86,12 @@ a refusal by a guard exits 3.`,
       let substituters = machine.substituters;
       const say = progressPrinter(!o.quiet && !o.json);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
-        if (m.trust && m.trust.walked.length > 0) say("trust", `trust root version ${m.trust.from} → ${m.trust.to} (walked ${m.trust.walked.join(", ")})`);
-        if (m.trust?.offeredOlder !== undefined) say("trust", `trust root version ${m.trust.offeredOlder} offered and refused: this machine has version ${m.trust.to}`);
-        if (m.trust?.revocations !== undefined) say("trust", `revocation list of channel ${m.manifest.channel} version ${m.trust.revocations}`);
+        const onTrust = (u: TrustUpdate) => {
+          if (u.walked.length > 0) say("trust", `trust root version ${u.from} → ${u.to} (walked ${u.walked.join(", ")})`);
+          if (u.offeredOlder !== undefined) say("trust", `trust root version ${u.offeredOlder} offered and refused: this machine has version ${u.to}`);
+          if (u.revocations !== undefined) say("trust", `revocation list version ${u.revocations}`);
+        };
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters, onTrust });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;

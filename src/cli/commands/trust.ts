@@ -91,6 +91,7 @@ export function registerTrust(program: Command): void {
     .option("--release-threshold <n>", "how many release keys must sign a manifest (default 1)", Number)
     .option("--channel <name>", "a channel the release keys sign for (repeatable; default: every channel, *)", collect)
     .option("--cache-key <key>", "a key machines accept store paths signed by (repeatable; default: the release keys)", collect)
+    .addOption(new Option("--on-revoked <action>", "what a machine running a revoked release does: report, newest (move to the newest release not revoked), rollback").choices(ON_REVOKED))
     .option("--valid-for <duration>", "until when machines act on it (expiresAt): 30d, 26w, 366d at most", "365d")
     .option("--sign-key <file>", "a secret key file to sign it with (repeatable): the root keys, and for machines that trust only the old fleet key, that key too", collect)
     .option("--json", "print what was written as JSON")
@@ -106,7 +107,7 @@ Examples:
 Then: more root key holders add their signatures (oscd trust sign), oscd trust verify, and
 oscd trust publish puts it beside the manifests, where machines fetch and walk it.`,
     )
-    .action(async (o: { out: string; rootKey: string[]; rootThreshold?: number; releaseKey: string[]; releaseThreshold?: number; channel?: string[]; cacheKey?: string[]; validFor: string; signKey?: string[]; json?: boolean }) => {
+    .action(async (o: { out: string; rootKey: string[]; rootThreshold?: number; releaseKey: string[]; releaseThreshold?: number; channel?: string[]; cacheKey?: string[]; onRevoked?: (typeof ON_REVOKED)[number]; validFor: string; signKey?: string[]; json?: boolean }) => {
       const body = initTrust({
         rootKeys: await publicKeyArgs(o.rootKey),
         rootThreshold: o.rootThreshold,
@@ -114,6 +115,7 @@ oscd trust publish puts it beside the manifests, where machines fetch and walk i
         releaseThreshold: o.releaseThreshold,
         channels: o.channel,
         cacheKeys: await publicKeyArgs(o.cacheKey),
+        onRevoked: o.onRevoked,
         now: new Date(),
         validForMs: parseValidity(o.validFor),
       });
