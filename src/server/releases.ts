@@ -6,6 +6,7 @@ import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameCont
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import { HttpError } from "./errors.js";
+import { loadServerTrust } from "./trust.js";
 
 /**
  * A signed manifest becomes a release of its channel here, and only after it has been checked
@@ -39,13 +40,21 @@ function refusal(e: unknown): never {
   throw e;
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean } = {}): Promise<AddedRelease> {
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
-  let signer: PublicKey;
+  let signer: { name: string };
+  // With a trust directory, the release is checked as machines check it: the channel's release
+  // threshold (accepted only at threshold; `signer` records every key that counted) and the
+  // revocation lists. Without one, a signature by a trusted key, as before.
+  const trust = opts.trustDir !== undefined ? await loadServerTrust(opts.trustDir) : undefined;
   try {
     manifest = parseManifest(text, "the uploaded manifest");
-    signer = verifyManifest(manifest, trusted, "the uploaded manifest");
+    if (trust) {
+      signer = { name: trust.verifyManifest(manifest, "the uploaded manifest", now).signers.map((k) => k.name).join(", ") };
+      const revoked = Object.entries(manifest.hosts).find(([, e]) => trust.findRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: e.toplevel }));
+      if (revoked) trust.assertNotRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: revoked[1].toplevel }, `the uploaded manifest's entry for ${revoked[0]}`);
+    } else signer = verifyManifest(manifest, trusted, "the uploaded manifest");
     checkFreshness(manifest, { now, skewMs: DEFAULT_SKEW_MS });
   } catch (e) {
     refusal(e);

@@ -20,7 +20,6 @@ import { wholeGeneration } from "./upgrade-helpers.js";
 let dir: string;
 let www: string;
 let server: ManifestServer;
-let base: string;
 const hosts: SimHost[] = [];
 const files: Record<string, string> = {};
 const keys: Record<string, SecretKey> = {};
