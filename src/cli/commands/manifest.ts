@@ -208,8 +208,7 @@ The signature is checked when trusted keys are known; a manifest that fails the 
       `
 Examples:
   oscd manifest show /srv/nix-cache/channels/production.json         # read what you approve
-  oscd manifest sign /srv/nix-cache/channels/production.json --sign-key ~/keys/alice.secret \\
-    --trust-root /srv/nix-cache/channels/trust/root.json
+  oscd manifest sign /srv/nix-cache/channels/production.json --sign-key ~/keys/alice.secret --trust-root /srv/nix-cache/channels/trust/root.json
   oscd manifest sign ./bundle/manifest.json --sign-key /media/offline/release-2.secret
 
 In a channel directory the current file and the history entry of the same sequence are both

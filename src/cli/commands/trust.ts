@@ -99,10 +99,8 @@ export function registerTrust(program: Command): void {
       "after",
       `
 Examples:
-  oscd trust init -o trust/1.root.json --root-key root-1.public --root-key root-2.public --root-threshold 2 \\
-    --release-key ci-1.public --sign-key /media/offline/root-1.secret
-  oscd trust init -o 1.root.json --root-key root-1.public --release-key fleet-1.public \\
-    --sign-key root-1.secret --sign-key fleet-1.secret     # machines that trust only fleet-1 walk to it
+  oscd trust init -o trust/1.root.json --root-key root-1.public --root-key root-2.public --root-threshold 2 --release-key ci-1.public --sign-key /media/offline/root-1.secret
+  oscd trust init -o 1.root.json --root-key root-1.public --release-key fleet-1.public --sign-key root-1.secret --sign-key fleet-1.secret     # machines that trust only fleet-1 walk to it
 
 Then: more root key holders add their signatures (oscd trust sign), oscd trust verify, and
 oscd trust publish puts it beside the manifests, where machines fetch and walk it.`,
@@ -244,12 +242,9 @@ Examples:
       "after",
       `
 Examples:
-  oscd trust rotate trust/1.root.json -o trust/2.root.json \\
-    --add-release-key ci-2.public --remove-release-key ci-1 --sign-key /media/offline/root-1.secret
-  oscd trust rotate trust/2.root.json -o trust/3.root.json --add-root-key root-2.public \\
-    --remove-root-key root-1 --sign-key root-1.secret --sign-key root-2.secret
-  oscd trust rotate trust/3.root.json -o trust/4.root.json --channel production \\
-    --release-threshold 2 --add-release-key alice.public --add-release-key bob.public
+  oscd trust rotate trust/1.root.json -o trust/2.root.json --add-release-key ci-2.public --remove-release-key ci-1 --sign-key /media/offline/root-1.secret
+  oscd trust rotate trust/2.root.json -o trust/3.root.json --add-root-key root-2.public --remove-root-key root-1 --sign-key root-1.secret --sign-key root-2.secret
+  oscd trust rotate trust/3.root.json -o trust/4.root.json --channel production --release-threshold 2 --add-release-key alice.public --add-release-key bob.public
 
 A machine accepts version N+1 only when N's root threshold and N+1's both signed it; it walks
 every version in between. Retiring a release key starts a new sequence epoch on the channel:
@@ -321,10 +316,8 @@ hold the channel. Publish (or oscd publish --refresh) with the new key right aft
       "after",
       `
 Examples:
-  oscd trust revoke --channel main --sequence 41 --reason "CVE-2026-1234" \\
-    -o main.revocations.json --sign-key release-1.secret --sign-key release-2.secret
-  oscd trust revoke --channel main --previous main.revocations.json --toplevel /nix/store/…-nixos-system-web1 \\
-    --reason "broken bootloader" -o main.revocations.json --sign-key ci.secret
+  oscd trust revoke --channel main --sequence 41 --reason "CVE-2026-1234" -o main.revocations.json --sign-key release-1.secret --sign-key release-2.secret
+  oscd trust revoke --channel main --previous main.revocations.json --toplevel /nix/store/…-nixos-system-web1 --reason "broken bootloader" -o main.revocations.json --sign-key ci.secret
 
 Then oscd trust publish main.revocations.json --to <channels>/trust. Agents refuse a revoked
 release, push deploys, oscd activate --manifest and bundles alike (release-revoked); an agent
