@@ -62,7 +62,12 @@ What is checked:
     machine configuration); the toplevel's etc/hostname is this host (refused when it has
     none, unless --allow-unchecked-host); its etc/machine-id, when it has one, is this
     machine's; a system that failed here is not retried (unless --retry-failed).
-  with --manifest: the manifest is signed by a trusted key, names this host (and the given
+  always, too: no revocation list this machine holds names the release or toplevel
+    (release-revoked; oscd trust show lists them).
+  with --manifest: newer trust roots and the channel's revocation list are first walked
+    from trust/ beside the manifest (docs/trust.md); the manifest carries its channel's
+    release threshold (or, before the machine has a trust root, a signature by one of its
+    trustedPublicKeys), names this host (and the given
     toplevel, if any), its channel sequence is newer than the last one this host applied
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
     release (unless --allow-downgrade); it has not expired (expiresAt, 5 minutes of clock skew
