@@ -3,7 +3,7 @@ import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type E
 import type { NixCallOptions } from "../nix/index.js";
 import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
-import { prepareChannel, type ChannelOptions } from "./setup.js";
+import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
 import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
@@ -106,14 +106,16 @@ function checkHostNames(names: readonly string[]): void {
 export async function publish(opts: PublishOptions = {}): Promise<PublishReport> {
   const nix = opts.nix ?? {};
   const warnings: string[] = [];
-  const { key, pinned, channel, trusted, caches, locations, primary, others, trust } = await prepareChannel(opts, warnings, (p) =>
+  const prepared = await prepareChannel(opts, warnings, (p) =>
     opts.onProgress?.({ step: "pin", state: "done", commit: p.source.commit, ref: p.source.ref, version: p.source.version, uncommittedChanges: p.uncommittedChanges }),
   );
+  const { key, pinned, channel, trusted, caches, locations, primary, others } = prepared;
   const { source } = pinned;
   const validForMs = opts.validForMs ?? DEFAULT_VALIDITY_MS;
 
   // Fail before building: caches reachable, previous manifests intact and trusted.
   await Promise.all(caches.map((c) => preflightCache(c, nix)));
+  const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
   for (const loc of locations) {
     const st = await loc.state(trusted);
     if (st.currentSequence !== undefined && st.currentSequence < st.highestSequence) {

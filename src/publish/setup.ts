@@ -85,10 +85,19 @@ export async function prepareChannel(opts: ChannelOptions, warnings: string[], o
   for (const s of skipped) warnings.push(`no manifest is written to ${redactUrl(s)} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);
   const [primary, ...others] = locations;
   if (!primary) throw new UsageError(`none of the caches (${caches.map(redactUrl).join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
-  const trust = await channelTrust(locations, channel, key.public, opts.requireApproval === true);
+  return { key, pinned, channel, trusted, caches, locations, primary, others };
+}
+
+/**
+ * After the caches answered: the trust root beside the channel, if any (see channelTrust).
+ * The channel's release keys join the keys previous manifests are read with.
+ */
+export async function checkChannelTrust(p: PreparedChannel, requireApproval: boolean): Promise<PreparedChannel["trust"]> {
+  const trust = await channelTrust(p.locations, p.channel, p.key.public, requireApproval);
   // Manifests of the channel's release keys are the ones a new one may be composed on.
-  if (trust) for (const k of trust.policy.keys.map((e) => parsePublicKey(e.key))) if (!trusted.some((t) => t.key.equals(k.key))) trusted.push(k);
-  return { key, pinned, channel, trusted, caches, locations, primary, others, trust };
+  if (trust) for (const k of trust.policy.keys.map((e) => parsePublicKey(e.key))) if (!p.trusted.some((t) => t.key.equals(k.key))) p.trusted.push(k);
+  p.trust = trust;
+  return trust;
 }
 
 /**

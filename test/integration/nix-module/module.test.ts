@@ -80,6 +80,7 @@ const EVERYTHING = {
   machineId: "0123456789abcdef0123456789abcdef",
   stateDir: "/var/lib/oscd-test",
   trustedPublicKeys: ["fleet-1:4RcFsIaR+s2uv6EXCjLbLgLtjQ8SZNsK6Y8vcTq6KBw="],
+  trustRoot: "/etc/oscd/trust-root.json",
   substituters: ["https://cache.example.org"],
   manifest: {
     urls: ["https://cache.example.org/channels/main.json", "file:///srv/mirror/main.json"],
@@ -91,6 +92,7 @@ const EVERYTHING = {
     timeout: 11,
     maxClockSkewSeconds: 120,
     allowNoExpiry: true,
+    trustUrls: ["https://cache.example.org/channels/trust/"],
   },
   remotes: [
     {
