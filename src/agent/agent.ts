@@ -9,7 +9,9 @@ import { systemClock, type Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import { serveControlSocket } from "./control-socket.js";
 import { deployCandidate } from "./deploy.js";
+import { manifestEndpoints, reportTarget, type ReportTarget } from "./endpoints.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
+import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
 import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
@@ -39,13 +41,14 @@ const WINDOW_RECHECK_MS = 60_000;
  * activation engine, in-process, when the schedule allows. Everything that happens goes through
  * the Observer: status, metrics, log and event stream see the same thing.
  */
-export class Agent {
+export class Agent implements AgentContext {
   readonly host: string;
   readonly layout: HostLayout;
   readonly observer: Observer;
   readonly metrics: AgentMetrics;
   readonly trusted: PublicKey[];
   readonly clock: Clock;
+  readonly random: () => number;
   state!: AgentState;
   /** The trust root in force and the revocation lists (loaded at start, walked by the manifest source). */
   trust!: MachineTrust;
@@ -63,10 +66,23 @@ export class Agent {
     this.host = c.hostname ?? hostname();
     this.layout = { ...DEFAULT_LAYOUT, stateDir: c.stateDir };
     this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
     this.trusted = c.trustedPublicKeys.map(parsePublicKey);
     this.metrics = new AgentMetrics(opts.version);
     const status: AgentStatus = { host: this.host, pid: process.pid, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
     this.observer = new Observer(status, this.metrics, opts.log);
+  }
+
+  get config(): AgentConfig {
+    return this.opts.config;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  get status(): AgentStatus {
+    return this.observer.status;
   }
 
   now(): string {
@@ -95,10 +111,11 @@ export class Agent {
       }),
     );
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
-    if (c.reports) this.startReports(c.reports);
+    const reports = reportTarget(c);
+    if (reports) this.startReports(reports);
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
-      this.manifest = new ManifestWatcher(this, c.manifest);
+      this.manifest = new ManifestWatcher(this, c.manifest, manifestEndpoints(c));
       void this.manifest.run();
     }
     // Loaded only when remotes are configured: the builder and source stages cost memory an
@@ -173,7 +190,7 @@ export class Agent {
   }
 
   /** Deployments, refusals and recoveries become reports in the durable outbox. */
-  private startReports(r: NonNullable<AgentConfig["reports"]>): void {
+  private startReports(r: ReportTarget): void {
     const outbox = (this.outbox = new Outbox({
       dir: `${this.opts.config.stateDir}/agent/outbox`,
       url: r.url,

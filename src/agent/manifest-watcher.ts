@@ -3,8 +3,9 @@ import { lastAppliedSequence } from "../activate/index.js";
 import { GuardError, isOscdError } from "../core/errors.js";
 import type { Manifest } from "../manifest/index.js";
 import { trustLocationBeside, trustSource, type TrustSource } from "../trust/index.js";
-import type { Agent } from "./agent.js";
 import type { ManifestSourceConfig } from "./config.js";
+import type { AgentContext } from "./context.js";
+import type { ManifestEndpoint } from "./endpoints.js";
 import { checkExpiry, checkManifest } from "./guards.js";
 import { ManifestSource, redact, watchFileUrls } from "./manifest-source.js";
 import { cappedGet, checkRunningRelease } from "./revoked.js";
@@ -31,13 +32,17 @@ export class ManifestWatcher {
   private trustCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentContext,
     private readonly cfg: ManifestSourceConfig,
+    endpoints: readonly ManifestEndpoint[],
   ) {
     this.name = `manifest:${cfg.channel}`;
-    this.source = new ManifestSource(cfg.urls, { timeoutMs: cfg.timeout * 1000, longPollSeconds: cfg.longPollSeconds });
-    const get = cappedGet(cfg.timeout * 1000);
-    this.trustSources = (cfg.trustUrls.length > 0 ? cfg.trustUrls : cfg.urls.map(trustLocationBeside)).map((u) => trustSource(u, get));
+    this.source = new ManifestSource(endpoints, { timeoutMs: cfg.timeout * 1000, longPollSeconds: cfg.longPollSeconds });
+    // The trust directory beside each manifest endpoint (with its token), unless configured.
+    this.trustSources =
+      cfg.trustUrls.length > 0
+        ? cfg.trustUrls.map((u) => trustSource(u, cappedGet(cfg.timeout * 1000)))
+        : endpoints.map((e) => trustSource(trustLocationBeside(e.url), cappedGet(cfg.timeout * 1000, e.tokenFile)));
   }
 
   fetchNow(): void {
@@ -52,9 +57,9 @@ export class ManifestWatcher {
   }
 
   async run(): Promise<void> {
-    const backoff = this.agent.opts.config.backoff;
-    const random = this.agent.opts.random ?? Math.random;
-    this.watchers = watchFileUrls(this.cfg.urls, () => this.wake.fire());
+    const backoff = this.agent.config.backoff;
+    const random = this.agent.random;
+    this.watchers = watchFileUrls(this.source.urls, () => this.wake.fire());
     let failures = 0;
     while (!this.stopped) {
       const abort = (this.abort = new AbortController());
@@ -114,7 +119,7 @@ export class ManifestWatcher {
     if (verdict.kind === "newer") {
       // Accepted before activation: a crash or a failed switch must not reopen a replay.
       a.state.manifest[channel] = { sequence: m.sequence, commit: m.commit, toplevel: verdict.toplevel, at: a.now(), ...(verdict.epoch !== undefined ? { epoch: verdict.epoch } : {}) };
-      await writeAgentState(a.opts.config.stateDir, a.state);
+      await writeAgentState(a.config.stateDir, a.state);
     }
     this.offeredSequence = m.sequence;
     a.offer(
@@ -123,7 +128,7 @@ export class ManifestWatcher {
         toplevel: (entry as { toplevel: string }).toplevel,
         mode: this.cfg.operation,
         release: { version: m.version, commit: m.commit, ref: m.ref, channel, sequence: m.sequence, ...(verdict.epoch !== undefined ? { epoch: verdict.epoch } : {}) },
-        caches: [...m.caches, ...a.opts.config.substituters],
+        caches: [...m.caches, ...a.config.substituters],
       },
       verdict.kind === "newer" ? `channel ${channel} sequence ${m.sequence} (after ${floor || "none"})` : `channel ${channel} sequence ${m.sequence}, read again after a restart`,
     );
@@ -169,7 +174,7 @@ export class ManifestWatcher {
       checkExpiry(this.verified, "the current manifest", now, this.cfg.maxClockSkewSeconds * 1000, this.cfg.allowNoExpiry);
     } catch (e) {
       if (!(e instanceof GuardError)) throw e;
-      const held = this.agent.observer.status.heldBack;
+      const held = this.agent.status.heldBack;
       if (held?.code !== e.code || held.source !== this.name) this.agent.emit({ type: "refused", at: this.agent.now(), source: this.name, code: e.code, message: e.message });
     }
   }

@@ -4,14 +4,17 @@ import { readGenerationRecords } from "../activate/index.js";
 import type { Manifest } from "../manifest/index.js";
 import { listGenerations } from "../nix/index.js";
 import { TrustFetchError, TrustTooLargeError, type CappedGet } from "../trust/index.js";
-import type { Agent } from "./agent.js";
+import type { AgentContext } from "./context.js";
+import { bearerFrom } from "./endpoints.js";
 import { httpFetch } from "./http.js";
 
 /** Trust documents over the agent's own http client (not the global fetch: see http.ts), capped before parsing. */
-export function cappedGet(timeoutMs: number): CappedGet {
+export function cappedGet(timeoutMs: number, tokenFile?: string): CappedGet {
   return async (url, maxBytes) => {
     const target = new URL(url);
     const headers: Record<string, string> = { accept: "application/json" };
+    // The control server's host token, read for each request as for the manifest.
+    if (tokenFile !== undefined) headers.authorization = await bearerFrom(tokenFile);
     if (target.username || target.password) {
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}`;
       target.username = "";
@@ -29,7 +32,7 @@ export function cappedGet(timeoutMs: number): CappedGet {
   };
 }
 
-const reported = new WeakMap<Agent, string>();
+const reported = new WeakMap<AgentContext, string>();
 
 /**
  * An agent running a revoked release says so (a refusal with code `release-revoked`, reported
@@ -37,7 +40,7 @@ const reported = new WeakMap<Agent, string>();
  * says so (`onRevoked`), moves: `newest` to the channel's newest release when it is another,
  * non-revoked system; `rollback` to the newest earlier generation that is not revoked.
  */
-export async function checkRunningRelease(a: Agent, source: string, channel: string, verified: Manifest | undefined): Promise<void> {
+export async function checkRunningRelease(a: AgentContext, source: string, channel: string, verified: Manifest | undefined): Promise<void> {
   const running = await realpath(join(a.layout.runDir, "current-system")).catch(() => undefined);
   if (running === undefined) return;
   const records = [...(await readGenerationRecords(a.layout)).values()].sort((x, y) => y.generation - x.generation);
@@ -59,7 +62,7 @@ export async function checkRunningRelease(a: Agent, source: string, channel: str
     if (verified && entry && entry.toplevel !== running && !isRevoked(entry.toplevel, { channel: verified.channel, sequence: verified.sequence, commit: verified.commit })) {
       a.emit({ type: "refused", at: a.now(), source, code: "release-revoked", message: `${what}; moving to channel ${verified.channel} sequence ${verified.sequence}` });
       a.offer(
-        { source, toplevel: entry.toplevel, mode: "switch", release: { version: verified.version, commit: verified.commit, ref: verified.ref }, caches: [...verified.caches, ...a.opts.config.substituters] },
+        { source, toplevel: entry.toplevel, mode: "switch", release: { version: verified.version, commit: verified.commit, ref: verified.ref }, caches: [...verified.caches, ...a.config.substituters] },
         `the running release is revoked; the channel's newest release (sequence ${verified.sequence}) is not`,
       );
       return;
