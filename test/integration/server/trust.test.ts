@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addManifestSignature, serializeManifest, signManifest } from "../../../src/manifest/index.js";
 import { generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
 import { initTrust, nextRevocations, publishTrustDocument, serializeRevocations, serializeTrustRoot, signRevocations, signTrustRoot, urlSource, MachineTrust } from "../../../src/trust/index.js";
+import { cappedGet } from "../../../src/agent/revoked.js";
 import { fakeToplevel, manifestBody, startTestServer, type TestServer } from "../../harness/control-server.js";
 
 /**
@@ -63,6 +64,12 @@ describe("the control server with a trust directory", () => {
     expect(u).toMatchObject({ walked: [1], revocations: 1 });
     expect(t.findRevoked({ channel: "production", sequence: 9 })).toBeDefined();
     void fakeToplevel;
+    // The agent's own client with the host token from its file (services.oscd.agent.server.tokenFile).
+    const tokenFile = join(dir, "..", `token-${process.pid}`);
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const viaAgent = MachineTrust.of({ keys: [`${root.name}:${root.publicKey.toString("base64")}`] });
+    expect(await viaAgent.update(urlSource(`${s.url}/api/v1/channels/production/trust/`, cappedGet(30_000, tokenFile)), { channel: "production" })).toMatchObject({ walked: [1], revocations: 1 });
+    await rm(tokenFile);
     expect((await s.api("GET", "/api/v1/channels/production/trust/..%2Fserver.db", { token })).status).toBe(404);
     expect((await s.api("GET", "/api/v1/channels/production/trust/root.json")).status).toBe(401);
   });
