@@ -122,14 +122,19 @@ export class MachineTrust {
     return this.policy(channel)?.sequenceEpoch;
   }
 
+  /** Which lists still count, worked out once per root version and set of lists (each check verifies signatures). */
+  private valid: { root: TrustRoot; lists: Map<string, Revocations> } | undefined;
+
   /** Revocation lists that still count under the root in force (a list by retired keys no longer does). */
   revocations(): Revocations[] {
-    return [...this.lists.values()].filter((l) => stillValid(this.current, l));
+    if (this.valid?.root !== this.current) {
+      this.valid = { root: this.current, lists: new Map([...this.lists].filter(([, l]) => stillValid(this.current, l))) };
+    }
+    return [...this.valid.lists.values()];
   }
 
   revocationsOf(channel: string): Revocations | undefined {
-    const l = this.lists.get(channel);
-    return l && stillValid(this.current, l) ? l : undefined;
+    return this.revocations().find((l) => l.channel === channel);
   }
 
   findRevoked(r: ReleaseRef): RevokedMatch | undefined {
@@ -227,6 +232,7 @@ export class MachineTrust {
         if (v !== "same") {
           if (this.stateDir !== undefined) await writeStoredRevocations(this.stateDir, opts.channel, text);
           this.lists.set(opts.channel, v.list);
+          this.valid = undefined;
           out.revocations = v.list.version;
         }
       }
