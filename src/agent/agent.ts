@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import { serveControlSocket } from "./control-socket.js";
 import { deployCandidate } from "./deploy.js";
+import { manifestEndpoints, reportTarget, type ReportTarget } from "./endpoints.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
 import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
@@ -20,6 +21,7 @@ import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
+import { MachineTrust } from "../trust/index.js";
 import { Wake } from "./wake.js";
 
 export interface AgentOptions {
@@ -48,6 +50,8 @@ export class Agent implements AgentContext {
   readonly clock: Clock;
   readonly random: () => number;
   state!: AgentState;
+  /** The trust root in force and the revocation lists (loaded at start, walked by the manifest source). */
+  trust!: MachineTrust;
   private pending: Candidate | undefined;
   private deploying = false;
   private stopped = false;
@@ -94,6 +98,8 @@ export class Agent implements AgentContext {
     const c = this.opts.config;
     await checkMachineId(c.machineId);
     this.state = (await readAgentState(c.stateDir)).state;
+    this.trust = await MachineTrust.load({ stateDir: c.stateDir, trustedPublicKeys: c.trustedPublicKeys, bootstrap: c.trustRoot });
+    this.observer.status.trust = { version: this.trust.version, revocations: c.manifest ? this.trust.revocationsOf(c.manifest.channel)?.version : undefined, at: this.now() };
     await this.recover();
     this.servers.push(
       await serveControlSocket(c.controlSocket, {
@@ -105,10 +111,11 @@ export class Agent implements AgentContext {
       }),
     );
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
-    if (c.reports) this.startReports(c.reports);
+    const reports = reportTarget(c);
+    if (reports) this.startReports(reports);
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
-      this.manifest = new ManifestWatcher(this, c.manifest);
+      this.manifest = new ManifestWatcher(this, c.manifest, manifestEndpoints(c));
       void this.manifest.run();
     }
     // Loaded only when remotes are configured: the builder and source stages cost memory an
@@ -183,7 +190,7 @@ export class Agent implements AgentContext {
   }
 
   /** Deployments, refusals and recoveries become reports in the durable outbox. */
-  private startReports(r: NonNullable<AgentConfig["reports"]>): void {
+  private startReports(r: ReportTarget): void {
     const outbox = (this.outbox = new Outbox({
       dir: `${this.opts.config.stateDir}/agent/outbox`,
       url: r.url,
