@@ -57,7 +57,7 @@ let
   settings = dropNulls ({
     inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath
       flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow reboot health postDeploymentCommand
-      controlSocket exporter backoff logLevel diff;
+      controlSocket exporter backoff logLevel diff retention selfUpdate;
     manifest = if cfg.manifest.urls == [ ] then null else cfg.manifest;
     reports = if cfg.reports.url == null then null else cfg.reports;
   } // cfg.extraSettings);
@@ -127,6 +127,19 @@ in
     logLevel = opt (types.enum [ "debug" "info" "warn" "error" ]) "info" "Log level (JSON lines to the journal).";
 
     diff = opt types.bool false "Before each activation, log an event with what changes: packages added, removed and changed, closure size, reboot need (as oscd diff).";
+
+    retention = {
+      keepGenerations = nullable types.int "Keep the newest this many system generations (the running, booted, current and previous-good ones always stay and count toward it). Null with keepDays null: keep every generation.";
+      keepDays = nullable types.int "Also keep every generation younger than this many days.";
+      collectGarbage = opt types.bool false "After removing generations, run Nix's garbage collector.";
+      maxFreedMiB = nullable types.int "Stop the garbage collection once this many MiB are freed (nix-store --gc --max-freed).";
+    };
+
+    selfUpdate = {
+      enable = opt types.bool true "After a committed switch to a system whose oscd-agent unit differs (a new oscd package or settings), restart the agent into it.";
+      unit = opt types.str "oscd-agent.service" "The agent's own unit.";
+      timeout = opt types.int 120 "Seconds the new agent has to answer on the control socket before the old one is brought back.";
+    };
 
     extraSettings = opt (types.attrsOf types.anything) { } "Settings added to the JSON as they are (for settings newer than this module).";
 

@@ -49,6 +49,7 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
       trustedPublicKeys: cfg.trustedPublicKeys,
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
+      retention: cfg.retention,
       layout: agent.layout,
       onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base(), step, detail: detail.slice(0, 300) }),
     });

@@ -99,6 +99,7 @@ a refusal by a guard exits 3.`,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         health: healthSchema.parse(machine.health ?? {}),
+        retention: machine.retention,
         ...guardFlags(o),
         onProgress: say,
       });
@@ -128,6 +129,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     host: o.host ?? machine.host ?? hostname(),
     trustedPublicKeys: machine.trustedPublicKeys,
     health: healthSchema.parse(machine.health ?? {}),
+    retention: machine.retention,
     ...guardFlags(o),
     onProgress: progressPrinter(!o.quiet && !o.json),
   });

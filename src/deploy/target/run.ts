@@ -50,6 +50,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       substituters: machine.substituters,
       trustedPublicKeys: machine.trustedPublicKeys,
       health: healthSchema.parse(machine.health ?? {}),
+      retention: machine.retention,
       allowDowngrade: req.allowDowngrade,
       retryFailed: req.retryFailed,
       force: req.force,

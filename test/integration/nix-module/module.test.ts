@@ -127,6 +127,8 @@ const EVERYTHING = {
   backoff: { initial: 1, max: 60 },
   logLevel: "debug",
   diff: true,
+  retention: { keepGenerations: 7, keepDays: 3, collectGarbage: true, maxFreedMiB: 512 },
+  selfUpdate: { enable: false, unit: "fleet-agent.service", timeout: 45 },
 };
 
 describe("NixOS module", () => {
