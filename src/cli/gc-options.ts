@@ -25,3 +25,11 @@ export function addFinishGcOptions(cmd: Command): Command {
     .option("--gc", "when done, drop old source snapshot roots (keeping the newest 3 and what the channel's newest 5 manifests name) and collect garbage")
     .option("--gc-max-freed <size>", "with --gc: stop collecting once this much is freed (e.g. 10G)");
 }
+
+/** `--gc` as a command finishes: old snapshot roots dropped (what `manifestDirs` name kept), then garbage collected. */
+export async function finishGc(o: { gc?: boolean; gcMaxFreed?: string; json?: boolean }, where: { rootDir?: string; manifestDirs?: string[] }): Promise<void> {
+  if (!o.gc) return;
+  const { gcRoots } = await import("../publish/index.js");
+  const r = await gcRoots({ rootDir: where.rootDir, manifestDirs: where.manifestDirs, collect: { maxFreedBytes: o.gcMaxFreed !== undefined ? parseSize(o.gcMaxFreed) : undefined } });
+  if (!o.json) process.stderr.write(`oscd: gc: ${r.removed.length} old root(s) dropped, ${r.gc?.paths ?? 0} store path(s) (${((r.gc?.freedBytes ?? 0) / 1048576).toFixed(1)} MiB) collected\n`);
+}

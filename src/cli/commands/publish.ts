@@ -1,3 +1,6 @@
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { addFinishGcOptions, finishGc } from "../gc-options.js";
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
@@ -67,6 +70,8 @@ interface PublishFlags extends BuildSourceFlags {
   netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
+  gc?: boolean;
+  gcMaxFreed?: string;
 }
 
 /** With --server, the control server is told of the manifest just written (it verifies it itself). */
@@ -96,6 +101,7 @@ export function registerPublish(program: Command): void {
     .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
     .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
     .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
+  addFinishGcOptions(cmd);
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
@@ -109,6 +115,7 @@ Examples:
   oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
   oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
+  oscd publish --gc --gc-max-freed 20G          # CI runner: then drop old snapshot roots and collect garbage
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
 manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
@@ -160,6 +167,8 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
       if (report.status !== "not-written") await tellServer(o, report.manifest, o.json);
+      const channelDirs = report.locations.map((l) => l.url).filter((u) => u.startsWith("file://")).map((u) => dirname(fileURLToPath(u)));
+      await finishGc(o, { rootDir: o.rootsDir, manifestDirs: channelDirs });
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),
