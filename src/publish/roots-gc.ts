@@ -69,7 +69,9 @@ export async function namedByManifests(dirs: readonly string[], keep: number): P
       if (m) byChannel.set(m[1] as string, [...(byChannel.get(m[1] as string) ?? []), Number(m[2])]);
     }
     for (const [channel, seqs] of byChannel) {
-      for (const seq of seqs.sort((a, b) => b - a).slice(0, keep)) {
+      let taken = 0;
+      for (const seq of seqs.sort((a, b) => b - a)) {
+        if (taken >= keep) break;
         let m: Manifest;
         try {
           // Not verified: a manifest here can only make more roots stay, never fewer.
@@ -77,6 +79,8 @@ export async function namedByManifests(dirs: readonly string[], keep: number): P
         } catch {
           continue;
         }
+        // A damaged file is not one of the newest manifests: the next one counts instead.
+        taken++;
         read.push(`${m.channel}#${m.sequence}`);
         commits.add(m.commit);
         for (const h of Object.values(m.hosts)) {
