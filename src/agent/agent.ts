@@ -19,7 +19,7 @@ import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
-import { readMarker, serviceCommand, startDetached, startWatcher, unitHash, unitOf, waitUntil, watcherCommand, writeMarker } from "./self-update.js";
+import { readMarker, runsInUnit, serviceCommand, socketOf, startDetached, startWatcher, unitHash, unitOf, waitUntil, watcherCommand, writeMarker } from "./self-update.js";
 import { Wake } from "./wake.js";
 
 export interface AgentOptions {
@@ -277,13 +277,19 @@ export class Agent {
       this.emit({ type: "self-update-failed", at: this.now(), code: "agent-update-failed", message: `${c.selfUpdate.unit} of ${toplevel} has no ExecStart; the agent stays at ${this.opts.version}` });
       return void this.open();
     }
+    const socket = await socketOf(cmd, c.controlSocket);
     const { systemdRuns } = await import("../activate/index.js");
     if (await systemdRuns()) {
+      if (!(await runsInUnit(c.selfUpdate.unit))) {
+        // Started by hand beside systemd: restarting the unit would start a second agent.
+        this.opts.log.info({ event: "self-update-skipped" }, `this agent does not run in ${c.selfUpdate.unit}; the unit's new version starts with it`);
+        return void this.open();
+      }
       this.emit({ type: "self-update", at: this.now(), from: this.opts.version, how: "systemd", command: cmd.argv.join(" ") });
       await this.stop();
       await writeMarker(c.stateDir, { state: "handing-over", unitHash: hash, fromVersion: this.opts.version, fromPid: process.pid, at: this.now(), how: "systemd" });
       try {
-        await startWatcher(watcherCommand({ unit: c.selfUpdate.unit, socket: c.controlSocket, stateDir: c.stateDir, timeoutSec: c.selfUpdate.timeout, previousPid: process.pid }));
+        await startWatcher(watcherCommand({ unit: c.selfUpdate.unit, socket, stateDir: c.stateDir, timeoutSec: c.selfUpdate.timeout, previousPid: process.pid }));
       } catch (e) {
         return fail(`the restart could not be started: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -304,8 +310,9 @@ export class Agent {
     const outcome = await waitUntil(
       async () => {
         try {
-          const s = (await controlRequest(c.controlSocket, "status", 2000)) as { agent?: { pid?: number } };
-          return s.agent?.pid === child.pid;
+          // This agent's socket is closed: any agent answering is the new one (its command may be a wrapper that forked).
+          const s = (await controlRequest(socket, "status", 2000)) as { agent?: { pid?: number } };
+          return s.agent?.pid !== undefined && s.agent.pid !== process.pid;
         } catch {
           return false;
         }
@@ -319,7 +326,7 @@ export class Agent {
       return;
     }
     child.kill();
-    await fail(outcome === "gone" ? `the new agent (${cmd.argv.join(" ").slice(0, 200)}) exited before it answered` : `the new agent did not answer on ${c.controlSocket} within ${c.selfUpdate.timeout} s`);
+    await fail(outcome === "gone" ? `the new agent (${cmd.argv.join(" ").slice(0, 200)}) exited before it answered` : `the new agent did not answer on ${socket} within ${c.selfUpdate.timeout} s`);
   }
 
   /** What the marker file says of the last self-update: reported once by the agent that runs after it. */

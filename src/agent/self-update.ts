@@ -110,6 +110,28 @@ export function serviceCommand(unitText: string): { argv: string[]; env: Record<
   return argv ? { argv, env } : undefined;
 }
 
+/**
+ * The control socket the new agent will listen on: its `--config` file's `controlSocket` when
+ * the command names one that can be read, else the running agent's.
+ */
+export async function socketOf(cmd: { argv: string[] }, fallback: string): Promise<string> {
+  const i = cmd.argv.indexOf("--config");
+  const file = i >= 0 ? cmd.argv[i + 1] : undefined;
+  if (!file) return fallback;
+  try {
+    const c = JSON.parse(await readFile(file, "utf8")) as { controlSocket?: unknown };
+    return typeof c.controlSocket === "string" ? c.controlSocket : "/run/oscd/agent.sock";
+  } catch {
+    return fallback;
+  }
+}
+
+/** Whether this process runs in the given systemd unit (its cgroup), not started by hand beside it. */
+export async function runsInUnit(unit: string): Promise<boolean> {
+  const cg = await readFile("/proc/self/cgroup", "utf8").catch(() => "");
+  return cg.split("\n").some((l) => l.endsWith(`/${unit}`));
+}
+
 /** Polls `ready` until it says yes, `gone` says the candidate died, or the time is up. */
 export async function waitUntil(ready: () => Promise<boolean>, gone: () => boolean, timeoutMs: number): Promise<"ready" | "gone" | "timeout"> {
   const deadline = Date.now() + timeoutMs;

@@ -91,7 +91,13 @@ async function narinfoOf(storePath: string, caches: readonly string[], keys: rea
   for (const cache of caches) {
     const text = await readNarinfo(cache, `${hash}.narinfo`, timeoutMs);
     if (text === undefined) continue;
-    const info = parseNarInfo(text);
+    let info;
+    try {
+      info = parseNarInfo(text);
+    } catch (e) {
+      // A damaged record: Nix's own estimate (and then its realise) has the last word.
+      throw new NotFromNarinfos(e instanceof Error ? e.message : String(e));
+    }
     if (info.storePath !== storePath) throw new NotFromNarinfos(`${cache} answers for ${storePath} with ${info.storePath}`);
     // An unsigned record's size proves nothing: Nix refuses the path anyway, with its own error.
     if (!verifyNarInfo(info, keys)) throw new NotFromNarinfos(`${storePath} is not signed by a trusted key in ${cache}`);
@@ -144,7 +150,13 @@ async function fromDryRun(storePath: string, opts: MissingSizeOptions): Promise<
   const settings: Record<string, string> = { "narinfo-cache-negative-ttl": "0", ...opts.settings, "require-sigs": "true" };
   if (opts.substituters && opts.substituters.length > 0) settings.substituters = opts.substituters.join(" ");
   if (opts.trustedPublicKeys && opts.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = opts.trustedPublicKeys.join(" ");
-  const r = await nixRun("nix-store", ["--realise", "--dry-run", storePath], { timeoutMs: 120_000, ...opts, settings });
+  let r;
+  try {
+    r = await nixRun("nix-store", ["--realise", "--dry-run", storePath], { timeoutMs: 120_000, ...opts, settings });
+  } catch {
+    // Caches that do not answer in time: the realise itself says so, with its own error.
+    return undefined;
+  }
   if (r.exitCode !== 0) return undefined;
   const s = parseDryRunSize(r.stderr);
   if (s) return { ...s, from: "nix" };
