@@ -10,6 +10,7 @@ import type { AgentConfig } from "./config.js";
 import { serveControlSocket } from "./control-socket.js";
 import { deployCandidate } from "./deploy.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
+import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
 import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
@@ -39,13 +40,14 @@ const WINDOW_RECHECK_MS = 60_000;
  * activation engine, in-process, when the schedule allows. Everything that happens goes through
  * the Observer: status, metrics, log and event stream see the same thing.
  */
-export class Agent {
+export class Agent implements AgentContext {
   readonly host: string;
   readonly layout: HostLayout;
   readonly observer: Observer;
   readonly metrics: AgentMetrics;
   readonly trusted: PublicKey[];
   readonly clock: Clock;
+  readonly random: () => number;
   state!: AgentState;
   private pending: Candidate | undefined;
   private deploying = false;
@@ -69,11 +71,24 @@ export class Agent {
     this.host = c.hostname ?? hostname();
     this.layout = { ...DEFAULT_LAYOUT, stateDir: c.stateDir };
     this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
     this.trusted = c.trustedPublicKeys.map(parsePublicKey);
     this.metrics = new AgentMetrics(opts.version);
     const status: AgentStatus = { host: this.host, pid: process.pid, version: opts.version, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
     this.observer = new Observer(status, this.metrics, opts.log);
     this.handedOver = new Promise((resolve) => (this.endProcess = resolve));
+  }
+
+  get config(): AgentConfig {
+    return this.opts.config;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  get status(): AgentStatus {
+    return this.observer.status;
   }
 
   now(): string {
@@ -176,7 +191,7 @@ export class Agent {
               const next = this.pendingSelfUpdate;
               this.pendingSelfUpdate = undefined;
               // This loop ends here: the handover closes everything, and a failed one reopens it with a loop of its own.
-              void this.selfUpdate(next.toplevel, next.unit);
+              void this.selfUpdate(next.unit);
               return;
             }
             if (retry && !this.pending) {
@@ -259,11 +274,21 @@ export class Agent {
       this.opts.log.warn({ event: "self-update-skipped" }, `the new ${su.unit} failed to start before; the agent stays at ${this.opts.version}`);
       return;
     }
+    if (!serviceCommand(next)) {
+      this.emit({ type: "self-update-failed", at: this.now(), code: "agent-update-failed", message: `${su.unit} of ${toplevel} has no ExecStart; the agent stays at ${this.opts.version}` });
+      return;
+    }
+    const { systemdRuns } = await import("../activate/index.js");
+    if ((await systemdRuns()) && !(await runsInUnit(su.unit))) {
+      // Started by hand beside systemd: restarting the unit would start a second agent.
+      this.opts.log.info({ event: "self-update-skipped" }, `this agent does not run in ${su.unit}; the unit's new version starts with it`);
+      return;
+    }
     this.pendingSelfUpdate = { toplevel, unit: next };
   }
 
   /** Moves to the new unit's agent (see self-update.ts); on failure the old one carries on and says why. */
-  private async selfUpdate(toplevel: string, unit: string): Promise<void> {
+  private async selfUpdate(unit: string): Promise<void> {
     const c = this.opts.config;
     const log = this.opts.log;
     const hash = unitHash(unit);
@@ -272,19 +297,11 @@ export class Agent {
       await this.open();
       await this.noteSelfUpdate();
     };
-    const cmd = serviceCommand(unit);
-    if (!cmd) {
-      this.emit({ type: "self-update-failed", at: this.now(), code: "agent-update-failed", message: `${c.selfUpdate.unit} of ${toplevel} has no ExecStart; the agent stays at ${this.opts.version}` });
-      return void this.open();
-    }
+    // checkSelfUpdate made sure there is a command, and that a systemd unit is this agent's own.
+    const cmd = serviceCommand(unit) as NonNullable<ReturnType<typeof serviceCommand>>;
     const socket = await socketOf(cmd, c.controlSocket);
     const { systemdRuns } = await import("../activate/index.js");
     if (await systemdRuns()) {
-      if (!(await runsInUnit(c.selfUpdate.unit))) {
-        // Started by hand beside systemd: restarting the unit would start a second agent.
-        this.opts.log.info({ event: "self-update-skipped" }, `this agent does not run in ${c.selfUpdate.unit}; the unit's new version starts with it`);
-        return void this.open();
-      }
       this.emit({ type: "self-update", at: this.now(), from: this.opts.version, how: "systemd", command: cmd.argv.join(" ") });
       await this.stop();
       await writeMarker(c.stateDir, { state: "handing-over", unitHash: hash, fromVersion: this.opts.version, fromPid: process.pid, at: this.now(), how: "systemd" });
