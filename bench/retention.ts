@@ -9,7 +9,7 @@
  * The deployments run the engine in one Node process inside the host (as the agent does), so the
  * numbers are the engine's and retention's, not N Node starts.
  *
- *   npx tsx bench/retention.ts [deployments] [keep]
+ *   npx tsx bench/retention.ts [deployments] [keep] [all|deployments|gc]
  */
 import { readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,11 +17,12 @@ import { copyTo, signPaths } from "../src/nix/index.js";
 import { FAKE_TOPLEVEL_FILE } from "../test/harness/fixtures.js";
 import { REPO_ROOT, ensureBuilt, must, oscdOn, tempDir, uniqueMarker, type SimHost } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
-import { signedCache, stats, timed } from "./_signed-host.js";
+import { signedCache, stats, timed, type SignedCache } from "./_signed-host.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const N = Number(process.argv[2] ?? 500);
 const KEEP = Number(process.argv[3] ?? 10);
+const PARTS = process.argv[4] ?? "all";
 
 /** Runs the engine over the systems inside the host; prints one JSON line of results. */
 const DRIVER = `
@@ -55,6 +56,26 @@ async function closureBytes(path: string): Promise<number> {
   return Number((await must("du", ["-sbc", ...paths])).stdout.trim().split("\n").pop()?.split(/\s/)[0]);
 }
 
+async function deployments(signed: SignedCache, first: string, systems: string[], hosts: SimHost[]): Promise<void> {
+  const out: string[] = [];
+  const a = await signed.host("web1", true);
+  hosts.push(a);
+  await a.install(first);
+  const withRetention = await drive(a, systems, signed.cache, signed.publicKey, { keepGenerations: KEEP, collectGarbage: true });
+  const gens = (await readdir(a.path("/nix/var/nix/profiles"))).filter((n) => /^system-\d+-link$/.test(n)).length;
+  const records = (await readdir(a.path("/var/lib/oscd/generations"))).length;
+  const roots = (await readdir(a.path("/nix/var/nix/gcroots/oscd")).catch(() => [] as string[])).length;
+  const entries = (await a.bootEntries()).length;
+  const store = await storeBytes(a);
+  const bound = withRetention.afterKeep + (await closureBytes(systems[systems.length - 1] as string));
+  const s = stats(withRetention.times);
+  out.push(`\n${N} deployments, retention keepGenerations = ${KEEP} + collectGarbage (engine in one process inside the host)\n`);
+  out.push(`  per deployment:  median ${s.median.toFixed(0)} ms, min ${s.min.toFixed(0)} ms, max ${s.max.toFixed(0)} ms (realise, guard, profile, switch, retention, GC)`);
+  out.push(`  left:            ${gens} generations, ${records} records, ${roots} GC roots, ${entries} boot entries`);
+  out.push(`  store:           ${(store / 1048576).toFixed(2)} MiB now, ${(withRetention.afterKeep / 1048576).toFixed(2)} MiB after deployment ${KEEP}, bound ${(bound / 1048576).toFixed(2)} MiB (+ newest closure): ${store <= bound ? "within" : "ABOVE"}`);
+  console.log(out.join("\n"));
+}
+
 async function main(): Promise<void> {
   await ensureBuilt();
   const dir = await tempDir("bench-retention");
@@ -66,25 +87,10 @@ async function main(): Promise<void> {
   await signPaths(all, signed.keyFile, { store: signed.cache, recursive: true });
   const [first, ...systems] = all as [string, ...string[]];
   const hosts: SimHost[] = [];
-  const out: string[] = [];
   try {
     // 1. N deployments with retention after each.
-    const a = await signed.host("web1", true);
-    hosts.push(a);
-    await a.install(first);
-    const withRetention = await drive(a, systems, signed.cache, signed.publicKey, { keepGenerations: KEEP, collectGarbage: true });
-    const gens = (await readdir(a.path("/nix/var/nix/profiles"))).filter((n) => /^system-\d+-link$/.test(n)).length;
-    const records = (await readdir(a.path("/var/lib/oscd/generations"))).length;
-    const roots = (await readdir(a.path("/nix/var/nix/gcroots/oscd")).catch(() => [] as string[])).length;
-    const entries = (await a.bootEntries()).length;
-    const store = await storeBytes(a);
-    const bound = withRetention.afterKeep + (await closureBytes(systems[systems.length - 1] as string));
-    const s = stats(withRetention.times);
-    out.push(`\n${N} deployments, retention keepGenerations = ${KEEP} + collectGarbage (engine in one process inside the host)\n`);
-    out.push(`  per deployment:  median ${s.median.toFixed(0)} ms, min ${s.min.toFixed(0)} ms, max ${s.max.toFixed(0)} ms (realise, guard, profile, switch, retention, GC)`);
-    out.push(`  left:            ${gens} generations, ${records} records, ${roots} GC roots, ${entries} boot entries`);
-    out.push(`  store:           ${(store / 1048576).toFixed(2)} MiB now, ${(withRetention.afterKeep / 1048576).toFixed(2)} MiB after deployment ${KEEP}, bound ${(bound / 1048576).toFixed(2)} MiB (+ newest closure): ${store <= bound ? "within" : "ABOVE"}`);
-    console.log(out.join("\n"));
+    if (PARTS !== "gc") await deployments(signed, first, systems, hosts);
+    if (PARTS === "deployments") return;
 
     // 2. N generations left without retention, on two hosts in the same state: oscd gc against bare Nix.
     const b = await signed.host("web1", true);
@@ -92,11 +98,19 @@ async function main(): Promise<void> {
     hosts.push(b, c);
     await b.install(first);
     await c.install(first);
-    const without = stats((await drive(b, systems, signed.cache, signed.publicKey, undefined)).times);
-    console.log(`  without retention (the same deployments on another host): median ${without.median.toFixed(0)} ms, min ${without.min.toFixed(0)} ms, max ${without.max.toFixed(0)} ms`);
-    await c.sh(["nix-store", "--realise", "--max-jobs", "0", ...systems], { timeoutMs: 3600_000 });
-    await c.sh(["sh", "-c", 'for p in "$@"; do nix-env -p /nix/var/nix/profiles/system --set "$p"; done', "sh", ...systems], { timeoutMs: 3600_000 });
-    await c.sh([`${systems[systems.length - 1]}/bin/switch-to-configuration`, "switch"]);
+    // Both get the N generations the same way (a deployment each through the engine would take
+    // hours here: without retention every switch writes a boot entry per generation, so each
+    // one is slower than the last); oscd's host also gets a record per generation, as the engine
+    // writes them.
+    for (const h of [b, c]) {
+      await h.sh(["nix-store", "--realise", "--max-jobs", "0", ...systems], { timeoutMs: 3600_000 });
+      await h.sh(["sh", "-c", 'for p in "$@"; do nix-env -p /nix/var/nix/profiles/system --set "$p"; done', "sh", ...systems], { timeoutMs: 3600_000 });
+      await h.sh([`${systems[systems.length - 1]}/bin/switch-to-configuration`, "switch"]);
+    }
+    await b.sh(["mkdir", "-p", "/var/lib/oscd/generations"]);
+    for (let g = 2; g <= N + 1; g++) {
+      await writeFile(b.path(`/var/lib/oscd/generations/${g}.json`), JSON.stringify({ generation: g, toplevel: systems[g - 2], deploymentId: `bench-${g}`, mode: "switch", createdAt: new Date().toISOString(), version: `1.0.${g - 1}` }));
+    }
     const oscdGc = await timed(() => oscdOn(b, ["gc", "--keep-generations", String(KEEP), "--collect"], { timeoutMs: 3600_000 }));
     const bare = await timed(async () => {
       await c.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--delete-generations", `+${KEEP}`]);
