@@ -22,6 +22,7 @@ import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
 import { readMarker, runsInUnit, serviceCommand, socketOf, startDetached, startWatcher, unitHash, unitOf, waitUntil, watcherCommand, writeMarker } from "./self-update.js";
+import { MachineTrust } from "../trust/index.js";
 import { Wake } from "./wake.js";
 
 export interface AgentOptions {
@@ -50,6 +51,8 @@ export class Agent implements AgentContext {
   readonly clock: Clock;
   readonly random: () => number;
   state!: AgentState;
+  /** The trust root in force and the revocation lists (loaded at start, walked by the manifest source). */
+  trust!: MachineTrust;
   private pending: Candidate | undefined;
   private deploying = false;
   private stopped = false;
@@ -105,6 +108,8 @@ export class Agent implements AgentContext {
     const c = this.opts.config;
     await checkMachineId(c.machineId);
     this.state = (await readAgentState(c.stateDir)).state;
+    this.trust = await MachineTrust.load({ stateDir: c.stateDir, trustedPublicKeys: c.trustedPublicKeys, bootstrap: c.trustRoot });
+    this.observer.status.trust = { version: this.trust.version, revocations: c.manifest ? this.trust.revocationsOf(c.manifest.channel)?.version : undefined, at: this.now() };
     await this.recover();
     if (c.selfUpdate.enable) this.unitAtStart = await unitOf(`${this.layout.runDir}/current-system`, c.selfUpdate.unit);
     await this.open();

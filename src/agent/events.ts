@@ -21,6 +21,8 @@ export interface AgentStatus {
   reboot: { needed: boolean; reasons: string[]; at?: string };
   /** The last move of the agent to a new version of itself, from its marker file. */
   selfUpdate?: { state: string; at: string; from?: string; reason?: string };
+  /** The trust root version in force (0: the implicit root of trustedPublicKeys) and the channel's revocation list version. */
+  trust?: { version: number; revocations?: number; at: string };
 }
 
 export interface SourceStatus {
@@ -40,6 +42,7 @@ export type AgentEvent =
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
   | { type: "verified"; at: string; source: string; detail: string }
+  | { type: "trust"; at: string; source: string; version: number; walked: number[]; revocations?: number; detail: string }
   | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
@@ -125,6 +128,9 @@ export class Observer {
         m.lastFetchFailed.set(1);
         break;
       }
+      case "trust":
+        s.trust = { version: e.version, revocations: e.revocations ?? s.trust?.revocations, at: e.at };
+        break;
       case "verified": {
         const src = s.sources[e.source];
         if (src) src.refusal = undefined;
