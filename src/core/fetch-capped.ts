@@ -14,6 +14,8 @@ export interface CappedResponse {
   headers: Headers;
   /** The body as UTF-8 text: "" for answers other than 2xx (their body is not read). */
   text: string;
+  /** The same body as bytes. */
+  bytes: Buffer;
 }
 
 export interface CappedInit extends RequestInit {
@@ -27,7 +29,7 @@ export async function fetchCapped(url: string | URL, init: CappedInit): Promise<
   const res = await fetch(url, rest);
   if (!res.body || (!readErrors && (res.status < 200 || res.status >= 300))) {
     await res.body?.cancel().catch(() => undefined);
-    return { status: res.status, headers: res.headers, text: "" };
+    return { status: res.status, headers: res.headers, text: "", bytes: Buffer.alloc(0) };
   }
   const declared = Number(res.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -47,5 +49,6 @@ export async function fetchCapped(url: string | URL, init: CappedInit): Promise<
     }
     chunks.push(value);
   }
-  return { status: res.status, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") };
+  const bytes = Buffer.concat(chunks);
+  return { status: res.status, headers: res.headers, text: bytes.toString("utf8"), bytes };
 }

@@ -3,7 +3,7 @@ import { GuardError, OscdError, isOscdError } from "../core/errors.js";
 import { activate, lastAppliedSequence, DEFAULT_LAYOUT, type ActivationRequest, type ActivationResult } from "../activate/index.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 import { ownEntry } from "../fleet/index.js";
-import { NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
+import { MAX_NARINFO_BYTES, NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
 import { checkFreshness, parseManifest, DEFAULT_SKEW_MS, ManifestExpiredError, type Manifest } from "../publish/index.js";
 import { isTrustDocumentName, MachineTrust, ReleaseRevokedError, type TrustSource, type TrustUpdate } from "../trust/index.js";
 import { BUNDLE_CACHE, BUNDLE_MANIFEST, BUNDLE_TRUST } from "./bundle.js";
@@ -43,8 +43,6 @@ export interface BundleChecks {
 }
 
 const MAX_MANIFEST_BYTES = 1 << 20;
-/** A narinfo names one path and its references; thousands of references fit in 256 KiB. */
-const MAX_NARINFO_BYTES = 256 << 10;
 const BASE = /^[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+\-._?=]+$/;
 const EXPIRED_HINT = "make a new bundle (oscd bundle, --valid-for sets how long it may be used); to install this one anyway, for a machine whose clock is wrong say, pass --allow-expired";
 
