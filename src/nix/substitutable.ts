@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { httpFetch } from "../core/http.js";
 import { nixRun, type NixCallOptions } from "./command.js";
 import { parsePublicKey, type PublicKey } from "./keys.js";
-import { parseNarInfo, verifyNarInfo } from "./narinfo.js";
+import { MAX_NARINFO_BYTES, parseNarInfo, verifyNarInfo } from "./narinfo.js";
 import { parseStorePath, STORE_DIR } from "./storepath.js";
 
 /**
@@ -35,7 +36,6 @@ export interface MissingSizeOptions extends NixCallOptions {
 /** The narinfos cannot say (a cache oscd cannot read itself, an unsigned record, a missing path). */
 class NotFromNarinfos extends Error {}
 
-const MAX_NARINFO_BYTES = 256 * 1024;
 const PARALLEL = 16;
 
 /**
@@ -108,14 +108,7 @@ async function narinfoOf(storePath: string, caches: readonly string[], keys: rea
 
 async function readNarinfo(cache: string, name: string, timeoutMs: number): Promise<string | undefined> {
   const url = new URL(cache);
-  if (url.protocol === "file:") {
-    try {
-      return await readFile(join(decodeURIComponent(url.pathname), name), "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new NotFromNarinfos(String(e));
-    }
-  }
+  if (url.protocol === "file:") return readNarinfoFile(join(decodeURIComponent(url.pathname), name));
   const headers: Record<string, string> = {};
   if (url.username || url.password) {
     headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
@@ -133,6 +126,26 @@ async function readNarinfo(cache: string, name: string, timeoutMs: number): Prom
   // 401/403: the cache wants credentials Nix has (a netrc file) and oscd does not.
   if (res.status !== 200) throw new NotFromNarinfos(`${cache} answered ${res.status}`);
   return res.body;
+}
+
+/** A file cache's narinfo: a regular file (no link followed, no FIFO waited on), read only up to the cap. */
+async function readNarinfoFile(path: string): Promise<string | undefined> {
+  let f;
+  try {
+    f = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new NotFromNarinfos(`${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    const st = await f.stat();
+    if (!st.isFile() || st.size > MAX_NARINFO_BYTES) throw new NotFromNarinfos(`${path} is not a regular file of at most ${MAX_NARINFO_BYTES} bytes`);
+    const buf = Buffer.alloc(st.size);
+    const { bytesRead } = await f.read(buf, 0, st.size, 0);
+    return buf.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await f.close();
+  }
 }
 
 /**
