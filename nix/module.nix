@@ -73,6 +73,16 @@ let
     };
   };
 
+  # `[retention]` of machine.toml and the agent's `retention`: a generation stays if either rule holds.
+  retentionType = types.submodule {
+    options = {
+      keepGenerations = nullable types.ints.positive "Keep the newest this many system generations; the running, booted, current and previous-good ones always stay and count toward it. Null (with keepDays null): keep every generation.";
+      keepDays = nullable types.ints.unsigned "Also keep every generation younger than this many days.";
+      collectGarbage = opt types.bool false "After removing generations, run Nix's garbage collector.";
+      maxFreedMiB = nullable types.ints.positive "Stop that garbage collection once this many MiB are freed (`nix-store --gc --max-freed`).";
+    };
+  };
+
   branchType = name: operation: types.submodule {
     options = {
       name = opt types.str name "Branch name; {hostname} is replaced by this machine's name.";
@@ -132,7 +142,7 @@ let
     (dropNulls {
       inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath
         flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow health postDeploymentCommand
-        controlSocket backoff logLevel diff;
+        controlSocket backoff logLevel diff retention selfUpdate;
       server = if cfg.server == null then null else cfg.server // { tokenFile = credential "server-token"; };
       manifest =
         if cfg.manifest.urls == [ ] && cfg.server == null then null
@@ -158,7 +168,7 @@ let
     else rawConfigFile;
 
   machineSettings = dropNulls {
-    inherit (machine) host remote tagPrefix trustedPublicKeys trustRoot substituters health;
+    inherit (machine) host remote tagPrefix trustedPublicKeys trustRoot substituters health retention;
   };
   machineFile = (pkgs.formats.toml { }).generate "machine.toml" machineSettings;
 
@@ -185,6 +195,9 @@ in
     health = nullable healthType "Health checks after `oscd activate`, `oscd rollback` and push deploys (`[health]`); the agent uses them too unless `services.oscd.agent.health` says otherwise. A failure rolls back.";
     remote = nullable types.str "The fleet repository `oscd upgrade` fetches releases from." // { example = "https://git.example.org/fleet.git"; };
     tagPrefix = opt types.str "v" "Prefix of release tags (`v1.2.3`).";
+    retention = nullable retentionType "Generations kept after each committed deployment (`oscd activate`, `upgrade`, push deploys; the agent too unless `services.oscd.agent.retention` says otherwise) and by `oscd gc`: old ones go with their records, source roots and boot entries. Null: keep every generation." // {
+      example = literalExpression "{ keepGenerations = 10; keepDays = 30; collectGarbage = true; }";
+    };
 
     addToNixSettings = opt types.bool true "Add `trustedPublicKeys` and `substituters` to `nix.settings` (as `extra-trusted-public-keys` and `extra-substituters`, so nixpkgs' defaults stay), so Nix itself trusts the fleet's store paths. Turn off to manage `nix.settings` yourself.";
 
@@ -270,6 +283,14 @@ in
     logLevel = opt (types.enum [ "debug" "info" "warn" "error" ]) "info" "Log level (JSON lines to the journal).";
 
     diff = opt types.bool false "Before each activation, log an event with what changes: packages added, removed and changed, closure size, reboot need (as oscd diff).";
+
+    retention = derived (types.nullOr retentionType) machine.retention "config.services.oscd.retention" "Generations kept after each committed deployment the agent makes (as `services.oscd.retention`).";
+
+    selfUpdate = {
+      enable = opt types.bool true "After a committed switch to a system whose oscd-agent unit differs (a new oscd package or settings), restart the agent into it (a transient unit runs `systemctl restart`; the old agent comes back if the new one does not answer).";
+      unit = opt (types.strMatching "[A-Za-z0-9@._-]+\\.service") "oscd-agent.service" "The agent's own unit.";
+      timeout = opt types.ints.positive 120 "Seconds the new agent has to answer on the control socket before the old one is brought back.";
+    };
 
     extraSettings = opt (types.attrsOf types.anything) { } "Settings merged into the JSON (recursively: `extraSettings.manifest.timeout` keeps `manifest.urls`), for settings newer than this module. Checked by the agent like the rest." // {
       example = literalExpression "{ manifest.timeout = 60; }";

@@ -2,12 +2,13 @@ import { access } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { OscdError, isOscdError } from "../core/errors.js";
-import { healthSchema, type HealthConfig, type Operation } from "../fleet/index.js";
+import { healthSchema, retentionActive, type HealthConfig, type Operation, type RetentionPolicy } from "../fleet/index.js";
 import { addRoot, currentGeneration, PathUnavailableError, realise, removeRoot, setProfile, switchGeneration, assertStorePath } from "../nix/index.js";
 import { commitDeployment } from "./commit.js";
 import { maybeCrash } from "./faults.js";
 import { guard, type UncheckedAllowed } from "./guard.js";
 import { lastAppliedSequence, recordAppliedSequence } from "./channels.js";
+import { checkBootSpace, checkStoreSpace } from "./disk-space.js";
 import { checkHealth } from "./health.js";
 import { advance, closeJournal, newJournal, type Journal, type Previous, type ReleaseInfo } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
@@ -16,6 +17,7 @@ import { readFailed, readGenerationRecord, rememberFailed } from "./records.js";
 import { recoverInterrupted, type Recovery } from "./recover.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
 import { restorePrevious } from "./restore.js";
+import { applyRetention, type RetentionResult } from "./retention.js";
 import { switchTo } from "./switch.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 import { MachineTrust } from "../trust/index.js";
@@ -51,6 +53,11 @@ export interface ActivationRequest {
   force?: boolean;
   switchTimeoutMs?: number;
   /**
+   * Generations to keep (machine.toml / agent `retention`): applied after a committed switch or
+   * boot, still under the lock. Its failure never undoes the deployment; it is reported.
+   */
+  retention?: RetentionPolicy;
+  /**
    * Called after the switch and health checks, before the deployment is committed (journal
    * still `switched`, so a crash or reboot meanwhile is rolled back). Throwing rolls back:
    * push deploys wait here for a confirmation over a new connection (magic rollback).
@@ -70,6 +77,10 @@ export interface ActivationResult {
   release: ReleaseInfo;
   reboot: RebootNeed;
   recovery?: Recovery;
+  /** What retention removed after the commit. */
+  retention?: RetentionResult;
+  /** Retention failed after the commit (the deployment stands): why. */
+  retentionError?: string;
 }
 
 export class RolledBackError extends OscdError {
@@ -143,6 +154,14 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
       throw e;
     };
 
+    // A closure that cannot fit is refused before a byte is downloaded (a full disk half-way is
+    // a failed realise, and a full /nix a broken machine).
+    if (!req.builtHere && req.generation === undefined) {
+      say("disk", "checking free space in the store");
+      const space = await checkStoreSpace(toplevel, { substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
+      if (space.need) say("disk", `${space.need.paths} path(s), ${mibText(space.need.narBytes)} to fetch; ${mibText(space.freeBytes)} free`);
+    }
+
     say("realise", toplevel);
     if (req.builtHere) await addRoot(toplevel, `pending-${j.id}`, layout.gcrootDir).then(() => assertPresent(toplevel)).catch(abort);
     else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: trust.cacheKeys(req.trustedPublicKeys ?? []) }).catch(abort);
@@ -169,6 +188,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     } catch (e) {
       await abort(e);
     }
+    if (req.mode === "switch" || req.mode === "boot") await checkBootSpace(toplevel, layout).catch(abort);
 
     if (req.mode === "dry-activate") {
       say("dry-activate", toplevel);
@@ -219,9 +239,24 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     maybeCrash("committed");
     await closeJournal(layout, j);
     say("done", `${req.mode} ${toplevel}`);
-    return { ...base, id: j.id, outcome: "committed", generation: j.generation, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
+    const kept = await retain(layout, req, say);
+    return { ...base, id: j.id, outcome: "committed", generation: j.generation, reboot: await rebootNeeded(toplevel, f.bootedSystem), ...kept };
   }
 }
+
+/** The retention step after a commit: the deployment stands whatever happens here. */
+async function retain(layout: HostLayout, req: ActivationRequest, say: (step: string, detail: string) => void): Promise<Pick<ActivationResult, "retention" | "retentionError">> {
+  if (!retentionActive(req.retention) || (req.mode !== "switch" && req.mode !== "boot")) return {};
+  try {
+    const retention = await applyRetention(layout, req.retention, { switchTimeoutMs: req.switchTimeoutMs, log: (l) => say("retention", l) });
+    return { retention };
+  } catch (e) {
+    say("retention", `failed (the deployment stands): ${errText(e)}`);
+    return { retentionError: errText(e) };
+  }
+}
+
+const mibText = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 /** A toplevel the caller built: still on disk now that the deployment's root holds it. */
 async function assertPresent(toplevel: string): Promise<void> {

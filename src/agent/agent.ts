@@ -21,6 +21,7 @@ import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
+import { readMarker, runsInUnit, serviceCommand, socketOf, startDetached, startWatcher, unitHash, unitOf, waitUntil, watcherCommand, writeMarker } from "./self-update.js";
 import { MachineTrust } from "../trust/index.js";
 import { Wake } from "./wake.js";
 
@@ -60,6 +61,14 @@ export class Agent implements AgentContext {
   private git: GitWatcher[] = [];
   private servers: (Server | NetServer)[] = [];
   private outbox: Outbox | undefined;
+  private unsubscribeReports: (() => void) | undefined;
+  /** The agent's unit as the system it started on installs it (self-update compares with it). */
+  private unitAtStart: string | undefined;
+  /** Set by a committed switch whose system carries another agent unit: moved to after the deployment. */
+  pendingSelfUpdate: { toplevel: string; unit: string } | undefined;
+  /** Resolves when this process should end (it handed over to a new agent). */
+  readonly handedOver: Promise<void>;
+  private endProcess!: () => void;
 
   constructor(readonly opts: AgentOptions) {
     const c = opts.config;
@@ -69,8 +78,9 @@ export class Agent implements AgentContext {
     this.random = opts.random ?? Math.random;
     this.trusted = c.trustedPublicKeys.map(parsePublicKey);
     this.metrics = new AgentMetrics(opts.version);
-    const status: AgentStatus = { host: this.host, pid: process.pid, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
+    const status: AgentStatus = { host: this.host, pid: process.pid, version: opts.version, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
     this.observer = new Observer(status, this.metrics, opts.log);
+    this.handedOver = new Promise((resolve) => (this.endProcess = resolve));
   }
 
   get config(): AgentConfig {
@@ -101,6 +111,17 @@ export class Agent implements AgentContext {
     this.trust = await MachineTrust.load({ stateDir: c.stateDir, trustedPublicKeys: c.trustedPublicKeys, bootstrap: c.trustRoot });
     this.observer.status.trust = { version: this.trust.version, revocations: c.manifest ? this.trust.revocationsOf(c.manifest.channel)?.version : undefined, at: this.now() };
     await this.recover();
+    if (c.selfUpdate.enable) this.unitAtStart = await unitOf(`${this.layout.runDir}/current-system`, c.selfUpdate.unit);
+    await this.open();
+    await this.noteSelfUpdate();
+  }
+
+  /** Socket, exporter, reports, sources and the deployer: everything a handover closes and a failed one reopens. */
+  private async open(): Promise<void> {
+    const c = this.opts.config;
+    this.stopped = false;
+    this.servers = [];
+    this.git = [];
     this.servers.push(
       await serveControlSocket(c.controlSocket, {
         status: () => this.statusView(),
@@ -137,6 +158,7 @@ export class Agent implements AgentContext {
     this.manifest?.stop();
     for (const g of this.git) g.stop();
     this.outbox?.stop();
+    this.unsubscribeReports?.();
     this.deployWake.fire();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -172,9 +194,16 @@ export class Agent implements AgentContext {
           this.deploying = true;
           try {
             const retry = await deployCandidate(this, c, plan.mode);
+            if (this.pendingSelfUpdate) {
+              const next = this.pendingSelfUpdate;
+              this.pendingSelfUpdate = undefined;
+              // This loop ends here: the handover closes everything, and a failed one reopens it with a loop of its own.
+              void this.selfUpdate(next.unit);
+              return;
+            }
             if (retry && !this.pending) {
               this.pending = c;
-              sleep = 5000;
+              sleep = typeof retry === "object" ? retry.retryInMs : 5000;
             } else continue;
           } finally {
             this.deploying = false;
@@ -199,7 +228,7 @@ export class Agent implements AgentContext {
       log: this.opts.log,
       onDelivered: (id) => this.emit({ type: "report-delivered", at: this.now(), id }),
     }));
-    this.observer.subscribe((e) => {
+    this.unsubscribeReports = this.observer.subscribe((e) => {
       const report = reportOf(e, this.observer.status);
       if (report) outbox.add({ host: this.host, ...report }).catch((err: unknown) => this.opts.log.error({ event: "outbox-failed" }, `cannot store a report: ${err instanceof Error ? err.message : String(err)}`));
     });
@@ -234,6 +263,112 @@ export class Agent implements AgentContext {
     return { suspended: on };
   }
 
+  /**
+   * After a committed switch: does the new system install another version of this agent's unit?
+   * Called by the deployer once the deployment's state is written; the move happens after it.
+   */
+  async checkSelfUpdate(toplevel: string): Promise<void> {
+    const su = this.opts.config.selfUpdate;
+    if (!su.enable) return;
+    const next = await unitOf(toplevel, su.unit);
+    if (this.unitAtStart === undefined) {
+      if (next !== undefined) this.opts.log.info({ event: "self-update-skipped" }, `the agent was not started from ${su.unit} of the running system; it is not restarted into the new one (it is at the next boot)`);
+      return;
+    }
+    if (next === undefined || next === this.unitAtStart) return;
+    const marker = await readMarker(this.opts.config.stateDir);
+    if (marker && (marker.state === "failed" || marker.state === "failed-reported") && marker.unitHash === unitHash(next)) {
+      this.opts.log.warn({ event: "self-update-skipped" }, `the new ${su.unit} failed to start before; the agent stays at ${this.opts.version}`);
+      return;
+    }
+    if (!serviceCommand(next)) {
+      this.emit({ type: "self-update-failed", at: this.now(), code: "agent-update-failed", message: `${su.unit} of ${toplevel} has no ExecStart; the agent stays at ${this.opts.version}` });
+      return;
+    }
+    const { systemdRuns } = await import("../activate/index.js");
+    if ((await systemdRuns()) && !(await runsInUnit(su.unit))) {
+      // Started by hand beside systemd: restarting the unit would start a second agent.
+      this.opts.log.info({ event: "self-update-skipped" }, `this agent does not run in ${su.unit}; the unit's new version starts with it`);
+      return;
+    }
+    this.pendingSelfUpdate = { toplevel, unit: next };
+  }
+
+  /** Moves to the new unit's agent (see self-update.ts); on failure the old one carries on and says why. */
+  private async selfUpdate(unit: string): Promise<void> {
+    const c = this.opts.config;
+    const log = this.opts.log;
+    const hash = unitHash(unit);
+    const fail = async (message: string) => {
+      await writeMarker(c.stateDir, { state: "failed", unitHash: hash, fromVersion: this.opts.version, fromPid: process.pid, at: this.now(), how: "handover", reason: message });
+      await this.open();
+      await this.noteSelfUpdate();
+    };
+    // checkSelfUpdate made sure there is a command, and that a systemd unit is this agent's own.
+    const cmd = serviceCommand(unit) as NonNullable<ReturnType<typeof serviceCommand>>;
+    const socket = await socketOf(cmd, c.controlSocket);
+    const { systemdRuns } = await import("../activate/index.js");
+    if (await systemdRuns()) {
+      this.emit({ type: "self-update", at: this.now(), from: this.opts.version, how: "systemd", command: cmd.argv.join(" ") });
+      await this.stop();
+      await writeMarker(c.stateDir, { state: "handing-over", unitHash: hash, fromVersion: this.opts.version, fromPid: process.pid, at: this.now(), how: "systemd" });
+      try {
+        await startWatcher(watcherCommand({ unit: c.selfUpdate.unit, socket, stateDir: c.stateDir, timeoutSec: c.selfUpdate.timeout, previousPid: process.pid }));
+      } catch (e) {
+        return fail(`the restart could not be started: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      // `systemctl restart` ends this process. Should the watcher never get to it, carry on.
+      setTimeout(() => void fail("the restart did not happen (the watcher unit ended without it)"), (c.selfUpdate.timeout + 60) * 1000).unref();
+      return;
+    }
+    this.emit({ type: "self-update", at: this.now(), from: this.opts.version, how: "handover", command: cmd.argv.join(" ") });
+    await this.stop();
+    await writeMarker(c.stateDir, { state: "handing-over", unitHash: hash, fromVersion: this.opts.version, fromPid: process.pid, at: this.now(), how: "handover" });
+    let child: ReturnType<typeof startDetached>;
+    try {
+      child = startDetached(cmd);
+    } catch (e) {
+      return fail(`the new agent could not be started: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const { controlRequest } = await import("./control-socket.js");
+    const outcome = await waitUntil(
+      async () => {
+        try {
+          // This agent's socket is closed: any agent answering is the new one (its command may be a wrapper that forked).
+          const s = (await controlRequest(socket, "status", 2000)) as { agent?: { pid?: number } };
+          return s.agent?.pid !== undefined && s.agent.pid !== process.pid;
+        } catch {
+          return false;
+        }
+      },
+      child.exited,
+      c.selfUpdate.timeout * 1000,
+    );
+    if (outcome === "ready") {
+      log.info({ event: "handed-over", pid: child.pid }, `the new agent (pid ${child.pid}) runs; this one ends`);
+      this.endProcess();
+      return;
+    }
+    child.kill();
+    await fail(outcome === "gone" ? `the new agent (${cmd.argv.join(" ").slice(0, 200)}) exited before it answered` : `the new agent did not answer on ${socket} within ${c.selfUpdate.timeout} s`);
+  }
+
+  /** What the marker file says of the last self-update: reported once by the agent that runs after it. */
+  private async noteSelfUpdate(): Promise<void> {
+    const dir = this.opts.config.stateDir;
+    const m = await readMarker(dir);
+    if (!m) return;
+    if (m.state === "handing-over" && m.fromPid !== process.pid) {
+      this.emit({ type: "self-updated", at: this.now(), from: m.fromVersion, to: this.opts.version, how: m.how });
+      await writeMarker(dir, { ...m, state: "done", toPid: process.pid, at: this.now() });
+    } else if (m.state === "failed") {
+      this.emit({ type: "self-update-failed", at: this.now(), code: "agent-update-failed", message: `the agent could not move to its new version, so ${this.opts.version} runs again: ${m.reason ?? "unknown reason"}` });
+      await writeMarker(dir, { ...m, state: "failed-reported" });
+    } else {
+      this.observer.status.selfUpdate = { state: m.state, at: m.at, from: m.fromVersion, reason: m.reason };
+    }
+  }
+
   async statusView(): Promise<{ agent: AgentStatus; host: Awaited<ReturnType<typeof hostStatus>> }> {
     return { agent: this.observer.status, host: await hostStatus(this.layout) };
   }
@@ -250,6 +385,8 @@ function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" |
       return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
     case "recovered":
       return { at: e.at, type: "recovery", outcome: e.outcome, message: `deployment ${e.id}` };
+    case "self-update-failed":
+      return { at: e.at, type: "refusal", source: "agent", code: e.code, message: e.message };
     default:
       return undefined;
   }

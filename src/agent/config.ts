@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { UsageError } from "../core/errors.js";
-import { healthSchema, publicKeySchema } from "../fleet/index.js";
+import { healthSchema, publicKeySchema, retentionSchema } from "../fleet/index.js";
 import { CHANNEL_NAME } from "../manifest/index.js";
 
 /**
@@ -200,6 +200,23 @@ export const agentConfigSchema = z
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /** Before each activation, an event with what changes: packages, closure size, reboot need. */
     diff: z.boolean().default(false),
+    /** Generations kept after each committed deployment (as machine.toml `retention`). None: all kept. */
+    retention: retentionSchema.optional(),
+    /**
+     * After a committed switch whose system carries another version of this agent's unit (its
+     * package or settings), restart into it: `systemctl restart` from a transient unit where
+     * systemd runs, else a new process this one hands over to. The new agent must answer on the
+     * control socket within `timeout` seconds, or the old one comes back and reports why.
+     */
+    selfUpdate: z
+      .object({
+        enable: z.boolean().default(true),
+        /** The agent's own unit, as installed in the system (`etc/systemd/system/<unit>`). */
+        unit: z.string().regex(/^[A-Za-z0-9@._-]+\.service$/, "a systemd service unit name").default("oscd-agent.service"),
+        timeout: positiveSeconds.default(120),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

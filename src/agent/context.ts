@@ -33,4 +33,6 @@ export interface AgentContext {
   emit(e: AgentEvent): void;
   /** A guarded system to run; the newest offer wins. */
   offer(c: Candidate, reason: string): void;
+  /** After a committed switch: note whether the new system carries another version of this agent (self-update.ts). */
+  checkSelfUpdate?(toplevel: string): Promise<void>;
 }

@@ -15,9 +15,10 @@ import { checkSwitchLock } from "./switch-lock.js";
  * One deployment: the activation engine in-process (realise from the candidate's caches with the
  * trusted keys, guard, profile, switch, health, commit or roll back), then the agent's
  * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
- * retried later (the host lock or switch-to-configuration's lock is held by someone else).
+ * retried later (the host lock or switch-to-configuration's lock is held by someone else), or
+ * when (`disk-low`: someone may free space meanwhile).
  */
-export async function deployCandidate(agent: AgentContext, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
+export async function deployCandidate(agent: AgentContext, c: Candidate, planned: Candidate["mode"]): Promise<boolean | { retryInMs: number }> {
   const cfg = agent.config;
   let mode = planned;
   let inhibited: string | undefined;
@@ -50,6 +51,7 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
       trustedPublicKeys: cfg.trustedPublicKeys,
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
+      retention: cfg.retention,
       layout: agent.layout,
       onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base(), step, detail: detail.slice(0, 300) }),
     });
@@ -63,6 +65,8 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
     }
     agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
+    // Nothing was changed; once space is freed (oscd gc) the same system fits.
+    if (code === "disk-low") return { retryInMs: DISK_LOW_RETRY_MS };
     return false;
   }
   // One state write: the deployment is no longer in flight, and main's new floor (git).
@@ -74,7 +78,12 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
   const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
   const needed = result.reboot.needed || inhibited !== undefined;
   agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed, rebootReasons: needed ? reasons : [] });
+  if (result.retention || result.retentionError) {
+    agent.emit({ type: "retention", at: agent.now(), removed: result.retention?.removed ?? [], kept: result.retention?.kept ?? 0, freedBytes: result.retention?.gc?.freedBytes, error: result.retentionError });
+  }
   if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
+  // A new version of the agent itself, now running: moved to once this deployment is done.
+  if (result.outcome === "committed" && (mode === "switch" || mode === "test")) await agent.checkSelfUpdate?.(result.toplevel);
   if (needed) {
     const when = planReboot(cfg.reboot, agent.clock(), agent.random);
     if (when) {
@@ -126,6 +135,9 @@ async function emitDiff(agent: AgentContext, c: Candidate): Promise<void> {
     reboot: d.reboot,
   });
 }
+
+/** How long after `disk-low` the same system is tried again. */
+const DISK_LOW_RETRY_MS = 10 * 60_000;
 
 let rebootTimer: NodeJS.Timeout | undefined;
 

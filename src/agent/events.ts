@@ -6,6 +6,8 @@ import type { PackageDiff } from "../inspect/index.js";
 export interface AgentStatus {
   host: string;
   pid: number;
+  /** This agent's own oscd version. */
+  version: string;
   startedAt: string;
   suspended: boolean;
   /** The system the agent wants, which source won, and why. */
@@ -17,6 +19,8 @@ export interface AgentStatus {
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
   reboot: { needed: boolean; reasons: string[]; at?: string };
+  /** The last move of the agent to a new version of itself, from its marker file. */
+  selfUpdate?: { state: string; at: string; from?: string; reason?: string };
   /** The trust root version in force (0: the implicit root of trustedPublicKeys) and the channel's revocation list version. */
   trust?: { version: number; revocations?: number; at: string };
 }
@@ -48,7 +52,11 @@ export type AgentEvent =
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
   | { type: "suspended" | "resumed"; at: string }
   | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
-  | { type: "report-delivered"; at: string; id: string };
+  | { type: "report-delivered"; at: string; id: string }
+  | { type: "retention"; at: string; removed: number[]; kept: number; freedBytes?: number; error?: string }
+  | { type: "self-update"; at: string; from: string; how: "systemd" | "handover"; command: string }
+  | { type: "self-updated"; at: string; from: string; to: string; how: string }
+  | { type: "self-update-failed"; at: string; code: string; message: string };
 
 type Listener = (e: AgentEvent) => void;
 
@@ -77,7 +85,7 @@ export class Observer {
   emit(e: AgentEvent): void {
     this.apply(e);
     const { type, ...rest } = e;
-    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
+    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed" || e.type === "self-update-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
     else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
     else this.log.info({ event: type, ...rest }, type);
     for (const l of this.listeners) l(e);
@@ -178,6 +186,15 @@ export class Observer {
       case "resumed":
         s.suspended = e.type === "suspended";
         m.isSuspended.set(s.suspended ? 1 : 0);
+        break;
+      case "self-update":
+        s.selfUpdate = { state: "handing-over", at: e.at, from: e.from };
+        break;
+      case "self-updated":
+        s.selfUpdate = { state: "done", at: e.at, from: e.from };
+        break;
+      case "self-update-failed":
+        s.selfUpdate = { state: "failed", at: e.at, reason: e.message };
         break;
       case "reboot-scheduled":
         s.reboot = { needed: true, reasons: e.reasons, at: e.when };

@@ -4,7 +4,7 @@ import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
 import { bearerFrom, type ManifestEndpoint } from "./endpoints.js";
-import { header, httpFetch } from "./http.js";
+import { header, httpFetch } from "../core/http.js";
 
 /**
  * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.

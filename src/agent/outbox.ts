@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { bearerFrom } from "./endpoints.js";
-import { httpFetch } from "./http.js";
+import { httpFetch } from "../core/http.js";
 import type { Logger } from "./log.js";
 import { Wake } from "./wake.js";
 

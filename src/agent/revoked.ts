@@ -6,7 +6,7 @@ import { listGenerations } from "../nix/index.js";
 import { TrustFetchError, TrustTooLargeError, type CappedGet } from "../trust/index.js";
 import type { AgentContext } from "./context.js";
 import { bearerFrom } from "./endpoints.js";
-import { httpFetch } from "./http.js";
+import { httpFetch } from "../core/http.js";
 
 /** Trust documents over the agent's own http client (not the global fetch: see http.ts), capped before parsing. */
 export function cappedGet(timeoutMs: number, tokenFile?: string): CappedGet {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { describeIssues } from "./issues.js";
 import { FleetConfigError, parseTomlFile } from "./load.js";
 import { hostNameSchema } from "./names.js";
+import { retentionSchema } from "./retention.js";
 import { healthSchema, publicKeySchema } from "./schema.js";
 
 /**
@@ -26,6 +27,8 @@ export const machineSchema = z
      */
     trustRoot: z.string().regex(/^\//, "an absolute path").optional(),
     health: healthSchema.partial().optional(),
+    /** Generations kept after each committed deployment and by `oscd gc` (see retention.ts). */
+    retention: retentionSchema.optional(),
   })
   .strict();
 export type MachineConfig = z.infer<typeof machineSchema>;

@@ -24,3 +24,5 @@ export * from "./keys.js";
 export * from "./narinfo.js";
 export * from "./untrusted.js";
 export * from "./narhash.js";
+export * from "./gc.js";
+export * from "./substitutable.js";

@@ -13,4 +13,6 @@ export { HttpError } from "./errors.js";
 export { fetchFleet, readServerToken, uploadRelease, ServerRequestError, type UploadedRelease } from "./client.js";
 export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
 export type { JobRunner, JobResult } from "./jobs.js";
+export { pruneReports, stateKey, type PruneResult } from "./report-retention.js";
+export { backupDatabase, restoreDatabase, schemaVersionOf, type BackupResult, type RestoreResult } from "./backup.js";
 export { loadServerTrust, trustFile } from "./trust.js";

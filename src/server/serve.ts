@@ -11,6 +11,7 @@ import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
 import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
 import { addRelease } from "./releases.js";
+import { pruneReports } from "./report-retention.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
 
@@ -36,6 +37,10 @@ export interface ServerOptions {
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
   releaseJobsImmediately?: boolean;
+  /** Reports older than this are pruned (each host's last report and every state change stay); undefined: all kept. */
+  retainReportsMs?: number;
+  /** How often reports are pruned (default hourly, the first time a minute after start). */
+  pruneIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -139,6 +144,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     void work();
   }, opts.tickMs ?? 1000);
   timer.unref();
+  let pruning = false;
+  const prune = async () => {
+    if (pruning || opts.retainReportsMs === undefined) return;
+    pruning = true;
+    try {
+      const r = await pruneReports(database.db, now() - opts.retainReportsMs);
+      if (r.heartbeats + r.reports > 0) app.log.info(`pruned ${r.reports} report(s) and ${r.heartbeats} heartbeat(s) older than the retention`);
+    } catch (e) {
+      failed("pruning reports")(e);
+    } finally {
+      pruning = false;
+    }
+  };
+  const pruneTimers = opts.retainReportsMs === undefined ? [] : [setTimeout(() => void prune(), Math.min(60_000, opts.pruneIntervalMs ?? 60_000)), setInterval(() => void prune(), opts.pruneIntervalMs ?? 3_600_000)];
+  for (const t of pruneTimers) t.unref();
 
   const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
   const app = buildApp(ctx, { logger: opts.logger, https });
@@ -151,6 +171,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     address = await app.listen({ host, port, backlog: 4096 });
   } catch (e) {
     clearInterval(timer);
+    for (const t of pruneTimers) clearTimeout(t);
     await notifier.close();
     await database.close();
     throw e;
@@ -162,6 +183,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     database,
     close: async () => {
       clearInterval(timer);
+      for (const t of pruneTimers) clearTimeout(t);
       if (pending) clearTimeout(pending);
       await app.close();
       ctx.served.close();

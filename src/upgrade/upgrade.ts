@@ -89,6 +89,7 @@ export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
           substituters: req.machine.substituters,
           trustedPublicKeys: req.machine.trustedPublicKeys,
           health,
+          retention: req.machine.retention,
           allowDowngrade: req.allowDowngrade,
           retryFailed: req.retryFailed,
           onProgress: req.onProgress,

@@ -146,15 +146,16 @@ describe("oscd activate", () => {
     expect((JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { reboot: { needed: boolean } }).reboot.needed).toBe(false);
   });
 
-  it("fails clearly when the disk is full while realising, changing nothing", async () => {
+  it("refuses clearly when the store's disk is full, before realising, changing nothing", async () => {
     const h = await host();
-    // A tiny store filesystem, filled up: the download has nowhere to go.
+    // A tiny store filesystem, filled up: the download would have nowhere to go. The disk-space
+    // guard sees it first (before this guard, the realise failed half-way with disk-full).
     await h.sh(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "/nix/store"]);
     await h.sh(["sh", "-c", "dd if=/dev/zero of=/nix/store/.filler bs=4k count=64 2>/dev/null || true"]);
     const r = await oscdOn(h, ["activate", web1]);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/error\[disk-full\]/);
-    expect(r.stderr).toMatch(/hint: free space in \/nix\/store/);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/error\[disk-low\]: not enough space on \/nix\/store: .* needs [\d.]+ MiB \(with the margin\), 0\.0 MiB is free; nothing was changed/);
+    expect(r.stderr).toMatch(/hint: free space first: `oscd gc`/);
     expect(await h.currentSystem()).toBeUndefined();
     expect(await h.readLink("/nix/var/nix/profiles/system")).toBeUndefined();
   });

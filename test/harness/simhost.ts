@@ -25,6 +25,10 @@ export interface SimHostOptions {
   trustedPublicKeys?: string[];
   /** Start an sshd on the host's address that accepts the test key for root. */
   sshd?: boolean;
+  /** A tmpfs of this many MiB as the host's /nix (a small disk: disk-space tests). */
+  nixTmpfsMiB?: number;
+  /** A tmpfs of this many MiB as the host's /boot. */
+  bootTmpfsMiB?: number;
 }
 
 export interface ExecOptions {
@@ -269,11 +273,18 @@ export class SimHost {
     await this.halt();
     await releaseNamespace(this.netns, this.outsideLink);
     this.outsideLink = undefined;
+    // Small disks of their own (nixTmpfsMiB, bootTmpfsMiB) go before the files under them.
+    for (const d of ["nix", "boot"]) await attempt("umount", ["-l", join(this.root, d)]);
     await rm(join(this.root, ".."), { recursive: true, force: true });
   }
 }
 
 async function layOut(root: string, opts: SimHostOptions, machineId: string): Promise<void> {
+  for (const [dir, mib] of [["nix", opts.nixTmpfsMiB], ["boot", opts.bootTmpfsMiB]] as const) {
+    if (mib === undefined) continue;
+    await mkdir(join(root, dir), { recursive: true });
+    await must("mount", ["-t", "tmpfs", "-o", `size=${mib}m,mode=0755`, `oscd-sim-${dir}`, join(root, dir)]);
+  }
   for (const d of ["nix/store", "nix/var/nix/profiles", "nix/var/nix/gcroots", "run", "boot", "root/.ssh", "var/lib/oscd"]) {
     await mkdir(join(root, d), { recursive: true });
   }

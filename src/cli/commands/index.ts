@@ -61,6 +61,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./generations.js")).registerGenerations,
   },
   {
+    name: "gc",
+    summary: "free disk space: remove old system generations (with their records, source roots and boot entries) by the retention policy, or a build machine's old GC roots (--roots), then optionally collect garbage",
+    load: async () => (await import("./gc.js")).registerGc,
+  },
+  {
     name: "status",
     summary: "this machine: running and booted system, generation, release, reboot need, last deployment, and the running agent's view",
     load: async () => (await import("./status.js")).registerStatus,

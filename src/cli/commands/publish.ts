@@ -1,3 +1,6 @@
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { addFinishGcOptions, finishGc } from "../gc-options.js";
 import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
@@ -68,6 +71,8 @@ interface PublishFlags extends BuildSourceFlags {
   netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
+  gc?: boolean;
+  gcMaxFreed?: string;
   requireApproval?: boolean;
 }
 
@@ -99,6 +104,7 @@ export function registerPublish(program: Command): void {
     .option("--require-approval", "the channel's trust root needs more release signatures than this key: write the manifest anyway, to wait for oscd manifest sign")
     .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
     .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
+  addFinishGcOptions(cmd);
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
@@ -112,6 +118,7 @@ Examples:
   oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
   oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
+  oscd publish --gc --gc-max-freed 20G          # CI runner: then drop old snapshot roots and collect garbage
   oscd publish --channel production --require-approval   # a 2-of-3 channel: waits for oscd manifest sign
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
@@ -170,6 +177,8 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         process.stderr.write(`oscd: channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)\n`);
       }
       if (report.status !== "not-written" && !waiting) await tellServer(o, report.manifest, o.json);
+      const channelDirs = report.locations.map((l) => l.url).filter((u) => u.startsWith("file://")).map((u) => dirname(fileURLToPath(u)));
+      await finishGc(o, { rootDir: o.rootsDir, manifestDirs: channelDirs });
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),

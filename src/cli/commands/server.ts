@@ -5,6 +5,8 @@ import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { cliJobRunner, createToken, listTokens, loadServerTrust, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
+import { parseDuration } from "../gc-options.js";
+import { registerServerData } from "./server-data.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
 
@@ -41,6 +43,7 @@ interface ServeFlags {
   netbootSubstituter?: string[];
   jobsChannel: string;
   releaseJobsImmediately?: boolean;
+  retainReports?: string;
   json?: boolean;
 }
 
@@ -63,6 +66,7 @@ export function registerServer(program: Command): void {
     .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
     .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
     .option("--netboot-substituter <url>", "a cache to fetch a netboot kernel or initrd from when this machine lacks it (default: --cache-dir); repeatable", collect)
+    .option("--retain-reports <duration>", "prune reports older than this (e.g. 90d), keeping each host's last report and every state change")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -96,6 +100,7 @@ against the signed manifest before they are served.`,
         netboot: { macs: o.fleet ? netbootMacs((await loadFleet(o.fleet)).config) : undefined, substituters: o.netbootSubstituter },
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
+        retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
       });
       if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
       const stop = () => {
@@ -104,6 +109,8 @@ against the signed manifest before they are served.`,
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
+
+  registerServerData(server);
 
   // `--db` and `--json` of `server` apply to these too (`oscd server token list --db …`).
   const token = server.command("token").description("make, list and revoke API tokens (works on the database given by --db directly)");

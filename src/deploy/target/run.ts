@@ -51,6 +51,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       trustedPublicKeys: machine.trustedPublicKeys,
       trustRoot: machine.trustRoot,
       health: healthSchema.parse(machine.health ?? {}),
+      retention: machine.retention,
       allowDowngrade: req.allowDowngrade,
       retryFailed: req.retryFailed,
       force: req.force,

@@ -11,6 +11,8 @@
 , health ? "ok"             # written to /run/fake-nixos/health on activation; "failing" fails checks
 , machineId ? null
 , marker ? ""               # any text; changing it changes the toplevel (a "commit to this host")
+, payloadKiB ? 0            # a path of this many KiB of zeros in the closure (store size, disk space)
+, agentUnit ? null          # text of etc/systemd/system/oscd-agent.service (the agent's own unit)
 }:
 let
   sh = "/bin/sh";
@@ -21,8 +23,12 @@ let
   } // env);
   kernel = mk "linux-${kernelVersion}" ''mkdir -p $out/lib/modules/${kernelVersion}; echo "fake kernel ${kernelVersion}" > $out/bzImage'' { };
   initrd = mk "initrd-${kernelVersion}-${initrdVersion}" ''mkdir -p $out; echo "fake initrd ${initrdVersion} for ${kernelVersion}" > $out/initrd'' { };
+  payload = mk "payload-${hostname}-${marker}" ''mkdir -p $out; dd if=/dev/zero of=$out/data bs=1024 count=${toString payloadKiB} 2>/dev/null'' { };
+  # Only written into the builder when asked for, so the default toplevels keep their hashes.
+  extra = (if payloadKiB > 0 then "ln -s ${payload} $out/payload\n" else "")
+    + (if agentUnit == null then "" else "mkdir -p $out/etc/systemd/system\ncat > $out/etc/systemd/system/oscd-agent.service <<'OSCD_UNIT'\n${agentUnit}\nOSCD_UNIT\n");
 in
-mk "nixos-system-${hostname}-${version}" ''
+mk "nixos-system-${hostname}-${version}" (''
   if [ "$failBuild" = 1 ]; then echo "error: fake build failure of $hostname" >&2; exit 1; fi
   mkdir -p $out/bin $out/etc
   ln -s ${kernel}/bzImage $out/kernel
@@ -37,7 +43,7 @@ mk "nixos-system-${hostname}-${version}" ''
   chmod 0555 $out/bin/switch-to-configuration
   printf '#!/bin/sh\necho "fake init of %s"\n' "$out" > $out/init
   chmod 0555 $out/init
-'' {
+'' + extra) {
   inherit hostname version kernelParams marker health;
   failSwitch = if failSwitch then "1" else "0";
   failBuild = if failBuild then "1" else "0";
