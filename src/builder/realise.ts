@@ -1,6 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import type { RunResult } from "../core/exec.js";
 import { addRoot, lastErrorLine, nixRun, NixCommandError, type NixCallOptions } from "../nix/index.js";
+import { BuildLogBook, buildLogStream, failedBuildDetail } from "./build-logs.js";
 
 export interface RealiseJob {
   host: string;
@@ -125,6 +126,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   for (const j of todo) byDrv.set(j.drvPath, [...(byDrv.get(j.drvPath) ?? []), j]);
   const buildsActivities = new Set<number>();
   const messages: string[] = [];
+  const book = new BuildLogBook(await buildLogStream(todo, nix));
   const start = Date.now();
   const tracker = new DoneTracker(todo, nix, (j, timeMs) => {
     out.set(j.host, { status: "built", timeMs });
@@ -155,6 +157,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
       buildsActivities.add(ev.id);
     } else if (ev.action === "start" && ev.type === ACT_BUILD) {
       const drv = String(ev.fields?.[0] ?? "");
+      if (ev.id !== undefined) book.started(ev.id, drv);
       const machine = typeof ev.fields?.[1] === "string" && ev.fields[1] ? `on ${ev.fields[1]}` : undefined;
       for (const j of byDrv.get(drv) ?? []) onEvent?.({ host: j.host, state: "building", detail: machine });
     } else if (ev.action === "result" && ev.type === RES_PROGRESS && ev.id !== undefined && buildsActivities.has(ev.id)) {
@@ -167,6 +170,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
       }
     } else if (ev.action === "result" && ev.type === RES_BUILD_LOG_LINE && typeof ev.fields?.[0] === "string") {
       nix.onLog?.(ev.fields[0]);
+      book.line(ev.id, ev.fields[0].replace(ANSI, ""));
     }
   };
   const r = await nixRun("nix-store", args, { timeoutMs: 4 * 3600_000, ...nix, onLog: onLine });
@@ -174,7 +178,8 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   const plain = { ...r, stderr: messages.join("\n") };
   for (const j of todo) {
     if (out.has(j.host)) continue;
-    const error = buildError(j, messages, plain);
+    const others = new Set(todo.filter((x) => x.drvPath !== j.drvPath).map((x) => x.drvPath));
+    const error = buildError(j, messages, plain, failedBuildDetail(j, messages, book, others));
     const timeMs = Date.now() - start;
     out.set(j.host, { status: "failed", timeMs, error });
     onEvent?.({ host: j.host, state: "failed", timeMs, detail: error.message });
@@ -183,12 +188,12 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
 }
 
 /** The error of one host: Nix's message naming its derivation, else Nix's last error. */
-function buildError(j: RealiseJob, messages: readonly string[], r: RunResult): OscdError {
+function buildError(j: RealiseJob, messages: readonly string[], r: RunResult, detail: string | undefined): OscdError {
   const mine = messages.filter((m) => m.includes(j.drvPath)).map((m) => m.split("\n")[0] ?? m);
   const line = (mine.pop() ?? lastErrorLine(r.stderr)).replace(/^error:\s*/, "");
   if (/is required to build .* but I am a/.test(line)) {
     return new OscdError("build-platform", `${j.host}: ${line}`, { hint: "pass --builders with a remote builder for that system (Nix's distributed builds), or enable emulation (boot.binfmt.emulatedSystems)" });
   }
-  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "read the build log with `nix log <drv>`; the error line above is Nix's own");
-  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e }) : e;
+  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "Nix's message is above; the whole build log: `nix log <drv>`, or build again with -L");
+  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e, detail }) : e;
 }

@@ -1,8 +1,11 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
+import { setCommandLog } from "../core/command-log.js";
 import { EXIT, isOscdError, type ExitCode } from "../core/errors.js";
+import { COLOUR_MODES, setColourMode, type ColourMode } from "./colour.js";
 import { COMMANDS, invokedCommand, type CommandEntry } from "./commands/index.js";
-import { oneLine } from "./one-line.js";
+import { addNixOptions, applyNixFlags, EVALUATING_COMMANDS, joinOptionPairs, type NixFlags } from "./nix-options.js";
+import { indentedDetail, oneLine } from "./one-line.js";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -13,6 +16,8 @@ function baseProgram(): Command {
   return new Command("oscd")
     .description("OS continuous deployment for NixOS fleets: from a git commit to a running, verified system on every machine")
     .version(packageVersion(), "-V, --version", "print the oscd version")
+    .option("-v, --verbose", "show every command oscd runs (nix, git, ssh…) with its exit status and duration, secrets masked; twice: also their output", (_v: string, n: number) => n + 1, 0)
+    .addOption(new Option("--color <when>", "colour the output: auto (on a terminal, unless NO_COLOR is set), always or never").choices(COLOUR_MODES).default("auto"))
     // Commander's own error output (a message, or help for a missing subcommand) is replaced
     // by the contract's two lines from reportError.
     .configureOutput({ outputError: () => undefined, writeErr: () => undefined })
@@ -32,23 +37,44 @@ Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 refused by a guard
 }
 
 /**
+ * The global flags take effect before a command's action runs: -v for every program oscd
+ * starts, --color for everything printed, and the command's Nix flags (when it has them) for
+ * every Nix call it makes.
+ */
+function applyGlobalFlags(program: Command, action: Command): void {
+  const g = program.opts<{ verbose: number; color: ColourMode }>();
+  setCommandLog({ level: g.verbose });
+  setColourMode(g.color);
+  const own = action.opts<NixFlags>();
+  if ("showTrace" in own || "printBuildLogs" in own || "option" in own || "impure" in own) applyNixFlags(own);
+}
+
+/**
  * The program for a command line: the command it runs is loaded and registered in full, every
  * other command only by name and summary (enough for `oscd --help`).
  */
 export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const program = baseProgram();
+  program.hook("preAction", (_self, action) => applyGlobalFlags(program, action));
   const wanted = invokedCommand(args);
   for (const entry of COMMANDS) {
-    if (entry === wanted) (await entry.load())(program);
+    if (entry === wanted) await registerCommand(program, entry);
     else program.command(entry.name).description(entry.summary);
   }
   return program;
 }
 
+/** Registers a command in full, with the flags every command of its kind shares. */
+async function registerCommand(program: Command, entry: CommandEntry): Promise<void> {
+  (await entry.load())(program);
+  const cmd = program.commands.find((c) => c.name() === entry.name);
+  if (cmd && EVALUATING_COMMANDS.has(entry.name)) addNixOptions(cmd);
+}
+
 /** Every command registered in full (tests, completions). */
 export async function buildFullProgram(): Promise<Command> {
   const program = baseProgram();
-  for (const entry of COMMANDS) (await entry.load())(program);
+  for (const entry of COMMANDS) await registerCommand(program, entry);
   return program;
 }
 
@@ -101,6 +127,7 @@ export function reportError(
 ): ExitCode {
   if (isOscdError(err)) {
     write(`oscd: error[${err.code}]: ${oneLine(err.message)}\n`);
+    if (err.detail) write(`${indentedDetail(err.detail)}\n`);
     if (err.hint) write(`hint: ${oneLine(err.hint)}\n`);
     return err.exitCode;
   }
@@ -116,7 +143,8 @@ export function reportError(
   return EXIT.failed;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(rawArgv: string[]): Promise<void> {
+  const argv = [...rawArgv.slice(0, 2), ...joinOptionPairs(rawArgv.slice(2))];
   const args = argv.slice(2);
   let program: Command | undefined;
   try {

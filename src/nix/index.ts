@@ -16,3 +16,5 @@ export * from "./keys.js";
 export * from "./narinfo.js";
 export * from "./untrusted.js";
 export * from "./narhash.js";
+export * from "./globals.js";
+export * from "./error-detail.js";

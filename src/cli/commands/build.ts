@@ -22,11 +22,16 @@ export function hostError(h: { error?: OscdError }): { code: string; message: st
   return h.error ? { code: h.error.code, message: h.error.message } : undefined;
 }
 
-/** Exit 1 naming the hosts that failed (the others were built or published). */
+/**
+ * Exit 1 naming the hosts that failed (the others were built or published); each host's own
+ * message from Nix (its file and line, its build log's tail) follows, under the host's name.
+ */
 export function failedHostsError(failed: readonly { name: string; failedStep?: string; error?: OscdError }[], total: number): OscdError {
   const names = failed.map((h) => `${h.name} (${h.failedStep ?? "failed"}: ${h.error?.message ?? "unknown error"})`);
+  const details = failed.filter((h) => h.error?.detail).map((h) => `${h.name} (${h.failedStep ?? "failed"}):\n${(h.error?.detail ?? "").replace(/^/gm, "  ")}`);
   return new OscdError("hosts-failed", `${failed.length} of ${total} host(s) failed: ${names.join("; ")}`, {
-    hint: "the other hosts went ahead; fix the failing hosts' configuration and run again",
+    hint: "the other hosts went ahead; fix the failing hosts' configuration (Nix's message above says where) and run again",
+    detail: details.length > 0 ? details.join("\n\n") : undefined,
   });
 }
 

@@ -1,3 +1,4 @@
+import { registerSecret } from "../../core/command-log.js";
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
@@ -75,6 +76,7 @@ against the signed manifest before they are served.`,
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError("--tls-cert and --tls-key go together", "give both, or neither (and a TLS proxy in front)", "server-tls");
       const trusted = await trustedKeys(o);
       const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
+      registerSecret(webhookSecret);
       if (webhookSecret !== undefined && webhookSecret.length < 16) throw new UsageError("the webhook secret is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32)", "server-webhook-secret");
       const s = await startServer({
         db: o.db,
