@@ -27,13 +27,14 @@ export function progressSay(write: (s: string) => void = (s) => process.stderr.w
   return (who, step, detail) => write(`${progressLine(who, step, detail)}\n`);
 }
 
-/** Live progress on stderr, one line per step, so stdout stays for results and --json. */
-export function progressPrinter(enabled: boolean, prefix = ""): (step: string, detail: string) => void {
+/**
+ * The `(step, detail)` printer the stages take (activate, upgrade, update, diff…), for one
+ * `who`: the machine's host name, or `oscd` for the fleet.
+ */
+export function progressPrinter(enabled: boolean, who = "oscd", write?: (s: string) => void): (step: string, detail: string) => void {
   if (!enabled) return () => undefined;
-  return (step, detail) => {
-    const line = detail.length > 300 ? `${detail.slice(0, 300)}…` : detail;
-    process.stderr.write(`${prefix}[${step}] ${line}\n`);
-  };
+  const say = progressSay(write);
+  return (step, detail) => say(who, step, detail);
 }
 
 /** A warning line in the same format. */

@@ -88,7 +88,7 @@ a refusal by a guard exits 3.`,
       let toplevel = toplevelArg;
       let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
       let substituters = machine.substituters;
-      const say = progressPrinter(!o.quiet && !o.json);
+      const say = progressPrinter(!o.quiet && !o.json, host);
       if (o.manifest !== undefined) {
         const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
@@ -128,14 +128,15 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     throw new UsageError("--bundle takes no toplevel, --manifest or --release-version", "the bundle's signed manifest names this host's toplevel and its release");
   }
   const machine = await loadMachineConfig(o.config);
+  const host = o.host ?? machine.host ?? hostname();
   const { result } = await activateBundle(o.bundle as string, {
     mode: o.mode,
-    host: o.host ?? machine.host ?? hostname(),
+    host,
     trustedPublicKeys: machine.trustedPublicKeys,
     health: healthSchema.parse(machine.health ?? {}),
     ...guardFlags(o),
     checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },
-    onProgress: progressPrinter(!o.quiet && !o.json),
+    onProgress: progressPrinter(!o.quiet && !o.json, host),
   });
   if (o.json) printJson(result);
   else printActivation(result);

@@ -1,7 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { deploy, deployExitCode, parseProbe, passwordFromFile, passwordFromTerminal, type DeployEvent } from "../../deploy/index.js";
+import { commandLogLevel } from "../../core/command-log.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
+import { nixGlobals } from "../../nix/index.js";
 import { maxJobsArg, positiveInt } from "../build-options.js";
 import { deployProgress, deploySummary } from "../deploy-progress.js";
 
@@ -107,7 +109,9 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
       if (remoteOscd.length === 0) throw new UsageError("--remote-oscd is empty");
       const pwFile = o.sudoPasswordFile ?? process.env.OSCD_SUDO_PASSWORD_FILE;
       const json = (e: unknown) => process.stdout.write(JSON.stringify(e) + "\n");
-      const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(process.stderr.isTTY === true);
+      // Lines rewritten in place only when nothing else writes to the terminal meanwhile (-v, -L).
+      const live = process.stderr.isTTY === true && commandLogLevel() === 0 && !nixGlobals().printBuildLogs;
+      const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(live);
       const policy = o.reboot === undefined || o.reboot === false ? undefined : o.reboot === true ? "needed" : o.reboot;
       if (policy !== undefined && policy !== "needed" && policy !== "always") throw new UsageError(`--reboot takes needed or always, not ${JSON.stringify(policy)}`);
       if (policy !== undefined && o.mode !== "switch") throw new UsageError("--reboot goes with --mode switch", "the switch is confirmed first, then the host reboots into the same system");

@@ -6,6 +6,7 @@ import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
+import { progressSay } from "../progress.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
 
@@ -90,7 +91,7 @@ against the signed manifest before they are served.`,
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
       });
-      if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
+      if (!o.json) progressSay()("server", "listen", `listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}`);
       const stop = () => {
         void s.close().then(() => process.exit(0));
       };
@@ -116,7 +117,7 @@ against the signed manifest before they are served.`,
         const made = o.admin ? await createToken(d.db, { kind: "admin" }, o.label) : await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label);
         if (o.json) printJson(made);
         else process.stdout.write(`${made.token}\n`);
-        if (!o.json) process.stderr.write(`token ${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret\n`);
+        if (!o.json) progressSay()("server", "token", `${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret`);
       } finally {
         await d.close();
       }
