@@ -168,7 +168,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
       if (waiting && report.approval && report.status !== "not-written") {
         const where = report.locations[0]?.url.replace(/^file:\/\//, "") ?? `channels/${report.channel}.json`;
-        process.stderr.write(`oscd: channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)\n`);
+        warn(`channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)`);
       }
       if (report.status !== "not-written" && !waiting) await tellServer(o, report.manifest, o.json);
       if (report.failed.length > 0) {
