@@ -1,6 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import type { RunResult } from "../core/exec.js";
-import { ACT, addRoot, fieldNumber, fieldString, lastErrorLine, nixRun, NixCommandError, parseNixLogLine, platformMismatch, RES, summariseNixMessage, type NixCallOptions } from "../nix/index.js";
+import { ACT, addRoot, fieldNumber, fieldString, lastErrorLine, nixRun, NixCommandError, parseNixLogLine, platformMismatch, RES, stripAnsi, summariseNixMessage, type NixCallOptions } from "../nix/index.js";
+import { BuildLogBook, buildLogStream, failedBuildDetail } from "./build-logs.js";
 
 export interface RealiseJob {
   host: string;
@@ -109,6 +110,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   for (const j of todo) byDrv.set(j.drvPath, [...(byDrv.get(j.drvPath) ?? []), j]);
   const buildsActivities = new Set<number>();
   const messages: string[] = [];
+  const book = new BuildLogBook(await buildLogStream(todo, nix));
   const start = Date.now();
   const tracker = new DoneTracker(todo, nix, (j, timeMs) => {
     out.set(j.host, { status: "built", timeMs });
@@ -133,6 +135,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
       buildsActivities.add(ev.id);
     } else if (ev.action === "start" && ev.type === ACT.build) {
       const drv = fieldString(ev, 0) ?? "";
+      book.started(ev.id, drv);
       const builder = fieldString(ev, 1);
       const machine = builder ? `on ${builder}` : undefined;
       for (const j of byDrv.get(drv) ?? []) onEvent?.({ host: j.host, state: "building", detail: machine });
@@ -146,7 +149,10 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
       }
     } else if (ev.action === "result" && ev.type === RES.buildLogLine) {
       const text = fieldString(ev, 0);
-      if (text !== undefined) nix.onLog?.(text);
+      if (text !== undefined) {
+        nix.onLog?.(text);
+        book.line(ev.id, stripAnsi(text));
+      }
     }
   };
   const r = await nixRun("nix-store", args, { timeoutMs: 4 * 3600_000, ...nix, onLog: onLine });
@@ -154,7 +160,8 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   const plain = { ...r, stderr: messages.join("\n") };
   for (const j of todo) {
     if (out.has(j.host)) continue;
-    const error = buildError(j, messages, plain);
+    const others = new Set(todo.filter((x) => x.drvPath !== j.drvPath).map((x) => x.drvPath));
+    const error = buildError(j, messages, plain, failedBuildDetail(j, messages, book, others));
     const timeMs = Date.now() - start;
     out.set(j.host, { status: "failed", timeMs, error });
     onEvent?.({ host: j.host, state: "failed", timeMs, detail: error.message });
@@ -166,7 +173,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
  * The error of one host: Nix's message naming its derivation (from 2.30 spread over lines:
  * `Cannot build 'D'.`, `Reason: …`, joined here), else Nix's last error.
  */
-function buildError(j: RealiseJob, messages: readonly string[], r: RunResult): OscdError {
+function buildError(j: RealiseJob, messages: readonly string[], r: RunResult, detail: string | undefined): OscdError {
   const mineFull = messages.filter((m) => m.includes(j.drvPath));
   const platform = mineFull.map(platformMismatch).find((p) => p !== undefined);
   if (platform) {
@@ -174,6 +181,6 @@ function buildError(j: RealiseJob, messages: readonly string[], r: RunResult): O
   }
   const mine = mineFull.map(summariseNixMessage);
   const line = (mine.pop() ?? lastErrorLine(r.stderr)).replace(/^error:\s*/, "");
-  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "read the build log with `nix log <drv>`; the error line above is Nix's own");
-  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e }) : e;
+  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "Nix's message is above; the whole build log: `nix log <drv>`, or build again with -L");
+  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e, detail }) : e;
 }

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { commandLogLevel, logCommand, logCommandLine } from "./command-log.js";
 import { CommandCancelledError, CommandTimeoutError, OscdError, ToolMissingError } from "./errors.js";
 
 export interface RunOptions {
@@ -75,6 +76,24 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
  * line-wise stderr.
  */
 export function run(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  if (commandLogLevel() === 0) return runCommand(file, args, opts);
+  // -v: every command with its outcome and duration (core/command-log.ts masks secrets).
+  const started = Date.now();
+  const lineOpts = commandLogLevel() >= 2 ? { ...opts, onStderrLine: (l: string) => (logCommandLine(file, l), opts.onStderrLine?.(l)) } : opts;
+  return runCommand(file, args, lineOpts).then(
+    (r) => {
+      logCommand(r.command, Date.now() - started, r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`, opts.cwd);
+      return r;
+    },
+    (e: unknown) => {
+      const why = e instanceof OscdError ? e.code : "failed";
+      logCommand([file, ...args], Date.now() - started, why, opts.cwd);
+      throw e;
+    },
+  );
+}
+
+function runCommand(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const command = [file, ...args];
   return new Promise<RunResult>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new CommandCancelledError(command));

@@ -1,5 +1,7 @@
 import { CommandFailedError, type ExitCode } from "../core/errors.js";
 import { run, stderrTail, type RunResult } from "../core/exec.js";
+import { nixErrorDetail } from "./error-detail.js";
+import { globalArgs, impureArgs } from "./globals.js";
 import { stripAnsi, summariseNixMessage } from "./messages.js";
 
 /** Options every Nix adapter call accepts. */
@@ -32,7 +34,8 @@ export class NixCommandError extends CommandFailedError {
       result.exitCode,
       tail,
       `${what} failed (${result.command[0]} exited ${result.exitCode})${lastError ? `: ${lastError}` : ""}`,
-      hint ?? "run the command shown with --verbose to see Nix's full output",
+      hint ?? "Nix's full message is above; run with -v to see the commands oscd ran",
+      nixErrorDetail(result.stderr),
     );
     if (exitCode !== undefined) Object.defineProperty(this, "exitCode", { value: exitCode });
   }
@@ -96,7 +99,10 @@ function settingArgs(settings: Record<string, string> | undefined): string[] {
 }
 
 export async function nixRun(program: string, args: readonly string[], opts: NixCallOptions = {}): Promise<RunResult> {
-  const full = program === "nix" ? [...EXPERIMENTAL, ...settingArgs(opts.settings), ...args] : [...settingArgs(opts.settings), ...args];
+  // What the user asked of every Nix call (--show-trace, --option, -L, --impure: nix/globals.ts).
+  const own = [...globalArgs(program, args), ...settingArgs(opts.settings)];
+  const rest = args.length > 0 && impureArgs(program, args).length > 0 ? [args[0] as string, "--impure", ...args.slice(1)] : args;
+  const full = program === "nix" ? [...EXPERIMENTAL, ...own, ...rest] : [...own, ...rest];
   return run(program, full, {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     env: opts.env,

@@ -40,9 +40,9 @@ export class StoreUnreachableError extends OscdError {
 export class CopyInterruptedError extends OscdError {
   constructor(
     readonly url: string,
-    readonly detail: string,
+    readonly lost: string,
   ) {
-    super("copy-interrupted", `the connection to ${url} ended during the copy: ${detail}`, {
+    super("copy-interrupted", `the connection to ${url} ended during the copy: ${lost}`, {
       hint: "check the network to the store and copy again: paths that arrived whole are kept and not sent again",
     });
   }

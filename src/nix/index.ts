@@ -26,3 +26,5 @@ export * from "./untrusted.js";
 export * from "./narhash.js";
 export * from "./gc.js";
 export * from "./substitutable.js";
+export * from "./globals.js";
+export * from "./error-detail.js";

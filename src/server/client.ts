@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { readFile } from "node:fs/promises";
 import { OscdError, UsageError } from "../core/errors.js";
 import type { FleetRow } from "./fleet-view.js";
@@ -9,12 +10,15 @@ import type { FleetRow } from "./fleet-view.js";
 export async function readServerToken(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (file) {
     try {
-      return (await readFile(file, "utf8")).trim();
+      const token = (await readFile(file, "utf8")).trim();
+      registerSecret(token);
+      return token;
     } catch (e) {
       throw new UsageError(`cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "give --token-file a file holding a token from `oscd server token create`", "server-token");
     }
   }
   const t = env.OSCD_SERVER_TOKEN?.trim();
+  registerSecret(t);
   if (!t) throw new UsageError("no server token", "set OSCD_SERVER_TOKEN or pass --token-file FILE (an admin token from `oscd server token create --admin`)", "server-token");
   return t;
 }

@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { GitHubApiError, GitHubTokenMissingError } from "./errors.js";
 
@@ -19,6 +20,7 @@ const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 export function gitHubFromEnv(env: NodeJS.ProcessEnv, repository?: string): GitHubTarget {
   const token = env.OSCD_GITHUB_TOKEN ?? env.GITHUB_TOKEN;
   if (!token) throw new GitHubTokenMissingError();
+  registerSecret(token);
   const repo = repository ?? env.GITHUB_REPOSITORY ?? "";
   if (!REPOSITORY.test(repo)) throw new GitHubApiError("the repository", 0, `${JSON.stringify(repo)} is not owner/name; set GITHUB_REPOSITORY`);
   const apiUrl = (env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");

@@ -104,7 +104,7 @@ describe("oscd activate --manifest", () => {
     await manifestFile("main.5.json", manifest(5, "1.1.0", { web1: v2, web2 }));
     const r = await oscdOn(h, ["activate", "--manifest", `${baseUrl}/main.5.json`]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[manifest\] channel main sequence 5, version 1\.1\.0, signed by fleet-e2e-manifest/);
+    expect(r.stderr).toMatch(/│ manifest +channel main sequence 5, version 1\.1\.0, signed by fleet-e2e-manifest/);
     expect(await wholeGeneration(h)).toMatchObject({ toplevel: v2, consistent: true, journalOpen: false });
     expect(JSON.parse(await readFile(h.path("/var/lib/oscd/channels.json"), "utf8"))).toMatchObject({ main: { sequence: 5, toplevel: v2 } });
     const gens = JSON.parse((await oscdOn(h, ["generations", "--json"])).stdout) as { version?: string; commit?: string }[];

@@ -72,7 +72,7 @@ describe("oscd activate", () => {
     const h = await host();
     const r = await oscdOn(h, ["activate", web1]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[realise\].*\n.*\[guard\] host web1\n.*\[profile\][^\n]*\n.*\[switch\] switch-to-configuration switch\n.*\[health\]/s);
+    expect(r.stderr).toMatch(/│ realise .*\n.*│ guard +host web1\n.*│ profile [^\n]*\n.*│ switch +switch-to-configuration switch\n.*│ health /s);
     expect(await wholeGeneration(h)).toEqual({ toplevel: web1, consistent: true, journalOpen: false, locked: false });
     const again = await oscdOn(h, ["activate", web1]);
     expect(again.stdout).toMatch(/already running .*; nothing to do/);

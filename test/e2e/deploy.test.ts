@@ -216,7 +216,7 @@ upload = "after"
     sampling = false;
     await sampler;
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/d8: keys app-token → \/etc\/app\/token/);
+    expect(r.stderr).toMatch(/d8 +│ keys +app-token → \/etc\/app\/token/);
     expect((await d8.sh(["stat", "-c", "%U %G %a", "/etc/app/token"])).stdout.trim()).toBe("app app 440");
     expect((await d8.sh(["cat", "/etc/app/token"])).stdout).toBe(token);
     // The owner can read it (its directory was made for it), others cannot.
@@ -285,7 +285,7 @@ upload = "after"
     const down = await oscdDeploy(f.fleet, ["--on", "d1,d2"], { stateDir: state });
     expect(down.exitCode, down.stderr).toBe(1);
     expect(down.stderr).toMatch(/error\[hosts-unreachable\]: not deploying: d2 \(d2: unreachable: .*Connection refused/);
-    expect(down.stderr).not.toMatch(/oscd: build/);
+    expect(down.stderr).not.toMatch(/oscd +│ build/);
     expect(await d1.currentSystem()).toBe(before);
     await f.fleet.commitFile("oscd.toml", toml, "d2: reachable again");
 
@@ -338,7 +338,7 @@ upload = "after"
     const before = await generations();
     const r = await oscdDeploy(f.fleet, ["--on", "d10"], { stateDir: state });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/d10: warning: oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
+    expect(r.stderr).toMatch(/d10 +│ warning +oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
     expect(r.stdout).toMatch(/^d10\s+done\s.*oscd is not installed/m);
     expect(await d10.currentSystem()).toMatch(/-nixos-system-d10-/);
     expect(await generations()).toBe(before + 1);
@@ -411,7 +411,7 @@ exec sh -c "$SSH_ORIGINAL_COMMAND"
     await f.fleet.commitHostChange("d7", `diff-text-${uniqueMarker()}`);
     const text = await oscdDeploy(f.fleet, ["--on", "d7", "--diff"], { stateDir: state });
     expect(text.exitCode, text.stderr).toBe(0);
-    expect(text.stderr).toMatch(/^d7: what changes \(running system → new system\)$/m);
-    expect(text.stderr).toMatch(/^d7: {3}reboot: not needed$/m);
+    expect(text.stderr).toMatch(/^d7 +│ diff +what changes \(running system → new system\)$/m);
+    expect(text.stderr).toMatch(/^d7 +│ diff +reboot: not needed$/m);
   });
 });

@@ -94,7 +94,7 @@ a refusal by a guard exits 3.`,
       let toplevel = toplevelArg;
       let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
       let substituters = machine.substituters;
-      const say = progressPrinter(!o.quiet && !o.json);
+      const say = progressPrinter(!o.quiet && !o.json, host);
       if (o.manifest !== undefined) {
         const onTrust = (u: TrustUpdate) => {
           if (u.walked.length > 0) say("trust", `trust root version ${u.from} → ${u.to} (walked ${u.walked.join(", ")})`);
@@ -141,16 +141,17 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     throw new UsageError("--bundle takes no toplevel, --manifest or --release-version", "the bundle's signed manifest names this host's toplevel and its release");
   }
   const machine = await loadMachineConfig(o.config);
+  const host = o.host ?? machine.host ?? hostname();
   const { result } = await activateBundle(o.bundle as string, {
     mode: o.mode,
-    host: o.host ?? machine.host ?? hostname(),
+    host,
     trustedPublicKeys: machine.trustedPublicKeys,
     trustRoot: machine.trustRoot,
     health: healthSchema.parse(machine.health ?? {}),
     retention: machine.retention,
     ...guardFlags(o),
     checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },
-    onProgress: progressPrinter(!o.quiet && !o.json),
+    onProgress: progressPrinter(!o.quiet && !o.json, host),
   });
   if (o.json) printJson(result);
   else printActivation(result);

@@ -3,6 +3,7 @@ import { createBundle } from "../../deploy/index.js";
 import { parseValidity } from "../../publish/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, table } from "../output.js";
+import { progressSay } from "../progress.js";
 
 interface BundleFlags {
   on: string;
@@ -63,7 +64,7 @@ unless --valid-for): machines refuse it afterwards unless told --allow-expired.`
         trustDir: o.trust,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
-        onProgress: o.json ? undefined : (l) => process.stderr.write(`oscd: ${l}\n`),
+        onProgress: o.json ? undefined : (l) => progressSay()("oscd", "bundle", l),
       });
       if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, expiresAt: r.manifest.expiresAt, hosts: r.hosts });
       else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence}, expires ${r.manifest.expiresAt})\n`);

@@ -5,22 +5,23 @@ import type { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
-import { failedHostsError, hostError, printBuildProgress } from "./build.js";
+import { failedHostsError, hostError, printBuildProgress, printPinned } from "./build.js";
+import { progressSay, warn } from "../progress.js";
 import { addBuildSourceOptions, buildSourceRequest, type BuildSourceFlags } from "../build-options.js";
 
 export function printProgress(p: PublishProgress): void {
-  const w = (s: string) => process.stderr.write(s);
+  const say = progressSay();
   switch (p.step) {
     case "pin":
-      w(`oscd: pinned commit ${p.commit.slice(0, 12)} (ref ${p.ref}${p.version ? `, version ${p.version}` : ""})\n`);
+      printPinned(p);
       return;
     case "upload":
-      if (p.state === "uploading") w(`${p.host}: uploading ${p.paths} path(s) (${formatBytes(p.bytes)}) to ${p.url}\n`);
-      else if (p.state === "uploaded") w(`${p.host}: uploaded to ${p.url}\n`);
-      else w(`${p.host}: already in ${p.url}\n`);
+      if (p.state === "uploading") say(p.host, "upload", `uploading ${p.paths} path(s) (${formatBytes(p.bytes)}) to ${p.url}`);
+      else if (p.state === "uploaded") say(p.host, "upload", `uploaded to ${p.url}`);
+      else say(p.host, "upload", `already in ${p.url}`);
       return;
     case "manifest":
-      w(`oscd: ${p.url}: ${p.state === "written" ? `wrote sequence ${p.sequence}` : p.state === "unchanged" ? `unchanged at sequence ${p.sequence}` : `holds a newer sequence than ${p.sequence}; left as it is`}\n`);
+      say("oscd", "manifest", `${p.state === "written" ? `written: sequence ${p.sequence}` : p.state === "unchanged" ? `unchanged at sequence ${p.sequence}` : `holds a newer sequence than ${p.sequence}; left as it is`} in ${p.url}`);
       return;
     default:
       printBuildProgress(p);
@@ -81,11 +82,11 @@ export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFi
   if (o.server === undefined || manifest === undefined) return;
   const { readServerToken, uploadRelease } = await import("../../server/index.js");
   const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest));
-  if (!json) process.stderr.write(`oscd: server ${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}\n`);
+  if (!json) progressSay()("oscd", "server", `${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}`);
 }
 
 function printRefresh(r: RefreshReport, json: boolean | undefined): void {
-  for (const w of r.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
+  for (const w of r.warnings) warn(w);
   if (json) printJson(r);
   else process.stdout.write(`channel ${r.channel}: sequence ${r.sequence} written (previous ${r.previousSequence}), same content, expires ${r.expiresAt}\n`);
 }
@@ -153,7 +154,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
-      for (const w of report.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
+      for (const w of report.warnings) warn(w);
       if (o.json) {
         printJson(summary(report));
       } else {
@@ -161,7 +162,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         for (const h of report.hosts) {
           rows.push([h.name, h.system, h.build, h.entry, h.uploadedPaths > 0 ? `${h.uploadedPaths} (${formatBytes(h.uploadedBytes)})` : "0", formatBytes(h.closureSize), h.build === "built" ? formatMs(h.timeMs) : "-", h.toplevel ?? "-"]);
         }
-        process.stdout.write(table(rows));
+        process.stdout.write(table(rows, [2, 3]));
         const uploaded = report.caches.reduce((n, c) => n + c.uploadedPaths, 0);
         const what =
           report.status === "written"
@@ -174,7 +175,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
       if (waiting && report.approval && report.status !== "not-written") {
         const where = report.locations[0]?.url.replace(/^file:\/\//, "") ?? `channels/${report.channel}.json`;
-        process.stderr.write(`oscd: channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)\n`);
+        warn(`channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)`);
       }
       if (report.status !== "not-written" && !waiting) await tellServer(o, report.manifest, o.json);
       const channelDirs = report.locations.map((l) => l.url).filter((u) => u.startsWith("file://")).map((u) => dirname(fileURLToPath(u)));

@@ -1,3 +1,4 @@
+import { registerSecret } from "../../core/command-log.js";
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
@@ -6,6 +7,7 @@ import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/ind
 import { cliJobRunner, createToken, listTokens, loadServerTrust, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
+import { progressSay } from "../progress.js";
 import { registerServerData } from "./server-data.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
@@ -87,6 +89,7 @@ against the signed manifest before they are served.`,
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError("--tls-cert and --tls-key go together", "give both, or neither (and a TLS proxy in front)", "server-tls");
       const trusted = await trustedKeys(o);
       const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
+      registerSecret(webhookSecret);
       if (webhookSecret !== undefined && webhookSecret.length < 16) throw new UsageError("the webhook secret is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32)", "server-webhook-secret");
       const s = await startServer({
         db: o.db,
@@ -102,7 +105,7 @@ against the signed manifest before they are served.`,
         releaseJobsImmediately: o.releaseJobsImmediately,
         retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
       });
-      if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
+      if (!o.json) progressSay()("server", "listen", `listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}`);
       const stop = () => {
         void s.close().then(() => process.exit(0));
       };
@@ -130,7 +133,7 @@ against the signed manifest before they are served.`,
         const made = o.admin ? await createToken(d.db, { kind: "admin" }, o.label) : await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label);
         if (o.json) printJson(made);
         else process.stdout.write(`${made.token}\n`);
-        if (!o.json) process.stderr.write(`token ${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret\n`);
+        if (!o.json) progressSay()("server", "token", `${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret`);
       } finally {
         await d.close();
       }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { hostname } from "node:os";
 import { UsageError } from "../../core/errors.js";
 import { loadMachineConfig, type Operation } from "../../fleet/index.js";
 import { specFromFlags } from "../../source/index.js";
@@ -80,7 +81,7 @@ The source of every generation stays in the store, linked from /var/lib/oscd/sou
         allowDowngrade: o.allowDowngrade,
         retryFailed: o.retryFailed,
         overrideInputs: parseOverrideInputs(o.overrideInput),
-        onProgress: progressPrinter(!o.quiet && !o.json),
+        onProgress: progressPrinter(!o.quiet && !o.json, o.host ?? machine.host ?? hostname()),
         onDiff: o.diff
           ? (d) => {
               if (o.json) return;
