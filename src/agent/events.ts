@@ -21,7 +21,8 @@ export interface AgentStatus {
 
 export interface SourceStatus {
   kind: "manifest" | "git";
-  lastFetch?: { at: string; status: "new" | "not-modified" | "refused" | "error"; detail?: string };
+  /** `none`: the server has no release for this host yet (it waits, long-polling). */
+  lastFetch?: { at: string; status: "new" | "not-modified" | "none" | "refused" | "error"; detail?: string };
   lastSuccessAt?: string;
   longPoll?: boolean;
   /** The refusal of the newest data from this source, if any. */
@@ -32,7 +33,7 @@ export interface SourceStatus {
 export type AgentEvent =
   | { type: "started"; at: string }
   | { type: "recovered"; at: string; id: string; outcome: string }
-  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified"; url?: string; longPoll?: boolean }
+  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified" | "none"; url?: string; longPoll?: boolean; detail?: string }
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
   | { type: "verified"; at: string; source: string; detail: string }
@@ -76,6 +77,7 @@ export class Observer {
     const { type, ...rest } = e;
     if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
     else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
+    else if (e.type === "fetched" && e.detail) this.log.info({ event: type, ...rest }, e.detail);
     else this.log.info({ event: type, ...rest }, type);
     for (const l of this.listeners) l(e);
   }
@@ -87,10 +89,13 @@ export class Observer {
     switch (e.type) {
       case "fetched": {
         const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
-        src.lastFetch = { at: e.at, status: e.status };
+        src.lastFetch = { at: e.at, status: e.status, detail: e.detail };
         src.lastSuccessAt = e.at;
         src.longPoll = e.longPoll;
         src.retryInSeconds = undefined;
+        // Nothing to run yet is what the agent waits for, unless it has something from elsewhere.
+        if (e.status === "none" && e.detail && !s.desired && !s.deploying) s.waiting = { source: e.source, reason: e.detail };
+        else if (e.status !== "none" && s.waiting?.source === e.source) s.waiting = undefined;
         m.fetchCount.inc({ remote_name: e.source, status: "succeeded" });
         m.lastFetchFailed.set(0);
         m.lastFetchTimestamp.set(t);

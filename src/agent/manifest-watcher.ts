@@ -55,7 +55,9 @@ export class ManifestWatcher {
       try {
         const r = await this.source.fetch(abort.signal);
         failures = 0;
-        this.agent.emit({ type: "fetched", at: this.agent.now(), source: this.name, status: r.kind, url: redact(r.url), longPoll: this.source.longPolling });
+        // "none": the server has no release for this host yet; not an outage, and no backoff.
+        const detail = r.kind === "none" ? `waiting for a release of ${this.cfg.channel}` : undefined;
+        this.agent.emit({ type: "fetched", at: this.agent.now(), source: this.name, status: r.kind, url: redact(r.url), longPoll: this.source.longPolling, detail });
         if (r.kind === "new") await this.consider(r.text, redact(r.url));
         else this.recheckExpiry();
         delayMs = this.source.longPolling ? 0 : (this.cfg.pollInterval + random() * this.cfg.randomizedDelaySec) * 1000;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { requireHost } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { badRequest, notFound } from "../errors.js";
+import { badRequest } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
 import type { Served } from "../served.js";
@@ -19,12 +19,24 @@ export const MAX_WAIT_SECONDS = 300;
  */
 export const MAX_WAITS_PER_TOKEN = 8;
 
+/**
+ * The entity tag of "no release for you yet": a host whose channel has no release, or whose
+ * rollout wave has not started, is answered 204 with it, and long-polls with it like any other
+ * manifest request (so it hears of its release the moment there is one). Never a real manifest's
+ * tag (those are 32 hex digits).
+ */
+export const NO_RELEASE_ETAG = '"oscd-no-release"';
+
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
   return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.body);
 }
 
 function notModified(reply: FastifyReply, etag: string): FastifyReply {
   return reply.code(304).header("etag", etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
+}
+
+function noRelease(reply: FastifyReply): FastifyReply {
+  return reply.code(204).header("etag", NO_RELEASE_ETAG).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
 }
 
 /** True when `If-None-Match` lists the etag (or `*`). */
@@ -42,6 +54,9 @@ function waitSeconds(raw: unknown): number {
   return Math.min(Number(raw), MAX_WAIT_SECONDS);
 }
 
+/** A long-poll whose agent closed the connection: nothing is sent. */
+const gone: Served = { channel: "", sequence: -1, etag: "", body: "" };
+
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
@@ -53,14 +68,13 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const wait = waitSeconds(req.query.wait);
     const inm = req.headers["if-none-match"];
     let current = await ctx.served.get(host, channel);
-    if (!current) throw notFound(`a release of channel ${channel} for host ${host}`);
-    if (!matches(inm, current.etag)) {
-      ctx.metrics.manifests.inc({ result: "200" });
-      return sendManifest(reply, current);
+    const etag = current?.etag ?? NO_RELEASE_ETAG;
+    if (!matches(inm, etag)) {
+      ctx.metrics.manifests.inc({ result: current ? "200" : "204" });
+      return current ? sendManifest(reply, current) : noRelease(reply);
     }
     const held = waits.get(p.tokenId) ?? 0;
     if (wait > 0 && held < MAX_WAITS_PER_TOKEN) {
-      const etag = current.etag;
       waits.set(p.tokenId, held + 1);
       ctx.metrics.waiting.inc();
       try {
@@ -100,7 +114,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
             if (topic === `channel:${channel}` || topic === "*") check();
           });
           const timer = setTimeout(() => finish(current), wait * 1000);
-          const onClose = () => finish(undefined);
+          const onClose = () => finish(gone);
           req.raw.on("close", onClose);
           // A change between the first read and subscribing would otherwise wait the whole time.
           check();
@@ -111,14 +125,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         if (left > 0) waits.set(p.tokenId, left);
         else waits.delete(p.tokenId);
       }
-      if (!current) return reply; // the agent went away
-      if (current.etag !== etag) {
+      if (current === gone) return reply; // the agent went away
+      if (current && current.etag !== etag) {
         ctx.metrics.manifests.inc({ result: "200" });
         return sendManifest(reply, current);
       }
     }
     ctx.metrics.manifests.inc({ result: "304" });
-    return notModified(reply, current.etag);
+    return notModified(reply, etag);
   };
   app.get("/api/v1/channels/:channel/manifest", manifest);
 
