@@ -10,6 +10,7 @@ export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo
 export { fleetTable, type FleetRow } from "./fleet-view.js";
 export { LONG_POLL_HEADER } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
-export { fetchFleet, readServerToken, uploadRelease, ServerRequestError, type UploadedRelease } from "./client.js";
+export type { RolloutView, WaveProgress, HostProgress } from "./rollouts.js";
+export type { ReleaseSummary } from "./releases.js";
 export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
 export type { JobRunner, JobResult } from "./jobs.js";

@@ -57,6 +57,12 @@ export function foldStatus(s: string | undefined): "ok" | "failed" | "deploying"
   return "unknown";
 }
 
+/** Why a report says a host failed, on one line: its reason, else its message, else its code. */
+export function causeOf(report: Record<string, unknown>): string {
+  const pick = (k: string) => (typeof report[k] === "string" && report[k] !== "" ? (report[k] as string) : undefined);
+  return (pick("reason") ?? pick("message") ?? pick("code") ?? "failed").replace(/[\r\n\u2028\u2029]+/g, " ").slice(0, 400);
+}
+
 export function parseReport(raw: unknown): Report {
   const r = reportSchema.safeParse(raw);
   if (!r.success) {

@@ -10,7 +10,9 @@ import type { NetbootConfig } from "./netboot.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
 import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
+import { setPlan } from "./plans.js";
 import { addRelease } from "./releases.js";
+import type { RolloutPlan } from "./rollout-plan.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
 
@@ -34,6 +36,8 @@ export interface ServerOptions {
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
   releaseJobsImmediately?: boolean;
+  /** Channels' rollout plans (from `--fleet`'s oscd.toml), stored at start. */
+  plans?: Record<string, RolloutPlan>;
 }
 
 export interface RunningServer {
@@ -62,6 +66,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier = n;
   } else notifier = new LocalNotifier();
   const now = opts.now ?? Date.now;
+  for (const [channel, plan] of Object.entries(opts.plans ?? {})) await setPlan(database.db, channel, plan, "oscd.toml (oscd server --fleet)", now());
   const tokens = new TokenCache(database.db, notifier);
   const ctx: ServerContext = {
     db: database.db,

@@ -1,4 +1,5 @@
-import { fetchFleet, readServerToken, type FleetRow } from "../../server/index.js";
+import type { FleetRow } from "../../server/index.js";
+import { fetchFleet, readServerToken, ServerClient } from "../../server-client/index.js";
 import { printJson, printTable } from "../output.js";
 
 /** `oscd status --server URL`: the fleet as the control server sees it. */
@@ -8,8 +9,8 @@ function ago(ms: number | null, now: number): string {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : s < 86_400 ? `${Math.floor(s / 3600)}h ago` : `${Math.floor(s / 86_400)}d ago`;
 }
 
-export async function printServerStatus(url: string, o: { json?: boolean; tokenFile?: string }): Promise<void> {
-  const hosts: FleetRow[] = await fetchFleet(url, await readServerToken(o.tokenFile));
+export async function printServerStatus(url: string, o: { json?: boolean; tokenFile?: string; serverTokenFile?: string }): Promise<void> {
+  const hosts: FleetRow[] = await fetchFleet(new ServerClient(url, await readServerToken(o.serverTokenFile ?? o.tokenFile)));
   if (o.json) return printJson({ hosts });
   const now = Date.now();
   printTable(

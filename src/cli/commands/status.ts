@@ -38,9 +38,10 @@ export function registerStatus(program: Command): void {
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
     .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
-    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .option("--server-token-file <file>", "with --server: a file holding a token, any role (default: $OSCD_SERVER_TOKEN)")
+    .option("--token-file <file>", "the same as --server-token-file (older name)")
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string; serverTokenFile?: string }) => {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
       if (o.json) return printJson({ ...s, agent: a ?? null });

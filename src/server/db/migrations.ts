@@ -123,6 +123,21 @@ export const MIGRATIONS: readonly Migration[] = [
       await (dbTyped as AnyDb).schema.alterTable("rollouts").addColumn("wave_timeout_ms", "bigint", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  {
+    version: 3,
+    name: "channel rollout plans, when each host fetched its assigned release",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema
+        .createTable("channel_plans")
+        .addColumn("channel", "text", (c) => c.primaryKey())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable("assignments").addColumn("fetched_at", "bigint").execute();
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -45,6 +45,18 @@ export interface AssignmentTable {
   channel: string;
   sequence: number;
   assigned_at: number;
+  /** When the host was first served this release (its agent fetched it); null until then. */
+  fetched_at: number | null;
+}
+
+/** A channel's rollout plan (oscd.toml's `[channels.<name>.rollout]`), used when a rollout names none. */
+export interface ChannelPlanTable {
+  channel: string;
+  /** JSON of the plan (rollout-plan.ts' planSchema). */
+  plan: string;
+  /** Where it came from: `oscd publish`, `oscd server --fleet`, or the API. */
+  source: string;
+  updated_at: number;
 }
 
 export interface RolloutTable {
@@ -112,6 +124,7 @@ export interface Database {
   hosts: HostTable;
   releases: ReleaseTable;
   assignments: AssignmentTable;
+  channel_plans: ChannelPlanTable;
   rollouts: RolloutTable;
   waves: WaveTable;
   reports: ReportTable;

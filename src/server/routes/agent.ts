@@ -4,6 +4,7 @@ import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
+import { markFetched } from "../rollouts.js";
 import type { Served } from "../served.js";
 
 /**
@@ -59,6 +60,21 @@ const gone: Served = { channel: "", sequence: -1, etag: "", body: "" };
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
+  // Releases this process already recorded as fetched by a host: one write per host and release.
+  const fetched = new Set<string>();
+  const served = (reply: FastifyReply, host: string, s: Served, byHost: boolean): FastifyReply => {
+    const key = `${host}\u0000${s.channel}\u0000${s.sequence}`;
+    if (byHost && !fetched.has(key)) {
+      if (fetched.size > 100_000) fetched.clear();
+      fetched.add(key);
+      markFetched(ctx.db, host, s.channel, s.sequence, ctx.now()).then(
+        (first) => first && ctx.hostChanged(host, false),
+        () => fetched.delete(key),
+      );
+    }
+    ctx.metrics.manifests.inc({ result: "200" });
+    return sendManifest(reply, s);
+  };
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
@@ -70,8 +86,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     let current = await ctx.served.get(host, channel);
     const etag = current?.etag ?? NO_RELEASE_ETAG;
     if (!matches(inm, etag)) {
-      ctx.metrics.manifests.inc({ result: current ? "200" : "204" });
-      return current ? sendManifest(reply, current) : noRelease(reply);
+      if (current) return served(reply, host, current, p.kind === "host");
+      ctx.metrics.manifests.inc({ result: "204" });
+      return noRelease(reply);
     }
     const held = waits.get(p.tokenId) ?? 0;
     if (wait > 0 && held < MAX_WAITS_PER_TOKEN) {
@@ -126,10 +143,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         else waits.delete(p.tokenId);
       }
       if (current === gone) return reply; // the agent went away
-      if (current && current.etag !== etag) {
-        ctx.metrics.manifests.inc({ result: "200" });
-        return sendManifest(reply, current);
-      }
+      if (current && current.etag !== etag) return served(reply, host, current, p.kind === "host");
     }
     ctx.metrics.manifests.inc({ result: "304" });
     return notModified(reply, etag);

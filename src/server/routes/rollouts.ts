@@ -11,21 +11,21 @@ export function rolloutRoutes(app: FastifyInstance, ctx: ServerContext): void {
     requireAdmin(await ctx.auth(req));
     const r = await createRollout(ctx.db, req.body, ctx.now());
     await ctx.changed(["rollouts", ...r.changed]);
-    return reply.code(201).send(await getRollout(ctx.db, r.id));
+    return reply.code(201).send(await getRollout(ctx.db, r.id, ctx.now()));
   });
   app.get("/api/v1/rollouts", async (req) => {
     requireAdmin(await ctx.auth(req));
-    return { rollouts: await listRollouts(ctx.db) };
+    return { rollouts: await listRollouts(ctx.db, 50, ctx.now()) };
   });
   app.get<{ Params: { id: string } }>("/api/v1/rollouts/:id", async (req) => {
     requireAdmin(await ctx.auth(req));
-    return getRollout(ctx.db, req.params.id);
+    return getRollout(ctx.db, req.params.id, ctx.now());
   });
   app.post<{ Params: { id: string; action: string } }>("/api/v1/rollouts/:id/:action", async (req) => {
     requireAdmin(await ctx.auth(req));
     const action = req.params.action as RolloutAction;
     if (!ACTIONS.includes(action)) throw badRequest("bad-action", `a rollout action is one of ${ACTIONS.join(", ")}`);
     await ctx.changed(await act(ctx.db, req.params.id, action, ctx.now()));
-    return getRollout(ctx.db, req.params.id);
+    return getRollout(ctx.db, req.params.id, ctx.now());
   });
 }
