@@ -71,7 +71,7 @@ describe("oscd server (CLI)", () => {
     expect(text.stdout).toMatch(/web1\s+main\s+1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+\d+s ago\s+ok/);
 
     expect(oscd(["status", "--server", url]).stderr).toMatch(/^oscd: error\[server-token\]: no server token/);
-    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-request\]: .* refused: this needs an admin token/);
+    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-refused\]: .* refused: \[forbidden\] /);
     expect(oscd(["server", "token", "revoke", admin.id, "--db", db]).code).toBe(0);
     // The server may remember a valid token for up to 5 s (its cache; a revocation through the API clears it at once).
     let code: number | null = 0;
@@ -79,6 +79,7 @@ describe("oscd server (CLI)", () => {
       code = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token }).code;
       if (code === 0) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(code).toBe(1);
+    // Refused (401): exit 3, like any refusal by a guard.
+    expect(code).toBe(3);
   });
 });
