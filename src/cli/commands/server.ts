@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
@@ -63,7 +63,9 @@ export function registerServer(program: Command): void {
 Examples:
   oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
-  oscd server token create --admin            # shown once; keep it
+  oscd server token create --role admin              # shown once; keep it
+  oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
+  oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
   oscd server token create --host web1 --tag web --channel main
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
@@ -97,21 +99,29 @@ against the signed manifest before they are served.`,
     });
 
   // `--db` and `--json` of `server` apply to these too (`oscd server token list --db …`).
-  const token = server.command("token").description("make, list and revoke API tokens (works on the database given by --db directly)");
+  const token = server.command("token").description("make, list and revoke API tokens with their roles (works on the database given by --db directly)");
   token
     .command("create")
     .description("make a token; it is printed once and only its hash is stored")
-    .option("--admin", "an admin token (every endpoint)")
+    .option("--role <role>", "admin (everything), operator (releases and rollouts), viewer (reads everything, changes nothing) or host (with --host)", (v: string) => {
+      if (!["admin", "operator", "viewer", "host"].includes(v)) throw new InvalidArgumentError("a role is admin, operator, viewer or host");
+      return v;
+    })
+    .option("--admin", "the same as --role admin")
     .option("--host <name>", "a host token (reads and reports for this host only)")
     .option("--tag <tag>", "the host's tags, for rollout waves and filters; repeatable", collect)
     .option("--channel <name>", "the host's channel")
     .option("--label <text>", "a note shown by `token list`")
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<{ db: string; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
-      if (Boolean(o.admin) === Boolean(o.host)) throw new UsageError("give exactly one of --admin and --host NAME", "e.g. oscd server token create --host web1", "server-token-kind");
+      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
+      const role = o.admin ? (o.role === undefined || o.role === "admin" ? "admin" : undefined) : (o.role ?? (o.host ? "host" : undefined));
+      if (role === undefined || (role === "host") !== Boolean(o.host)) {
+        throw new UsageError("give a role (--role admin|operator|viewer), or --host NAME for a host token", "e.g. oscd server token create --role operator --label ci, or oscd server token create --host web1", "server-token-kind");
+      }
+      if (role !== "host" && (o.tag || o.channel)) throw new UsageError("--tag and --channel describe a host", "use them with --host NAME", "server-token-kind");
       const d = await openDatabase(o.db);
       try {
-        const made = o.admin ? await createToken(d.db, { kind: "admin" }, o.label) : await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label);
+        const made = role === "host" ? await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label) : await createToken(d.db, { kind: role }, o.label);
         if (o.json) printJson(made);
         else process.stdout.write(`${made.token}\n`);
         if (!o.json) process.stderr.write(`token ${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret\n`);
@@ -143,7 +153,7 @@ against the signed manifest before they are served.`,
         const rows = await listTokens(d.db);
         if (o.json) return printJson(rows);
         printTable(
-          ["ID", "KIND", "HOST", "CREATED", "REVOKED", "LABEL"],
+          ["ID", "ROLE", "HOST", "CREATED", "REVOKED", "LABEL"],
           rows.map((r) => [r.id, r.kind, r.host ?? "-", new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : "-", r.label]),
         );
       } finally {

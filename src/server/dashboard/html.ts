@@ -15,13 +15,14 @@ export const DASHBOARD_HTML = `<!doctype html>
     <a href="#/fleet" id="nav-fleet">Fleet</a>
     <a href="#/releases" id="nav-releases">Releases</a>
   </nav>
+  <span id="me" class="muted" title="the signed-in token's role"></span>
   <span id="live" class="live off" title="live updates">offline</span>
 </header>
 <main>
   <section id="login" hidden>
     <h2>Sign in</h2>
-    <p>Paste an admin token (<code>oscd server token create --admin</code>). It stays in this browser only.</p>
-    <form id="login-form"><input id="token" type="password" autocomplete="off" placeholder="oscd_…" aria-label="admin token"><button type="submit">Sign in</button></form>
+    <p>Paste a token: a viewer sees everything and changes nothing (<code>oscd server token create --role viewer</code>), an operator also starts and steers rollouts, an admin does everything. It stays in this browser only.</p>
+    <form id="login-form"><input id="token" type="password" autocomplete="off" placeholder="oscd_…" aria-label="token"><button type="submit">Sign in</button></form>
     <p id="login-error" class="error"></p>
   </section>
   <section id="fleet" hidden>

@@ -7,7 +7,9 @@
 export const DASHBOARD_JS = String.raw`"use strict";
 (function () {
   var TOKEN_KEY = "oscd.token";
-  var state = { hosts: [], releases: [], rollouts: [], jobs: [], route: "", stream: null };
+  var state = { hosts: [], releases: [], rollouts: [], jobs: [], route: "", stream: null, me: null };
+  /** What this token's role may do: actions it may not take are not shown (the API refuses them anyway). */
+  function may(what) { return !!(state.me && state.me.can && state.me.can[what]); }
   function $(id) { return document.getElementById(id); }
   function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
   function el(tag, attrs, children) {
@@ -43,6 +45,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   }
   function signOut(why) {
     localStorage.removeItem(TOKEN_KEY);
+    state.me = null;
     if (state.stream) { state.stream.abort(); state.stream = null; }
     $("login-error").textContent = why || "";
     show("login");
@@ -107,10 +110,12 @@ export const DASHBOARD_JS = String.raw`"use strict";
     var box = $("rollouts");
     box.replaceChildren.apply(box, state.rollouts.map(function (r) {
       var buttons = [];
-      if (r.state === "running") buttons.push(el("button", { text: "Pause", "data-action": "pause", onclick: function () { action(r.id, "pause"); } }));
-      if (r.state === "paused" || r.state === "halted") buttons.push(el("button", { text: "Resume", "data-action": "resume", onclick: function () { action(r.id, "resume"); } }));
-      if (r.state === "running" || r.state === "paused") buttons.push(el("button", { text: "Promote wave", "data-action": "promote", onclick: function () { action(r.id, "promote"); } }));
-      if (r.state !== "done" && r.state !== "aborted") buttons.push(el("button", { class: "danger", text: "Abort", "data-action": "abort", onclick: function () { action(r.id, "abort"); } }));
+      if (may("operate")) {
+        if (r.state === "running") buttons.push(el("button", { text: "Pause", "data-action": "pause", onclick: function () { action(r.id, "pause"); } }));
+        if (r.state === "paused" || r.state === "halted") buttons.push(el("button", { text: "Resume", "data-action": "resume", onclick: function () { action(r.id, "resume"); } }));
+        if (r.state === "running" || r.state === "paused") buttons.push(el("button", { text: "Promote wave", "data-action": "promote", onclick: function () { action(r.id, "promote"); } }));
+        if (r.state !== "done" && r.state !== "aborted") buttons.push(el("button", { class: "danger", text: "Abort", "data-action": "abort", onclick: function () { action(r.id, "abort"); } }));
+      }
       return el("div", { class: "rollout", "data-rollout": r.id }, [
         el("h3", null, [r.channel + " #" + r.sequence, badge(r.state)]),
         r.reason ? el("div", { class: "reason", text: r.reason }) : null,
@@ -147,9 +152,22 @@ export const DASHBOARD_JS = String.raw`"use strict";
   }
 
   var pending = null;
+  function whoami() {
+    if (state.me) return Promise.resolve(state.me);
+    return api("GET", "/api/v1/whoami").then(function (me) {
+      if (me.role === "host") { signOut("a host token cannot sign in: use a viewer, operator or admin token"); throw new Error("host token"); }
+      state.me = me;
+      document.body.setAttribute("data-role", me.role);
+      $("me").textContent = me.role + (me.label ? " · " + me.label : "");
+      return me;
+    });
+  }
   function refresh() {
     var r = location.hash.replace(/^#\/?/, "") || "fleet";
     if (!token()) return show("login");
+    return whoami().then(function () { return route(r); }, function () {});
+  }
+  function route(r) {
     if (r.indexOf("host/") === 0) {
       var name = decodeURIComponent(r.slice(5));
       return api("GET", "/api/v1/hosts/" + encodeURIComponent(name)).then(function (d) { renderHost(name, d); show("host"); }, function () {});

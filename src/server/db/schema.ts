@@ -6,7 +6,8 @@ export interface TokenTable {
   id: string;
   /** SHA-256 (hex) of the secret part; the secret itself is shown once and never stored. */
   hash: string;
-  kind: "admin" | "host";
+  /** The token's role: admin | operator | viewer | host (auth.ts). */
+  kind: "admin" | "operator" | "viewer" | "host";
   host: string | null;
   label: string;
   created_at: number;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { requireHost } from "../auth.js";
+import { requireHost, requireHostOrReader } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
@@ -78,9 +78,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
-    // An admin may look at what any host is served; a host token is that host.
+    // People who may read the fleet may look at what any host is served; a host token is that host.
     const host = p.kind === "host" ? p.host : checkHostName(req.query.host);
-    requireHost(p, host);
+    requireHostOrReader(p, host);
     const wait = waitSeconds(req.query.wait);
     const inm = req.headers["if-none-match"];
     let current = await ctx.served.get(host, channel);

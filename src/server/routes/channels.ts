@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { requireAdmin } from "../auth.js";
+import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { checkChannel } from "../names.js";
@@ -14,7 +14,7 @@ const putSchema = z.object({ plan: z.unknown(), source: z.string().max(200).opti
  */
 export function channelRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get("/api/v1/channels", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     const releases = await ctx.db.selectFrom("releases").select(["channel", "sequence", "version", "state", "created_at"]).orderBy("sequence", "desc").execute();
     const rollouts = await ctx.db.selectFrom("rollouts").select(["id", "channel", "sequence", "state"]).where("state", "in", ["running", "paused", "halted"]).execute();
     const plans = await ctx.db.selectFrom("channel_plans").selectAll().execute();
@@ -36,12 +36,12 @@ export function channelRoutes(app: FastifyInstance, ctx: ServerContext): void {
     };
   });
   app.get<{ Params: { channel: string } }>("/api/v1/channels/:channel/plan", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     const p = await getPlan(ctx.db, checkChannel(req.params.channel));
     return { channel: req.params.channel, plan: p?.plan ?? null, source: p?.source ?? null, updatedAt: p?.updatedAt ?? null };
   });
   app.put<{ Params: { channel: string } }>("/api/v1/channels/:channel/plan", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "operate");
     const channel = checkChannel(req.params.channel);
     const b = putSchema.safeParse(req.body);
     if (!b.success) throw badRequest("bad-plan", "a plan update is {plan: {canary?, waves?, bakeSeconds?, maxFailures?, waveTimeoutSeconds?}, source?}");

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { requireAdmin } from "../auth.js";
+import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { addRelease, completeRelease, getRelease, listReleases, readFromCache } from "../releases.js";
@@ -22,7 +22,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(["application/json", "text/plain"], { parseAs: "string", bodyLimit: MAX_MANIFEST_BYTES }, (_req, body, done) => done(null, body));
     scope.post<{ Querystring: { immediate?: string } }>("/api/v1/releases", async (req, reply) => {
-      requireAdmin(await ctx.auth(req));
+      requireRole(await ctx.auth(req), "operate");
       if (typeof req.body !== "string") throw badRequest("bad-manifest", "send the signed manifest as the request body (application/json)");
       const immediate = req.query.immediate === "1" || req.query.immediate === "true";
       const r = await addRelease(ctx.db, req.body, ctx.trusted, { now: new Date(ctx.now()), immediate });
@@ -31,7 +31,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
     });
   });
   app.post("/api/v1/releases/import", async (req, reply) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "operate");
     const b = z.object({ url: z.string().max(2000), immediate: z.boolean().optional() }).strict().safeParse(req.body);
     if (!b.success) throw badRequest("bad-import", "an import is {url, immediate?}: the manifest's URL in a cache");
     const text = await readFromCache(b.data.url, MAX_MANIFEST_BYTES);
@@ -40,16 +40,16 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return reply.code(r.created ? 201 : 200).send(r);
   });
   app.get<{ Querystring: { channel?: string } }>("/api/v1/releases", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     return { releases: await listReleases(ctx.db, req.query.channel === undefined ? undefined : checkChannel(req.query.channel)) };
   });
   app.get<{ Params: { channel: string; sequence: string } }>("/api/v1/releases/:channel/:sequence", async (req, reply) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     const r = await getRelease(ctx.db, checkChannel(req.params.channel), sequenceParam(req.params.sequence));
     return reply.header("etag", r.etag).type("application/json").send(r.body);
   });
   app.post<{ Params: { channel: string; sequence: string } }>("/api/v1/releases/:channel/:sequence/complete", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "operate");
     const channel = checkChannel(req.params.channel);
     await completeRelease(ctx.db, channel, sequenceParam(req.params.sequence));
     await ctx.changed(["releases", `channel:${channel}`]);

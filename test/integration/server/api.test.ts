@@ -26,8 +26,13 @@ const ENDPOINTS: [string, string, unknown?][] = [
   ["GET", "/api/v1/events"],
   ["GET", "/api/v1/jobs"],
   ["GET", "/api/v1/jobs/abc"],
+  ["GET", "/api/v1/channels"],
+  ["GET", "/api/v1/channels/main/plan"],
+  ["PUT", "/api/v1/channels/main/plan", { plan: {} }],
+  ["GET", "/api/v1/whoami"],
 ];
-const ADMIN_ONLY = ENDPOINTS.filter(([, p]) => !p.startsWith("/api/v1/channels") && !p.startsWith("/api/v1/reports") && !p.startsWith("/api/v1/heartbeats") && p !== "/api/v1/hosts/web1");
+/** Endpoints no host token may use (people's endpoints). */
+const ADMIN_ONLY = ENDPOINTS.filter(([, p]) => p !== "/api/v1/channels/main/manifest" && !p.startsWith("/api/v1/reports") && !p.startsWith("/api/v1/heartbeats") && p !== "/api/v1/hosts/web1" && p !== "/api/v1/whoami");
 
 describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (dialect) => {
   let s: TestServer;
