@@ -6,5 +6,5 @@
 export { ServerClient, ServerRefusedError, ServerRequestError, readServerToken, serverUrl, checkServerUrl, type RequestOptions } from "./request.js";
 export { followChanges } from "./events.js";
 export { ACTIVE_STATES, FINAL_STATES, findRollout, getRollout, listRollouts, rolloutAction, startRollout, watchRollout, type RolloutAction, type RolloutView, type StartRequest } from "./rollouts.js";
-export { fetchFleet, getPlan, listReleases, putPlan, releaseToAll, uploadRelease, type UploadedRelease } from "./releases.js";
+export { fetchFleet, getPlan, listAudit, listReleases, putPlan, releaseToAll, uploadRelease, type UploadedRelease } from "./releases.js";
 export { channelInfo, handOff, type ChannelInfo, type HandOff } from "./handoff.js";

@@ -1,4 +1,4 @@
-import type { FleetRow, ReleaseSummary } from "../server/index.js";
+import type { AuditEntry, FleetRow, ReleaseSummary } from "../server/index.js";
 import type { RolloutPlan } from "../fleet/index.js";
 import type { ServerClient } from "./request.js";
 
@@ -43,4 +43,12 @@ export async function putPlan(c: ServerClient, channel: string, plan: RolloutPla
 
 export async function fetchFleet(c: ServerClient): Promise<FleetRow[]> {
   return (await c.request<{ hosts: FleetRow[] }>("GET", "/api/v1/hosts")).hosts;
+}
+
+/** The server's audit list, newest first: who changed what, when, through which client. */
+export async function listAudit(c: ServerClient, opts: { limit?: number; before?: number } = {}): Promise<AuditEntry[]> {
+  const q = new URLSearchParams();
+  if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+  if (opts.before !== undefined) q.set("before", String(opts.before));
+  return (await c.request<{ entries: AuditEntry[] }>("GET", `/api/v1/audit${q.size ? `?${q}` : ""}`)).entries;
 }

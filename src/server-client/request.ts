@@ -112,7 +112,8 @@ export class ServerClient {
   /** The raw response (server-sent events are read as a stream). */
   async send(method: string, path: string, o: RequestOptions = {}): Promise<Response> {
     const url = this.base + path;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    // The client's name goes into the server's audit record of a change ("via cli").
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, "x-oscd-client": "cli" };
     let body: string | undefined;
     if (o.raw !== undefined) body = o.raw;
     else if (o.body !== undefined) body = JSON.stringify(o.body);

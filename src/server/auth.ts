@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { sql, type Kysely } from "kysely";
+import type { Recorder } from "./recorder.js";
 import type { Database, TokenTable } from "./db/schema.js";
 import { badRequest, forbidden, unauthorized } from "./errors.js";
 import { checkHostName } from "./names.js";
@@ -51,7 +52,7 @@ export interface CreatedToken {
   host: string | null;
 }
 
-export async function createToken(db: Kysely<Database>, opts: { kind: PersonRole } | { kind: "host"; host: string; tags?: string[]; channel?: string }, label = "", now = Date.now()): Promise<CreatedToken> {
+export async function createToken(db: Kysely<Database>, opts: { kind: PersonRole } | { kind: "host"; host: string; tags?: string[]; channel?: string }, label = "", now = Date.now(), record?: (id: string) => Recorder): Promise<CreatedToken> {
   if (opts.kind !== "host" && !PEOPLE_ROLES.includes(opts.kind)) throw badRequest("bad-token-request", `${JSON.stringify(String(opts.kind))} is not a role`);
   const id = randomBytes(8).toString("hex");
   const secret = randomBytes(32).toString("base64url");
@@ -71,6 +72,7 @@ export async function createToken(db: Kysely<Database>, opts: { kind: PersonRole
       }
     }
     await trx.insertInto("tokens").values({ id, hash: hashSecret(secret), kind: opts.kind, host, label: label.slice(0, 200), created_at: now, revoked_at: null }).execute();
+    await record?.(id)(trx);
   });
   return { id, token: `oscd_${id}_${secret}`, kind: opts.kind, host };
 }
@@ -80,10 +82,15 @@ export async function createToken(db: Kysely<Database>, opts: { kind: PersonRole
  * they remembered); SQLite's single server forgets it within its cache's 5 s, or at once when
  * revoked through its API.
  */
-export async function revokeToken(db: Kysely<Database>, id: string, now = Date.now(), dialect?: "sqlite" | "postgres"): Promise<boolean> {
-  const r = await db.updateTable("tokens").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
+export async function revokeToken(db: Kysely<Database>, id: string, now = Date.now(), dialect?: "sqlite" | "postgres", record?: Recorder): Promise<boolean> {
+  const revoked = await db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable("tokens").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
+    const done = Number(r.numUpdatedRows) > 0;
+    if (done) await record?.(trx);
+    return done;
+  });
   if (dialect === "postgres") await sql`select pg_notify(${PG_CHANNEL}, 'tokens')`.execute(db);
-  return Number(r.numUpdatedRows) > 0;
+  return revoked;
 }
 
 export type TokenInfo = Omit<TokenTable, "hash">;

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "./db/schema.js";
+import type { Recorder } from "./recorder.js";
 import { parsePlan, type RolloutPlan } from "./rollout-plan.js";
 
 /**
@@ -22,13 +23,16 @@ export async function getPlan(db: Kysely<Database>, channel: string): Promise<Ch
   return { channel, plan: JSON.parse(row.plan) as RolloutPlan, source: row.source, updatedAt: row.updated_at };
 }
 
-export async function setPlan(db: Kysely<Database>, channel: string, raw: unknown, source: string, now = Date.now()): Promise<ChannelPlan> {
+export async function setPlan(db: Kysely<Database>, channel: string, raw: unknown, source: string, now = Date.now(), record?: (p: RolloutPlan) => Recorder): Promise<ChannelPlan> {
   const plan = parsePlan(raw);
   const row = { channel, plan: JSON.stringify(plan), source: source.slice(0, 200), updated_at: now };
-  await db
-    .insertInto("channel_plans")
-    .values(row)
-    .onConflict((oc) => oc.column("channel").doUpdateSet({ plan: row.plan, source: row.source, updated_at: now }))
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("channel_plans")
+      .values(row)
+      .onConflict((oc) => oc.column("channel").doUpdateSet({ plan: row.plan, source: row.source, updated_at: now }))
+      .execute();
+    await record?.(plan)(trx);
+  });
   return { channel, plan, source: row.source, updatedAt: now };
 }

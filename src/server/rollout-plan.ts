@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatDuration, formatWaves, parseDuration, parseWaves, RolloutPlanError } from "../fleet/index.js";
 import { badRequest } from "./errors.js";
 import { checkHostName, checkTag } from "./names.js";
 
@@ -33,6 +34,13 @@ export const rolloutSpecSchema = planSchema
     channel: z.string(),
     /** Default: the channel's newest release. */
     sequence: z.number().int().min(1).optional(),
+    /**
+     * The same as text, as people write it (the dashboard's form, `--waves`):
+     * `canary=web1; @web; 50%; rest`, `10m`, `1h`.
+     */
+    wavesText: z.string().max(10_000).optional(),
+    bake: z.string().max(40).optional(),
+    waveTimeout: z.string().max(40).optional(),
   })
   .strict();
 
@@ -64,8 +72,20 @@ function invalid(code: "bad-rollout" | "bad-plan", what: string, e: z.ZodError):
 export function parseRolloutSpec(raw: unknown): RolloutSpec {
   const r = rolloutSpecSchema.safeParse(raw);
   if (!r.success) invalid("bad-rollout", "rollout", r.error);
-  checkNames(r.data);
-  return r.data;
+  const { wavesText, bake, waveTimeout, ...spec } = r.data;
+  try {
+    if (wavesText !== undefined) {
+      if (spec.canary !== undefined || spec.waves !== undefined) throw new RolloutPlanError("give the waves as wavesText or as canary/waves, not both");
+      Object.assign(spec, parseWaves(wavesText));
+    }
+    if (bake !== undefined) spec.bakeSeconds = parseDuration(bake, "bake", 7 * 86_400);
+    if (waveTimeout !== undefined) spec.waveTimeoutSeconds = parseDuration(waveTimeout, "waveTimeout", 30 * 86_400);
+  } catch (e) {
+    if (e instanceof RolloutPlanError) throw badRequest("bad-rollout", `the rollout is not valid: ${e.message}`);
+    throw e;
+  }
+  checkNames(spec);
+  return spec;
 }
 
 export function parsePlan(raw: unknown): RolloutPlan {
@@ -88,6 +108,16 @@ export function resolveSpec(spec: RolloutPlan, plan: RolloutPlan | undefined): R
     bakeSeconds: spec.bakeSeconds ?? plan?.bakeSeconds ?? DEFAULT_BAKE_SECONDS,
     waveTimeoutSeconds: spec.waveTimeoutSeconds ?? plan?.waveTimeoutSeconds ?? DEFAULT_WAVE_TIMEOUT_SECONDS,
     maxFailures: spec.maxFailures ?? plan?.maxFailures ?? 0,
+  };
+}
+
+/** A plan as the dashboard's form shows it: text fields, the defaults where the plan says nothing. */
+export function planForm(p: RolloutPlan | undefined): { waves: string; bake: string; maxFailures: number; waveTimeout: string } {
+  return {
+    waves: formatWaves(p ?? {}),
+    bake: formatDuration(p?.bakeSeconds ?? DEFAULT_BAKE_SECONDS),
+    maxFailures: p?.maxFailures ?? 0,
+    waveTimeout: formatDuration(p?.waveTimeoutSeconds ?? DEFAULT_WAVE_TIMEOUT_SECONDS),
   };
 }
 

@@ -6,7 +6,8 @@ import { releaseHosts } from "./releases.js";
 import { causeOf, foldStatus } from "./reports.js";
 import { checkChannel } from "./names.js";
 import { getPlan } from "./plans.js";
-import { parseRolloutSpec, planWaves, resolveSpec } from "./rollout-plan.js";
+import { parseRolloutSpec, planWaves, resolveSpec, type PlannedWave } from "./rollout-plan.js";
+import type { Recorder } from "./recorder.js";
 
 /**
  * Staged rollouts. A rollout is a delay, never content: each wave's hosts are assigned the
@@ -60,7 +61,11 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 const ACTIVE: RolloutTable["state"][] = ["running", "paused"];
 
-export async function createRollout(db: Kysely<Database>, raw: unknown, now = Date.now()): Promise<{ id: string; changed: string[] }> {
+/**
+ * Starts a rollout (its first wave at once). `record` writes the audit record in the same
+ * transaction, given the rollout's id, channel and sequence.
+ */
+export async function createRollout(db: Kysely<Database>, raw: unknown, now = Date.now(), record?: (r: { id: string; channel: string; sequence: number; waves: PlannedWave[] }) => Recorder): Promise<{ id: string; changed: string[] }> {
   const given = parseRolloutSpec(raw);
   const channel = checkChannel(given.channel);
   const spec = resolveSpec(given, (await getPlan(db, channel))?.plan);
@@ -89,6 +94,7 @@ export async function createRollout(db: Kysely<Database>, raw: unknown, now = Da
       .insertInto("waves")
       .values(waves.map((w, idx) => ({ rollout_id: id, idx, name: w.name, hosts: JSON.stringify(w.hosts), state: "pending" as const, started_at: null, healthy_at: null, finished_at: null })))
       .execute();
+    await record?.({ id, channel, sequence, waves })(trx);
   });
   const changed = await advance(db, id, now);
   return { id, changed };
@@ -200,7 +206,9 @@ export async function advanceAll(db: Kysely<Database>, now = Date.now()): Promis
 
 export type RolloutAction = "pause" | "resume" | "promote" | "abort";
 
-export async function act(db: Kysely<Database>, id: string, action: RolloutAction, now = Date.now()): Promise<string[]> {
+/** An operator's action on a rollout; `by` names who (the reason says it), `record` audits it in the same transaction. */
+export async function act(db: Kysely<Database>, id: string, action: RolloutAction, now = Date.now(), opts: { by?: string; record?: Recorder } = {}): Promise<string[]> {
+  const by = opts.by ?? "an operator";
   const topics = await db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom("rollouts").select(["state", "current_wave"]).where("id", "=", id).executeTakeFirst();
     if (!r) throw notFound(`rollout ${id}`);
@@ -208,19 +216,20 @@ export async function act(db: Kysely<Database>, id: string, action: RolloutActio
     const set = (state: RolloutTable["state"], reason: string | null) => trx.updateTable("rollouts").set({ state, reason, updated_at: now }).where("id", "=", id).execute();
     if (action === "pause") {
       if (r.state !== "running") throw refuse();
-      await set("paused", "paused by an operator");
+      await set("paused", `paused by ${by}`);
     } else if (action === "resume") {
       if (r.state !== "paused" && r.state !== "halted") throw refuse();
       await set("running", null);
     } else if (action === "abort") {
       if (r.state === "done" || r.state === "aborted") throw refuse();
-      await set("aborted", "aborted by an operator");
+      await set("aborted", `aborted by ${by}`);
     } else {
       // Promote: the current wave counts as done now, whatever its reports or bake time say.
       if (r.state !== "running" && r.state !== "paused") throw refuse();
       await trx.updateTable("waves").set({ state: "done", finished_at: now }).where("rollout_id", "=", id).where("idx", "=", r.current_wave).execute();
       await trx.updateTable("rollouts").set({ state: "running", reason: null, current_wave: r.current_wave + 1, updated_at: now }).where("id", "=", id).execute();
     }
+    await opts.record?.(trx);
     return ["rollouts"];
   });
   return [...topics, ...(await advance(db, id, now))];

@@ -3,7 +3,8 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, localWho, openDatabase, recorder, revokeToken, startServer } from "../../server/index.js";
+import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
@@ -121,7 +122,9 @@ against the signed manifest before they are served.`,
       if (role !== "host" && (o.tag || o.channel)) throw new UsageError("--tag and --channel describe a host", "use them with --host NAME", "server-token-kind");
       const d = await openDatabase(o.db);
       try {
-        const made = role === "host" ? await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label) : await createToken(d.db, { kind: role }, o.label);
+        const now = Date.now();
+        const record = (id: string) => recorder(localWho("oscd server token create"), "token.create", `token ${id}`, { role, host: o.host, label: o.label }, now);
+        const made = role === "host" ? await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label, now, record) : await createToken(d.db, { kind: role }, o.label, now, record);
         if (o.json) printJson(made);
         else process.stdout.write(`${made.token}\n`);
         if (!o.json) process.stderr.write(`token ${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret\n`);
@@ -137,12 +140,34 @@ against the signed manifest before they are served.`,
       const o = cmd.optsWithGlobals<{ db: string }>();
       const d = await openDatabase(o.db);
       try {
-        if (!(await revokeToken(d.db, id, Date.now(), d.dialect))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
+        const now = Date.now();
+        if (!(await revokeToken(d.db, id, now, d.dialect, recorder(localWho("oscd server token revoke"), "token.revoke", `token ${id.slice(0, 40)}`, null, now)))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
         process.stdout.write(`revoked ${id}${d.dialect === "postgres" ? "" : " (a running server stops accepting it within 5 seconds)"}\n`);
       } finally {
         await d.close();
       }
     });
+  server
+    .command("audit")
+    .description("who changed what on a running server, newest first: releases, rollouts and their steering, plans, tokens (any person's token)")
+    .option("--server <url>", "the control server (default: $OSCD_SERVER)")
+    .option("--server-token-file <file>", "a file holding a token, any role but host (default: $OSCD_SERVER_TOKEN)")
+    .option("--limit <n>", "how many (at most 1000)", positiveInt, 50)
+    .addHelpText("after", "\nExamples:\n  oscd server audit --server https://oscd.example.org\n  oscd server audit --limit 500 --json\n")
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ server?: string; serverTokenFile?: string; limit: number; json?: boolean }>();
+      const api = await import("../../server-client/index.js");
+      const c = new api.ServerClient(api.serverUrl(o.server), await api.readServerToken(o.serverTokenFile));
+      const entries = await api.listAudit(c, { limit: Math.min(o.limit, 1000) });
+      if (o.json) return printJson({ entries });
+      if (entries.length === 0) return void process.stdout.write("nothing recorded yet\n");
+      const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, "?");
+      printTable(
+        ["WHEN", "WHO", "ACTION", "TARGET", "VIA"],
+        entries.map((e) => [new Date(e.at).toISOString(), clean(e.actor), e.action, clean(e.target), e.via ? clean(e.via) : "-"]),
+      );
+    });
+
   token
     .command("list")
     .description("list tokens (never their secrets)")

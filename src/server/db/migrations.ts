@@ -138,6 +138,26 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.alterTable("assignments").addColumn("fetched_at", "bigint").execute();
     },
   },
+  {
+    version: 4,
+    name: "audit of people's changes",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema
+        .createTable("audit")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("actor", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("token_id", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("detail", "text", (c) => c.notNull())
+        .addColumn("via", "text")
+        .execute();
+      await db.schema.createIndex("audit_at").on("audit").columns(["at"]).execute();
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

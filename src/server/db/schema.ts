@@ -88,6 +88,22 @@ export interface WaveTable {
   finished_at: number | null;
 }
 
+/** One change people made through the API (audit.ts). */
+export interface AuditTable {
+  id: string;
+  at: number;
+  /** `operator token 3f2a… (ci)`: role, token id, label; never the secret. */
+  actor: string;
+  role: string;
+  token_id: string;
+  action: string;
+  target: string;
+  /** JSON of what was asked (the rollout's waves, the plan, …). */
+  detail: string;
+  /** The client it came through (`dashboard`, `cli`), as it named itself. */
+  via: string | null;
+}
+
 export interface ReportTable {
   id: string;
   host: string;
@@ -126,6 +142,7 @@ export interface Database {
   releases: ReleaseTable;
   assignments: AssignmentTable;
   channel_plans: ChannelPlanTable;
+  audit: AuditTable;
   rollouts: RolloutTable;
   waves: WaveTable;
   reports: ReportTable;

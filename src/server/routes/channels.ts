@@ -1,10 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { recorder, whoOf } from "../audit.js";
 import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { checkChannel } from "../names.js";
 import { getPlan, setPlan } from "../plans.js";
+import { planForm, type RolloutPlan } from "../rollout-plan.js";
 
 const putSchema = z.object({ plan: z.unknown(), source: z.string().max(200).optional() }).strict();
 
@@ -29,8 +31,10 @@ export function channelRoutes(app: FastifyInstance, ctx: ServerContext): void {
           newest: newest ? { sequence: newest.sequence, version: newest.version, state: newest.state, createdAt: newest.created_at } : null,
           servedToAll: complete ? { sequence: complete.sequence, version: complete.version } : null,
           rollout: rollouts.find((r) => r.channel === channel) ?? null,
-          plan: plan ? (JSON.parse(plan.plan) as unknown) : null,
+          plan: plan ? (JSON.parse(plan.plan) as RolloutPlan) : null,
           planSource: plan?.source ?? null,
+          // The dashboard's Start rollout form, prefilled: the plan's, else the defaults.
+          planForm: planForm(plan ? (JSON.parse(plan.plan) as RolloutPlan) : undefined),
         };
       }),
     };
@@ -41,12 +45,15 @@ export function channelRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { channel: req.params.channel, plan: p?.plan ?? null, source: p?.source ?? null, updatedAt: p?.updatedAt ?? null };
   });
   app.put<{ Params: { channel: string } }>("/api/v1/channels/:channel/plan", async (req) => {
-    requireRole(await ctx.auth(req), "operate");
+    const p = await ctx.auth(req);
+    requireRole(p, "operate");
     const channel = checkChannel(req.params.channel);
     const b = putSchema.safeParse(req.body);
     if (!b.success) throw badRequest("bad-plan", "a plan update is {plan: {canary?, waves?, bakeSeconds?, maxFailures?, waveTimeoutSeconds?}, source?}");
-    const saved = await setPlan(ctx.db, channel, b.data.plan, b.data.source ?? "the API", ctx.now());
-    await ctx.changed(["channels"]);
+    const now = ctx.now();
+    const source = b.data.source ?? "the API";
+    const saved = await setPlan(ctx.db, channel, b.data.plan, source, now, (plan) => recorder(whoOf(p, req), "plan.set", `channel ${channel}`, { plan, source }, now));
+    await ctx.changed(["channels", "audit"]);
     return saved;
   });
 }

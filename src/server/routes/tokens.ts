@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { recorder, whoOf } from "../audit.js";
 import { can, createToken, listTokens, PEOPLE_ROLES, requireRole, revokeToken } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
@@ -12,15 +13,18 @@ const createSchema = z.union([
 
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post("/api/v1/tokens", async (req, reply) => {
-    requireRole(await ctx.auth(req), "admin");
+    const p = await ctx.auth(req);
+    requireRole(p, "admin");
     const r = createSchema.safeParse(req.body);
     if (!r.success) throw badRequest("bad-token-request", `a token request is {kind:"admin"|"operator"|"viewer", label?} or {kind:"host", host, tags?, channel?}: ${r.error.issues[0]?.message ?? ""}`);
     const b = r.data;
+    const now = ctx.now();
+    const record = (id: string) => recorder(whoOf(p, req), "token.create", `token ${id}`, { role: b.kind, host: b.kind === "host" ? b.host : undefined, label: b.label }, now);
     const made =
       b.kind !== "host"
-        ? await createToken(ctx.db, { kind: b.kind }, b.label, ctx.now())
-        : await createToken(ctx.db, { kind: "host", host: b.host, tags: b.tags?.map(checkTag), channel: b.channel === undefined ? undefined : checkChannel(b.channel) }, b.label, ctx.now());
-    await ctx.changed(["hosts"]);
+        ? await createToken(ctx.db, { kind: b.kind }, b.label, now, record)
+        : await createToken(ctx.db, { kind: "host", host: b.host, tags: b.tags?.map(checkTag), channel: b.channel === undefined ? undefined : checkChannel(b.channel) }, b.label, now, record);
+    await ctx.changed(["hosts", "audit"]);
     return reply.code(201).send(made);
   });
   // Who a token is: the dashboard shows only the actions its role may take (the API refuses the rest anyway).
@@ -33,9 +37,11 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { tokens: await listTokens(ctx.db) };
   });
   app.delete<{ Params: { id: string } }>("/api/v1/tokens/:id", async (req) => {
-    requireRole(await ctx.auth(req), "admin");
-    if (!(await revokeToken(ctx.db, req.params.id, ctx.now()))) throw notFound(`an unrevoked token ${JSON.stringify(req.params.id.slice(0, 40))}`);
-    await ctx.changed(["tokens"]);
+    const p = await ctx.auth(req);
+    requireRole(p, "admin");
+    const now = ctx.now();
+    if (!(await revokeToken(ctx.db, req.params.id, now, undefined, recorder(whoOf(p, req), "token.revoke", `token ${req.params.id.slice(0, 40)}`, null, now)))) throw notFound(`an unrevoked token ${JSON.stringify(req.params.id.slice(0, 40))}`);
+    await ctx.changed(["tokens", "audit"]);
     return { revoked: req.params.id };
   });
 }

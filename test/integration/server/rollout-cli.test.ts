@@ -85,8 +85,9 @@ describe("oscd rollout (CLI)", () => {
     await waitFor(async () => /^ {2}web1: ok$/m.test(out) && /^wave 2 wave 1 \(@web\) \(web2, web3\): active$/m.test(out), 20_000, "the watch to show the canary healthy and wave 2 started", async () => out);
     const paused = await cli(["pause"]);
     expect(paused.exitCode, paused.stderr).toBe(0);
-    expect(paused.stdout).toMatch(/: paused: paused by an operator$/m);
-    await waitFor(async () => /rollout [0-9a-f]{8} paused: paused by an operator/.test(out), 20_000, "the watch to show the pause", async () => out);
+    // The reason names who paused it.
+    expect(paused.stdout).toMatch(/: paused: paused by admin token [0-9a-f]{16} \(test\)$/m);
+    await waitFor(async () => /rollout [0-9a-f]{8} paused: paused by admin token/.test(out), 20_000, "the watch to show the pause", async () => out);
     // Resuming a running rollout is refused by the server, with its code.
     expect((await cli(["resume"])).exitCode).toBe(0);
     const again = await cli(["resume"]);
@@ -99,7 +100,7 @@ describe("oscd rollout (CLI)", () => {
     const aborted = await cli(["abort"]);
     expect(aborted.exitCode, aborted.stderr).toBe(0);
     expect(await exited).toBe(1);
-    expect(err).toMatch(/rollout [0-9a-f]{8} ended aborted: aborted by an operator/);
+    expect(err).toMatch(/rollout [0-9a-f]{8} ended aborted: aborted by admin token [0-9a-f]{16} \(test\)/);
     // A host that failed shows its cause, in the status of the rollout it failed in.
     await report("web2", 2, "rolled-back");
     expect((await cli(["status"])).stdout).toMatch(/^ {5}web2 +failed +\d+s ago +health check nginx\.service failed$/m);
@@ -127,5 +128,18 @@ describe("oscd rollout (CLI)", () => {
     expect(busy.exitCode).toBe(1);
     expect(busy.stderr).toMatch(/\[rollout-busy\]/);
     expect(busy.stderr).toMatch(/^hint: see it with `oscd rollout status`/m);
+  });
+
+  it("oscd server audit lists what was done, by whom, through the CLI", async () => {
+    const r = await oscd(["server", "audit", "--server", s.url, "--server-token-file", tokenFile, "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const entries = (JSON.parse(r.stdout) as { entries: { action: string; actor: string; via: string; target: string }[] }).entries;
+    // Newest first (actions within the same millisecond in either order).
+    expect(entries[0]?.action).toBe("rollout.start");
+    expect(entries.map((e) => e.action).sort()).toEqual(["plan.set", "release.add", "release.add", "release.add", "release.add", "release.to-all", "rollout.abort", "rollout.pause", "rollout.promote", "rollout.resume", "rollout.start", "rollout.start"]);
+    expect(entries.filter((e) => e.action.startsWith("rollout.")).every((e) => e.via === "cli" && /^admin token [0-9a-f]{16} \(test\)$/.test(e.actor))).toBe(true);
+    const text = await oscd(["server", "audit", "--server", s.url, "--server-token-file", tokenFile, "--limit", "2"]);
+    expect(text.stdout.split("\n")[0]).toMatch(/^WHEN +WHO +ACTION +TARGET +VIA$/);
+    expect(text.stdout).toMatch(/ rollout\.start +rollout [0-9a-f]{16} of main #4 +cli$/m);
   });
 });
