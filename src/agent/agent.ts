@@ -17,7 +17,9 @@ import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
 import { AgentMetrics } from "./metrics.js";
-import { Outbox, type Report } from "./outbox.js";
+import { DriftWatcher } from "./drift.js";
+import { Outbox } from "./outbox.js";
+import { ReportMapper } from "./reports.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
 import { Wake } from "./wake.js";
@@ -56,6 +58,7 @@ export class Agent implements AgentContext {
   private git: GitWatcher[] = [];
   private servers: (Server | NetServer)[] = [];
   private outbox: Outbox | undefined;
+  private drift: DriftWatcher | undefined;
 
   constructor(readonly opts: AgentOptions) {
     const c = opts.config;
@@ -106,6 +109,9 @@ export class Agent implements AgentContext {
     );
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
     if (c.reports) this.startReports(c.reports);
+    const drift = (this.drift = new DriftWatcher(this));
+    this.observer.subscribe((e) => drift.onEvent(e));
+    await drift.start();
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
       this.manifest = new ManifestWatcher(this, c.manifest);
@@ -130,6 +136,7 @@ export class Agent implements AgentContext {
     this.manifest?.stop();
     for (const g of this.git) g.stop();
     this.outbox?.stop();
+    this.drift?.stop();
     this.deployWake.fire();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -192,8 +199,9 @@ export class Agent implements AgentContext {
       log: this.opts.log,
       onDelivered: (id) => this.emit({ type: "report-delivered", at: this.now(), id }),
     }));
+    const mapper = new ReportMapper();
     this.observer.subscribe((e) => {
-      const report = reportOf(e, this.observer.status);
+      const report = mapper.map(e, this.observer.status);
       if (report) outbox.add({ host: this.host, ...report }).catch((err: unknown) => this.opts.log.error({ event: "outbox-failed" }, `cannot store a report: ${err instanceof Error ? err.message : String(err)}`));
     });
     void outbox.run();
@@ -229,22 +237,6 @@ export class Agent implements AgentContext {
 
   async statusView(): Promise<{ agent: AgentStatus; host: Awaited<ReturnType<typeof hostStatus>> }> {
     return { agent: this.observer.status, host: await hostStatus(this.layout) };
-  }
-}
-
-function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" | "host"> | undefined {
-  const d = s.desired;
-  switch (e.type) {
-    case "deployed":
-      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
-    case "deploy-failed":
-      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
-    case "refused":
-      return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
-    case "recovered":
-      return { at: e.at, type: "recovery", outcome: e.outcome, message: `deployment ${e.id}` };
-    default:
-      return undefined;
   }
 }
 

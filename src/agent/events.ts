@@ -16,6 +16,8 @@ export interface AgentStatus {
   lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; at: string; generation?: number; commit?: string; version?: string };
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
+  /** The running system was changed outside the agent (drift.ts), until the agent deploys again. */
+  drift?: { since: string; running: string; expected?: string; by: string; message: string };
   reboot: { needed: boolean; reasons: string[]; at?: string };
 }
 
@@ -46,7 +48,8 @@ export type AgentEvent =
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
   | { type: "suspended" | "resumed"; at: string }
   | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
-  | { type: "report-delivered"; at: string; id: string };
+  | { type: "report-delivered"; at: string; id: string }
+  | { type: "drift"; at: string; running: string; expected?: string; generation?: number; version?: string; commit?: string; by: string; message: string };
 
 type Listener = (e: AgentEvent) => void;
 
@@ -75,7 +78,7 @@ export class Observer {
   emit(e: AgentEvent): void {
     this.apply(e);
     const { type, ...rest } = e;
-    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
+    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed" || e.type === "drift") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
     else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
     else if (e.type === "fetched" && e.detail) this.log.info({ event: type, ...rest }, e.detail);
     else this.log.info({ event: type, ...rest }, type);
@@ -150,6 +153,7 @@ export class Observer {
         break;
       case "deployed":
         s.deploying = undefined;
+        s.drift = undefined;
         s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, at: e.at, generation: e.generation, commit: s.desired?.commit, version: s.desired?.version };
         m.deploymentInfo.reset();
         m.deploymentInfo.set({ commit_id: s.desired?.commit ?? "", status: "done" }, 1);
@@ -181,6 +185,9 @@ export class Observer {
       case "reboot-scheduled":
         s.reboot = { needed: true, reasons: e.reasons, at: e.when };
         m.needToReboot.set(1);
+        break;
+      case "drift":
+        s.drift = { since: e.at, running: e.running, expected: e.expected, by: e.by, message: e.message };
         break;
       default:
         break;

@@ -77,7 +77,7 @@ export function changeLines(): (r: RolloutView) => string[] {
     };
     for (const w of r.waves) {
       if (w.state !== "pending") say(`wave:${w.idx}`, w.state, `wave ${w.idx + 1} ${w.name} (${w.hosts.join(", ")}): ${w.state}${w.bakeEndsAt !== null ? `, next wave at ${new Date(w.bakeEndsAt).toISOString()}` : ""}`);
-      for (const h of w.progress) if (h.state !== "waiting") say(`host:${h.host}`, h.state, `  ${h.host}: ${h.state}${h.reason ? `: ${clean(h.reason)}` : ""}`);
+      for (const h of w.progress) if (h.state !== "waiting") say(`host:${h.host}`, h.state, `  ${h.host}: ${h.state}${h.reason ? `: ${clean(h.reason, 400)}` : ""}`);
     }
     say("rollout", `${r.state}|${r.reason ?? ""}`, `rollout ${r.id.slice(0, 8)} ${stateLine(r)}`);
     return out;

@@ -1,4 +1,4 @@
-import type { AuditEntry, FleetRow, ReleaseSummary } from "../server/index.js";
+import type { AuditEntry, FleetCounts, FleetRow, ReleaseSummary } from "../server/index.js";
 import type { RolloutPlan } from "../fleet/index.js";
 import type { ServerClient } from "./request.js";
 
@@ -41,8 +41,9 @@ export async function putPlan(c: ServerClient, channel: string, plan: RolloutPla
   await c.request("PUT", `/api/v1/channels/${encodeURIComponent(channel)}/plan`, { body: { plan, source } });
 }
 
-export async function fetchFleet(c: ServerClient): Promise<FleetRow[]> {
-  return (await c.request<{ hosts: FleetRow[] }>("GET", "/api/v1/hosts")).hosts;
+/** The fleet table and its counts per status. */
+export async function fetchFleet(c: ServerClient): Promise<{ hosts: FleetRow[]; counts: FleetCounts }> {
+  return c.request<{ hosts: FleetRow[]; counts: FleetCounts }>("GET", "/api/v1/hosts");
 }
 
 /** The server's audit list, newest first: who changed what, when, through which client. */

@@ -61,7 +61,7 @@ export async function createToken(db: Kysely<Database>, opts: { kind: PersonRole
     if (opts.kind === "host" && host) {
       await trx
         .insertInto("hosts")
-        .values({ name: host, tags: JSON.stringify(opts.tags ?? []), channel: opts.channel ?? null, created_at: now, last_seen: null, state: null, status: "new", reason: null })
+        .values({ name: host, tags: JSON.stringify(opts.tags ?? []), channel: opts.channel ?? null, created_at: now, last_seen: null, state: null, status: "new", reason: null, agent: null })
         .onConflict((oc) => oc.column("name").doNothing())
         .execute();
       if (opts.tags || opts.channel) {

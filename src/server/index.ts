@@ -8,7 +8,7 @@ export { buildApp, MAX_BODY_BYTES } from "./app.js";
 export { openDatabase, parseDbUrl, type ServerDb } from "./db/open.js";
 export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo } from "./auth.js";
 export { listAudit, localWho, recorder, type AuditEntry } from "./audit.js";
-export { fleetTable, type FleetRow } from "./fleet-view.js";
+export { fleetTable, type FleetRow, type FleetCounts } from "./fleet-view.js";
 export { LONG_POLL_HEADER } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
 export type { RolloutView, WaveProgress, HostProgress } from "./rollouts.js";

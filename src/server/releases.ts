@@ -75,6 +75,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       signer: result.signer,
       state: opts.immediate || refresh ? "complete" : "pending",
       created_at: now.getTime(),
+      expires_at: manifest.expiresAt ? Date.parse(manifest.expiresAt) : null,
     };
     await trx.insertInto("releases").values(row).execute();
     const added: AddedRelease = { ...result, created: true, state: row.state };
@@ -95,7 +96,7 @@ export async function completeRelease(db: Kysely<Database>, channel: string, seq
 export type ReleaseSummary = Omit<ReleaseTable, "body">;
 
 export async function listReleases(db: Kysely<Database>, channel?: string): Promise<ReleaseSummary[]> {
-  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at"]);
+  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at", "expires_at"]);
   if (channel) q = q.where("channel", "=", channel);
   return q.orderBy("channel").orderBy("sequence", "desc").limit(500).execute();
 }

@@ -56,13 +56,28 @@ describe("dashboard in headless Chromium", () => {
     let loads = 0;
     page.on("load", () => loads++);
     // web1 (the canary) reports a failed deployment of release 2: the page shows it without a reload.
-    await s.api("POST", "/api/v1/reports", { token: tokens.get("web1"), body: { id: "web1-2", status: "rolled-back", channel: "main", sequence: 2, version: "1.0.2", reason: "health check nginx.service failed" } });
-    await page.waitForSelector('tr[data-host="web1"] .badge.s-failed');
-    expect(await page.textContent('tr[data-host="web1"]')).toContain("health check nginx.service failed");
+    // As the agent reports it: the engine's words, cause last, store paths in full.
+    const toplevel = (n: number) => `/nix/store/${"b".repeat(31)}${n}-nixos-system-web1-1.0.${n}`;
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("web1"), body: { id: "web1-2", type: "deployment", outcome: "failed", code: "rolled-back", channel: "main", sequence: 2, version: "1.0.2", message: `activation of ${toplevel(2)} failed and was rolled back to ${toplevel(1)}: health checks failed after 1 attempt(s): unit nginx.service failed` } });
+    await page.waitForSelector('tr[data-host="web1"] .badge.s-rolled-back');
+    // Rolled back, not failed; the cause first, then the code, then the systems by name.
+    expect(await page.textContent('tr[data-host="web1"] .reason')).toBe("health checks failed after 1 attempt(s): unit nginx.service failed [rolled-back] (nixos-system-web1-1.0.2 rolled back to nixos-system-web1-1.0.1)");
     expect(loads).toBe(0);
+    // The agent of web2 reports it is suspended and its source fails; db1 was changed by hand (drift).
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("web2"), body: { id: "web2-a", type: "agent", suspended: true, fetchError: { source: "manifest:main", message: "no manifest URL answered: connection refused" } } });
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("db1"), body: { id: "db1-d", type: "drift", toplevel: `/nix/store/${"c".repeat(32)}-nixos-system-db1-0.9.0`, version: "0.9.0", generation: 10, by: "engine deployment 1 (switch, committed)", message: "the running system changed outside the agent: nixos-system-db1-0.9.0 (version 0.9.0, generation 10) instead of nixos-system-db1-1.0.1, by engine deployment 1 (switch, committed)" } });
+    await page.waitForSelector('tr[data-host="db1"] .badge.s-drift');
+    expect(await page.textContent('tr[data-host="web2"] td[data-label="Agent"]')).toBe("suspended; fetch failing: no manifest URL answered: connection refused");
+    expect(await page.textContent('tr[data-host="db1"] td[data-label="Current"]')).toMatch(/^0\.9\.0/);
+    expect(await page.textContent('#fleet-counts [data-count="rolled-back"]')).toBe("1 rolled back");
+    expect(await page.textContent('#fleet-counts [data-count="drift"]')).toBe("1 drift");
+    expect(await page.textContent('#fleet-counts [data-count="ok"]')).toBe("2 ok");
     await page.screenshot({ path: join(SHOTS, "dashboard-fleet.png"), fullPage: true });
-    await page.selectOption("#filter-status", "failed");
+    await page.click('#fleet-counts [data-count="rolled-back"]');
     expect(await page.locator("#fleet-table tbody tr").count()).toBe(1);
+    expect(await page.textContent("#fleet-table tbody tr")).toContain("web1");
+    await page.selectOption("#filter-status", "drift");
+    expect(await page.locator("#fleet-table tbody tr").allTextContents()).toEqual([expect.stringContaining("db1")]);
     await page.selectOption("#filter-status", "");
     await page.selectOption("#filter-tag", "db");
     expect(await page.locator("#fleet-table tbody tr").allTextContents()).toEqual([expect.stringContaining("db1")]);

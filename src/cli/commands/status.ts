@@ -23,7 +23,7 @@ function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
   const g = s.generation;
   const parts = [s.host, g?.version ?? "-", g?.commit?.slice(0, 12) ?? "-"];
   if (a) {
-    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
+    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.drift ? "drift" : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
     parts.push(state);
   } else parts.push("no-agent");
   parts.push(s.reboot.needed ? "reboot-needed" : "no-reboot");
@@ -71,5 +71,6 @@ export function registerStatus(program: Command): void {
       if (a.waiting) out("waiting", a.waiting.reason);
       if (a.lastDeployment) out("deployment", `${a.lastDeployment.outcome} ${a.lastDeployment.mode} ${a.lastDeployment.toplevel} at ${a.lastDeployment.at}${a.lastDeployment.error ? `: ${a.lastDeployment.error}` : ""}`);
       if (a.heldBack) out("held back", `[${a.heldBack.code}] ${a.heldBack.reason}`);
+      if (a.drift) out("drift", `since ${a.drift.since}: ${a.drift.message}`);
     });
 }

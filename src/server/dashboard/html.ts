@@ -34,8 +34,9 @@ export const DASHBOARD_HTML = `<!doctype html>
       <label>Status <select id="filter-status"><option value="">all</option></select></label>
       <input id="filter-text" type="search" placeholder="host…" aria-label="filter hosts">
     </div>
+    <div id="fleet-counts" class="counts" aria-label="hosts per status"></div>
     <table id="fleet-table" class="cards">
-      <thead><tr><th>Host</th><th>Channel</th><th>Desired</th><th>Current</th><th>Generation</th><th>Booted</th><th>Reboot</th><th>Last seen</th><th>Status</th></tr></thead>
+      <thead><tr><th>Host</th><th>Status</th><th>Desired</th><th>Current</th><th>Generation</th><th>Booted</th><th>Reboot</th><th>Agent</th><th>Last seen</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -53,7 +54,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div id="rollouts"></div>
     <h2>Releases</h2>
     <table id="release-table" class="cards">
-      <thead><tr><th>Channel</th><th>Sequence</th><th>Version</th><th>Commit</th><th>Signed by</th><th>State</th><th>Created</th></tr></thead>
+      <thead><tr><th>Channel</th><th>Sequence</th><th>Version</th><th>Commit</th><th>Signed by</th><th>State</th><th>Created</th><th>Expires</th></tr></thead>
       <tbody></tbody>
     </table>
     <h2>Jobs <span class="muted">(from webhooks)</span></h2>

@@ -5,7 +5,7 @@
  */
 export const CORE_JS = String.raw`
   var TOKEN_KEY = "oscd.token";
-  var state = { hosts: [], releases: [], rollouts: [], jobs: [], channels: [], audit: [], route: "", stream: null, me: null };
+  var state = { hosts: [], counts: null, releases: [], rollouts: [], jobs: [], channels: [], audit: [], route: "", stream: null, me: null };
   function $(id) { return document.getElementById(id); }
   function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
   /** What this token's role may do: actions it may not take are not shown (the API refuses them anyway). */
@@ -124,7 +124,7 @@ export const CORE_JS = String.raw`
     if (r === "audit") {
       return api("GET", "/api/v1/audit?limit=200").then(function (d) { state.audit = d.entries; renderAudit(); show("audit"); }, function () {});
     }
-    return api("GET", "/api/v1/hosts").then(function (d) { state.hosts = d.hosts; renderFleet(); show("fleet"); }, function () {});
+    return api("GET", "/api/v1/hosts").then(function (d) { state.hosts = d.hosts; state.counts = d.counts; renderFleet(); show("fleet"); }, function () {});
   }
   function soon() { if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 150); }
 

@@ -107,6 +107,15 @@ export const RELEASES_JS = String.raw`
     ]);
   }
 
+  /** A release's expiry, flagged when under a quarter of its validity (at most a day, at least an hour) is left. */
+  function expiresCell(r) {
+    if (r.expires_at == null) return "never";
+    var left = r.expires_at - Date.now(), validity = r.expires_at - r.created_at;
+    var soon = left < Math.min(86400000, Math.max(3600000, validity / 4));
+    if (left <= 0) return el("span", { class: "reason", "data-expiry": "expired", text: new Date(r.expires_at).toLocaleString() + " (expired)" });
+    return el("span", { class: soon ? "warn" : "", "data-expiry": soon ? "soon" : "ok", text: new Date(r.expires_at).toLocaleString() + (soon ? " (in " + secs(left / 1000) + ")" : "") });
+  }
+
   function renderReleases() {
     renderChannels();
     var box = $("rollouts");
@@ -115,7 +124,7 @@ export const RELEASES_JS = String.raw`
     var body = $("release-table").tBodies[0];
     body.replaceChildren.apply(body, state.releases.map(function (r) {
       return el("tr", null, [["Channel", r.channel], ["Sequence", String(r.sequence)], ["Version", r.version], ["Commit", el("span", { class: "mono", text: r.commit.slice(0, 12) })],
-        ["Signed by", r.signer], ["State", badge(r.state)], ["Created", new Date(r.created_at).toLocaleString()]].map(function (p) { return el("td", { "data-label": p[0] }, [p[1]]); }));
+        ["Signed by", r.signer], ["State", badge(r.state)], ["Created", new Date(r.created_at).toLocaleString()], ["Expires", expiresCell(r)]].map(function (p) { return el("td", { "data-label": p[0] }, [p[1]]); }));
     }));
     var jobs = $("job-table").tBodies[0];
     jobs.replaceChildren.apply(jobs, state.jobs.map(function (j) {

@@ -1,6 +1,6 @@
 /** The dashboard's style: readable on a laptop, tables fold into cards on a phone. */
 export const DASHBOARD_CSS = `
-:root { --bg:#f7f7f8; --fg:#1d1d1f; --muted:#6b6b73; --line:#dedee3; --card:#fff; --ok:#1a7f37; --bad:#c62828; --warn:#b26a00; --acc:#2f5bd3; color-scheme: light dark; }
+:root { --bg:#f7f7f8; --fg:#1d1d1f; --muted:#6b6b73; --line:#dedee3; --card:#fff; --ok:#1a7f37; --bad:#c62828; --warn:#b26a00; --drift:#7b3fbf; --acc:#2f5bd3; color-scheme: light dark; }
 @media (prefers-color-scheme: dark) { :root { --bg:#141416; --fg:#ececf1; --muted:#9a9aa5; --line:#2c2c33; --card:#1c1c21; --acc:#7aa2ff; } }
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
@@ -26,6 +26,10 @@ code, .mono { font-family:ui-monospace, "SFMono-Regular", Menlo, monospace; font
 .badge { display:inline-block; padding:.05rem .5rem; border-radius:999px; font-size:.8rem; border:1px solid currentColor; white-space:nowrap; }
 .s-ok, .s-done, .s-complete { color:var(--ok); }
 .s-failed, .s-halted, .s-aborted, .s-offline { color:var(--bad); }
+.s-rolled-back { color:var(--warn); } .s-drift { color:var(--drift); }
+.warn { color:var(--warn); font-size:.85rem; }
+.counts { display:flex; flex-wrap:wrap; gap:.4rem; margin:0 0 .6rem; }
+.counts .count { border-color:currentColor; } .counts .count.zero { opacity:.55; }
 .s-deploying, .s-running, .s-baking, .s-active, .s-paused, .s-pending, .s-waiting { color:var(--warn); }
 .s-new, .s-unknown { color:var(--muted); }
 .reason { color:var(--bad); font-size:.85rem; }

@@ -158,6 +158,27 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex("audit_at").on("audit").columns(["at"]).execute();
     },
   },
+  {
+    version: 5,
+    name: "each host's agent state, each release's expiry",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema.alterTable("hosts").addColumn("agent", "text").execute();
+      await db.schema.alterTable("releases").addColumn("expires_at", "bigint").execute();
+      // Releases stored before: their expiry read from the manifest as uploaded.
+      const rows = (await db.selectFrom("releases").select(["channel", "sequence", "body"]).execute()) as { channel: string; sequence: number; body: string }[];
+      for (const r of rows) {
+        let at: number | null = null;
+        try {
+          const e = (JSON.parse(r.body) as { expiresAt?: unknown }).expiresAt;
+          at = typeof e === "string" && !Number.isNaN(Date.parse(e)) ? Date.parse(e) : null;
+        } catch {
+          at = null;
+        }
+        if (at !== null) await db.updateTable("releases").set({ expires_at: at }).where("channel", "=", r.channel).where("sequence", "=", r.sequence).execute();
+      }
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

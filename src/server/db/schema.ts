@@ -23,8 +23,11 @@ export interface HostTable {
   last_seen: number | null;
   /** JSON of the last report's state (current system, generation, booted, reboot needed…). */
   state: string | null;
+  /** new | ok | failed | rolled-back | drift | deploying | unknown (fleet-view.ts adds offline). */
   status: string;
   reason: string | null;
+  /** JSON of the agent's own state as it last reported it (suspended, a failing source). */
+  agent: string | null;
 }
 
 export interface ReleaseTable {
@@ -39,6 +42,8 @@ export interface ReleaseTable {
   /** `pending` until a rollout finishes (or it is released at once), then `complete`. */
   state: "pending" | "complete";
   created_at: number;
+  /** The manifest's expiresAt (ms), null when it has none. */
+  expires_at: number | null;
 }
 
 export interface AssignmentTable {

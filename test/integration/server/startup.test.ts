@@ -17,7 +17,7 @@ describe("server start-up", () => {
   it("applies migrations once, keeps data across restarts, and refuses a database from a newer oscd", async () => {
     const spec = `sqlite:${join(dir, "a.db")}`;
     const a = await openDatabase(spec);
-    await a.db.insertInto("hosts").values({ name: "web1", tags: "[]", channel: null, created_at: 1, last_seen: null, state: null, status: "new", reason: null }).execute();
+    await a.db.insertInto("hosts").values({ name: "web1", tags: "[]", channel: null, created_at: 1, last_seen: null, state: null, status: "new", reason: null, agent: null }).execute();
     const versions = await a.db.selectFrom("oscd_migrations").select("version").execute();
     await a.close();
     const b = await openDatabase(spec);
