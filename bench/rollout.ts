@@ -4,11 +4,12 @@
  * uploaded (it waits), then `oscd rollout start` (the built CLI) starts a one-wave rollout of
  * every host. Per host, from the command's start (`t0`):
  *
- * - reaction: until the agent has the release and starts deploying it (its `desired` event);
+ * - reaction: until the agent has the release and starts deploying it (its `desired` event):
+ *   everything the rollout adds before the activation (the CLI's start, the server's wave, the
+ *   long-poll answer, the agent's guards);
  * - activation: the agent's own deployment, `desired` → `deployed` (realise, profile, switch,
  *   health, commit), which the rollout cannot make faster;
- * - beyond activation: on the new system (`/run/current-system`, polled every 5 ms) minus the
- *   activation: what the rollout adds (the CLI's start, the server's wave, the long-poll).
+ * - total: until `/run/current-system` is the new system (polled every 5 ms).
  *
  * Three kinds of run, side by side in one run:
  * - first release: the channel has no release for anyone yet (the agents wait on the server's
@@ -19,7 +20,7 @@
  *
  *   npm run bench -- rollout [HOSTS=20] [TRIALS=3]
  *
- * Target (issue 22): beyond activation, p50 ≤ 1 s and worst ≤ 2 s.
+ * Target (issue 22): beyond the activation itself (the reaction), p50 ≤ 1 s and worst ≤ 2 s.
  */
 import { spawn } from "node:child_process";
 import { mkdir, readlink, rm, writeFile } from "node:fs/promises";
@@ -42,7 +43,6 @@ interface Sample {
   reactionMs: number;
   activationMs: number;
   totalMs: number;
-  beyondMs: number;
 }
 
 function quantile(xs: number[], q: number): number {
@@ -126,7 +126,7 @@ class Fleet {
         const d = Date.parse(String(desired.time));
         const activationMs = Date.parse(String(deployed.time)) - d;
         const totalMs = reached[i]! - t0;
-        return { reactionMs: d - t0, activationMs, totalMs, beyondMs: Math.max(0, totalMs - activationMs) };
+        return { reactionMs: d - t0, activationMs, totalMs };
       }),
     );
   }
@@ -184,20 +184,20 @@ async function main(): Promise<void> {
     const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(9))).join(" ");
     const ms = (x: number) => (x / 1000).toFixed(2);
     console.log(`\nrollout reach: ${HOSTS} agents (SimHosts, long-poll), one wave of every host; seconds from the command's start\n`);
-    console.log(row(["run", "samples", "reaction", "p50", "worst", "activ.", "total", "total"]));
-    console.log(row(["", "", "p50", "beyond", "beyond", "p50", "p50", "worst"]));
+    console.log(row(["run", "samples", "reaction", "reaction", "activ.", "total", "total"]));
+    console.log(row(["", "", "p50", "worst", "p50", "p50", "worst"]));
     for (const [what, xs] of [
       ["first release (hosts waited with nothing)", first],
       ["next release (wave start)", next],
       ["baseline: --immediate (no rollout)", base],
     ] as const) {
-      const b = xs.map((x) => x.beyondMs);
-      console.log(row([what, String(xs.length), ms(quantile(xs.map((x) => x.reactionMs), 0.5)), ms(quantile(b, 0.5)), ms(Math.max(...b)), ms(quantile(xs.map((x) => x.activationMs), 0.5)), ms(quantile(xs.map((x) => x.totalMs), 0.5)), ms(Math.max(...xs.map((x) => x.totalMs)))]));
+      const r = xs.map((x) => x.reactionMs);
+      console.log(row([what, String(xs.length), ms(quantile(r, 0.5)), ms(Math.max(...r)), ms(quantile(xs.map((x) => x.activationMs), 0.5)), ms(quantile(xs.map((x) => x.totalMs), 0.5)), ms(Math.max(...xs.map((x) => x.totalMs)))]));
     }
-    const rollouts = [...first, ...next].map((x) => x.beyondMs);
+    const rollouts = [...first, ...next].map((x) => x.reactionMs);
     const p50 = quantile(rollouts, 0.5);
     const worst = Math.max(...rollouts);
-    console.log(`\nbeyond activation, rollouts: p50 ${ms(p50)} s (target ≤ 1), worst ${ms(worst)} s (target ≤ 2): ${p50 <= 1000 && worst <= 2000 ? "met" : "NOT met"}`);
+    console.log(`\nbeyond the activation itself (reaction), rollouts: p50 ${ms(p50)} s (target ≤ 1), worst ${ms(worst)} s (target ≤ 2): ${p50 <= 1000 && worst <= 2000 ? "met" : "NOT met"}`);
     console.log(`load average at the end: ${(await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ")}`);
   } finally {
     for (const a of agents) await a.kill("KILL").catch(() => undefined);

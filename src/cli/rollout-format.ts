@@ -1,4 +1,4 @@
-import { formatDuration, formatWaves, type RolloutPlan } from "../fleet/index.js";
+import { formatDuration, formatWaves, type RolloutPlan } from "../plan/index.js";
 import type { RolloutView } from "../server-client/index.js";
 import { table } from "./output.js";
 

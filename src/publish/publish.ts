@@ -7,7 +7,8 @@ import { prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
 import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
-import { planOf, type ChannelConfig, type RolloutPlan } from "../fleet/index.js";
+import { planOf, type ChannelConfig } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 
 export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */

@@ -1,4 +1,4 @@
-import type { RolloutPlan } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 import type { RolloutView } from "../server/index.js";
 import { putPlan, uploadRelease, type UploadedRelease } from "./releases.js";
 import type { ServerClient } from "./request.js";

@@ -1,5 +1,5 @@
 import type { AuditEntry, FleetCounts, FleetRow, ReleaseSummary } from "../server/index.js";
-import type { RolloutPlan } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 import type { ServerClient } from "./request.js";
 
 export interface UploadedRelease {

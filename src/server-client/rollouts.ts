@@ -1,6 +1,6 @@
 import { UsageError } from "../core/errors.js";
 import type { RolloutView } from "../server/index.js";
-import type { RolloutPlan } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 import { followChanges } from "./events.js";
 import type { ServerClient } from "./request.js";
 

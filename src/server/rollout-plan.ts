@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatDuration, formatWaves, parseDuration, parseWaves, RolloutPlanError } from "../fleet/index.js";
+import { formatDuration, formatWaves, parseDuration, parseWaves, RolloutPlanError } from "../plan/index.js";
 import { badRequest } from "./errors.js";
 import { checkHostName, checkTag } from "./names.js";
 

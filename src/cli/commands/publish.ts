@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { parseWaves, type RolloutPlan } from "../../fleet/index.js";
+import { parseWaves, type RolloutPlan } from "../../plan/index.js";
 import type { HandOff } from "../../server-client/index.js";
 import { planLine } from "../rollout-format.js";
 import { UsageError } from "../../core/errors.js";

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { EXIT, UsageError } from "../../core/errors.js";
-import { parseDuration, parseWaves, RolloutPlanError, type RolloutPlan } from "../../fleet/index.js";
+import { parseDuration, parseWaves, RolloutPlanError, type RolloutPlan } from "../../plan/index.js";
 import type { RolloutView, ServerClient } from "../../server-client/index.js";
 import { printJson } from "../output.js";
 import { changeLines, liveBlock, planLine, releaseName, rolloutBlock, rolloutListTable } from "../rollout-format.js";

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { channelRolloutSchema, formatDuration, formatWaves, parseDuration, parseFleetFile, parseWaves, planOf } from "../../../src/fleet/index.js";
+import { channelRolloutSchema, HOST_NAME, parseFleetFile, planOf } from "../../src/fleet/index.js";
+import { HOST_NAME as MANIFEST_HOST_NAME, MAX_NAME_LENGTH } from "../../src/manifest/index.js";
+import { formatDuration, formatWaves, parseDuration, parseWaves, PLAN_NAME, PLAN_NAME_MAX } from "../../src/plan/index.js";
 
 describe("rollout waves as text (--waves, oscd.toml, the dashboard's form)", () => {
   it("reads canary, tags, percentages, host lists and rest, and writes them back the same", () => {
@@ -10,6 +12,11 @@ describe("rollout waves as text (--waves, oscd.toml, the dashboard's form)", () 
     expect(parseWaves("all")).toEqual({ waves: [] });
     expect(parseWaves("")).toEqual({ waves: [] });
     expect(formatWaves({ waves: [] })).toBe("all");
+  });
+
+  it("names in plans follow the manifest's host-name rule (src/plan keeps its own copy, to load nothing)", () => {
+    expect(PLAN_NAME.source).toBe(HOST_NAME.source);
+    expect([PLAN_NAME.source, PLAN_NAME_MAX]).toEqual([MANIFEST_HOST_NAME.source, MAX_NAME_LENGTH]);
   });
 
   it("refuses what it cannot mean, naming the part", () => {
