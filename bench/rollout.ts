@@ -6,7 +6,8 @@
  *
  * - reaction: until the agent has the release and starts deploying it (its `desired` event):
  *   everything the rollout adds before the activation (the CLI's start, the server's wave, the
- *   long-poll answer, the agent's guards);
+ *   long-poll answer, the agent's guards); also from the wave's start as the server recorded it
+ *   (the request's arrival), which leaves out the CLI's own start;
  * - activation: the agent's own deployment, `desired` → `deployed` (realise, profile, switch,
  *   health, commit), which the rollout cannot make faster;
  * - total: until `/run/current-system` is the new system (polled every 5 ms).
@@ -41,6 +42,8 @@ const SERVICE_ENV = { env: { NODE_OPTIONS: AGENT_NODE_OPTIONS } };
 
 interface Sample {
   reactionMs: number;
+  /** From the wave's start (the server's record of the request), without the CLI's own start. */
+  fromWaveMs: number;
   activationMs: number;
   totalMs: number;
 }
@@ -116,6 +119,11 @@ class Fleet {
       }),
     );
     await started;
+    const auth = { headers: { authorization: `Bearer ${this.admin}` } };
+    const waveAt =
+      how === "rollout"
+        ? ((await (await fetch(`${this.server.url}/api/v1/rollouts`, auth)).json()) as { rollouts: { waves: { startedAt: number }[] }[] }).rollouts[0]!.waves[0]!.startedAt
+        : ((await (await fetch(`${this.server.url}/api/v1/audit?limit=1`, auth)).json()) as { entries: { at: number }[] }).entries[0]!.at;
     return Promise.all(
       this.agents.map(async (a, i) => {
         const top = tops[this.hosts[i]!.name];
@@ -126,7 +134,7 @@ class Fleet {
         const d = Date.parse(String(desired.time));
         const activationMs = Date.parse(String(deployed.time)) - d;
         const totalMs = reached[i]! - t0;
-        return { reactionMs: d - t0, activationMs, totalMs };
+        return { reactionMs: d - t0, fromWaveMs: d - waveAt, activationMs, totalMs };
       }),
     );
   }
@@ -181,23 +189,28 @@ async function main(): Promise<void> {
       next.push(...(await fleet.measure(await fleet.release(), "rollout")));
       base.push(...(await fleet.measure(await fleet.release(), "immediate")));
     }
-    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(9))).join(" ");
+    const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(10))).join(" ");
     const ms = (x: number) => (x / 1000).toFixed(2);
     console.log(`\nrollout reach: ${HOSTS} agents (SimHosts, long-poll), one wave of every host; seconds from the command's start\n`);
-    console.log(row(["run", "samples", "reaction", "reaction", "activ.", "total", "total"]));
-    console.log(row(["", "", "p50", "worst", "p50", "p50", "worst"]));
+    console.log(row(["run", "samples", "reaction", "reaction", "from wave", "from wave", "activ.", "total", "total"]));
+    console.log(row(["", "", "p50", "worst", "p50", "worst", "p50", "p50", "worst"]));
     for (const [what, xs] of [
       ["first release (hosts waited with nothing)", first],
       ["next release (wave start)", next],
       ["baseline: --immediate (no rollout)", base],
     ] as const) {
       const r = xs.map((x) => x.reactionMs);
-      console.log(row([what, String(xs.length), ms(quantile(r, 0.5)), ms(Math.max(...r)), ms(quantile(xs.map((x) => x.activationMs), 0.5)), ms(quantile(xs.map((x) => x.totalMs), 0.5)), ms(Math.max(...xs.map((x) => x.totalMs)))]));
+      const w = xs.map((x) => x.fromWaveMs);
+      console.log(row([what, String(xs.length), ms(quantile(r, 0.5)), ms(Math.max(...r)), ms(quantile(w, 0.5)), ms(Math.max(...w)), ms(quantile(xs.map((x) => x.activationMs), 0.5)), ms(quantile(xs.map((x) => x.totalMs), 0.5)), ms(Math.max(...xs.map((x) => x.totalMs)))]));
     }
-    const rollouts = [...first, ...next].map((x) => x.reactionMs);
-    const p50 = quantile(rollouts, 0.5);
-    const worst = Math.max(...rollouts);
-    console.log(`\nbeyond the activation itself (reaction), rollouts: p50 ${ms(p50)} s (target ≤ 1), worst ${ms(worst)} s (target ≤ 2): ${p50 <= 1000 && worst <= 2000 ? "met" : "NOT met"}`);
+    const verdict = (what: string, xs: number[]) => {
+      const p50 = quantile(xs, 0.5);
+      const worst = Math.max(...xs);
+      console.log(`beyond the activation itself, rollouts, ${what}: p50 ${ms(p50)} s (target ≤ 1), worst ${ms(worst)} s (target ≤ 2): ${p50 <= 1000 && worst <= 2000 ? "met" : "NOT met"}`);
+    };
+    console.log("");
+    verdict("from `oscd rollout start`", [...first, ...next].map((x) => x.reactionMs));
+    verdict("from the wave's start", [...first, ...next].map((x) => x.fromWaveMs));
     console.log(`load average at the end: ${(await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ")}`);
   } finally {
     for (const a of agents) await a.kill("KILL").catch(() => undefined);

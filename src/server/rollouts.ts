@@ -119,11 +119,12 @@ async function outcomes(db: Db, channel: string, sequence: number, hosts: readon
   return out;
 }
 
+/** A wave's hosts are served the release: one statement per 500 hosts (a wave starts in one step, whatever its size). */
 async function assign(trx: Transaction<Database>, hosts: readonly string[], channel: string, sequence: number, now: number): Promise<void> {
-  for (const host of hosts) {
+  for (let i = 0; i < hosts.length; i += 500) {
     await trx
       .insertInto("assignments")
-      .values({ host, channel, sequence, assigned_at: now, fetched_at: null })
+      .values(hosts.slice(i, i + 500).map((host) => ({ host, channel, sequence, assigned_at: now, fetched_at: null })))
       .onConflict((oc) => oc.columns(["host", "channel"]).doUpdateSet({ sequence, assigned_at: now, fetched_at: null }))
       .execute();
   }
