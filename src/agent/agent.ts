@@ -18,7 +18,9 @@ import type { GitWatcher } from "./git-source.js";
 import { ManifestWatcher } from "./manifest-watcher.js";
 import { signatureTrust } from "./signature-trust.js";
 import { AgentMetrics } from "./metrics.js";
-import { Outbox, type Report } from "./outbox.js";
+import { DriftWatcher } from "./drift.js";
+import { Outbox } from "./outbox.js";
+import { ReportMapper } from "./reports.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
 import { readMarker, runsInUnit, serviceCommand, socketOf, startDetached, startWatcher, unitHash, unitOf, waitUntil, watcherCommand, writeMarker } from "./self-update.js";
@@ -69,6 +71,8 @@ export class Agent implements AgentContext {
   /** Resolves when this process should end (it handed over to a new agent). */
   readonly handedOver: Promise<void>;
   private endProcess!: () => void;
+  private drift: DriftWatcher | undefined;
+  private unsubscribeDrift: (() => void) | undefined;
 
   constructor(readonly opts: AgentOptions) {
     const c = opts.config;
@@ -134,6 +138,9 @@ export class Agent implements AgentContext {
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
     const reports = reportTarget(c);
     if (reports) this.startReports(reports);
+    const drift = (this.drift = new DriftWatcher(this));
+    this.unsubscribeDrift = this.observer.subscribe((e) => drift.onEvent(e));
+    await drift.start();
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
       this.manifest = new ManifestWatcher(this, c.manifest, manifestEndpoints(c));
@@ -159,6 +166,8 @@ export class Agent implements AgentContext {
     for (const g of this.git) g.stop();
     this.outbox?.stop();
     this.unsubscribeReports?.();
+    this.unsubscribeDrift?.();
+    this.drift?.stop();
     this.deployWake.fire();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
   }
@@ -228,8 +237,9 @@ export class Agent implements AgentContext {
       log: this.opts.log,
       onDelivered: (id) => this.emit({ type: "report-delivered", at: this.now(), id }),
     }));
+    const mapper = new ReportMapper();
     this.unsubscribeReports = this.observer.subscribe((e) => {
-      const report = reportOf(e, this.observer.status);
+      const report = mapper.map(e, this.observer.status);
       if (report) outbox.add({ host: this.host, ...report }).catch((err: unknown) => this.opts.log.error({ event: "outbox-failed" }, `cannot store a report: ${err instanceof Error ? err.message : String(err)}`));
     });
     void outbox.run();
@@ -371,24 +381,6 @@ export class Agent implements AgentContext {
 
   async statusView(): Promise<{ agent: AgentStatus; host: Awaited<ReturnType<typeof hostStatus>> }> {
     return { agent: this.observer.status, host: await hostStatus(this.layout) };
-  }
-}
-
-function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" | "host"> | undefined {
-  const d = s.desired;
-  switch (e.type) {
-    case "deployed":
-      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
-    case "deploy-failed":
-      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
-    case "refused":
-      return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
-    case "recovered":
-      return { at: e.at, type: "recovery", outcome: e.outcome, message: `deployment ${e.id}` };
-    case "self-update-failed":
-      return { at: e.at, type: "refusal", source: "agent", code: e.code, message: e.message };
-    default:
-      return undefined;
   }
 }
 

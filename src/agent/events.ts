@@ -18,6 +18,8 @@ export interface AgentStatus {
   lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; at: string; generation?: number; commit?: string; version?: string };
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
+  /** The running system was changed outside the agent (drift.ts), until the agent deploys again. */
+  drift?: { since: string; running: string; expected?: string; by: string; message: string };
   reboot: { needed: boolean; reasons: string[]; at?: string };
   /** The last move of the agent to a new version of itself, from its marker file. */
   selfUpdate?: { state: string; at: string; from?: string; reason?: string };
@@ -27,7 +29,8 @@ export interface AgentStatus {
 
 export interface SourceStatus {
   kind: "manifest" | "git";
-  lastFetch?: { at: string; status: "new" | "not-modified" | "refused" | "error"; detail?: string };
+  /** `none`: the server has no release for this host yet (it waits, long-polling). */
+  lastFetch?: { at: string; status: "new" | "not-modified" | "none" | "refused" | "error"; detail?: string };
   lastSuccessAt?: string;
   longPoll?: boolean;
   /** The refusal of the newest data from this source, if any. */
@@ -38,7 +41,7 @@ export interface SourceStatus {
 export type AgentEvent =
   | { type: "started"; at: string }
   | { type: "recovered"; at: string; id: string; outcome: string }
-  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified"; url?: string; longPoll?: boolean }
+  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified" | "none"; url?: string; longPoll?: boolean; detail?: string }
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
   | { type: "verified"; at: string; source: string; detail: string }
@@ -56,7 +59,8 @@ export type AgentEvent =
   | { type: "retention"; at: string; removed: number[]; kept: number; freedBytes?: number; error?: string }
   | { type: "self-update"; at: string; from: string; how: "systemd" | "handover"; command: string }
   | { type: "self-updated"; at: string; from: string; to: string; how: string }
-  | { type: "self-update-failed"; at: string; code: string; message: string };
+  | { type: "self-update-failed"; at: string; code: string; message: string }
+  | { type: "drift"; at: string; running: string; expected?: string; generation?: number; version?: string; commit?: string; by: string; message: string };
 
 type Listener = (e: AgentEvent) => void;
 
@@ -85,8 +89,9 @@ export class Observer {
   emit(e: AgentEvent): void {
     this.apply(e);
     const { type, ...rest } = e;
-    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed" || e.type === "self-update-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
+    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed" || e.type === "self-update-failed" || e.type === "drift") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
     else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
+    else if (e.type === "fetched" && e.detail) this.log.info({ event: type, ...rest }, e.detail);
     else this.log.info({ event: type, ...rest }, type);
     for (const l of this.listeners) l(e);
   }
@@ -98,10 +103,13 @@ export class Observer {
     switch (e.type) {
       case "fetched": {
         const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
-        src.lastFetch = { at: e.at, status: e.status };
+        src.lastFetch = { at: e.at, status: e.status, detail: e.detail };
         src.lastSuccessAt = e.at;
         src.longPoll = e.longPoll;
         src.retryInSeconds = undefined;
+        // Nothing to run yet is what the agent waits for, unless it has something from elsewhere.
+        if (e.status === "none" && e.detail && !s.desired && !s.deploying) s.waiting = { source: e.source, reason: e.detail };
+        else if (e.status !== "none" && s.waiting?.source === e.source) s.waiting = undefined;
         m.fetchCount.inc({ remote_name: e.source, status: "succeeded" });
         m.lastFetchFailed.set(0);
         m.lastFetchTimestamp.set(t);
@@ -159,6 +167,7 @@ export class Observer {
         break;
       case "deployed":
         s.deploying = undefined;
+        s.drift = undefined;
         s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, at: e.at, generation: e.generation, commit: s.desired?.commit, version: s.desired?.version };
         m.deploymentInfo.reset();
         m.deploymentInfo.set({ commit_id: s.desired?.commit ?? "", status: "done" }, 1);
@@ -199,6 +208,9 @@ export class Observer {
       case "reboot-scheduled":
         s.reboot = { needed: true, reasons: e.reasons, at: e.when };
         m.needToReboot.set(1);
+        break;
+      case "drift":
+        s.drift = { since: e.at, running: e.running, expected: e.expected, by: e.by, message: e.message };
         break;
       default:
         break;

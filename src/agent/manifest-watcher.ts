@@ -67,7 +67,9 @@ export class ManifestWatcher {
       try {
         const r = await this.source.fetch(abort.signal);
         failures = 0;
-        this.agent.emit({ type: "fetched", at: this.agent.now(), source: this.name, status: r.kind, url: redact(r.url), longPoll: this.source.longPolling });
+        // "none": the server has no release for this host yet; not an outage, and no backoff.
+        const detail = r.kind === "none" ? `waiting for a release of ${this.cfg.channel}` : undefined;
+        this.agent.emit({ type: "fetched", at: this.agent.now(), source: this.name, status: r.kind, url: redact(r.url), longPoll: this.source.longPolling, detail });
         // The trust root and the revocation list: before every new manifest, else once per poll interval.
         if (r.kind === "new" || this.agent.clock().getTime() - this.trustCheckedAt >= this.cfg.pollInterval * 1000) await this.refreshTrust();
         if (r.kind === "new") await this.consider(r.text, redact(r.url));

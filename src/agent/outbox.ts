@@ -32,7 +32,8 @@ export interface Report {
   host: string;
   /** When it happened (agent clock). */
   at: string;
-  type: "deployment" | "refusal" | "recovery";
+  /** `drift`: the running system changed outside the agent; `agent`: its own state changed. */
+  type: "deployment" | "refusal" | "recovery" | "drift" | "agent";
   source?: string;
   toplevel?: string;
   mode?: string;
@@ -45,6 +46,12 @@ export interface Report {
   code?: string;
   message?: string;
   rebootNeeded?: boolean;
+  /** drift: what the agent had left running, and what changed it. */
+  expected?: string;
+  by?: string;
+  /** agent: suspended or not, and the manifest source failing (null: fetching fine). */
+  suspended?: boolean;
+  fetchError?: { source: string; message: string; retryInSeconds?: number } | null;
 }
 
 export interface OutboxOptions {

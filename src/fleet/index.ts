@@ -10,3 +10,4 @@ export * from "./secrets.js";
 export * from "./ssh-target.js";
 export * from "./netboot.js";
 export * from "./retention.js";
+export * from "./rollout.js";

@@ -7,6 +7,8 @@ import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
 import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
+import { planOf, type ChannelConfig } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 
 export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */
@@ -85,6 +87,8 @@ export interface PublishReport {
   retries: number;
   /** The channel's release threshold (from the trust root beside it) and the signatures the manifest has. */
   approval?: { have: number; need: number };
+  /** The channel's `[channels.<name>.rollout]` at the published commit, for a control server. */
+  rollout?: RolloutPlan;
 }
 
 /** Every host that may get a manifest entry has a name the manifest can hold: checked before anything is built. */
@@ -173,6 +177,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     failed: build.hosts.filter((h) => h.status === "failed").map((h) => h.name),
     warnings,
     retries: 0,
+    rollout: rolloutOf(pinned.fleet.config.channels[channel]),
   };
   let previous: Manifest | undefined;
   if (good.length > 0) {
@@ -206,4 +211,8 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     };
   });
   return report;
+}
+
+function rolloutOf(c: ChannelConfig | undefined): RolloutPlan | undefined {
+  return c?.rollout ? planOf(c.rollout) : undefined;
 }

@@ -3,7 +3,9 @@ import { OscdError } from "../core/errors.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./errors.js";
 import { agentRoutes } from "./routes/agent.js";
+import { auditRoutes } from "./routes/audit.js";
 import { cacheRoutes } from "./routes/cache.js";
+import { channelRoutes } from "./routes/channels.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { eventRoutes } from "./routes/events.js";
 import { hostRoutes } from "./routes/hosts.js";
@@ -79,6 +81,8 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   hostRoutes(app, ctx);
   releaseRoutes(app, ctx);
   rolloutRoutes(app, ctx);
+  channelRoutes(app, ctx);
+  auditRoutes(app, ctx);
   eventRoutes(app, ctx);
   webhookRoutes(app, ctx);
   if (ctx.cacheDir) cacheRoutes(app, ctx, ctx.cacheDir);

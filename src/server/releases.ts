@@ -5,6 +5,7 @@ import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fet
 import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
+import type { Recorder } from "./recorder.js";
 import { HttpError } from "./errors.js";
 import { loadServerTrust } from "./trust.js";
 
@@ -40,7 +41,7 @@ function refusal(e: unknown): never {
   throw e;
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string } = {}): Promise<AddedRelease> {
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string; record?: (r: AddedRelease) => Recorder } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
   let signer: { name: string };
@@ -84,22 +85,28 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       signer: result.signer,
       state: opts.immediate || refresh ? "complete" : "pending",
       created_at: now.getTime(),
+      expires_at: manifest.expiresAt ? Date.parse(manifest.expiresAt) : null,
     };
     await trx.insertInto("releases").values(row).execute();
-    return { ...result, created: true, state: row.state };
+    const added: AddedRelease = { ...result, created: true, state: row.state };
+    await opts.record?.(added)(trx);
+    return added;
   });
 }
 
 /** Releasing at once (no rollout): every host not pinned by an assignment gets it. */
-export async function completeRelease(db: Kysely<Database>, channel: string, sequence: number): Promise<void> {
-  const r = await db.updateTable("releases").set({ state: "complete" }).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+export async function completeRelease(db: Kysely<Database>, channel: string, sequence: number, record?: Recorder): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable("releases").set({ state: "complete" }).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+    await record?.(trx);
+  });
 }
 
 export type ReleaseSummary = Omit<ReleaseTable, "body">;
 
 export async function listReleases(db: Kysely<Database>, channel?: string): Promise<ReleaseSummary[]> {
-  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at"]);
+  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at", "expires_at"]);
   if (channel) q = q.where("channel", "=", channel);
   return q.orderBy("channel").orderBy("sequence", "desc").limit(500).execute();
 }

@@ -10,8 +10,10 @@ import type { NetbootConfig } from "./netboot.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
 import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
+import { setPlan } from "./plans.js";
 import { addRelease } from "./releases.js";
 import { pruneReports } from "./report-retention.js";
+import type { RolloutPlan } from "./rollout-plan.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
 
@@ -41,6 +43,8 @@ export interface ServerOptions {
   retainReportsMs?: number;
   /** How often reports are pruned (default hourly, the first time a minute after start). */
   pruneIntervalMs?: number;
+  /** Channels' rollout plans (from `--fleet`'s oscd.toml), stored at start. */
+  plans?: Record<string, RolloutPlan>;
 }
 
 export interface RunningServer {
@@ -69,6 +73,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier = n;
   } else notifier = new LocalNotifier();
   const now = opts.now ?? Date.now;
+  for (const [channel, plan] of Object.entries(opts.plans ?? {})) await setPlan(database.db, channel, plan, "oscd.toml (oscd server --fleet)", now());
   const tokens = new TokenCache(database.db, notifier);
   const ctx: ServerContext = {
     db: database.db,

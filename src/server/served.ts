@@ -18,9 +18,19 @@ export interface Served {
   body: string;
 }
 
+/** One channel as served: its newest complete release, and each host's assignment. */
+interface ChannelView {
+  base: Served | undefined;
+  assigned: Map<string, Served>;
+}
+
 export class ServedCache {
-  private readonly cache = new Map<string, Served | null>();
-  private generation = 0;
+  /**
+   * Per channel, one read shared by every host that asks: a wave starting wakes each of its
+   * hosts' long-polls at once, and they are answered from one read of the channel (3 queries),
+   * not two queries each.
+   */
+  private readonly channels = new Map<string, Promise<ChannelView>>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -30,24 +40,27 @@ export class ServedCache {
     // Only a channel's change can change what is served (releases completed, waves started);
     // reports and token changes arrive by the thousand and must not empty the cache.
     this.unsubscribe = notifier.subscribe((topic) => {
-      if (!topic.startsWith("channel:") && topic !== "*") return;
-      this.generation++;
-      this.cache.clear();
+      if (topic === "*") this.channels.clear();
+      else if (topic.startsWith("channel:")) this.channels.delete(topic.slice("channel:".length));
     });
   }
 
   async get(host: string, channel: string): Promise<Served | undefined> {
-    const key = `${host}\u0000${channel}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit ?? undefined;
-    const gen = this.generation;
-    const found = await servedRelease(this.db, host, channel);
-    // A change that arrived during the read may not be in it: do not cache a possibly stale answer.
-    if (gen === this.generation) {
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(key, found ?? null);
+    let view = this.channels.get(channel);
+    if (!view) {
+      view = readChannel(this.db, channel);
+      this.channels.set(channel, view);
+      if (this.channels.size > 10_000) this.channels.clear();
+      // A failed read is not kept: the next request reads again.
+      view.catch(() => {
+        if (this.channels.get(channel) === view) this.channels.delete(channel);
+      });
     }
-    return found;
+    const v = await view;
+    // Whichever is newer: an assignment from an old rollout never holds a host below a release that completed since.
+    const a = v.assigned.get(host);
+    if (a && (!v.base || a.sequence >= v.base.sequence)) return a;
+    return v.base;
   }
 
   close(): void {
@@ -55,14 +68,7 @@ export class ServedCache {
   }
 }
 
-export async function servedRelease(db: Kysely<Database>, host: string, channel: string): Promise<Served | undefined> {
-  const assigned = await db
-    .selectFrom("assignments")
-    .innerJoin("releases", (j) => j.onRef("releases.channel", "=", "assignments.channel").onRef("releases.sequence", "=", "assignments.sequence"))
-    .select(["releases.channel", "releases.sequence", "releases.etag", "releases.body"])
-    .where("assignments.host", "=", host)
-    .where("assignments.channel", "=", channel)
-    .executeTakeFirst();
+async function readChannel(db: Kysely<Database>, channel: string): Promise<ChannelView> {
   const base = await db
     .selectFrom("releases")
     .select(["channel", "sequence", "etag", "body"])
@@ -71,7 +77,25 @@ export async function servedRelease(db: Kysely<Database>, host: string, channel:
     .orderBy("sequence", "desc")
     .limit(1)
     .executeTakeFirst();
-  // Whichever is newer: an assignment from an old rollout never holds a host below a release that completed since.
-  if (assigned && (!base || assigned.sequence >= base.sequence)) return assigned;
-  return base ?? undefined;
+  const rows = await db.selectFrom("assignments").select(["host", "sequence"]).where("channel", "=", channel).execute();
+  const sequences = [...new Set(rows.map((r) => r.sequence))].filter((q) => !base || q >= base.sequence);
+  const releases = new Map<number, Served>();
+  if (sequences.length > 0) {
+    const found = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("sequence", "in", sequences).execute();
+    for (const r of found) releases.set(r.sequence, r);
+  }
+  const assigned = new Map<string, Served>();
+  for (const r of rows) {
+    const rel = releases.get(r.sequence);
+    if (rel) assigned.set(r.host, rel);
+  }
+  return { base: base ?? undefined, assigned };
+}
+
+/** What one host is served for a channel, read directly (no cache). */
+export async function servedRelease(db: Kysely<Database>, host: string, channel: string): Promise<Served | undefined> {
+  const v = await readChannel(db, channel);
+  const a = v.assigned.get(host);
+  if (a && (!v.base || a.sequence >= v.base.sequence)) return a;
+  return v.base;
 }

@@ -91,6 +91,6 @@ served by oscd server or written by oscd netboot -o DIR.`,
       for (const w of r.publish?.warnings ?? []) warn(w);
       if (o.json) printJson({ host: r.host, format: r.format, toplevel: r.toplevel, commit: r.commit, version: r.version, image: r.image, netboot: r.netboot, written: r.written, channel: r.publish?.channel, status: r.publish?.status, sequence: r.publish?.sequence });
       else process.stdout.write(describe(r));
-      if (r.publish && r.publish.status !== "not-written") await tellServer(o, r.publish.manifest, o.json);
+      if (r.publish && r.publish.status !== "not-written") await tellServer(o, r.publish.manifest, r.publish.rollout, o.json);
     });
 }

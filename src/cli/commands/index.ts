@@ -112,6 +112,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./server.js")).registerServer,
   },
   {
+    name: "rollout",
+    summary: "staged rollouts on the control server: start one wave by wave, watch it live per host, pause, resume, promote or abort it",
+    load: async () => (await import("./rollout.js")).registerRollout,
+  },
+  {
     name: "option",
     summary: "print the value of a NixOS option in a host's configuration at a ref (like nixos-option), for flakes and classic layouts",
     load: async () => (await import("./option.js")).registerOption,

@@ -1,7 +1,10 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { addFinishGcOptions, finishGc } from "../gc-options.js";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
+import { parseWaves, type RolloutPlan } from "../../plan/index.js";
+import type { HandOff } from "../../server-client/index.js";
+import { planLine } from "../rollout-format.js";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
@@ -75,19 +78,52 @@ interface PublishFlags extends BuildSourceFlags {
   gc?: boolean;
   gcMaxFreed?: string;
   requireApproval?: boolean;
+  rollout?: true | Pick<RolloutPlan, "canary" | "waves">;
+  immediate?: boolean;
 }
 
-/** With --server, the control server is told of the manifest just written (it verifies it itself). */
-export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFile">, manifest: Manifest | undefined, json: boolean | undefined): Promise<void> {
-  if (o.server === undefined || manifest === undefined) return;
-  const { readServerToken, uploadRelease } = await import("../../server/index.js");
-  const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest));
-  if (!json) progressSay()("oscd", "server", `${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}`);
+/** `--rollout` and `--immediate` say what the server does with the release; both need `--server`. */
+function checkServerFlags(o: PublishFlags): void {
+  if ((o.rollout !== undefined || o.immediate) && o.server === undefined) throw new UsageError("--rollout and --immediate tell a control server what to do with the release", "add --server URL (and --server-token-file FILE)", "usage");
+  if (o.rollout !== undefined && o.immediate) throw new UsageError("--rollout and --immediate exclude each other", "--rollout moves the release wave by wave, --immediate to every host at once", "usage");
 }
 
-function printRefresh(r: RefreshReport, json: boolean | undefined): void {
+/**
+ * With --server, the control server is told of the manifest just written (it verifies it
+ * itself), with the channel's plan; then the release starts moving (--rollout, --immediate), or
+ * the output says what it waits for and the command that moves it.
+ */
+export async function tellServer(o: PublishFlags, manifest: Manifest | undefined, plan: RolloutPlan | undefined, json: boolean | undefined): Promise<HandOff | undefined> {
+  if (o.server === undefined || manifest === undefined) return undefined;
+  const api = await import("../../server-client/index.js");
+  const c = new api.ServerClient(o.server, await api.readServerToken(o.serverTokenFile));
+  const h = await api.handOff(c, serializeManifest(manifest), { plan, planSource: `oscd.toml at ${manifest.commit.slice(0, 12)} (oscd publish)`, immediate: o.immediate, rollout: o.rollout === undefined ? undefined : o.rollout === true ? {} : o.rollout });
+  if (!json) for (const line of handOffLines(h, c.shown)) process.stderr.write(`oscd: ${line}\n`);
+  return h;
+}
+
+/** What the server did with the release, and what moves it when nothing did yet. */
+export function handOffLines(h: HandOff, server: string): string[] {
+  const r = h.release;
+  const name = `${r.channel} #${r.sequence}${r.version ? ` (${r.version})` : ""}`;
+  const lines = [`server ${server}: ${name} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? ", served to every host" : ""}`];
+  if (h.rollout) {
+    lines.push(`rollout ${h.rollout.id}: ${h.rollout.waves.map((w) => `${w.name} (${w.hosts.join(", ")})`).join(" → ")}`);
+    lines.push(`follow it: oscd rollout status ${h.rollout.id.slice(0, 8)} --watch --server ${server}`);
+  } else if (h.waiting) {
+    const w = h.waiting;
+    const to = `${r.channel}#${r.sequence}`;
+    lines.push(`${name} waits for a rollout: hosts keep ${w.servedToAll ? `${w.servedToAll.version} (#${w.servedToAll.sequence})` : "what they run (the channel has no release served to every host yet)"} until one starts`);
+    if (w.rollout) lines.push(`channel ${r.channel} has rollout ${w.rollout.id.slice(0, 8)} ${w.rollout.state} (of #${w.rollout.sequence}): abort it first with \`oscd rollout abort ${w.rollout.id.slice(0, 8)} --server ${server}\``);
+    lines.push(`start it: oscd rollout start ${to} --server ${server}${w.plan ? `   (the channel's plan: ${planLine(w.plan)})` : ` --waves 'canary=HOST; rest'   (the channel has no plan: [channels.${r.channel}.rollout] in oscd.toml)`}`);
+    lines.push(`or every host at once: oscd rollout start ${to} --immediate --server ${server}`);
+  }
+  return lines;
+}
+
+function printRefresh(r: RefreshReport, json: boolean | undefined, server: HandOff | undefined): void {
   for (const w of r.warnings) warn(w);
-  if (json) printJson(r);
+  if (json) printJson({ ...r, ...(server ? { server } : {}) });
   else process.stdout.write(`channel ${r.channel}: sequence ${r.sequence} written (previous ${r.previousSequence}), same content, expires ${r.expiresAt}\n`);
 }
 
@@ -103,8 +139,16 @@ export function registerPublish(program: Command): void {
     .option("--netboot", "also record each built host's netboot files (kernel, initrd, parameters) in its entry, as oscd image --format netboot does")
     .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
     .option("--require-approval", "the channel's trust root needs more release signatures than this key: write the manifest anyway, to wait for oscd manifest sign")
-    .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
-    .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
+    .option("--server <url>", "also hand the manifest (and the channel's rollout plan) to this control server, which verifies it; it then waits for a rollout unless --rollout or --immediate")
+    .option("--server-token-file <file>", "file holding an operator or admin token for --server (default: $OSCD_SERVER_TOKEN)")
+    .option("--rollout [waves]", "with --server: start a rollout at once, with these waves ('canary=web1; @web; rest') or, without, the channel's plan", (v: string) => {
+      try {
+        return parseWaves(v);
+      } catch (e) {
+        throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+      }
+    })
+    .option("--immediate", "with --server: serve the release to every host at once (no rollout)");
   addFinishGcOptions(cmd);
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
@@ -118,7 +162,11 @@ Examples:
   oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
   oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
-  oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
+  oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-operator
+      the release waits for a rollout; the output says how to start one
+  oscd publish --server https://oscd.example.org --rollout 'canary=web1; @web; rest'
+  oscd publish --server https://oscd.example.org --rollout      # the channel's [channels.main.rollout]
+  oscd publish --server https://oscd.example.org --immediate    # every host at once
   oscd publish --gc --gc-max-freed 20G          # CI runner: then drop old snapshot roots and collect garbage
   oscd publish --channel production --require-approval   # a 2-of-3 channel: waits for oscd manifest sign
 
@@ -133,13 +181,14 @@ Only what a cache lacks is uploaded; publishing the same commit again changes no
 A host that fails keeps its previous entry, and the command exits 1 naming it.`,
     )
     .action(async (o: PublishFlags) => {
+      checkServerFlags(o);
       const validForMs = parseValidity(o.validFor);
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
         const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval });
-        printRefresh(r, o.json);
-        await tellServer(o, r.manifest, o.json);
+        const h = await tellServer(o, r.manifest, undefined, o.json);
+        printRefresh(r, o.json, h);
         return;
       }
       const report = await publish({
@@ -155,8 +204,10 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
       for (const w of report.warnings) warn(w);
+      const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
+      const server = report.status !== "not-written" && !waiting ? await tellServer(o, report.manifest, report.rollout, o.json) : undefined;
       if (o.json) {
-        printJson(summary(report));
+        printJson({ ...(summary(report) as object), ...(server ? { server } : {}) });
       } else {
         const rows = [["HOST", "SYSTEM", "BUILD", "ENTRY", "UPLOADED", "CLOSURE", "TIME", "TOPLEVEL"]];
         for (const h of report.hosts) {
@@ -172,12 +223,10 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
               : "no manifest written (no host could be published)";
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
-      const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
       if (waiting && report.approval && report.status !== "not-written") {
         const where = report.locations[0]?.url.replace(/^file:\/\//, "") ?? `channels/${report.channel}.json`;
         warn(`channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)`);
       }
-      if (report.status !== "not-written" && !waiting) await tellServer(o, report.manifest, o.json);
       const channelDirs = report.locations.map((l) => l.url).filter((u) => u.startsWith("file://")).map((u) => dirname(fileURLToPath(u)));
       await finishGc(o, { rootDir: o.rootsDir, manifestDirs: channelDirs });
       if (report.failed.length > 0) {

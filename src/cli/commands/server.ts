@@ -1,10 +1,11 @@
 import { registerSecret } from "../../core/command-log.js";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, loadServerTrust, openDatabase, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, revokeToken, startServer } from "../../server/index.js";
+import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
 import { progressSay } from "../progress.js";
@@ -77,7 +78,9 @@ Examples:
   oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
   oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
-  oscd server token create --admin            # shown once; keep it
+  oscd server token create --role admin              # shown once; keep it
+  oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
+  oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
   oscd server token create --host web1 --tag web --channel main
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
@@ -116,21 +119,31 @@ against the signed manifest before they are served.`,
   registerServerData(server);
 
   // `--db` and `--json` of `server` apply to these too (`oscd server token list --db …`).
-  const token = server.command("token").description("make, list and revoke API tokens (works on the database given by --db directly)");
+  const token = server.command("token").description("make, list and revoke API tokens with their roles (works on the database given by --db directly)");
   token
     .command("create")
     .description("make a token; it is printed once and only its hash is stored")
-    .option("--admin", "an admin token (every endpoint)")
+    .option("--role <role>", "admin (everything), operator (releases and rollouts), viewer (reads everything, changes nothing) or host (with --host)", (v: string) => {
+      if (!["admin", "operator", "viewer", "host"].includes(v)) throw new InvalidArgumentError("a role is admin, operator, viewer or host");
+      return v;
+    })
+    .option("--admin", "the same as --role admin")
     .option("--host <name>", "a host token (reads and reports for this host only)")
     .option("--tag <tag>", "the host's tags, for rollout waves and filters; repeatable", collect)
     .option("--channel <name>", "the host's channel")
     .option("--label <text>", "a note shown by `token list`")
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<{ db: string; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
-      if (Boolean(o.admin) === Boolean(o.host)) throw new UsageError("give exactly one of --admin and --host NAME", "e.g. oscd server token create --host web1", "server-token-kind");
+      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
+      const role = o.admin ? (o.role === undefined || o.role === "admin" ? "admin" : undefined) : (o.role ?? (o.host ? "host" : undefined));
+      if (role === undefined || (role === "host") !== Boolean(o.host)) {
+        throw new UsageError("give a role (--role admin|operator|viewer), or --host NAME for a host token", "e.g. oscd server token create --role operator --label ci, or oscd server token create --host web1", "server-token-kind");
+      }
+      if (role !== "host" && (o.tag || o.channel)) throw new UsageError("--tag and --channel describe a host", "use them with --host NAME", "server-token-kind");
       const d = await openDatabase(o.db);
       try {
-        const made = o.admin ? await createToken(d.db, { kind: "admin" }, o.label) : await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label);
+        const now = Date.now();
+        const record = (id: string) => recorder(localWho("oscd server token create"), "token.create", `token ${id}`, { role, host: o.host, label: o.label }, now);
+        const made = role === "host" ? await createToken(d.db, { kind: "host", host: o.host as string, tags: o.tag, channel: o.channel }, o.label, now, record) : await createToken(d.db, { kind: role }, o.label, now, record);
         if (o.json) printJson(made);
         else process.stdout.write(`${made.token}\n`);
         if (!o.json) progressSay()("server", "token", `${made.id} (${made.kind}${made.host ? ` ${made.host}` : ""}): shown once, keep it secret`);
@@ -146,12 +159,34 @@ against the signed manifest before they are served.`,
       const o = cmd.optsWithGlobals<{ db: string }>();
       const d = await openDatabase(o.db);
       try {
-        if (!(await revokeToken(d.db, id, Date.now(), d.dialect))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
+        const now = Date.now();
+        if (!(await revokeToken(d.db, id, now, d.dialect, recorder(localWho("oscd server token revoke"), "token.revoke", `token ${id.slice(0, 40)}`, null, now)))) throw new UsageError(`no unrevoked token ${JSON.stringify(id.slice(0, 40))}`, "see `oscd server token list`", "server-token-unknown");
         process.stdout.write(`revoked ${id}${d.dialect === "postgres" ? "" : " (a running server stops accepting it within 5 seconds)"}\n`);
       } finally {
         await d.close();
       }
     });
+  server
+    .command("audit")
+    .description("who changed what on a running server, newest first: releases, rollouts and their steering, plans, tokens (any person's token)")
+    .option("--server <url>", "the control server (default: $OSCD_SERVER)")
+    .option("--server-token-file <file>", "a file holding a token, any role but host (default: $OSCD_SERVER_TOKEN)")
+    .option("--limit <n>", "how many (at most 1000)", positiveInt, 50)
+    .addHelpText("after", "\nExamples:\n  oscd server audit --server https://oscd.example.org\n  oscd server audit --limit 500 --json\n")
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ server?: string; serverTokenFile?: string; limit: number; json?: boolean }>();
+      const api = await import("../../server-client/index.js");
+      const c = new api.ServerClient(api.serverUrl(o.server), await api.readServerToken(o.serverTokenFile));
+      const entries = await api.listAudit(c, { limit: Math.min(o.limit, 1000) });
+      if (o.json) return printJson({ entries });
+      if (entries.length === 0) return void process.stdout.write("nothing recorded yet\n");
+      const clean = (s: string) => s.replace(/[^\x20-\x7e]/g, "?");
+      printTable(
+        ["WHEN", "WHO", "ACTION", "TARGET", "VIA"],
+        entries.map((e) => [new Date(e.at).toISOString(), clean(e.actor), e.action, clean(e.target), e.via ? clean(e.via) : "-"]),
+      );
+    });
+
   token
     .command("list")
     .description("list tokens (never their secrets)")
@@ -162,7 +197,7 @@ against the signed manifest before they are served.`,
         const rows = await listTokens(d.db);
         if (o.json) return printJson(rows);
         printTable(
-          ["ID", "KIND", "HOST", "CREATED", "REVOKED", "LABEL"],
+          ["ID", "ROLE", "HOST", "CREATED", "REVOKED", "LABEL"],
           rows.map((r) => [r.id, r.kind, r.host ?? "-", new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : "-", r.label]),
         );
       } finally {

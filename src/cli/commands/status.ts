@@ -23,7 +23,7 @@ function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
   const g = s.generation;
   const parts = [s.host, g?.version ?? "-", g?.commit?.slice(0, 12) ?? "-"];
   if (a) {
-    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
+    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.drift ? "drift" : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
     parts.push(state);
   } else parts.push("no-agent");
   parts.push(s.reboot.needed ? "reboot-needed" : "no-reboot");
@@ -38,9 +38,10 @@ export function registerStatus(program: Command): void {
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
     .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
-    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .option("--server-token-file <file>", "with --server: a file holding a token, any role (default: $OSCD_SERVER_TOKEN)")
+    .option("--token-file <file>", "the same as --server-token-file (older name)")
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string; serverTokenFile?: string }) => {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       // Which Nix this machine runs costs a `nix --version`: not asked for --oneline.
       const { nixFound, nixFoundLine } = await import("../nix-found.js");
@@ -73,5 +74,6 @@ export function registerStatus(program: Command): void {
       if (a.waiting) out("waiting", a.waiting.reason);
       if (a.lastDeployment) out("deployment", `${a.lastDeployment.outcome} ${a.lastDeployment.mode} ${a.lastDeployment.toplevel} at ${a.lastDeployment.at}${a.lastDeployment.error ? `: ${a.lastDeployment.error}` : ""}`);
       if (a.heldBack) out("held back", `[${a.heldBack.code}] ${a.heldBack.reason}`);
+      if (a.drift) out("drift", `since ${a.drift.since}: ${a.drift.message}`);
     });
 }

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { requireHost } from "../auth.js";
+import { requireHost, requireHostOrReader } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
+import { markFetched } from "../rollouts.js";
 import type { Served } from "../served.js";
 import { trustFile } from "../trust.js";
 
@@ -20,12 +21,24 @@ export const MAX_WAIT_SECONDS = 300;
  */
 export const MAX_WAITS_PER_TOKEN = 8;
 
+/**
+ * The entity tag of "no release for you yet": a host whose channel has no release, or whose
+ * rollout wave has not started, is answered 204 with it, and long-polls with it like any other
+ * manifest request (so it hears of its release the moment there is one). Never a real manifest's
+ * tag (those are 32 hex digits).
+ */
+export const NO_RELEASE_ETAG = '"oscd-no-release"';
+
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
   return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.body);
 }
 
 function notModified(reply: FastifyReply, etag: string): FastifyReply {
   return reply.code(304).header("etag", etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
+}
+
+function noRelease(reply: FastifyReply): FastifyReply {
+  return reply.code(204).header("etag", NO_RELEASE_ETAG).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
 }
 
 /** True when `If-None-Match` lists the etag (or `*`). */
@@ -43,25 +56,43 @@ function waitSeconds(raw: unknown): number {
   return Math.min(Number(raw), MAX_WAIT_SECONDS);
 }
 
+/** A long-poll whose agent closed the connection: nothing is sent. */
+const gone: Served = { channel: "", sequence: -1, etag: "", body: "" };
+
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
+  // Releases this process already recorded as fetched by a host: one write per host and release.
+  const fetched = new Set<string>();
+  const served = (reply: FastifyReply, host: string, s: Served, byHost: boolean): FastifyReply => {
+    const key = `${host}\u0000${s.channel}\u0000${s.sequence}`;
+    if (byHost && !fetched.has(key)) {
+      if (fetched.size > 100_000) fetched.clear();
+      fetched.add(key);
+      markFetched(ctx.db, host, s.channel, s.sequence, ctx.now()).then(
+        (first) => first && ctx.hostChanged(host, false),
+        () => fetched.delete(key),
+      );
+    }
+    ctx.metrics.manifests.inc({ result: "200" });
+    return sendManifest(reply, s);
+  };
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
-    // An admin may look at what any host is served; a host token is that host.
+    // People who may read the fleet may look at what any host is served; a host token is that host.
     const host = p.kind === "host" ? p.host : checkHostName(req.query.host);
-    requireHost(p, host);
+    requireHostOrReader(p, host);
     const wait = waitSeconds(req.query.wait);
     const inm = req.headers["if-none-match"];
     let current = await ctx.served.get(host, channel);
-    if (!current) throw notFound(`a release of channel ${channel} for host ${host}`);
-    if (!matches(inm, current.etag)) {
-      ctx.metrics.manifests.inc({ result: "200" });
-      return sendManifest(reply, current);
+    const etag = current?.etag ?? NO_RELEASE_ETAG;
+    if (!matches(inm, etag)) {
+      if (current) return served(reply, host, current, p.kind === "host");
+      ctx.metrics.manifests.inc({ result: "204" });
+      return noRelease(reply);
     }
     const held = waits.get(p.tokenId) ?? 0;
     if (wait > 0 && held < MAX_WAITS_PER_TOKEN) {
-      const etag = current.etag;
       waits.set(p.tokenId, held + 1);
       ctx.metrics.waiting.inc();
       try {
@@ -101,7 +132,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
             if (topic === `channel:${channel}` || topic === "*") check();
           });
           const timer = setTimeout(() => finish(current), wait * 1000);
-          const onClose = () => finish(undefined);
+          const onClose = () => finish(gone);
           req.raw.on("close", onClose);
           // A change between the first read and subscribing would otherwise wait the whole time.
           check();
@@ -112,14 +143,11 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         if (left > 0) waits.set(p.tokenId, left);
         else waits.delete(p.tokenId);
       }
-      if (!current) return reply; // the agent went away
-      if (current.etag !== etag) {
-        ctx.metrics.manifests.inc({ result: "200" });
-        return sendManifest(reply, current);
-      }
+      if (current === gone) return reply; // the agent went away
+      if (current && current.etag !== etag) return served(reply, host, current, p.kind === "host");
     }
     ctx.metrics.manifests.inc({ result: "304" });
-    return notModified(reply, current.etag);
+    return notModified(reply, etag);
   };
   app.get("/api/v1/channels/:channel/manifest", manifest);
 

@@ -67,11 +67,12 @@ describe("oscd server (CLI)", () => {
     const fleet = JSON.parse(json.stdout) as { hosts: { host: string; status: string; desired: { sequence: number }; current: { generation: number } }[] };
     expect(fleet.hosts).toMatchObject([{ host: "web1", status: "ok", desired: { sequence: 1 }, current: { generation: 3 } }]);
     const text = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token });
-    expect(text.stdout.split("\n")[0]).toMatch(/^HOST\s+CHANNEL\s+DESIRED\s+CURRENT\s+GEN\s+REBOOT\s+LAST SEEN\s+STATUS$/);
-    expect(text.stdout).toMatch(/web1\s+main\s+1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+\d+s ago\s+ok/);
+    expect(text.stdout.split("\n")[0]).toBe("1 host(s): 1 ok · 0 rolled back · 0 failed · 0 drift · 0 offline");
+    expect(text.stdout.split("\n")[1]).toMatch(/^HOST\s+STATUS\s+CAUSE\s+DESIRED\s+CURRENT\s+GEN\s+REBOOT\s+AGENT\s+LAST SEEN$/);
+    expect(text.stdout).toMatch(/web1\s+ok\s+-\s+main 1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+-\s+\d+s ago/);
 
     expect(oscd(["status", "--server", url]).stderr).toMatch(/^oscd: error\[server-token\]: no server token/);
-    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-request\]: .* refused: this needs an admin token/);
+    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-refused\]: .* refused: \[forbidden\] /);
     expect(oscd(["server", "token", "revoke", admin.id, "--db", db]).code).toBe(0);
     // The server may remember a valid token for up to 5 s (its cache; a revocation through the API clears it at once).
     let code: number | null = 0;
@@ -79,6 +80,7 @@ describe("oscd server (CLI)", () => {
       code = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token }).code;
       if (code === 0) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(code).toBe(1);
+    // Refused (401): exit 3, like any refusal by a guard.
+    expect(code).toBe(3);
   });
 });
