@@ -10,7 +10,10 @@ import { allCommands } from "./parse-only.js";
 function doubledDefaults(help: string): string[] {
   return help
     .split(/\n(?=\s{2}-)/)
-    .map((l) => l.replace(/\s+/g, " ").trim())
+    // One option's entry: from its flags to the next option or the end of the list (a blank
+    // line); the usage and description above the first option are not an option's help.
+    .filter((l) => /^\s{2}-/.test(l))
+    .map((l) => (l.split("\n\n")[0] ?? l).replace(/\s+/g, " ").trim())
     .filter((l) => (l.match(/\(default|default:/g) ?? []).length > 1 || l.includes("default: []"));
 }
 
