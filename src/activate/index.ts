@@ -13,4 +13,5 @@ export { readGenerationRecords, readHistory, type GenerationRecord } from "./rec
 export { lastAppliedSequence, recordAppliedSequence, type AppliedChannel } from "./channels.js";
 export { releaseFromManifest, releaseFromManifestText, describeLocation, type ManifestRelease, type ManifestReleaseOptions } from "./manifest-release.js";
 export type { UncheckedAllowed } from "./guard.js";
-export { SWITCH_UNIT_PREFIX, waitForSwitchUnits, runningSwitchUnits, systemdRuns } from "./transient-unit.js";
+export { SWITCH_UNIT_PREFIX, runningSwitchUnits, systemdRuns } from "./transient-unit.js";
+export { SwitchRunningError } from "./switch-hold.js";

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { Server as NetServer } from "node:net";
 import { hostname } from "node:os";
-import { DEFAULT_LAYOUT, hostStatus, waitForSwitchUnits, withHostLock, type HostLayout } from "../activate/index.js";
+import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
 import { readFile } from "node:fs/promises";
 import { GuardError, isOscdError } from "../core/errors.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
@@ -185,10 +185,9 @@ export class Agent {
   }
 
   private async recover(): Promise<void> {
-    const still = await waitForSwitchUnits(this.opts.config.switchTimeout * 1000, (line) => this.opts.log.info({ event: "recover-waiting" }, line));
-    if (still.length > 0) this.opts.log.warn({ event: "recover-waiting", units: still }, `switch units still running after switchTimeout: ${still.join(", ")}`);
     try {
-      const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
+      // A switch the killed agent started may still run: the engine waits for it (switchTimeout at most).
+      const r = await withHostLock(this.layout, "agent start", async (rec) => rec, (line) => this.opts.log.info({ event: "recover-waiting" }, line), { switchWaitMs: this.opts.config.switchTimeout * 1000 });
       if (r) this.emit({ type: "recovered", at: this.now(), id: r.id, outcome: r.outcome });
     } catch (e) {
       // Busy: someone else deploys now; the deployer retries later.
@@ -223,7 +222,7 @@ function reportOf(e: AgentEvent, s: AgentStatus): Omit<Report, "schema" | "id" |
     case "deployed":
       return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
     case "deploy-failed":
-      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
+      return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, cause: e.cause, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
     case "refused":
       return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
     case "recovered":

@@ -42,6 +42,8 @@ export interface Report {
   commit?: string;
   sequence?: number;
   code?: string;
+  /** A rollback's cause (`health-failed`, `switch-failed`, …) next to `code` rolled-back. */
+  cause?: string;
   message?: string;
   rebootNeeded?: boolean;
 }

@@ -18,6 +18,11 @@ export interface RunOptions {
    * and the call rejects with a CommandCancelledError. An already aborted signal starts nothing.
    */
   signal?: AbortSignal;
+  /**
+   * Open descriptors of this process the child gets as 3, 4, …: inherited by it and by what it
+   * starts (not close-on-exec there), and still this process's to close.
+   */
+  passFds?: readonly number[];
 }
 
 export interface RunResult {
@@ -81,7 +86,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
     const child = spawn(file, args, {
       cwd: opts.cwd,
       env: environment(opts),
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe", ...(opts.passFds ?? [])],
       detached: true,
     });
     const out: Buffer[] = [];

@@ -15,6 +15,8 @@ export interface FakeToplevelArgs {
   failSwitch?: boolean;
   health?: "ok" | "failing";
   machineId?: string;
+  /** The switch waits until /run/fake-nixos/gate exists in the host (a slow switch). */
+  gate?: boolean;
 }
 
 /** Builds a fake NixOS toplevel in the test machine's store; returns its path. */
