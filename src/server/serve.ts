@@ -34,6 +34,8 @@ export interface ServerOptions {
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
   releaseJobsImmediately?: boolean;
+  /** `/metrics` needs this bearer token; undefined: open (the default). */
+  metricsToken?: string;
 }
 
 export interface RunningServer {
@@ -73,6 +75,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
     now,
     webhookSecret: opts.webhookSecret,
+    metricsToken: opts.metricsToken,
     cacheDir: opts.cacheDir,
     netboot: {
       macs: opts.netboot?.macs ?? new Map(),

@@ -35,7 +35,19 @@ interface ServeFlags {
   netbootSubstituter?: string[];
   jobsChannel: string;
   releaseJobsImmediately?: boolean;
+  metricsTokenFile?: string;
   json?: boolean;
+}
+
+/** The token in `--metrics-token-file`: one word of printable characters, 16 or more. */
+async function metricsToken(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read the metrics token file ${file}: ${e.code ?? e.message}`, "give a file holding the token (e.g. openssl rand -hex 32 > /var/lib/oscd/metrics-token)", "server-metrics-token");
+  });
+  const token = text.trim();
+  if (!/^[\x21-\x7e]{16,512}$/.test(token)) throw new UsageError(`the metrics token file ${file} does not hold one token of 16 or more printable characters`, "e.g. openssl rand -hex 32 > FILE", "server-metrics-token");
+  return token;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -56,6 +68,7 @@ export function registerServer(program: Command): void {
     .option("--release-jobs-immediately", "serve a manifest published by a webhook job to every host at once (default: it waits for a rollout)")
     .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
     .option("--netboot-substituter <url>", "a cache to fetch a netboot kernel or initrd from when this machine lacks it (default: --cache-dir); repeatable", collect)
+    .option("--metrics-token-file <file>", "/metrics needs `Authorization: Bearer <token>` with the token in this file (default: open, like /healthz)")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -63,10 +76,12 @@ export function registerServer(program: Command): void {
 Examples:
   oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
+  oscd server --fleet . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
   oscd server token create --admin            # shown once; keep it
   oscd server token create --host web1 --tag web --channel main
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
+/metrics takes a token of its own with --metrics-token-file (for a Prometheus bearer_token_file).
 Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with --fleet
 and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd are checked
 against the signed manifest before they are served.`,
@@ -76,6 +91,7 @@ against the signed manifest before they are served.`,
       const trusted = await trustedKeys(o);
       const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
       if (webhookSecret !== undefined && webhookSecret.length < 16) throw new UsageError("the webhook secret is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32)", "server-webhook-secret");
+      const metricsBearer = await metricsToken(o.metricsTokenFile);
       const s = await startServer({
         db: o.db,
         listen: o.listen,
@@ -87,6 +103,7 @@ against the signed manifest before they are served.`,
         netboot: { macs: o.fleet ? netbootMacs((await loadFleet(o.fleet)).config) : undefined, substituters: o.netbootSubstituter },
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
+        metricsToken: metricsBearer,
       });
       if (!o.json) process.stderr.write(`oscd server: listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}\n`);
       const stop = () => {
