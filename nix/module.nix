@@ -55,7 +55,7 @@ let
     else v;
 
   settings = dropNulls ({
-    inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath
+    inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath requireSignedHistory
       flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow reboot health postDeploymentCommand
       controlSocket exporter backoff logLevel diff;
     manifest = if cfg.manifest.urls == [ ] then null else cfg.manifest;
@@ -90,6 +90,7 @@ in
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";
     gpgPublicKeyPaths = opt (types.listOf types.str) [ ] "Armored GPG public keys; when set, only signed commits are deployed.";
     allowedSignersPath = nullable types.str "An SSH allowed-signers file; when set, only commits signed by those keys are deployed.";
+    requireSignedHistory = opt types.bool false "Every commit between the last deployed main commit and the new tip must be signed by one of those keys, not only the tip (an unsigned commit cannot ride in under a signed one).";
     flakeSubdirectory = opt types.str "" "Subdirectory of the repository holding the fleet.";
     evalTimeout = opt types.int 1800 "Seconds an evaluation may take.";
     buildTimeout = opt types.int 1800 "Seconds a build may take.";

@@ -101,6 +101,11 @@ export const agentConfigSchema = z
     gpgPublicKeyPaths: z.array(absolutePath).default([]),
     /** An SSH allowed-signers file (ssh-keygen(1)); same rule as gpgPublicKeyPaths. */
     allowedSignersPath: absolutePath.optional(),
+    /**
+     * Not only the tip: every commit between the last deployed main commit and the new tip must
+     * be signed by one of those keys, so an unsigned commit cannot ride in under a signed one.
+     */
+    requireSignedHistory: z.boolean().default(false),
     /** Subdirectory of the repository holding the fleet (oscd.toml, flake.nix). */
     flakeSubdirectory: z.string().regex(/^(?!\/)(?!.*\.\.)/, "a relative path without '..'").default(""),
     evalTimeout: positiveSeconds.default(1800),
@@ -152,6 +157,9 @@ export const agentConfigSchema = z
   .superRefine((c, ctx) => {
     if (!c.manifest && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["manifest"], message: "configure a manifest source, git remotes, or both" });
     if (c.manifest && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    if (c.requireSignedHistory && !c.allowedSignersPath && c.gpgPublicKeyPaths.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
+    }
     const names = new Set<string>();
     c.remotes.forEach((r, i) => {
       if (names.has(r.name)) ctx.addIssue({ code: "custom", path: ["remotes", i, "name"], message: `remote ${r.name} is listed twice` });
