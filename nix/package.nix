@@ -1,6 +1,6 @@
 # The oscd package: the npm project built with Nix's npm tooling from package-lock.json alone
 # (importNpmLock needs no separate dependency hash).
-{ lib, stdenv, buildNpmPackage, importNpmLock, nodejs_20, makeWrapper, installShellFiles, nix, git, openssh, util-linux }:
+{ lib, stdenv, buildNpmPackage, importNpmLock, nodejs_20, makeWrapper, installShellFiles, nix, git, openssh, util-linux, coreutils }:
 
 buildNpmPackage {
   pname = "oscd";
@@ -14,11 +14,12 @@ buildNpmPackage {
   npmConfigHook = importNpmLock.npmConfigHook;
   npmBuildScript = "build";
   nativeBuildInputs = [ makeWrapper installShellFiles ];
-  # oscd drives these programs; the machine's own nix comes first on PATH when there is one.
+  # oscd drives these programs (coreutils for mkfifo: the switch's hold, src/activate/switch-hold.ts);
+  # the machine's own nix comes first on PATH when there is one.
   # Completions come from the built program itself (`oscd completion SHELL`), so they list every
   # command and option of this version.
   postInstall = ''
-    wrapProgram $out/bin/oscd --suffix PATH : ${lib.makeBinPath [ nix git openssh util-linux ]}
+    wrapProgram $out/bin/oscd --suffix PATH : ${lib.makeBinPath [ nix git openssh util-linux coreutils ]}
   '' + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
     installShellCompletion --cmd oscd \
       --bash <($out/bin/oscd completion bash) \

@@ -12,9 +12,10 @@ export interface SigningKeys {
 /**
  * The trust sets for `verifyCommitSignature` from configured keys. GPG keys are imported into a
  * GnuPG home of oscd's own (`gnupgHome`), so the machine's keyring plays no part. A key that
- * cannot be imported is a configuration error (`code`, exit 2), never an empty trust set.
+ * cannot be imported is a configuration error (`code`: the caller's configuration, exit 2),
+ * never an empty trust set.
  */
-export async function signatureTrustOf(keys: SigningKeys, gnupgHome: string, code = "git-trust-bad"): Promise<SignatureTrust[]> {
+export async function signatureTrustOf(keys: SigningKeys, gnupgHome: string, code: string): Promise<SignatureTrust[]> {
   const out: SignatureTrust[] = [];
   if (keys.allowedSignersPath) out.push({ allowedSignersFile: keys.allowedSignersPath });
   if (keys.gpgPublicKeyPaths.length > 0) {
