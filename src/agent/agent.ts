@@ -10,6 +10,7 @@ import type { AgentConfig } from "./config.js";
 import { serveControlSocket } from "./control-socket.js";
 import { deployCandidate } from "./deploy.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
+import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
 import type { Logger } from "./log.js";
 import type { GitWatcher } from "./git-source.js";
@@ -38,13 +39,14 @@ const WINDOW_RECHECK_MS = 60_000;
  * activation engine, in-process, when the schedule allows. Everything that happens goes through
  * the Observer: status, metrics, log and event stream see the same thing.
  */
-export class Agent {
+export class Agent implements AgentContext {
   readonly host: string;
   readonly layout: HostLayout;
   readonly observer: Observer;
   readonly metrics: AgentMetrics;
   readonly trusted: PublicKey[];
   readonly clock: Clock;
+  readonly random: () => number;
   state!: AgentState;
   private pending: Candidate | undefined;
   private deploying = false;
@@ -60,10 +62,23 @@ export class Agent {
     this.host = c.hostname ?? hostname();
     this.layout = { ...DEFAULT_LAYOUT, stateDir: c.stateDir };
     this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
     this.trusted = c.trustedPublicKeys.map(parsePublicKey);
     this.metrics = new AgentMetrics(opts.version);
     const status: AgentStatus = { host: this.host, pid: process.pid, startedAt: this.now(), suspended: false, sources: {}, reboot: { needed: false, reasons: [] } };
     this.observer = new Observer(status, this.metrics, opts.log);
+  }
+
+  get config(): AgentConfig {
+    return this.opts.config;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  get status(): AgentStatus {
+    return this.observer.status;
   }
 
   now(): string {

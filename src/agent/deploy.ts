@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { activate, BusyError, RolledBackError, type ActivationResult } from "../activate/index.js";
 import { isOscdError } from "../core/errors.js";
 import { healthSchema } from "../fleet/index.js";
-import type { Agent } from "./agent.js";
+import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
 import { runPostDeploy, type PostDeployFacts } from "./post-deploy.js";
 import { rebootNow, switchInhibited } from "./reboot.js";
@@ -17,8 +17,8 @@ import { checkSwitchLock } from "./switch-lock.js";
  * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
  * retried later (the host lock or switch-to-configuration's lock is held by someone else).
  */
-export async function deployCandidate(agent: Agent, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
-  const cfg = agent.opts.config;
+export async function deployCandidate(agent: AgentContext, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
+  const cfg = agent.config;
   let mode = planned;
   let inhibited: string | undefined;
   const base = () => ({ source: c.source, toplevel: c.toplevel, mode });
@@ -73,11 +73,10 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
   if (result.recovery) agent.emit({ type: "recovered", at: agent.now(), id: result.recovery.id, outcome: result.recovery.outcome });
   const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
   const needed = result.reboot.needed || inhibited !== undefined;
-  agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed });
+  agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed, rebootReasons: needed ? reasons : [] });
   if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
   if (needed) {
-    const when = planReboot(cfg.reboot, agent.clock(), agent.opts.random);
-    agent.observer.status.reboot = { needed: true, reasons, at: when?.toISOString() };
+    const when = planReboot(cfg.reboot, agent.clock(), agent.random);
     if (when) {
       agent.emit({ type: "reboot-scheduled", at: agent.now(), when: when.toISOString(), reasons });
       scheduleReboot(agent, when);
@@ -90,16 +89,16 @@ export async function deployCandidate(agent: Agent, c: Candidate, planned: Candi
  * Inhibitors compare the running system's with the new one's: a running system without them
  * (older NixOS, or none yet) has nothing to compare, and the extra realise is skipped.
  */
-async function runningHasInhibitors(agent: Agent): Promise<boolean> {
+async function runningHasInhibitors(agent: AgentContext): Promise<boolean> {
   return access(join(agent.layout.runDir, "current-system", "switch-inhibitors")).then(
     () => true,
     () => false,
   );
 }
 
-async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<string | undefined> {
+async function switchInhibitedAfterRealise(agent: AgentContext, c: Candidate): Promise<string | undefined> {
   const { realise } = await import("../nix/index.js");
-  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
+  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
   return switchInhibited(c.toplevel);
 }
 
@@ -109,12 +108,12 @@ async function switchInhibitedAfterRealise(agent: Agent, c: Candidate): Promise<
  * next anyway, and finds it there); nothing runs yet, so nothing is compared with a booted
  * system that is not the running one. Loaded only when configured (the idle agent stays small).
  */
-async function emitDiff(agent: Agent, c: Candidate): Promise<void> {
+async function emitDiff(agent: AgentContext, c: Candidate): Promise<void> {
   const { realpath } = await import("node:fs/promises");
   const running = await realpath(join(agent.layout.runDir, "current-system")).catch(() => undefined);
   if (running === undefined) return;
   const [{ realise }, { diffSystems }] = await Promise.all([import("../nix/index.js"), import("../inspect/index.js")]);
-  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.opts.config.trustedPublicKeys });
+  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
   const d = await diffSystems(running, c.toplevel);
   agent.emit({
     type: "diff",
@@ -131,35 +130,35 @@ async function emitDiff(agent: Agent, c: Candidate): Promise<void> {
 let rebootTimer: NodeJS.Timeout | undefined;
 
 /** One pending reboot at a time; the latest plan wins. Timers cap at ~24 days; plans are within 8. */
-function scheduleReboot(agent: Agent, when: Date): void {
+function scheduleReboot(agent: AgentContext, when: Date): void {
   if (rebootTimer) clearTimeout(rebootTimer);
   rebootTimer = setTimeout(
     () => {
       rebootTimer = undefined;
-      void rebootNow().then((r) => agent.opts.log.warn({ event: r.rebooted ? "rebooting" : "reboot-skipped", detail: r.detail }, r.detail));
+      void rebootNow().then((r) => agent.log.warn({ event: r.rebooted ? "rebooting" : "reboot-skipped", detail: r.detail }, r.detail));
     },
     Math.max(0, when.getTime() - agent.clock().getTime()),
   );
   rebootTimer.unref();
 }
 
-async function clearInFlight(agent: Agent): Promise<void> {
+async function clearInFlight(agent: AgentContext): Promise<void> {
   if (!agent.state.inFlight) return;
   agent.state.inFlight = undefined;
-  await writeAgentState(agent.opts.config.stateDir, agent.state, { durable: false });
+  await writeAgentState(agent.config.stateDir, agent.state, { durable: false });
 }
 
-function facts(agent: Agent, c: Candidate): PostDeployFacts {
+function facts(agent: AgentContext, c: Candidate): PostDeployFacts {
   return { host: agent.host, status: "done", commit: c.release.commit, ref: c.release.ref, version: c.release.version, toplevel: c.toplevel, source: c.source };
 }
 
-async function postDeploy(agent: Agent, f: PostDeployFacts): Promise<void> {
-  const argv = agent.opts.config.postDeploymentCommand;
+async function postDeploy(agent: AgentContext, f: PostDeployFacts): Promise<void> {
+  const argv = agent.config.postDeploymentCommand;
   if (!argv) return;
   try {
     const r = await runPostDeploy(argv, f);
-    if (r.exitCode !== 0) agent.opts.log.warn({ event: "post-deploy-failed", exitCode: r.exitCode }, `post-deployment command exited ${r.exitCode}`);
+    if (r.exitCode !== 0) agent.log.warn({ event: "post-deploy-failed", exitCode: r.exitCode }, `post-deployment command exited ${r.exitCode}`);
   } catch (e) {
-    agent.opts.log.warn({ event: "post-deploy-failed", code: isOscdError(e) ? e.code : "internal" }, `post-deployment command: ${e instanceof Error ? e.message : String(e)}`);
+    agent.log.warn({ event: "post-deploy-failed", code: isOscdError(e) ? e.code : "internal" }, `post-deployment command: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

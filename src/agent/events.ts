@@ -40,7 +40,7 @@ export type AgentEvent =
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
   | { type: "diff"; at: string; source: string; toplevel: string; from: string; packages: PackageDiff; closureSize: { from: number; to: number; difference: number }; reboot: { needed: boolean; reasons: string[] } }
-  | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean }
+  | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean; rebootReasons?: string[] }
   /** `cause`: for a rollback (`code` rolled-back), the code of what failed (`health-failed`, `switch-failed`, …). */
   | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; cause?: string; message: string; phase: "eval" | "build" | "deploy" }
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
@@ -153,7 +153,8 @@ export class Observer {
         m.lastBuildFailed.set(0);
         m.lastEvalFailed.set(0);
         m.lastDeploymentTimestamp.set(t);
-        s.reboot.needed = e.reboot;
+        // A reboot time comes with its own event (reboot-scheduled) after this one.
+        s.reboot = e.reboot ? { needed: true, reasons: e.rebootReasons ?? s.reboot.reasons } : { needed: false, reasons: [] };
         m.needToReboot.set(e.reboot ? 1 : 0);
         break;
       case "deploy-failed":

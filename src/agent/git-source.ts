@@ -5,8 +5,8 @@ import { buildRootName, evaluateTargets, hostTarget, pinnedFleetOf, realiseJobs 
 import { GuardError, OscdError, isOscdError } from "../core/errors.js";
 import { ensureMirror, fetch, isAncestor, resolveRefs, verifyByAny, verifySignedHistory, type SignatureTrust } from "../git/index.js";
 import { MIRROR_REFSPECS, prepareSource, type PinnedSource } from "../source/index.js";
-import type { Agent } from "./agent.js";
 import { branchName, type RemoteConfig } from "./config.js";
+import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
 import { Wake } from "./wake.js";
 
@@ -76,12 +76,12 @@ export class GitWatcher {
   private lastChoice: { key: string; choice: GitChoice | undefined } | undefined;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentContext,
     private readonly r: RemoteConfig,
     private readonly trust: SignatureTrust[],
   ) {
     this.name = `git:${r.name}`;
-    this.mirror = join(agent.opts.config.stateDir, "agent", "git", `${r.name}.git`);
+    this.mirror = join(agent.config.stateDir, "agent", "git", `${r.name}.git`);
   }
 
   fetchNow(): void {
@@ -98,7 +98,7 @@ export class GitWatcher {
 
   async run(): Promise<void> {
     const a = this.agent;
-    const backoff = a.opts.config.backoff;
+    const backoff = a.config.backoff;
     await this.watchLocal();
     let failures = 0;
     let due = true;
@@ -113,7 +113,7 @@ export class GitWatcher {
         if (refs === undefined || refs !== this.localRefs) await this.poll(refs);
       } catch (e) {
         if (e instanceof GuardError) {
-          if (a.observer.status.sources[this.name]?.refusal?.message !== e.message) a.emit({ type: "refused", at: a.now(), source: this.name, code: e.code, message: oneLine(e) });
+          if (a.status.sources[this.name]?.refusal?.message !== e.message) a.emit({ type: "refused", at: a.now(), source: this.name, code: e.code, message: oneLine(e) });
         } else {
           failures++;
           delay = Math.min(backoff.max, backoff.initial * 2 ** (failures - 1)) * 1000;
@@ -192,7 +192,7 @@ export class GitWatcher {
    */
   private async checkSignature(commit: string, lastMain: string | undefined): Promise<void> {
     if (this.trust.length === 0) return;
-    if (this.agent.opts.config.requireSignedHistory && lastMain !== undefined && lastMain !== commit) {
+    if (this.agent.config.requireSignedHistory && lastMain !== undefined && lastMain !== commit) {
       await verifySignedHistory(this.mirror, lastMain, commit, this.trust);
       return;
     }
@@ -206,7 +206,7 @@ export class GitWatcher {
   /** Pin, evaluate, build; offer unless a newer commit came meanwhile. */
   private async prepare(choice: GitChoice, generation: number): Promise<void> {
     const a = this.agent;
-    const cfg = a.opts.config;
+    const cfg = a.config;
     const abort = new AbortController();
     const mine = { commit: choice.commit, abort, phase: "eval" as "eval" | "build" };
     this.preparing = mine;

@@ -2,8 +2,8 @@ import type { FSWatcher } from "node:fs";
 import { lastAppliedSequence } from "../activate/index.js";
 import { GuardError, isOscdError } from "../core/errors.js";
 import type { Manifest } from "../manifest/index.js";
-import type { Agent } from "./agent.js";
 import type { ManifestSourceConfig } from "./config.js";
+import type { AgentContext } from "./context.js";
 import { checkExpiry, checkManifest } from "./guards.js";
 import { ManifestSource, redact, watchFileUrls } from "./manifest-source.js";
 import { historyFloor, writeAgentState } from "./state.js";
@@ -26,7 +26,7 @@ export class ManifestWatcher {
   private offeredSequence = -1;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: AgentContext,
     private readonly cfg: ManifestSourceConfig,
   ) {
     this.name = `manifest:${cfg.channel}`;
@@ -45,8 +45,8 @@ export class ManifestWatcher {
   }
 
   async run(): Promise<void> {
-    const backoff = this.agent.opts.config.backoff;
-    const random = this.agent.opts.random ?? Math.random;
+    const backoff = this.agent.config.backoff;
+    const random = this.agent.random;
     this.watchers = watchFileUrls(this.cfg.urls, () => this.wake.fire());
     let failures = 0;
     while (!this.stopped) {
@@ -101,7 +101,7 @@ export class ManifestWatcher {
     if (verdict.kind === "newer") {
       // Accepted before activation: a crash or a failed switch must not reopen a replay.
       a.state.manifest[channel] = { sequence: m.sequence, commit: m.commit, toplevel: verdict.toplevel, at: a.now() };
-      await writeAgentState(a.opts.config.stateDir, a.state);
+      await writeAgentState(a.config.stateDir, a.state);
     }
     this.offeredSequence = m.sequence;
     a.offer(
@@ -110,7 +110,7 @@ export class ManifestWatcher {
         toplevel: (entry as { toplevel: string }).toplevel,
         mode: this.cfg.operation,
         release: { version: m.version, commit: m.commit, ref: m.ref, channel, sequence: m.sequence },
-        caches: [...m.caches, ...a.opts.config.substituters],
+        caches: [...m.caches, ...a.config.substituters],
       },
       verdict.kind === "newer" ? `channel ${channel} sequence ${m.sequence} (after ${floor || "none"})` : `channel ${channel} sequence ${m.sequence}, read again after a restart`,
     );
@@ -123,7 +123,7 @@ export class ManifestWatcher {
       checkExpiry(this.verified, "the current manifest", this.agent.clock(), this.cfg.maxClockSkewSeconds * 1000, this.cfg.allowNoExpiry);
     } catch (e) {
       if (!(e instanceof GuardError)) throw e;
-      const held = this.agent.observer.status.heldBack;
+      const held = this.agent.status.heldBack;
       if (held?.code !== e.code || held.source !== this.name) this.agent.emit({ type: "refused", at: this.agent.now(), source: this.name, code: e.code, message: e.message });
     }
   }

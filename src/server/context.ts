@@ -5,6 +5,7 @@ import type { PublicKey } from "../nix/index.js";
 import { authenticate, type Principal } from "./auth.js";
 import type { Database } from "./db/schema.js";
 import type { Metrics } from "./metrics.js";
+import type { NetbootConfig } from "./netboot.js";
 import type { Notifier } from "./notify.js";
 import type { ServedCache } from "./served.js";
 
@@ -31,7 +32,7 @@ export interface ServerContext {
   /** When set, `/metrics` needs `Authorization: Bearer <this>` (http-security.ts); else it is open. */
   metricsToken?: string;
   /** Netboot (routes/netboot.ts): MAC addresses and where missing kernels and initrds come from. */
-  netboot?: import("./netboot.js").NetbootConfig;
+  netboot?: NetbootConfig;
 }
 
 /**

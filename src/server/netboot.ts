@@ -1,8 +1,19 @@
 import { checkFreshness, DEFAULT_SKEW_MS, fetchStoreFile, ipxeScript, netbootOf, parseManifest, verifyManifest, type FetchStoreFileOptions, type NetbootEntry, type StoreFile } from "../manifest/index.js";
 import { formatPublicKey } from "../nix/index.js";
+import type { Kysely } from "kysely";
 import { isOscdError, type OscdError } from "../core/errors.js";
-import type { ServerContext } from "./context.js";
+import type { PublicKey } from "../nix/index.js";
+import type { Database } from "./db/schema.js";
 import { HttpError } from "./errors.js";
+import type { ServedCache } from "./served.js";
+
+/** What netboot needs of the server: the host's channel, what it is served, the trusted keys, now. */
+export interface NetbootContext {
+  db: Kysely<Database>;
+  served: ServedCache;
+  trusted: readonly PublicKey[];
+  now: () => number;
+}
 
 /** What `oscd server` needs to serve netboot files (src/server/routes/netboot.ts). */
 export interface NetbootConfig {
@@ -68,7 +79,7 @@ function refusal(status: number, e: OscdError): HttpError {
  * assignment, else the newest complete release), verified again here with the trusted keys
  * and its expiry: the server serves files of no system it cannot show was signed.
  */
-async function entryFor(ctx: ServerContext, host: string): Promise<NetbootEntry> {
+async function entryFor(ctx: NetbootContext, host: string): Promise<NetbootEntry> {
   const row = await ctx.db.selectFrom("hosts").select(["channel"]).where("name", "=", host).executeTakeFirst();
   const channel = row?.channel ?? "main";
   const served = await ctx.served.get(host, channel);
@@ -89,7 +100,7 @@ async function entryFor(ctx: ServerContext, host: string): Promise<NetbootEntry>
  * kernel or initrd read whole and checked against the signed size and sha256 before a single
  * byte is sent (nothing is served half, nothing unchecked).
  */
-export async function netbootFile(ctx: ServerContext, cfg: NetbootConfig, files: VerifiedFiles, host: string, part: NetbootPart, base: string): Promise<{ type: string; body: string | Buffer }> {
+export async function netbootFile(ctx: NetbootContext, cfg: NetbootConfig, files: VerifiedFiles, host: string, part: NetbootPart, base: string): Promise<{ type: string; body: string | Buffer }> {
   const entry = await entryFor(ctx, host);
   if (part === "boot.ipxe") return { type: "text/plain; charset=utf-8", body: ipxeScript(entry, base, host) };
   try {

@@ -45,6 +45,8 @@ export class PostgresNotifier extends LocalNotifier {
     super();
     this.pool = new pg.Pool({ connectionString: url, max: 2 });
     this.pool.on("error", () => undefined);
+    // As in db/open.ts: a checked-out client whose connection drops must not crash the process.
+    this.pool.on("connect", (client) => client.on("error", () => undefined));
   }
 
   async start(): Promise<void> {

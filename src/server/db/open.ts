@@ -62,8 +62,11 @@ export async function openDatabase(spec: string, opts: { poolSize?: number } = {
     return { db, dialect, raw, close: () => db.destroy() };
   }
   const pool = new pg.Pool({ connectionString: target, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 10_000 });
-  // A database that goes away must not crash the server: idle clients' errors are logged by the pool user, not thrown.
+  // A database that goes away must not crash the server. The pool listens for errors only on idle
+  // clients; a client checked out when its connection drops also emits "error", and with no
+  // listener that is an uncaught exception. Its query fails anyway, and that is what callers see.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await ready(db, "postgres");
   return { db, dialect, url: target, close: () => db.destroy() };
