@@ -11,10 +11,10 @@
     {
       packages = forAll (pkgs: { default = pkgs.callPackage ./nix/package.nix { }; });
 
-      # services.oscd.agent.*; the package defaults to this flake's.
+      # services.oscd (the machine) and services.oscd.agent; the package defaults to this flake's.
       nixosModules.default = { pkgs, lib, ... }: {
         imports = [ ./nix/module.nix ];
-        services.oscd.agent.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        services.oscd.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
       };
 
       checks = forAll (pkgs: {

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { run } from "../../src/core/exec.js";
@@ -112,15 +112,14 @@ export async function buildWorld(cleanup: Cleanup): Promise<World> {
 
   const agents = new Map<string, AgentProcess>();
   for (const [name, h] of hosts) {
-    const url = new URL(`${server.url}/api/v1/channels/main/manifest`);
-    url.username = name;
-    url.password = (await readFile(h.path("/root/server-token"), "utf8")).trim();
     const agent = await AgentProcess.start(h, {
       hostname: name,
       trustedPublicKeys: [keys.publicKey],
       substituters: [`${server.url}/cache`],
-      manifest: { urls: [url.toString()], pollInterval: 1, randomizedDelaySec: 0, longPollSeconds: 30 },
-      reports: { url: server.url, tokenFile: "/root/server-token", retryInterval: 1 },
+      // The control server in one setting; the host token stays in its file.
+      server: { url: server.url, tokenFile: "/root/server-token", channel: "main" },
+      manifest: { pollInterval: 1, randomizedDelaySec: 0, longPollSeconds: 30 },
+      reports: { retryInterval: 1 },
       health: HEALTH,
       exporter: { enable: false },
     });

@@ -7,7 +7,9 @@
 # sudo: push deploys by a non-root user with a sudo password (test/harness/sudo-user.ts).
 # python3: the terminal test driver (test/harness/pty-answer.py) and test HTTP servers in hosts.
 # zsh, fish: the tests run `oscd completion zsh|fish` scripts in the real shells.
-OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3 zsh fish)
+# gcc, libseccomp-dev, systemd: the agent runs under the NixOS unit's system call filter
+# (test/harness/syscall-filter.ts: systemd-analyze lists the groups, libseccomp applies them).
+OSCD_DEBIAN_PACKAGES=(nix-bin git openssh-server openssh-client iproute2 util-linux mount procps gnupg xz-utils ca-certificates postgresql chromium sudo python3 zsh fish gcc libseccomp-dev systemd)
 
 oscd_need_root() {
   if [ "$(id -u)" != 0 ]; then

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import { serveControlSocket } from "./control-socket.js";
 import { deployCandidate } from "./deploy.js";
+import { manifestEndpoints, reportTarget, type ReportTarget } from "./endpoints.js";
 import { Observer, type AgentEvent, type AgentStatus } from "./events.js";
 import type { AgentContext } from "./context.js";
 import type { Candidate } from "./guards.js";
@@ -105,10 +106,11 @@ export class Agent implements AgentContext {
       }),
     );
     if (c.exporter.enable) this.servers.push(await this.metrics.serve(c.exporter.listenAddress, c.exporter.port));
-    if (c.reports) this.startReports(c.reports);
+    const reports = reportTarget(c);
+    if (reports) this.startReports(reports);
     this.emit({ type: "started", at: this.now() });
     if (c.manifest) {
-      this.manifest = new ManifestWatcher(this, c.manifest);
+      this.manifest = new ManifestWatcher(this, c.manifest, manifestEndpoints(c));
       void this.manifest.run();
     }
     // Loaded only when remotes are configured: the builder and source stages cost memory an
@@ -183,7 +185,7 @@ export class Agent implements AgentContext {
   }
 
   /** Deployments, refusals and recoveries become reports in the durable outbox. */
-  private startReports(r: NonNullable<AgentConfig["reports"]>): void {
+  private startReports(r: ReportTarget): void {
     const outbox = (this.outbox = new Outbox({
       dir: `${this.opts.config.stateDir}/agent/outbox`,
       url: r.url,

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { UsageError } from "../core/errors.js";
-import { healthSchema } from "../fleet/index.js";
+import { healthSchema, publicKeySchema } from "../fleet/index.js";
 import { CHANNEL_NAME } from "../manifest/index.js";
 
 /**
@@ -32,13 +32,55 @@ export const windowSchema = z
   .strict();
 export type TimeWindow = z.infer<typeof windowSchema>;
 
-const urlSchema = z.string().refine((u) => /^(file|https?):\/\//.test(u), "a file://, http:// or https:// URL");
+/**
+ * Credentials never go in a URL: a URL is logged, printed by `--check-config` and, written by
+ * the NixOS module, readable by every user in the Nix store. A token comes from a file
+ * (`server.tokenFile`, `reports.tokenFile`). The message marks the issue for UrlCredentialsError.
+ */
+const CREDENTIALS_IN_URL = "has credentials in it";
+
+function withoutCredentials(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return url.username === "" && url.password === "";
+  } catch {
+    // Not a URL: the format rule says so.
+    return true;
+  }
+}
+
+const urlSchema = z
+  .string()
+  .refine((u) => /^(file|https?):\/\//.test(u), "a file://, http:// or https:// URL")
+  .refine(withoutCredentials, CREDENTIALS_IN_URL);
+const httpUrlSchema = z
+  .string()
+  .refine((u) => /^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(u), "an http:// or https:// URL without query or fragment")
+  .refine(withoutCredentials, CREDENTIALS_IN_URL);
+const channelName = z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '_' and '-'");
+
+/**
+ * The control server (`oscd server`) in one setting: the agent reads its channel's manifest from
+ * `{url}/api/v1/channels/{channel}/manifest` and reports to `{url}/api/v1/reports`, sending the
+ * host token from `tokenFile` as `Authorization: Bearer` on both, read again for each request.
+ */
+export const serverSchema = z
+  .object({
+    /** Base URL of the control server (https, or http on a network you trust with the token). */
+    url: httpUrlSchema,
+    /** File holding this host's token (`oscd server token create --host NAME`), never the token itself. */
+    tokenFile: absolutePath,
+    /** The channel to follow; default manifest.channel, else main. */
+    channel: channelName.optional(),
+  })
+  .strict();
 
 export const manifestSourceSchema = z
   .object({
-    /** Manifest URLs of the channel, tried in order (mirrors). */
-    urls: z.array(urlSchema).min(1),
-    channel: z.string().regex(CHANNEL_NAME, "a channel name has letters, digits, '_' and '-'").default("main"),
+    /** Manifest URLs of the channel, tried in order (mirrors; after `server` when it is set). */
+    urls: z.array(urlSchema).default([]),
+    /** Default: server.channel, else main. */
+    channel: channelName.optional(),
     operation: operation.default("switch"),
     /** Seconds between polls when the server does not offer long-poll. */
     pollInterval: positiveSeconds.default(60),
@@ -91,10 +133,11 @@ export const agentConfigSchema = z
     /** When set, the toplevel's etc/machine-id must match it, and so must /etc/machine-id. */
     machineId: z.string().regex(/^[0-9a-f]{32}$/, "a machine id is 32 lowercase hex digits").optional(),
     stateDir: absolutePath.default("/var/lib/oscd"),
-    /** Public keys (`name:base64`) trusted for manifests and for the store paths in caches. */
-    trustedPublicKeys: z.array(z.string().regex(/^[^:\s]+:[A-Za-z0-9+/]+=*$/, "a Nix public key name:base64")).default([]),
+    /** Public keys (`name:base64`, 32-byte ed25519) trusted for manifests and for the store paths in caches. */
+    trustedPublicKeys: z.array(publicKeySchema).default([]),
     /** Caches used besides the ones a manifest names. */
     substituters: z.array(z.string()).default([]),
+    server: serverSchema.optional(),
     manifest: manifestSourceSchema.optional(),
     remotes: z.array(remoteSchema).default([]),
     /** Armored GPG public keys; when any signing key is configured, only signed commits deploy. */
@@ -138,10 +181,10 @@ export const agentConfigSchema = z
       .default({}),
     reports: z
       .object({
-        /** Control server base URL; reports go to `{url}/api/v1/reports`. */
-        url: z.string().refine((u) => /^https?:\/\//.test(u), "an http:// or https:// URL"),
-        /** File holding this host's bearer token (never the token itself). */
-        tokenFile: absolutePath,
+        /** Control server base URL; reports go to `{url}/api/v1/reports`. Not with `server`, which says it. */
+        url: httpUrlSchema.optional(),
+        /** File holding this host's bearer token (never the token itself). Not with `server`. */
+        tokenFile: absolutePath.optional(),
         /** Seconds between delivery attempts while the server is away (doubling up to 10x). */
         retryInterval: positiveSeconds.default(10),
       })
@@ -155,8 +198,19 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (!c.manifest && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["manifest"], message: "configure a manifest source, git remotes, or both" });
-    if (c.manifest && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    const urls = c.manifest?.urls ?? [];
+    if (!c.server && urls.length === 0 && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["server"], message: "configure a manifest source (server or manifest.urls), git remotes, or both" });
+    else if (c.manifest && !c.server && urls.length === 0) ctx.addIssue({ code: "custom", path: ["manifest", "urls"], message: "no manifest URL and no server: the manifest settings would not be used" });
+    if ((c.server || urls.length > 0) && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    if (c.server?.channel && c.manifest?.channel && c.server.channel !== c.manifest.channel) {
+      ctx.addIssue({ code: "custom", path: ["manifest", "channel"], message: `${c.manifest.channel} differs from server.channel ${c.server.channel}: manifest.urls are mirrors of the server's channel` });
+    }
+    if (c.server && (c.reports?.url !== undefined || c.reports?.tokenFile !== undefined)) {
+      ctx.addIssue({ code: "custom", path: ["reports", c.reports?.url !== undefined ? "url" : "tokenFile"], message: "reports go to server.url with server.tokenFile when server is set; leave reports.url and reports.tokenFile out" });
+    }
+    if (!c.server && c.reports && (c.reports.url === undefined || c.reports.tokenFile === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["reports", c.reports.url === undefined ? "url" : "tokenFile"], message: "reports need url and tokenFile (or set server)" });
+    }
     if (c.requireSignedHistory && !c.allowedSignersPath && c.gpgPublicKeyPaths.length === 0) {
       ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
     }
@@ -165,6 +219,12 @@ export const agentConfigSchema = z
       if (names.has(r.name)) ctx.addIssue({ code: "custom", path: ["remotes", i, "name"], message: `remote ${r.name} is listed twice` });
       names.add(r.name);
     });
+  })
+  // One channel for the server and its mirrors; a server alone gets the manifest settings' defaults.
+  .transform((c) => {
+    const channel = c.server?.channel ?? c.manifest?.channel ?? "main";
+    const manifest = c.manifest ?? (c.server ? manifestSourceSchema.parse({}) : undefined);
+    return { ...c, server: c.server && { ...c.server, channel }, manifest: manifest && { ...manifest, channel } };
   });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
@@ -177,10 +237,23 @@ export class AgentConfigError extends UsageError {
   }
 }
 
+/** A URL with a user or password in it: the token belongs in a file. */
+export class UrlCredentialsError extends UsageError {
+  constructor(where: string, at: string) {
+    super(
+      `${where}: ${at}: the URL has credentials in it; a URL is logged, printed and, written by the NixOS module, world-readable in the Nix store`,
+      "remove the user:password part and put the host token in a file: server = { url, tokenFile } (services.oscd.agent.server.tokenFile)",
+      "url-credentials",
+    );
+  }
+}
+
 /** Validates parsed JSON; errors name the key (`remotes.0.poller.period: …`, `unknown key(s) foo`). */
 export function parseAgentConfig(raw: unknown, where = "the agent configuration"): AgentConfig {
   const r = agentConfigSchema.safeParse(raw);
   if (r.success) return r.data;
+  const credentials = r.error.issues.find((i) => i.message === CREDENTIALS_IN_URL);
+  if (credentials) throw new UrlCredentialsError(where, credentials.path.join("."));
   const issues = r.error.issues.slice(0, 4).map((i) => {
     const at = i.path.join(".") || "(top level)";
     return i.code === "unrecognized_keys" ? `${at}: unknown key(s) ${i.keys.join(", ")}` : `${at}: ${i.message}`;

@@ -2,10 +2,11 @@
  * The pull agent (`oscd agent`): follows signed channel manifests and git branches, guards what
  * it reads, and moves the machine with the activation engine, in-process.
  */
-export { agentConfigSchema, parseAgentConfig, loadAgentConfig, resolveAgentConfig, branchName, AgentConfigError, type AgentConfig, type AgentFlags, type FlagSetting, type RemoteConfig, type ManifestSourceConfig, type TimeWindow } from "./config.js";
+export { agentConfigSchema, parseAgentConfig, loadAgentConfig, resolveAgentConfig, branchName, AgentConfigError, UrlCredentialsError, type AgentConfig, type AgentFlags, type FlagSetting, type RemoteConfig, type ManifestSourceConfig, type TimeWindow } from "./config.js";
 export { Agent, type AgentOptions } from "./agent.js";
 export { runAgent, AGENT_NODE_OPTIONS } from "./run.js";
 export { controlRequest, controlEvents, AgentNotRunningError } from "./control-socket.js";
 export type { AgentStatus, AgentEvent, SourceStatus } from "./events.js";
 export { LONG_POLL_HEADER } from "./manifest-source.js";
 export { configFlags, flagSettings, flagValue, type ConfigFlag, type FlagKind } from "./flags.js";
+export { describeEndpoints, manifestEndpoints, reportTarget, TOKEN_PLACEHOLDER, TokenFileError, type ManifestEndpoint, type ReportTarget } from "./endpoints.js";

@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
+import { bearerFrom, type ManifestEndpoint } from "./endpoints.js";
 import { header, httpFetch } from "./http.js";
 
 /**
@@ -38,10 +39,17 @@ export class ManifestSource {
   /** URLs whose server said it holds requests (long-poll). */
   private readonly longPoll = new Set<string>();
 
+  readonly urls: readonly string[];
+  private readonly endpoints: readonly ManifestEndpoint[];
+
+  /** Endpoints in order; plain strings are URLs sent no token. */
   constructor(
-    readonly urls: readonly string[],
+    endpoints: readonly (ManifestEndpoint | string)[],
     private readonly opts: { timeoutMs: number; longPollSeconds: number },
-  ) {}
+  ) {
+    this.endpoints = endpoints.map((e) => (typeof e === "string" ? { url: e } : e));
+    this.urls = this.endpoints.map((e) => e.url);
+  }
 
   /** True when the next fetch will be a long-poll (the caller then need not sleep between fetches). */
   get longPolling(): boolean {
@@ -55,10 +63,10 @@ export class ManifestSource {
 
   async fetch(signal?: AbortSignal): Promise<FetchResult> {
     const failures: string[] = [];
-    for (const url of this.urls) {
+    for (const { url, tokenFile } of this.endpoints) {
       if (signal?.aborted) break;
       try {
-        return url.startsWith("file://") ? await this.fetchFile(url) : await this.fetchHttp(url, signal);
+        return url.startsWith("file://") ? await this.fetchFile(url) : await this.fetchHttp(url, tokenFile, signal);
       } catch (e) {
         if (signal?.aborted) break;
         const detail = (e instanceof Error ? e.message.split("\n")[0] : String(e)) ?? "";
@@ -86,19 +94,17 @@ export class ManifestSource {
     }
   }
 
-  private async fetchHttp(url: string, signal?: AbortSignal): Promise<FetchResult> {
+  private async fetchHttp(url: string, tokenFile: string | undefined, signal?: AbortSignal): Promise<FetchResult> {
     const v = this.validators.get(url) ?? {};
     const headers: Record<string, string> = { accept: "application/json" };
     if (v.etag) headers["if-none-match"] = v.etag;
     if (v.lastModified) headers["if-modified-since"] = v.lastModified;
     const wait = this.opts.longPollSeconds > 0 && this.longPoll.has(url) && (v.etag || v.lastModified) ? this.opts.longPollSeconds : 0;
     const target = new URL(wait > 0 ? withWait(url, wait) : url);
-    // Credentials in the URL go in a header (never in the request line), and they must not reach logs.
-    if (target.username || target.password) {
-      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}`;
-      target.username = "";
-      target.password = "";
-    }
+    // The configuration refuses credentials in URLs; one that got here anyway is not sent.
+    if (target.username || target.password) throw new Error("the URL has credentials in it, which are never sent; use a token file");
+    // Read for each request: a rotated token is used at once.
+    if (tokenFile) headers.authorization = await bearerFrom(tokenFile);
     const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES });
     if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);

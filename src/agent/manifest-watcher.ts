@@ -4,6 +4,7 @@ import { GuardError, isOscdError } from "../core/errors.js";
 import type { Manifest } from "../manifest/index.js";
 import type { ManifestSourceConfig } from "./config.js";
 import type { AgentContext } from "./context.js";
+import type { ManifestEndpoint } from "./endpoints.js";
 import { checkExpiry, checkManifest } from "./guards.js";
 import { ManifestSource, redact, watchFileUrls } from "./manifest-source.js";
 import { historyFloor, writeAgentState } from "./state.js";
@@ -28,9 +29,10 @@ export class ManifestWatcher {
   constructor(
     private readonly agent: AgentContext,
     private readonly cfg: ManifestSourceConfig,
+    endpoints: readonly ManifestEndpoint[],
   ) {
     this.name = `manifest:${cfg.channel}`;
-    this.source = new ManifestSource(cfg.urls, { timeoutMs: cfg.timeout * 1000, longPollSeconds: cfg.longPollSeconds });
+    this.source = new ManifestSource(endpoints, { timeoutMs: cfg.timeout * 1000, longPollSeconds: cfg.longPollSeconds });
   }
 
   fetchNow(): void {
@@ -47,7 +49,7 @@ export class ManifestWatcher {
   async run(): Promise<void> {
     const backoff = this.agent.config.backoff;
     const random = this.agent.random;
-    this.watchers = watchFileUrls(this.cfg.urls, () => this.wake.fire());
+    this.watchers = watchFileUrls(this.source.urls, () => this.wake.fire());
     let failures = 0;
     while (!this.stopped) {
       const abort = (this.abort = new AbortController());

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { bearerFrom } from "./endpoints.js";
 import { httpFetch } from "./http.js";
 import type { Logger } from "./log.js";
 import { Wake } from "./wake.js";
@@ -116,10 +117,10 @@ export class Outbox {
     const file = join(this.o.dir, name);
     const body = await readFile(file, "utf8");
     const id = (JSON.parse(body) as Report).id;
-    const token = (await readFile(this.o.tokenFile, "utf8")).trim();
+    const authorization = await bearerFrom(this.o.tokenFile);
     const res = await httpFetch(`${this.o.url.replace(/\/+$/, "")}${REPORTS_PATH}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": id },
+      headers: { authorization, "content-type": "application/json", "idempotency-key": id },
       body,
       timeoutMs: 30_000,
       maxBytes: 1024 * 1024,

@@ -3,12 +3,18 @@ import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../core/errors.js";
 import { buildHosts, buildTargets, pinFleet } from "../builder/index.js";
 import { copyTo, signPaths } from "../nix/index.js";
-import { checkChannelName, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
+import { checkChannelName, expiryFrom, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
 import { writeFileAtomic } from "../core/atomic.js";
 
 /** Layout of a bundle directory: a signed manifest and a file binary cache of the closures. */
 export const BUNDLE_MANIFEST = "manifest.json";
 export const BUNDLE_CACHE = "cache";
+/**
+ * How long a bundle may be installed unless told otherwise: longer than a channel manifest's
+ * week, since a bundle travels by hand, yet bounded, so an old signed bundle found in a drawer
+ * does not stay good for ever (the machines refuse it after `expiresAt`).
+ */
+export const DEFAULT_BUNDLE_VALIDITY_MS = 30 * 24 * 3_600_000;
 
 export interface BundleOptions {
   repo?: string;
@@ -22,6 +28,8 @@ export interface BundleOptions {
   channel?: string;
   /** Default: seconds since the epoch, so a later bundle is newer on the host (no replay). */
   sequence?: number;
+  /** How long machines may install it (its signed `expiresAt`); default 30 days. */
+  validForMs?: number;
   builders?: string;
   onProgress?: (line: string) => void;
 }
@@ -57,14 +65,16 @@ export async function createBundle(o: BundleOptions): Promise<BundleReport> {
   say(`copying ${hosts.length} closure(s) to ${cache}`);
   await copyTo(`${cache}?compression=none`, hosts.map((h) => h.toplevel));
   await signPaths(hosts.map((h) => h.toplevel), key.file, { store: cache, recursive: true });
+  const now = new Date();
   const body: ManifestBody = {
     schema: MANIFEST_SCHEMA,
     channel,
-    sequence: o.sequence ?? Math.floor(Date.now() / 1000),
+    sequence: o.sequence ?? Math.floor(now.getTime() / 1000),
     version: pinned.source.version ?? "",
     commit: pinned.source.commit,
     ref: pinned.source.ref,
-    createdAt: new Date().toISOString(),
+    createdAt: now.toISOString(),
+    expiresAt: expiryFrom(now, o.validForMs ?? DEFAULT_BUNDLE_VALIDITY_MS),
     hosts: Object.fromEntries(hosts.map((h) => [h.name, { toplevel: h.toplevel, system: h.system }])),
     caches: [],
   };

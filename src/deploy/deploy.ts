@@ -8,7 +8,7 @@ import { signPaths } from "../nix/index.js";
 import type { DeployEvent, DeployReport, HostReport } from "./events.js";
 import { buildHostPlan, probeBuildHost } from "./build-host.js";
 import { deployHost, uploadSecrets } from "./host-deploy.js";
-import { probeHost, type HostFacts } from "./probe.js";
+import { probeHost, SudoPasswordNeeded, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
 import { closeMaster, parseSshTarget, type SshSettings, type SshTarget } from "./ssh.js";
@@ -40,7 +40,7 @@ export interface DeployOptions {
   signKeyFile?: string;
   /** Copy unsigned closures to root logins (a trusted Nix user takes them): an explicit opt-out. */
   noCheckSigs?: boolean;
-  /** Asked once, only when some host's SSH user is not root. Undefined: sudo without a password. */
+  /** Asked once, only when some host's sudo asks for a password (`again`: it was refused). Undefined: none to give. */
   sudoPassword?: (again: boolean) => Promise<string | undefined>;
   allowDowngrade?: boolean;
   force?: boolean;
@@ -94,22 +94,11 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     if (o.buildHost && o.builders) throw new UsageError("--build-host and --builders do not go together", "--build-host builds everything on that machine; --builders adds remote builders to this one");
     const buildHost = o.buildHost ? parseSshTarget("build host", o.buildHost) : undefined;
     if (buildHost) used.push(buildHost);
-    let elevation: Elevation = { kind: "root" };
-    if (nonRoot.length > 0) elevation = { kind: "sudo", password: await o.sudoPassword?.(false) };
-
     emit({ type: "phase", phase: "reach", detail: `${names.length} host(s)` });
     const facts = new Map<string, HostFacts>();
     const buildHostReached = buildHost ? probeBuildHost(buildHost, ssh).then(() => undefined, (e: unknown) => (isOscdError(e) ? e : new OscdError("probe-failed", `build host: ${String(e)}`))) : undefined;
-    let failures = await reach(names, sshTargets, ssh, elevation, o, facts, oscdOf);
-    const sudoRefused = [...failures.values()].some((e) => e.code === "sudo-refused");
-    if (sudoRefused && elevation.kind === "sudo" && o.sudoPassword) {
-      // Asked again at most once (a typo), then the hosts that still refuse are reported.
-      const again = await o.sudoPassword(true);
-      if (again !== undefined) {
-        elevation = { kind: "sudo", password: again };
-        failures = await reach([...failures.keys()], sshTargets, ssh, elevation, o, facts, oscdOf);
-      }
-    }
+    const elevations = await reachAll(names, sshTargets, ssh, o, facts, oscdOf);
+    const failures = elevations.failures;
     const buildHostError = await buildHostReached;
     if (buildHostError) failures.set("build host", buildHostError);
     if (failures.size > 0) {
@@ -125,13 +114,13 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
       for (const k of list) if (k.config.text !== undefined) emit({ type: "warning", host: n, message: `key ${k.name} is given as text in oscd.toml, so it is in git and in the source snapshot in the Nix store; use file or command` });
     }
     const keysBaseDir = localRepoDir(o.repo);
-    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation, oscd: oscdOf(name) });
+    const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation: elevations.of(name), oscd: oscdOf(name) });
     if (o.keysOnly) {
       const result = await rollout(names, { parallel: o.parallel, canary: 0, failFast: o.failFast }, async (name) => {
         const start = Date.now();
         const r = blank(name, facts.get(name), "done");
         try {
-          await uploadSecrets({ remote: remoteOf(name), secrets: secrets.get(name) ?? [] }, "all", keysBaseDir, (step, detail) => emit({ type: "host", host: name, step, detail }));
+          await uploadSecrets({ remote: remoteOf(name), secrets: secrets.get(name) ?? [], oscd: facts.get(name)?.oscd === true }, "all", keysBaseDir, (step, detail) => emit({ type: "host", host: name, step, detail }));
         } catch (e) {
           r.result = "failed";
           r.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: String(e) };
@@ -208,11 +197,46 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
 
 const REACH_AT_ONCE = 32;
 
+/**
+ * Reaches every host and learns how to be root there: root logins directly; other users try
+ * `sudo -n` first, and only the hosts whose sudo asks for a password get it (asked once per
+ * deploy; refused → asked again at most once, for the hosts that refused). A host whose sudo
+ * asks for nothing never receives the password.
+ */
+async function reachAll(
+  names: readonly string[],
+  targets: Map<string, SshTarget>,
+  ssh: SshSettings,
+  o: DeployOptions,
+  facts: Map<string, HostFacts>,
+  oscdOf: (host: string) => readonly string[],
+): Promise<{ failures: Map<string, OscdError>; of: (host: string) => Elevation }> {
+  const elevation = new Map<string, Elevation>(names.map((n) => [n, (targets.get(n) as SshTarget).user === "root" ? { kind: "root" } : { kind: "sudo" }]));
+  const failures = await reach(names, targets, ssh, elevation, o, facts, oscdOf);
+  const asking = [...failures].filter(([, e]) => e instanceof SudoPasswordNeeded).map(([n]) => n);
+  const retry = async (hosts: string[], again: boolean): Promise<string[]> => {
+    const password = await o.sudoPassword?.(again);
+    if (password === undefined) return [];
+    for (const n of hosts) {
+      failures.delete(n);
+      elevation.set(n, { kind: "sudo", password });
+    }
+    for (const [n, e] of await reach(hosts, targets, ssh, elevation, o, facts, oscdOf)) failures.set(n, e);
+    return hosts.filter((n) => failures.get(n)?.code === "sudo-refused");
+  };
+  if (asking.length > 0) {
+    const refused = await retry(asking, false);
+    // Asked again at most once (a typo), then the hosts that still refuse are reported.
+    if (refused.length > 0) await retry(refused, true);
+  }
+  return { failures, of: (n) => elevation.get(n) as Elevation };
+}
+
 async function reach(
   names: readonly string[],
   targets: Map<string, SshTarget>,
   ssh: SshSettings,
-  e: Elevation,
+  elevation: Map<string, Elevation>,
   o: DeployOptions,
   facts: Map<string, HostFacts>,
   oscdOf: (host: string) => readonly string[],
@@ -222,7 +246,7 @@ async function reach(
   // run at once (up to REACH_AT_ONCE), not --parallel at a time, which bounds the deploys.
   await eachLimited(names, Math.max(o.parallel, REACH_AT_ONCE), async (n) => {
     try {
-      facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, e, oscdOf(n)));
+      facts.set(n, await probeHost(targets.get(n) as SshTarget, ssh, elevation.get(n) as Elevation, oscdOf(n)));
       o.onEvent?.({ type: "host", host: n, step: "reached" });
     } catch (err) {
       failures.set(n, isOscdError(err) ? err : new OscdError("probe-failed", `${n}: ${String(err)}`));

@@ -9,7 +9,7 @@ import { FINAL_STATES, type TargetStatus } from "./target/index.js";
 import { rebootAndVerify, type RebootPolicy } from "./reboot.js";
 import { runProbes, type DeployerProbe, type ProbeSettings } from "./probes.js";
 import { diffOnHost } from "./remote-diff.js";
-import { destinationOf, secretContent, uploadSecret, type Secret } from "./secrets.js";
+import { destinationOf, secretContent, uploadKeys, type Secret } from "./secrets.js";
 
 export interface HostPlan {
   remote: Remote;
@@ -42,13 +42,18 @@ export interface HostDeployOptions {
   emit: (e: DeployEvent) => void;
 }
 
-/** Uploads the host's secrets of one kind (before or after activation). */
-export async function uploadSecrets(plan: Pick<HostPlan, "remote" | "secrets">, when: "before" | "after" | "all", baseDir: string, step: (s: string, d?: string) => void): Promise<void> {
+/**
+ * Uploads the host's secrets of one kind (before or after activation, or all for
+ * --keys-only), all in one call: through the host's oscd when it has one (`oscd: true`).
+ */
+export async function uploadSecrets(plan: Pick<HostPlan, "remote" | "secrets"> & { oscd: boolean }, when: "before" | "after" | "all", baseDir: string, step: (s: string, d?: string) => void): Promise<void> {
+  const keys: { secret: Secret; content: string }[] = [];
   for (const s of plan.secrets) {
     if (when !== "all" && s.config.upload !== when) continue;
     step("keys", `${s.name} → ${destinationOf(s)}`);
-    await uploadSecret(plan.remote, s, await secretContent(s, baseDir));
+    keys.push({ secret: s, content: await secretContent(s, baseDir) });
   }
+  await uploadKeys(plan.remote, plan.oscd, keys);
 }
 
 /**
@@ -71,7 +76,8 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
   try {
     step("copy", toplevel);
     await copyClosure(remote, toplevel, o);
-    await uploadSecrets(plan, "before", o.keysBaseDir, step);
+    const keysPlan = { ...plan, oscd: facts.oscd };
+    await uploadSecrets(keysPlan, "before", o.keysBaseDir, step);
     if (!facts.oscd) {
       const warning = "oscd is not installed on the host: bare steps (profile, switch-to-configuration), no guards, health checks or rollback";
       report.warnings.push(warning);
@@ -79,7 +85,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       step("switch", `bare switch-to-configuration ${o.mode}`);
       await bareActivate(remote, toplevel, o.mode);
       report.result = facts.currentSystem === toplevel && o.mode !== "boot" ? "unchanged" : "done";
-      await uploadSecrets(plan, "after", o.keysBaseDir, step);
+      await uploadSecrets(keysPlan, "after", o.keysBaseDir, step);
       return report;
     }
     if (o.diff) {
@@ -125,7 +131,7 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       await rebootAndVerify(remote, toplevel, o.reboot.command, o.reboot.timeoutMs, (d) => step("reboot", d));
       report.rebooted = true;
     }
-    if (report.result === "done" || report.result === "unchanged") await uploadSecrets(plan, "after", o.keysBaseDir, step);
+    if (report.result === "done" || report.result === "unchanged") await uploadSecrets(keysPlan, "after", o.keysBaseDir, step);
   } catch (e) {
     report.result = "failed";
     report.error = isOscdError(e) ? { code: e.code, message: e.message } : { code: "internal", message: e instanceof Error ? e.message : String(e) };

@@ -1,5 +1,5 @@
 import { commandLine, lastLine, sshRun, SshError, type SshSettings, type SshTarget } from "./ssh.js";
-import { elevatedScript, SUDO_REFUSED, type Elevation } from "./sudo.js";
+import { elevatedScript, SUDO_NEEDS_PASSWORD, SUDO_REFUSED, type Elevation } from "./sudo.js";
 import { OscdError } from "../core/errors.js";
 
 /** What the deployer learns about a host before building anything. */
@@ -15,9 +15,23 @@ export interface HostFacts {
 const MARK = "oscd-probe:";
 
 /**
+ * `sudo -n` on the host wants a password: the deployer asks for it (once per deploy) and
+ * probes again with it. Not a failure by itself.
+ */
+export class SudoPasswordNeeded extends OscdError {
+  constructor(t: SshTarget) {
+    super("sudo-refused", `${t.host}: sudo asks ${t.user} for a password and none was given`, {
+      hint: "run oscd deploy on a terminal to be asked for it, or pass --sudo-password-file (or OSCD_SUDO_PASSWORD_FILE)",
+      exitCode: 3,
+    });
+  }
+}
+
+/**
  * One SSH round trip per host (colmena #227: reachability before building): boot id, running
  * system, and whether oscd is installed (run as root: through sudo for other users, which
- * also proves the sudo password).
+ * also proves the sudo password). With `{ kind: "sudo" }` and no password this is `sudo -n`:
+ * a host whose sudo wants a password answers SudoPasswordNeeded, and nothing was sent to it.
  */
 export async function probeHost(t: SshTarget, s: SshSettings, e: Elevation, remoteOscd: readonly string[]): Promise<HostFacts> {
   const script = [
@@ -32,6 +46,7 @@ export async function probeHost(t: SshTarget, s: SshSettings, e: Elevation, remo
   const r = await sshRun(t, s, call.remote, { input: call.input, timeoutMs: 60_000 });
   if (r.exitCode === 255) throw new SshError(t.host, r, "unreachable");
   if (r.exitCode !== 0) {
+    if (e.kind === "sudo" && e.password === undefined && SUDO_NEEDS_PASSWORD.test(r.stderr)) throw new SudoPasswordNeeded(t);
     if (e.kind === "sudo" && SUDO_REFUSED.test(r.stderr)) {
       throw new OscdError("sudo-refused", `${t.host}: sudo refused ${t.user}: ${lastLine(r.stderr)}`, { hint: "check the sudo password and that the user may run commands as root", exitCode: 3 });
     }

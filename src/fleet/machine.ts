@@ -25,13 +25,13 @@ export const machineSchema = z
      * signed by one of them is built and activated.
      */
     allowedSignersPath: z.string().startsWith("/", "an absolute path").optional(),
-    gpgPublicKeyPaths: z.array(z.string().startsWith("/", "an absolute path")).default([]),
+    gpgPublicKeyPaths: z.array(z.string().startsWith("/", "an absolute path")).optional(),
     /** Every commit since the running release's, not only the new one, must be signed by those keys. */
-    requireSignedHistory: z.boolean().default(false),
+    requireSignedHistory: z.boolean().optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.requireSignedHistory && !c.allowedSignersPath && c.gpgPublicKeyPaths.length === 0) {
+    if (c.requireSignedHistory && !c.allowedSignersPath && !c.gpgPublicKeyPaths?.length) {
       ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
     }
   });

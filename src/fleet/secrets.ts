@@ -9,6 +9,18 @@ import { hostNameSchema, namedTable } from "./names.js";
  */
 const POSIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
+/** How a key lands on the host; the host's `oscd deploy-target put-keys` checks the same rules. */
+export const keyFileSchemas = {
+  /** Absolute path on the host (default /run/keys/<key>). */
+  destination: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/@+-]+$/, "an absolute path of letters, digits and ._/@+-")
+    .refine((p) => !p.split("/").includes(".."), "no '..' in the path"),
+  owner: z.string().regex(POSIX_NAME, "a user name"),
+  group: z.string().regex(POSIX_NAME, "a group name"),
+  mode: z.string().regex(/^0?[0-7]{3}$/, "an octal mode such as 0400"),
+};
+
 export const secretSchema = z
   .object({
     text: z.string().optional(),
@@ -16,15 +28,10 @@ export const secretSchema = z
     file: z.string().min(1).optional(),
     /** A command run on the deployer (argument array); its standard output is the secret. */
     command: z.array(z.string()).min(1).optional(),
-    /** Absolute path on the host (default /run/keys/<key>). */
-    destination: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._/@+-]+$/, "an absolute path of letters, digits and ._/@+-")
-      .refine((p) => !p.split("/").includes(".."), "no '..' in the path")
-      .optional(),
-    owner: z.string().regex(POSIX_NAME, "a user name").default("root"),
-    group: z.string().regex(POSIX_NAME, "a group name").default("root"),
-    mode: z.string().regex(/^0?[0-7]{3}$/, "an octal mode such as 0400").default("0400"),
+    destination: keyFileSchemas.destination.optional(),
+    owner: keyFileSchemas.owner.default("root"),
+    group: keyFileSchemas.group.default("root"),
+    mode: keyFileSchemas.mode.default("0400"),
     /** Uploaded before the activation (default) or after it succeeded. */
     upload: z.enum(["before", "after"]).default("before"),
   })

@@ -1,5 +1,4 @@
 import { OscdError } from "../core/errors.js";
-import { quoteUntrusted } from "./untrusted.js";
 import { signDetached, verifyDetached, type PublicKey, type SecretKey } from "./keys.js";
 import { STORE_DIR, isStorePath } from "./storepath.js";
 
@@ -20,9 +19,16 @@ export interface NarInfo {
   extra: [string, string][];
 }
 
+/**
+ * A narinfo that is not what Nix writes. The message names the line, never its content: a
+ * narinfo may be any file put where one was expected (a bundle's link to a root-only file).
+ */
 export class NarInfoFormatError extends OscdError {
-  constructor(message: string) {
-    super("narinfo-format", message, { hint: "the cache holds a damaged .narinfo file; upload the path again" });
+  constructor(
+    readonly reason: string,
+    readonly line?: number,
+  ) {
+    super("narinfo-format", line === undefined ? `narinfo ${reason}` : `narinfo line ${line}: ${reason}`, { hint: "the cache holds a damaged .narinfo file; upload the path again" });
   }
 }
 
@@ -30,11 +36,11 @@ const KNOWN = new Set(["StorePath", "URL", "Compression", "FileHash", "FileSize"
 // What Nix writes and signs: a sha256 in Nix's base-32 (52 characters, no e, o, t or u).
 const NAR_HASH = /^sha256:[0-9abcdfghijklmnpqrsvwxyz]{52}$/;
 
-function size(field: string, value: string | undefined): number | undefined {
+function size(field: string, value: string | undefined, line: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   // Decimal digits only: Number() would also take "0x10", "1e3", " 7" and "".
   const n = /^(?:0|[1-9][0-9]*)$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n)) throw new NarInfoFormatError(`narinfo ${field} is not a size: ${quoteUntrusted(value)}`);
+  if (!Number.isSafeInteger(n)) throw new NarInfoFormatError(`${field} is not a size`, line);
   return n;
 }
 
@@ -45,44 +51,46 @@ function size(field: string, value: string | undefined): number | undefined {
  */
 export function parseNarInfo(text: string): NarInfo {
   const fields = new Map<string, string>();
+  const lineOf = new Map<string, number>();
   const sigs: string[] = [];
   const extra: [string, string][] = [];
   const seen = new Set<string>();
-  for (const line of text.split("\n")) {
+  for (const [n, line] of text.split("\n").entries()) {
     if (line.trim() === "") continue;
     const i = line.indexOf(": ");
-    if (i <= 0) throw new NarInfoFormatError(`narinfo line without "key: value": ${quoteUntrusted(line)}`);
+    if (i <= 0) throw new NarInfoFormatError('is not "key: value"', n + 1);
     const k = line.slice(0, i);
     const v = line.slice(i + 2);
     if (k === "Sig") {
       sigs.push(v);
       continue;
     }
-    if (seen.has(k)) throw new NarInfoFormatError(`narinfo gives ${quoteUntrusted(k)} more than once`);
+    if (seen.has(k)) throw new NarInfoFormatError(`gives ${KNOWN.has(k) ? k : "a field"} more than once`, n + 1);
     seen.add(k);
+    lineOf.set(k, n + 1);
     if (KNOWN.has(k)) fields.set(k, v);
     else extra.push([k, v]);
   }
   const need = (k: string): string => {
     const v = fields.get(k);
-    if (v === undefined) throw new NarInfoFormatError(`narinfo has no ${k} field`);
+    if (v === undefined) throw new NarInfoFormatError(`has no ${k} field`);
     return v;
   };
-  const narSize = size("NarSize", need("NarSize")) ?? 0;
+  const narSize = size("NarSize", need("NarSize"), lineOf.get("NarSize")) ?? 0;
   const narHash = need("NarHash");
-  if (!NAR_HASH.test(narHash)) throw new NarInfoFormatError(`narinfo NarHash is not a base-32 sha256 hash: ${quoteUntrusted(narHash)}`);
+  if (!NAR_HASH.test(narHash)) throw new NarInfoFormatError("NarHash is not a base-32 sha256 hash", lineOf.get("NarHash"));
   const refs = (fields.get("References") ?? "").split(" ").filter(Boolean);
   for (const r of refs) {
-    if (!isStorePath(`${STORE_DIR}/${r}`)) throw new NarInfoFormatError(`narinfo reference ${quoteUntrusted(r)} is not the base name of a store path`);
+    if (!isStorePath(`${STORE_DIR}/${r}`)) throw new NarInfoFormatError("a reference is not the base name of a store path", lineOf.get("References"));
   }
   const storePath = need("StorePath");
-  if (!isStorePath(storePath)) throw new NarInfoFormatError(`narinfo StorePath ${quoteUntrusted(storePath)} is not a Nix store path`);
+  if (!isStorePath(storePath)) throw new NarInfoFormatError("StorePath is not a Nix store path", lineOf.get("StorePath"));
   return {
     storePath,
     url: need("URL"),
     compression: fields.get("Compression") ?? "bzip2",
     fileHash: fields.get("FileHash"),
-    fileSize: size("FileSize", fields.get("FileSize")),
+    fileSize: size("FileSize", fields.get("FileSize"), lineOf.get("FileSize")),
     narHash,
     narSize,
     references: refs,
@@ -105,7 +113,7 @@ export function formatNarInfo(n: NarInfo): string {
 
 /** What Nix signs: `1;<path>;<narHash>;<narSize>;<comma-separated full reference paths>`. */
 export function narInfoFingerprint(n: Pick<NarInfo, "storePath" | "narHash" | "narSize" | "references">): string {
-  if (!n.narHash.startsWith("sha256:")) throw new NarInfoFormatError(`NarHash must be a sha256 hash, got ${quoteUntrusted(n.narHash.slice(0, 20))}`);
+  if (!n.narHash.startsWith("sha256:")) throw new NarInfoFormatError("NarHash must be a sha256 hash");
   const refs = [...n.references].map((r) => (r.startsWith("/") ? r : `${STORE_DIR}/${r}`)).sort();
   return `1;${n.storePath};${n.narHash};${n.narSize};${refs.join(",")}`;
 }

@@ -47,8 +47,8 @@ export async function upgrade(req: UpgradeRequest): Promise<UpgradeResult> {
   const say = (step: string, detail: string) => req.onProgress?.(step, detail);
   const host = req.machine.host ?? hostname();
   const mirrorDir = join(layout.stateDir, "repo.git");
-  const requireHistory = req.requireSignedHistory ?? req.machine.requireSignedHistory;
-  if (requireHistory && !req.machine.allowedSignersPath && req.machine.gpgPublicKeyPaths.length === 0) {
+  const requireHistory = req.requireSignedHistory ?? req.machine.requireSignedHistory ?? false;
+  if (requireHistory && !req.machine.allowedSignersPath && !req.machine.gpgPublicKeyPaths?.length) {
     throw new UsageError("--require-signed-history needs the keys to check signatures with", "set allowedSignersPath or gpgPublicKeyPaths in /etc/oscd/machine.toml", "signed-history-no-keys");
   }
   return withHostLock(
@@ -137,7 +137,8 @@ async function checkSignatures(
   requireHistory: boolean,
   say: (step: string, detail: string) => void,
 ): Promise<void> {
-  const trust = await signatureTrustOf(req.machine, join(layout.stateDir, "gnupg"), "machine-config");
+  const keys = { allowedSignersPath: req.machine.allowedSignersPath, gpgPublicKeyPaths: req.machine.gpgPublicKeyPaths ?? [] };
+  const trust = await signatureTrustOf(keys, join(layout.stateDir, "gnupg"), "machine-config");
   if (trust.length === 0) return;
   if (pinned.spec.kind === "local") {
     throw new GuardError("source-unsigned", `${pinned.spec.path} is a working tree, not a signed commit, and this machine builds only commits signed by its keys (allowedSignersPath, gpgPublicKeyPaths)`, "commit and sign the change, push it, and upgrade from the remote");

@@ -78,16 +78,15 @@ beforeAll(async () => {
     hosts.set(name, h);
     const token = (await createToken(server.ctx.db, { kind: "host", host: name, channel: "main" })).token;
     await writeFile(h.path("/root/server-token"), token + "\n", { mode: 0o600 });
-    const url = new URL(`${server.url}/api/v1/channels/main/manifest`);
-    url.username = name;
-    url.password = token;
     agents.set(
       name,
       await AgentProcess.start(h, {
         hostname: name,
         trustedPublicKeys: [publicKey],
-        manifest: { urls: [url.toString()], pollInterval: 1, randomizedDelaySec: 0, longPollSeconds: 30 },
-        reports: { url: server.url, tokenFile: "/root/server-token", retryInterval: 1 },
+        // One setting for manifests and reports; the token stays in its file (sent as a Bearer header).
+        server: { url: server.url, tokenFile: "/root/server-token", channel: "main" },
+        manifest: { pollInterval: 1, randomizedDelaySec: 0, longPollSeconds: 30 },
+        reports: { retryInterval: 1 },
         health: { retries: 0 },
       }),
     );

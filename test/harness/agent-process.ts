@@ -14,7 +14,8 @@ export class AgentProcess {
     readonly logFile: string,
   ) {}
 
-  static async start(host: SimHost, config: unknown, opts: { env?: Record<string, string>; name?: string } = {}): Promise<AgentProcess> {
+  /** `wrap`: an argv prefix the agent runs under (e.g. a system call filter, syscall-filter.ts). */
+  static async start(host: SimHost, config: unknown, opts: { env?: Record<string, string>; name?: string; wrap?: string[] } = {}): Promise<AgentProcess> {
     await ensureBuilt();
     const name = opts.name ?? "agent";
     const configFile = `/root/${name}.json`;
@@ -25,7 +26,7 @@ export class AgentProcess {
     // systemd would): a killed agent leaves no zombie that still looks like a lock holder.
     const pidFile = `/root/${name}.pid`;
     await host.sh(["rm", "-f", pidFile]);
-    await host.sh(["sh", "-c", 'setsid sh -c \'"$@" & echo $! > "$0"; wait\' "$0" "$@" >>"$LOG" 2>&1 </dev/null &', pidFile, "node", OSCD_BIN, "agent", "--config", configFile], { env: { ...opts.env, LOG: logFile } });
+    await host.sh(["sh", "-c", 'setsid sh -c \'"$@" & echo $! > "$0"; wait\' "$0" "$@" >>"$LOG" 2>&1 </dev/null &', pidFile, ...(opts.wrap ?? []), "node", OSCD_BIN, "agent", "--config", configFile], { env: { ...opts.env, LOG: logFile } });
     let pid = 0;
     await waitFor(async () => (pid = Number((await readFile(host.path(pidFile), "utf8").catch(() => "")).trim())) > 0, 10_000, "the agent's pid");
     const r = { stdout: String(pid) };

@@ -9,5 +9,6 @@ export { buildFakeToplevel, uniqueMarker, tempDir, type FakeToplevelArgs } from 
 export { ensureBuilt, oscdOn, OSCD_BIN, REPO_ROOT } from "./oscd.js";
 export { deployFleet, deploySshArgs, oscdDeploy, DEPLOY_MACHINE_TOML, REMOTE_OSCD, type DeployFleet } from "./deploy-hosts.js";
 export { addSudoUser } from "./sudo-user.js";
+export { pidNamespace, sampleProcesses, type ProcessSample } from "./proc-sampler.js";
 export { ManifestServer } from "./manifest-server.js";
 export { AgentProcess, waitFor } from "./agent-process.js";

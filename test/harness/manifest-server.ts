@@ -13,7 +13,7 @@ import { join } from "node:path";
  */
 export class ManifestServer {
   longPoll = true;
-  requests: { url: string; status: number; ifNoneMatch?: string }[] = [];
+  requests: { url: string; status: number; ifNoneMatch?: string; authorization?: string }[] = [];
   private waiters = new Set<() => void>();
   private stopped = false;
   private server: Server | undefined;
@@ -23,7 +23,7 @@ export class ManifestServer {
   static async start(root: string, host = "127.0.0.1", port = 0): Promise<ManifestServer> {
     const s = new ManifestServer(root);
     s.server = createServer((req, res) => {
-      void s.handle(req.url ?? "/", req.headers["if-none-match"] as string | undefined).then(({ status, body, etag }) => {
+      void s.handle(req.url ?? "/", req.headers["if-none-match"] as string | undefined, req.headers.authorization).then(({ status, body, etag }) => {
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (etag) headers.etag = etag;
         if (s.longPoll) headers["x-oscd-long-poll"] = "1";
@@ -55,7 +55,7 @@ export class ManifestServer {
     }
   }
 
-  private async handle(rawUrl: string, ifNoneMatch: string | undefined): Promise<{ status: number; body?: string; etag?: string }> {
+  private async handle(rawUrl: string, ifNoneMatch: string | undefined, authorization: string | undefined): Promise<{ status: number; body?: string; etag?: string }> {
     const u = new URL(rawUrl, "http://x");
     const wait = this.longPoll ? Math.min(Number(u.searchParams.get("wait") ?? "0") || 0, 600) : 0;
     const deadline = Date.now() + wait * 1000;
@@ -63,7 +63,7 @@ export class ManifestServer {
       const f = await this.read(u.pathname);
       const status = !f ? 404 : ifNoneMatch && ifNoneMatch === f.etag ? 304 : 200;
       if (status !== 304 || Date.now() >= deadline || this.stopped) {
-        this.requests.push({ url: rawUrl, status, ifNoneMatch });
+        this.requests.push({ url: rawUrl, status, ifNoneMatch, ...(authorization ? { authorization } : {}) });
         return status === 200 ? { status, body: f!.body, etag: f!.etag } : { status, etag: f?.etag };
       }
       await new Promise<void>((resolve) => {

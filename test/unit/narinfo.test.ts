@@ -69,4 +69,25 @@ describe("narinfo strictness (issue 9)", () => {
     expect(err).toBeInstanceOf(NarInfoFormatError);
     expect(err?.message).not.toMatch(/[\r\n\u2028]/);
   });
+
+  it("names the line of what is wrong, never its content (a narinfo may be any file put in its place)", () => {
+    const cases: [string, RegExp][] = [
+      [`StorePath: /nix/store/5clznwb8h5c67fv278ck73l9qigdaf0n-x\nroot:$6$SECRET-hash:19000\n`, /^narinfo line 2: is not "key: value"$/],
+      [TEXT.replace("NarSize: 456", "NarSize: SECRET"), /^narinfo line \d+: NarSize is not a size$/],
+      [TEXT + "SECRET-key: a\nSECRET-key: b\n", /^narinfo line \d+: gives a field more than once$/],
+      [TEXT.replace(/NarHash: .*/, "NarHash: sha256:SECRET"), /^narinfo line \d+: NarHash is not a base-32 sha256 hash$/],
+      [TEXT.replace(/References: .*/, "References: SECRET/../x"), /^narinfo line \d+: a reference is not the base name of a store path$/],
+    ];
+    for (const [text, message] of cases) {
+      let err: unknown;
+      try {
+        parseNarInfo(text);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(NarInfoFormatError);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain("SECRET");
+    }
+  });
 });

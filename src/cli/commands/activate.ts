@@ -17,6 +17,7 @@ interface ActivateOptions {
   releaseVersion?: string;
   allowDowngrade?: boolean;
   allowNoExpiry?: boolean;
+  allowExpired?: boolean;
   allowUncheckedHost?: boolean;
   allowUncheckedMachineId?: boolean;
   allowUncheckedVersion?: boolean;
@@ -37,7 +38,8 @@ export function registerActivate(program: Command): void {
     .addOption(new Option("--manifest <file|url>", "take the system and its release facts from a signed channel manifest (file path or http(s) URL)").conflicts("releaseVersion"))
     .option("--release-version <version>", "the version of the toplevel, for the downgrade check (without --manifest)")
     .option("--allow-downgrade", "accept a release older than the running one")
-    .option("--allow-no-expiry", "accept a manifest without expiresAt (published by an oscd before expiry existed)")
+    .option("--allow-no-expiry", "accept a manifest or bundle without expiresAt (made by an oscd before expiry existed)")
+    .option("--allow-expired", "with --bundle: accept a bundle whose expiresAt has passed (every other check still applies)")
     .option("--allow-unchecked-host", "accept a toplevel that names no host (no etc/hostname), so the host check cannot be made")
     .option("--allow-unchecked-machine-id", "accept a toplevel pinned to a machine id that cannot be compared with this machine's")
     .option("--allow-unchecked-version", "accept a system whose version cannot be compared with the running release (not semver, or not given)")
@@ -66,6 +68,8 @@ What is checked:
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
     release (unless --allow-downgrade); it has not expired (expiresAt, 5 minutes of clock skew
     tolerated; one without expiresAt is refused unless --allow-no-expiry).
+  with --bundle: the same for the bundle's manifest (an expired bundle is refused unless
+    --allow-expired), and every narinfo and NAR: regular files, signed, the exact hash.
   with --release-version: that version is not older than the running release.
   A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
   with none of --manifest, --bundle, --release-version: nothing says which release the
@@ -78,6 +82,7 @@ a refusal by a guard exits 3.`,
     )
     .action(async (toplevelArg: string | undefined, o: ActivateOptions) => {
       if (o.bundle !== undefined) return activateFromBundle(toplevelArg, o);
+      if (o.allowExpired) throw new UsageError("--allow-expired goes with --bundle", "a channel manifest that expired is refused: publish again (oscd publish --refresh)");
       if (toplevelArg === undefined && o.manifest === undefined) throw new UsageError("oscd activate needs a toplevel store path, --manifest or --bundle", "see oscd activate --help");
       if (o.releaseVersion !== undefined && !/^[\x21-\x7e]{1,128}$/.test(o.releaseVersion)) throw new UsageError("--release-version must be one word of printable characters", "e.g. --release-version 1.2.0");
       const machine = await loadMachineConfig(o.config);
@@ -131,6 +136,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     trustedPublicKeys: machine.trustedPublicKeys,
     health: healthSchema.parse(machine.health ?? {}),
     ...guardFlags(o),
+    checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },
     onProgress: progressPrinter(!o.quiet && !o.json),
   });
   if (o.json) printJson(result);

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { configFlags, controlEvents, controlRequest, flagSettings, resolveAgentConfig, runAgent, type AgentFlags, type ConfigFlag } from "../../agent/index.js";
+import { configFlags, controlEvents, controlRequest, describeEndpoints, flagSettings, resolveAgentConfig, runAgent, type AgentFlags, type ConfigFlag } from "../../agent/index.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 import { printJson } from "../output.js";
@@ -30,7 +30,7 @@ export function registerAgent(program: Command): void {
     .command("agent")
     .description("the pull agent: follow signed manifests and git branches, and move this machine with the activation engine")
     .option("--config <file>", "the agent's JSON configuration (written by the NixOS module)")
-    .option("--check-config <file>", "validate a configuration file and print the effective configuration as JSON")
+    .option("--check-config <file>", "validate a configuration file and print the effective configuration as JSON, with the endpoints it derives")
     .option("--manifest-url <url>", "shortcut: a channel manifest URL (file, http, https); repeat for mirrors", collect)
     .option("--channel <name>", "shortcut: the manifest channel")
     .option("--poll-interval <seconds>", "shortcut: seconds between manifest polls", number)
@@ -44,7 +44,12 @@ Every key of the configuration file also has a flag of its own, its path in keba
 (manifest.pollInterval: --manifest-poll-interval 5; exporter.enable: --exporter-enable false);
 lists repeat the flag, lists of objects take one JSON object each (--remotes '{"name":"x","url":"/srv/fleet"}').
 A flag replaces the file's value at its path; the rest of the file stays. The full flags are
-applied after the shortcuts. --check-config prints the effective configuration.
+applied after the shortcuts. --check-config prints the effective configuration and, under
+"endpoints" (not a setting), the URLs the agent will ask and what it sends: a token read from
+a file shows as "Bearer <from tokenFile>"; the file is not read.
+
+With a control server (oscd server), one setting gives both URLs and the token:
+  "server": { "url": "https://oscd.example.org", "tokenFile": "/run/credentials/oscd-agent.service/server-token", "channel": "main" }
 
 Examples:
   oscd agent --config /etc/oscd/agent.json
@@ -54,7 +59,10 @@ Examples:
     .action(async (o: AgentOptions & Record<string, unknown>) => {
       const settings = flagSettings(o, (f) => byFlag.get(f.flag) as string);
       const flags: AgentFlags = { manifestUrl: o.manifestUrl, channel: o.channel, pollInterval: o.pollInterval, trustedPublicKey: o.trustedPublicKey, remote: o.remote, exporter: o.exporter, settings };
-      if (o.checkConfig) return printJson(await resolveAgentConfig(o.checkConfig, flags));
+      if (o.checkConfig) {
+        const config = await resolveAgentConfig(o.checkConfig, flags);
+        return printJson({ ...config, endpoints: describeEndpoints(config) });
+      }
       const config = await resolveAgentConfig(o.config, flags);
       await runAgent(config, program.version() ?? "unknown");
     });

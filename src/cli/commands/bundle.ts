@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { createBundle } from "../../deploy/index.js";
+import { parseValidity } from "../../publish/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, table } from "../output.js";
 
@@ -11,6 +12,7 @@ interface BundleFlags {
   key?: string;
   channel?: string;
   sequence?: number;
+  validFor: string;
   builders?: string;
   stateDir?: string;
   rootsDir?: string;
@@ -28,6 +30,7 @@ export function registerBundle(program: Command): void {
     .option("--key <file>", "the fleet's Nix secret key file (default: $OSCD_SIGNING_KEY_FILE)")
     .option("--channel <name>", "the manifest's channel (the host refuses a sequence not newer than the last it applied from it)", "bundle")
     .option("--sequence <n>", "the manifest's sequence (default: seconds since 1970)", positiveInt)
+    .option("--valid-for <duration>", "how long machines may install the bundle (its signed expiresAt): 12h, 30d, 8w (10m to 366d)", "30d")
     .option("--builders <spec>", "Nix remote builders")
     .option("--state-dir <dir>", "where oscd keeps its git mirror")
     .option("--roots-dir <dir>", "GC root directory for the build results")
@@ -37,10 +40,11 @@ export function registerBundle(program: Command): void {
       `
 Examples:
   oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
-  oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0
+  oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0 --valid-for 8w
 
 On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
-before importing anything, then activates through the engine.`,
+before importing anything, then activates through the engine. A bundle expires (30 days
+unless --valid-for): machines refuse it afterwards unless told --allow-expired.`,
     )
     .action(async (o: BundleFlags) => {
       const r = await createBundle({
@@ -51,12 +55,13 @@ before importing anything, then activates through the engine.`,
         keyFile: o.key,
         channel: o.channel,
         sequence: o.sequence,
+        validForMs: parseValidity(o.validFor),
         builders: o.builders,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
         onProgress: o.json ? undefined : (l) => process.stderr.write(`oscd: ${l}\n`),
       });
-      if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, hosts: r.hosts });
-      else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence})\n`);
+      if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, expiresAt: r.manifest.expiresAt, hosts: r.hosts });
+      else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence}, expires ${r.manifest.expiresAt})\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, type TargetStatus } from "../../deploy/target/index.js";
+import { confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment, runTargetDeployment, settledStatus, startTargetDeployment, checkDeploymentId, readKeyRequest, writeKeys, type TargetStatus } from "../../deploy/target/index.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
 
 function seconds(v: string): number {
@@ -110,6 +110,12 @@ oscd deploy runs these over SSH; you rarely need them by hand.`,
     .action(async (id: string, o: { reason: string }) => {
       line(await rejectTargetDeployment(checkDeploymentId(id), o.reason));
       await followTargetDeployment(id, { onStatus: line });
+    });
+  cmd
+    .command("put-keys")
+    .description("write the keys given as JSON lines on standard input (destination, owner, group, mode, content), never through a link another user can change")
+    .action(async () => {
+      await writeKeys(await readKeyRequest(process.stdin));
     });
   cmd
     .command("status")

@@ -5,6 +5,7 @@
  */
 export { startTargetDeployment, confirmTargetDeployment, followTargetDeployment, rejectTargetDeployment } from "./start.js";
 export { runTargetDeployment, settledStatus } from "./run.js";
+export { readKeyRequest, writeKeys, writeKey, parseKeyRequests, type KeyWrite } from "./keys.js";
 export {
   checkDeploymentId,
   deployDir,

@@ -1,5 +1,5 @@
 import { access, readFile } from "node:fs/promises";
-import { OscdError, isOscdError } from "../../core/errors.js";
+import { GuardError, OscdError, isOscdError } from "../../core/errors.js";
 import { activate, hostStatus, readGenerationRecords, RolledBackError, withHostLock, DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
 import { currentGeneration } from "../../nix/index.js";
 import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
@@ -18,8 +18,7 @@ const RUNNER_START_GRACE_MS = 60_000;
  */
 export async function runTargetDeployment(id: string, layout: HostLayout = DEFAULT_LAYOUT): Promise<TargetStatus> {
   const f = targetFiles(id, layout);
-  const raw = await readJsonFile<unknown>(f.request);
-  if (raw === undefined) throw new OscdError("no-such-deployment", `no request for deployment ${id}`);
+  const raw = await readRequest(id, f.request);
   let status: TargetStatus = { id, state: "activating", pid: process.pid, startTime: await processStartTime(process.pid), updatedAt: new Date().toISOString() };
   // Writes are chained so a later status can never be overwritten by an earlier one.
   let written: Promise<void> = Promise.resolve();
@@ -31,6 +30,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
   };
   let req: TargetRequest;
   try {
+    if (raw instanceof OscdError) throw raw;
     req = parseTargetRequest(id, raw);
   } catch (e) {
     const error = isOscdError(e) ? { code: e.code, message: e.message, exitCode: e.exitCode } : { code: "internal", message: String(e), exitCode: 1 };
@@ -83,6 +83,27 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
   return status;
 }
 
+const MAX_REQUEST_BYTES = 1 << 20;
+
+/**
+ * The request as the start script wrote it from the SSH session's input. Whatever it holds
+ * that is not the deployer's JSON is refused as `bad-deploy-request` quoting none of it: it may
+ * be anything that reached that input (JSON.parse's own message quotes the first characters).
+ */
+async function readRequest(id: string, path: string): Promise<unknown> {
+  const text = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") throw new OscdError("no-such-deployment", `no request for deployment ${id}`);
+    throw e;
+  });
+  const refused = (why: string) => new GuardError("bad-deploy-request", `deployment ${id}: the request is refused: ${why} (${text.length} bytes, not shown)`, "start deployments with oscd deploy or oscd deploy-target start");
+  if (text.length > MAX_REQUEST_BYTES) return refused("larger than 1 MiB");
+  try {
+    return JSON.parse(text.toString("utf8")) as unknown;
+  } catch {
+    return refused("it is not JSON");
+  }
+}
+
 async function awaitConfirmation(f: { confirmed: string; rejected: string }, timeoutMs: number, put: (p: Partial<TargetStatus>) => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await put({ state: "awaiting-confirm", step: "confirm", detail: `waiting ${Math.round(timeoutMs / 1000)}s for a confirmation over a new connection`, confirmBy: new Date(deadline).toISOString() });
@@ -126,7 +147,8 @@ export async function settledStatus(id: string, layout: HostLayout = DEFAULT_LAY
   // Another start (`oscd recover` at boot, say) may have finished it already: its history says how.
   let outcome = recovery?.outcome;
   if (outcome === undefined) {
-    const req = await readJsonFile<TargetRequest>(targetFiles(id, layout).request);
+    // A request that is not JSON was refused before it could activate anything.
+    const req = await readJsonFile<TargetRequest>(targetFiles(id, layout).request).catch(() => undefined);
     const last = (await hostStatus(layout)).lastDeployment;
     if (req && last && last.toplevel === req.toplevel && last.recovered && (last.state === "rolled-back" || last.state === "committed" || last.state === "aborted")) outcome = last.state;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { GuardError, UsageError } from "../../core/errors.js";
+import { GuardError, OscdError, UsageError } from "../../core/errors.js";
 import { writeFileAtomic } from "../../core/atomic.js";
 import { DEFAULT_LAYOUT, type HostLayout } from "../../activate/index.js";
 import { hostNameSchema, operationSchema } from "../../fleet/index.js";
@@ -50,12 +50,32 @@ export const targetRequestSchema = z
 
 export type TargetRequest = z.infer<typeof targetRequestSchema>;
 
+/**
+ * What is wrong with a field, in words that quote none of the request: zod's own messages
+ * for unknown keys and enum values repeat what they were given, and a request may hold
+ * anything that reached the start script's input.
+ */
+function issueText(i: z.ZodIssue): string {
+  switch (i.code) {
+    case "unrecognized_keys":
+      return `${i.keys.length} unknown field(s)`;
+    case "invalid_enum_value":
+      return `not one of ${i.options.join(", ")}`;
+    case "invalid_type":
+      return `expected ${i.expected}, got ${i.received}`;
+    case "invalid_literal":
+      return "not the expected value";
+    default:
+      return i.message;
+  }
+}
+
 /** The request of deployment `id`, checked; a request that is not what the deployer sends is refused. */
 export function parseTargetRequest(id: string, raw: unknown): TargetRequest {
   const r = targetRequestSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new GuardError("bad-deploy-request", `deployment ${id}: the request is refused: ${i ? `${i.path.join(".") || "request"}: ${i.message}` : "malformed"}`, "start deployments with oscd deploy or oscd deploy-target start");
+    throw new GuardError("bad-deploy-request", `deployment ${id}: the request is refused: ${i ? `${i.path.join(".") || "request"}: ${issueText(i)}` : "malformed"}`, "start deployments with oscd deploy or oscd deploy-target start");
   }
   if (r.data.id !== id) throw new GuardError("bad-deploy-request", `deployment ${id}: the request names deployment ${r.data.id}`, "start deployments with oscd deploy or oscd deploy-target start");
   return r.data;
@@ -106,12 +126,19 @@ export const targetFiles = (id: string, layout: HostLayout = DEFAULT_LAYOUT) => 
   return { dir, request: join(dir, "request.json"), status: join(dir, "status.json"), confirmed: join(dir, "confirmed"), rejected: join(dir, "rejected"), log: join(dir, "log") };
 };
 
+/** A JSON file of a deployment; one that is not JSON is an error that quotes none of it. */
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, "utf8")) as T;
+    text = await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new OscdError("deploy-state-corrupt", `${path} is not JSON (${text.length} characters, not shown)`, { hint: "the deployment's files on the host were changed or cut short; deploy again (a new deployment gets a new directory)" });
   }
 }
 

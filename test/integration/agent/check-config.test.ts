@@ -14,8 +14,9 @@ describe("oscd agent --check-config", () => {
     await writeFile(file, JSON.stringify({ trustedPublicKeys: [KEY], manifest: { urls: ["file:///srv/cache/channels/main.json"] }, remotes: [{ name: "local", url: "/srv/fleet" }] }));
     const ok = await oscd(["agent", "--check-config", file]);
     expect(ok.exitCode).toBe(0);
-    const c = json<{ manifest: { channel: string; pollInterval: number }; remotes: { branches: { testing: { name: string } } }[]; controlSocket: string }>(ok);
+    const c = json<{ manifest: { channel: string; pollInterval: number }; remotes: { branches: { testing: { name: string } } }[]; controlSocket: string; endpoints: unknown }>(ok);
     expect(c.manifest).toMatchObject({ channel: "main", pollInterval: 60 });
+    expect(c.endpoints).toEqual({ manifest: [{ url: "file:///srv/cache/channels/main.json" }] });
     expect(c.remotes[0]?.branches.testing.name).toBe("testing-{hostname}");
     expect(c.controlSocket).toBe("/run/oscd/agent.sock");
 
@@ -25,6 +26,33 @@ describe("oscd agent --check-config", () => {
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toContain(`oscd: error[agent-config]: ${file}: manifest: unknown key(s) pollIntervall`);
     expect(bad.stderr).toMatch(/^hint: /m);
+  });
+
+  it("with a server: the URLs it derives and `<from tokenFile>` where the token goes; the token itself is never read or printed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "oscd-agent-check-"));
+    const tokenFile = join(dir, "server-token");
+    await writeFile(tokenFile, "oscd_abc_TOKENSECRET\n", { mode: 0o600 });
+    const file = join(dir, "agent.json");
+    await writeFile(file, JSON.stringify({ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org", tokenFile, channel: "stable" }, manifest: { urls: ["https://cdn.example.org/stable.json"] } }));
+    const ok = await oscd(["agent", "--check-config", file]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(`${ok.stdout}${ok.stderr}`).not.toContain("TOKENSECRET");
+    const c = json<{ server: unknown; manifest: { channel: string }; endpoints: unknown }>(ok);
+    expect(c.server).toEqual({ url: "https://oscd.example.org", tokenFile, channel: "stable" });
+    expect(c.manifest.channel).toBe("stable");
+    expect(c.endpoints).toEqual({
+      manifest: [{ url: "https://oscd.example.org/api/v1/channels/stable/manifest", authorization: "Bearer <from tokenFile>" }, { url: "https://cdn.example.org/stable.json" }],
+      reports: { url: "https://oscd.example.org/api/v1/reports", authorization: "Bearer <from tokenFile>" },
+    });
+
+    // The old way, the token in the URL, is refused with its own code; the token is not repeated.
+    await writeFile(file, JSON.stringify({ trustedPublicKeys: [KEY], manifest: { urls: ["https://web1:oscd_abc_TOKENSECRET@oscd.example.org/api/v1/channels/main/manifest"] } }));
+    const bad = await oscd(["agent", "--check-config", file]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toContain(`oscd: error[url-credentials]: ${file}: manifest.urls.0: the URL has credentials in it`);
+    expect(bad.stderr).toMatch(/^hint: .*tokenFile/m);
+    expect(bad.stderr).not.toContain("TOKENSECRET");
   });
 
   it("refuses requireSignedHistory without the keys to check it with", async () => {
@@ -70,31 +98,40 @@ describe("oscd agent: every configuration key is a flag", () => {
       postDeploymentCommand: ["/bin/true"],
       controlSocket: "/run/oscd/agent.sock",
       exporter: { enable: true, listenAddress: "127.0.0.1", port: 4243 },
-      reports: { url: "https://control.example.org", tokenFile: "/etc/oscd/token", retryInterval: 10 },
+      server: { url: "https://control.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main" },
+      reports: { retryInterval: 10 },
       backoff: { initial: 2, max: 300 },
       logLevel: "info",
       diff: false,
     };
+    // Reports go to the server when there is one; without it they name their own URL and token file.
+    const { server: _s, ...withoutServer } = everything;
+    const ownReports = { ...withoutServer, reports: { url: "https://control.example.org", tokenFile: "/etc/oscd/token", retryInterval: 10 } };
     const flags = new Map(configFlags().map((f) => [f.path.join("."), f.flag]));
-    // Every key of the schema appears in `everything` (check-config would refuse an unknown one).
-    expect(leafPaths(everything).filter((p) => !flags.has(p))).toEqual([]);
-    expect([...flags.keys()].filter((p) => !leafPaths(everything).includes(p))).toEqual([]);
+    const covered = [...leafPaths(everything), ...leafPaths(ownReports)];
+    // Every key of the schema appears in one of the two (check-config would refuse an unknown one).
+    expect(covered.filter((p) => !flags.has(p))).toEqual([]);
+    expect([...flags.keys()].filter((p) => !covered.includes(p))).toEqual([]);
 
-    // Each flag on its own, with the value from `everything`, gives that value.
-    const args: string[] = [];
-    for (const f of configFlags()) {
-      const v = f.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], everything);
-      if (Array.isArray(v)) for (const item of v) args.push(f.flag, typeof item === "string" ? item : JSON.stringify(item));
-      else args.push(f.flag, String(v));
-    }
     const dir = await mkdtemp(join(tmpdir(), "oscd-agent-flags-"));
     const empty = join(dir, "empty.json");
     await writeFile(empty, "{}");
-    const r = await oscd(["agent", "--check-config", empty, ...args]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    // An empty list is no flag at all: health (a partial object) then has no such key.
-    const { commands: _c, http: _h, ...health } = everything.health;
-    expect(json(r)).toEqual({ ...everything, health });
+    for (const config of [everything, ownReports]) {
+      // Each flag on its own, with the value from the configuration, gives that value.
+      const args: string[] = [];
+      for (const f of configFlags()) {
+        const v = f.path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], config);
+        if (v === undefined) continue;
+        if (Array.isArray(v)) for (const item of v) args.push(f.flag, typeof item === "string" ? item : JSON.stringify(item));
+        else args.push(f.flag, String(v));
+      }
+      const r = await oscd(["agent", "--check-config", empty, ...args]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      // An empty list is no flag at all: health (a partial object) then has no such key.
+      const { commands: _c, http: _h, ...health } = config.health;
+      const { endpoints: _e, ...effective } = json<Record<string, unknown>>(r);
+      expect(effective).toEqual({ ...config, health });
+    }
   });
 
   it("a flag replaces the file's value at its path and keeps the rest of the file; shortcuts come first, full flags win", async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { manifestEndpoints, parseAgentConfig } from "../../../src/agent/index.js";
 import { ManifestSource } from "../../../src/agent/manifest-source.js";
 import { Outbox } from "../../../src/agent/outbox.js";
 import { serializeManifest } from "../../../src/manifest/index.js";
@@ -32,14 +33,21 @@ async function eventually<T>(f: () => Promise<T>, ok: (v: T) => boolean, what: s
 }
 
 describe("the agent's client code against the server", () => {
-  it("ManifestSource reads the host's manifest with the token in the URL, learns long-poll, and is woken by a rollout", async () => {
+  it("ManifestSource reads the host's manifest from the URL `server` derives, with the token from its file as a Bearer header, learns long-poll, and is woken by a rollout", async () => {
     const token = await s.hostToken("web1", { channel: "main" });
     await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 1, ["web1", "web2"])) });
     await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 2, ["web1", "web2"])) });
-    const u = new URL(s.url + "/api/v1/channels/main/manifest");
-    u.username = "web1";
-    u.password = token;
-    const src = new ManifestSource([u.toString()], { timeoutMs: 10_000, longPollSeconds: 60 });
+    const tokenFile = join(dir, "web1.server-token");
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const config = parseAgentConfig({ trustedPublicKeys: ["fleet-1:5U2xWEanFJNHDeA0f4BvqSvVvc3KLMRVa2bJxPPz4Z8="], server: { url: s.url, tokenFile, channel: "main" } });
+
+    // A token the server does not know is refused, and nothing is served.
+    writeFileSync(tokenFile, "oscd_nosuchid_" + "a".repeat(43));
+    const refused = (await new ManifestSource(manifestEndpoints(config), { timeoutMs: 10_000, longPollSeconds: 0 }).fetch().catch((e: unknown) => e)) as Error;
+    expect(refused.message).toMatch(/HTTP 401/);
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+
+    const src = new ManifestSource(manifestEndpoints(config), { timeoutMs: 10_000, longPollSeconds: 60 });
     const first = await src.fetch();
     expect(first.kind).toBe("new");
     expect(JSON.parse((first as { text: string }).text).sequence).toBe(1);

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AgentConfigError, branchName, loadAgentConfig, parseAgentConfig, resolveAgentConfig } from "../../../src/agent/index.js";
+import { AgentConfigError, UrlCredentialsError, branchName, describeEndpoints, loadAgentConfig, manifestEndpoints, parseAgentConfig, reportTarget, resolveAgentConfig } from "../../../src/agent/index.js";
 
 const KEY = "fleet-1:5U2xWEanFJNHDeA0f4BvqSvVvc3KLMRVa2bJxPPz4Z8=";
 const minimal = { trustedPublicKeys: [KEY], manifest: { urls: ["https://cache.example.org/channels/main.json"] } };
@@ -53,13 +53,77 @@ describe("agent configuration", () => {
     [{ ...minimal, switchWindows: [{ lower: "25:00", upper: "04:00" }] }, "switchWindows.0.lower: a time of day HH:MM"],
     [{ ...minimal, manifest: { urls: ["ftp://x/main.json"] } }, "manifest.urls.0: a file://, http:// or https:// URL"],
     [{ ...minimal, trustedPublicKeys: [] }, "trustedPublicKeys: a manifest source needs at least one trusted key"],
-    [{}, "manifest: configure a manifest source, git remotes, or both"],
+    [{}, "server: configure a manifest source (server or manifest.urls), git remotes, or both"],
+    [{ trustedPublicKeys: [KEY], manifest: { pollInterval: 5 }, remotes: [{ name: "o", url: "/x" }] }, "manifest.urls: no manifest URL and no server"],
+    [{ server: { url: "https://oscd.example.org", tokenFile: "/run/t" } }, "trustedPublicKeys: a manifest source needs at least one trusted key"],
+    [{ ...minimal, trustedPublicKeys: ["k:abc"] }, "trustedPublicKeys.0"],
+    [{ ...minimal, trustedPublicKeys: ["fleet-1:AAAA"] }, "trustedPublicKeys.0"],
+    [{ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org/?x=1", tokenFile: "/run/t" } }, "server.url: an http:// or https:// URL without query or fragment"],
+    [{ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org", tokenFile: "token" } }, "server.tokenFile: an absolute path"],
+    [{ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org", tokenFile: "/run/t", token: "oscd_x" } }, "server: unknown key(s) token"],
+    [{ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org", tokenFile: "/run/t", channel: "beta" }, manifest: { channel: "main" } }, "manifest.channel: main differs from server.channel beta"],
+    [{ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org", tokenFile: "/run/t" }, reports: { url: "https://other.example.org" } }, "reports.url: reports go to server.url with server.tokenFile"],
+    [{ ...minimal, reports: { url: "https://oscd.example.org" } }, "reports.tokenFile: reports need url and tokenFile (or set server)"],
     [{ remotes: [{ name: "a", url: "/x" }, { name: "a", url: "/y" }] }, "remotes.1.name: remote a is listed twice"],
     [{ ...minimal, manifest: { ...minimal.manifest, pollInterval: 0 } }, "manifest.pollInterval"],
     [{ ...minimal, stateDir: "relative" }, "stateDir: an absolute path"],
     [{ ...minimal, postDeploymentCommand: "echo hi" }, "postDeploymentCommand"],
   ])("refuses %j naming the key", (raw, expected) => {
     expect(refusal(raw)).toContain(expected);
+  });
+
+  it("--check-config parses trusted keys as keys: a name and a 32-byte ed25519 key, not any base64", () => {
+    // The old rule (name:base64) accepted both of these; neither can check a signature.
+    expect(() => parseAgentConfig({ ...minimal, trustedPublicKeys: ["k:abc"] })).toThrow(AgentConfigError);
+    expect(() => parseAgentConfig({ ...minimal, trustedPublicKeys: [`k:${Buffer.alloc(31).toString("base64")}`] })).toThrow(/trustedPublicKeys\.0/);
+    expect(parseAgentConfig(minimal).trustedPublicKeys).toEqual([KEY]);
+  });
+
+  it("a server alone is a manifest source and a report target: URLs from one setting, the token from its file", () => {
+    const c = parseAgentConfig({ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token" } });
+    expect(c.server).toEqual({ url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main" });
+    expect(c.manifest).toMatchObject({ urls: [], channel: "main", pollInterval: 60, longPollSeconds: 55 });
+    expect(manifestEndpoints(c)).toEqual([{ url: "https://oscd.example.org/api/v1/channels/main/manifest", tokenFile: "/run/credentials/oscd-agent.service/server-token" }]);
+    expect(reportTarget(c)).toEqual({ url: "https://oscd.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", retryInterval: 10 });
+    expect(describeEndpoints(c)).toEqual({
+      manifest: [{ url: "https://oscd.example.org/api/v1/channels/main/manifest", authorization: "Bearer <from tokenFile>" }],
+      reports: { url: "https://oscd.example.org/api/v1/reports", authorization: "Bearer <from tokenFile>" },
+    });
+  });
+
+  it("one channel for the server and its mirrors, from either setting; mirrors come after the server and get no token", () => {
+    const server = { url: "https://oscd.example.org/fleet", tokenFile: "/run/t" };
+    const fromManifest = parseAgentConfig({ trustedPublicKeys: [KEY], server, manifest: { channel: "beta", urls: ["https://cdn.example.org/beta.json"] }, reports: { retryInterval: 3 } });
+    expect(fromManifest.server?.channel).toBe("beta");
+    expect(manifestEndpoints(fromManifest)).toEqual([{ url: "https://oscd.example.org/fleet/api/v1/channels/beta/manifest", tokenFile: "/run/t" }, { url: "https://cdn.example.org/beta.json" }]);
+    expect(reportTarget(fromManifest)?.retryInterval).toBe(3);
+    const fromServer = parseAgentConfig({ trustedPublicKeys: [KEY], server: { ...server, channel: "beta" }, manifest: { pollInterval: 5 } });
+    expect(fromServer.manifest).toMatchObject({ channel: "beta", pollInterval: 5 });
+    // Without a server, reports keep their own URL and token file; without either, there are none.
+    expect(reportTarget(parseAgentConfig({ ...minimal, reports: { url: "https://r.example.org", tokenFile: "/run/r" } }))).toEqual({ url: "https://r.example.org", tokenFile: "/run/r", retryInterval: 10 });
+    expect(reportTarget(parseAgentConfig(minimal))).toBeUndefined();
+    expect(describeEndpoints(parseAgentConfig(minimal))).toEqual({ manifest: [{ url: minimal.manifest.urls[0] }] });
+  });
+
+  it.each([
+    ["manifest.urls.0", { ...minimal, manifest: { urls: ["https://web1:oscd_abc_s3cret@oscd.example.org/api/v1/channels/main/manifest"] } }],
+    ["server.url", { trustedPublicKeys: [KEY], server: { url: "https://web1:oscd_abc_s3cret@oscd.example.org", tokenFile: "/run/t" } }],
+    ["reports.url", { ...minimal, reports: { url: "https://:oscd_abc_s3cret@oscd.example.org", tokenFile: "/run/t" } }],
+    ["manifest.urls.0", { ...minimal, manifest: { urls: ["http://oscd_abc_s3cret@cache.example.org/main.json"] } }],
+  ])("a URL with credentials in it (%s) is refused with its own code, naming where, without repeating them", (at, raw) => {
+    let err: unknown;
+    try {
+      parseAgentConfig(raw, "agent.json");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UrlCredentialsError);
+    const e = err as UrlCredentialsError;
+    expect(e.code).toBe("url-credentials");
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(`agent.json: ${at}: the URL has credentials in it`);
+    expect(e.hint).toContain("tokenFile");
+    expect(`${e.message} ${e.hint ?? ""}`).not.toContain("s3cret");
   });
 
   it("reads a file, refuses one that is not JSON or not an object, and lays flags over the file", async () => {

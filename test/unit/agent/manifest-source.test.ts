@@ -59,6 +59,52 @@ describe("manifest source", () => {
     const e = (await none.fetch().catch((x: unknown) => x)) as Error & { code: string };
     expect(e.code).toBe("source-unreachable");
     expect(e.message).not.toContain("secret");
-    expect(e.message).toMatch(/127\.0\.0\.1:1.*; file:.*missing\.json: ENOENT/);
+    expect(e.message).toMatch(/127\.0\.0\.1:1.*credentials in it.*; file:.*missing\.json: ENOENT/);
+  });
+
+  it("never sends credentials written in a URL: the request is not made", async () => {
+    server.requests = [];
+    const withUser = server.url("127.0.0.1", "main.json").replace("http://", "http://web1:oscd_x_secret@");
+    const e = (await new ManifestSource([withUser], { timeoutMs: 2000, longPollSeconds: 0 }).fetch().catch((x: unknown) => x)) as Error;
+    expect(e.message).toContain("credentials in it");
+    expect(e.message).not.toContain("secret");
+    expect(server.requests).toEqual([]);
+  });
+
+  it("sends the token from its file as a Bearer header to the server's endpoint only, read again for each request", async () => {
+    server.longPoll = false;
+    server.requests = [];
+    try {
+      const tokenFile = join(dir, "token");
+      await writeFile(tokenFile, "oscd_a_first\n", { mode: 0o600 });
+      const url = server.url("127.0.0.1", "main.json");
+      const src = new ManifestSource([{ url, tokenFile }, { url: server.url("127.0.0.1", "main.json?mirror") }], { timeoutMs: 5000, longPollSeconds: 0 });
+      await src.fetch();
+      await writeFile(tokenFile, "oscd_a_second", { mode: 0o600 });
+      src.reset();
+      await src.fetch();
+      expect(server.requests.map((r) => [r.url, r.authorization])).toEqual([
+        ["/main.json", "Bearer oscd_a_first"],
+        ["/main.json", "Bearer oscd_a_second"],
+      ]);
+
+      // Without its token file the server endpoint fails; the mirror after it is asked without a token.
+      server.requests = [];
+      const missing = join(dir, "no-token");
+      const fallback = new ManifestSource([{ url, tokenFile: missing }, { url: server.url("127.0.0.1", "main.json?mirror") }], { timeoutMs: 5000, longPollSeconds: 0 });
+      expect(await fallback.fetch()).toMatchObject({ kind: "new" });
+      expect(server.requests).toEqual([{ url: "/main.json?mirror", status: 200, ifNoneMatch: undefined }]);
+      const alone = new ManifestSource([{ url, tokenFile: missing }], { timeoutMs: 5000, longPollSeconds: 0 });
+      const e = (await alone.fetch().catch((x: unknown) => x)) as Error;
+      expect(e.message).toContain(`the token file ${missing} cannot be read (ENOENT)`);
+
+      // A token file's content never appears in an error.
+      await writeFile(tokenFile, "two words-secret", { mode: 0o600 });
+      const bad = (await new ManifestSource([{ url, tokenFile }], { timeoutMs: 5000, longPollSeconds: 0 }).fetch().catch((x: unknown) => x)) as Error;
+      expect(bad.message).toContain("holds more than one word");
+      expect(bad.message).not.toContain("secret");
+    } finally {
+      server.longPoll = true;
+    }
   });
 });

@@ -31,3 +31,18 @@ describe("target deployment ids", () => {
     await expect(startTargetDeployment(req, { node: process.execPath, script: "/nonexistent" }, layout, id)).rejects.toMatchObject({ code: "deployment-exists", exitCode: 3 });
   });
 });
+
+describe("a deployment's request that is not what the deployer sends", () => {
+  it("is refused as bad-deploy-request, quoting nothing of it (a password that reached the start script's input, say)", async () => {
+    const { runTargetDeployment } = await import("../../../src/deploy/target/index.js");
+    const { writeFile } = await import("node:fs/promises");
+    for (const text of ["Tr0ub4dor-&3\n{\"id\":1}\n", `{"id":"x","Tr0ub4dor-&3":1}`, `{"mode":"Tr0ub4dor-&3"}`]) {
+      const id = newDeploymentId();
+      await mkdir(deployDir(id, layout), { recursive: true });
+      await writeFile(join(deployDir(id, layout), "request.json"), text);
+      const s = await runTargetDeployment(id, layout);
+      expect(s).toMatchObject({ state: "refused", error: { code: "bad-deploy-request", exitCode: 3 } });
+      expect(JSON.stringify(s), text).not.toContain("Tr0ub4dor");
+    }
+  });
+});
