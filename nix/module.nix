@@ -130,7 +130,7 @@ let
 
   settings = lib.recursiveUpdate
     (dropNulls {
-      inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath requireSignedHistory
+      inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath requireSignedHistory
         flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow health postDeploymentCommand
         controlSocket backoff logLevel diff;
       server = if cfg.server == null then null else cfg.server // { tokenFile = credential "server-token"; };
@@ -158,7 +158,7 @@ let
     else rawConfigFile;
 
   machineSettings = dropNulls {
-    inherit (machine) host remote tagPrefix trustedPublicKeys substituters health;
+    inherit (machine) host remote tagPrefix trustedPublicKeys trustRoot substituters health;
   };
   machineFile = (pkgs.formats.toml { }).generate "machine.toml" machineSettings;
 
@@ -180,6 +180,7 @@ in
 
     host = derived types.str config.networking.hostName "config.networking.hostName" "This machine's name in the fleet (a host of oscd.toml, an entry of the manifests)." // { example = "web1"; };
     trustedPublicKeys = opt (types.listOf publicKeyType) [ ] "Public keys (`name:base64`) this machine trusts for releases and for store paths: the fleet key's `.public` file (`oscd keys generate`)." // { example = keyExample; };
+    trustRoot = nullable types.str "The fleet's first trust root (`oscd trust init`): where the machine's trust starts; later versions are walked from the channel (docs/trust.md). Null: `trustedPublicKeys` are the machine's implicit root." // { example = "/etc/oscd/trust-root.json"; };
     substituters = opt (types.listOf types.str) [ ] "Binary caches the fleet publishes to." // { example = [ "https://cache.example.org" ]; };
     health = nullable healthType "Health checks after `oscd activate`, `oscd rollback` and push deploys (`[health]`); the agent uses them too unless `services.oscd.agent.health` says otherwise. A failure rolls back.";
     remote = nullable types.str "The fleet repository `oscd upgrade` fetches releases from." // { example = "https://git.example.org/fleet.git"; };
@@ -204,6 +205,7 @@ in
     machineId = nullable (types.strMatching "[0-9a-f]{32}") "When set, a system is activated only if its etc/machine-id matches (comin's machineId)." // { example = "0123456789abcdef0123456789abcdef"; };
     stateDir = opt (types.strMatching "/.+") "/var/lib/oscd" "State directory: journal, generations, last applied releases, report outbox. Under /var/lib it is the unit's `StateDirectory=`; elsewhere tmpfiles makes it (0700).";
     trustedPublicKeys = derived (types.listOf publicKeyType) machine.trustedPublicKeys "config.services.oscd.trustedPublicKeys" "Public keys (`name:base64`) trusted for manifests and for store paths." // { example = keyExample; };
+    trustRoot = derived (types.nullOr types.str) machine.trustRoot "config.services.oscd.trustRoot" "The fleet's first trust root (`oscd trust init`); later versions are walked from the channel.";
     substituters = derived (types.listOf types.str) machine.substituters "config.services.oscd.substituters" "Binary caches to use besides the ones a manifest names.";
 
     server = nullable serverType "The control server, in one setting: the agent reads its channel's manifests from it (long-poll) and reports to it, with the host token from `tokenFile`. Null: no server (use `manifest.urls`, `remotes`, or both)." // {
@@ -220,6 +222,7 @@ in
       timeout = opt types.ints.positive 30 "Seconds one request may take beyond the long-poll wait.";
       maxClockSkewSeconds = opt types.ints.unsigned 300 "How far this machine's clock may be off when checking a manifest's expiry.";
       allowNoExpiry = opt types.bool false "Accept manifests without expiresAt (written before expiry existed); they could be replayed for ever.";
+      trustUrls = opt (types.listOf types.str) [ ] "Where the channel's trust roots and revocation list are; empty: trust/ beside each manifest URL.";
     };
 
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";
@@ -302,8 +305,8 @@ in
           message = "services.oscd.agent has no source: set services.oscd.agent.server (the control server), manifest.urls, remotes, or more than one.";
         }
         {
-          assertion = (cfg.server == null && cfg.manifest.urls == [ ]) || cfg.trustedPublicKeys != [ ];
-          message = "services.oscd.agent follows manifests but trusts no key to check their signatures: set services.oscd.trustedPublicKeys (or services.oscd.agent.trustedPublicKeys).";
+          assertion = (cfg.server == null && cfg.manifest.urls == [ ]) || cfg.trustedPublicKeys != [ ] || cfg.trustRoot != null;
+          message = "services.oscd.agent follows manifests but trusts no key to check their signatures: set services.oscd.trustedPublicKeys (or services.oscd.agent.trustedPublicKeys), or services.oscd.trustRoot.";
         }
         {
           assertion = cfg.hostname != "";

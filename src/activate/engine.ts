@@ -19,6 +19,7 @@ import { restorePrevious } from "./restore.js";
 import { DEFAULT_SWITCH_TIMEOUT_MS, switchTo } from "./switch.js";
 import { waitForSwitchToEnd } from "./switch-hold.js";
 import { readLinkOrUndefined } from "../core/fs.js";
+import { MachineTrust } from "../trust/index.js";
 
 export interface ActivationRequest {
   toplevel: string;
@@ -29,7 +30,13 @@ export interface ActivationRequest {
   /** Move the profile to this existing generation instead of adding one (rollback). */
   generation?: number;
   substituters?: string[];
+  /**
+   * The machine's configured keys. Until the machine has a trust root (src/trust) they are
+   * what store paths must be signed by; once it has one, its cache keys are, exactly.
+   */
   trustedPublicKeys?: string[];
+  /** The operator-installed first trust root (machine.toml `trustRoot`), taken when none is persisted. */
+  trustRoot?: string;
   /**
    * The caller built this toplevel here (or found it valid) moments ago and holds a GC root on
    * it: the realise step only takes the deployment's own root instead of asking Nix again (a
@@ -126,12 +133,15 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     const release = req.release ?? {};
     const host = req.host ?? hostname();
     const base = { toplevel, mode: req.mode, previous, release, recovery };
+    // Revocations and cache keys come from the trust state the machine persisted (a damaged
+    // one is refused, never read as "nothing revoked").
+    const trust = await MachineTrust.load({ stateDir: layout.stateDir, trustedPublicKeys: req.trustedPublicKeys ?? [], bootstrap: req.trustRoot });
 
     if (!req.force && req.generation === undefined && req.mode !== "dry-activate" && isAlreadyThere(req.mode, toplevel, previous)) {
       say("unchanged", `already running ${toplevel}`);
       // A newer manifest that leaves this host as it is still moves the channel on here, so an
       // older one naming another system cannot be replayed afterwards.
-      if (release.channel !== undefined && release.sequence !== undefined) await recordAppliedSequence(layout, release.channel, release.sequence, toplevel);
+      if (release.channel !== undefined && release.sequence !== undefined) await recordAppliedSequence(layout, release.channel, release.sequence, toplevel, release.epoch);
       return { ...base, outcome: "unchanged", generation: gen?.number, reboot: await rebootNeeded(toplevel, f.bootedSystem) };
     }
 
@@ -151,7 +161,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
 
     say("realise", toplevel);
     if (req.builtHere) await addRoot(toplevel, `pending-${j.id}`, layout.gcrootDir).then(() => assertPresent(toplevel)).catch(abort);
-    else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
+    else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: trust.cacheKeys(req.trustedPublicKeys ?? []) }).catch(abort);
     if (req.mode !== "dry-activate") j = await advance(layout, j, "realised");
     maybeCrash("realised");
 
@@ -164,7 +174,8 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
         release,
         current: gen ? await readGenerationRecord(layout, gen.number) : undefined,
         failed: await readFailed(layout),
-        lastSequence: release.channel !== undefined ? await lastAppliedSequence(layout, release.channel) : undefined,
+        lastSequence: release.channel !== undefined ? await lastAppliedSequence(layout, release.channel, release.epoch) : undefined,
+        revoked: trust.findRevoked({ channel: release.channel, sequence: release.sequence, commit: release.commit, toplevel }),
         // A rollback goes to a generation this machine's profile already had: like a
         // downgrade, checks that cannot be made are given up unless the caller says otherwise.
         allowUnchecked: req.allowUnchecked ?? (req.generation !== undefined ? { host: true, machineId: true, version: true } : undefined),

@@ -4,6 +4,7 @@ import semver from "semver";
 import { GuardError } from "../core/errors.js";
 import type { FailedRelease, GenerationRecord } from "./records.js";
 import type { ReleaseInfo } from "./journal.js";
+import { ReleaseRevokedError, type RevokedMatch } from "../trust/index.js";
 
 /** The file's trimmed text; "" when it is empty; undefined when it does not exist or cannot be read. */
 async function readTrimmed(path: string): Promise<string | undefined> {
@@ -42,6 +43,8 @@ export interface GuardInput {
   allowDowngrade: boolean;
   retryFailed: boolean;
   allowUnchecked?: UncheckedAllowed;
+  /** The revocation entry naming this release or toplevel, if a revocation list this machine holds has one. */
+  revoked?: RevokedMatch;
 }
 
 /**
@@ -52,6 +55,8 @@ export interface GuardInput {
  */
 export async function guard(g: GuardInput): Promise<void> {
   const allow = g.allowUnchecked ?? {};
+  // Revoked means no machine may activate it again: no flag gives this up.
+  if (g.revoked) throw new ReleaseRevokedError(g.revoked, g.toplevel);
   const target = await readTrimmed(join(g.toplevel, "etc", "hostname"));
   if (!target) {
     if (!allow.host) {

@@ -19,6 +19,8 @@ export interface ReleaseInfo {
    */
   channel?: string;
   sequence?: number;
+  /** The channel's sequence epoch in the trust root the manifest was checked with (src/trust). */
+  epoch?: string;
 }
 
 /** The system before the deployment: what to go back to. */

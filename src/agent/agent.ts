@@ -21,6 +21,7 @@ import { AgentMetrics } from "./metrics.js";
 import { Outbox, type Report } from "./outbox.js";
 import { planDeployment } from "./schedule.js";
 import { readAgentState, type AgentState } from "./state.js";
+import { MachineTrust } from "../trust/index.js";
 import { Wake } from "./wake.js";
 
 export interface AgentOptions {
@@ -49,6 +50,8 @@ export class Agent implements AgentContext {
   readonly clock: Clock;
   readonly random: () => number;
   state!: AgentState;
+  /** The trust root in force and the revocation lists (loaded at start, walked by the manifest source). */
+  trust!: MachineTrust;
   private pending: Candidate | undefined;
   private deploying = false;
   private stopped = false;
@@ -95,6 +98,8 @@ export class Agent implements AgentContext {
     const c = this.opts.config;
     await checkMachineId(c.machineId);
     this.state = (await readAgentState(c.stateDir)).state;
+    this.trust = await MachineTrust.load({ stateDir: c.stateDir, trustedPublicKeys: c.trustedPublicKeys, bootstrap: c.trustRoot });
+    this.observer.status.trust = { version: this.trust.version, revocations: c.manifest ? this.trust.revocationsOf(c.manifest.channel)?.version : undefined, at: this.now() };
     await this.recover();
     this.servers.push(
       await serveControlSocket(c.controlSocket, {

@@ -94,6 +94,11 @@ export const manifestSourceSchema = z
     maxClockSkewSeconds: seconds.default(300),
     /** Accept manifests without `expiresAt` (written before expiry existed). Off: they could be replayed for ever. */
     allowNoExpiry: z.boolean().default(false),
+    /**
+     * Where the channel's trust documents are (trust roots, revocation list), tried in order.
+     * Empty: the `trust/` directory beside each manifest URL (docs/trust.md).
+     */
+    trustUrls: z.array(urlSchema).default([]),
   })
   .strict();
 
@@ -135,6 +140,11 @@ export const agentConfigSchema = z
     stateDir: absolutePath.default("/var/lib/oscd"),
     /** Public keys (`name:base64`, 32-byte ed25519) trusted for manifests and for the store paths in caches. */
     trustedPublicKeys: z.array(publicKeySchema).default([]),
+    /**
+     * The fleet's first trust root (oscd trust init), installed with the machine: where its trust
+     * starts until it has walked to a newer one. Without it, trustedPublicKeys are the implicit root.
+     */
+    trustRoot: absolutePath.optional(),
     /** Caches used besides the ones a manifest names. */
     substituters: z.array(z.string()).default([]),
     server: serverSchema.optional(),
@@ -201,7 +211,7 @@ export const agentConfigSchema = z
     const urls = c.manifest?.urls ?? [];
     if (!c.server && urls.length === 0 && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["server"], message: "configure a manifest source (server or manifest.urls), git remotes, or both" });
     else if (c.manifest && !c.server && urls.length === 0) ctx.addIssue({ code: "custom", path: ["manifest", "urls"], message: "no manifest URL and no server: the manifest settings would not be used" });
-    if ((c.server || urls.length > 0) && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    if ((c.server || urls.length > 0) && c.trustedPublicKeys.length === 0 && !c.trustRoot) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
     if (c.server?.channel && c.manifest?.channel && c.server.channel !== c.manifest.channel) {
       ctx.addIssue({ code: "custom", path: ["manifest", "channel"], message: `${c.manifest.channel} differs from server.channel ${c.server.channel}: manifest.urls are mirrors of the server's channel` });
     }

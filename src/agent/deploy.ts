@@ -46,6 +46,7 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
       release: c.release,
       substituters: c.caches,
       builtHere: c.builtHere,
+      generation: c.generation,
       trustedPublicKeys: cfg.trustedPublicKeys,
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
@@ -98,7 +99,7 @@ async function runningHasInhibitors(agent: AgentContext): Promise<boolean> {
 
 async function switchInhibitedAfterRealise(agent: AgentContext, c: Candidate): Promise<string | undefined> {
   const { realise } = await import("../nix/index.js");
-  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
+  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.trust.cacheKeys(agent.config.trustedPublicKeys) });
   return switchInhibited(c.toplevel);
 }
 
@@ -113,7 +114,7 @@ async function emitDiff(agent: AgentContext, c: Candidate): Promise<void> {
   const running = await realpath(join(agent.layout.runDir, "current-system")).catch(() => undefined);
   if (running === undefined) return;
   const [{ realise }, { diffSystems }] = await Promise.all([import("../nix/index.js"), import("../inspect/index.js")]);
-  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
+  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.trust.cacheKeys(agent.config.trustedPublicKeys) });
   const d = await diffSystems(running, c.toplevel);
   agent.emit({
     type: "diff",

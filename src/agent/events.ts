@@ -17,6 +17,8 @@ export interface AgentStatus {
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
   reboot: { needed: boolean; reasons: string[]; at?: string };
+  /** The trust root version in force (0: the implicit root of trustedPublicKeys) and the channel's revocation list version. */
+  trust?: { version: number; revocations?: number; at: string };
 }
 
 export interface SourceStatus {
@@ -36,6 +38,7 @@ export type AgentEvent =
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
   | { type: "verified"; at: string; source: string; detail: string }
+  | { type: "trust"; at: string; source: string; version: number; walked: number[]; revocations?: number; detail: string }
   | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
@@ -118,6 +121,9 @@ export class Observer {
         m.lastFetchFailed.set(1);
         break;
       }
+      case "trust":
+        s.trust = { version: e.version, revocations: e.revocations ?? s.trust?.revocations, at: e.at };
+        break;
       case "verified": {
         const src = s.sources[e.source];
         if (src) src.refusal = undefined;

@@ -19,6 +19,12 @@ export const machineSchema = z
     tagPrefix: z.string().default("v"),
     substituters: z.array(z.string()).default([]),
     trustedPublicKeys: z.array(publicKeySchema).default([]),
+    /**
+     * The fleet's first trust root (`oscd trust init`), installed with the machine: where its
+     * trust starts when it has not persisted one yet. Without it, `trustedPublicKeys` are the
+     * machine's implicit root (docs/trust.md).
+     */
+    trustRoot: z.string().regex(/^\//, "an absolute path").optional(),
     health: healthSchema.partial().optional(),
     /**
      * Commit signing keys for `oscd upgrade` (as the agent's): when any is set, only a commit

@@ -32,6 +32,9 @@ export class NarInfoFormatError extends OscdError {
   }
 }
 
+/** A narinfo names one path and its references; thousands of references fit in 256 KiB. Reads stop there. */
+export const MAX_NARINFO_BYTES = 256 << 10;
+
 const KNOWN = new Set(["StorePath", "URL", "Compression", "FileHash", "FileSize", "NarHash", "NarSize", "References", "Deriver"]);
 // What Nix writes and signs: a sha256 in Nix's base-32 (52 characters, no e, o, t or u).
 const NAR_HASH = /^sha256:[0-9abcdfghijklmnpqrsvwxyz]{52}$/;

@@ -18,6 +18,8 @@ export interface ServerContext {
   notifier: Notifier;
   served: ServedCache;
   trusted: readonly PublicKey[];
+  /** The channels' trust directory (`--trust-dir`): uploads are checked against its trust root, and agents read it. */
+  trustDir?: string;
   metrics: Metrics;
   now: () => number;
   /** Publish change topics (after a write committed). */

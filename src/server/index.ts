@@ -13,3 +13,4 @@ export { HttpError } from "./errors.js";
 export { fetchFleet, readServerToken, uploadRelease, ServerRequestError, type UploadedRelease } from "./client.js";
 export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
 export type { JobRunner, JobResult } from "./jobs.js";
+export { loadServerTrust, trustFile } from "./trust.js";

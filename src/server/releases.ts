@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import { HttpError } from "./errors.js";
+import { loadServerTrust } from "./trust.js";
 
 /**
  * A signed manifest becomes a release of its channel here, and only after it has been checked
@@ -38,13 +40,21 @@ function refusal(e: unknown): never {
   throw e;
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean } = {}): Promise<AddedRelease> {
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
-  let signer: PublicKey;
+  let signer: { name: string };
+  // With a trust directory, the release is checked as machines check it: the channel's release
+  // threshold (accepted only at threshold; `signer` records every key that counted) and the
+  // revocation lists. Without one, a signature by a trusted key, as before.
+  const trust = opts.trustDir !== undefined ? await loadServerTrust(opts.trustDir) : undefined;
   try {
     manifest = parseManifest(text, "the uploaded manifest");
-    signer = verifyManifest(manifest, trusted, "the uploaded manifest");
+    if (trust) {
+      signer = { name: trust.verifyManifest(manifest, "the uploaded manifest", now).signers.map((k) => k.name).join(", ") };
+      const revoked = Object.entries(manifest.hosts).find(([, e]) => trust.findRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: e.toplevel }));
+      if (revoked) trust.assertNotRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: revoked[1].toplevel }, `the uploaded manifest's entry for ${revoked[0]}`);
+    } else signer = verifyManifest(manifest, trusted, "the uploaded manifest");
     checkFreshness(manifest, { now, skewMs: DEFAULT_SKEW_MS });
   } catch (e) {
     refusal(e);
@@ -108,14 +118,13 @@ export function releaseHosts(body: string): string[] {
 /** Reads a manifest from a cache (file path or http(s) URL) for `POST /api/v1/releases/import`. */
 export async function readFromCache(url: string, maxBytes: number): Promise<string> {
   if (!/^https?:\/\//.test(url)) throw new HttpError(400, "bad-url", "a cache manifest URL is http:// or https://");
-  let res: Response;
+  let res: CappedResponse;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: "error" });
+    res = await fetchCapped(url, { signal: AbortSignal.timeout(30_000), redirect: "error", maxBytes });
   } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
     throw new HttpError(502, "cache-unreachable", `cannot fetch ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? String((e as Error).message)}`);
   }
   if (res.status !== 200) throw new HttpError(502, "cache-unreachable", `${url} answered ${res.status}`);
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > maxBytes) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
-  return buf.toString("utf8");
+  return res.text;
 }

@@ -18,6 +18,8 @@ export interface ServerOptions {
   /** `sqlite:PATH` or `postgres://…`. */
   db: string;
   trusted: readonly PublicKey[];
+  /** The channels' trust directory (oscd trust publish --to DIR): release thresholds and revocations. */
+  trustDir?: string;
   /** host:port or port; default 127.0.0.1:8420. */
   listen?: string;
   tls?: { certFile: string; keyFile: string };
@@ -72,6 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier,
     served: new ServedCache(database.db, notifier),
     trusted: opts.trusted,
+    trustDir: opts.trustDir,
     metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
     now,
     webhookSecret: opts.webhookSecret,
@@ -124,7 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       if (await reapInterruptedJobs(database.db, now())) await ctx.changed(["jobs"]);
       while (await runNextJob(database.db, opts.jobRunner, async (text) => {
-        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately });
+        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately, trustDir: opts.trustDir });
         await ctx.changed(["releases", `channel:${r.channel}`]);
         return `release ${r.channel} #${r.sequence} ${r.created ? "added" : "already known"}${opts.releaseJobsImmediately ? ", served to every host" : ", waiting for a rollout"}`;
       }, now)) await ctx.changed(["jobs"]);

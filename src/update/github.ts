@@ -1,3 +1,4 @@
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { GitHubApiError, GitHubTokenMissingError } from "./errors.js";
 
 /** Where and as whom pull requests are opened. The token is read from the environment only. */
@@ -8,6 +9,9 @@ export interface GitHubTarget {
   apiUrl: string;
   token: string;
 }
+
+/** Issues, pull requests and labels as JSON: a few kilobytes each; 4 MiB leaves room for long bodies. */
+const GITHUB_MAX_BYTES = 4 << 20;
 
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
@@ -23,19 +27,28 @@ export function gitHubFromEnv(env: NodeJS.ProcessEnv, repository?: string): GitH
 }
 
 async function call(t: GitHubTarget, method: string, path: string, body: unknown, what: string, accept: readonly number[] = [200, 201]): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${t.apiUrl}/repos/${t.repository}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.token}`,
-      accept: "application/vnd.github+json",
-      "x-github-api-version": "2022-11-28",
-      "content-type": "application/json",
-      "user-agent": "oscd",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
+  // The API's answers are small JSON documents; one that never ends is cut, not buffered.
+  let res: CappedResponse;
+  try {
+    res = await fetchCapped(`${t.apiUrl}/repos/${t.repository}${path}`, {
+      maxBytes: GITHUB_MAX_BYTES,
+      readErrors: true,
+      method,
+      headers: {
+        authorization: `Bearer ${t.token}`,
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "content-type": "application/json",
+        "user-agent": "oscd",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new GitHubApiError(what, 0, e.message);
+    throw e;
+  }
+  const text = res.text;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;

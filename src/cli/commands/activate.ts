@@ -5,6 +5,7 @@ import { UsageError } from "../../core/errors.js";
 import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
 import { printJson } from "../output.js";
+import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
@@ -63,7 +64,12 @@ What is checked:
     machine configuration); the toplevel's etc/hostname is this host (refused when it has
     none, unless --allow-unchecked-host); its etc/machine-id, when it has one, is this
     machine's; a system that failed here is not retried (unless --retry-failed).
-  with --manifest: the manifest is signed by a trusted key, names this host (and the given
+  always, too: no revocation list this machine holds names the release or toplevel
+    (release-revoked; oscd trust show lists them).
+  with --manifest: newer trust roots and the channel's revocation list are first walked
+    from trust/ beside the manifest (docs/trust.md); the manifest carries its channel's
+    release threshold (or, before the machine has a trust root, a signature by one of its
+    trustedPublicKeys), names this host (and the given
     toplevel, if any), its channel sequence is newer than the last one this host applied
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
     release (unless --allow-downgrade); it has not expired (expiresAt, 5 minutes of clock skew
@@ -92,7 +98,12 @@ a refusal by a guard exits 3.`,
       let substituters = machine.substituters;
       const say = progressPrinter(!o.quiet && !o.json);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
+        const onTrust = (u: TrustUpdate) => {
+          if (u.walked.length > 0) say("trust", `trust root version ${u.from} → ${u.to} (walked ${u.walked.join(", ")})`);
+          if (u.offeredOlder !== undefined) say("trust", `trust root version ${u.offeredOlder} offered and refused: this machine has version ${u.to}`);
+          if (u.revocations !== undefined) say("trust", `revocation list version ${u.revocations}`);
+        };
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters, onTrust });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;
@@ -105,6 +116,7 @@ a refusal by a guard exits 3.`,
         release,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
+        trustRoot: machine.trustRoot,
         health: healthSchema.parse(machine.health ?? {}),
         ...guardFlags(o),
         onProgress: say,
@@ -134,6 +146,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     mode: o.mode,
     host: o.host ?? machine.host ?? hostname(),
     trustedPublicKeys: machine.trustedPublicKeys,
+    trustRoot: machine.trustRoot,
     health: healthSchema.parse(machine.health ?? {}),
     ...guardFlags(o),
     checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },

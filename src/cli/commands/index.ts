@@ -34,7 +34,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "write each host's verified netboot files (kernel, initrd, iPXE script) from a signed manifest as static files for any web server",
     load: async () => (await import("./netboot.js")).registerNetboot,
   },
-  { name: "manifest", summary: "check and print signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
+  { name: "manifest", summary: "check, print and co-sign signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
+  {
+    name: "trust",
+    summary: "the fleet's signed trust root (root, release and cache keys, thresholds), its rotation and revocation lists",
+    load: async () => (await import("./trust.js")).registerTrust,
+  },
   {
     name: "activate",
     summary: "move this machine to a system with the activation engine: realise, guard, profile, switch, health checks, commit or roll back",

@@ -36,6 +36,7 @@ function summary(r: PublishReport): unknown {
     locations: r.locations,
     caches: r.caches.map((c) => ({ url: c.url, closurePaths: c.closurePaths, uploadedPaths: c.uploadedPaths, uploadedBytes: c.uploadedBytes, signedInCache: c.signedInCache, replacedInCache: c.replacedInCache })),
     uploadedPaths: r.caches.reduce((n, c) => n + c.uploadedPaths, 0),
+    approval: r.approval ?? null,
     hosts: r.hosts.map((h) => ({
       name: h.name,
       system: h.system,
@@ -67,6 +68,7 @@ interface PublishFlags extends BuildSourceFlags {
   netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
+  requireApproval?: boolean;
 }
 
 /** With --server, the control server is told of the manifest just written (it verifies it itself). */
@@ -94,6 +96,7 @@ export function registerPublish(program: Command): void {
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
     .option("--netboot", "also record each built host's netboot files (kernel, initrd, parameters) in its entry, as oscd image --format netboot does")
     .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
+    .option("--require-approval", "the channel's trust root needs more release signatures than this key: write the manifest anyway, to wait for oscd manifest sign")
     .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
     .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
@@ -109,6 +112,7 @@ Examples:
   oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
   oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
+  oscd publish --channel production --require-approval   # a 2-of-3 channel: waits for oscd manifest sign
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
 manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
@@ -125,7 +129,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs });
+        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval });
         printRefresh(r, o.json);
         await tellServer(o, r.manifest, o.json);
         return;
@@ -138,6 +142,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         keyFile: o.key,
         caches: o.cache,
         manifestOut: o.manifestOut,
+        requireApproval: o.requireApproval,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
@@ -159,7 +164,12 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
               : "no manifest written (no host could be published)";
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
-      if (report.status !== "not-written") await tellServer(o, report.manifest, o.json);
+      const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
+      if (waiting && report.approval && report.status !== "not-written") {
+        const where = report.locations[0]?.url.replace(/^file:\/\//, "") ?? `channels/${report.channel}.json`;
+        process.stderr.write(`oscd: channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)\n`);
+      }
+      if (report.status !== "not-written" && !waiting) await tellServer(o, report.manifest, o.json);
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, openDatabase, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, openDatabase, revokeToken, startServer } from "../../server/index.js";
 import { printJson, printTable } from "../output.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
@@ -13,11 +13,16 @@ async function keyArg(v: string): Promise<PublicKey> {
   return readPublicKeyFile(v);
 }
 
-async function trustedKeys(o: { trustedKey?: string[]; fleet?: string }): Promise<PublicKey[]> {
+async function trustedKeys(o: { trustedKey?: string[]; fleet?: string; trustDir?: string }): Promise<PublicKey[]> {
   const keys = await Promise.all((o.trustedKey ?? []).map(keyArg));
   if (o.fleet) keys.push(...(await loadFleet(o.fleet)).config.keys.trusted.map((k) => parsePublicKey(k)));
+  if (o.trustDir) {
+    // Checked at start: a trust directory without a valid root would refuse every upload.
+    const root = (await loadServerTrust(o.trustDir)).root;
+    for (const k of [...Object.values(root.channels).flatMap((c) => c.keys.map((e) => e.key)), ...root.cacheKeys].map((t) => parsePublicKey(t))) if (!keys.some((x) => x.key.equals(k.key))) keys.push(k);
+  }
   if (keys.length === 0) {
-    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file) or --fleet DIR whose oscd.toml lists keys.trusted", "server-no-keys");
+    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file), --fleet DIR whose oscd.toml lists keys.trusted, or --trust-dir DIR", "server-no-keys");
   }
   return keys;
 }
@@ -29,6 +34,7 @@ interface ServeFlags {
   tlsKey?: string;
   trustedKey?: string[];
   fleet?: string;
+  trustDir?: string;
   webhookSecretFile?: string;
   jobsRepo?: string;
   cacheDir?: string;
@@ -62,6 +68,7 @@ export function registerServer(program: Command): void {
     .option("--tls-key <file>", "the certificate's private key (PEM)")
     .option("--trusted-key <key>", "a public key releases must be signed with (name:base64 or a file); repeatable", collect)
     .option("--fleet <dir>", "take the trusted keys from this fleet repository's oscd.toml")
+    .option("--trust-dir <dir>", "the channels' trust directory (oscd trust publish --to DIR): releases are accepted only at their channel's release threshold and when not revoked, and agents read it beside their manifest")
     .option("--webhook-secret-file <file>", "turn on GitHub webhooks (/api/v1/webhooks/github), verified with this secret")
     .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
     .option("--jobs-channel <name>", "the channel webhook publish jobs write", "main")
@@ -76,6 +83,7 @@ export function registerServer(program: Command): void {
 Examples:
   oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
+  oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
   oscd server --fleet . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
   oscd server token create --admin            # shown once; keep it
   oscd server token create --host web1 --tag web --channel main
@@ -96,6 +104,7 @@ against the signed manifest before they are served.`,
         db: o.db,
         listen: o.listen,
         trusted,
+        trustDir: o.trustDir,
         tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey } : undefined,
         logger: o.json ? { level: "info" } : false,
         webhookSecret,

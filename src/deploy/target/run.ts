@@ -49,6 +49,7 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       release: req.release,
       substituters: machine.substituters,
       trustedPublicKeys: machine.trustedPublicKeys,
+      trustRoot: machine.trustRoot,
       health: healthSchema.parse(machine.health ?? {}),
       allowDowngrade: req.allowDowngrade,
       retryFailed: req.retryFailed,

@@ -5,6 +5,7 @@ import { badRequest, notFound } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
 import type { Served } from "../served.js";
+import { trustFile } from "../trust.js";
 
 /**
  * The agent's API (the contract of src/agent): its manifest with ETag and long-poll, and its
@@ -121,6 +122,16 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return notModified(reply, current.etag);
   };
   app.get("/api/v1/channels/:channel/manifest", manifest);
+
+  // The trust documents beside the manifest (`trust/` relative to its URL): any valid token
+  // reads them; agents verify them themselves (src/trust), so serving them trusts nothing here.
+  app.get<{ Params: { channel: string; file: string } }>("/api/v1/channels/:channel/trust/:file", async (req, reply) => {
+    await ctx.auth(req);
+    checkChannel(req.params.channel);
+    const text = ctx.trustDir !== undefined ? await trustFile(ctx.trustDir, req.params.file) : undefined;
+    if (text === undefined) throw notFound(`trust document ${req.params.file.slice(0, 80)}`);
+    return reply.code(200).header("cache-control", "no-store").type("application/json").send(text);
+  });
 
   for (const kind of ["report", "heartbeat"] as const) {
     app.post(`/api/v1/${kind}s`, async (req, reply) => {

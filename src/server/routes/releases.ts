@@ -25,7 +25,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
       requireAdmin(await ctx.auth(req));
       if (typeof req.body !== "string") throw badRequest("bad-manifest", "send the signed manifest as the request body (application/json)");
       const immediate = req.query.immediate === "1" || req.query.immediate === "true";
-      const r = await addRelease(ctx.db, req.body, ctx.trusted, { now: new Date(ctx.now()), immediate });
+      const r = await addRelease(ctx.db, req.body, ctx.trusted, { now: new Date(ctx.now()), immediate, trustDir: ctx.trustDir });
       await ctx.changed(["releases", ...(r.state === "complete" ? [`channel:${r.channel}`] : [])]);
       return reply.code(r.created ? 201 : 200).send(r);
     });
@@ -35,7 +35,7 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const b = z.object({ url: z.string().max(2000), immediate: z.boolean().optional() }).strict().safeParse(req.body);
     if (!b.success) throw badRequest("bad-import", "an import is {url, immediate?}: the manifest's URL in a cache");
     const text = await readFromCache(b.data.url, MAX_MANIFEST_BYTES);
-    const r = await addRelease(ctx.db, text, ctx.trusted, { now: new Date(ctx.now()), immediate: b.data.immediate });
+    const r = await addRelease(ctx.db, text, ctx.trusted, { now: new Date(ctx.now()), immediate: b.data.immediate, trustDir: ctx.trustDir });
     await ctx.changed(["releases", ...(r.state === "complete" ? [`channel:${r.channel}`] : [])]);
     return reply.code(r.created ? 201 : 200).send(r);
   });

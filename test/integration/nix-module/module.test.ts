@@ -103,6 +103,7 @@ const EVERYTHING = {
   machineId: "0123456789abcdef0123456789abcdef",
   stateDir: "/var/lib/oscd-test",
   trustedPublicKeys: [KEY2],
+  trustRoot: "/etc/oscd/trust-root.json",
   substituters: ["https://cache.example.org"],
   server: { url: "https://oscd.example.org", tokenFile: "/run/secrets/oscd-token", channel: "stable" },
   manifest: {
@@ -115,6 +116,7 @@ const EVERYTHING = {
     timeout: 11,
     maxClockSkewSeconds: 120,
     allowNoExpiry: true,
+    trustUrls: ["https://cache.example.org/channels/trust/"],
   },
   remotes: [
     {

@@ -32,6 +32,7 @@ describe("agent configuration", () => {
       timeout: 30,
       maxClockSkewSeconds: 300,
       allowNoExpiry: false,
+      trustUrls: [],
     });
     expect(c).toMatchObject({ stateDir: "/var/lib/oscd", controlSocket: "/run/oscd/agent.sock", outsideWindow: "wait", switchWindows: [], reboot: { policy: "never", randomizedDelaySec: 0 }, exporter: { enable: true, port: 4243, listenAddress: "127.0.0.1" } });
   });
