@@ -140,7 +140,7 @@ let
 
   settings = lib.recursiveUpdate
     (dropNulls {
-      inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath
+      inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath requireSignedHistory
         flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow health postDeploymentCommand
         controlSocket backoff logLevel diff retention selfUpdate;
       server = if cfg.server == null then null else cfg.server // { tokenFile = credential "server-token"; };
@@ -241,6 +241,7 @@ in
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";
     gpgPublicKeyPaths = opt (types.listOf types.str) [ ] "Armored GPG public keys; when set, only signed commits are deployed." // { example = [ "/etc/oscd/release.asc" ]; };
     allowedSignersPath = nullable types.str "An SSH allowed-signers file; when set, only commits signed by those keys are deployed." // { example = "/etc/oscd/allowed_signers"; };
+    requireSignedHistory = opt types.bool false "Every commit between the last deployed main commit and the new tip must be signed by one of those keys, not only the tip (an unsigned commit cannot ride in under a signed one).";
     flakeSubdirectory = opt types.str "" "Subdirectory of the repository holding the fleet.";
     evalTimeout = opt types.ints.positive 1800 "Seconds an evaluation may take.";
     buildTimeout = opt types.ints.positive 1800 "Seconds a build may take.";

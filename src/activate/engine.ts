@@ -18,7 +18,8 @@ import { recoverInterrupted, type Recovery } from "./recover.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
 import { restorePrevious } from "./restore.js";
 import { applyRetention, type RetentionResult } from "./retention.js";
-import { switchTo } from "./switch.js";
+import { DEFAULT_SWITCH_TIMEOUT_MS, switchTo } from "./switch.js";
+import { waitForSwitchToEnd } from "./switch-hold.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 import { MachineTrust } from "../trust/index.js";
 
@@ -84,20 +85,35 @@ export interface ActivationResult {
 }
 
 export class RolledBackError extends OscdError {
-  constructor(readonly journal: Journal, cause: string) {
+  /** The code of what failed (`health-failed`, `switch-failed`, `confirm-timeout`, …); the error's own code stays `rolled-back`. */
+  readonly causeCode: string;
+  constructor(readonly journal: Journal, cause: string, causeCode = "internal") {
     const back = journal.previous.currentSystem ?? journal.previous.profileToplevel ?? "the previous system";
     super("rolled-back", `activation of ${journal.toplevel} failed and was rolled back to ${back}: ${cause}`, {
       hint: "the release is remembered as failed and will not be retried automatically; fix it and deploy a new one",
       exitCode: 4,
     });
+    this.causeCode = causeCode;
   }
 }
 
 
-/** Runs `f` holding the host lock, after finishing any deployment a crash interrupted. */
-export async function withHostLock<T>(layout: HostLayout, command: string, f: (recovery: Recovery | undefined) => Promise<T>, log?: (line: string) => void): Promise<T> {
+/**
+ * Runs `f` holding the host lock, after finishing any deployment a crash interrupted. A switch
+ * that deployment started may outlive it (its caller killed): it is waited for first, up to
+ * `switchWaitMs`, so recovery never runs a switch beside it (switch-hold.ts).
+ */
+export async function withHostLock<T>(
+  layout: HostLayout,
+  command: string,
+  f: (recovery: Recovery | undefined) => Promise<T>,
+  log?: (line: string) => void,
+  opts: { switchWaitMs?: number } = {},
+): Promise<T> {
   const lock = await acquireLock(files(layout).lock, command);
   try {
+    const interrupted = await access(files(layout).journal).then(() => true, () => false);
+    await waitForSwitchToEnd(files(layout).switchHold, { timeoutMs: opts.switchWaitMs ?? DEFAULT_SWITCH_TIMEOUT_MS, log, units: interrupted });
     const recovery = await recoverInterrupted(layout, log);
     return await f(recovery);
   } finally {
@@ -113,7 +129,7 @@ export async function withHostLock<T>(layout: HostLayout, command: string, f: (r
 export async function activate(req: ActivationRequest): Promise<ActivationResult> {
   const layout = req.layout ?? DEFAULT_LAYOUT;
   assertStorePath(req.toplevel);
-  return withHostLock(layout, `activate ${req.mode}`, (recovery) => activateHoldingLock(req, recovery), (line) => req.onProgress?.("recover", line));
+  return withHostLock(layout, `activate ${req.mode}`, (recovery) => activateHoldingLock(req, recovery), (line) => req.onProgress?.("recover", line), { switchWaitMs: req.switchTimeoutMs });
 }
 
 /** The engine's steps, for callers that already hold the host lock (upgrade does). */
@@ -150,7 +166,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     // its cause and drops its GC root, so the history says why and nothing stays "in progress".
     const abort = async (e: unknown): Promise<never> => {
       await removeRoot(`pending-${j.id}`, layout.gcrootDir);
-      if (req.mode !== "dry-activate") await closeJournal(layout, await advance(layout, j, "aborted", { error: errText(e) }));
+      if (req.mode !== "dry-activate") await closeJournal(layout, await advance(layout, j, "aborted", { error: errText(e), errorCode: errCode(e) }));
       throw e;
     };
 
@@ -193,7 +209,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
     if (req.mode === "dry-activate") {
       say("dry-activate", toplevel);
       try {
-        await switchTo(toplevel, "dry-activate", { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+        await switchTo(toplevel, "dry-activate", f.switchHold, { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
       } finally {
         await removeRoot(`pending-${j.id}`, layout.gcrootDir);
       }
@@ -217,7 +233,7 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
 
     try {
       say("switch", `switch-to-configuration ${req.mode}`);
-      await switchTo(toplevel, req.mode, { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
+      await switchTo(toplevel, req.mode, f.switchHold, { timeoutMs: req.switchTimeoutMs, onLine: (l) => say("switch", l) });
       j = await advance(layout, j, "switched");
       maybeCrash("switched");
       if (req.mode === "switch" || req.mode === "test") {
@@ -228,8 +244,8 @@ export async function activateHoldingLock(req: ActivationRequest, recovery?: Rec
       }
       if (req.beforeCommit) await req.beforeCommit();
     } catch (e) {
-      await rollBack(layout, j, errText(e), say);
-      throw new RolledBackError(j, errText(e));
+      await rollBack(layout, j, errText(e), say, errCode(e));
+      throw new RolledBackError(j, errText(e), errCode(e));
     }
     j = await advance(layout, j, "checked");
     maybeCrash("checked");
@@ -274,15 +290,19 @@ function isAlreadyThere(mode: Operation, toplevel: string, p: Previous): boolean
   return false;
 }
 
-export async function rollBack(layout: HostLayout, j: Journal, reason: string, say: (step: string, detail: string) => void): Promise<Journal> {
-  say("rollback", reason);
-  let cur = await advance(layout, j, "rolling-back", { error: reason });
+export async function rollBack(layout: HostLayout, j: Journal, reason: string, say: (step: string, detail: string) => void, code?: string): Promise<Journal> {
+  say("rollback", code ? `${code}: ${reason}` : reason);
+  let cur = await advance(layout, j, "rolling-back", { error: reason, errorCode: code });
   maybeCrash("rolling-back");
   await restorePrevious(layout, cur, (l) => say("rollback", l));
   await rememberFailed(layout, cur, reason);
   cur = await advance(layout, cur, "rolled-back");
   await closeJournal(layout, cur);
   return cur;
+}
+
+function errCode(e: unknown): string {
+  return isOscdError(e) ? e.code : "internal";
 }
 
 function errText(e: unknown): string {

@@ -100,6 +100,16 @@ export async function guard(g: GuardInput): Promise<void> {
   const next = g.release.version;
   const cur = g.current?.version;
   // Nothing to compare with when oscd has no version for the running system (first deployment).
+  // The reverse is not that: the running system has a release, and nothing says which release
+  // the new one is (a bare toplevel). It may be an older system, so it is refused like a version
+  // that does not parse. The running toplevel itself (`--force`) is the release it was.
+  if (!next && cur && g.toplevel !== g.current?.toplevel && !g.allowDowngrade && !allow.version) {
+    throw new GuardError(
+      "version-unverifiable",
+      `this machine runs release ${printable(cur)}, and nothing says which release ${g.toplevel} is, so a downgrade cannot be ruled out`,
+      "give its release: --manifest, --bundle or --release-version; or pass --allow-unchecked-version (or --allow-downgrade) to activate it anyway",
+    );
+  }
   if (next && cur && next !== cur && !g.allowDowngrade) {
     if (!semver.valid(next) || !semver.valid(cur)) {
       if (!allow.version) {

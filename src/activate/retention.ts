@@ -119,7 +119,7 @@ export async function applyRetention(layout: HostLayout, policy: RetentionPolicy
     // The bootloader installer of the current system lists the generations that exist now and
     // removes the entries of the others (systemd-boot-builder, GRUB's installer).
     log(`boot entries rewritten by ${cur.storePath}/bin/switch-to-configuration boot`);
-    await switchTo(cur.storePath, "boot", { timeoutMs: opts.switchTimeoutMs, onLine: log });
+    await switchTo(cur.storePath, "boot", files(layout).switchHold, { timeoutMs: opts.switchTimeoutMs, onLine: log });
     bootEntriesFrom = cur.storePath;
   }
   const gcWanted = opts.gc !== undefined ? opts.gc : policy.collectGarbage ? { maxFreedBytes: policy.maxFreedMiB !== undefined ? policy.maxFreedMiB * 1024 * 1024 : undefined } : false;

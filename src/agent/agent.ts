@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { Server as NetServer } from "node:net";
 import { hostname } from "node:os";
-import { DEFAULT_LAYOUT, hostStatus, waitForSwitchUnits, withHostLock, type HostLayout } from "../activate/index.js";
+import { DEFAULT_LAYOUT, hostStatus, withHostLock, type HostLayout } from "../activate/index.js";
 import { readFile } from "node:fs/promises";
 import { GuardError, isOscdError } from "../core/errors.js";
 import { parsePublicKey, type PublicKey } from "../nix/index.js";
@@ -246,10 +246,9 @@ export class Agent implements AgentContext {
   }
 
   private async recover(): Promise<void> {
-    const still = await waitForSwitchUnits(this.opts.config.switchTimeout * 1000, (line) => this.opts.log.info({ event: "recover-waiting" }, line));
-    if (still.length > 0) this.opts.log.warn({ event: "recover-waiting", units: still }, `switch units still running after switchTimeout: ${still.join(", ")}`);
     try {
-      const r = await withHostLock(this.layout, "agent start", async (rec) => rec);
+      // A switch the killed agent started may still run: the engine waits for it (switchTimeout at most).
+      const r = await withHostLock(this.layout, "agent start", async (rec) => rec, (line) => this.opts.log.info({ event: "recover-waiting" }, line), { switchWaitMs: this.opts.config.switchTimeout * 1000 });
       if (r) this.emit({ type: "recovered", at: this.now(), id: r.id, outcome: r.outcome });
     } catch (e) {
       // Busy: someone else deploys now; the deployer retries later.

@@ -154,6 +154,11 @@ export const agentConfigSchema = z
     gpgPublicKeyPaths: z.array(absolutePath).default([]),
     /** An SSH allowed-signers file (ssh-keygen(1)); same rule as gpgPublicKeyPaths. */
     allowedSignersPath: absolutePath.optional(),
+    /**
+     * Not only the tip: every commit between the last deployed main commit and the new tip must
+     * be signed by one of those keys, so an unsigned commit cannot ride in under a signed one.
+     */
+    requireSignedHistory: z.boolean().default(false),
     /** Subdirectory of the repository holding the fleet (oscd.toml, flake.nix). */
     flakeSubdirectory: z.string().regex(/^(?!\/)(?!.*\.\.)/, "a relative path without '..'").default(""),
     evalTimeout: positiveSeconds.default(1800),
@@ -232,6 +237,9 @@ export const agentConfigSchema = z
     }
     if (!c.server && c.reports && (c.reports.url === undefined || c.reports.tokenFile === undefined)) {
       ctx.addIssue({ code: "custom", path: ["reports", c.reports.url === undefined ? "url" : "tokenFile"], message: "reports need url and tokenFile (or set server)" });
+    }
+    if (c.requireSignedHistory && !c.allowedSignersPath && c.gpgPublicKeyPaths.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
     }
     const names = new Set<string>();
     c.remotes.forEach((r, i) => {

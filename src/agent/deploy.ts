@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
-import { activate, BusyError, type ActivationResult } from "../activate/index.js";
+import { activate, BusyError, RolledBackError, type ActivationResult } from "../activate/index.js";
 import { isOscdError } from "../core/errors.js";
 import { healthSchema } from "../fleet/index.js";
 import type { AgentContext } from "./context.js";
@@ -59,11 +59,12 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
     await clearInFlight(agent);
     const code = isOscdError(e) ? e.code : "internal";
     const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
-    if (e instanceof BusyError || code === "switch-locked") {
+    if (e instanceof BusyError || code === "switch-locked" || code === "switch-running") {
       agent.emit({ type: "waiting", at: agent.now(), source: c.source, reason: `${code}: ${message}` });
       return true;
     }
-    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
+    const cause = e instanceof RolledBackError ? e.causeCode : undefined;
+    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, cause, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
     // Nothing was changed; once space is freed (oscd gc) the same system fits.
     if (code === "disk-low") return { retryInMs: DISK_LOW_RETRY_MS };

@@ -15,7 +15,7 @@ export interface AgentStatus {
   sources: Record<string, SourceStatus>;
   deploying?: { source: string; toplevel: string; mode: string; step: string };
   waiting?: { source: string; reason: string; until?: string };
-  lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; at: string; generation?: number; commit?: string; version?: string };
+  lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; cause?: string; at: string; generation?: number; commit?: string; version?: string };
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
   /** The running system was changed outside the agent (drift.ts), until the agent deploys again. */
@@ -51,7 +51,8 @@ export type AgentEvent =
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
   | { type: "diff"; at: string; source: string; toplevel: string; from: string; packages: PackageDiff; closureSize: { from: number; to: number; difference: number }; reboot: { needed: boolean; reasons: string[] } }
   | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean; rebootReasons?: string[] }
-  | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; message: string; phase: "eval" | "build" | "deploy" }
+  /** `cause`: for a rollback (`code` rolled-back), the code of what failed (`health-failed`, `switch-failed`, …). */
+  | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; cause?: string; message: string; phase: "eval" | "build" | "deploy" }
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
   | { type: "suspended" | "resumed"; at: string }
   | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
@@ -181,7 +182,7 @@ export class Observer {
         break;
       case "deploy-failed":
         s.deploying = undefined;
-        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", error: e.message, code: e.code, at: e.at, commit: s.desired?.commit, version: s.desired?.version };
+        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", error: e.message, code: e.code, cause: e.cause, at: e.at, commit: s.desired?.commit, version: s.desired?.version };
         if (e.phase === "eval") m.lastEvalFailed.set(1);
         else if (e.phase === "build") m.lastBuildFailed.set(1);
         else {

@@ -44,6 +44,8 @@ export interface Report {
   commit?: string;
   sequence?: number;
   code?: string;
+  /** A rollback's cause (`health-failed`, `switch-failed`, …) next to `code` rolled-back. */
+  cause?: string;
   message?: string;
   rebootNeeded?: boolean;
   /** drift: what the agent had left running, and what changed it. */

@@ -18,7 +18,7 @@ export class ReportMapper {
       case "deployed":
         return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, generation: e.generation, version: d?.version, commit: d?.commit, sequence: d?.sequence, rebootNeeded: e.reboot };
       case "deploy-failed":
-        return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
+        return { at: e.at, type: "deployment", source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", code: e.code, cause: e.cause, message: e.message, version: d?.version, commit: d?.commit, sequence: d?.sequence };
       case "refused":
         return { at: e.at, type: "refusal", source: e.source, code: e.code, message: e.message };
       case "recovered":

@@ -19,6 +19,11 @@ export interface RunOptions {
    * and the call rejects with a CommandCancelledError. An already aborted signal starts nothing.
    */
   signal?: AbortSignal;
+  /**
+   * Open descriptors of this process the child gets as 3, 4, …: inherited by it and by what it
+   * starts (not close-on-exec there), and still this process's to close.
+   */
+  passFds?: readonly number[];
 }
 
 export interface RunResult {
@@ -100,7 +105,7 @@ function runCommand(file: string, args: readonly string[], opts: RunOptions): Pr
     const child = spawn(file, args, {
       cwd: opts.cwd,
       env: environment(opts),
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe", ...(opts.passFds ?? [])],
       detached: true,
     });
     const out: Buffer[] = [];

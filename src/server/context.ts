@@ -31,6 +31,8 @@ export interface ServerContext {
   webhookSecret?: string;
   /** A binary cache directory served (and filled by PUT) under /cache/, when given. */
   cacheDir?: string;
+  /** When set, `/metrics` needs `Authorization: Bearer <this>` (http-security.ts); else it is open. */
+  metricsToken?: string;
   /** Netboot (routes/netboot.ts): MAC addresses and where missing kernels and initrds come from. */
   netboot?: NetbootConfig;
 }

@@ -45,6 +45,8 @@ export interface ServerOptions {
   pruneIntervalMs?: number;
   /** Channels' rollout plans (from `--fleet`'s oscd.toml), stored at start. */
   plans?: Record<string, RolloutPlan>;
+  /** `/metrics` needs this bearer token; undefined: open (the default). */
+  metricsToken?: string;
 }
 
 export interface RunningServer {
@@ -86,6 +88,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
     now,
     webhookSecret: opts.webhookSecret,
+    metricsToken: opts.metricsToken,
     cacheDir: opts.cacheDir,
     netboot: {
       macs: opts.netboot?.macs ?? new Map(),

@@ -19,6 +19,8 @@ export interface FakeToplevelArgs {
   payloadKiB?: number;
   /** A Nix expression for the text of etc/systemd/system/oscd-agent.service (its store paths become references). */
   agentUnitExpr?: string;
+  /** The switch waits until /run/fake-nixos/gate exists in the host (a slow switch). */
+  gate?: boolean;
 }
 
 /** Builds a fake NixOS toplevel in the test machine's store; returns its path. */

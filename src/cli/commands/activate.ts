@@ -43,7 +43,7 @@ export function registerActivate(program: Command): void {
     .option("--allow-expired", "with --bundle: accept a bundle whose expiresAt has passed (every other check still applies)")
     .option("--allow-unchecked-host", "accept a toplevel that names no host (no etc/hostname), so the host check cannot be made")
     .option("--allow-unchecked-machine-id", "accept a toplevel pinned to a machine id that cannot be compared with this machine's")
-    .option("--allow-unchecked-version", "accept a version that cannot be compared with the running one (not semver)")
+    .option("--allow-unchecked-version", "accept a system whose version cannot be compared with the running release (not semver, or not given)")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
     .option("--bundle <dir>", "a bundle from oscd bundle: verified completely, then imported and activated")
@@ -78,8 +78,10 @@ What is checked:
     --allow-expired), and every narinfo and NAR: regular files, signed, the exact hash.
   with --release-version: that version is not older than the running release.
   A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
-  with neither: NO release facts are known, so there is no downgrade or replay check: an
-    older system replaces a newer one if you name it. Prefer --manifest.
+  with none of --manifest, --bundle, --release-version: nothing says which release the
+    toplevel is. On a machine that runs a release oscd recorded, that is refused
+    (version-unverifiable: it may be an older system) unless --allow-unchecked-version.
+    Prefer --manifest.
 
 A failed switch or health check rolls back to the previous system and exits 4;
 a refusal by a guard exits 3.`,

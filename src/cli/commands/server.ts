@@ -47,7 +47,19 @@ interface ServeFlags {
   jobsChannel: string;
   releaseJobsImmediately?: boolean;
   retainReports?: string;
+  metricsTokenFile?: string;
   json?: boolean;
+}
+
+/** The token in `--metrics-token-file`: one word of printable characters, 16 or more. */
+async function metricsToken(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read the metrics token file ${file}: ${e.code ?? e.message}`, "give a file holding the token (e.g. openssl rand -hex 32 > /var/lib/oscd/metrics-token)", "server-metrics-token");
+  });
+  const token = text.trim();
+  if (!/^[\x21-\x7e]{16,512}$/.test(token)) throw new UsageError(`the metrics token file ${file} does not hold one token of 16 or more printable characters`, "e.g. openssl rand -hex 32 > FILE", "server-metrics-token");
+  return token;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -70,6 +82,7 @@ export function registerServer(program: Command): void {
     .option("--cache-dir <dir>", "also be the fleet's binary cache: serve this directory under /cache/ (any token) and accept `nix copy --to` uploads (admin token)")
     .option("--netboot-substituter <url>", "a cache to fetch a netboot kernel or initrd from when this machine lacks it (default: --cache-dir); repeatable", collect)
     .option("--retain-reports <duration>", "prune reports older than this (e.g. 90d), keeping each host's last report and every state change")
+    .option("--metrics-token-file <file>", "/metrics needs `Authorization: Bearer <token>` with the token in this file (default: open, like /healthz)")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -78,12 +91,14 @@ Examples:
   oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
   oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
+  oscd server --fleet . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
   oscd server token create --role admin              # shown once; keep it
   oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
   oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
   oscd server token create --host web1 --tag web --channel main
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
+/metrics takes a token of its own with --metrics-token-file (for a Prometheus bearer_token_file).
 Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with --fleet
 and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd are checked
 against the signed manifest before they are served.`,
@@ -94,6 +109,7 @@ against the signed manifest before they are served.`,
       const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
       registerSecret(webhookSecret);
       if (webhookSecret !== undefined && webhookSecret.length < 16) throw new UsageError("the webhook secret is shorter than 16 characters", "use a long random secret (e.g. openssl rand -hex 32)", "server-webhook-secret");
+      const metricsBearer = await metricsToken(o.metricsTokenFile);
       const s = await startServer({
         db: o.db,
         listen: o.listen,
@@ -107,6 +123,7 @@ against the signed manifest before they are served.`,
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
         retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
+        metricsToken: metricsBearer,
       });
       if (!o.json) progressSay()("server", "listen", `listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}`);
       const stop = () => {

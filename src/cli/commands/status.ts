@@ -61,8 +61,8 @@ export function registerStatus(program: Command): void {
       out("reboot", s.reboot.needed ? `needed (${s.reboot.reasons.join(", ")})` : "not needed");
       out("nix", nixFoundLine(n));
       if (s.openDeployment) out("in progress", `${s.openDeployment.id} ${s.openDeployment.mode} ${s.openDeployment.toplevel} at "${s.openDeployment.state}"`);
-      if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
-      for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}: ${f.reason}`);
+      if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.errorCode ? ` [${s.lastDeployment.errorCode}]` : ""}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
+      for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}${f.code ? ` [${f.code}]` : ""}: ${f.reason}`);
       if (!a) {
         out("agent", "not running");
         return;

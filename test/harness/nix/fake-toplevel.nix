@@ -9,6 +9,7 @@
 , failSwitch ? false        # switch-to-configuration exits 4 after activating, like a failed unit
 , failBuild ? false         # the build itself fails, as a broken package would
 , health ? "ok"             # written to /run/fake-nixos/health on activation; "failing" fails checks
+, gate ? false             # switch-to-configuration waits until /run/fake-nixos/gate exists (a slow switch)
 , machineId ? null
 , marker ? ""               # any text; changing it changes the toplevel (a "commit to this host")
 , payloadKiB ? 0            # a path of this many KiB of zeros in the closure (store size, disk space)
@@ -38,7 +39,7 @@ mk "nixos-system-${hostname}-${version}" (''
   printf '%s' "$version" > $out/nixos-version
   printf '%s\n' "$hostname" > $out/etc/hostname
   if [ -n "$machineId" ]; then printf '%s\n' "$machineId" > $out/etc/machine-id; fi
-  printf 'fail=%s\nhealth=%s\nmarker=%s\n' "$failSwitch" "$health" "$marker" > $out/fake-config
+  printf 'fail=%s\nhealth=%s\nmarker=%s\ngate=%s\n' "$failSwitch" "$health" "$marker" "$gate" > $out/fake-config
   printf '%s' "$switchScript" > $out/bin/switch-to-configuration
   chmod 0555 $out/bin/switch-to-configuration
   printf '#!/bin/sh\necho "fake init of %s"\n' "$out" > $out/init
@@ -47,6 +48,7 @@ mk "nixos-system-${hostname}-${version}" (''
   inherit hostname version kernelParams marker health;
   failSwitch = if failSwitch then "1" else "0";
   failBuild = if failBuild then "1" else "0";
+  gate = if gate then "1" else "0";
   machineId = if machineId == null then "" else machineId;
   switchScript = builtins.readFile ./switch-to-configuration.sh;
 }

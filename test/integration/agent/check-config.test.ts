@@ -54,6 +54,17 @@ describe("oscd agent --check-config", () => {
     expect(bad.stderr).toMatch(/^hint: .*tokenFile/m);
     expect(bad.stderr).not.toContain("TOKENSECRET");
   });
+
+  it("refuses requireSignedHistory without the keys to check it with", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "oscd-agent-check-"));
+    const file = join(dir, "agent.json");
+    await writeFile(file, JSON.stringify({ remotes: [{ name: "local", url: "/srv/fleet" }], requireSignedHistory: true }));
+    const bad = await oscd(["agent", "--check-config", file]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`oscd: error[agent-config]: ${file}: requireSignedHistory: signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths`);
+    await writeFile(file, JSON.stringify({ remotes: [{ name: "local", url: "/srv/fleet" }], requireSignedHistory: true, allowedSignersPath: "/etc/oscd/allowed_signers" }));
+    expect((await oscd(["agent", "--check-config", file])).exitCode).toBe(0);
+  });
 });
 
 /** Every leaf key path of a JSON value (objects descended, arrays and scalars are leaves). */
@@ -76,6 +87,7 @@ describe("oscd agent: every configuration key is a flag", () => {
       remotes: [],
       gpgPublicKeyPaths: [],
       allowedSignersPath: "/etc/oscd/allowed_signers",
+      requireSignedHistory: true,
       flakeSubdirectory: "",
       evalTimeout: 1800,
       buildTimeout: 1800,

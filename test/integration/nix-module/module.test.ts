@@ -131,6 +131,7 @@ const EVERYTHING = {
   ],
   gpgPublicKeyPaths: ["/etc/oscd/release.asc"],
   allowedSignersPath: "/etc/oscd/allowed_signers",
+  requireSignedHistory: true,
   flakeSubdirectory: "fleet",
   evalTimeout: 600,
   buildTimeout: 900,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,39 @@ describe("oscd server (CLI)", () => {
     const r = oscd(["server", "--db", db, "--listen", "127.0.0.1:0"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^oscd: error\[server-no-keys\]: the server has no trusted keys/);
+  });
+
+  it("--metrics-token-file: refuses a missing file or a short token; with a good one, /metrics needs it", async () => {
+    const key = formatPublicKey(publicKeyOf(FLEET_KEY));
+    const missing = oscd(["server", "--db", db, "--listen", "127.0.0.1:0", "--trusted-key", key, "--metrics-token-file", join(dir, "nope")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^oscd: error\[server-metrics-token\]: cannot read the metrics token file .*nope: ENOENT/);
+    writeFileSync(join(dir, "short"), "abc\n");
+    const short = oscd(["server", "--db", db, "--listen", "127.0.0.1:0", "--trusted-key", key, "--metrics-token-file", join(dir, "short")]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^oscd: error\[server-metrics-token\]: .* does not hold one token of 16 or more printable characters/);
+    expect(short.stderr).not.toContain("abc");
+    const token = "prometheus-0123456789abcdef";
+    writeFileSync(join(dir, "metrics-token"), `${token}\n`, { mode: 0o600 });
+    const port = await freePort();
+    const m = spawn("node", [OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", key, "--metrics-token-file", join(dir, "metrics-token")], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const at = await new Promise<string>((resolve, reject) => {
+        let err = "";
+        m.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+          const x = /listening on (\S+)/.exec(err);
+          if (x) resolve(x[1] as string);
+        });
+        m.on("exit", (c) => reject(new Error(`server exited ${c}: ${err}`)));
+      });
+      expect((await fetch(`${at}/metrics`)).status).toBe(401);
+      const ok = await fetch(`${at}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^# HELP oscd_hosts /m);
+    } finally {
+      m.kill("SIGTERM");
+    }
   });
 
   it("makes tokens, serves, and shows the fleet with oscd status --server; a revoked token is refused", async () => {
