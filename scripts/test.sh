@@ -32,7 +32,7 @@ NEWER_TESTS=(
   "the Nix oscd finds"
   "publishes three hosts" "tampered narinfo" "same commit again builds" "changes only that host" "foreign NAR"
   "oscd bundle"
-  "realises a prebuilt toplevel" "refuses a path from an unsigned cache" "refuses a NAR whose bytes" "disk is full while realising"
+  "realises a prebuilt toplevel" "refuses a path from an unsigned cache" "refuses a NAR whose bytes" "disk is full, before realising"
   "flake layout oscd option prints" "flake layout oscd diff" "flake layout oscd impact"
   "builds the host's images" "fetches them from the cache"
   "deploys ten hosts in parallel" "connection cut during the copy" "--diff shows, before activating"
