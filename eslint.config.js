@@ -13,5 +13,5 @@ export default tseslint.config(
       "no-restricted-imports": ["error", { patterns: [{ group: ["child_process", "node:child_process"], importNames: ["exec", "execSync"], message: "Run commands as argument arrays through src/core/exec.ts." }] }],
     },
   },
-  { files: ["bin/*.js", "scripts/*.js"], languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } } },
+  { files: ["bin/*.js", "scripts/*.js", "test/harness/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } } },
 );

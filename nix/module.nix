@@ -73,6 +73,16 @@ let
     };
   };
 
+  # `[retention]` of machine.toml and the agent's `retention`: a generation stays if either rule holds.
+  retentionType = types.submodule {
+    options = {
+      keepGenerations = nullable types.ints.positive "Keep the newest this many system generations; the running, booted, current and previous-good ones always stay and count toward it. Null (with keepDays null): keep every generation.";
+      keepDays = nullable types.ints.unsigned "Also keep every generation younger than this many days.";
+      collectGarbage = opt types.bool false "After removing generations, run Nix's garbage collector.";
+      maxFreedMiB = nullable types.ints.positive "Stop that garbage collection once this many MiB are freed (`nix-store --gc --max-freed`).";
+    };
+  };
+
   branchType = name: operation: types.submodule {
     options = {
       name = opt types.str name "Branch name; {hostname} is replaced by this machine's name.";
@@ -130,9 +140,9 @@ let
 
   settings = lib.recursiveUpdate
     (dropNulls {
-      inherit (cfg) hostname machineId stateDir trustedPublicKeys substituters remotes gpgPublicKeyPaths allowedSignersPath
+      inherit (cfg) hostname machineId stateDir trustedPublicKeys trustRoot substituters remotes gpgPublicKeyPaths allowedSignersPath requireSignedHistory
         flakeSubdirectory evalTimeout buildTimeout switchTimeout switchWindows outsideWindow health postDeploymentCommand
-        controlSocket backoff logLevel diff;
+        controlSocket backoff logLevel diff retention selfUpdate;
       server = if cfg.server == null then null else cfg.server // { tokenFile = credential "server-token"; };
       manifest =
         if cfg.manifest.urls == [ ] && cfg.server == null then null
@@ -158,7 +168,7 @@ let
     else rawConfigFile;
 
   machineSettings = dropNulls {
-    inherit (machine) host remote tagPrefix trustedPublicKeys substituters health;
+    inherit (machine) host remote tagPrefix trustedPublicKeys trustRoot substituters health retention;
   };
   machineFile = (pkgs.formats.toml { }).generate "machine.toml" machineSettings;
 
@@ -180,10 +190,14 @@ in
 
     host = derived types.str config.networking.hostName "config.networking.hostName" "This machine's name in the fleet (a host of oscd.toml, an entry of the manifests)." // { example = "web1"; };
     trustedPublicKeys = opt (types.listOf publicKeyType) [ ] "Public keys (`name:base64`) this machine trusts for releases and for store paths: the fleet key's `.public` file (`oscd keys generate`)." // { example = keyExample; };
+    trustRoot = nullable types.str "The fleet's first trust root (`oscd trust init`): where the machine's trust starts; later versions are walked from the channel (docs/trust.md). Null: `trustedPublicKeys` are the machine's implicit root." // { example = "/etc/oscd/trust-root.json"; };
     substituters = opt (types.listOf types.str) [ ] "Binary caches the fleet publishes to." // { example = [ "https://cache.example.org" ]; };
     health = nullable healthType "Health checks after `oscd activate`, `oscd rollback` and push deploys (`[health]`); the agent uses them too unless `services.oscd.agent.health` says otherwise. A failure rolls back.";
     remote = nullable types.str "The fleet repository `oscd upgrade` fetches releases from." // { example = "https://git.example.org/fleet.git"; };
     tagPrefix = opt types.str "v" "Prefix of release tags (`v1.2.3`).";
+    retention = nullable retentionType "Generations kept after each committed deployment (`oscd activate`, `upgrade`, push deploys; the agent too unless `services.oscd.agent.retention` says otherwise) and by `oscd gc`: old ones go with their records, source roots and boot entries. Null: keep every generation." // {
+      example = literalExpression "{ keepGenerations = 10; keepDays = 30; collectGarbage = true; }";
+    };
 
     addToNixSettings = opt types.bool true "Add `trustedPublicKeys` and `substituters` to `nix.settings` (as `extra-trusted-public-keys` and `extra-substituters`, so nixpkgs' defaults stay), so Nix itself trusts the fleet's store paths. Turn off to manage `nix.settings` yourself.";
 
@@ -204,6 +218,7 @@ in
     machineId = nullable (types.strMatching "[0-9a-f]{32}") "When set, a system is activated only if its etc/machine-id matches (comin's machineId)." // { example = "0123456789abcdef0123456789abcdef"; };
     stateDir = opt (types.strMatching "/.+") "/var/lib/oscd" "State directory: journal, generations, last applied releases, report outbox. Under /var/lib it is the unit's `StateDirectory=`; elsewhere tmpfiles makes it (0700).";
     trustedPublicKeys = derived (types.listOf publicKeyType) machine.trustedPublicKeys "config.services.oscd.trustedPublicKeys" "Public keys (`name:base64`) trusted for manifests and for store paths." // { example = keyExample; };
+    trustRoot = derived (types.nullOr types.str) machine.trustRoot "config.services.oscd.trustRoot" "The fleet's first trust root (`oscd trust init`); later versions are walked from the channel.";
     substituters = derived (types.listOf types.str) machine.substituters "config.services.oscd.substituters" "Binary caches to use besides the ones a manifest names.";
 
     server = nullable serverType "The control server, in one setting: the agent reads its channel's manifests from it (long-poll) and reports to it, with the host token from `tokenFile`. Null: no server (use `manifest.urls`, `remotes`, or both)." // {
@@ -220,11 +235,13 @@ in
       timeout = opt types.ints.positive 30 "Seconds one request may take beyond the long-poll wait.";
       maxClockSkewSeconds = opt types.ints.unsigned 300 "How far this machine's clock may be off when checking a manifest's expiry.";
       allowNoExpiry = opt types.bool false "Accept manifests without expiresAt (written before expiry existed); they could be replayed for ever.";
+      trustUrls = opt (types.listOf types.str) [ ] "Where the channel's trust roots and revocation list are; empty: trust/ beside each manifest URL.";
     };
 
     remotes = opt (types.listOf remoteType) [ ] "Git remotes to follow (comin's remotes).";
     gpgPublicKeyPaths = opt (types.listOf types.str) [ ] "Armored GPG public keys; when set, only signed commits are deployed." // { example = [ "/etc/oscd/release.asc" ]; };
     allowedSignersPath = nullable types.str "An SSH allowed-signers file; when set, only commits signed by those keys are deployed." // { example = "/etc/oscd/allowed_signers"; };
+    requireSignedHistory = opt types.bool false "Every commit between the last deployed main commit and the new tip must be signed by one of those keys, not only the tip (an unsigned commit cannot ride in under a signed one).";
     flakeSubdirectory = opt types.str "" "Subdirectory of the repository holding the fleet.";
     evalTimeout = opt types.ints.positive 1800 "Seconds an evaluation may take.";
     buildTimeout = opt types.ints.positive 1800 "Seconds a build may take.";
@@ -268,6 +285,14 @@ in
 
     diff = opt types.bool false "Before each activation, log an event with what changes: packages added, removed and changed, closure size, reboot need (as oscd diff).";
 
+    retention = derived (types.nullOr retentionType) machine.retention "config.services.oscd.retention" "Generations kept after each committed deployment the agent makes (as `services.oscd.retention`).";
+
+    selfUpdate = {
+      enable = opt types.bool true "After a committed switch to a system whose oscd-agent unit differs (a new oscd package or settings), restart the agent into it (a transient unit runs `systemctl restart`; the old agent comes back if the new one does not answer).";
+      unit = opt (types.strMatching "[A-Za-z0-9@._-]+\\.service") "oscd-agent.service" "The agent's own unit.";
+      timeout = opt types.ints.positive 120 "Seconds the new agent has to answer on the control socket before the old one is brought back.";
+    };
+
     extraSettings = opt (types.attrsOf types.anything) { } "Settings merged into the JSON (recursively: `extraSettings.manifest.timeout` keeps `manifest.urls`), for settings newer than this module. Checked by the agent like the rest." // {
       example = literalExpression "{ manifest.timeout = 60; }";
     };
@@ -301,8 +326,8 @@ in
           message = "services.oscd.agent has no source: set services.oscd.agent.server (the control server), manifest.urls, remotes, or more than one.";
         }
         {
-          assertion = (cfg.server == null && cfg.manifest.urls == [ ]) || cfg.trustedPublicKeys != [ ];
-          message = "services.oscd.agent follows manifests but trusts no key to check their signatures: set services.oscd.trustedPublicKeys (or services.oscd.agent.trustedPublicKeys).";
+          assertion = (cfg.server == null && cfg.manifest.urls == [ ]) || cfg.trustedPublicKeys != [ ] || cfg.trustRoot != null;
+          message = "services.oscd.agent follows manifests but trusts no key to check their signatures: set services.oscd.trustedPublicKeys (or services.oscd.agent.trustedPublicKeys), or services.oscd.trustRoot.";
         }
         {
           assertion = cfg.hostname != "";

@@ -25,6 +25,7 @@
   git,
   openssh,
   util-linux,
+  coreutils,
   # A registry (its base URL, ending in `/`) to fetch from instead of npm's default.
   npmRegistry ? null,
 }:
@@ -91,7 +92,8 @@ buildNpmPackage {
     installShellFiles
   ];
   passthru = { inherit sources registry; };
-  # oscd drives these programs; the machine's own nix comes first on PATH when there is one.
+  # oscd drives these programs (coreutils for mkfifo: the switch's hold, src/activate/switch-hold.ts);
+  # the machine's own nix comes first on PATH when there is one.
   # Completions come from the built program itself (`oscd completion SHELL`), so they list every
   # command and option of this version.
   postInstall = ''
@@ -101,6 +103,7 @@ buildNpmPackage {
         git
         openssh
         util-linux
+        coreutils
       ]
     }
   ''

@@ -46,6 +46,7 @@ async function main(): Promise<number> {
   try {
     world = await buildWorld(cleanup);
     const watch = new Watcher(world.agents, world.server);
+    cleanup.add(async () => watch.stop());
     introduce(world);
     const first = await labelledRelease(world, watch, claims);
     claims.netboot = await netboot(world, first.manifest, first.tag);

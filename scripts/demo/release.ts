@@ -54,20 +54,32 @@ export async function releaseFromEvent(w: World, eventFile: string): Promise<{ t
 /**
  * `oscd publish --netboot --server`: one evaluation and build of every host, closures signed and
  * uploaded to the server's cache, each host's netboot files (kernel, initrd, parameters)
- * recorded in its entry, the signed manifest handed to the server (which verifies it).
+ * recorded in its entry, the signed manifest handed to the server (which verifies it) with the
+ * channel's rollout plan from oscd.toml. `--rollout` starts the plan's rollout at once; without
+ * it the release waits, and publish says how to start it.
  */
-export async function publish(w: World, tag: string): Promise<Manifest> {
-  const args = ["publish", "--netboot", "--repo", w.fleet.dir, "--ref", tag, "--key", w.keyFile, "--server", w.server.url, "--server-token-file", w.server.adminTokenFile, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, "--json"];
-  await oscd(args);
+export async function publish(w: World, tag: string, opts: { rollout?: boolean } = {}): Promise<{ manifest: Manifest; rollout?: Rollout; waiting?: string }> {
+  const args = ["publish", "--netboot", "--repo", w.fleet.dir, "--ref", tag, "--key", w.keyFile, ...w.server.cliArgs, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, ...(opts.rollout ? ["--rollout"] : [])];
+  const r = await oscd(args);
   const m = parseManifest(await readFile(join(w.server.cacheDir, "channels", "main.json"), "utf8"));
   if (m.version !== tag.replace(/^v/, "")) throw new StepFailed(`the manifest published is version ${m.version}, not ${tag}`);
-  note(`oscd publish --netboot --server → manifest sequence ${m.sequence} (${tag}, signed by ${w.publicKey.split(":")[0]}), ${Object.keys(m.hosts).length} hosts, closures in the server's cache`);
-  return m;
+  note(`oscd publish --netboot --server${opts.rollout ? " --rollout" : ""} → manifest sequence ${m.sequence} (${tag}, signed by ${w.publicKey.split(":")[0]}), ${Object.keys(m.hosts).length} hosts, closures in the server's cache`);
+  const id = /^oscd: rollout ([0-9a-f]{16}): (.*)$/m.exec(r.stderr);
+  if (opts.rollout) {
+    if (!id) throw new StepFailed("oscd publish --rollout started no rollout", r.stderr);
+    note(`rollout ${id[1]!.slice(0, 8)} with the channel's plan (oscd.toml): ${id[2]}`);
+    return { manifest: m, rollout: { id: id[1]!, state: "running", reason: null, waves: [] } };
+  }
+  const waits = /^oscd: (main #\d+ \(\S+\) waits for a rollout.*)$/m.exec(r.stderr);
+  if (!waits) throw new StepFailed("oscd publish --server did not say what the release waits for", r.stderr);
+  note(`the server: ${waits[1]}`);
+  return { manifest: m, waiting: waits[1] };
 }
 
-/** A staged rollout of a release on the server: the canary first, the rest once it is healthy. */
-export async function startRollout(w: World, m: Manifest, canary: string[]): Promise<Rollout> {
-  const r = await w.server.api<Rollout>("POST", "/api/v1/rollouts", { channel: "main", sequence: m.sequence, canary, bakeSeconds: 0, waveTimeoutSeconds: 120 });
-  note(`rollout ${r.id.slice(0, 8)}: ${r.waves.map((x) => `${x.name} (${x.hosts.join(", ")})`).join(" → ")}`);
-  return r;
+/** `oscd rollout start main#SEQ --waves …`: the waves given, the plan's bake and timeout. */
+export async function startRollout(w: World, m: Manifest, waves: string): Promise<Rollout> {
+  const r = await oscd(["rollout", "start", `main#${m.sequence}`, "--waves", waves, ...w.server.cliArgs, "--json"]);
+  const ro = JSON.parse(r.stdout) as Rollout;
+  note(`oscd rollout start main#${m.sequence} --waves '${waves}' → rollout ${ro.id.slice(0, 8)}: ${ro.waves.map((x) => `${x.name} (${x.hosts.join(", ")})`).join(" → ")}`);
+  return ro;
 }

@@ -8,14 +8,16 @@ import { oscd, StepFailed } from "./story.js";
 /**
  * `oscd server` as a child of the demo: SQLite database and binary cache in `dir`, listening on
  * the test bridge so the simulated hosts reach it. Its log goes to `dir/server.log` (shown
- * only when something fails). Tokens are made with `oscd server token create` on its database.
+ * only when something fails). Tokens are made with `oscd server token create` on its database:
+ * an admin's (printed for the dashboard) and an operator's, which the story publishes and rolls
+ * out with through the command line.
  */
 export class DemoServer {
   private constructor(
     readonly dir: string,
     readonly url: string,
     readonly adminTokenFile: string,
-    private readonly admin: string,
+    readonly operatorTokenFile: string,
     private readonly child: ChildProcess,
   ) {}
 
@@ -33,6 +35,9 @@ export class DemoServer {
     const admin = (JSON.parse(adminJson.stdout) as { token: string }).token;
     const adminTokenFile = join(dir, "admin.token");
     await writeFile(adminTokenFile, admin + "\n", { mode: 0o600 });
+    const operator = (await oscd(["server", "token", "create", "--role", "operator", "--label", "demo", "--db", db])).stdout.trim();
+    const operatorTokenFile = join(dir, "operator.token");
+    await writeFile(operatorTokenFile, operator + "\n", { mode: 0o600 });
     const logFile = join(dir, "server.log");
     const log = createWriteStream(logFile);
     const child = spawn(process.execPath, [OSCD_BIN, "server", "--db", db, "--listen", `${listenAddress}:0`, "--trusted-key", trustedKey, "--cache-dir", join(dir, "cache")], { stdio: ["ignore", "pipe", "pipe"] });
@@ -54,22 +59,16 @@ export class DemoServer {
         reject(new StepFailed(`oscd server exited ${code}`, seen));
       });
     });
-    return new DemoServer(dir, url, adminTokenFile, admin, child);
+    return new DemoServer(dir, url, adminTokenFile, operatorTokenFile, child);
   }
 
   async hostToken(host: string): Promise<string> {
     return (await oscd(["server", "token", "create", "--host", host, "--channel", "main", "--db", this.db])).stdout.trim();
   }
 
-  async api<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.admin}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new StepFailed(`the server answered ${method} ${path} with ${res.status}`, text);
-    return JSON.parse(text) as T;
+  /** `--server URL --server-token-file <operator token>`, for `oscd rollout`, `oscd publish`, `oscd status`. */
+  get cliArgs(): string[] {
+    return ["--server", this.url, "--server-token-file", this.operatorTokenFile];
   }
 
   async log(): Promise<string> {
@@ -90,5 +89,5 @@ export interface Rollout {
   id: string;
   state: string;
   reason: string | null;
-  waves: { name: string; state: string; hosts: string[]; healthy: string[]; failed: string[] }[];
+  waves: { name: string; state: string; hosts: string[] }[];
 }

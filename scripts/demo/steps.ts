@@ -3,7 +3,6 @@ import type { Manifest } from "../../src/manifest/index.js";
 import { clientKey, oscdOn, OSCD_BIN, type SimHost } from "../../test/harness/index.js";
 import type { NetbootClaim } from "./netboot.js";
 import { mergePullRequest, publish, releaseFromEvent, startRollout } from "./release.js";
-import type { Rollout } from "./server.js";
 import { heading, hostLine, note, oscd, StepFailed } from "./story.js";
 import { Watcher } from "./watch.js";
 import { HOSTS, PUSH_HOST, type World } from "./world.js";
@@ -17,7 +16,6 @@ export interface Claims {
 }
 
 const host = (w: World, name: string) => w.hosts.get(name) as SimHost;
-const rolloutState = async (w: World, id: string) => (await w.server.api<Rollout>("GET", `/api/v1/rollouts/${id}`)).state;
 
 function nameRelease(watch: Watcher, m: Manifest, tag: string): Record<string, string> {
   for (const e of Object.values(m.hosts)) watch.names.set(e.toplevel, tag);
@@ -37,13 +35,13 @@ export async function labelledRelease(w: World, watch: Watcher, claims: Claims):
   const event = await mergePullRequest(w, { number: 42, title: "web1: nginx status page", label: "release:minor", branch: "web1-status-page" }, () => w.fleet.commitHostChange("web1", "nginx status page", "web1: nginx status page"));
   const { tag } = await releaseFromEvent(w, event);
 
-  heading(`Publish ${tag} to the server and roll it out: web1 first (canary), then the rest`);
-  const m = await publish(w, tag);
-  const toplevels = nameRelease(watch, m, tag);
+  heading(`Publish ${tag} to the server and roll it out with the channel's plan: web1 first (canary), then the rest`);
   await watch.mark();
-  const r = await startRollout(w, m, ["web1"]);
+  const { manifest: m, rollout: r } = await publish(w, tag, { rollout: true });
+  const toplevels = nameRelease(watch, m, tag);
+  if (!r) throw new StepFailed("no rollout was started");
   watch.follow(r.id);
-  await watch.until(async () => (await rolloutState(w, r.id)) === "done" && (await allOn(w, toplevels)), `every host to run ${tag}`, 150_000);
+  await watch.until(async () => watch.rolloutState === "done" && (await allOn(w, toplevels)), `every host to run ${tag}`, 150_000);
   claims.first = { tag, sequence: m.sequence, rollout: r.id, toplevels };
   return { tag, manifest: m };
 }
@@ -58,17 +56,19 @@ export async function badRelease(w: World, watch: Watcher, claims: Claims): Prom
   heading("A release that breaks db1's health check, rolled out with db1 as the canary");
   const event = await mergePullRequest(w, { number: 43, title: "db1: new migration", label: "release:patch", branch: "db1-migration" }, () => w.fleet.setHost({ name: "db1", health: "failing", marker: "bad migration" }, "db1: new migration"));
   const { tag } = await releaseFromEvent(w, event);
-  const m = await publish(w, tag);
+  const { manifest: m } = await publish(w, tag);
   const toplevels = nameRelease(watch, m, tag);
   await watch.mark();
-  const r = await startRollout(w, m, ["db1"]);
+  const r = await startRollout(w, m, "canary=db1; rest");
   watch.follow(r.id);
   const before = claims.first?.toplevels.db1;
-  await watch.until(async () => (await rolloutState(w, r.id)) === "halted" && (await host(w, "db1").currentSystem()) === before, "the canary to roll back and the rollout to halt", 150_000);
+  await watch.until(async () => watch.rolloutState === "halted" && (await host(w, "db1").currentSystem()) === before, "the canary to roll back and the rollout to halt", 150_000);
   // A rollback that rolled nothing back would be no story: db1 must have run the release.
   if (!(await host(w, "db1").activations()).some((x) => x.endsWith(toplevels.db1 ?? "?"))) throw new StepFailed(`db1 never activated ${tag}: the rollback undid nothing`);
-  const row = (await w.server.api<{ host: { status: string; error?: string | null } }>("GET", "/api/v1/hosts/db1")).host;
-  hostLine("server", `db1 is "${row.status}" in the fleet table; web1 and web2 were never offered ${tag}`);
+  const fleet = JSON.parse((await oscd(["status", ...w.server.cliArgs, "--json"])).stdout) as { counts: { ok: number; "rolled-back": number }; hosts: { host: string; status: string; reason: string | null }[] };
+  const db1 = fleet.hosts.find((h) => h.host === "db1");
+  hostLine("server", `oscd status --server: ${fleet.counts.ok} ok, ${fleet.counts["rolled-back"]} rolled back; db1 ${db1?.status}: ${db1?.reason ?? ""}`);
+  hostLine("server", `web1 and web2 were never offered ${tag}`);
   claims.bad = { tag, sequence: m.sequence, rollout: r.id, canary: "db1", toplevels };
 }
 
@@ -112,7 +112,8 @@ export async function pushDeploy(w: World, watch: Watcher, claims: Claims): Prom
 export function dashboard(w: World, keep: boolean): void {
   heading("The dashboard");
   note(`${keep ? "open" : "with --keep (the default in a terminal) it stays up: open"} ${w.server.url}/ and sign in with the admin token in ${w.server.adminTokenFile}`);
-  note("fleet: each host's desired and current release, generation and last report; db1 failed, with its health-check error");
-  note("releases and rollouts: the first rollout done wave by wave; the second halted at its canary");
+  note("fleet: counts per status, each host's desired and current release, generation, agent and last report; db1 rolled back, its failing health check first");
+  note("releases: the channel and its plan, the first rollout done wave by wave, the second halted at its canary (Resume and Abort ask first)");
+  note("audit: who published and rolled out what, through the command line");
   note("host db1: its report history, the deploy, the failed health check, the rollback");
 }

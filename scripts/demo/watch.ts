@@ -1,18 +1,19 @@
-import type { AgentProcess } from "../../test/harness/index.js";
-import type { DemoServer, Rollout } from "./server.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { OSCD_BIN, type AgentProcess } from "../../test/harness/index.js";
+import type { DemoServer } from "./server.js";
 import { hostLine, shortPath, StepFailed } from "./story.js";
 
 /**
  * Follows what the agents do (their JSON event logs, one line per event) and what the server's
- * rollout does (its waves), and prints one story line per event that matters. `until` polls
- * a condition while printing, so the story shows the hosts converging live.
+ * rollout does, through `oscd rollout status ID --watch` (its lines, one per change of a wave or
+ * a host), and prints one story line per event that matters. `until` polls a condition while
+ * printing, so the story shows the hosts converging live.
  */
 export class Watcher {
   private readonly seen = new Map<string, number>();
-  private readonly waveStates = new Map<string, string>();
   /** Release names by toplevel, so a line says "v1.1.0" rather than a store path. */
   readonly names = new Map<string, string>();
-  private rollout: string | undefined;
+  private watch: { child: ChildProcess; lines: string[]; printed: number; state: string; err: string } | undefined;
 
   constructor(
     private readonly agents: ReadonlyMap<string, AgentProcess>,
@@ -24,9 +25,33 @@ export class Watcher {
     for (const [name, a] of this.agents) this.seen.set(name, (await a.lines()).length);
   }
 
-  follow(rolloutId: string | undefined): void {
-    this.rollout = rolloutId;
-    this.waveStates.clear();
+  /** `oscd rollout status ID --watch`, its lines printed as the server's. */
+  follow(rolloutId: string): void {
+    this.stop();
+    const child = spawn(process.execPath, [OSCD_BIN, "rollout", "status", rolloutId, "--watch", ...this.server.cliArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    const w = { child, lines: [] as string[], printed: 0, state: "running", err: "" };
+    let buf = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split("\n");
+      buf = parts.pop() ?? "";
+      for (const l of parts) {
+        w.lines.push(l);
+        const m = /^rollout [0-9a-f]{8} (\w+)/.exec(l);
+        if (m) w.state = m[1] as string;
+      }
+    });
+    child.stderr?.on("data", (d: Buffer) => (w.err += d.toString()));
+    this.watch = w;
+  }
+
+  /** The followed rollout's state, as its watch last printed it. */
+  get rolloutState(): string | undefined {
+    return this.watch?.state;
+  }
+
+  stop(): void {
+    if (this.watch && this.watch.child.exitCode === null) this.watch.child.kill("SIGTERM");
   }
 
   async pump(): Promise<void> {
@@ -39,21 +64,11 @@ export class Watcher {
       }
       this.seen.set(name, lines.length);
     }
-    if (this.rollout) await this.pumpRollout(this.rollout);
-  }
-
-  private async pumpRollout(id: string): Promise<void> {
-    const r = await this.server.api<Rollout>("GET", `/api/v1/rollouts/${id}`);
-    for (const w of r.waves) {
-      const key = `${w.name}:${w.state}`;
-      if (this.waveStates.get(w.name) === key) continue;
-      this.waveStates.set(w.name, key);
-      if (w.state !== "pending") hostLine("server", `rollout wave "${w.name}" (${w.hosts.join(", ")}): ${w.state}`);
-    }
-    const key = `rollout:${r.state}`;
-    if (this.waveStates.get("rollout") !== key) {
-      this.waveStates.set("rollout", key);
-      if (r.state !== "active" && r.state !== "running") hostLine("server", `rollout ${r.state}${r.reason ? `: ${r.reason}` : ""}`);
+    const w = this.watch;
+    if (w) {
+      // Host lines are the agents' own story; the server says what its waves and rollout do.
+      for (const l of w.lines.slice(w.printed)) if (!l.startsWith("  ") && !/^rollout \S+ running$/.test(l)) hostLine("server", this.paths(l));
+      w.printed = w.lines.length;
     }
   }
 
@@ -99,7 +114,7 @@ export class Watcher {
       }
       if (Date.now() > deadline) {
         const logs = await Promise.all([...this.agents].map(async ([n, a]) => (await a.lines()).slice(-8).map((l) => `${n}: ${JSON.stringify(l)}`).join("\n")));
-        throw new StepFailed(`timed out waiting for ${what}`, [...logs, (await this.server.log()).split("\n").slice(-15).join("\n")].join("\n"));
+        throw new StepFailed(`timed out waiting for ${what}`, [...logs, this.watch ? `oscd rollout status --watch:\n${this.watch.lines.slice(-10).join("\n")}${this.watch.err}` : "", (await this.server.log()).split("\n").slice(-15).join("\n")].join("\n"));
       }
       await new Promise((r) => setTimeout(r, 250));
     }

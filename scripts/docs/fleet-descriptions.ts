@@ -13,6 +13,8 @@ export const TABLE_INTROS: Record<string, string> = {
   hosts: "One table per host, `[hosts.<name>]`. With a flake, every `nixosConfigurations` entry is a host even without a table.",
   "hosts.<name>.health": "Overrides of `[health]` for this host; keys left out take the fleet's.",
   "hosts.<name>.netboot": "Netboot identity (`oscd server`, `oscd netboot`).",
+  "channels.<name>.rollout":
+    "The channel's staged rollout on the control server: `oscd publish --server` hands it to the server with each release, and `oscd rollout start CHANNEL`, `oscd publish --server --rollout` and the dashboard's Start rollout form use it when they are given no waves. See [operations.md](operations.md#staged-rollouts).",
   update: "`oscd update`: the fleet's own checks, run on every input update after the hosts are built; see [update.md](update.md).",
   "hosts.<name>.keys": "Secrets `oscd deploy` uploads to this host, `[hosts.<name>.keys.<key>]` (colmena's keys). The content travels on SSH's standard input: never in the Nix store, process arguments or logs.",
 };
@@ -36,6 +38,11 @@ export const FLEET_DESCRIPTIONS: Record<string, string> = {
   caches: "Binary caches `oscd publish` uploads closures to and writes manifests into (`file://` and `http(s)://` also hold `channels/`; `ssh://`, `ssh-ng://` and `s3://` hold store paths only).",
   "channels.<name>.branch": "The branch the channel follows. Accepted; this version does not read it (publish takes `--ref`).",
   "channels.<name>.operation": "What a new manifest entry should do. Accepted; this version does not read it (the agent's `manifest.operation` decides).",
+  "channels.<name>.rollout.waves":
+    "The waves, separated by `;`: `canary=web1,web2` (first), `@tag`, `25%` (cumulative share of the release's hosts), `web3,web4` (hosts), and `rest` (last, implied). `all`: one wave of every host. The same text as `oscd rollout start --waves`.",
+  "channels.<name>.rollout.bake": "How long each wave must stay healthy before the next starts: seconds, or `90s`, `10m`, `1h30m`, `2d` (at most 7 days).",
+  "channels.<name>.rollout.maxFailures": "Failed hosts tolerated; one more halts the rollout (a failed host is one that rolled back, refused the release, or stayed silent past `waveTimeout`).",
+  "channels.<name>.rollout.waveTimeout": "A host of a started wave that has not reported healthy or failed after this long counts as failed (`0`: wait for ever).",
   "health.systemdUnits": "Fail when systemd reports failed units (only where systemd runs).",
   "health.commands": "Commands run on the host, as argument arrays; exit 0 means healthy.",
   "health.http": "HTTP checks: `{ url, status, contains }`, a GET that must answer `status` and contain `contains`.",

@@ -24,6 +24,7 @@ interface JsonSchema {
   pattern?: string;
   format?: string;
   allOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -42,6 +43,7 @@ interface Row {
 const isTable = (s: JsonSchema) => s.type === "object";
 
 function typeOf(s: JsonSchema): string {
+  if (s.anyOf) return s.anyOf.map(typeOf).join(" or ");
   if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
   if (s.type === "array") {
     const item = s.items === undefined ? "values" : s.items.type === "object" ? "tables" : s.items.type === "array" ? typeOf(s.items).replace(/^array of /, "arrays of ") : `${typeOf(s.items)}s`;

@@ -35,7 +35,7 @@ export async function commitDeployment(layout: HostLayout, j: Journal): Promise<
     if (src) await addRoot(src, "test-source", layout.gcrootDir);
   }
   if (src && j.mode !== "boot") await symlinkAtomic(src, files(layout).source);
-  if (j.release.channel !== undefined && j.release.sequence !== undefined) await recordAppliedSequence(layout, j.release.channel, j.release.sequence, j.toplevel);
+  if (j.release.channel !== undefined && j.release.sequence !== undefined) await recordAppliedSequence(layout, j.release.channel, j.release.sequence, j.toplevel, j.release.epoch);
   await forgetFailed(layout, j.toplevel);
   await removeRoot(`pending-${j.id}`, layout.gcrootDir);
   await dropStaleSourceRoots(layout);

@@ -4,6 +4,7 @@ import semver from "semver";
 import { GuardError } from "../core/errors.js";
 import type { FailedRelease, GenerationRecord } from "./records.js";
 import type { ReleaseInfo } from "./journal.js";
+import { ReleaseRevokedError, type RevokedMatch } from "../trust/index.js";
 
 /** The file's trimmed text; "" when it is empty; undefined when it does not exist or cannot be read. */
 async function readTrimmed(path: string): Promise<string | undefined> {
@@ -42,6 +43,8 @@ export interface GuardInput {
   allowDowngrade: boolean;
   retryFailed: boolean;
   allowUnchecked?: UncheckedAllowed;
+  /** The revocation entry naming this release or toplevel, if a revocation list this machine holds has one. */
+  revoked?: RevokedMatch;
 }
 
 /**
@@ -52,6 +55,8 @@ export interface GuardInput {
  */
 export async function guard(g: GuardInput): Promise<void> {
   const allow = g.allowUnchecked ?? {};
+  // Revoked means no machine may activate it again: no flag gives this up.
+  if (g.revoked) throw new ReleaseRevokedError(g.revoked, g.toplevel);
   const target = await readTrimmed(join(g.toplevel, "etc", "hostname"));
   if (!target) {
     if (!allow.host) {
@@ -95,6 +100,16 @@ export async function guard(g: GuardInput): Promise<void> {
   const next = g.release.version;
   const cur = g.current?.version;
   // Nothing to compare with when oscd has no version for the running system (first deployment).
+  // The reverse is not that: the running system has a release, and nothing says which release
+  // the new one is (a bare toplevel). It may be an older system, so it is refused like a version
+  // that does not parse. The running toplevel itself (`--force`) is the release it was.
+  if (!next && cur && g.toplevel !== g.current?.toplevel && !g.allowDowngrade && !allow.version) {
+    throw new GuardError(
+      "version-unverifiable",
+      `this machine runs release ${printable(cur)}, and nothing says which release ${g.toplevel} is, so a downgrade cannot be ruled out`,
+      "give its release: --manifest, --bundle or --release-version; or pass --allow-unchecked-version (or --allow-downgrade) to activate it anyway",
+    );
+  }
   if (next && cur && next !== cur && !g.allowDowngrade) {
     if (!semver.valid(next) || !semver.valid(cur)) {
       if (!allow.version) {

@@ -13,4 +13,7 @@ export { readGenerationRecords, readHistory, type GenerationRecord } from "./rec
 export { lastAppliedSequence, recordAppliedSequence, type AppliedChannel } from "./channels.js";
 export { releaseFromManifest, releaseFromManifestText, describeLocation, type ManifestRelease, type ManifestReleaseOptions } from "./manifest-release.js";
 export type { UncheckedAllowed } from "./guard.js";
-export { SWITCH_UNIT_PREFIX, waitForSwitchUnits, runningSwitchUnits, systemdRuns } from "./transient-unit.js";
+export { SWITCH_UNIT_PREFIX, runningSwitchUnits, systemdRuns } from "./transient-unit.js";
+export { SwitchRunningError } from "./switch-hold.js";
+export { applyRetention, retentionPlan, planRetention, compactRange, KEEP_SOURCE_ROOTS, type RetentionResult, type GenerationFate, type KeepReason, type RetentionOptions } from "./retention.js";
+export { checkStoreSpace, checkBootSpace, freeBytes, DiskLowError, STORE_MARGIN_BYTES, BOOT_MARGIN_BYTES } from "./disk-space.js";

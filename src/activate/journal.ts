@@ -19,6 +19,8 @@ export interface ReleaseInfo {
    */
   channel?: string;
   sequence?: number;
+  /** The channel's sequence epoch in the trust root the manifest was checked with (src/trust). */
+  epoch?: string;
 }
 
 /** The system before the deployment: what to go back to. */
@@ -53,6 +55,12 @@ export interface Journal {
   startedAt: string;
   updatedAt: string;
   error?: string;
+  /**
+   * The typed code of what ended it (`confirm-timeout`, `health-failed`, `switch-failed`, a
+   * guard's refusal, …), next to `error`'s words, so the history, `oscd status` and the reports
+   * say why by code, not only in a sentence.
+   */
+  errorCode?: string;
   /** Set when a later start finished this deployment after a crash. */
   recovered?: boolean;
   /** Ended by a crash of oscd, not by a fault of the release (which may be tried again). */

@@ -17,6 +17,8 @@ export const DEFAULT_LAYOUT: HostLayout = {
 
 export const files = (l: HostLayout) => ({
   lock: join(l.stateDir, "lock"),
+  /** Held by every running switch-to-configuration (switch-hold.ts). */
+  switchHold: join(l.stateDir, "switch.fifo"),
   journal: join(l.stateDir, "journal.json"),
   history: join(l.stateDir, "history"),
   generations: join(l.stateDir, "generations"),

@@ -46,6 +46,8 @@ export interface FailedRelease {
   commit?: string;
   at: string;
   reason: string;
+  /** The code of the failure (`confirm-timeout`, `health-failed`, …), when it had one. */
+  code?: string;
 }
 
 /** Releases that failed here; not retried automatically (no activation loops). */
@@ -55,7 +57,7 @@ export async function readFailed(layout: HostLayout): Promise<FailedRelease[]> {
 
 export async function rememberFailed(layout: HostLayout, j: Journal, reason: string): Promise<void> {
   const list = (await readFailed(layout)).filter((f) => f.toplevel !== j.toplevel);
-  list.push({ toplevel: j.toplevel, version: j.release.version, commit: j.release.commit, at: new Date().toISOString(), reason });
+  list.push({ toplevel: j.toplevel, version: j.release.version, commit: j.release.commit, at: new Date().toISOString(), reason, code: j.errorCode });
   await writeJsonAtomic(files(layout).failed, list.slice(-50));
 }
 

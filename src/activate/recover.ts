@@ -37,7 +37,7 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
       // The profile may have been set just before the crash, without the journal saying so.
       await undoUnjournaledProfile(layout, marked);
       await removeRoot(`pending-${j.id}`, layout.gcrootDir);
-      await closeJournal(layout, await advance(layout, marked, "aborted", { error: `interrupted at ${interruptedAt}`, interrupted: true }));
+      await closeJournal(layout, await advance(layout, marked, "aborted", { error: `interrupted at ${interruptedAt}`, errorCode: "interrupted", interrupted: true }));
       return done("aborted");
     }
     case "checked":
@@ -52,7 +52,11 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
       // deployment that had already failed (a crash during its rollback) carries an error; one
       // whose recovery was itself interrupted is still only interrupted.
       const failed = j.interrupted ? undefined : j.error;
-      const rolling = await advance(layout, marked, "rolling-back", { error: failed ?? `interrupted at ${interruptedAt}`, interrupted: failed === undefined ? true : undefined });
+      const rolling = await advance(layout, marked, "rolling-back", {
+        error: failed ?? `interrupted at ${interruptedAt}`,
+        errorCode: failed === undefined ? "interrupted" : j.errorCode,
+        interrupted: failed === undefined ? true : undefined,
+      });
       await restorePrevious(layout, rolling, log);
       if (failed !== undefined) await rememberFailed(layout, rolling, failed);
       await closeJournal(layout, await advance(layout, rolling, "rolled-back"));

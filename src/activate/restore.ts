@@ -26,20 +26,21 @@ export async function restorePrevious(layout: HostLayout, j: Journal, log: (line
     }
   }
   const running = await readLinkOrUndefined(f.currentSystem);
+  const hold = f.switchHold;
   if (mode === "switch") {
     if (previous.profileToplevel && previous.profileToplevel === previous.currentSystem) {
       log(`re-activating ${previous.profileToplevel}`);
-      await switchTo(previous.profileToplevel, "switch");
+      await switchTo(previous.profileToplevel, "switch", hold);
     } else {
-      if (previous.profileToplevel) await switchTo(previous.profileToplevel, "boot");
-      if (previous.currentSystem && running !== previous.currentSystem) await switchTo(previous.currentSystem, "test");
+      if (previous.profileToplevel) await switchTo(previous.profileToplevel, "boot", hold);
+      if (previous.currentSystem && running !== previous.currentSystem) await switchTo(previous.currentSystem, "test", hold);
     }
   } else if (mode === "boot") {
-    if (previous.profileToplevel) await switchTo(previous.profileToplevel, "boot");
+    if (previous.profileToplevel) await switchTo(previous.profileToplevel, "boot", hold);
   } else if (mode === "test") {
     if (previous.currentSystem && running !== previous.currentSystem) {
       log(`re-activating ${previous.currentSystem}`);
-      await switchTo(previous.currentSystem, "test");
+      await switchTo(previous.currentSystem, "test", hold);
     }
   }
   await removeRoot(`pending-${j.id}`, layout.gcrootDir);

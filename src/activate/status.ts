@@ -51,7 +51,7 @@ export interface HostStatus {
   reboot: RebootNeed;
   /** A deployment that is running now, or that a crash interrupted (finished at next start). */
   openDeployment?: Pick<Journal, "id" | "toplevel" | "mode" | "state" | "startedAt">;
-  lastDeployment?: Pick<Journal, "id" | "toplevel" | "mode" | "state" | "startedAt" | "updatedAt" | "error" | "recovered" | "interrupted">;
+  lastDeployment?: Pick<Journal, "id" | "toplevel" | "mode" | "state" | "startedAt" | "updatedAt" | "error" | "errorCode" | "recovered" | "interrupted">;
   failedReleases: FailedRelease[];
 }
 
@@ -76,7 +76,7 @@ export async function hostStatus(layout: HostLayout = DEFAULT_LAYOUT): Promise<H
     source,
     reboot: currentSystem ? await rebootNeeded(currentSystem, f.bootedSystem) : { needed: false, reasons: [] },
     openDeployment: pick(journal),
-    lastDeployment: last && { ...pick(last)!, updatedAt: last.updatedAt, error: last.error, recovered: last.recovered, interrupted: last.interrupted },
+    lastDeployment: last && { ...pick(last)!, updatedAt: last.updatedAt, error: last.error, errorCode: last.errorCode, recovered: last.recovered, interrupted: last.interrupted },
     failedReleases: failed,
   };
 }

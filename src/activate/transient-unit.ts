@@ -8,8 +8,8 @@ import { run } from "../core/exec.js";
  * sshd, dbus, logind) cannot kill it half-way. Its output goes to the journal, not to a pipe
  * of the caller's that may close under it. Elsewhere it runs in its own session and process
  * group (core/exec.ts). Unit names start with `oscd-switch-`: a restarted caller waits for
- * such units to end before recovery reads the journal, so it finishes or rolls back a switch
- * that really ended, never one still running.
+ * such units to end before recovery reads the journal (switch-hold.ts), so it finishes or rolls
+ * back a switch that really ended, never one still running.
  */
 export const SWITCH_UNIT_PREFIX = "oscd-switch-";
 
@@ -50,17 +50,4 @@ export function runningSwitchUnits(listUnits: string): string[] {
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f[0]?.startsWith(SWITCH_UNIT_PREFIX) && (f[2] === "active" || f[2] === "activating" || f[2] === "deactivating"))
     .map((f) => f[0] as string);
-}
-
-/** Waits (up to `timeoutMs`) for running switch units to end; returns the ones still running. */
-export async function waitForSwitchUnits(timeoutMs: number, log: (line: string) => void): Promise<string[]> {
-  if (!(await systemdRuns())) return [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await run("systemctl", ["list-units", "--all", "--plain", "--no-legend", "--type=service", `${SWITCH_UNIT_PREFIX}*`], { timeoutMs: 30_000 });
-    const running = r.exitCode === 0 ? runningSwitchUnits(r.stdout) : [];
-    if (running.length === 0 || Date.now() > deadline) return running;
-    log(`waiting for ${running.join(", ")} to finish before recovering`);
-    await new Promise((res) => setTimeout(res, 1000));
-  }
 }

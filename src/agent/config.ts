@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { UsageError } from "../core/errors.js";
-import { healthSchema, publicKeySchema } from "../fleet/index.js";
+import { healthSchema, publicKeySchema, retentionSchema } from "../fleet/index.js";
 import { CHANNEL_NAME } from "../manifest/index.js";
 
 /**
@@ -94,6 +94,11 @@ export const manifestSourceSchema = z
     maxClockSkewSeconds: seconds.default(300),
     /** Accept manifests without `expiresAt` (written before expiry existed). Off: they could be replayed for ever. */
     allowNoExpiry: z.boolean().default(false),
+    /**
+     * Where the channel's trust documents are (trust roots, revocation list), tried in order.
+     * Empty: the `trust/` directory beside each manifest URL (docs/trust.md).
+     */
+    trustUrls: z.array(urlSchema).default([]),
   })
   .strict();
 
@@ -135,6 +140,11 @@ export const agentConfigSchema = z
     stateDir: absolutePath.default("/var/lib/oscd"),
     /** Public keys (`name:base64`, 32-byte ed25519) trusted for manifests and for the store paths in caches. */
     trustedPublicKeys: z.array(publicKeySchema).default([]),
+    /**
+     * The fleet's first trust root (oscd trust init), installed with the machine: where its trust
+     * starts until it has walked to a newer one. Without it, trustedPublicKeys are the implicit root.
+     */
+    trustRoot: absolutePath.optional(),
     /** Caches used besides the ones a manifest names. */
     substituters: z.array(z.string()).default([]),
     server: serverSchema.optional(),
@@ -144,6 +154,11 @@ export const agentConfigSchema = z
     gpgPublicKeyPaths: z.array(absolutePath).default([]),
     /** An SSH allowed-signers file (ssh-keygen(1)); same rule as gpgPublicKeyPaths. */
     allowedSignersPath: absolutePath.optional(),
+    /**
+     * Not only the tip: every commit between the last deployed main commit and the new tip must
+     * be signed by one of those keys, so an unsigned commit cannot ride in under a signed one.
+     */
+    requireSignedHistory: z.boolean().default(false),
     /** Subdirectory of the repository holding the fleet (oscd.toml, flake.nix). */
     flakeSubdirectory: z.string().regex(/^(?!\/)(?!.*\.\.)/, "a relative path without '..'").default(""),
     evalTimeout: positiveSeconds.default(1800),
@@ -190,13 +205,30 @@ export const agentConfigSchema = z
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /** Before each activation, an event with what changes: packages, closure size, reboot need. */
     diff: z.boolean().default(false),
+    /** Generations kept after each committed deployment (as machine.toml `retention`). None: all kept. */
+    retention: retentionSchema.optional(),
+    /**
+     * After a committed switch whose system carries another version of this agent's unit (its
+     * package or settings), restart into it: `systemctl restart` from a transient unit where
+     * systemd runs, else a new process this one hands over to. The new agent must answer on the
+     * control socket within `timeout` seconds, or the old one comes back and reports why.
+     */
+    selfUpdate: z
+      .object({
+        enable: z.boolean().default(true),
+        /** The agent's own unit, as installed in the system (`etc/systemd/system/<unit>`). */
+        unit: z.string().regex(/^[A-Za-z0-9@._-]+\.service$/, "a systemd service unit name").default("oscd-agent.service"),
+        timeout: positiveSeconds.default(120),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {
     const urls = c.manifest?.urls ?? [];
     if (!c.server && urls.length === 0 && c.remotes.length === 0) ctx.addIssue({ code: "custom", path: ["server"], message: "configure a manifest source (server or manifest.urls), git remotes, or both" });
     else if (c.manifest && !c.server && urls.length === 0) ctx.addIssue({ code: "custom", path: ["manifest", "urls"], message: "no manifest URL and no server: the manifest settings would not be used" });
-    if ((c.server || urls.length > 0) && c.trustedPublicKeys.length === 0) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
+    if ((c.server || urls.length > 0) && c.trustedPublicKeys.length === 0 && !c.trustRoot) ctx.addIssue({ code: "custom", path: ["trustedPublicKeys"], message: "a manifest source needs at least one trusted key to check signatures with" });
     if (c.server?.channel && c.manifest?.channel && c.server.channel !== c.manifest.channel) {
       ctx.addIssue({ code: "custom", path: ["manifest", "channel"], message: `${c.manifest.channel} differs from server.channel ${c.server.channel}: manifest.urls are mirrors of the server's channel` });
     }
@@ -205,6 +237,9 @@ export const agentConfigSchema = z
     }
     if (!c.server && c.reports && (c.reports.url === undefined || c.reports.tokenFile === undefined)) {
       ctx.addIssue({ code: "custom", path: ["reports", c.reports.url === undefined ? "url" : "tokenFile"], message: "reports need url and tokenFile (or set server)" });
+    }
+    if (c.requireSignedHistory && !c.allowedSignersPath && c.gpgPublicKeyPaths.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
     }
     const names = new Set<string>();
     c.remotes.forEach((r, i) => {

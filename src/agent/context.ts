@@ -1,5 +1,6 @@
 import type { HostLayout } from "../activate/index.js";
 import type { PublicKey } from "../nix/index.js";
+import type { MachineTrust } from "../trust/index.js";
 import type { Clock } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import type { AgentEvent, AgentStatus } from "./events.js";
@@ -18,6 +19,8 @@ export interface AgentContext {
   readonly layout: HostLayout;
   readonly config: AgentConfig;
   readonly trusted: readonly PublicKey[];
+  /** The trust root in force and the revocation lists (src/trust); the manifest watcher walks it. */
+  readonly trust: MachineTrust;
   readonly log: Logger;
   readonly clock: Clock;
   /** Jitter source (injectable for tests). */
@@ -30,4 +33,6 @@ export interface AgentContext {
   emit(e: AgentEvent): void;
   /** A guarded system to run; the newest offer wins. */
   offer(c: Candidate, reason: string): void;
+  /** After a committed switch: note whether the new system carries another version of this agent (self-update.ts). */
+  checkSelfUpdate?(toplevel: string): Promise<void>;
 }

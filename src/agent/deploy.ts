@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
-import { activate, BusyError, type ActivationResult } from "../activate/index.js";
+import { activate, BusyError, RolledBackError, type ActivationResult } from "../activate/index.js";
 import { isOscdError } from "../core/errors.js";
 import { healthSchema } from "../fleet/index.js";
 import type { AgentContext } from "./context.js";
@@ -15,9 +15,10 @@ import { checkSwitchLock } from "./switch-lock.js";
  * One deployment: the activation engine in-process (realise from the candidate's caches with the
  * trusted keys, guard, profile, switch, health, commit or roll back), then the agent's
  * bookkeeping, the post-deployment command and the reboot plan. Returns true when it should be
- * retried later (the host lock or switch-to-configuration's lock is held by someone else).
+ * retried later (the host lock or switch-to-configuration's lock is held by someone else), or
+ * when (`disk-low`: someone may free space meanwhile).
  */
-export async function deployCandidate(agent: AgentContext, c: Candidate, planned: Candidate["mode"]): Promise<boolean> {
+export async function deployCandidate(agent: AgentContext, c: Candidate, planned: Candidate["mode"]): Promise<boolean | { retryInMs: number }> {
   const cfg = agent.config;
   let mode = planned;
   let inhibited: string | undefined;
@@ -46,9 +47,11 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
       release: c.release,
       substituters: c.caches,
       builtHere: c.builtHere,
+      generation: c.generation,
       trustedPublicKeys: cfg.trustedPublicKeys,
       health: healthSchema.parse(cfg.health ?? {}),
       switchTimeoutMs: cfg.switchTimeout * 1000,
+      retention: cfg.retention,
       layout: agent.layout,
       onProgress: (step, detail) => agent.emit({ type: "deploying", at: agent.now(), ...base(), step, detail: detail.slice(0, 300) }),
     });
@@ -56,12 +59,15 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
     await clearInFlight(agent);
     const code = isOscdError(e) ? e.code : "internal";
     const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
-    if (e instanceof BusyError || code === "switch-locked") {
+    if (e instanceof BusyError || code === "switch-locked" || code === "switch-running") {
       agent.emit({ type: "waiting", at: agent.now(), source: c.source, reason: `${code}: ${message}` });
       return true;
     }
-    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
+    const cause = e instanceof RolledBackError ? e.causeCode : undefined;
+    agent.emit({ type: "deploy-failed", at: agent.now(), ...base(), code, cause, message, phase: code === "path-unavailable" || code === "path-not-trusted" ? "build" : "deploy" });
     await postDeploy(agent, { ...facts(agent, c), status: "failed", error: message });
+    // Nothing was changed; once space is freed (oscd gc) the same system fits.
+    if (code === "disk-low") return { retryInMs: DISK_LOW_RETRY_MS };
     return false;
   }
   // One state write: the deployment is no longer in flight, and main's new floor (git).
@@ -73,7 +79,12 @@ export async function deployCandidate(agent: AgentContext, c: Candidate, planned
   const reasons = inhibited ? [...result.reboot.reasons, `switch inhibited: ${inhibited}`] : result.reboot.reasons;
   const needed = result.reboot.needed || inhibited !== undefined;
   agent.emit({ type: "deployed", at: agent.now(), ...base(), outcome: result.outcome, generation: result.generation, reboot: needed, rebootReasons: needed ? reasons : [] });
+  if (result.retention || result.retentionError) {
+    agent.emit({ type: "retention", at: agent.now(), removed: result.retention?.removed ?? [], kept: result.retention?.kept ?? 0, freedBytes: result.retention?.gc?.freedBytes, error: result.retentionError });
+  }
   if (result.outcome === "committed") await postDeploy(agent, { ...facts(agent, c), status: "done", generation: result.generation });
+  // A new version of the agent itself, now running: moved to once this deployment is done.
+  if (result.outcome === "committed" && (mode === "switch" || mode === "test")) await agent.checkSelfUpdate?.(result.toplevel);
   if (needed) {
     const when = planReboot(cfg.reboot, agent.clock(), agent.random);
     if (when) {
@@ -97,7 +108,7 @@ async function runningHasInhibitors(agent: AgentContext): Promise<boolean> {
 
 async function switchInhibitedAfterRealise(agent: AgentContext, c: Candidate): Promise<string | undefined> {
   const { realise } = await import("../nix/index.js");
-  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
+  await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.trust.cacheKeys(agent.config.trustedPublicKeys) });
   return switchInhibited(c.toplevel);
 }
 
@@ -112,7 +123,7 @@ async function emitDiff(agent: AgentContext, c: Candidate): Promise<void> {
   const running = await realpath(join(agent.layout.runDir, "current-system")).catch(() => undefined);
   if (running === undefined) return;
   const [{ realise }, { diffSystems }] = await Promise.all([import("../nix/index.js"), import("../inspect/index.js")]);
-  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.config.trustedPublicKeys });
+  if (!c.builtHere) await realise(c.toplevel, { rootName: "agent-check", rootDir: agent.layout.gcrootDir, substituters: c.caches, trustedPublicKeys: agent.trust.cacheKeys(agent.config.trustedPublicKeys) });
   const d = await diffSystems(running, c.toplevel);
   agent.emit({
     type: "diff",
@@ -125,6 +136,9 @@ async function emitDiff(agent: AgentContext, c: Candidate): Promise<void> {
     reboot: d.reboot,
   });
 }
+
+/** How long after `disk-low` the same system is tried again. */
+const DISK_LOW_RETRY_MS = 10 * 60_000;
 
 let rebootTimer: NodeJS.Timeout | undefined;
 

@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { readFile } from "node:fs/promises";
 import { OscdError } from "../core/errors.js";
 import type { AgentConfig } from "./config.js";
@@ -69,6 +70,7 @@ export async function bearerFrom(tokenFile: string): Promise<string> {
     throw new TokenFileError(tokenFile, `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
   const token = text.trim();
+  registerSecret(token);
   if (token === "") throw new TokenFileError(tokenFile, "is empty");
   if (/\s/.test(token)) throw new TokenFileError(tokenFile, "holds more than one word");
   return `Bearer ${token}`;

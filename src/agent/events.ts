@@ -6,6 +6,8 @@ import type { PackageDiff } from "../inspect/index.js";
 export interface AgentStatus {
   host: string;
   pid: number;
+  /** This agent's own oscd version. */
+  version: string;
   startedAt: string;
   suspended: boolean;
   /** The system the agent wants, which source won, and why. */
@@ -13,15 +15,22 @@ export interface AgentStatus {
   sources: Record<string, SourceStatus>;
   deploying?: { source: string; toplevel: string; mode: string; step: string };
   waiting?: { source: string; reason: string; until?: string };
-  lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; at: string; generation?: number; commit?: string; version?: string };
+  lastDeployment?: { source: string; toplevel: string; mode: string; outcome: string; error?: string; code?: string; cause?: string; at: string; generation?: number; commit?: string; version?: string };
   /** The newest data is refused: the machine stays where it is, and says why. */
   heldBack?: { source: string; code: string; reason: string; since: string };
+  /** The running system was changed outside the agent (drift.ts), until the agent deploys again. */
+  drift?: { since: string; running: string; expected?: string; by: string; message: string };
   reboot: { needed: boolean; reasons: string[]; at?: string };
+  /** The last move of the agent to a new version of itself, from its marker file. */
+  selfUpdate?: { state: string; at: string; from?: string; reason?: string };
+  /** The trust root version in force (0: the implicit root of trustedPublicKeys) and the channel's revocation list version. */
+  trust?: { version: number; revocations?: number; at: string };
 }
 
 export interface SourceStatus {
   kind: "manifest" | "git";
-  lastFetch?: { at: string; status: "new" | "not-modified" | "refused" | "error"; detail?: string };
+  /** `none`: the server has no release for this host yet (it waits, long-polling). */
+  lastFetch?: { at: string; status: "new" | "not-modified" | "none" | "refused" | "error"; detail?: string };
   lastSuccessAt?: string;
   longPoll?: boolean;
   /** The refusal of the newest data from this source, if any. */
@@ -32,20 +41,27 @@ export interface SourceStatus {
 export type AgentEvent =
   | { type: "started"; at: string }
   | { type: "recovered"; at: string; id: string; outcome: string }
-  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified"; url?: string; longPoll?: boolean }
+  | { type: "fetched"; at: string; source: string; status: "new" | "not-modified" | "none"; url?: string; longPoll?: boolean; detail?: string }
   | { type: "fetch-failed"; at: string; source: string; code: string; message: string; retryInSeconds: number }
   | { type: "refused"; at: string; source: string; code: string; message: string }
   | { type: "verified"; at: string; source: string; detail: string }
+  | { type: "trust"; at: string; source: string; version: number; walked: number[]; revocations?: number; detail: string }
   | { type: "desired"; at: string; source: string; toplevel: string; mode: string; reason: string }
   | { type: "waiting"; at: string; source: string; reason: string; until?: string }
   | { type: "deploying"; at: string; source: string; toplevel: string; mode: string; step: string; detail?: string }
   | { type: "diff"; at: string; source: string; toplevel: string; from: string; packages: PackageDiff; closureSize: { from: number; to: number; difference: number }; reboot: { needed: boolean; reasons: string[] } }
   | { type: "deployed"; at: string; source: string; toplevel: string; mode: string; outcome: string; generation?: number; reboot: boolean; rebootReasons?: string[] }
-  | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; message: string; phase: "eval" | "build" | "deploy" }
+  /** `cause`: for a rollback (`code` rolled-back), the code of what failed (`health-failed`, `switch-failed`, …). */
+  | { type: "deploy-failed"; at: string; source: string; toplevel: string; mode: string; code: string; cause?: string; message: string; phase: "eval" | "build" | "deploy" }
   | { type: "superseded"; at: string; source: string; commit: string; by: string; phase: "eval" | "build" }
   | { type: "suspended" | "resumed"; at: string }
   | { type: "reboot-scheduled"; at: string; when: string; reasons: string[] }
-  | { type: "report-delivered"; at: string; id: string };
+  | { type: "report-delivered"; at: string; id: string }
+  | { type: "retention"; at: string; removed: number[]; kept: number; freedBytes?: number; error?: string }
+  | { type: "self-update"; at: string; from: string; how: "systemd" | "handover"; command: string }
+  | { type: "self-updated"; at: string; from: string; to: string; how: string }
+  | { type: "self-update-failed"; at: string; code: string; message: string }
+  | { type: "drift"; at: string; running: string; expected?: string; generation?: number; version?: string; commit?: string; by: string; message: string };
 
 type Listener = (e: AgentEvent) => void;
 
@@ -74,8 +90,9 @@ export class Observer {
   emit(e: AgentEvent): void {
     this.apply(e);
     const { type, ...rest } = e;
-    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
+    if (e.type === "refused" || e.type === "deploy-failed" || e.type === "fetch-failed" || e.type === "self-update-failed" || e.type === "drift") this.log.warn({ event: type, ...rest }, `${type}: ${e.message}`);
     else if (e.type === "deploying") this.log.debug({ event: type, ...rest }, type);
+    else if (e.type === "fetched" && e.detail) this.log.info({ event: type, ...rest }, e.detail);
     else this.log.info({ event: type, ...rest }, type);
     for (const l of this.listeners) l(e);
   }
@@ -87,10 +104,13 @@ export class Observer {
     switch (e.type) {
       case "fetched": {
         const src = this.source(e.source, e.source.startsWith("git:") ? "git" : "manifest");
-        src.lastFetch = { at: e.at, status: e.status };
+        src.lastFetch = { at: e.at, status: e.status, detail: e.detail };
         src.lastSuccessAt = e.at;
         src.longPoll = e.longPoll;
         src.retryInSeconds = undefined;
+        // Nothing to run yet is what the agent waits for, unless it has something from elsewhere.
+        if (e.status === "none" && e.detail && !s.desired && !s.deploying) s.waiting = { source: e.source, reason: e.detail };
+        else if (e.status !== "none" && s.waiting?.source === e.source) s.waiting = undefined;
         m.fetchCount.inc({ remote_name: e.source, status: "succeeded" });
         m.lastFetchFailed.set(0);
         m.lastFetchTimestamp.set(t);
@@ -117,6 +137,9 @@ export class Observer {
         m.lastFetchFailed.set(1);
         break;
       }
+      case "trust":
+        s.trust = { version: e.version, revocations: e.revocations ?? s.trust?.revocations, at: e.at };
+        break;
       case "verified": {
         const src = s.sources[e.source];
         if (src) src.refusal = undefined;
@@ -145,6 +168,7 @@ export class Observer {
         break;
       case "deployed":
         s.deploying = undefined;
+        s.drift = undefined;
         s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: e.outcome, at: e.at, generation: e.generation, commit: s.desired?.commit, version: s.desired?.version };
         m.deploymentInfo.reset();
         m.deploymentInfo.set({ commit_id: s.desired?.commit ?? "", status: "done" }, 1);
@@ -158,7 +182,7 @@ export class Observer {
         break;
       case "deploy-failed":
         s.deploying = undefined;
-        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", error: e.message, code: e.code, at: e.at, commit: s.desired?.commit, version: s.desired?.version };
+        s.lastDeployment = { source: e.source, toplevel: e.toplevel, mode: e.mode, outcome: "failed", error: e.message, code: e.code, cause: e.cause, at: e.at, commit: s.desired?.commit, version: s.desired?.version };
         if (e.phase === "eval") m.lastEvalFailed.set(1);
         else if (e.phase === "build") m.lastBuildFailed.set(1);
         else {
@@ -173,9 +197,21 @@ export class Observer {
         s.suspended = e.type === "suspended";
         m.isSuspended.set(s.suspended ? 1 : 0);
         break;
+      case "self-update":
+        s.selfUpdate = { state: "handing-over", at: e.at, from: e.from };
+        break;
+      case "self-updated":
+        s.selfUpdate = { state: "done", at: e.at, from: e.from };
+        break;
+      case "self-update-failed":
+        s.selfUpdate = { state: "failed", at: e.at, reason: e.message };
+        break;
       case "reboot-scheduled":
         s.reboot = { needed: true, reasons: e.reasons, at: e.when };
         m.needToReboot.set(1);
+        break;
+      case "drift":
+        s.drift = { since: e.at, running: e.running, expected: e.expected, by: e.by, message: e.message };
         break;
       default:
         break;

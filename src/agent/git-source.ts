@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { buildRootName, evaluateTargets, hostTarget, pinnedFleetOf, realiseJobs } from "../builder/index.js";
 import { GuardError, OscdError, isOscdError } from "../core/errors.js";
-import { ensureMirror, fetch, isAncestor, resolveRefs, verifyCommitSignature, type SignatureTrust } from "../git/index.js";
+import { ensureMirror, fetch, isAncestor, resolveRefs, verifyByAny, verifySignedHistory, type SignatureTrust } from "../git/index.js";
 import { MIRROR_REFSPECS, prepareSource, type PinnedSource } from "../source/index.js";
 import { branchName, type RemoteConfig } from "./config.js";
 import type { AgentContext } from "./context.js";
@@ -141,7 +141,7 @@ export class GitWatcher {
     const changed = choice !== undefined && choice.commit !== this.target && choice.commit !== this.failed;
     a.emit({ type: "fetched", at: a.now(), source: this.name, status: changed ? "new" : "not-modified" });
     if (choice && changed) {
-      await this.checkSignature(choice.commit);
+      await this.checkSignature(choice.commit, lastMain);
       a.emit({ type: "verified", at: a.now(), source: this.name, detail: `${choice.branch} at ${choice.commit.slice(0, 12)}` });
       this.target = choice.commit;
       const old = this.preparing;
@@ -185,18 +185,22 @@ export class GitWatcher {
     return (await Promise.all([...names.map(read), read("packed-refs")])).join("\0");
   }
 
-  private async checkSignature(commit: string): Promise<void> {
+  /**
+   * The tip is signed by a trusted key (when keys are configured); with `requireSignedHistory`,
+   * so is every commit since the last deployed main commit (the first deployment has none: its
+   * tip is checked).
+   */
+  private async checkSignature(commit: string, lastMain: string | undefined): Promise<void> {
     if (this.trust.length === 0) return;
-    let last: unknown;
-    for (const t of this.trust) {
-      try {
-        await verifyCommitSignature(this.mirror, commit, t);
-        return;
-      } catch (e) {
-        last = e;
-      }
+    if (this.agent.config.requireSignedHistory && lastMain !== undefined && lastMain !== commit) {
+      await verifySignedHistory(this.mirror, lastMain, commit, this.trust);
+      return;
     }
-    throw last instanceof GuardError ? last : new GuardError("git-bad-signature", `commit ${commit.slice(0, 12)} has no signature by a trusted key: ${oneLine(last)}`);
+    try {
+      await verifyByAny(this.mirror, commit, this.trust);
+    } catch (e) {
+      throw e instanceof GuardError ? e : new GuardError("git-bad-signature", `commit ${commit.slice(0, 12)} has no signature by a trusted key: ${oneLine(e)}`);
+    }
   }
 
   /** Pin, evaluate, build; offer unless a newer commit came meanwhile. */

@@ -9,4 +9,6 @@ export { controlRequest, controlEvents, AgentNotRunningError } from "./control-s
 export type { AgentStatus, AgentEvent, SourceStatus } from "./events.js";
 export { LONG_POLL_HEADER } from "./manifest-source.js";
 export { configFlags, flagSettings, flagValue, type ConfigFlag, type FlagKind } from "./flags.js";
+export { selfUpdateWatch, type WatchOptions } from "./self-update-watch.js";
+export { serviceCommand, splitCommandLine, unitOf, readMarker, type SelfUpdateMarker } from "./self-update.js";
 export { describeEndpoints, manifestEndpoints, reportTarget, TOKEN_PLACEHOLDER, TokenFileError, type ManifestEndpoint, type ReportTarget } from "./endpoints.js";

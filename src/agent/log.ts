@@ -22,7 +22,7 @@ export function agentLogger(level: string, destination: NodeJS.WritableStream = 
   const min = LEVELS[level as LogLevel] ?? LEVELS.info;
   const write = (lv: LogLevel) => (fields: Record<string, unknown>, msg: string) => {
     if (LEVELS[lv] < min) return;
-    destination.write(`${JSON.stringify({ level: LEVELS[lv], time: new Date().toISOString(), component: "oscd-agent", ...fields, msg })}\n`);
+    destination.write(`${JSON.stringify({ level: LEVELS[lv], time: new Date().toISOString(), pid: process.pid, component: "oscd-agent", ...fields, msg })}\n`);
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }

@@ -4,7 +4,7 @@ import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
 import { bearerFrom, type ManifestEndpoint } from "./endpoints.js";
-import { header, httpFetch, KeepAlive } from "./http.js";
+import { header, httpFetch, KeepAlive } from "../core/http.js";
 
 /**
  * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.
@@ -14,12 +14,19 @@ import { header, httpFetch, KeepAlive } from "./http.js";
  * 200 with the manifest as soon as one newer than the validators exists, or 304 when the wait
  * ends. A server offers this by sending `X-Oscd-Long-Poll: 1` on its answers; the agent only adds
  * `wait` after it has seen that header, so a plain web server or CDN is polled with jitter.
+ * A server with no release for the host yet answers 204 with an ETag;
+ * the agent asks again with that tag, and the wait ends with 200 the moment there is one.
  */
 export const LONG_POLL_HEADER = "x-oscd-long-poll";
 /** Far above any manifest; a bigger answer is refused before it fills memory. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-export type FetchResult = { kind: "new"; text: string; url: string } | { kind: "not-modified"; url: string };
+/**
+ * `none`: the server holds no release for this host yet (a new channel, or a rollout wave that
+ * has not reached it). It answers 204 with an entity tag of its own and long-polls like any
+ * manifest request, so the agent waits for the release instead of treating it as an outage.
+ */
+export type FetchResult = { kind: "new"; text: string; url: string } | { kind: "not-modified"; url: string } | { kind: "none"; url: string };
 
 export class SourceUnreachableError extends OscdError {
   constructor(detail: string) {
@@ -32,6 +39,8 @@ interface Validators {
   lastModified?: string;
   /** file://: size, mtime and inode of the last read. */
   fileStamp?: string;
+  /** The last answer was "no release yet" (204): a 304 to the same tag still means that. */
+  none?: boolean;
 }
 
 export class ManifestSource {
@@ -110,7 +119,11 @@ export class ManifestSource {
     const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES, keepAlive: this.connections });
     if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);
-    if (res.status === 304) return { kind: "not-modified", url };
+    if (res.status === 304) return { kind: v.none ? "none" : "not-modified", url };
+    if (res.status === 204) {
+      this.validators.set(url, { etag: header(res.headers, "etag"), none: true });
+      return { kind: "none", url };
+    }
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     this.validators.set(url, { etag: header(res.headers, "etag"), lastModified: header(res.headers, "last-modified") });
     return { kind: "new", text: res.body, url };

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { bearerFrom } from "./endpoints.js";
-import { httpFetch } from "./http.js";
+import { httpFetch } from "../core/http.js";
 import type { Logger } from "./log.js";
 import { Wake } from "./wake.js";
 
@@ -32,7 +32,8 @@ export interface Report {
   host: string;
   /** When it happened (agent clock). */
   at: string;
-  type: "deployment" | "refusal" | "recovery";
+  /** `drift`: the running system changed outside the agent; `agent`: its own state changed. */
+  type: "deployment" | "refusal" | "recovery" | "drift" | "agent";
   source?: string;
   toplevel?: string;
   mode?: string;
@@ -43,8 +44,16 @@ export interface Report {
   commit?: string;
   sequence?: number;
   code?: string;
+  /** A rollback's cause (`health-failed`, `switch-failed`, …) next to `code` rolled-back. */
+  cause?: string;
   message?: string;
   rebootNeeded?: boolean;
+  /** drift: what the agent had left running, and what changed it. */
+  expected?: string;
+  by?: string;
+  /** agent: suspended or not, and the manifest source failing (null: fetching fine). */
+  suspended?: boolean;
+  fetchError?: { source: string; message: string; retryInSeconds?: number } | null;
 }
 
 export interface OutboxOptions {

@@ -16,13 +16,16 @@ export async function runAgent(config: AgentConfig, version: string): Promise<vo
   const log = agentLogger(config.logLevel);
   const agent = new Agent({ config, version, log, clock: clockFromEnv() });
   await agent.start();
-  await new Promise<void>((resolve) => {
+  const handedOver = await new Promise<boolean>((resolve) => {
     const stop = (sig: string) => {
       log.info({ event: "stopping", signal: sig }, "stopping");
-      resolve();
+      resolve(false);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    // A new version of the agent took over (self-update.ts): this one has closed everything.
+    void agent.handedOver.then(() => resolve(true));
   });
+  if (handedOver) process.exit(0);
   await agent.stop();
 }

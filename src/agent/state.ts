@@ -13,7 +13,8 @@ import { readHistory, type HostLayout } from "../activate/index.js";
  */
 export const agentStateSchema = z
   .object({
-    manifest: z.record(z.object({ sequence: z.number().int().min(0), commit: z.string().optional(), toplevel: z.string().optional(), at: z.string() }).strict()).default({}),
+    /** `epoch`: the channel's sequence epoch of the trust root it was accepted under (src/trust). */
+    manifest: z.record(z.object({ sequence: z.number().int().min(0), commit: z.string().optional(), toplevel: z.string().optional(), at: z.string(), epoch: z.string().optional() }).strict()).default({}),
     git: z.record(z.object({ main: z.string().optional(), testing: z.string().optional(), at: z.string() }).strict()).default({}),
     /**
      * The deployment in progress and how many times it was started. Set before the engine runs,
@@ -73,11 +74,12 @@ export async function writeAgentState(stateDir: string, state: AgentState, opts:
  * `channel` and `sequence` in the release facts, and every journal keeps them. So losing the
  * agent's state file does not reopen a replay: the floor comes back from the engine's records.
  */
-export async function historyFloor(layout: HostLayout, channel: string): Promise<number> {
+export async function historyFloor(layout: HostLayout, channel: string, epoch?: string): Promise<number> {
   let floor = 0;
   for (const j of await readHistory(layout, 1000)) {
-    const r = j.release as { channel?: unknown; sequence?: unknown };
-    if (r.channel === channel && typeof r.sequence === "number" && r.sequence > floor) floor = r.sequence;
+    const r = j.release as { channel?: unknown; sequence?: unknown; epoch?: unknown };
+    // Only the channel's current sequence epoch holds it (a key rotation starts a new one).
+    if (r.channel === channel && r.epoch === epoch && typeof r.sequence === "number" && r.sequence > floor) floor = r.sequence;
   }
   return floor;
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { OscdError, isOscdError } from "../core/errors.js";
-import { attrPathExpr, evalExprJson, isStorePath, nixOk, type NixCallOptions, type NixSource } from "../nix/index.js";
+import { attrPathExpr, evalExprJson, isStorePath, nixOk, overrideMatchesNoInput, type NixCallOptions, type NixSource } from "../nix/index.js";
 import { checkOverrideInputs, overridesNeedFlake, type OverrideInputs } from "./overrides.js";
 import type { BuildTarget } from "./targets.js";
 
@@ -90,17 +90,15 @@ async function evalOverridden(flakeRef: string, targets: readonly BuildTarget[],
     const args = ["eval", "--json", ...(impure({ kind: "flake", flakeRef }) ? ["--impure"] : []), ...overrideArgs, `${flakeRef}#${fragmentName(first)}`, "--apply", `o: let ${DERIVATION_FIELDS} in [ ${list} ]`];
     const r = await nixOk("nix", args, opts, "nix-eval-failed", `evaluating ${first} of ${flakeRef} with ${Object.keys(overrides).join(", ")} overridden`, () => "check the input names against the flake's inputs");
     // Nix only warns about an override naming no input, and evaluates with the pinned one.
-    const unmatched = UNMATCHED_OVERRIDE.exec(r.stderr);
-    if (unmatched) throw overrideMatchesNoInput(unmatched[0]);
+    const unmatched = overrideMatchesNoInput(r.stderr);
+    if (unmatched) throw overrideUnknownInput(unmatched);
     const values = z.array(z.unknown()).parse(JSON.parse(r.stdout));
     members.forEach((m, i) => (out[m.index] = values[i]));
   }
   return out;
 }
 
-const UNMATCHED_OVERRIDE = /(?:the flag '--override-input [^'\n]*' does not match any input|input '[^'\n]*' has an override for a non-existent input '[^'\n]*')/;
-
-function overrideMatchesNoInput(warning: string): OscdError {
+function overrideUnknownInput(warning: string): OscdError {
   return new OscdError("override-unknown-input", `--override-input names no input of the flake: ${warning}`, {
     exitCode: 2,
     hint: "use the input names of the fleet's flake.nix (nested inputs as outer/inner)",

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
-import { nixRun, type NixCallOptions } from "../nix/index.js";
+import { nixConfig, settingWords, type NixCallOptions } from "../nix/index.js";
 
 /** Systems this machine can build: its own, its extra platforms, and its remote builders'. */
 export interface Platforms {
@@ -9,21 +8,17 @@ export interface Platforms {
   buildable: Set<string> | undefined;
 }
 
-const setting = z.object({ value: z.unknown() }).passthrough();
-const config = z.record(setting);
-
 /**
  * Nix 2.8 aborts a whole `nix-store --realise`, `--keep-going` or not, when one derivation
  * needs a platform no builder offers; so hosts of such a system are kept out of the joint
  * build and reported on their own. `builders` is the `--builders` value, if given.
  */
 export async function buildablePlatforms(builders: string | undefined, opts: NixCallOptions = {}): Promise<Platforms> {
-  const r = await nixRun("nix", ["show-config", "--json"], { timeoutMs: 60_000, ...opts });
-  if (r.exitCode !== 0) return { local: "", buildable: undefined };
-  const c = config.parse(JSON.parse(r.stdout));
-  const local = String(c.system?.value ?? "");
-  const extra = Array.isArray(c["extra-platforms"]?.value) ? (c["extra-platforms"]?.value as unknown[]).map(String) : [];
-  const remote = await builderSystems(builders ?? String(c.builders?.value ?? ""), local);
+  const c = await nixConfig(opts);
+  if (!c) return { local: "", buildable: undefined };
+  const local = String(c.get("system") ?? "");
+  const extra = settingWords(c.get("extra-platforms"));
+  const remote = await builderSystems(builders ?? String(c.get("builders") ?? ""), local);
   if (remote === undefined) return { local, buildable: undefined };
   return { local, buildable: new Set([local, ...extra, ...remote].filter(Boolean)) };
 }

@@ -1,6 +1,7 @@
 import { OscdError } from "../core/errors.js";
 import type { RunResult } from "../core/exec.js";
-import { addRoot, lastErrorLine, nixRun, NixCommandError, type NixCallOptions } from "../nix/index.js";
+import { ACT, addRoot, fieldNumber, fieldString, lastErrorLine, nixRun, NixCommandError, parseNixLogLine, platformMismatch, RES, stripAnsi, summariseNixMessage, type NixCallOptions } from "../nix/index.js";
+import { BuildLogBook, buildLogStream, failedBuildDetail } from "./build-logs.js";
 
 export interface RealiseJob {
   host: string;
@@ -31,21 +32,6 @@ export async function invalidPaths(paths: readonly string[], opts: NixCallOption
   if (r.exitCode !== 0) throw new NixCommandError("nix-query-failed", r, "checking which results exist");
   return new Set(r.stdout.split("\n").map((l) => l.trim()).filter(Boolean));
 }
-
-interface LogEvent {
-  action: string;
-  id?: number;
-  type?: number;
-  level?: number;
-  msg?: string;
-  text?: string;
-  fields?: unknown[];
-}
-
-const ACT_BUILDS = 104;
-const ACT_BUILD = 105;
-const RES_BUILD_LOG_LINE = 101;
-const RES_PROGRESS = 105;
 
 /**
  * Finds out which pending results have become valid, one `nix-store --check-validity` at a
@@ -100,7 +86,6 @@ class DoneTracker {
 }
 /** Roots are made before realising, so Nix's advice to pass --add-root would only mislead. */
 const NO_ROOT_WARNING = /you did not specify '--add-root'/;
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, "g");
 
 /**
  * Builds the derivations of the jobs whose results are missing, in ONE `nix-store --realise`
@@ -125,6 +110,7 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   for (const j of todo) byDrv.set(j.drvPath, [...(byDrv.get(j.drvPath) ?? []), j]);
   const buildsActivities = new Set<number>();
   const messages: string[] = [];
+  const book = new BuildLogBook(await buildLogStream(todo, nix));
   const start = Date.now();
   const tracker = new DoneTracker(todo, nix, (j, timeMs) => {
     out.set(j.host, { status: "built", timeMs });
@@ -136,37 +122,37 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   if (builders !== undefined) args.push("--builders", builders);
   if (maxJobs !== undefined) args.push("--max-jobs", String(maxJobs));
   const onLine = (line: string) => {
-    if (!line.startsWith("@nix ")) {
+    const ev = parseNixLogLine(line);
+    if (!ev) {
       messages.push(line);
       return;
     }
-    let ev: LogEvent;
-    try {
-      ev = JSON.parse(line.slice(5)) as LogEvent;
-    } catch {
-      return;
-    }
-    if (ev.action === "msg" && typeof ev.msg === "string") {
-      const text = ev.msg.replace(ANSI, "");
-      if (NO_ROOT_WARNING.test(text)) return;
-      if ((ev.level ?? 9) <= 1) messages.push(text);
-      nix.onLog?.(text);
-    } else if (ev.action === "start" && ev.type === ACT_BUILDS && ev.id !== undefined) {
+    if (ev.action === "msg") {
+      if (NO_ROOT_WARNING.test(ev.msg)) return;
+      if ((ev.level ?? 9) <= 1) messages.push(ev.msg);
+      nix.onLog?.(ev.msg);
+    } else if (ev.action === "start" && ev.type === ACT.builds) {
       buildsActivities.add(ev.id);
-    } else if (ev.action === "start" && ev.type === ACT_BUILD) {
-      const drv = String(ev.fields?.[0] ?? "");
-      const machine = typeof ev.fields?.[1] === "string" && ev.fields[1] ? `on ${ev.fields[1]}` : undefined;
+    } else if (ev.action === "start" && ev.type === ACT.build) {
+      const drv = fieldString(ev, 0) ?? "";
+      book.started(ev.id, drv);
+      const builder = fieldString(ev, 1);
+      const machine = builder ? `on ${builder}` : undefined;
       for (const j of byDrv.get(drv) ?? []) onEvent?.({ host: j.host, state: "building", detail: machine });
-    } else if (ev.action === "result" && ev.type === RES_PROGRESS && ev.id !== undefined && buildsActivities.has(ev.id)) {
+    } else if (ev.action === "result" && ev.type === RES.progress && buildsActivities.has(ev.id)) {
       // [done, expected, running, failed]: Nix 2.8 ends each build's own activity only at the
       // very end, so a rising `done` count is the moment to look which results became valid.
-      const d = Number(ev.fields?.[0] ?? 0);
+      const d = fieldNumber(ev, 0) ?? 0;
       if (d > done) {
         done = d;
         tracker.poke(start);
       }
-    } else if (ev.action === "result" && ev.type === RES_BUILD_LOG_LINE && typeof ev.fields?.[0] === "string") {
-      nix.onLog?.(ev.fields[0]);
+    } else if (ev.action === "result" && ev.type === RES.buildLogLine) {
+      const text = fieldString(ev, 0);
+      if (text !== undefined) {
+        nix.onLog?.(text);
+        book.line(ev.id, stripAnsi(text));
+      }
     }
   };
   const r = await nixRun("nix-store", args, { timeoutMs: 4 * 3600_000, ...nix, onLog: onLine });
@@ -174,7 +160,8 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   const plain = { ...r, stderr: messages.join("\n") };
   for (const j of todo) {
     if (out.has(j.host)) continue;
-    const error = buildError(j, messages, plain);
+    const others = new Set(todo.filter((x) => x.drvPath !== j.drvPath).map((x) => x.drvPath));
+    const error = buildError(j, messages, plain, failedBuildDetail(j, messages, book, others));
     const timeMs = Date.now() - start;
     out.set(j.host, { status: "failed", timeMs, error });
     onEvent?.({ host: j.host, state: "failed", timeMs, detail: error.message });
@@ -182,13 +169,18 @@ export async function realiseJobs(jobs: readonly RealiseJob[], opts: RealiseOpti
   return out;
 }
 
-/** The error of one host: Nix's message naming its derivation, else Nix's last error. */
-function buildError(j: RealiseJob, messages: readonly string[], r: RunResult): OscdError {
-  const mine = messages.filter((m) => m.includes(j.drvPath)).map((m) => m.split("\n")[0] ?? m);
-  const line = (mine.pop() ?? lastErrorLine(r.stderr)).replace(/^error:\s*/, "");
-  if (/is required to build .* but I am a/.test(line)) {
-    return new OscdError("build-platform", `${j.host}: ${line}`, { hint: "pass --builders with a remote builder for that system (Nix's distributed builds), or enable emulation (boot.binfmt.emulatedSystems)" });
+/**
+ * The error of one host: Nix's message naming its derivation (from 2.30 spread over lines:
+ * `Cannot build 'D'.`, `Reason: …`, joined here), else Nix's last error.
+ */
+function buildError(j: RealiseJob, messages: readonly string[], r: RunResult, detail: string | undefined): OscdError {
+  const mineFull = messages.filter((m) => m.includes(j.drvPath));
+  const platform = mineFull.map(platformMismatch).find((p) => p !== undefined);
+  if (platform) {
+    return new OscdError("build-platform", `${j.host}: ${platform.line}`, { hint: "pass --builders with a remote builder for that system (Nix's distributed builds), or enable emulation (boot.binfmt.emulatedSystems)" });
   }
-  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "read the build log with `nix log <drv>`; the error line above is Nix's own");
-  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e }) : e;
+  const mine = mineFull.map(summariseNixMessage);
+  const line = (mine.pop() ?? lastErrorLine(r.stderr)).replace(/^error:\s*/, "");
+  const e = new NixCommandError("nix-build-failed", r, `building ${j.host}`, "Nix's message is above; the whole build log: `nix log <drv>`, or build again with -L");
+  return line ? new OscdError("nix-build-failed", `building ${j.host} failed: ${line}`, { hint: e.hint, cause: e, detail }) : e;
 }

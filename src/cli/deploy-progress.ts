@@ -1,5 +1,6 @@
 import type { DeployEvent, HostReport } from "../deploy/index.js";
 import { formatMs, table } from "./output.js";
+import { progressLine } from "./progress.js";
 import { systemDiffLines } from "./system-diff-format.js";
 
 /**
@@ -25,28 +26,29 @@ export function deployProgress(tty: boolean, write: (s: string) => void = (s) =>
       redraw();
     } else write(`${text}\n`);
   };
+  const line = (who: string, step: string, detail = "") => progressLine(who, step, detail);
   return (e) => {
     switch (e.type) {
       case "phase":
-        say(`oscd: ${e.phase} ${e.detail}`);
+        say(line("oscd", e.phase, e.detail));
         return;
       case "plan":
-        say(`oscd: deploying ${e.hosts.length} host(s) from ${e.commit?.slice(0, 12) ?? "?"} (ref ${e.ref ?? "?"}${e.version ? `, version ${e.version}` : ""})`);
+        say(line("oscd", "plan", `deploying ${e.hosts.length} host(s) from ${e.commit?.slice(0, 12) ?? "?"} (ref ${e.ref ?? "?"}${e.version ? `, version ${e.version}` : ""})`));
         if (tty) for (const h of e.hosts) if (!order.includes(h)) order.push(h);
         return;
       case "warning":
-        say(`${e.host ? `${e.host}: ` : ""}warning: ${e.message}`);
+        say(line(e.host ?? "oscd", "warning", e.message));
         return;
       case "diff":
-        say(`${e.host}: what changes (running system → new system)\n${systemDiffLines(e.diff).map((l) => `${e.host}:   ${l.trim()}`).join("\n")}`);
+        say([line(e.host, "diff", "what changes (running system → new system)"), ...systemDiffLines(e.diff).map((l) => line(e.host, "diff", `  ${l.trim()}`))].join("\n"));
         return;
       case "stopped":
-        say(`oscd: ${e.reason}; not started: ${e.skipped.join(", ") || "none"}`);
+        say(line("oscd", "stopped", `${e.reason}; not started: ${e.skipped.join(", ") || "none"}`));
         return;
       case "host":
       case "host-done": {
         const host = e.type === "host" ? e.host : e.report.host;
-        const text = e.type === "host" ? `${host}: ${e.step}${e.detail ? ` ${clip(e.detail)}` : ""}` : `${host}: ${e.report.result}${e.report.error ? ` (${clip(e.report.error.message)})` : ""} in ${formatMs(e.report.timeMs)}`;
+        const text = e.type === "host" ? line(host, e.step, e.detail ? clip(e.detail) : "") : line(host, e.report.result, `${e.report.error ? `${clip(e.report.error.message)} ` : ""}in ${formatMs(e.report.timeMs)}`);
         if (!tty) return write(`${text}\n`);
         if (!order.includes(host)) order.push(host);
         lines.set(host, text);
@@ -65,5 +67,5 @@ export function deploySummary(hosts: readonly HostReport[]): string {
     const note = h.error ? `${h.error.code}: ${h.error.message}` : [...(h.rebooted ? ["rebooted into the new system"] : []), ...h.warnings].join("; ");
     rows.push([h.host, h.result, moved, formatMs(h.timeMs), note.replace(/[^\x20-\x7e→]/g, "?").slice(0, 200)]);
   }
-  return table(rows);
+  return table(rows, [1]);
 }

@@ -13,3 +13,20 @@ export function oneLine(text: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
   return joined.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
+
+/**
+ * A tool's multi-line message (Nix's error, whole) under oscd's one-line error: every line
+ * indented by two spaces, so none can pass for oscd's own `oscd: error[…]` or `hint:` line,
+ * and control characters (a terminal escape in a build log) written as escapes.
+ */
+export function indentedDetail(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => `  ${escapeControls(l.replace(/\s+$/, ""))}`.trimEnd())
+    .join("\n");
+}
+
+function escapeControls(line: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+  return line.replace(/\t/g, "    ").replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -1,16 +1,35 @@
+import { paint, paintState } from "./colour.js";
+
 /** Shared printing helpers: the CLI prints, the stages compute. */
+let jsonWritten = false;
+
 export function printJson(value: unknown): void {
+  jsonWritten = true;
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-/** Left-aligned columns; the last column is not padded. */
-export function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
+/** Whether a JSON result is on stdout already (an error then goes to stderr, not as a second document). */
+export function stdoutHasJson(): boolean {
+  return jsonWritten;
 }
 
-export function printTable(header: string[], rows: string[][]): void {
-  process.stdout.write(table([header, ...rows]));
+/**
+ * Left-aligned columns; the last column is not padded. `states` names columns whose words say
+ * how something ended (failed, built, …): coloured on a terminal, after padding.
+ */
+export function table(rows: string[][], states: readonly number[] = []): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  const p = paint("stdout");
+  const cell = (c: string, i: number, r: number, last: boolean) => {
+    const text = last ? c : c.padEnd(widths[i] ?? 0);
+    if (r === 0) return p.bold(text);
+    return states.includes(i) ? text.replace(c, paintState(p, c)) : text;
+  };
+  return rows.map((r, ri) => r.map((c, i) => cell(c, i, ri, i === r.length - 1)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+export function printTable(header: string[], rows: string[][], states: readonly number[] = []): void {
+  process.stdout.write(table([header, ...rows], states));
 }
 
 export function formatBytes(n: number | undefined): string {

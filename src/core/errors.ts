@@ -11,12 +11,18 @@ export interface ErrorDetails {
   hint?: string;
   exitCode?: ExitCode;
   cause?: unknown;
+  /**
+   * A tool's own full message (Nix's error with its locations and trace), shown whole after
+   * the one-line summary: the summary says what failed, the detail where to look.
+   */
+  detail?: string;
 }
 
 export class OscdError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
+  readonly detail: string | undefined;
 
   constructor(code: string, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -24,6 +30,7 @@ export class OscdError extends Error {
     this.code = code;
     this.hint = details.hint;
     this.exitCode = details.exitCode ?? EXIT.failed;
+    this.detail = details.detail;
   }
 }
 
@@ -57,8 +64,9 @@ export class CommandFailedError extends OscdError {
     readonly stderrTail: string,
     message: string,
     hint?: string,
+    detail?: string,
   ) {
-    super(code, message, { hint });
+    super(code, message, { hint, detail });
   }
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { commandLogLevel, logCommand, logCommandLine } from "./command-log.js";
 import { CommandCancelledError, CommandTimeoutError, OscdError, ToolMissingError } from "./errors.js";
 
 export interface RunOptions {
@@ -18,6 +19,11 @@ export interface RunOptions {
    * and the call rejects with a CommandCancelledError. An already aborted signal starts nothing.
    */
   signal?: AbortSignal;
+  /**
+   * Open descriptors of this process the child gets as 3, 4, …: inherited by it and by what it
+   * starts (not close-on-exec there), and still this process's to close.
+   */
+  passFds?: readonly number[];
 }
 
 export interface RunResult {
@@ -75,13 +81,31 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
  * line-wise stderr.
  */
 export function run(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  if (commandLogLevel() === 0) return runCommand(file, args, opts);
+  // -v: every command with its outcome and duration (core/command-log.ts masks secrets).
+  const started = Date.now();
+  const lineOpts = commandLogLevel() >= 2 ? { ...opts, onStderrLine: (l: string) => (logCommandLine(file, l), opts.onStderrLine?.(l)) } : opts;
+  return runCommand(file, args, lineOpts).then(
+    (r) => {
+      logCommand(r.command, Date.now() - started, r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`, opts.cwd);
+      return r;
+    },
+    (e: unknown) => {
+      const why = e instanceof OscdError ? e.code : "failed";
+      logCommand([file, ...args], Date.now() - started, why, opts.cwd);
+      throw e;
+    },
+  );
+}
+
+function runCommand(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const command = [file, ...args];
   return new Promise<RunResult>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new CommandCancelledError(command));
     const child = spawn(file, args, {
       cwd: opts.cwd,
       env: environment(opts),
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe", ...(opts.passFds ?? [])],
       detached: true,
     });
     const out: Buffer[] = [];

@@ -3,9 +3,10 @@ import { GuardError, OscdError, isOscdError } from "../core/errors.js";
 import { activate, lastAppliedSequence, DEFAULT_LAYOUT, type ActivationRequest, type ActivationResult } from "../activate/index.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 import { ownEntry } from "../fleet/index.js";
-import { NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
-import { checkFreshness, readTrustedManifest, DEFAULT_SKEW_MS, ManifestExpiredError, type Manifest } from "../publish/index.js";
-import { BUNDLE_CACHE, BUNDLE_MANIFEST } from "./bundle.js";
+import { MAX_NARINFO_BYTES, NarInfoFormatError, parseNarInfo, parsePublicKey, verifyNarInfo, STORE_DIR, type PublicKey } from "../nix/index.js";
+import { checkFreshness, parseManifest, DEFAULT_SKEW_MS, ManifestExpiredError, type Manifest } from "../publish/index.js";
+import { isTrustDocumentName, MachineTrust, ReleaseRevokedError, type TrustSource, type TrustUpdate } from "../trust/index.js";
+import { BUNDLE_CACHE, BUNDLE_MANIFEST, BUNDLE_TRUST } from "./bundle.js";
 import { BundleDir, BundleFileError } from "./bundle-files.js";
 
 export class BundleRefusedError extends GuardError {
@@ -21,10 +22,18 @@ export interface VerifiedBundle {
   toplevel: string;
   /** Every store path of the toplevel's closure found in the bundle, each checked. */
   paths: string[];
+  /** The channel's sequence epoch in the trust root the manifest was checked with. */
+  epoch?: string;
+  /** Trust roots walked and revocations taken from the bundle's `trust/`. */
+  trust: TrustUpdate;
 }
 
-/** What the operator accepts beyond the default checks (the flags of oscd activate --bundle). */
+/** What the operator accepts beyond the default checks (the flags of oscd activate --bundle), and where the trust state is. */
 export interface BundleChecks {
+  /** The engine's state directory (the trust state is kept there); default /var/lib/oscd. */
+  stateDir?: string;
+  /** machine.toml `trustRoot`. */
+  trustRoot?: string;
   /** The time expiry is checked against (default now). */
   now?: Date;
   /** Accept a bundle whose `expiresAt` has passed (`--allow-expired`). */
@@ -34,8 +43,6 @@ export interface BundleChecks {
 }
 
 const MAX_MANIFEST_BYTES = 1 << 20;
-/** A narinfo names one path and its references; thousands of references fit in 256 KiB. */
-const MAX_NARINFO_BYTES = 256 << 10;
 const BASE = /^[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+\-._?=]+$/;
 const EXPIRED_HINT = "make a new bundle (oscd bundle, --valid-for sets how long it may be used); to install this one anyway, for a machine whose clock is wrong say, pass --allow-expired";
 
@@ -52,8 +59,7 @@ export async function verifyBundle(dirIn: string, host: string, trusted: readonl
   const refuse = (cause: string): never => {
     throw new BundleRefusedError(dir, cause);
   };
-  const keys: PublicKey[] = trusted.map((k) => parsePublicKey(k));
-  if (keys.length === 0) refuse("this machine trusts no keys (trustedPublicKeys in /etc/oscd/machine.toml), so nothing can be checked");
+  const now = checks.now ?? new Date();
   const opened: BundleDir[] = [];
   try {
     const root = await BundleDir.openRoot(dir);
@@ -61,14 +67,27 @@ export async function verifyBundle(dirIn: string, host: string, trusted: readonl
     const mfile = await root.file(BUNDLE_MANIFEST);
     if (!mfile) return refuse(`it has no ${BUNDLE_MANIFEST}`);
     let manifest: Manifest;
+    let trust: MachineTrust;
+    let update: TrustUpdate;
+    let epoch: string | undefined;
     try {
-      manifest = readTrustedManifest(await mfile.text(MAX_MANIFEST_BYTES), keys, BUNDLE_MANIFEST).manifest;
+      manifest = parseManifest(await mfile.text(MAX_MANIFEST_BYTES), BUNDLE_MANIFEST);
+      trust = await MachineTrust.load({ stateDir: checks.stateDir ?? DEFAULT_LAYOUT.stateDir, trustedPublicKeys: trusted, bootstrap: checks.trustRoot });
+      // A bundle carries the trust roots and revocations of its time: a machine without network
+      // walks the rotations it missed from the bundle itself, read as carefully as the rest.
+      update = await trust.update(await bundleTrustSource(root, opened), { channel: manifest.channel });
+      epoch = trust.verifyManifest(manifest, BUNDLE_MANIFEST, now).epoch;
     } catch (e) {
       if (e instanceof BundleFileError) throw e;
       return refuse(e instanceof OscdError ? e.message : String(e));
     }
+    const keys: PublicKey[] = trust.cacheKeys(trusted).map((k) => parsePublicKey(k));
+    if (keys.length === 0) refuse("this machine trusts no keys (trustedPublicKeys in /etc/oscd/machine.toml), so nothing can be checked");
     const entry = ownEntry(manifest.hosts, host);
     if (!entry) return refuse(`it is for ${Object.keys(manifest.hosts).join(", ") || "no host"}, not for ${host}`);
+    const revoked = trust.findRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: entry.toplevel });
+    // The same code as every other way in: a revoked release is refused alike, nothing imported.
+    if (revoked) throw new ReleaseRevokedError(revoked, `bundle ${dir} (channel ${manifest.channel}, sequence ${manifest.sequence}) for ${host}`);
     checkBundleExpiry(dir, manifest, checks);
     const cache = await root.dir(BUNDLE_CACHE);
     opened.push(cache);
@@ -110,7 +129,7 @@ export async function verifyBundle(dirIn: string, host: string, trusted: readonl
         if (!seen.has(ref)) queue.push(ref);
       }
     }
-    return { dir, manifest, host, toplevel: entry.toplevel, paths: [...seen] };
+    return { dir, manifest, host, toplevel: entry.toplevel, paths: [...seen], epoch, trust: update };
   } catch (e) {
     if (e instanceof BundleFileError) return refuse(e.message);
     throw e;
@@ -140,6 +159,25 @@ function checkBundleExpiry(dir: string, m: Manifest, checks: BundleChecks): void
   }
 }
 
+/** The bundle's `trust/` directory as a trust source (no links followed, capped); none: an empty source. */
+async function bundleTrustSource(root: BundleDir, opened: BundleDir[]): Promise<TrustSource> {
+  let dir: BundleDir | undefined;
+  try {
+    dir = await root.dir(BUNDLE_TRUST);
+    opened.push(dir);
+  } catch (e) {
+    if (!(e instanceof BundleFileError) || !/has no/.test(e.message)) throw e;
+  }
+  return {
+    describe: (name) => `${BUNDLE_TRUST}/${name}`,
+    get: async (name, max) => {
+      if (!dir || !isTrustDocumentName(name)) return undefined;
+      const f = await dir.file(name);
+      return f ? f.text(max) : undefined;
+    },
+  };
+}
+
 export interface BundleActivation extends Omit<ActivationRequest, "toplevel" | "release" | "substituters" | "trustedPublicKeys" | "host"> {
   host: string;
   trustedPublicKeys: string[];
@@ -153,12 +191,12 @@ export interface BundleActivation extends Omit<ActivationRequest, "toplevel" | "
  * release facts, so its guards apply (host identity, no downgrade, no replay of an older bundle).
  */
 export async function activateBundle(dir: string, { checks, ...req }: BundleActivation): Promise<{ bundle: VerifiedBundle; result: ActivationResult }> {
-  const bundle = await verifyBundle(dir, req.host, req.trustedPublicKeys, checks);
+  const layout = req.layout ?? DEFAULT_LAYOUT;
+  const bundle = await verifyBundle(dir, req.host, req.trustedPublicKeys, { ...checks, stateDir: layout.stateDir, trustRoot: req.trustRoot });
   const m = bundle.manifest;
   // An older bundle is a replay: refused before its closure is imported (the engine would
   // refuse it too, but only after realising it). The running system again is left to the engine.
-  const layout = req.layout ?? DEFAULT_LAYOUT;
-  const last = await lastAppliedSequence(layout, m.channel);
+  const last = await lastAppliedSequence(layout, m.channel, bundle.epoch);
   const running = await readLinkOrUndefined(join(layout.runDir, "current-system"));
   if (last !== undefined && m.sequence <= last && running !== bundle.toplevel) {
     throw new BundleRefusedError(bundle.dir, `its sequence ${m.sequence} on channel ${m.channel} is not newer than ${last}, the last one this host applied (a replay)`);
@@ -168,7 +206,7 @@ export async function activateBundle(dir: string, { checks, ...req }: BundleActi
     toplevel: bundle.toplevel,
     substituters: [`file://${join(bundle.dir, BUNDLE_CACHE)}`],
     trustedPublicKeys: req.trustedPublicKeys,
-    release: { version: m.version || undefined, commit: m.commit, ref: m.ref, channel: m.channel, sequence: m.sequence },
+    release: { version: m.version || undefined, commit: m.commit, ref: m.ref, channel: m.channel, sequence: m.sequence, ...(bundle.epoch !== undefined ? { epoch: bundle.epoch } : {}) },
   });
   return { bundle, result };
 }

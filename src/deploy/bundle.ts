@@ -1,14 +1,17 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../core/errors.js";
 import { buildHosts, buildTargets, pinFleet } from "../builder/index.js";
 import { copyTo, signPaths } from "../nix/index.js";
 import { checkChannelName, expiryFrom, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
 import { writeFileAtomic } from "../core/atomic.js";
+import { isTrustDocumentName } from "../trust/index.js";
 
 /** Layout of a bundle directory: a signed manifest and a file binary cache of the closures. */
 export const BUNDLE_MANIFEST = "manifest.json";
 export const BUNDLE_CACHE = "cache";
+/** Trust roots and revocation lists the machine walks before checking the manifest (src/trust). */
+export const BUNDLE_TRUST = "trust";
 /**
  * How long a bundle may be installed unless told otherwise: longer than a channel manifest's
  * week, since a bundle travels by hand, yet bounded, so an old signed bundle found in a drawer
@@ -31,6 +34,12 @@ export interface BundleOptions {
   /** How long machines may install it (its signed `expiresAt`); default 30 days. */
   validForMs?: number;
   builders?: string;
+  /**
+   * A directory of trust documents (a channel's `trust/`: `root.json`, `<N>.root.json`,
+   * `<channel>.revocations.json`) carried in the bundle, so a machine without network walks
+   * the trust roots it missed and learns the revocations before it checks the manifest.
+   */
+  trustDir?: string;
   onProgress?: (line: string) => void;
 }
 
@@ -74,11 +83,31 @@ export async function createBundle(o: BundleOptions): Promise<BundleReport> {
     commit: pinned.source.commit,
     ref: pinned.source.ref,
     createdAt: now.toISOString(),
+    signedAt: now.toISOString(),
     expiresAt: expiryFrom(now, o.validForMs ?? DEFAULT_BUNDLE_VALIDITY_MS),
     hosts: Object.fromEntries(hosts.map((h) => [h.name, { toplevel: h.toplevel, system: h.system }])),
     caches: [],
   };
+  if (o.trustDir) {
+    const copied = await copyTrust(resolve(o.trustDir), join(dir, BUNDLE_TRUST));
+    say(`carrying ${copied} trust document(s) from ${o.trustDir}`);
+  }
   const manifest = signManifest(body, key.secret);
   await writeFileAtomic(join(dir, BUNDLE_MANIFEST), serializeManifest(manifest), 0o644);
   return { dir, manifest: body, hosts };
+}
+
+/** Copies the trust documents (and nothing else) of a directory; the machine verifies them all. */
+async function copyTrust(from: string, to: string): Promise<number> {
+  const names = await readdir(from).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read the trust directory ${from}: ${e.code ?? String(e)}`, "pass a channel's trust/ directory (oscd trust publish writes one)", "bundle-trust");
+  });
+  const docs = names.filter(isTrustDocumentName);
+  if (!docs.includes("root.json")) throw new UsageError(`${from} has no root.json`, "pass a channel's trust/ directory (oscd trust publish writes one)", "bundle-trust");
+  await mkdir(to, { recursive: true });
+  for (const n of docs) {
+    if (!(await lstat(join(from, n))).isFile()) continue;
+    await copyFile(join(from, n), join(to, n));
+  }
+  return docs.length;
 }

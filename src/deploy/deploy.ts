@@ -53,6 +53,11 @@ export interface DeployOptions {
   /** Show each host's package, closure size and reboot diff (computed on the host) before activating. */
   diff?: boolean;
   onEvent?: (e: DeployEvent) => void;
+  /**
+   * Called with the plan (the selected hosts, the pinned commit) before any host is reached:
+   * the CLI asks there when no selection was given; a rejection stops the deploy untouched.
+   */
+  confirmPlan?: (plan: { hosts: readonly string[]; commit: string; ref: string; version?: string }) => Promise<void>;
 }
 
 /**
@@ -72,6 +77,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     const targets = await buildTargets(pinned, o.selection);
     const names = targets.selected.map((t) => t.name);
     emit({ type: "plan", hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
+    await o.confirmPlan?.({ hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
     const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
     used.push(...sshTargets.values());
     const oscdOf = (n: string): readonly string[] => fleetHost(pinned.fleet.config, n)?.oscd?.split(" ") ?? o.remoteOscd;

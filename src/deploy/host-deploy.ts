@@ -1,6 +1,6 @@
 import { CommandFailedError, isOscdError, OscdError } from "../core/errors.js";
 import type { Operation } from "../fleet/index.js";
-import { copyTo } from "../nix/index.js";
+import { connectionLost, copyTo, CopyInterruptedError } from "../nix/index.js";
 import type { DeployEvent, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, rejectRemote, startRemote, type Remote } from "./remote.js";
@@ -141,9 +141,6 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
   return report;
 }
 
-/** Nix's and ssh's words for a connection that ended under them. */
-const CONNECTION_LOST = /end-of-file|Broken pipe|Connection (?:closed|reset)|closed by remote host|Timeout, server .* not responding|read header failed|lost connection|connection to .* closed/i;
-
 /**
  * `nix copy` of the closure. Nothing on the host changes before the whole closure is there:
  * Nix registers a path only once it arrived whole, and the activation starts only after the
@@ -162,7 +159,8 @@ async function copyClosure(remote: Remote, toplevel: string, o: HostDeployOption
     const tail = e instanceof CommandFailedError ? e.stderrTail : e.message;
     const host = remote.target.host;
     const untouched = "the host's system and profile are unchanged (nothing is activated before the whole closure is there)";
-    if (CONNECTION_LOST.test(tail) || CONNECTION_LOST.test(e.message)) {
+    // Nix's and ssh's words for a connection that ended under them, on every Nix release (nix/messages.ts).
+    if (e instanceof CopyInterruptedError || connectionLost(tail) !== undefined || connectionLost(e.message) !== undefined) {
       throw new OscdError("copy-interrupted", `${host}: the SSH connection was lost during the copy of the closure; ${untouched}`, {
         hint: "check the network to the host and deploy again: paths that arrived whole are kept and not sent again",
       });

@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
@@ -16,23 +17,29 @@ export function destinationOf(s: Secret): string {
   return s.config.destination ?? `/run/keys/${s.name}`;
 }
 
+function registered(text: string): string {
+  registerSecret(text);
+  return text;
+}
+
 /**
  * The secret's bytes, read on the deployer: a file (relative to the fleet checkout), a
  * command's standard output, or the text. Errors name the key, never its content.
  */
 export async function secretContent(s: Secret, baseDir: string): Promise<string> {
   const c = s.config;
-  if (c.text !== undefined) return c.text;
+  // The content never shows in `oscd -v` (core/command-log.ts).
+  if (c.text !== undefined) return registered(c.text);
   if (c.file !== undefined) {
     const path = isAbsolute(c.file) ? c.file : resolve(baseDir, c.file);
-    return readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
+    return readFile(path, "utf8").then(registered, (e: NodeJS.ErrnoException) => {
       throw new OscdError("key-source", `key ${s.name}: cannot read ${path}: ${e.code ?? "error"}`, { hint: "check the key's file in oscd.toml", exitCode: 2 });
     });
   }
   const argv = c.command as string[];
   const r = await run(argv[0] as string, argv.slice(1), { timeoutMs: 60_000, cwd: baseDir });
   if (r.exitCode !== 0) throw new OscdError("key-source", `key ${s.name}: ${argv[0]} exited ${r.exitCode}`, { hint: "run the key's command yourself to see why" });
-  return r.stdout;
+  return registered(r.stdout);
 }
 
 /**

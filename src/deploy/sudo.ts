@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../core/errors.js";
@@ -45,7 +46,9 @@ export async function passwordFromFile(path: string): Promise<string> {
   const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read the sudo password file ${path}: ${e.code ?? e.message}`, "pass a readable file with --sudo-password-file or OSCD_SUDO_PASSWORD_FILE");
   });
-  return text.split("\n")[0] ?? "";
+  const password = text.split("\n")[0] ?? "";
+  registerSecret(password);
+  return password;
 }
 
 /** Asks on the terminal without echo. Undefined when there is no terminal to ask on. */
@@ -63,6 +66,7 @@ export async function passwordFromTerminal(prompt: string): Promise<string | und
         for (const ch of d.toString("utf8")) {
           if (ch === "\r" || ch === "\n") {
             stdin.off("data", onData);
+            registerSecret(text);
             resolve(text);
             return;
           }

@@ -9,3 +9,5 @@ export * from "./names.js";
 export * from "./secrets.js";
 export * from "./ssh-target.js";
 export * from "./netboot.js";
+export * from "./retention.js";
+export * from "./rollout.js";

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { describeIssues } from "./issues.js";
 import { FleetConfigError, parseTomlFile } from "./load.js";
 import { hostNameSchema } from "./names.js";
+import { retentionSchema } from "./retention.js";
 import { healthSchema, publicKeySchema } from "./schema.js";
 
 /**
@@ -19,9 +20,30 @@ export const machineSchema = z
     tagPrefix: z.string().default("v"),
     substituters: z.array(z.string()).default([]),
     trustedPublicKeys: z.array(publicKeySchema).default([]),
+    /**
+     * The fleet's first trust root (`oscd trust init`), installed with the machine: where its
+     * trust starts when it has not persisted one yet. Without it, `trustedPublicKeys` are the
+     * machine's implicit root (docs/trust.md).
+     */
+    trustRoot: z.string().regex(/^\//, "an absolute path").optional(),
     health: healthSchema.partial().optional(),
+    /** Generations kept after each committed deployment and by `oscd gc` (see retention.ts). */
+    retention: retentionSchema.optional(),
+    /**
+     * Commit signing keys for `oscd upgrade` (as the agent's): when any is set, only a commit
+     * signed by one of them is built and activated.
+     */
+    allowedSignersPath: z.string().startsWith("/", "an absolute path").optional(),
+    gpgPublicKeyPaths: z.array(z.string().startsWith("/", "an absolute path")).optional(),
+    /** Every commit since the running release's, not only the new one, must be signed by those keys. */
+    requireSignedHistory: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.requireSignedHistory && !c.allowedSignersPath && !c.gpgPublicKeyPaths?.length) {
+      ctx.addIssue({ code: "custom", path: ["requireSignedHistory"], message: "signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths" });
+    }
+  });
 export type MachineConfig = z.infer<typeof machineSchema>;
 
 export const MACHINE_FILE = "/etc/oscd/machine.toml";

@@ -3,6 +3,7 @@ import { SSH_TARGET_PATTERN } from "./ssh-target.js";
 import { parsePublicKey } from "../nix/index.js";
 import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 import { secretsSchema } from "./secrets.js";
+import { channelRolloutSchema } from "./rollout.js";
 
 /**
  * The fleet file, `oscd.toml` at the root of the fleet repository. Every field has a default
@@ -136,6 +137,8 @@ export const channelSchema = z
   .object({
     branch: z.string(),
     operation: operationSchema.default("switch"),
+    /** The channel's rollout plan on the control server (rollout.ts). */
+    rollout: channelRolloutSchema.optional(),
   })
   .strict();
 

@@ -52,3 +52,5 @@ export {
   type SshTrust,
   type VerifiedSignature,
 } from "./signature.js";
+export { GitUnsignedHistoryError, verifyByAny, verifySignedHistory } from "./signed-history.js";
+export { signatureTrustOf, type SigningKeys } from "./trust.js";

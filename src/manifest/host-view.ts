@@ -19,6 +19,12 @@ export function hostViewBody(m: ManifestBody | Manifest, host: string): Manifest
   return { ...body, hosts: { [host]: entry } };
 }
 
+/**
+ * The media type of a release upload that carries views: `{manifest, views}`, each the exact
+ * signed text (`POST /api/v1/releases` on a control server, from `oscd publish --server`).
+ */
+export const RELEASE_WITH_VIEWS = "application/vnd.oscd.release+json";
+
 /** Every host's view of `m`, each signed with `keys` (the keys that signed `m`). */
 export function signHostViews(m: Manifest, keys: SecretKey | readonly SecretKey[]): Manifest[] {
   return Object.keys(m.hosts)

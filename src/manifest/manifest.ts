@@ -115,6 +115,12 @@ const bodyShape = {
   createdAt: z.string().datetime({ offset: true }),
   /** Until when the manifest may be acted on (see checkFreshness); absent in manifests from before it existed. */
   expiresAt: z.string().datetime({ offset: true }).optional(),
+  /**
+   * When the publisher signed it (issue 26): a release key's `rejectBefore` in the trust root
+   * refuses what it signed before a compromise cut-off. Optional, so manifests from before it
+   * verify as they were; readers fall back to `createdAt`.
+   */
+  signedAt: z.string().datetime({ offset: true }).optional(),
   hosts: z.record(z.string().regex(HOST_NAME, "a host name has letters, digits, - and _"), hostEntrySchema),
   caches: z.array(z.string()),
 };
@@ -209,6 +215,19 @@ export function signManifest(body: ManifestBody, keys: SecretKey | readonly Secr
 }
 
 /**
+ * Adds a signature to a signed manifest without changing what is signed (a second person
+ * approving a release, `oscd manifest sign`). A key that already signed these bytes is not
+ * added twice (it would count once anyway); `signedAt` stays the first signer's.
+ */
+export function addManifestSignature(m: Manifest, key: SecretKey): { manifest: Manifest; added: boolean } {
+  const bytes = manifestSigningBytes(m);
+  const pub = { name: key.name, key: key.publicKey };
+  if (m.signatures.some((s) => signerOf([pub], bytes, s) !== undefined)) return { manifest: m, added: false };
+  if (m.signatures.length >= MAX_SIGNATURES) throw new OscdError("manifest-sign", `the manifest already carries ${m.signatures.length} signatures, the most a reader checks`, { exitCode: 2 });
+  return { manifest: { ...m, signatures: [...m.signatures, signDetached(key, bytes)] }, added: true };
+}
+
+/**
  * Checks the manifest's signatures against the trusted keys; returns the key that signed it.
  * Refuses (exit 3) when no signature by a trusted key matches the content.
  */
@@ -239,7 +258,7 @@ export function readTrustedManifest(text: string, trusted: readonly PublicKey[],
 
 /** True when two manifests say the same thing (ignoring sequence, creation and expiry times, and signatures). */
 export function sameContent(a: ManifestBody, b: ManifestBody): boolean {
-  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", expiresAt: undefined, signatures: undefined });
+  const strip = (m: ManifestBody) => canonicalJson({ ...m, sequence: 0, createdAt: "", expiresAt: undefined, signedAt: undefined, signatures: undefined });
   return strip(a) === strip(b);
 }
 
@@ -278,6 +297,7 @@ export function serializeManifest(m: Manifest): string {
     ref: m.ref,
     createdAt: m.createdAt,
     expiresAt: m.expiresAt,
+    signedAt: m.signedAt,
     hosts: Object.fromEntries(Object.keys(m.hosts).sort().map((h) => [h, m.hosts[h] as HostEntry])),
     caches: m.caches,
     signatures: m.signatures,

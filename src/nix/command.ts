@@ -1,5 +1,8 @@
 import { CommandFailedError, type ExitCode } from "../core/errors.js";
 import { run, stderrTail, type RunResult } from "../core/exec.js";
+import { nixErrorDetail } from "./error-detail.js";
+import { globalArgs, impureArgs } from "./globals.js";
+import { stripAnsi, summariseNixMessage } from "./messages.js";
 
 /** Options every Nix adapter call accepts. */
 export interface NixCallOptions {
@@ -31,28 +34,60 @@ export class NixCommandError extends CommandFailedError {
       result.exitCode,
       tail,
       `${what} failed (${result.command[0]} exited ${result.exitCode})${lastError ? `: ${lastError}` : ""}`,
-      hint ?? "run the command shown with --verbose to see Nix's full output",
+      hint ?? "Nix's full message is above; run with -v to see the commands oscd ran",
+      nixErrorDetail(result.stderr),
     );
     if (exitCode !== undefined) Object.defineProperty(this, "exitCode", { value: exitCode });
   }
 }
 
-// Nix colours its messages on a terminal; the one-line error must not carry the escapes.
-const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
-
 /**
  * Nix's summary lines that only say *that* something failed; the cause is an earlier `error:`
- * line (e.g. "hash mismatch importing path …" before "build of … failed").
+ * line (e.g. "hash mismatch importing path …" before "build of … failed"). From 2.30 a
+ * dependency's failure reads "Cannot build 'D'. Reason: 1 dependency failed."
  */
-const CONSEQUENCE = [/^error: build of .* failed$/, /^error: some substitutes for .* failed/, /^error: \d+ dependenc(y|ies) of derivation .* failed to build$/];
+const CONSEQUENCE = [
+  /^error: build of .* failed$/,
+  /^error: some substitutes for .* failed/,
+  /^error: \d+ dependenc(y|ies) of derivation .* failed to build$/,
+  /^error: Cannot build '.*'\. Reason: \d+ dependenc(y|ies) failed/,
+];
 
 /**
- * The most useful single line of Nix's stderr: its last `error:` line that names a cause (not a
- * summary such as "build of … failed"), else its last `error:` line, else its last line.
+ * Nix's `error:` messages, each as one line: from 2.30 a message spans several lines (`Cannot
+ * build 'D'.`, then an indented `Reason: …`), so the continuation lines that say why are joined
+ * to it (log lines left out).
+ */
+function errorMessages(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let current: string[] | undefined;
+  const flush = () => {
+    if (current) out.push(`error: ${summariseNixMessage(current.join("\n"))}`);
+    current = undefined;
+  };
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line.startsWith("error:")) {
+      flush();
+      current = [line];
+    } else if (current && /^\s/.test(raw) && line !== "" && !/^(warning|trace|note):/.test(line)) {
+      current.push(line);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+/**
+ * The most useful single line of Nix's stderr: its last `error:` message that names a cause
+ * (not a summary such as "build of … failed"), else its last `error:` message, else its last line.
  */
 export function lastErrorLine(stderr: string): string {
-  const lines = stderr.replace(ANSI_COLOUR, "").split("\n").map((l) => l.trim()).filter(Boolean);
-  const errs = lines.filter((l) => l.startsWith("error:"));
+  const rawLines = stripAnsi(stderr).split("\n");
+  const lines = rawLines.map((l) => l.trim()).filter(Boolean);
+  const errs = errorMessages(rawLines);
   const causes = errs.filter((l) => !CONSEQUENCE.some((re) => re.test(l)));
   const pick = causes.length > 0 ? causes[causes.length - 1] : errs.length > 0 ? errs[errs.length - 1] : lines[lines.length - 1];
   return (pick ?? "").slice(0, 400);
@@ -64,7 +99,10 @@ function settingArgs(settings: Record<string, string> | undefined): string[] {
 }
 
 export async function nixRun(program: string, args: readonly string[], opts: NixCallOptions = {}): Promise<RunResult> {
-  const full = program === "nix" ? [...EXPERIMENTAL, ...settingArgs(opts.settings), ...args] : [...settingArgs(opts.settings), ...args];
+  // What the user asked of every Nix call (--show-trace, --option, -L, --impure: nix/globals.ts).
+  const own = [...globalArgs(program, args), ...settingArgs(opts.settings)];
+  const rest = args.length > 0 && impureArgs(program, args).length > 0 ? [args[0] as string, "--impure", ...args.slice(1)] : args;
+  const full = program === "nix" ? [...EXPERIMENTAL, ...own, ...rest] : [...own, ...rest];
   return run(program, full, {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     env: opts.env,

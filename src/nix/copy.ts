@@ -1,5 +1,6 @@
 import { OscdError } from "../core/errors.js";
-import { nixRun, NixCommandError, type NixCallOptions } from "./command.js";
+import { lastErrorLine, nixRun, NixCommandError, type NixCallOptions } from "./command.js";
+import { connectionLost, storeUnreachable, untrustedSubstitute } from "./messages.js";
 import { assertStorePath } from "./storepath.js";
 
 export interface CopyOptions extends NixCallOptions {
@@ -30,6 +31,23 @@ export class StoreUnreachableError extends OscdError {
   }
 }
 
+/**
+ * The connection to the other store ended while the copy ran (Nix 2.8's "unexpected
+ * end-of-file", 2.20's "Nix daemon disconnected unexpectedly", a broken pipe, ssh's "closed by
+ * remote host"). Nix registers a path only once it arrived whole, so nothing half-copied is
+ * valid at the destination.
+ */
+export class CopyInterruptedError extends OscdError {
+  constructor(
+    readonly url: string,
+    readonly lost: string,
+  ) {
+    super("copy-interrupted", `the connection to ${url} ended during the copy: ${lost}`, {
+      hint: "check the network to the store and copy again: paths that arrived whole are kept and not sent again",
+    });
+  }
+}
+
 export function checkStoreUrl(url: string): string {
   if (!STORE_URL.test(url)) throw new StoreUrlError(url);
   return url;
@@ -53,18 +71,15 @@ async function copy(direction: "--to" | "--from", url: string, paths: readonly s
   const r = await nixRun("nix", [...args, ...paths], { timeoutMs: 3_600_000, ...opts, env: copyEnv(opts) });
   if (r.exitCode === 0) return;
   const err = r.stderr;
-  if (/Connection refused|Could not resolve|No route to host|timed out|cannot connect|does not exist|Permission denied \(publickey|Connection closed|HTTP error 40[34]|Couldn't resolve/i.test(err)) {
-    throw new StoreUnreachableError(url, lastMeaningful(err));
-  }
-  if (/lacks a signature|not signed by any/i.test(err)) {
+  const unreachable = storeUnreachable(err);
+  const lost = connectionLost(err);
+  // Ended after it was open (no word of failing to connect): the copy was cut, not refused.
+  if (lost && !unreachable) throw new CopyInterruptedError(url, lost);
+  if (unreachable || lost) throw new StoreUnreachableError(url, lastErrorLine(err) || unreachable || lost || "");
+  if (untrustedSubstitute(err)) {
     throw new NixCommandError("path-not-trusted", r, `copying ${direction === "--to" ? "to" : "from"} ${url}`, "sign the paths with a key the destination trusts", 3);
   }
   throw new NixCommandError("nix-copy-failed", r, `copying ${paths.length} path(s) ${direction === "--to" ? "to" : "from"} ${url}`);
-}
-
-function lastMeaningful(s: string): string {
-  const lines = s.trim().split("\n").map((l) => l.trim()).filter(Boolean);
-  return (lines.filter((l) => l.startsWith("error:")).pop() ?? lines.pop() ?? "").slice(0, 300);
 }
 
 /** `nix copy --to URL` the closures of `paths`. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { nixOk, type NixCallOptions } from "./command.js";
 import { installableArgs, describeSource, type NixSource } from "./installable.js";
+import { NixOutputUnrecognisedError, parseNixJsonText, zodProblem } from "./output-error.js";
 import { assertStorePath } from "./storepath.js";
 
 const EVAL_HINT = "fix the Nix expression; the error line above is Nix's own";
@@ -8,13 +9,13 @@ const EVAL_HINT = "fix the Nix expression; the error line above is Nix's own";
 /** Evaluates one attribute to JSON (`nix eval --json`). */
 export async function evalJson(source: NixSource, attr: string, opts: NixCallOptions = {}): Promise<unknown> {
   const r = await nixOk("nix", ["eval", "--json", ...evalFlags(source), ...installableArgs(source, [attr])], opts, "nix-eval-failed", `evaluating ${attr} of ${describeSource(source)}`, () => EVAL_HINT);
-  return JSON.parse(r.stdout) as unknown;
+  return parseNixJsonText("nix eval --json", undefined, r.stdout);
 }
 
 /** Evaluates a Nix expression string to JSON, in pure mode unless `impure` is set. */
 export async function evalExprJson(expr: string, opts: NixCallOptions & { impure?: boolean } = {}): Promise<unknown> {
   const r = await nixOk("nix", ["eval", "--json", ...(opts.impure ? ["--impure"] : []), "--expr", expr], opts, "nix-eval-failed", "evaluating an expression", () => EVAL_HINT);
-  return JSON.parse(r.stdout) as unknown;
+  return parseNixJsonText("nix eval --json", undefined, r.stdout);
 }
 
 export interface EvaluatedDerivation {
@@ -35,7 +36,9 @@ export async function instantiate(source: NixSource, attrs: readonly string[], o
   const list = attrs.map((a) => `(d root${attrPathExpr(a)})`).join(" ");
   const expr = `let root = ${rootExpr(source)}; d = x: { drv = x.drvPath; out = x.outPath; }; in [ ${list} ]`;
   const r = await nixOk("nix", ["eval", "--json", ...evalFlags(source), "--expr", expr], opts, "nix-eval-failed", `evaluating ${attrs.join(", ")} of ${describeSource(source)}`, () => EVAL_HINT);
-  const parsed = evaluated.parse(JSON.parse(r.stdout));
+  const shape = evaluated.safeParse(parseNixJsonText("nix eval --json", undefined, r.stdout));
+  if (!shape.success) throw new NixOutputUnrecognisedError("nix eval --json", undefined, zodProblem(shape.error));
+  const parsed = shape.data;
   return parsed.map((p, i) => ({ attr: attrs[i] as string, drvPath: assertStorePath(p.drv), outPath: assertStorePath(p.out) }));
 }
 

@@ -1,3 +1,4 @@
+import { registerSecret } from "../core/command-log.js";
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -174,7 +175,10 @@ export async function readPublicKeyFile(path: string): Promise<PublicKey> {
 
 async function readKeyFile(path: string, what: string): Promise<string> {
   try {
-    return await readFile(path, "utf8");
+    const text = await readFile(path, "utf8");
+    // A secret key never shows in `oscd -v` (a public key is no secret, but masking it is harmless).
+    if (what === "secret key") registerSecret(text);
+    return text;
   } catch (e) {
     throw new OscdError("key-missing", `cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
       hint: "check the path, or make a key pair with `oscd keys generate NAME`",

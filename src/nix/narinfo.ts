@@ -1,4 +1,5 @@
 import { OscdError } from "../core/errors.js";
+import { parseNixHash, toNix32 } from "./hash.js";
 import { signDetached, verifyDetached, type PublicKey, type SecretKey } from "./keys.js";
 import { STORE_DIR, isStorePath } from "./storepath.js";
 
@@ -32,9 +33,23 @@ export class NarInfoFormatError extends OscdError {
   }
 }
 
+/** A narinfo names one path and its references; thousands of references fit in 256 KiB. Reads stop there. */
+export const MAX_NARINFO_BYTES = 256 << 10;
+
 const KNOWN = new Set(["StorePath", "URL", "Compression", "FileHash", "FileSize", "NarHash", "NarSize", "References", "Deriver"]);
 // What Nix writes and signs: a sha256 in Nix's base-32 (52 characters, no e, o, t or u).
 const NAR_HASH = /^sha256:[0-9abcdfghijklmnpqrsvwxyz]{52}$/;
+
+/**
+ * Nix reads a narinfo's NarHash in any form it can parse (`sha256:<nix32>`, SRI, hex), and signs
+ * its `sha256:<nix32>` rendering; other cache servers may write another form. Read as Nix does,
+ * kept as Nix signs it.
+ */
+function narHashField(value: string): string | undefined {
+  if (NAR_HASH.test(value)) return value;
+  const h = parseNixHash(value);
+  return h?.algorithm === "sha256" ? toNix32(h) : undefined;
+}
 
 function size(field: string, value: string | undefined, line: number | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -77,8 +92,8 @@ export function parseNarInfo(text: string): NarInfo {
     return v;
   };
   const narSize = size("NarSize", need("NarSize"), lineOf.get("NarSize")) ?? 0;
-  const narHash = need("NarHash");
-  if (!NAR_HASH.test(narHash)) throw new NarInfoFormatError("NarHash is not a base-32 sha256 hash", lineOf.get("NarHash"));
+  const narHash = narHashField(need("NarHash"));
+  if (narHash === undefined) throw new NarInfoFormatError("NarHash is not a sha256 hash", lineOf.get("NarHash"));
   const refs = (fields.get("References") ?? "").split(" ").filter(Boolean);
   for (const r of refs) {
     if (!isStorePath(`${STORE_DIR}/${r}`)) throw new NarInfoFormatError("a reference is not the base name of a store path", lineOf.get("References"));

@@ -1,30 +1,9 @@
-import { z } from "zod";
 import { nixOk, type NixCallOptions } from "./command.js";
+import { storePathMissing } from "./messages.js";
+import { parsePathInfoJson, type PathInfo } from "./pathinfo-json.js";
 import { assertStorePath } from "./storepath.js";
+import { features, nixVersion } from "./version.js";
 
-export interface PathInfo {
-  path: string;
-  narHash: string;
-  narSize: number;
-  references: string[];
-  closureSize?: number;
-  signatures: string[];
-  deriver?: string;
-  valid: boolean;
-}
-
-const entry = z
-  .object({
-    path: z.string(),
-    valid: z.boolean().optional(),
-    narHash: z.string().optional(),
-    narSize: z.number().optional(),
-    references: z.array(z.string()).optional(),
-    closureSize: z.number().optional(),
-    signatures: z.array(z.string()).optional(),
-    deriver: z.string().optional(),
-  })
-  .passthrough();
 
 export interface PathInfoOptions extends NixCallOptions {
   /** Query this store (e.g. `file:///cache`) instead of the local one. */
@@ -33,28 +12,27 @@ export interface PathInfoOptions extends NixCallOptions {
   closureSize?: boolean;
 }
 
-/** `nix path-info --json`; paths missing from the store come back with `valid: false`. */
+/**
+ * The JSON format oscd asks Nix 2.33 and later for: version 2 keeps signatures as
+ * `name:base64` strings and gives references as base names, which the parser joins to the
+ * store directory Nix names. Older releases take no flag.
+ */
+export const PATH_INFO_JSON_FORMAT = "2";
+
+/** `nix path-info --json`, in any shape Nix prints it; paths missing from the store come back with `valid: false`. */
 export async function pathInfo(paths: readonly string[], opts: PathInfoOptions = {}): Promise<PathInfo[]> {
   if (paths.length === 0) return [];
   paths.forEach(assertStorePath);
+  const version = await nixVersion(opts);
   const args = ["path-info", "--json"];
+  if (features(version).pathInfoJson === "format-flag") args.push("--json-format", PATH_INFO_JSON_FORMAT);
   if (opts.store) args.push("--store", opts.store);
   if (opts.recursive) args.push("--recursive");
   if (opts.closureSize) args.push("--closure-size");
   const r = await nixOk("nix", [...args, ...paths], { timeoutMs: 300_000, ...opts }, "nix-path-info-failed", `querying ${paths.length} store path(s)`, (res) =>
-    /does not exist|is not valid/.test(res.stderr) ? "the path is not in that store; build or copy it first" : undefined,
+    storePathMissing(res.stderr) ? "the path is not in that store; build or copy it first" : undefined,
   );
-  const parsed = z.array(entry).parse(JSON.parse(r.stdout));
-  return parsed.map((e) => ({
-    path: e.path,
-    narHash: e.narHash ?? "",
-    narSize: e.narSize ?? 0,
-    references: e.references ?? [],
-    closureSize: e.closureSize,
-    signatures: e.signatures ?? [],
-    deriver: e.deriver,
-    valid: e.valid ?? e.narHash !== undefined,
-  }));
+  return parsePathInfoJson(r.stdout, version);
 }
 
 /** Every path in the closure of `paths` (`nix-store --query --requisites`). */

@@ -1,6 +1,8 @@
 import { OscdError } from "../core/errors.js";
 import { lastErrorLine, nixRun, NixCommandError, type NixCallOptions } from "./command.js";
 import { addRoot } from "./gcroots.js";
+import { corruptSubstitute, diskFull, pathUnavailable, untrustedSubstitute } from "./messages.js";
+import { substituteTrust, untrustedInClosure } from "./trust-check.js";
 import { assertStorePath } from "./storepath.js";
 
 export interface RealiseOptions extends NixCallOptions {
@@ -43,6 +45,13 @@ export class PathCorruptError extends OscdError {
 /**
  * Makes `storePath` valid in the local store, substituting it from the given caches with
  * signature checks on (`require-sigs` is never turned off). Never builds: `--max-jobs 0`.
+ *
+ * With caches and trusted keys given, oscd first reads the signatures the caches offer for the
+ * path itself: a path offered only unsigned (or signed by an untrusted key) is refused as
+ * `path-not-trusted` before Nix downloads anything, whatever Nix's release would have printed.
+ * When Nix fails anyway, its words are read for the cause (every release's wording, see
+ * messages.ts) and, failing that, the closure's narinfos are read for a dependency that is the
+ * untrusted one.
  */
 export async function realise(storePath: string, opts: RealiseOptions): Promise<string> {
   assertStorePath(storePath);
@@ -50,23 +59,32 @@ export async function realise(storePath: string, opts: RealiseOptions): Promise<
   // require-sigs is set after the caller's settings, so nothing a caller passes can turn it off.
   const { "require-sigs": _never, ...callerSettings } = opts.settings ?? {};
   const settings: Record<string, string> = { "narinfo-cache-negative-ttl": "0", ...callerSettings, "require-sigs": "true" };
-  if (opts.substituters && opts.substituters.length > 0) settings.substituters = opts.substituters.join(" ");
-  if (opts.trustedPublicKeys && opts.trustedPublicKeys.length > 0) settings["trusted-public-keys"] = opts.trustedPublicKeys.join(" ");
+  const caches = opts.substituters ?? [];
+  const keys = opts.trustedPublicKeys ?? [];
+  if (caches.length > 0) settings.substituters = caches.join(" ");
+  if (keys.length > 0) settings["trusted-public-keys"] = keys.join(" ");
+  const checkable = caches.length > 0 && keys.length > 0;
+  const query: NixCallOptions = { env: opts.env, cwd: opts.cwd, signal: opts.signal, settings: callerSettings };
+  if (checkable && !(await isValidPath(storePath, query))) {
+    const pre = await substituteTrust(storePath, caches, keys, query);
+    if (pre.verdict === "untrusted") throw new UnsignedPathError(storePath, `${pre.caches.join(", ")} offer${pre.caches.length === 1 ? "s" : ""} it without a signature by a trusted key`);
+  }
   const r = await nixRun("nix-store", ["--realise", storePath, "--max-jobs", "0"], { ...opts, settings });
   if (r.exitCode === 0) return storePath;
   const err = r.stderr;
-  if (/lacks a signature by a trusted key|no signature is trusted|is not signed/i.test(err)) throw new UnsignedPathError(storePath, lastLine(err));
-  if (/hash mismatch|NAR hash|size mismatch/i.test(err)) throw new PathCorruptError(storePath, lastErrorLine(err).replace(/^error:\s*/, ""));
-  if (/don't know how to build|cannot build|required to build/i.test(err)) throw new PathUnavailableError(storePath, lastLine(err));
-  if (/No space left on device/i.test(err)) {
+  const unsigned = untrustedSubstitute(err);
+  if (unsigned) throw new UnsignedPathError(storePath, unsigned.replace(/^(?:warning|error):\s*/, ""));
+  if (corruptSubstitute(err)) throw new PathCorruptError(storePath, lastErrorLine(err).replace(/^error:\s*/, ""));
+  if (diskFull(err)) {
     throw new NixCommandError("disk-full", r, `realising ${storePath}`, "free space in /nix/store (nix-collect-garbage) and try again");
   }
+  if (checkable) {
+    const dep = await untrustedInClosure(storePath, caches, keys, query).catch(() => undefined);
+    if (dep) throw new UnsignedPathError(storePath, `${dep.path === storePath ? "it" : `its dependency ${dep.path}`} is offered by ${dep.caches.join(", ")} without a signature by a trusted key`);
+  }
+  const unavailable = pathUnavailable(err);
+  if (unavailable) throw new PathUnavailableError(storePath, lastErrorLine(err).replace(/^error:\s*/, "") || unavailable);
   throw new NixCommandError("nix-realise-failed", r, `realising ${storePath}`);
-}
-
-function lastLine(s: string): string {
-  const lines = s.trim().split("\n").filter((l) => l.trim());
-  return (lines.find((l) => /signature|trusted/i.test(l)) ?? lines[lines.length - 1] ?? "").trim().slice(0, 300);
 }
 
 /** True when the path is valid in the local store. */

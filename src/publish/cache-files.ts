@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OscdError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { fileStoreDir, redactUrl } from "./store-url.js";
 
 /**
@@ -11,8 +13,11 @@ import { fileStoreDir, redactUrl } from "./store-url.js";
  * can put verified bytes over a narinfo someone else wrote.
  */
 export interface CacheFiles {
-  /** The file's bytes, or undefined when the cache does not have it. */
-  get(name: string): Promise<Buffer | undefined>;
+  /**
+   * The file's bytes, or undefined when the cache does not have it. Nothing past `maxBytes` is
+   * read: a cache that answers without end is refused before anything is parsed.
+   */
+  get(name: string, maxBytes: number): Promise<Buffer | undefined>;
   /** Writes the complete file (atomically where the store allows it). */
   put(name: string, data: Buffer): Promise<void>;
 }
@@ -39,12 +44,24 @@ class DirectoryCache implements CacheFiles {
     private readonly dir: string,
   ) {}
 
-  async get(name: string): Promise<Buffer | undefined> {
+  async get(name: string, maxBytes: number): Promise<Buffer | undefined> {
+    let fh: FileHandle | undefined;
     try {
-      return await readFile(join(this.dir, name));
+      // Not following a link, and never waiting on a FIFO someone left in a shared cache directory.
+      fh = await open(join(this.dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = await fh.stat();
+      if (!st.isFile()) throw new CacheWriteError(this.url, `reading ${name}: not a regular file`);
+      if (st.size > maxBytes) throw new CacheWriteError(this.url, `reading ${name}: larger than ${maxBytes} bytes`);
+      const buf = Buffer.alloc(maxBytes + 1);
+      const { bytesRead } = await fh.read(buf, 0, maxBytes + 1, 0);
+      if (bytesRead > maxBytes) throw new CacheWriteError(this.url, `reading ${name}: larger than ${maxBytes} bytes`);
+      return buf.subarray(0, bytesRead);
     } catch (e) {
+      if (e instanceof CacheWriteError) throw e;
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new CacheWriteError(this.url, `reading ${name}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    } finally {
+      await fh?.close();
     }
   }
 
@@ -87,25 +104,33 @@ class HttpCache implements CacheFiles {
     this.base = u.toString().replace(/\/+$/, "");
   }
 
-  private async request(method: "GET" | "PUT", name: string, body?: Buffer): Promise<Response> {
-    try {
-      return await fetch(`${this.base}/${name}`, { method, body: body === undefined ? undefined : new Uint8Array(body), headers: this.headers, signal: AbortSignal.timeout(300_000) });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause;
-      throw new CacheWriteError(this.url, `${method} ${name}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`);
-    }
+  private failed(method: string, name: string, e: unknown): CacheWriteError {
+    if (e instanceof BodyTooLargeError) return new CacheWriteError(this.url, `${method} ${name}: ${e.message}`);
+    const cause = (e as { cause?: { code?: string } }).cause;
+    return new CacheWriteError(this.url, `${method} ${name}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`);
   }
 
-  async get(name: string): Promise<Buffer | undefined> {
-    const r = await this.request("GET", name);
+  async get(name: string, maxBytes: number): Promise<Buffer | undefined> {
+    let r: CappedResponse;
+    try {
+      r = await fetchCapped(`${this.base}/${name}`, { maxBytes, headers: this.headers, signal: AbortSignal.timeout(300_000) });
+    } catch (e) {
+      throw this.failed("GET", name, e);
+    }
     if (r.status === 404 || r.status === 410) return undefined;
     if (r.status !== 200) throw new CacheWriteError(this.url, `GET ${name} answered ${r.status}`);
-    return Buffer.from(await r.arrayBuffer());
+    return r.bytes;
   }
 
   async put(name: string, data: Buffer): Promise<void> {
-    const r = await this.request("PUT", name, data);
-    await r.arrayBuffer().catch(() => undefined);
+    let r: CappedResponse;
+    try {
+      // The answer to an upload is not used: a little of it is read, so the connection is reused.
+      r = await fetchCapped(`${this.base}/${name}`, { method: "PUT", body: new Uint8Array(data), maxBytes: 64 << 10, headers: this.headers, signal: AbortSignal.timeout(300_000) });
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) return;
+      throw this.failed("PUT", name, e);
+    }
     if (r.status < 200 || r.status >= 300) throw new CacheWriteError(this.url, `PUT ${name} answered ${r.status}`);
   }
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
-import { formatNarInfo, nixOk, parseNarInfo, signNarInfo, signPaths, verifyNarInfo, type NixCallOptions, type PathInfo } from "../nix/index.js";
+import { MAX_NARINFO_BYTES, formatNarInfo, nixOk, parseNarInfo, signNarInfo, signPaths, verifyNarInfo, type NixCallOptions, type PathInfo } from "../nix/index.js";
 import type { CacheFiles } from "./cache-files.js";
 import type { SigningKey } from "./key.js";
 import { narInfoName, narInfoPrint, pathFingerprint } from "./path-check.js";
@@ -31,7 +31,7 @@ export async function signVerifiedInCache(files: CacheFiles, paths: readonly str
   const different = new Set<string>();
   const one = async (p: string): Promise<void> => {
     const info = local.get(p);
-    const raw = await files.get(narInfoName(p));
+    const raw = await files.get(narInfoName(p), MAX_NARINFO_BYTES);
     let n;
     try {
       n = raw === undefined ? undefined : parseNarInfo(raw.toString("utf8"));

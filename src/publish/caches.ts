@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { OscdError } from "../core/errors.js";
-import { checkStoreUrl, copyTo, lastErrorLine, nixRun, pathInfo, signPaths, StoreUnreachableError, type NixCallOptions, type PathInfo } from "../nix/index.js";
+import { checkStoreUrl, copyTo, features, lastErrorLine, nixRun, nixVersion, pathInfo, signPaths, storeUnreachable, storeUnsupported, StoreUnreachableError, type NixCallOptions, type PathInfo } from "../nix/index.js";
 import { cacheFiles } from "./cache-files.js";
 import { CachePathMismatchError, reuploadToCache, signVerifiedInCache } from "./cache-fix.js";
 import type { SigningKey } from "./key.js";
@@ -15,7 +15,8 @@ const FRESH: Record<string, string> = { "narinfo-cache-negative-ttl": "0", "nari
 
 /**
  * Checks that a cache can be reached before anything is built, so an unreachable cache fails
- * in seconds, not after the build: `nix store ping` with one download attempt.
+ * in seconds, not after the build: `nix store info` (`nix store ping` before Nix 2.19 and on
+ * Lix) with one download attempt.
  */
 export async function preflightCache(url: string, nix: NixCallOptions = {}): Promise<void> {
   return withRedactedUrl(url, () => preflight(url, nix));
@@ -31,19 +32,20 @@ async function preflight(url: string, nix: NixCallOptions): Promise<void> {
       throw new StoreUnreachableError(redactUrl(url), `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  const r = await nixRun("nix", ["store", "ping", "--store", url], {
+  const info = features(await nixVersion(nix)).storeInfo;
+  const r = await nixRun("nix", [...info, "--store", url], {
     timeoutMs: 60_000,
     ...nix,
     settings: { "download-attempts": "1", "connect-timeout": "10", ...nix.settings },
   });
   if (r.exitCode === 0) return;
-  if (/don't know how to open Nix store/.test(r.stderr)) {
+  if (storeUnsupported(r.stderr)) {
     throw new OscdError("store-unsupported", `this Nix cannot open ${redactUrl(url.split("?")[0] ?? "")} (${url.startsWith("s3://") ? "it was built without S3 support" : "unknown store type"})`, {
       hint: "use a Nix built with S3 support (nixpkgs' nix has it; Debian's nix-bin does not), or publish to file://, http(s):// or ssh-ng://",
       exitCode: 2,
     });
   }
-  throw new StoreUnreachableError(redactUrl(url), lastErrorLine(r.stderr) || `nix store ping exited ${r.exitCode}`);
+  throw new StoreUnreachableError(redactUrl(url), lastErrorLine(r.stderr) || `nix ${info.join(" ")} exited ${r.exitCode}`);
 }
 
 export interface HostClosure {
@@ -177,7 +179,7 @@ async function inCache(url: string, paths: readonly string[], nix: NixCallOption
   try {
     return await pathInfo(paths, { ...nix, store: url, settings: { ...FRESH, ...nix.settings } });
   } catch (e) {
-    if (e instanceof OscdError && /unable to download|Couldn't connect|Connection refused|Could not resolve|cannot connect|Permission denied/i.test(e.message)) {
+    if (e instanceof OscdError && (/unable to download/i.test(e.message) || storeUnreachable(e.message) !== undefined)) {
       throw new StoreUnreachableError(redactUrl(url), e.message);
     }
     throw e;

@@ -5,6 +5,7 @@ import { OscdError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import { checkHistoryEntry, historySequence, type ChannelLocation, type LocationState } from "./channel.js";
 import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
+import { MAX_TRUST_BYTES } from "../trust/index.js";
 
 /**
  * A channel in a directory (a file binary cache's `channels/`, or `--manifest-out`):
@@ -84,6 +85,18 @@ export class FileChannel implements ChannelLocation {
       currentSequence: current?.manifest.sequence,
       highestSequence: Math.max(top ?? 0, current?.manifest.sequence ?? 0),
     };
+  }
+
+  async trustRoot(): Promise<string | undefined> {
+    const path = join(this.dir, "trust", "root.json");
+    try {
+      const buf = await readFile(path);
+      if (buf.length > MAX_TRUST_BYTES) throw new OscdError("trust-too-large", `${path} is larger than any trust root`, { exitCode: 3 });
+      return buf.toString("utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
   }
 
   private tempName(): string {

@@ -1,9 +1,12 @@
 import { OscdError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import type { PublicKey } from "../nix/index.js";
 import { checkHistoryEntry, type ChannelLocation, type LocationState } from "./channel.js";
 import { checkChannelName, readTrustedManifest, type Manifest } from "../manifest/index.js";
 
 const TIMEOUT_MS = 30_000;
+/** A manifest is read whole before it is parsed; anything larger than any manifest is cut off while reading. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** How far past `<channel>.json` to look for history claimed by publishes still under way. */
 const PROBE_LIMIT = 64;
 
@@ -66,20 +69,22 @@ export class HttpChannel implements ChannelLocation {
   }
 
   private async requestOnce(method: "GET" | "PUT", url: string, body?: string, extra: Record<string, string> = {}): Promise<Fetched> {
-    let res: Response;
+    let res: CappedResponse;
     try {
-      res = await fetch(url, {
+      res = await fetchCapped(url, {
         method,
         body,
         headers: { ...this.headers, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...extra },
         signal: AbortSignal.timeout(TIMEOUT_MS),
         redirect: "follow",
+        maxBytes: MAX_ANSWER_BYTES,
       });
     } catch (e) {
+      if (e instanceof BodyTooLargeError) throw new ManifestStoreError(url, `the answer is larger than ${MAX_ANSWER_BYTES} bytes, larger than any manifest`);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new ManifestStoreError(url, cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e)));
     }
-    return { status: res.status, text: await res.text(), etag: res.headers.get("etag") ?? undefined };
+    return { status: res.status, text: res.text, etag: res.headers.get("etag") ?? undefined };
   }
 
   private async get(url: string, trusted: readonly PublicKey[]): Promise<{ manifest: Manifest; signer: PublicKey; etag?: string } | undefined> {
@@ -116,6 +121,14 @@ export class HttpChannel implements ChannelLocation {
       currentSequence: current?.manifest.sequence,
       highestSequence: top.sequence,
     };
+  }
+
+  async trustRoot(): Promise<string | undefined> {
+    const url = `${this.base}/trust/root.json`;
+    const r = await this.request("GET", url);
+    if (r.status === 404 || r.status === 410) return undefined;
+    if (r.status !== 200) throw new ManifestStoreError(url, `GET answered ${r.status}`);
+    return r.text;
   }
 
   async claim(m: Manifest, text: string): Promise<boolean> {

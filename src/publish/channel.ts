@@ -26,6 +26,8 @@ export interface ChannelLocation {
   claim(m: Manifest, text: string): Promise<boolean>;
   /** Makes `<channel>.json` the highest claimed manifest (never moves it backwards). */
   settle(trusted: readonly PublicKey[]): Promise<void>;
+  /** The text of the trust root beside the channel (`trust/root.json`), if there is one. */
+  trustRoot(): Promise<string | undefined>;
 }
 
 /** A history file's name and the manifest inside disagree: a copy put there by hand or by an attacker. */

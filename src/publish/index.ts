@@ -13,3 +13,5 @@ export { publish, hostEntryWith, type HostExtras, type EntryChange, type Publish
 export { channelLocations, prepareChannel, type ChannelOptions, type PreparedChannel } from "./setup.js";
 export { refreshChannel, type RefreshOptions, type RefreshReport } from "./refresh.js";
 export { parseValidity, expiryFrom, needsRefresh, DEFAULT_VALIDITY_MS, MIN_VALIDITY_MS, MAX_VALIDITY_MS } from "./validity.js";
+export { gcRoots, planRootsGc, namedByManifests, type RootsGcOptions, type RootsGcReport, type RootFate, type RootKind } from "./roots-gc.js";
+export { approveManifest, type ApproveOptions, type ApproveResult } from "./approve.js";

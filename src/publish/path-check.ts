@@ -1,21 +1,17 @@
 import { OscdError } from "../core/errors.js";
-import { narInfoFingerprint, nixBase32, signerOf, type NarInfo, type PathInfo } from "../nix/index.js";
+import { narHashAsSigned, narInfoFingerprint, pathInfoFingerprint, trustedSigner, type NarInfo, type PathInfo } from "../nix/index.js";
 import type { SigningKey } from "./key.js";
 
-/** `sha256-<base64>` (what `nix path-info --json` prints) as `sha256:<base32>` (what Nix signs). */
+/** A SHA-256 NAR hash in any form Nix prints (`sha256-<base64>`, `sha256:<nix32>`, …) as `sha256:<nix32>` (what Nix signs). */
 export function narHashForSigning(h: string): string {
-  if (/^sha256:[0-9a-df-np-sv-z]{52}$/.test(h)) return h;
-  if (/^sha256-[A-Za-z0-9+/]{43}=$/.test(h)) return `sha256:${nixBase32(Buffer.from(h.slice(7), "base64"))}`;
-  throw new OscdError("narhash-format", `unexpected NAR hash ${JSON.stringify(h.slice(0, 20))}`);
+  const signed = narHashAsSigned(h);
+  if (signed === undefined) throw new OscdError("narhash-format", `unexpected NAR hash ${JSON.stringify(h.slice(0, 20))}`);
+  return signed;
 }
 
 /** What Nix signs for a path (store path, NAR hash and size, references), from path info. */
 export function pathFingerprint(info: Pick<PathInfo, "path" | "narHash" | "narSize" | "references">): string | undefined {
-  try {
-    return narInfoFingerprint({ storePath: info.path, narHash: narHashForSigning(info.narHash), narSize: info.narSize, references: info.references });
-  } catch {
-    return undefined;
-  }
+  return pathInfoFingerprint(info);
 }
 
 /** The same, from a narinfo file. */
@@ -39,10 +35,7 @@ export function sameAsLocal(local: PathInfo, remote: Pick<PathInfo, "path" | "na
 
 /** True when the path info carries a valid signature by `key` (the check Nix makes). */
 export function signedBy(info: PathInfo, key: SigningKey): boolean {
-  if (!info.valid || !info.narHash) return false;
-  const fp = pathFingerprint(info);
-  if (fp === undefined) return false;
-  return info.signatures.some((s) => signerOf([key.public], fp, s) !== undefined);
+  return trustedSigner(info, [key.public]) !== undefined;
 }
 
 /** `<hash>.narinfo`: the file a binary cache keeps a path's record in. */

@@ -3,10 +3,12 @@ import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type E
 import type { NixCallOptions } from "../nix/index.js";
 import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
-import { prepareChannel, type ChannelOptions } from "./setup.js";
+import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
 import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, signHostViews, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
+import { planOf, type ChannelConfig } from "../fleet/index.js";
+import type { RolloutPlan } from "../plan/index.js";
 
 export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "builders" | "maxJobs" | "rootDir" | "buildTimeoutMs" | "selection"> {
   /** How long the manifest may be acted on (its `expiresAt`); default 7 days. */
@@ -85,6 +87,10 @@ export interface PublishReport {
   failed: string[];
   warnings: string[];
   retries: number;
+  /** The channel's release threshold (from the trust root beside it) and the signatures the manifest has. */
+  approval?: { have: number; need: number };
+  /** The channel's `[channels.<name>.rollout]` at the published commit, for a control server. */
+  rollout?: RolloutPlan;
 }
 
 /** Every host that may get a manifest entry has a name the manifest can hold: checked before anything is built. */
@@ -106,14 +112,16 @@ function checkHostNames(names: readonly string[]): void {
 export async function publish(opts: PublishOptions = {}): Promise<PublishReport> {
   const nix = opts.nix ?? {};
   const warnings: string[] = [];
-  const { key, pinned, channel, trusted, caches, locations, primary, others } = await prepareChannel(opts, warnings, (p) =>
+  const prepared = await prepareChannel(opts, warnings, (p) =>
     opts.onProgress?.({ step: "pin", state: "done", commit: p.source.commit, ref: p.source.ref, version: p.source.version, uncommittedChanges: p.uncommittedChanges }),
   );
+  const { key, pinned, channel, trusted, caches, locations, primary, others } = prepared;
   const { source } = pinned;
   const validForMs = opts.validForMs ?? DEFAULT_VALIDITY_MS;
 
   // Fail before building: caches reachable, previous manifests intact and trusted.
   await Promise.all(caches.map((c) => preflightCache(c, nix)));
+  const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
   for (const loc of locations) {
     const st = await loc.state(trusted);
     if (st.currentSequence !== undefined && st.currentSequence < st.highestSequence) {
@@ -151,7 +159,7 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     const hosts: Record<string, HostEntry> = {};
     for (const [name, entry] of Object.entries(prev?.hosts ?? {})) if (fleetNames.has(name)) hosts[name] = entry;
     for (const h of good) hosts[h.name] = hostEntryWith({ toplevel: h.toplevel as string, system: h.system }, prev?.hosts[h.name], extras.get(h.name));
-    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, expiresAt, hosts, caches: caches.map(redactUrl) };
+    const body: Omit<ManifestBody, "sequence"> = { schema: MANIFEST_SCHEMA, channel, version, commit: source.commit, ref: source.ref, createdAt, expiresAt, signedAt: createdAt, hosts, caches: caches.map(redactUrl) };
     // The same content is written again only to extend an expiry that is half gone (or absent).
     if (prev && signer?.key.equals(key.public.key) && sameContent(prev, { ...body, sequence: prev.sequence }) && !needsRefresh(prev, now, validForMs)) return "unchanged";
     return body;
@@ -171,15 +179,19 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     failed: build.hosts.filter((h) => h.status === "failed").map((h) => h.name),
     warnings,
     retries: 0,
+    rollout: rolloutOf(pinned.fleet.config.channels[channel]),
   };
   let previous: Manifest | undefined;
   if (good.length > 0) {
     const w = await writeChannel(primary, others, compose, key.secret, trusted);
     previous = w.previous;
     Object.assign(report, { status: w.status, sequence: w.manifest.sequence, previousSequence: w.previous?.sequence, manifest: w.manifest, locations: w.locations, retries: w.retries });
-    if (opts.hostViews) report.views = signHostViews(w.manifest, key.secret);
     for (const l of w.locations) opts.onProgress?.({ step: "manifest", state: l.status, url: l.url, sequence: w.manifest.sequence });
     report.carriedOver = Object.keys(w.manifest.hosts).filter((n) => !selected.has(n)).sort();
+    if (trust) report.approval = { have: w.status === "written" ? 1 : w.manifest.signatures.length, need: trust.policy.threshold };
+    // Views carry the publisher's signature only: while the release waits for other key holders'
+    // approval, machines would refuse them, so the server is then left to serve the whole manifest.
+    if (opts.hostViews && (!report.approval || report.approval.have >= report.approval.need)) report.views = signHostViews(w.manifest, key.secret);
   } else {
     previous = (await primary.state(trusted)).latest;
   }
@@ -204,4 +216,8 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     };
   });
   return report;
+}
+
+function rolloutOf(c: ChannelConfig | undefined): RolloutPlan | undefined {
+  return c?.rollout ? planOf(c.rollout) : undefined;
 }

@@ -1,7 +1,7 @@
 import { UsageError } from "../core/errors.js";
 import { signHostViews, type Manifest, type ManifestBody } from "../manifest/index.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
-import { prepareChannel, type ChannelOptions } from "./setup.js";
+import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom } from "./validity.js";
 
 export interface RefreshOptions extends ChannelOptions {
@@ -33,7 +33,9 @@ export interface RefreshReport {
  */
 export async function refreshChannel(opts: RefreshOptions = {}): Promise<RefreshReport> {
   const warnings: string[] = [];
-  const { key, channel, trusted, primary, others } = await prepareChannel(opts, warnings);
+  const prepared = await prepareChannel(opts, warnings);
+  const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
+  const { key, channel, trusted, primary, others } = prepared;
   const now = (opts.now ?? (() => new Date()))();
   const createdAt = now.toISOString();
   const expiresAt = expiryFrom(now, opts.validForMs ?? DEFAULT_VALIDITY_MS);
@@ -44,7 +46,7 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
       throw new UsageError(`channel ${channel} has no manifest at ${primary.url} to refresh`, "publish the channel first (oscd publish)", "nothing-to-refresh");
     }
     const { sequence: _sequence, signatures: _signatures, ...content } = previous;
-    const body: Omit<ManifestBody, "sequence"> = { ...content, createdAt, expiresAt };
+    const body: Omit<ManifestBody, "sequence"> = { ...content, createdAt, expiresAt, signedAt: createdAt };
     return body;
   };
   const w = await writeChannel(primary, others, compose, key.secret, trusted);
@@ -58,6 +60,7 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
     warnings,
     retries: w.retries,
     manifest: w.manifest,
-    views: opts.hostViews ? signHostViews(w.manifest, key.secret) : undefined,
+    // Not while the refresh waits for other key holders' approval (machines would refuse views signed by one key).
+    views: opts.hostViews && (!trust || w.manifest.signatures.length >= trust.policy.threshold) ? signHostViews(w.manifest, key.secret) : undefined,
   };
 }

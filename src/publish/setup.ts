@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { UsageError } from "../core/errors.js";
+import { GuardError, UsageError } from "../core/errors.js";
+import { channelPolicy, parseTrustRoot, verifySelfSigned, type ChannelPolicy, type TrustRoot } from "../trust/index.js";
 import { pinFleet, type PinnedFleet, type PinOptions } from "../builder/index.js";
-import { checkStoreUrl, type PublicKey } from "../nix/index.js";
+import { checkStoreUrl, formatPublicKey, parsePublicKey, type PublicKey } from "../nix/index.js";
 import { checkChannelName } from "../manifest/index.js";
 import type { ChannelLocation } from "./channel.js";
 import { FileChannel } from "./channel-file.js";
@@ -22,6 +23,11 @@ export interface ChannelOptions extends PinOptions {
   /** Also sign each host's view of the manifest (for a control server: src/manifest/host-view.ts). */
   hostViews?: boolean;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Write the manifest with this key's signature alone although the channel's trust root
+   * needs more (`oscd publish --require-approval`): it waits for `oscd manifest sign`.
+   */
+  requireApproval?: boolean;
 }
 
 export interface PreparedChannel {
@@ -34,6 +40,8 @@ export interface PreparedChannel {
   locations: ChannelLocation[];
   primary: ChannelLocation;
   others: ChannelLocation[];
+  /** The trust root beside the channel (its `trust/root.json`), and the channel's entry in it. */
+  trust?: { root: TrustRoot; policy: ChannelPolicy };
 }
 
 /** Where the channel's manifests go: each file and http(s) cache, then `--manifest-out`. */
@@ -80,4 +88,45 @@ export async function prepareChannel(opts: ChannelOptions, warnings: string[], o
   const [primary, ...others] = locations;
   if (!primary) throw new UsageError(`none of the caches (${caches.map(redactUrl).join(", ")}) can hold a manifest`, "pass --manifest-out DIR, or add a file:// or http(s):// cache", "no-manifest-location");
   return { key, pinned, channel, trusted, caches, locations, primary, others };
+}
+
+/**
+ * After the caches answered: the trust root beside the channel, if any (see channelTrust).
+ * The channel's release keys join the keys previous manifests are read with.
+ */
+export async function checkChannelTrust(p: PreparedChannel, requireApproval: boolean): Promise<PreparedChannel["trust"]> {
+  const trust = await channelTrust(p.locations, p.channel, p.key.public, requireApproval);
+  // Manifests of the channel's release keys are the ones a new one may be composed on.
+  if (trust) for (const k of trust.policy.keys.map((e) => parsePublicKey(e.key))) if (!p.trusted.some((t) => t.key.equals(k.key))) p.trusted.push(k);
+  p.trust = trust;
+  return trust;
+}
+
+/**
+ * The trust root beside the channel decides who may sign it: the signing key must be one of
+ * the channel's release keys (or machines would refuse everything), and a channel that needs
+ * more signatures than one key gives is written only on purpose (`--require-approval`).
+ */
+async function channelTrust(locations: readonly ChannelLocation[], channel: string, signing: PublicKey, requireApproval: boolean): Promise<PreparedChannel["trust"]> {
+  for (const loc of locations) {
+    const text = await loc.trustRoot();
+    if (text === undefined) continue;
+    const where = `the trust root beside ${loc.url}`;
+    const root = parseTrustRoot(text, where);
+    verifySelfSigned(root, where);
+    const policy = channelPolicy(root, channel);
+    if (!policy) throw new UsageError(`trust root version ${root.version} names no release keys for channel ${channel}`, "add the channel with oscd trust rotate --channel NAME --add-release-key KEY", "key-not-trusted");
+    if (!policy.keys.some((k) => parsePublicKey(k.key).key.equals(signing.key))) {
+      throw new GuardError("key-not-trusted", `the signing key ${signing.name} is not a release key of channel ${channel} in trust root version ${root.version} (release keys: ${policy.keys.map((k) => parsePublicKey(k.key).name).join(", ")}); machines would refuse the manifest`, `sign with a release key of the channel, or add ${formatPublicKey(signing)} with oscd trust rotate`);
+    }
+    if (policy.threshold > 1 && !requireApproval) {
+      throw new UsageError(
+        `channel ${channel} needs ${policy.threshold} release signatures (trust root version ${root.version}), and one key signs here`,
+        "publish with --require-approval: the manifest is written with this signature and waits until other release key holders run oscd manifest sign",
+        "approval-required",
+      );
+    }
+    return { root, policy };
+  }
+  return undefined;
 }

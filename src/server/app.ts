@@ -3,7 +3,9 @@ import { OscdError } from "../core/errors.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./errors.js";
 import { agentRoutes } from "./routes/agent.js";
+import { auditRoutes } from "./routes/audit.js";
 import { cacheRoutes } from "./routes/cache.js";
+import { channelRoutes } from "./routes/channels.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { eventRoutes } from "./routes/events.js";
 import { hostRoutes } from "./routes/hosts.js";
@@ -12,6 +14,7 @@ import { rolloutRoutes } from "./routes/rollouts.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { netbootRoutes } from "./routes/netboot.js";
+import { metricsGuard, securityHeaders } from "./http-security.js";
 
 /** Bodies other than manifests (reports, rollouts, tokens) are small; a bigger one is refused (413) before it is read. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -56,6 +59,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     ...(opts.https ? { https: opts.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
+  securityHeaders(app);
   app.setErrorHandler((e, req, reply) => {
     const b = errorBody(e);
     if (b.status >= 500) req.log.error({ err: e }, "request failed");
@@ -72,13 +76,19 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   });
 
   app.get("/healthz", async () => ({ ok: true }));
-  app.get("/metrics", async (_req, reply) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()));
+  const metricsAllowed = metricsGuard(ctx.metricsToken);
+  app.get("/metrics", async (req, reply) => {
+    metricsAllowed(req);
+    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
 
   agentRoutes(app, ctx);
   tokenRoutes(app, ctx);
   hostRoutes(app, ctx);
   releaseRoutes(app, ctx);
   rolloutRoutes(app, ctx);
+  channelRoutes(app, ctx);
+  auditRoutes(app, ctx);
   eventRoutes(app, ctx);
   webhookRoutes(app, ctx);
   if (ctx.cacheDir) cacheRoutes(app, ctx, ctx.cacheDir);

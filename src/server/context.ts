@@ -18,6 +18,8 @@ export interface ServerContext {
   notifier: Notifier;
   served: ServedCache;
   trusted: readonly PublicKey[];
+  /** The channels' trust directory (`--trust-dir`): uploads are checked against its trust root, and agents read it. */
+  trustDir?: string;
   metrics: Metrics;
   now: () => number;
   /** Publish change topics (after a write committed). */
@@ -29,6 +31,8 @@ export interface ServerContext {
   webhookSecret?: string;
   /** A binary cache directory served (and filled by PUT) under /cache/, when given. */
   cacheDir?: string;
+  /** When set, `/metrics` needs `Authorization: Bearer <this>` (http-security.ts); else it is open. */
+  metricsToken?: string;
   /** Netboot (routes/netboot.ts): MAC addresses and where missing kernels and initrds come from. */
   netboot?: NetbootConfig;
 }

@@ -5,12 +5,38 @@ export interface FleetRow {
   host: string;
   tags: string[];
   channel: string | null;
-  desired: { sequence: number; version: string; commit: string } | null;
+  desired: { sequence: number; version: string; commit: string; expiresAt: number | null; expiry: Expiry } | null;
   current: { sequence: number | null; version: string | null; commit: string | null; toplevel: string | null; generation: number | null; booted: string | null; rebootNeeded: boolean | null };
   lastSeen: number | null;
-  /** new | ok | failed | deploying | unknown | offline */
+  /**
+   * new | ok | rolled-back (a deployment failed and was undone: the host is whole) | failed (a
+   * refusal, or a failure without a rollback) | drift (the running system was changed outside
+   * the agent) | deploying | unknown | offline (silent 10 min)
+   */
   status: string;
+  /** Cause first (the unit or check, then the code, then the systems, shortened). */
   reason: string | null;
+  /** The agent's own state as it last reported it. */
+  agent: { suspended: boolean; fetchError: { source: string; message: string; retryInSeconds?: number } | null; at: string | null } | null;
+}
+
+/** ok; `soon`: under a quarter of its validity (or a day) left; `expired`: hosts refuse it now. */
+export type Expiry = "ok" | "soon" | "expired" | "none";
+
+export function expiryOf(createdAt: number, expiresAt: number | null, now: number): Expiry {
+  if (expiresAt === null) return "none";
+  if (expiresAt <= now) return "expired";
+  const left = expiresAt - now;
+  return left < Math.min(86_400_000, Math.max(3_600_000, (expiresAt - createdAt) / 4)) ? "soon" : "ok";
+}
+
+/** Hosts per status, for the fleet view's summary. */
+export type FleetCounts = Record<"ok" | "rolled-back" | "failed" | "drift" | "offline" | "deploying" | "new" | "unknown", number>;
+
+export function fleetCounts(rows: readonly FleetRow[]): FleetCounts {
+  const c: FleetCounts = { ok: 0, "rolled-back": 0, failed: 0, drift: 0, offline: 0, deploying: 0, new: 0, unknown: 0 };
+  for (const r of rows) c[(r.status in c ? r.status : "unknown") as keyof FleetCounts]++;
+  return c;
 }
 
 /** Hosts silent this long are shown offline. */
@@ -27,7 +53,7 @@ export async function fleetTable(ctx: Pick<ServerContext, "db" | "now">, only?: 
   let q = ctx.db.selectFrom("hosts").selectAll().orderBy("name");
   if (only) q = q.where("name", "=", only);
   const hosts = await q.execute();
-  const releases = await ctx.db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "state"]).execute();
+  const releases = await ctx.db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "state", "created_at", "expires_at"]).execute();
   let aq = ctx.db.selectFrom("assignments").selectAll();
   if (only) aq = aq.where("host", "=", only);
   const assignments = await aq.execute();
@@ -43,7 +69,7 @@ export async function fleetTable(ctx: Pick<ServerContext, "db" | "now">, only?: 
       const a = assignments.find((x) => x.host === h.name && x.channel === channel);
       const b = base.get(channel);
       const r = a && (!b || a.sequence >= b.sequence) ? rel.get(`${channel}#${a.sequence}`) : b;
-      if (r) desired = { sequence: r.sequence, version: r.version, commit: r.commit };
+      if (r) desired = { sequence: r.sequence, version: r.version, commit: r.commit, expiresAt: r.expires_at, expiry: expiryOf(r.created_at, r.expires_at, ctx.now()) };
     }
     return {
       host: h.name,
@@ -62,6 +88,18 @@ export async function fleetTable(ctx: Pick<ServerContext, "db" | "now">, only?: 
       lastSeen: h.last_seen,
       status: h.last_seen !== null && h.last_seen < cutoff ? "offline" : h.status,
       reason: h.reason,
+      agent: agentOf(h.agent),
     };
   });
+}
+
+function agentOf(raw: string | null): FleetRow["agent"] {
+  if (!raw) return null;
+  const a = JSON.parse(raw) as Record<string, unknown>;
+  const f = a.fetchError as Record<string, unknown> | null | undefined;
+  return {
+    suspended: a.suspended === true,
+    fetchError: f && typeof f === "object" ? { source: String(f.source ?? ""), message: String(f.message ?? ""), ...(typeof f.retryInSeconds === "number" ? { retryInSeconds: f.retryInSeconds } : {}) } : null,
+    at: typeof a.at === "string" ? a.at : null,
+  };
 }

@@ -7,9 +7,14 @@ export { startServer, parseListen, type RunningServer, type ServerOptions } from
 export { buildApp, MAX_BODY_BYTES } from "./app.js";
 export { openDatabase, parseDbUrl, type ServerDb } from "./db/open.js";
 export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo } from "./auth.js";
-export { fleetTable, type FleetRow } from "./fleet-view.js";
+export { listAudit, localWho, recorder, type AuditEntry } from "./audit.js";
+export { fleetTable, type FleetRow, type FleetCounts } from "./fleet-view.js";
 export { LONG_POLL_HEADER } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
-export { fetchFleet, readServerToken, uploadRelease, ServerRequestError, RELEASE_WITH_VIEWS, type UploadedRelease } from "./client.js";
+export type { RolloutView, WaveProgress, HostProgress } from "./rollouts.js";
+export type { ReleaseSummary } from "./releases.js";
 export { cliJobRunner, type CliJobOptions } from "./job-runner.js";
 export type { JobRunner, JobResult } from "./jobs.js";
+export { pruneReports, stateKey, type PruneResult } from "./report-retention.js";
+export { backupDatabase, restoreDatabase, schemaVersionOf, type BackupResult, type RestoreResult } from "./backup.js";
+export { loadServerTrust, trustFile } from "./trust.js";

@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, viewHost, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
+import type { Recorder } from "./recorder.js";
 import { HttpError } from "./errors.js";
+import { loadServerTrust } from "./trust.js";
 
 /**
  * A signed manifest becomes a release of its channel here, and only after it has been checked
@@ -42,26 +45,27 @@ function refusal(e: unknown): never {
 
 /**
  * Host views (src/manifest/host-view.ts) checked as an agent checks a manifest, and each
- * against the release: exactly it, cut down to one of its hosts, at most one per host. Any one
- * that is not refuses the whole upload (nothing is stored).
+ * against the release: exactly it, cut down to one of its hosts, at most one per host. Each is
+ * verified by the very check the release passed (`verify`: a trusted key, or the trust root's
+ * threshold). Any one that fails refuses the whole upload (nothing is stored).
  */
-async function checkViews(release: Manifest, texts: readonly string[], trusted: readonly PublicKey[]): Promise<{ host: string; etag: string; body: string }[]> {
+async function checkViews(release: Manifest, texts: readonly string[], verify: (m: Manifest, where: string) => void): Promise<{ host: string; etag: string; body: string }[]> {
   const seen = new Set<string>();
   const out: { host: string; etag: string; body: string }[] = [];
   for (const [i, text] of texts.entries()) {
     // 10,000 views take a few seconds to check: other requests are served in between.
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
-    out.push(checkView(release, text, i, seen, trusted));
+    out.push(checkView(release, text, i, seen, verify));
   }
   return out;
 }
 
-function checkView(release: Manifest, text: string, i: number, seen: Set<string>, trusted: readonly PublicKey[]): { host: string; etag: string; body: string } {
+function checkView(release: Manifest, text: string, i: number, seen: Set<string>, verify: (m: Manifest, where: string) => void): { host: string; etag: string; body: string } {
   const where = `host view ${i + 1}`;
   let view: Manifest;
   try {
     view = parseManifest(text, where);
-    verifyManifest(view, trusted, where);
+    verify(view, where);
   } catch (e) {
     refusal(e);
   }
@@ -72,18 +76,31 @@ function checkView(release: Manifest, text: string, i: number, seen: Set<string>
   return { host, etag: etagOf(text), body: text };
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; views?: readonly string[] } = {}): Promise<AddedRelease> {
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string; record?: (r: AddedRelease) => Recorder; views?: readonly string[] } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
-  let signer: PublicKey;
+  let signer: { name: string };
+  // With a trust directory, the release is checked as machines check it: the channel's release
+  // threshold (accepted only at threshold; `signer` records every key that counted) and the
+  // revocation lists. Without one, a signature by a trusted key, as before.
+  const trust = opts.trustDir !== undefined ? await loadServerTrust(opts.trustDir) : undefined;
   try {
     manifest = parseManifest(text, "the uploaded manifest");
-    signer = verifyManifest(manifest, trusted, "the uploaded manifest");
+    if (trust) {
+      signer = { name: trust.verifyManifest(manifest, "the uploaded manifest", now).signers.map((k) => k.name).join(", ") };
+      const revoked = Object.entries(manifest.hosts).find(([, e]) => trust.findRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: e.toplevel }));
+      if (revoked) trust.assertNotRevoked({ channel: manifest.channel, sequence: manifest.sequence, commit: manifest.commit, toplevel: revoked[1].toplevel }, `the uploaded manifest's entry for ${revoked[0]}`);
+    } else signer = verifyManifest(manifest, trusted, "the uploaded manifest");
     checkFreshness(manifest, { now, skewMs: DEFAULT_SKEW_MS });
   } catch (e) {
     refusal(e);
   }
-  const views = await checkViews(manifest, opts.views ?? [], trusted);
+  const views = await checkViews(manifest, opts.views ?? [], (view, where) => {
+    if (trust) {
+      trust.verifyManifest(view, where, now);
+      // The view's one entry is the release's, already checked against the revocation lists.
+    } else verifyManifest(view, trusted, where);
+  });
   const storeViews = async (trx: Kysely<Database>): Promise<number> => {
     let added = 0;
     for (let i = 0; i < views.length; i += 200) {
@@ -121,22 +138,28 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       signer: result.signer,
       state: opts.immediate || refresh ? "complete" : "pending",
       created_at: now.getTime(),
+      expires_at: manifest.expiresAt ? Date.parse(manifest.expiresAt) : null,
     };
     await trx.insertInto("releases").values(row).execute();
-    return { ...result, created: true, state: row.state, views: await storeViews(trx) };
+    const added: AddedRelease = { ...result, created: true, state: row.state, views: await storeViews(trx) };
+    await opts.record?.(added)(trx);
+    return added;
   });
 }
 
 /** Releasing at once (no rollout): every host not pinned by an assignment gets it. */
-export async function completeRelease(db: Kysely<Database>, channel: string, sequence: number): Promise<void> {
-  const r = await db.updateTable("releases").set({ state: "complete" }).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+export async function completeRelease(db: Kysely<Database>, channel: string, sequence: number, record?: Recorder): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable("releases").set({ state: "complete" }).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new HttpError(404, "not-found", `release ${channel} #${sequence} not found`);
+    await record?.(trx);
+  });
 }
 
 export type ReleaseSummary = Omit<ReleaseTable, "body">;
 
 export async function listReleases(db: Kysely<Database>, channel?: string): Promise<ReleaseSummary[]> {
-  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at"]);
+  let q = db.selectFrom("releases").select(["channel", "sequence", "version", "commit", "etag", "signer", "state", "created_at", "expires_at"]);
   if (channel) q = q.where("channel", "=", channel);
   return q.orderBy("channel").orderBy("sequence", "desc").limit(500).execute();
 }
@@ -155,14 +178,13 @@ export function releaseHosts(body: string): string[] {
 /** Reads a manifest from a cache (file path or http(s) URL) for `POST /api/v1/releases/import`. */
 export async function readFromCache(url: string, maxBytes: number): Promise<string> {
   if (!/^https?:\/\//.test(url)) throw new HttpError(400, "bad-url", "a cache manifest URL is http:// or https://");
-  let res: Response;
+  let res: CappedResponse;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: "error" });
+    res = await fetchCapped(url, { signal: AbortSignal.timeout(30_000), redirect: "error", maxBytes });
   } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
     throw new HttpError(502, "cache-unreachable", `cannot fetch ${url}: ${(e as { cause?: { code?: string } }).cause?.code ?? String((e as Error).message)}`);
   }
   if (res.status !== 200) throw new HttpError(502, "cache-unreachable", `${url} answered ${res.status}`);
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > maxBytes) throw new HttpError(413, "too-large", `the manifest at ${url} is larger than ${maxBytes} bytes`);
-  return buf.toString("utf8");
+  return res.text;
 }

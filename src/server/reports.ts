@@ -39,6 +39,12 @@ export const reportSchema = z
     message: text(2000).optional(),
     deploymentId: short.optional(),
     log: text(32_000).optional(),
+    /** drift: what the agent had left running, and what changed it. */
+    expected: short.optional(),
+    by: short.optional(),
+    /** agent: its own state (suspended, a failing manifest source). */
+    suspended: z.boolean().optional(),
+    fetchError: z.object({ source: text(200), message: text(2000), retryInSeconds: z.number().min(0).optional() }).passthrough().nullable().optional(),
   })
   .passthrough();
 
@@ -55,6 +61,33 @@ export function foldStatus(s: string | undefined): "ok" | "failed" | "deploying"
   if (FAILED.has(w)) return "failed";
   if (["started", "deploying", "realising", "switching", "pending", "running", "checking"].includes(w)) return "deploying";
   return "unknown";
+}
+
+const STORE_PATH = /\/nix\/store\/[0-9a-z]{32}-([^\s:,;)'"]+)/g;
+/** Store paths as their names: `nixos-system-web1-1.4.0`, not 44 characters of hash first. */
+export function shortPaths(s: string): string {
+  return s.replace(STORE_PATH, "$1");
+}
+/** The agent's (engine's) words for a deployment undone by a rollback: cause, then the systems. */
+const ROLLED_BACK = /^activation of (\S+) failed and was rolled back to (\S+?): ([\s\S]+)$/;
+
+/**
+ * Why a report says a host did not take a release, on one line and cause first: what failed
+ * (the unit, the check, the refusal), then the code, then the systems (store paths shortened).
+ */
+export function causeOf(report: Record<string, unknown>): string {
+  const pick = (k: string) => (typeof report[k] === "string" && report[k] !== "" ? (report[k] as string) : undefined);
+  const code = pick("code");
+  const text = (pick("reason") ?? pick("message") ?? code ?? "failed").replace(/[\r\n\u2028\u2029]+/g, " ").trim();
+  const rb = ROLLED_BACK.exec(text);
+  const line = rb ? `${rb[3]} [${code ?? "rolled-back"}] (${rb[1]} rolled back to ${rb[2]})` : code && !text.includes(code) ? `${text} [${code}]` : text;
+  return shortPaths(line).slice(0, 400);
+}
+
+/** A deployment that failed and was rolled back (the engine's `rolled-back`), not one left failed. */
+export function rolledBack(report: Report): boolean {
+  const words = [report.code, report.outcome, report.status].map((w) => w?.toLowerCase());
+  return words.includes("rolled-back") || words.includes("rolledback");
 }
 
 export function parseReport(raw: unknown): Report {
@@ -83,6 +116,8 @@ interface ReportStore {
   insertReport(row: ReportTable): Promise<boolean>;
   /** Rows updated (0: no such host). */
   updateHost(host: string, set: { last_seen: number; state?: string; status?: string; reason?: string | null }): Promise<number>;
+  /** The agent's own state; rows updated. */
+  updateAgent(host: string, lastSeen: number, agent: string): Promise<number>;
   insertHost(row: HostTable): Promise<void>;
 }
 
@@ -94,6 +129,7 @@ function kyselyStore(trx: Transaction<Database>): ReportStore {
     releaseExists: async (channel, sequence) => (await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst()) !== undefined,
     insertReport: async (row) => Number((await trx.insertInto("reports").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n) > 0,
     updateHost: async (host, set) => Number((await trx.updateTable("hosts").set(set).where("name", "=", host).executeTakeFirst()).numUpdatedRows),
+    updateAgent: async (host, lastSeen, agent) => Number((await trx.updateTable("hosts").set({ last_seen: lastSeen, agent }).where("name", "=", host).executeTakeFirst()).numUpdatedRows),
     insertHost: async (row) => {
       await trx.insertInto("hosts").values(row).execute();
     },
@@ -116,7 +152,8 @@ function prepare(raw: BetterSqlite3.Database) {
     seen: raw.prepare("update hosts set last_seen = ? where name = ?"),
     report: raw.prepare("update hosts set last_seen = ?, state = ?, status = ?, reason = ? where name = ?"),
     status: raw.prepare("update hosts set last_seen = ?, status = ?, reason = ? where name = ?"),
-    insertHost: raw.prepare("insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason) values (@name, @tags, @channel, @created_at, @last_seen, @state, @status, @reason)"),
+    agent: raw.prepare("update hosts set last_seen = ?, agent = ? where name = ?"),
+    insertHost: raw.prepare("insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason, agent) values (@name, @tags, @channel, @created_at, @last_seen, @state, @status, @reason, @agent)"),
   };
 }
 function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
@@ -131,6 +168,7 @@ function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
     insertReport: async (row) => q.insertReport.run(row).changes > 0,
     updateHost: async (host, set) =>
       (set.status === undefined ? q.seen.run(set.last_seen, host) : set.state === undefined ? q.status.run(set.last_seen, set.status, set.reason ?? null, host) : q.report.run(set.last_seen, set.state, set.status, set.reason ?? null, host)).changes,
+    updateAgent: async (host, lastSeen, agent) => q.agent.run(lastSeen, agent, host).changes,
     insertHost: async (row) => {
       q.insertHost.run(row);
     },
@@ -138,9 +176,12 @@ function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
 }
 
 async function record(store: ReportStore, host: string, report: Report, kind: "report" | "heartbeat", now: number): Promise<Recorded> {
-  // A refusal (an untrusted, expired or older manifest) means the host did not take the release.
-  const status = kind === "heartbeat" ? "heartbeat" : report.type === "refusal" ? "failed" : foldStatus(report.status ?? report.outcome);
-  const reason = status === "failed" ? (report.reason ?? report.message ?? report.code ?? "failed").slice(0, 400) : null;
+  // A refusal (an untrusted, expired or older manifest) means the host did not take the release;
+  // a rolled-back deployment did not either, but left the host whole (told apart from `failed`);
+  // drift: the running system changed outside the agent (what it runs now is in the report).
+  const status =
+    kind === "heartbeat" ? "heartbeat" : report.type === "agent" ? "agent" : report.type === "drift" ? "drift" : report.type === "refusal" ? "failed" : rolledBack(report) ? "rolled-back" : foldStatus(report.status ?? report.outcome);
+  const reason = status === "failed" || status === "rolled-back" || status === "drift" ? causeOf(report) : null;
   const body = JSON.stringify(report);
   // The agent's reports name a sequence but not a channel: it is the host's.
   let channel = report.channel ?? null;
@@ -160,13 +201,21 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
   }
   const inserted = await store.insertReport({ id: `${host}/${report.id}`, host, kind, channel, sequence: report.sequence ?? null, status, body, received_at: now });
   if (!inserted) return { duplicate: true, status };
+  if (status === "agent") {
+    // The agent's own state changes nothing about the release it runs.
+    const agent = JSON.stringify({ at: report.at ?? null, suspended: report.suspended ?? false, fetchError: report.fetchError ?? null });
+    if ((await store.updateAgent(host, now, agent)) === 0) {
+      await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: null, status: "new", reason: null, agent });
+    }
+    return { duplicate: false, status };
+  }
   // What the host runs is taken from reports that say it runs it; a failed deployment (rolled
   // back) or a refusal names the release it did NOT take, so it changes status and reason only.
-  const set = kind === "heartbeat" ? { last_seen: now } : status === "failed" ? { last_seen: now, status, reason } : { last_seen: now, state: body, status, reason };
+  const set = kind === "heartbeat" ? { last_seen: now } : status === "failed" || status === "rolled-back" ? { last_seen: now, status, reason } : { last_seen: now, state: body, status, reason };
   const updated = await store.updateHost(host, set);
   // Hosts get their row with their token; an admin reporting for a host never enrolled makes it.
   if (updated === 0) {
-    await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: "state" in set ? body : null, status: kind === "report" ? status : "new", reason });
+    await store.insertHost({ name: host, tags: "[]", channel, created_at: now, last_seen: now, state: "state" in set ? body : null, status: kind === "report" ? status : "new", reason, agent: null });
   }
   return { duplicate: false, status };
 }

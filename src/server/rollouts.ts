@@ -3,8 +3,11 @@ import type { Kysely, Transaction } from "kysely";
 import type { Database, RolloutTable, WaveTable } from "./db/schema.js";
 import { conflict, HttpError, notFound } from "./errors.js";
 import { releaseHosts } from "./releases.js";
-import { foldStatus } from "./reports.js";
-import { parseRolloutSpec, planWaves } from "./rollout-plan.js";
+import { causeOf, foldStatus } from "./reports.js";
+import { checkChannel } from "./names.js";
+import { getPlan } from "./plans.js";
+import { parseRolloutSpec, planWaves, resolveSpec, type PlannedWave } from "./rollout-plan.js";
+import type { Recorder } from "./recorder.js";
 
 /**
  * Staged rollouts. A rollout is a delay, never content: each wave's hosts are assigned the
@@ -17,6 +20,21 @@ import { parseRolloutSpec, planWaves } from "./rollout-plan.js";
  * `advance()` is idempotent and runs on a timer and after reports; every step is one
  * transaction, so two server processes advancing at once change nothing twice.
  */
+/**
+ * Where one host of a rollout stands: `waiting` (its wave has not started), `assigned` (the
+ * server serves it the release; its agent has not fetched it yet), `deploying` (fetched, no
+ * report yet), `ok` (reported healthy), `failed` (rolled back, refused, or silent past the wave
+ * timeout), with when and why.
+ */
+export interface HostProgress {
+  host: string;
+  state: "waiting" | "assigned" | "deploying" | "ok" | "failed";
+  /** When it entered that state (ms), when known. */
+  at: number | null;
+  /** For `failed`: the cause the host reported (or the silence). */
+  reason: string | null;
+}
+
 export interface WaveProgress {
   idx: number;
   name: string;
@@ -28,9 +46,14 @@ export interface WaveProgress {
   startedAt: number | null;
   healthyAt: number | null;
   finishedAt: number | null;
+  /** While baking: when the bake ends and the next wave may start. */
+  bakeEndsAt: number | null;
+  progress: HostProgress[];
 }
 
 export interface RolloutView extends RolloutTable {
+  /** The release's version, for people. */
+  version: string | null;
   waves: WaveProgress[];
 }
 
@@ -38,30 +61,40 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 const ACTIVE: RolloutTable["state"][] = ["running", "paused"];
 
-export async function createRollout(db: Kysely<Database>, raw: unknown, now = Date.now()): Promise<{ id: string; changed: string[] }> {
-  const spec = parseRolloutSpec(raw);
+/**
+ * Starts a rollout (its first wave at once). `record` writes the audit record in the same
+ * transaction, given the rollout's id, channel and sequence.
+ */
+export async function createRollout(db: Kysely<Database>, raw: unknown, now = Date.now(), record?: (r: { id: string; channel: string; sequence: number; waves: PlannedWave[] }) => Recorder): Promise<{ id: string; changed: string[] }> {
+  const given = parseRolloutSpec(raw);
+  const channel = checkChannel(given.channel);
+  const spec = resolveSpec(given, (await getPlan(db, channel))?.plan);
   const id = randomBytes(8).toString("hex");
   await db.transaction().execute(async (trx) => {
-    const release = await trx.selectFrom("releases").select(["body", "state"]).where("channel", "=", spec.channel).where("sequence", "=", spec.sequence).executeTakeFirst();
-    if (!release) throw notFound(`release ${spec.channel} #${spec.sequence}`);
-    const base = await trx.selectFrom("releases").select("sequence").where("channel", "=", spec.channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
-    if (base && base.sequence >= spec.sequence) throw conflict("rollout-stale", `channel ${spec.channel} already serves release #${base.sequence} to every host; #${spec.sequence} is not newer`);
-    const busy = await trx.selectFrom("rollouts").select(["id", "state"]).where("channel", "=", spec.channel).where("state", "in", ACTIVE).executeTakeFirst();
-    if (busy) throw conflict("rollout-busy", `channel ${spec.channel} has rollout ${busy.id} ${busy.state}; abort it first`);
+    let q = trx.selectFrom("releases").select(["body", "state", "sequence"]).where("channel", "=", channel);
+    q = given.sequence === undefined ? q.orderBy("sequence", "desc").limit(1) : q.where("sequence", "=", given.sequence);
+    const release = await q.executeTakeFirst();
+    if (!release) throw notFound(given.sequence === undefined ? `a release of channel ${channel}` : `release ${channel} #${given.sequence}`);
+    const sequence = release.sequence;
+    const base = await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
+    if (base && base.sequence >= sequence) throw conflict("rollout-stale", `channel ${channel} already serves release #${base.sequence} to every host; #${sequence} is not newer`);
+    const busy = await trx.selectFrom("rollouts").select(["id", "state"]).where("channel", "=", channel).where("state", "in", ACTIVE).executeTakeFirst();
+    if (busy) throw conflict("rollout-busy", `channel ${channel} has rollout ${busy.id} ${busy.state}; abort it first`);
     // A halted rollout stays for the record; the new one (usually a revert) supersedes it.
-    await trx.updateTable("rollouts").set({ state: "aborted", reason: `superseded by rollout ${id}`, updated_at: now }).where("channel", "=", spec.channel).where("state", "=", "halted").execute();
+    await trx.updateTable("rollouts").set({ state: "aborted", reason: `superseded by rollout ${id}`, updated_at: now }).where("channel", "=", channel).where("state", "=", "halted").execute();
     const hostRows = await trx.selectFrom("hosts").select(["name", "tags"]).execute();
     const tags = new Map(hostRows.map((h) => [h.name, JSON.parse(h.tags) as string[]]));
     const waves = planWaves(releaseHosts(release.body), (h) => tags.get(h) ?? [], spec);
-    if (waves.length === 0) throw new HttpError(400, "bad-rollout", `release ${spec.channel} #${spec.sequence} names no hosts`);
+    if (waves.length === 0) throw new HttpError(400, "bad-rollout", `release ${channel} #${sequence} names no hosts`);
     await trx
       .insertInto("rollouts")
-      .values({ id, channel: spec.channel, sequence: spec.sequence, state: "running", max_failures: spec.maxFailures, bake_ms: Math.round(spec.bakeSeconds * 1000), wave_timeout_ms: Math.round(spec.waveTimeoutSeconds * 1000), current_wave: 0, reason: null, created_at: now, updated_at: now })
+      .values({ id, channel, sequence, state: "running", max_failures: spec.maxFailures, bake_ms: Math.round(spec.bakeSeconds * 1000), wave_timeout_ms: Math.round(spec.waveTimeoutSeconds * 1000), current_wave: 0, reason: null, created_at: now, updated_at: now })
       .execute();
     await trx
       .insertInto("waves")
       .values(waves.map((w, idx) => ({ rollout_id: id, idx, name: w.name, hosts: JSON.stringify(w.hosts), state: "pending" as const, started_at: null, healthy_at: null, finished_at: null })))
       .execute();
+    await record?.({ id, channel, sequence, waves })(trx);
   });
   const changed = await advance(db, id, now);
   return { id, changed };
@@ -81,13 +114,13 @@ async function outcomes(db: Db, channel: string, sequence: number, hosts: readon
   return out;
 }
 
-/** Assignments in batches (one statement per 500 hosts, not one per host). */
+/** A wave's hosts are served the release: one statement per 500 hosts (a wave starts in one step, whatever its size). */
 async function assign(trx: Transaction<Database>, hosts: readonly string[], channel: string, sequence: number, now: number): Promise<void> {
   for (let i = 0; i < hosts.length; i += 500) {
     await trx
       .insertInto("assignments")
-      .values(hosts.slice(i, i + 500).map((host) => ({ host, channel, sequence, assigned_at: now })))
-      .onConflict((oc) => oc.columns(["host", "channel"]).doUpdateSet((eb) => ({ sequence: eb.ref("excluded.sequence"), assigned_at: eb.ref("excluded.assigned_at") })))
+      .values(hosts.slice(i, i + 500).map((host) => ({ host, channel, sequence, assigned_at: now, fetched_at: null })))
+      .onConflict((oc) => oc.columns(["host", "channel"]).doUpdateSet({ sequence, assigned_at: now, fetched_at: null }))
       .execute();
   }
 }
@@ -150,6 +183,21 @@ export async function advance(db: Kysely<Database>, id: string, now = Date.now()
   });
 }
 
+/**
+ * Records that hosts fetched the release assigned to them (a rollout shows them `deploying`),
+ * many hosts of one release at once: when a wave starts, 10,000 hosts fetch
+ * their release within a second, and one statement per 500 of them keeps the writes from
+ * holding up the answers. Returns how many were fetched for the first time.
+ */
+export async function markFetchedMany(db: Kysely<Database>, hosts: readonly string[], channel: string, sequence: number, now = Date.now()): Promise<number> {
+  let first = 0;
+  for (let i = 0; i < hosts.length; i += 500) {
+    const r = await db.updateTable("assignments").set({ fetched_at: now }).where("channel", "=", channel).where("sequence", "=", sequence).where("host", "in", hosts.slice(i, i + 500)).where("fetched_at", "is", null).executeTakeFirst();
+    first += Number(r.numUpdatedRows);
+  }
+  return first;
+}
+
 /** Advances every running rollout (the timer's job). */
 export async function advanceAll(db: Kysely<Database>, now = Date.now()): Promise<string[]> {
   const running = await db.selectFrom("rollouts").select("id").where("state", "=", "running").execute();
@@ -160,7 +208,9 @@ export async function advanceAll(db: Kysely<Database>, now = Date.now()): Promis
 
 export type RolloutAction = "pause" | "resume" | "promote" | "abort";
 
-export async function act(db: Kysely<Database>, id: string, action: RolloutAction, now = Date.now()): Promise<string[]> {
+/** An operator's action on a rollout; `by` names who (the reason says it), `record` audits it in the same transaction. */
+export async function act(db: Kysely<Database>, id: string, action: RolloutAction, now = Date.now(), opts: { by?: string; record?: Recorder } = {}): Promise<string[]> {
+  const by = opts.by ?? "an operator";
   const topics = await db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom("rollouts").select(["state", "current_wave"]).where("id", "=", id).executeTakeFirst();
     if (!r) throw notFound(`rollout ${id}`);
@@ -168,45 +218,95 @@ export async function act(db: Kysely<Database>, id: string, action: RolloutActio
     const set = (state: RolloutTable["state"], reason: string | null) => trx.updateTable("rollouts").set({ state, reason, updated_at: now }).where("id", "=", id).execute();
     if (action === "pause") {
       if (r.state !== "running") throw refuse();
-      await set("paused", "paused by an operator");
+      await set("paused", `paused by ${by}`);
     } else if (action === "resume") {
       if (r.state !== "paused" && r.state !== "halted") throw refuse();
       await set("running", null);
     } else if (action === "abort") {
       if (r.state === "done" || r.state === "aborted") throw refuse();
-      await set("aborted", "aborted by an operator");
+      await set("aborted", `aborted by ${by}`);
     } else {
       // Promote: the current wave counts as done now, whatever its reports or bake time say.
       if (r.state !== "running" && r.state !== "paused") throw refuse();
       await trx.updateTable("waves").set({ state: "done", finished_at: now }).where("rollout_id", "=", id).where("idx", "=", r.current_wave).execute();
       await trx.updateTable("rollouts").set({ state: "running", reason: null, current_wave: r.current_wave + 1, updated_at: now }).where("id", "=", id).execute();
     }
+    await opts.record?.(trx);
     return ["rollouts"];
   });
   return [...topics, ...(await advance(db, id, now))];
 }
 
-export async function getRollout(db: Kysely<Database>, id: string): Promise<RolloutView> {
+/** Per host of a release: its latest report's folded status, when, and the cause it gave. */
+async function reported(db: Db, channel: string, sequence: number, hosts: readonly string[]): Promise<Map<string, { status: ReturnType<typeof foldStatus>; at: number; reason: string | null }>> {
+  const out = new Map<string, { status: ReturnType<typeof foldStatus>; at: number; reason: string | null }>();
+  for (let i = 0; i < hosts.length; i += 500) {
+    const rows = await db
+      .selectFrom("reports")
+      .select(["host", "status", "received_at", "body"])
+      .where("channel", "=", channel)
+      .where("sequence", "=", sequence)
+      .where("kind", "=", "report")
+      .where("host", "in", hosts.slice(i, i + 500))
+      .orderBy("received_at")
+      .execute();
+    for (const r of rows) {
+      const status = foldStatus(r.status);
+      out.set(r.host, { status, at: r.received_at, reason: status === "failed" ? causeOf(JSON.parse(r.body) as Record<string, unknown>) : null });
+    }
+  }
+  return out;
+}
+
+export async function getRollout(db: Kysely<Database>, id: string, now = Date.now()): Promise<RolloutView> {
   const r = await db.selectFrom("rollouts").selectAll().where("id", "=", id).executeTakeFirst();
   if (!r) throw notFound(`rollout ${id}`);
   const waves = await db.selectFrom("waves").selectAll().where("rollout_id", "=", id).orderBy("idx").execute();
   const everyone = waves.flatMap((w) => JSON.parse(w.hosts) as string[]);
-  const seen = await outcomes(db, r.channel, r.sequence, everyone);
+  const seen = await reported(db, r.channel, r.sequence, everyone);
+  const fetched = new Map(
+    (await db.selectFrom("assignments").select(["host", "fetched_at"]).where("channel", "=", r.channel).where("sequence", "=", r.sequence).execute()).map((a) => [a.host, a.fetched_at]),
+  );
+  const release = await db.selectFrom("releases").select("version").where("channel", "=", r.channel).where("sequence", "=", r.sequence).executeTakeFirst();
   return {
     ...r,
+    version: release?.version ?? null,
     waves: waves.map((w) => {
       const hosts = JSON.parse(w.hosts) as string[];
-      const of = (s: string) => (w.state === "pending" ? [] : hosts.filter((h) => seen.get(h) === s));
+      const of = (s: string) => (w.state === "pending" ? [] : hosts.filter((h) => seen.get(h)?.status === s));
       const healthy = of("ok");
       const failed = of("failed");
+      const silentSince = w.state === "active" && w.started_at !== null && r.wave_timeout_ms > 0 && now - w.started_at >= r.wave_timeout_ms ? w.started_at + r.wave_timeout_ms : null;
+      const progress = hosts.map((host): HostProgress => {
+        if (w.state === "pending") return { host, state: "waiting", at: null, reason: null };
+        const rep = seen.get(host);
+        if (rep?.status === "ok") return { host, state: "ok", at: rep.at, reason: null };
+        if (rep?.status === "failed") return { host, state: "failed", at: rep.at, reason: rep.reason };
+        if (silentSince !== null) return { host, state: "failed", at: silentSince, reason: `no report ${Math.round(r.wave_timeout_ms / 1000)}s after its wave started` };
+        const f = fetched.get(host);
+        return f ? { host, state: "deploying", at: f, reason: null } : { host, state: "assigned", at: w.started_at, reason: null };
+      });
       // By lookup, not by searching the lists: a wave of 10,000 hosts is 10^8 comparisons otherwise.
       const done = new Set([...healthy, ...failed]);
-      return { idx: w.idx, name: w.name, state: w.state, hosts, healthy, failed, pending: hosts.filter((h) => !done.has(h)), startedAt: w.started_at, healthyAt: w.healthy_at, finishedAt: w.finished_at };
+      return {
+        idx: w.idx,
+        name: w.name,
+        state: w.state,
+        hosts,
+        healthy,
+        failed,
+        pending: hosts.filter((h) => !done.has(h)),
+        startedAt: w.started_at,
+        healthyAt: w.healthy_at,
+        finishedAt: w.finished_at,
+        bakeEndsAt: w.state === "baking" && w.healthy_at !== null ? w.healthy_at + r.bake_ms : null,
+        progress,
+      };
     }),
   };
 }
 
-export async function listRollouts(db: Kysely<Database>, limit = 50): Promise<RolloutView[]> {
+export async function listRollouts(db: Kysely<Database>, limit = 50, now = Date.now()): Promise<RolloutView[]> {
   const rows = await db.selectFrom("rollouts").select("id").orderBy("created_at", "desc").limit(limit).execute();
-  return Promise.all(rows.map((r) => getRollout(db, r.id)));
+  return Promise.all(rows.map((r) => getRollout(db, r.id, now)));
 }

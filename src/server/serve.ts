@@ -10,7 +10,10 @@ import type { NetbootConfig } from "./netboot.js";
 import { Metrics } from "./metrics.js";
 import { LocalNotifier, PostgresNotifier, type Notifier } from "./notify.js";
 import { reapInterruptedJobs, runNextJob, type JobRunner } from "./jobs.js";
+import { setPlan } from "./plans.js";
 import { addRelease } from "./releases.js";
+import { pruneReports } from "./report-retention.js";
+import type { RolloutPlan } from "./rollout-plan.js";
 import { advanceAll } from "./rollouts.js";
 import { ServedCache } from "./served.js";
 
@@ -18,6 +21,8 @@ export interface ServerOptions {
   /** `sqlite:PATH` or `postgres://…`. */
   db: string;
   trusted: readonly PublicKey[];
+  /** The channels' trust directory (oscd trust publish --to DIR): release thresholds and revocations. */
+  trustDir?: string;
   /** host:port or port; default 127.0.0.1:8420. */
   listen?: string;
   tls?: { certFile: string; keyFile: string };
@@ -34,6 +39,14 @@ export interface ServerOptions {
   jobRunner?: JobRunner;
   /** Serve a manifest published by a webhook job to every host at once, instead of waiting for a rollout. */
   releaseJobsImmediately?: boolean;
+  /** Reports older than this are pruned (each host's last report and every state change stay); undefined: all kept. */
+  retainReportsMs?: number;
+  /** How often reports are pruned (default hourly, the first time a minute after start). */
+  pruneIntervalMs?: number;
+  /** Channels' rollout plans (from `--fleet`'s oscd.toml), stored at start. */
+  plans?: Record<string, RolloutPlan>;
+  /** `/metrics` needs this bearer token; undefined: open (the default). */
+  metricsToken?: string;
 }
 
 export interface RunningServer {
@@ -62,6 +75,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier = n;
   } else notifier = new LocalNotifier();
   const now = opts.now ?? Date.now;
+  for (const [channel, plan] of Object.entries(opts.plans ?? {})) await setPlan(database.db, channel, plan, "oscd.toml (oscd server --fleet)", now());
   const tokens = new TokenCache(database.db, notifier, undefined, database.raw);
   const ctx: ServerContext = {
     db: database.db,
@@ -70,9 +84,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     notifier,
     served: new ServedCache(database.db, notifier),
     trusted: opts.trusted,
+    trustDir: opts.trustDir,
     metrics: new Metrics(database.db, now, OFFLINE_AFTER_MS),
     now,
     webhookSecret: opts.webhookSecret,
+    metricsToken: opts.metricsToken,
     cacheDir: opts.cacheDir,
     netboot: {
       macs: opts.netboot?.macs ?? new Map(),
@@ -121,7 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       if (await reapInterruptedJobs(database.db, now())) await ctx.changed(["jobs"]);
       while (await runNextJob(database.db, opts.jobRunner, async (text) => {
-        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately });
+        const r = await addRelease(database.db, text, opts.trusted, { now: new Date(now()), immediate: opts.releaseJobsImmediately, trustDir: opts.trustDir });
         await ctx.changed(["releases", `channel:${r.channel}`]);
         return `release ${r.channel} #${r.sequence} ${r.created ? "added" : "already known"}${opts.releaseJobsImmediately ? ", served to every host" : ", waiting for a rollout"}`;
       }, now)) await ctx.changed(["jobs"]);
@@ -136,6 +152,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     void work();
   }, opts.tickMs ?? 1000);
   timer.unref();
+  let pruning = false;
+  const prune = async () => {
+    if (pruning || opts.retainReportsMs === undefined) return;
+    pruning = true;
+    try {
+      const r = await pruneReports(database.db, now() - opts.retainReportsMs);
+      if (r.heartbeats + r.reports > 0) app.log.info(`pruned ${r.reports} report(s) and ${r.heartbeats} heartbeat(s) older than the retention`);
+    } catch (e) {
+      failed("pruning reports")(e);
+    } finally {
+      pruning = false;
+    }
+  };
+  const pruneTimers = opts.retainReportsMs === undefined ? [] : [setTimeout(() => void prune(), Math.min(60_000, opts.pruneIntervalMs ?? 60_000)), setInterval(() => void prune(), opts.pruneIntervalMs ?? 3_600_000)];
+  for (const t of pruneTimers) t.unref();
 
   const https = opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined;
   const app = buildApp(ctx, { logger: opts.logger, https });
@@ -148,6 +179,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     address = await app.listen({ host, port, backlog: 4096 });
   } catch (e) {
     clearInterval(timer);
+    for (const t of pruneTimers) clearTimeout(t);
     await notifier.close();
     await database.close();
     throw e;
@@ -159,6 +191,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     database,
     close: async () => {
       clearInterval(timer);
+      for (const t of pruneTimers) clearTimeout(t);
       if (pending) clearTimeout(pending);
       await app.close();
       ctx.served.close();

@@ -45,7 +45,7 @@ export class GitHubTokenMissingError extends UsageError {
 /** The GitHub API refused or failed a request; the message has the status, never the token. */
 export class GitHubApiError extends OscdError {
   constructor(what: string, status: number, detail: string) {
-    super("update-github-failed", `GitHub API: ${what} answered ${status}${detail ? `: ${detail}` : ""}`, {
+    super("update-github-failed", `GitHub API: ${what}${status ? ` answered ${status}` : ""}${detail ? `: ${detail}` : ""}`, {
       hint: "check that the token may write pull requests and labels of the repository (permissions: pull-requests: write, contents: write)",
     });
   }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atLeast, nixOk, nixVersion, type NixCallOptions } from "../nix/index.js";
+import { features, nixOk, nixVersion, type NixCallOptions } from "../nix/index.js";
 import { PinFileInvalidError, type PinnedInput } from "../builder/index.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -45,13 +45,14 @@ export function parseFlakeLock(text: string, file = "flake.lock"): PinnedInput[]
 /**
  * Updates the named inputs (all when none) of the flake in `dir` with Nix's own lock command
  * for the installed version: `nix flake lock --update-input` before 2.19, `nix flake update
- * NAME… --flake` from 2.19 on (where `--update-input` is deprecated). Returns the new lock text.
+ * NAME… --flake` from 2.19 on (where `--update-input` is deprecated) and on Lix (where it is
+ * refused). Returns the new lock text.
  */
 export async function updateFlakeLock(dir: string, names: readonly string[], nix: NixCallOptions = {}): Promise<string> {
   const v = await nixVersion(nix);
   const ref = `path:${dir}`;
   let args: string[];
-  if (atLeast(v, 2, 19)) args = ["flake", "update", ...names, "--flake", ref];
+  if (features(v).flakeUpdateTakesInputs) args = ["flake", "update", ...names, "--flake", ref];
   else if (names.length === 0) args = ["flake", "update", ref];
   else args = ["flake", "lock", ...names.flatMap((n) => ["--update-input", n]), ref];
   await nixOk("nix", args, { timeoutMs: 600_000, ...nix }, "update-lock-failed", `updating ${names.length > 0 ? names.join(", ") : "every input"}`, () => "check that the inputs' URLs are reachable from here");

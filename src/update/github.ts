@@ -1,3 +1,5 @@
+import { registerSecret } from "../core/command-log.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
 import { GitHubApiError, GitHubTokenMissingError } from "./errors.js";
 
 /** Where and as whom pull requests are opened. The token is read from the environment only. */
@@ -9,12 +11,16 @@ export interface GitHubTarget {
   token: string;
 }
 
+/** Issues, pull requests and labels as JSON: a few kilobytes each; 4 MiB leaves room for long bodies. */
+const GITHUB_MAX_BYTES = 4 << 20;
+
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 /** GITHUB_TOKEN (or OSCD_GITHUB_TOKEN), GITHUB_REPOSITORY and GITHUB_API_URL, as a workflow sets them. */
 export function gitHubFromEnv(env: NodeJS.ProcessEnv, repository?: string): GitHubTarget {
   const token = env.OSCD_GITHUB_TOKEN ?? env.GITHUB_TOKEN;
   if (!token) throw new GitHubTokenMissingError();
+  registerSecret(token);
   const repo = repository ?? env.GITHUB_REPOSITORY ?? "";
   if (!REPOSITORY.test(repo)) throw new GitHubApiError("the repository", 0, `${JSON.stringify(repo)} is not owner/name; set GITHUB_REPOSITORY`);
   const apiUrl = (env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
@@ -23,19 +29,28 @@ export function gitHubFromEnv(env: NodeJS.ProcessEnv, repository?: string): GitH
 }
 
 async function call(t: GitHubTarget, method: string, path: string, body: unknown, what: string, accept: readonly number[] = [200, 201]): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${t.apiUrl}/repos/${t.repository}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${t.token}`,
-      accept: "application/vnd.github+json",
-      "x-github-api-version": "2022-11-28",
-      "content-type": "application/json",
-      "user-agent": "oscd",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
+  // The API's answers are small JSON documents; one that never ends is cut, not buffered.
+  let res: CappedResponse;
+  try {
+    res = await fetchCapped(`${t.apiUrl}/repos/${t.repository}${path}`, {
+      maxBytes: GITHUB_MAX_BYTES,
+      readErrors: true,
+      method,
+      headers: {
+        authorization: `Bearer ${t.token}`,
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "content-type": "application/json",
+        "user-agent": "oscd",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw new GitHubApiError(what, 0, e.message);
+    throw e;
+  }
+  const text = res.text;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;

@@ -104,7 +104,7 @@ describe("oscd activate --manifest", () => {
     await manifestFile("main.5.json", manifest(5, "1.1.0", { web1: v2, web2 }));
     const r = await oscdOn(h, ["activate", "--manifest", `${baseUrl}/main.5.json`]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[manifest\] channel main sequence 5, version 1\.1\.0, signed by fleet-e2e-manifest/);
+    expect(r.stderr).toMatch(/│ manifest +channel main sequence 5, version 1\.1\.0, signed by fleet-e2e-manifest/);
     expect(await wholeGeneration(h)).toMatchObject({ toplevel: v2, consistent: true, journalOpen: false });
     expect(JSON.parse(await readFile(h.path("/var/lib/oscd/channels.json"), "utf8"))).toMatchObject({ main: { sequence: 5, toplevel: v2 } });
     const gens = JSON.parse((await oscdOn(h, ["generations", "--json"])).stdout) as { version?: string; commit?: string }[];
@@ -179,6 +179,33 @@ describe("oscd activate --manifest", () => {
     const ok = await oscdOn(h, ["activate", "--release-version", "1.0.0", "--allow-downgrade", v1]);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(await wholeGeneration(h)).toMatchObject({ toplevel: v1, consistent: true });
+  });
+
+  it("refuses a bare toplevel on a machine that runs a release (version-unverifiable), unless its release is given or the check given up", async () => {
+    const h = await host();
+    expect((await oscdOn(h, ["activate", "--manifest", await manifestFile("running.json", manifest(20, "1.1.0", { web1: v2 }))])).exitCode).toBe(0);
+    // v1 is the older system; nothing on the command line says so.
+    const r = await oscdOn(h, ["activate", v1]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/^oscd: error\[version-unverifiable\]: this machine runs release 1\.1\.0, and nothing says which release \/nix\/store\/[^ ]*-nixos-system-web1-1\.0\.0 is, so a downgrade cannot be ruled out$/m);
+    expect(r.stderr).toMatch(/^hint: .*--release-version.*--allow-unchecked-version/m);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: v2, consistent: true, journalOpen: false, locked: false });
+    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { lastDeployment: { state: string; error: string } };
+    expect(s.lastDeployment).toMatchObject({ state: "aborted", error: expect.stringMatching(/nothing says which release/) });
+    // --release-version gives the check its answer: here, a downgrade.
+    const told = await oscdOn(h, ["activate", "--release-version", "1.0.0", v1]);
+    expect(told.stderr).toMatch(/error\[downgrade\]/);
+    // --manifest gives it from the signed manifest.
+    const newer = await oscdOn(h, ["activate", "--manifest", await manifestFile("newer.json", manifest(21, "1.2.0", { web1: v3 }))]);
+    expect(newer.exitCode, newer.stderr).toBe(0);
+    expect((await oscdOn(h, ["activate", v2])).stderr).toMatch(/error\[version-unverifiable\]: this machine runs release 1\.2\.0/);
+    const stated = await oscdOn(h, ["activate", "--release-version", "1.3.0", v2]);
+    expect(stated.exitCode, stated.stderr).toBe(0);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: v2, consistent: true });
+    // Given up explicitly.
+    const unchecked = await oscdOn(h, ["activate", "--allow-unchecked-version", v1]);
+    expect(unchecked.exitCode, unchecked.stderr).toBe(0);
+    expect(await wholeGeneration(h)).toMatchObject({ toplevel: v1, consistent: true, journalOpen: false });
   });
 
   it("refuses a toplevel without etc/hostname unless the host check is given up", async () => {

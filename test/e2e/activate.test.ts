@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build, copyTo, formatPublicKey, formatSecretKey, generateSecretKey, publicKeyOf, signPaths } from "../../src/nix/index.js";
-import { FleetRepo, SimHost, buildFakeToplevel, oscdOn, tempDir, uniqueMarker } from "../harness/index.js";
+import { FleetRepo, OSCD_BIN, SimHost, buildFakeToplevel, oscdOn, tempDir, uniqueMarker, waitFor } from "../harness/index.js";
 import { wholeGeneration } from "./upgrade-helpers.js";
 
 let dir: string;
@@ -72,7 +72,7 @@ describe("oscd activate", () => {
     const h = await host();
     const r = await oscdOn(h, ["activate", web1]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[realise\].*\n.*\[guard\] host web1\n.*\[profile\][^\n]*\n.*\[switch\] switch-to-configuration switch\n.*\[health\]/s);
+    expect(r.stderr).toMatch(/│ realise .*\n.*│ guard +host web1\n.*│ profile [^\n]*\n.*│ switch +switch-to-configuration switch\n.*│ health /s);
     expect(await wholeGeneration(h)).toEqual({ toplevel: web1, consistent: true, journalOpen: false, locked: false });
     const again = await oscdOn(h, ["activate", web1]);
     expect(again.stdout).toMatch(/already running .*; nothing to do/);
@@ -146,15 +146,45 @@ describe("oscd activate", () => {
     expect((JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { reboot: { needed: boolean } }).reboot.needed).toBe(false);
   });
 
-  it("fails clearly when the disk is full while realising, changing nothing", async () => {
+  it("a switch whose oscd was killed -9 keeps recovery out until it ends: the two switches never overlap, and the host ends on a whole generation", async () => {
     const h = await host();
-    // A tiny store filesystem, filled up: the download has nowhere to go.
+    expect((await oscdOn(h, ["activate", web1])).exitCode).toBe(0);
+    const slow = await buildFakeToplevel({ hostname: "web1", gate: true, marker: uniqueMarker() });
+    await h.importFromMachine([slow]);
+    const switches = async () => (await readFile(h.path("/run/fake-nixos/switches"), "utf8").catch(() => "")).trim().split("\n").filter(Boolean);
+    await writeFile(h.path("/run/fake-nixos/switches"), "");
+    const first = oscdOn(h, ["activate", slow]);
+    await waitFor(async () => (await switches()).includes(`start switch ${slow}`), 120_000, "the slow switch to start");
+    // Killed mid-switch (its pid is the host lock's holder): its switch-to-configuration goes on alone.
+    const holder = JSON.parse(await readFile(h.path("/var/lib/oscd/lock"), "utf8")) as { pid: number };
+    await h.sh(["kill", "-KILL", String(holder.pid)]);
+    expect((await first).exitCode).not.toBe(0);
+    // Recovery starts while it still runs (its progress lines to a file in the host, to be watched).
+    const recovering = h.exec(["sh", "-c", `exec node ${OSCD_BIN} recover 2> /run/recover.log`]);
+    const recoverLog = async () => readFile(h.path("/run/recover.log"), "utf8").catch(() => "");
+    await waitFor(async () => /waiting for the switch of an interrupted deployment to end/.test(await recoverLog()) || (await switches()).length > 1, 120_000, "recovery to wait, or to switch");
+    expect(await switches()).toEqual([`start switch ${slow}`]);
+    expect(await recoverLog()).toMatch(/switch-to-configuration holding \/var\/lib\/oscd\/switch\.fifo \(pid \d+ \(.*-nixos-system-web1-1\.0\.0\/bin\/switch-to-configuration switch\)/);
+    await writeFile(h.path("/run/fake-nixos/gate"), "");
+    const r = await recovering;
+    expect(r.exitCode, r.stderr + (await recoverLog())).toBe(0);
+    // One switch after the other: the orphan's to its end, then recovery's back to the old system.
+    expect(await switches()).toEqual([`start switch ${slow}`, `end switch ${slow}`, `start switch ${web1}`, `end switch ${web1}`]);
+    expect(await wholeGeneration(h)).toEqual({ toplevel: web1, consistent: true, journalOpen: false, locked: false });
+    const s = JSON.parse((await oscdOn(h, ["status", "--json"])).stdout) as { lastDeployment: { state: string; errorCode?: string; recovered?: boolean } };
+    expect(s.lastDeployment).toMatchObject({ state: "rolled-back", errorCode: "interrupted", recovered: true });
+  });
+
+  it("refuses clearly when the store's disk is full, before realising, changing nothing", async () => {
+    const h = await host();
+    // A tiny store filesystem, filled up: the download would have nowhere to go. The disk-space
+    // guard sees it first (before this guard, the realise failed half-way with disk-full).
     await h.sh(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "/nix/store"]);
     await h.sh(["sh", "-c", "dd if=/dev/zero of=/nix/store/.filler bs=4k count=64 2>/dev/null || true"]);
     const r = await oscdOn(h, ["activate", web1]);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/error\[disk-full\]/);
-    expect(r.stderr).toMatch(/hint: free space in \/nix\/store/);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/error\[disk-low\]: not enough space on \/nix\/store: .* needs [\d.]+ MiB \(with the margin\), 0\.0 MiB is free; nothing was changed/);
+    expect(r.stderr).toMatch(/hint: free space first: `oscd gc`/);
     expect(await h.currentSystem()).toBeUndefined();
     expect(await h.readLink("/nix/var/nix/profiles/system")).toBeUndefined();
   });

@@ -86,12 +86,16 @@ describe("oscd agent following git branches", () => {
     expect(await g2.currentSystem()).toBe(t1);
   });
 
+  /** The commit signing key and the allowed-signers file naming it. */
+  let key: string;
+  let signers: string;
+
   it("with an allowed-signers file, refuses an unsigned commit and deploys a signed one", async () => {
     const g1 = hosts.get("g1")!;
     const dir = await tempDir("agent-signers");
-    const key = join(dir, "signer");
+    key = join(dir, "signer");
     await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "fleet-signer", "-f", key]);
-    const signers = join(dir, "allowed_signers");
+    signers = join(dir, "allowed_signers");
     await writeFile(signers, `ci@example.org ${(await readFile(`${key}.pub`, "utf8")).trim()}\n`);
     await agents.get("g1")!.kill("TERM");
     const agent = await AgentProcess.start(g1, { ...config("g1"), allowedSignersPath: signers }, { name: "agent-signed" });
@@ -99,7 +103,7 @@ describe("oscd agent following git branches", () => {
     const before = await g1.currentSystem();
     // Undo the rewrite, then an unsigned commit on main.
     await fleet.git(["reset", "-q", "--hard", deployedMain]);
-    await fleet.commitHostChange("g1", uniqueMarker());
+    const unsigned = await fleet.commitHostChange("g1", uniqueMarker());
     const refused = await agent.waitForLog((l) => l.event === "refused" && l.code === "git-bad-signature", 60_000);
     expect(String(refused.message)).toMatch(/not signed/);
     expect(await g1.currentSystem()).toBe(before);
@@ -109,6 +113,40 @@ describe("oscd agent following git branches", () => {
     const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { generation: { commit: string }; agent: { heldBack?: unknown } };
     expect(st.generation.commit).toBe(signed);
     expect(st.agent.heldBack).toBeUndefined();
+    // Only the tip is checked without requireSignedHistory: the unsigned commit rode in under it.
+    expect((await fleet.git(["rev-parse", `${signed}^`])).trim()).toBe(unsigned);
+  });
+
+  it("with requireSignedHistory, an unsigned commit under a signed tip is refused, naming it; a history signed throughout deploys", async () => {
+    const g1 = hosts.get("g1")!;
+    await agents.get("g1")!.kill("TERM");
+    const agent = await AgentProcess.start(g1, { ...config("g1"), allowedSignersPath: signers, requireSignedHistory: true }, { name: "agent-history" });
+    agents.set("g1", agent);
+    const before = await g1.currentSystem();
+    const deployedCommit = await fleet.head();
+    const sign = ["-c", "gpg.format=ssh", "-c", `user.signingkey=${key}`];
+    const unsigned = await fleet.commitHostChange("g1", uniqueMarker());
+    await fleet.git([...sign, "commit", "-q", "--allow-empty", "-S", "-m", "signed tip over an unsigned commit"]);
+    const tip = await fleet.head();
+    const refused = await agent.waitForLog((l) => l.event === "refused" && l.code === "git-unsigned-history", 60_000);
+    expect(refused.message).toBe(`commit ${unsigned.slice(0, 12)}, between the deployed ${deployedCommit.slice(0, 12)} and ${tip.slice(0, 12)}, is refused: it is not signed`);
+    const st = JSON.parse((await oscdOn(g1, ["status", "--json"])).stdout) as { agent: { heldBack?: { code: string; reason: string } } };
+    expect(st.agent.heldBack).toMatchObject({ code: "git-unsigned-history", reason: expect.stringContaining(unsigned.slice(0, 12)) });
+    expect(await g1.currentSystem()).toBe(before);
+    // Without the unsigned commit, a history signed throughout deploys.
+    await fleet.git(["reset", "-q", "--hard", deployedCommit]);
+    await fleet.git(["config", "gpg.format", "ssh"]);
+    await fleet.git(["config", "user.signingkey", key]);
+    await fleet.git(["config", "commit.gpgSign", "true"]);
+    try {
+      await fleet.commitHostChange("g1", uniqueMarker());
+      const signedTip = await fleet.commitHostChange("g1", uniqueMarker());
+      const want = await toplevelAt(signedTip, "g1");
+      await deployed("g1", want);
+      expect(await g1.currentSystem()).toBe(want);
+    } finally {
+      await fleet.git(["config", "--unset", "commit.gpgSign"]);
+    }
   });
 });
 

@@ -111,6 +111,9 @@ describe("scripts/demo.sh, run to its end without a terminal", () => {
     const { first } = facts.claims;
     const r = await api<{ state: string; waves: { name: string; hosts: string[]; state: string }[] }>(`/api/v1/rollouts/${first.rollout}`);
     expect(r.state).toBe("done");
+    // Started by the operator through the command line, with the channel's plan from oscd.toml.
+    const audit = (await api<{ entries: { action: string; target: string; via: string | null; role: string }[] }>("/api/v1/audit")).entries;
+    expect(audit.find((a) => a.action === "rollout.start" && a.target.startsWith(`rollout ${first.rollout}`))).toMatchObject({ via: "cli", role: "operator" });
     expect(r.waves.map((w) => [w.name, w.hosts.sort(), w.state])).toEqual([
       ["canary", ["web1"], "done"],
       ["rest", ["db1", "web2"], "done"],
@@ -172,8 +175,10 @@ describe("scripts/demo.sh, run to its end without a terminal", () => {
     expect(await current("db1")).toBe(first.toplevels.db1);
     expect(await readlink(hostPath("db1", "/nix/var/nix/profiles/system")).then((l) => readlink(hostPath("db1", `/nix/var/nix/profiles/${l}`)))).toBe(first.toplevels.db1);
     for (const name of ["web1", "web2"]) expect((await activations(name)).some((a) => a.endsWith(bad.toplevels[name]!))).toBe(false);
-    const db1 = (await api<{ host: { status: string } }>("/api/v1/hosts/db1")).host;
-    expect(db1.status).toBe("failed");
+    // Rolled back (the host is whole), with its failing check first.
+    const db1 = (await api<{ host: { status: string; reason: string } }>("/api/v1/hosts/db1")).host;
+    expect(db1.status).toBe("rolled-back");
+    expect(db1.reason).toMatch(/^health checks failed after 1 attempt\(s\): command grep -qx ok \/run\/fake-nixos\/health exited 1 \[rolled-back\] \(nixos-system-db1-\S+ rolled back to nixos-system-db1-\S+\)$/);
   });
 
   it("the push deploy put web2's testing commit on web2 (test mode: the boot default stays the release)", async () => {

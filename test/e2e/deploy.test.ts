@@ -94,7 +94,7 @@ describe("oscd deploy", () => {
     const rows = r.stdout.trim().split("\n");
     expect(rows[0]).toMatch(/^HOST\s+RESULT\s+GENERATION\s+TIME\s+NOTE/);
     expect(rows.find((l) => l.startsWith("d1 "))).toMatch(/^d1\s+done\s+2 \(1\.1\.0\) → 3 \(1\.2\.0\)/);
-    expect(rows.find((l) => l.startsWith("d3 "))).toMatch(/^d3\s+rolled-back\s+2 \(1\.1\.0\).*rolled-back: activation of .* failed and was rolled back/);
+    expect(rows.find((l) => l.startsWith("d3 "))).toMatch(/^d3\s+rolled-back\s+2 \(1\.1\.0\).*switch-failed: activation of .* failed and was rolled back/);
     const d3 = f.byName.get("d3")!;
     expect(await wholeGeneration(d3)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false });
     expect((await deploymentStatuses("d3")).map((x) => x.state)).toEqual(["committed", "rolled-back"]);
@@ -130,7 +130,7 @@ describe("oscd deploy", () => {
     const r = await run;
     expect(r.exitCode, r.stderr).toBe(4);
     const h = summaryOf(r.stdout).hosts[0]!;
-    expect(h).toMatchObject({ host: "d6", result: "rolled-back", error: { code: "rolled-back" } });
+    expect(h).toMatchObject({ host: "d6", result: "rolled-back", error: { code: "confirm-timeout" } });
     expect(h.error?.message).toMatch(/no confirmation arrived over a new SSH connection within 3s/);
     expect(await wholeGeneration(d6)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false, locked: false });
     await writeFile(d6.path("/etc/oscd/machine.toml"), DEPLOY_MACHINE_TOML);
@@ -144,7 +144,7 @@ describe("oscd deploy", () => {
     await d7.importFromMachine([next!.outPath]);
     const n0 = (await deploymentStatuses("d7")).length;
     const mine = async () => (await deploymentStatuses("d7")).slice(n0).map((x) => x.state);
-    const started = await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--confirm-timeout", "300"]);
+    const started = await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--release-version", "1.1.0", "--confirm-timeout", "300"]);
     expect(started.exitCode, started.stderr).toBe(0);
     const id = (JSON.parse(started.stdout) as { id: string }).id;
     let states: string[] = [];
@@ -168,7 +168,7 @@ describe("oscd deploy", () => {
     expect(late.stderr).toMatch(/error\[confirm-too-late\]/);
 
     // Again, with `oscd recover` run at boot (as a boot service would) before anyone asks.
-    const again = JSON.parse((await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--confirm-timeout", "300"])).stdout) as { id: string };
+    const again = JSON.parse((await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--release-version", "1.1.0", "--confirm-timeout", "300"])).stdout) as { id: string };
     for (let i = 0; i < 300 && !(await mine()).includes("awaiting-confirm"); i++) await new Promise((r) => setTimeout(r, 200));
     expect(await mine()).toEqual(["rolled-back", "awaiting-confirm"]);
     await d7.reboot();
@@ -176,6 +176,32 @@ describe("oscd deploy", () => {
     expect(await d7.currentSystem()).toBe(before);
     const s2 = await oscdOn(d7, ["deploy-target", "status", again.id]);
     expect(JSON.parse(s2.stdout)).toMatchObject({ state: "rolled-back", error: { code: "interrupted", message: expect.stringMatching(/recovery: rolled-back/) } });
+  });
+
+  it("the deployer dies before confirming: the host rolls back by itself, and records and reports confirm-timeout", async () => {
+    const d7 = f.byName.get("d7")!;
+    const before = await d7.currentSystem();
+    await f.fleet.commitHostChange("d7", `orphaned-${uniqueMarker()}`);
+    const [next] = await build(f.fleet.nixSource(await f.fleet.head()), [f.fleet.attr("d7")]);
+    await d7.importFromMachine([next!.outPath]);
+    // Started as oscd deploy starts it; then nobody confirms, as when the deployer is killed.
+    const started = await oscdOn(d7, ["deploy-target", "start", next!.outPath, "--host", "d7", "--release-version", "1.1.0", "--confirm-timeout", "2"]);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const id = (JSON.parse(started.stdout) as { id: string }).id;
+    const statusFile = d7.path(`/var/lib/oscd/deploy/${id}/status.json`);
+    let state = "";
+    for (let i = 0; i < 600 && !["rolled-back", "committed", "failed", "refused"].includes(state); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = (JSON.parse(await readFile(statusFile, "utf8").catch(() => "{}")) as { state?: string }).state ?? "";
+    }
+    const s = await oscdOn(d7, ["deploy-target", "status", id]);
+    expect(JSON.parse(s.stdout)).toMatchObject({ state: "rolled-back", error: { code: "confirm-timeout", exitCode: 4, message: expect.stringMatching(/no confirmation arrived over a new SSH connection within 2s/) } });
+    expect(await wholeGeneration(d7)).toMatchObject({ toplevel: before, consistent: true, journalOpen: false, locked: false });
+    // The host's own record says it by code too: history, failed releases, oscd status.
+    const st = JSON.parse((await oscdOn(d7, ["status", "--json"])).stdout) as { lastDeployment: { state: string; errorCode?: string }; failedReleases: { toplevel: string; code?: string }[] };
+    expect(st.lastDeployment).toMatchObject({ state: "rolled-back", errorCode: "confirm-timeout" });
+    expect(st.failedReleases.find((x) => x.toplevel === next!.outPath)).toMatchObject({ code: "confirm-timeout" });
+    expect((await oscdOn(d7, ["status"])).stdout).toMatch(/^last\s+\S+ switch rolled-back \[confirm-timeout\]: /m);
   });
 
   it("secrets arrive with the right owner and mode, before or after activation, and appear in no log, process list or store", async () => {
@@ -216,7 +242,7 @@ upload = "after"
     sampling = false;
     await sampler;
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/d8: keys app-token → \/etc\/app\/token/);
+    expect(r.stderr).toMatch(/d8 +│ keys +app-token → \/etc\/app\/token/);
     expect((await d8.sh(["stat", "-c", "%U %G %a", "/etc/app/token"])).stdout.trim()).toBe("app app 440");
     expect((await d8.sh(["cat", "/etc/app/token"])).stdout).toBe(token);
     // The owner can read it (its directory was made for it), others cannot.
@@ -285,7 +311,7 @@ upload = "after"
     const down = await oscdDeploy(f.fleet, ["--on", "d1,d2"], { stateDir: state });
     expect(down.exitCode, down.stderr).toBe(1);
     expect(down.stderr).toMatch(/error\[hosts-unreachable\]: not deploying: d2 \(d2: unreachable: .*Connection refused/);
-    expect(down.stderr).not.toMatch(/oscd: build/);
+    expect(down.stderr).not.toMatch(/oscd +│ build/);
     expect(await d1.currentSystem()).toBe(before);
     await f.fleet.commitFile("oscd.toml", toml, "d2: reachable again");
 
@@ -338,7 +364,7 @@ upload = "after"
     const before = await generations();
     const r = await oscdDeploy(f.fleet, ["--on", "d10"], { stateDir: state });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/d10: warning: oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
+    expect(r.stderr).toMatch(/d10 +│ warning +oscd is not installed on the host: bare steps \(profile, switch-to-configuration\), no guards, health checks or rollback/);
     expect(r.stdout).toMatch(/^d10\s+done\s.*oscd is not installed/m);
     expect(await d10.currentSystem()).toMatch(/-nixos-system-d10-/);
     expect(await generations()).toBe(before + 1);
@@ -411,7 +437,7 @@ exec sh -c "$SSH_ORIGINAL_COMMAND"
     await f.fleet.commitHostChange("d7", `diff-text-${uniqueMarker()}`);
     const text = await oscdDeploy(f.fleet, ["--on", "d7", "--diff"], { stateDir: state });
     expect(text.exitCode, text.stderr).toBe(0);
-    expect(text.stderr).toMatch(/^d7: what changes \(running system → new system\)$/m);
-    expect(text.stderr).toMatch(/^d7: {3}reboot: not needed$/m);
+    expect(text.stderr).toMatch(/^d7 +│ diff +what changes \(running system → new system\)$/m);
+    expect(text.stderr).toMatch(/^d7 +│ diff +reboot: not needed$/m);
   });
 });

@@ -99,7 +99,7 @@ describe("oscd publish, end to end", () => {
       ["web1", "built", "new"],
       ["web2", "built", "new"],
     ]);
-    expect(r.stderr).toMatch(/web1: uploaded to file:\/\//);
+    expect(r.stderr).toMatch(/web1 +│ upload +uploaded to file:\/\//);
     first = await current();
     expect(first).toMatchObject({ sequence: 1, commit: await fleet.head(), ref: "main", version: "1.0.0" });
 

@@ -38,9 +38,9 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function signIn(page: Page): Promise<void> {
+async function signIn(page: Page, token = s.admin): Promise<void> {
   await page.goto(s.url + "/");
-  await page.fill("#token", s.admin);
+  await page.fill("#token", token);
   await page.click("#login-form button");
   await page.waitForSelector("#fleet-table tbody tr");
   await page.waitForSelector("#live.on");
@@ -56,13 +56,28 @@ describe("dashboard in headless Chromium", () => {
     let loads = 0;
     page.on("load", () => loads++);
     // web1 (the canary) reports a failed deployment of release 2: the page shows it without a reload.
-    await s.api("POST", "/api/v1/reports", { token: tokens.get("web1"), body: { id: "web1-2", status: "rolled-back", channel: "main", sequence: 2, version: "1.0.2", reason: "health check nginx.service failed" } });
-    await page.waitForSelector('tr[data-host="web1"] .badge.s-failed');
-    expect(await page.textContent('tr[data-host="web1"]')).toContain("health check nginx.service failed");
+    // As the agent reports it: the engine's words, cause last, store paths in full.
+    const toplevel = (n: number) => `/nix/store/${"b".repeat(31)}${n}-nixos-system-web1-1.0.${n}`;
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("web1"), body: { id: "web1-2", type: "deployment", outcome: "failed", code: "rolled-back", channel: "main", sequence: 2, version: "1.0.2", message: `activation of ${toplevel(2)} failed and was rolled back to ${toplevel(1)}: health checks failed after 1 attempt(s): unit nginx.service failed` } });
+    await page.waitForSelector('tr[data-host="web1"] .badge.s-rolled-back');
+    // Rolled back, not failed; the cause first, then the code, then the systems by name.
+    expect(await page.textContent('tr[data-host="web1"] .reason')).toBe("health checks failed after 1 attempt(s): unit nginx.service failed [rolled-back] (nixos-system-web1-1.0.2 rolled back to nixos-system-web1-1.0.1)");
     expect(loads).toBe(0);
+    // The agent of web2 reports it is suspended and its source fails; db1 was changed by hand (drift).
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("web2"), body: { id: "web2-a", type: "agent", suspended: true, fetchError: { source: "manifest:main", message: "no manifest URL answered: connection refused" } } });
+    await s.api("POST", "/api/v1/reports", { token: tokens.get("db1"), body: { id: "db1-d", type: "drift", toplevel: `/nix/store/${"c".repeat(32)}-nixos-system-db1-0.9.0`, version: "0.9.0", generation: 10, by: "engine deployment 1 (switch, committed)", message: "the running system changed outside the agent: nixos-system-db1-0.9.0 (version 0.9.0, generation 10) instead of nixos-system-db1-1.0.1, by engine deployment 1 (switch, committed)" } });
+    await page.waitForSelector('tr[data-host="db1"] .badge.s-drift');
+    expect(await page.textContent('tr[data-host="web2"] td[data-label="Agent"]')).toBe("suspended; fetch failing: no manifest URL answered: connection refused");
+    expect(await page.textContent('tr[data-host="db1"] td[data-label="Current"]')).toMatch(/^0\.9\.0/);
+    expect(await page.textContent('#fleet-counts [data-count="rolled-back"]')).toBe("1 rolled back");
+    expect(await page.textContent('#fleet-counts [data-count="drift"]')).toBe("1 drift");
+    expect(await page.textContent('#fleet-counts [data-count="ok"]')).toBe("2 ok");
     await page.screenshot({ path: join(SHOTS, "dashboard-fleet.png"), fullPage: true });
-    await page.selectOption("#filter-status", "failed");
+    await page.click('#fleet-counts [data-count="rolled-back"]');
     expect(await page.locator("#fleet-table tbody tr").count()).toBe(1);
+    expect(await page.textContent("#fleet-table tbody tr")).toContain("web1");
+    await page.selectOption("#filter-status", "drift");
+    expect(await page.locator("#fleet-table tbody tr").allTextContents()).toEqual([expect.stringContaining("db1")]);
     await page.selectOption("#filter-status", "");
     await page.selectOption("#filter-tag", "db");
     expect(await page.locator("#fleet-table tbody tr").allTextContents()).toEqual([expect.stringContaining("db1")]);
@@ -120,6 +135,77 @@ describe("dashboard in headless Chromium", () => {
     await page.reload();
     await page.waitForSelector("#login:not([hidden])");
     expect(await page.textContent("#login-error")).toContain("refused");
+    await page.close();
+  });
+
+  it("a viewer sees the fleet, every rollout with its hosts, and the audit list, and is offered no action", async () => {
+    const viewer = ((await s.api("POST", "/api/v1/tokens", { token: s.admin, body: { kind: "viewer", label: "wall screen" } })).json as { token: string }).token;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await signIn(page, viewer);
+    expect(await page.textContent("#me")).toBe("viewer · wall screen");
+    expect(await page.locator("#fleet-table tbody tr").count()).toBe(4);
+    await page.goto(s.url + "/#/releases");
+    await page.waitForSelector("[data-rollout] .wave ul.hosts li");
+    expect(await page.locator("[data-rollout]").count()).toBeGreaterThan(0);
+    expect(await page.locator("button[data-action]").count()).toBe(0);
+    await page.goto(s.url + "/#/audit");
+    await page.waitForSelector("#audit-table tbody tr[data-action]");
+    // The pause of the test above, by the admin token, from the dashboard.
+    expect(await page.textContent('#audit-table tr[data-action="rollout.pause"]')).toMatch(/admin token [0-9a-f]{16} \(test\).*rollout [0-9a-f]{16}.*dashboard/);
+    await page.screenshot({ path: join(SHOTS, "dashboard-audit.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("an operator aborts with confirmation, releases to every host after confirming, and starts a rollout from a form prefilled by the channel's plan", async () => {
+    const operator = ((await s.api("POST", "/api/v1/tokens", { token: s.admin, body: { kind: "operator", label: "on-call" } })).json as { token: string }).token;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, operator);
+    await page.goto(s.url + "/#/releases");
+    const id = ((await s.api("GET", "/api/v1/rollouts", { token: s.admin })).json as { rollouts: { id: string }[] }).rollouts[0]!.id;
+    // Abort asks first; Cancel leaves it as it is.
+    await page.click(`[data-rollout="${id}"] button[data-action="abort"]`);
+    await page.waitForSelector("#confirm[open]");
+    expect(await page.textContent("#confirm-text")).toMatch(/Abort this rollout\?/);
+    await page.click("#confirm-no");
+    await page.waitForSelector("#confirm", { state: "hidden" });
+    expect(((await s.api("GET", `/api/v1/rollouts/${id}`, { token: s.admin })).json as { state: string }).state).toBe("paused");
+    await page.click(`[data-rollout="${id}"] button[data-action="abort"]`);
+    await page.click("#confirm-yes");
+    await page.waitForSelector(`[data-rollout="${id}"][data-state="aborted"]`);
+
+    // Release 3 waits; Release to every host asks, then serves it to all.
+    await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 3, HOSTS)) });
+    await page.waitForSelector('[data-channel="main"] button[data-action="release-all"]');
+    await page.click('[data-channel="main"] button[data-action="release-all"]');
+    expect(await page.textContent("#confirm-text")).toMatch(/Release main #3 \(1\.0\.3\) to every host at once/);
+    await page.click("#confirm-yes");
+    await page.waitForSelector('[data-channel="main"]:not(:has(button))');
+    expect(JSON.parse((await s.api("GET", "/api/v1/channels/main/manifest", { token: tokens.get("db1") })).text).sequence).toBe(3);
+
+    // Release 4 with a plan on the server: the form is prefilled from it; bad waves are refused in the form.
+    await s.api("PUT", "/api/v1/channels/main/plan", { token: s.admin, body: { plan: { canary: ["web2"], waves: [{ tag: "web" }], bakeSeconds: 600, maxFailures: 1 }, source: "oscd.toml at abc (oscd publish)" } });
+    await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 4, HOSTS)) });
+    await page.waitForSelector('[data-channel="main"] button[data-action="start"]');
+    await page.click('[data-channel="main"] button[data-action="start"]');
+    await page.waitForSelector("#start-dialog[open]");
+    expect(await page.inputValue("#start-waves")).toBe("canary=web2; @web; rest");
+    expect([await page.inputValue("#start-bake"), await page.inputValue("#start-max-failures"), await page.inputValue("#start-wave-timeout")]).toEqual(["10m", "1", "1h"]);
+    expect(await page.textContent("#start-plan")).toContain("oscd.toml at abc (oscd publish)");
+    await page.screenshot({ path: join(SHOTS, "dashboard-start-rollout.png") });
+    await page.fill("#start-waves", "@web; canary=web2");
+    await page.click("#start-submit");
+    await page.waitForSelector("#start-error:not(:empty)");
+    expect(await page.textContent("#start-error")).toMatch(/the canary comes first/);
+    await page.fill("#start-waves", "canary=web2; @web; rest");
+    await page.fill("#start-bake", "0");
+    await page.click("#start-submit");
+    await page.waitForSelector("#start-dialog", { state: "hidden" });
+    await page.waitForSelector('[data-rollout][data-state="running"] [data-wave="0"] li[data-host="web2"][data-state="assigned"]');
+    const r = ((await s.api("GET", "/api/v1/rollouts", { token: s.admin })).json as { rollouts: { sequence: number; bake_ms: number; max_failures: number; waves: { name: string }[] }[] }).rollouts[0]!;
+    expect([r.sequence, r.bake_ms, r.max_failures, r.waves.map((w) => w.name)]).toEqual([4, 0, 1, ["canary", "wave 1 (@web)", "rest"]]);
+    // Each of these actions is in the audit list, by the operator, from the dashboard.
+    const audit = ((await s.api("GET", "/api/v1/audit", { token: s.admin })).json as { entries: { action: string; actor: string; via: string }[] }).entries;
+    for (const action of ["rollout.start", "release.to-all", "rollout.abort"]) expect(audit.find((a) => a.action === action), action).toMatchObject({ actor: expect.stringMatching(/^operator token [0-9a-f]{16} \(on-call\)$/), via: "dashboard" });
     await page.close();
   });
 });

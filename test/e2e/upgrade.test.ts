@@ -30,7 +30,7 @@ describe("oscd upgrade", () => {
   it("upgrades to the newest release tag with no arguments, linking the exact source", async () => {
     const h = await newHost();
     const r = await upgradeOn(h, []);
-    expect(r.stderr).toContain("[source] the newest release");
+    expect(r.stderr).toMatch(/│ source +the newest release/);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/version: \(nothing oscd installed\) → 1\.1\.0/);
     const want = await toplevelAt(v110);

@@ -15,6 +15,8 @@ export interface FleetHostSpec {
   health?: "ok" | "failing";
   system?: string;
   marker?: string;
+  /** The switch waits until /run/fake-nixos/gate exists in the host (a slow switch). */
+  gate?: boolean;
 }
 
 const NIX_LIB = join(dirname(fileURLToPath(import.meta.url)), "nix");
@@ -143,6 +145,7 @@ function hostFile(s: FleetHostSpec): string {
     `  health = ${JSON.stringify(s.health ?? "ok")};`,
   ];
   if (s.machineId) lines.push(`  machineId = ${JSON.stringify(s.machineId)};`);
+  if (s.gate) lines.push("  gate = true;");
   return `{\n${lines.join("\n")}\n}\n`;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { httpFetch } from "../../src/agent/http.js";
+import { httpFetch } from "../../src/core/http.js";
 import { SERVER_MANIFEST_PATH } from "../../src/agent/endpoints.js";
 import { ManifestSource } from "../../src/agent/manifest-source.js";
 import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";

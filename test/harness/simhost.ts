@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run, type RunResult } from "../../src/core/exec.js";
 import { claimNamespace, releaseNamespace, testNetwork, wireHost, type TestNetwork } from "./network.js";
+import { withNewerNix } from "./nix-newer.js";
 import { attempt, must } from "./sh.js";
 import { clientKey, startSshd, type SshClientKey } from "./sshd.js";
 
@@ -13,7 +14,8 @@ const PRIVATE_DIRS = ["/nix", "/run", "/boot", "/etc", "/root", "/var/lib/oscd"]
 
 // The Node that runs the tests comes first: scripts/lib/setup.sh may have installed Node 24 outside
 // the machine's default PATH, and oscd in a host must run on the same Node as on the deployer.
-const HOST_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+// With OSCD_TEST_NIX=newer the wrapper presenting a newer Nix comes before both (nix-newer.ts).
+const HOST_PATH = withNewerNix(`${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
 
 export interface SimHostOptions {
   name: string;
@@ -23,6 +25,10 @@ export interface SimHostOptions {
   trustedPublicKeys?: string[];
   /** Start an sshd on the host's address that accepts the test key for root. */
   sshd?: boolean;
+  /** A tmpfs of this many MiB as the host's /nix (a small disk: disk-space tests). */
+  nixTmpfsMiB?: number;
+  /** A tmpfs of this many MiB as the host's /boot. */
+  bootTmpfsMiB?: number;
 }
 
 export interface ExecOptions {
@@ -267,11 +273,18 @@ export class SimHost {
     await this.halt();
     await releaseNamespace(this.netns, this.outsideLink);
     this.outsideLink = undefined;
+    // Small disks of their own (nixTmpfsMiB, bootTmpfsMiB) go before the files under them.
+    for (const d of ["nix", "boot"]) await attempt("umount", ["-l", join(this.root, d)]);
     await rm(join(this.root, ".."), { recursive: true, force: true });
   }
 }
 
 async function layOut(root: string, opts: SimHostOptions, machineId: string): Promise<void> {
+  for (const [dir, mib] of [["nix", opts.nixTmpfsMiB], ["boot", opts.bootTmpfsMiB]] as const) {
+    if (mib === undefined) continue;
+    await mkdir(join(root, dir), { recursive: true });
+    await must("mount", ["-t", "tmpfs", "-o", `size=${mib}m,mode=0755`, `oscd-sim-${dir}`, join(root, dir)]);
+  }
   for (const d of ["nix/store", "nix/var/nix/profiles", "nix/var/nix/gcroots", "run", "boot", "root/.ssh", "var/lib/oscd"]) {
     await mkdir(join(root, d), { recursive: true });
   }

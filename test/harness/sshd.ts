@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NEWER_NIX, withNewerNix } from "./nix-newer.js";
 import { must } from "./sh.js";
 import type { SimHost } from "./simhost.js";
 import { pathExists } from "../../src/core/fs.js";
@@ -39,7 +40,7 @@ StrictModes no
 PidFile /run/sshd.pid
 AuthorizedKeysFile .ssh/authorized_keys
 Subsystem sftp internal-sftp
-`;
+${NEWER_NIX ? `SetEnv PATH=${withNewerNix("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")}\n` : ""}`;
 
 /** Starts sshd inside the host on its address, with a host key recorded in the client's known_hosts. */
 export async function startSshd(host: SimHost): Promise<void> {

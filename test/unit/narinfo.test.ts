@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatNarInfo, generateSecretKey, narInfoFingerprint, parseNarInfo, publicKeyOf, signNarInfo, verifyNarInfo, NarInfoFormatError } from "../../src/nix/index.js";
+import { decodeNixBase32, formatNarInfo, generateSecretKey, narInfoFingerprint, parseNarInfo, publicKeyOf, signNarInfo, verifyNarInfo, NarInfoFormatError } from "../../src/nix/index.js";
 
 const TEXT = `StorePath: /nix/store/5clznwb8h5c67fv278ck73l9qigdaf0n-x
 URL: nar/06456zlqd7bwk4d8lv5n5qqiznf0xx6bgd5fwbns3a4544s91n9b.nar.xz
@@ -75,7 +75,7 @@ describe("narinfo strictness (issue 9)", () => {
       [`StorePath: /nix/store/5clznwb8h5c67fv278ck73l9qigdaf0n-x\nroot:$6$SECRET-hash:19000\n`, /^narinfo line 2: is not "key: value"$/],
       [TEXT.replace("NarSize: 456", "NarSize: SECRET"), /^narinfo line \d+: NarSize is not a size$/],
       [TEXT + "SECRET-key: a\nSECRET-key: b\n", /^narinfo line \d+: gives a field more than once$/],
-      [TEXT.replace(/NarHash: .*/, "NarHash: sha256:SECRET"), /^narinfo line \d+: NarHash is not a base-32 sha256 hash$/],
+      [TEXT.replace(/NarHash: .*/, "NarHash: sha256:SECRET"), /^narinfo line \d+: NarHash is not a sha256 hash$/],
       [TEXT.replace(/References: .*/, "References: SECRET/../x"), /^narinfo line \d+: a reference is not the base name of a store path$/],
     ];
     for (const [text, message] of cases) {
@@ -91,3 +91,21 @@ describe("narinfo strictness (issue 9)", () => {
     }
   });
 });
+
+describe("narinfo NarHash in the forms Nix reads", () => {
+  it("an SRI or hex NarHash (other cache servers) reads as the sha256:<nix32> Nix signs, so the signature still verifies", () => {
+    const k = generateSecretKey("cache-1");
+    const signed = signNarInfo(parseNarInfo(TEXT), k);
+    const digest = Buffer.from(nixBase32Decode("09lyip90d3f7nlw4cznbydbkf6khzv8j0dsk0iwh9f00rrh68sqr"));
+    for (const form of [`sha256-${digest.toString("base64")}`, `sha256:${digest.toString("hex")}`]) {
+      const other = parseNarInfo(formatNarInfo(signed).replace(/^NarHash: .*$/m, `NarHash: ${form}`));
+      expect(other.narHash).toBe("sha256:09lyip90d3f7nlw4cznbydbkf6khzv8j0dsk0iwh9f00rrh68sqr");
+      expect(verifyNarInfo(other, [publicKeyOf(k)])).toBe(true);
+    }
+    expect(() => parseNarInfo(TEXT.replace(/^NarHash: .*$/m, `NarHash: sha512-${Buffer.alloc(64).toString("base64")}`))).toThrow(NarInfoFormatError);
+  });
+});
+
+function nixBase32Decode(s: string): Buffer {
+  return decodeNixBase32(s, 32) as Buffer;
+}

@@ -5,6 +5,7 @@ import { UsageError } from "../../core/errors.js";
 import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
 import { printJson } from "../output.js";
+import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
@@ -42,7 +43,7 @@ export function registerActivate(program: Command): void {
     .option("--allow-expired", "with --bundle: accept a bundle whose expiresAt has passed (every other check still applies)")
     .option("--allow-unchecked-host", "accept a toplevel that names no host (no etc/hostname), so the host check cannot be made")
     .option("--allow-unchecked-machine-id", "accept a toplevel pinned to a machine id that cannot be compared with this machine's")
-    .option("--allow-unchecked-version", "accept a version that cannot be compared with the running one (not semver)")
+    .option("--allow-unchecked-version", "accept a system whose version cannot be compared with the running release (not semver, or not given)")
     .option("--retry-failed", "try a system that already failed on this machine")
     .option("--force", "activate even if the system already runs this toplevel")
     .option("--bundle <dir>", "a bundle from oscd bundle: verified completely, then imported and activated")
@@ -63,7 +64,12 @@ What is checked:
     machine configuration); the toplevel's etc/hostname is this host (refused when it has
     none, unless --allow-unchecked-host); its etc/machine-id, when it has one, is this
     machine's; a system that failed here is not retried (unless --retry-failed).
-  with --manifest: the manifest is signed by a trusted key, names this host (and the given
+  always, too: no revocation list this machine holds names the release or toplevel
+    (release-revoked; oscd trust show lists them).
+  with --manifest: newer trust roots and the channel's revocation list are first walked
+    from trust/ beside the manifest (docs/trust.md); the manifest carries its channel's
+    release threshold (or, before the machine has a trust root, a signature by one of its
+    trustedPublicKeys), names this host (and the given
     toplevel, if any), its channel sequence is newer than the last one this host applied
     (kept in /var/lib/oscd/channels.json), and its version is not older than the running
     release (unless --allow-downgrade); it has not expired (expiresAt, 5 minutes of clock skew
@@ -72,8 +78,10 @@ What is checked:
     --allow-expired), and every narinfo and NAR: regular files, signed, the exact hash.
   with --release-version: that version is not older than the running release.
   A version that is not semver cannot be compared: refused unless --allow-unchecked-version.
-  with neither: NO release facts are known, so there is no downgrade or replay check: an
-    older system replaces a newer one if you name it. Prefer --manifest.
+  with none of --manifest, --bundle, --release-version: nothing says which release the
+    toplevel is. On a machine that runs a release oscd recorded, that is refused
+    (version-unverifiable: it may be an older system) unless --allow-unchecked-version.
+    Prefer --manifest.
 
 A failed switch or health check rolls back to the previous system and exits 4;
 a refusal by a guard exits 3.`,
@@ -88,9 +96,14 @@ a refusal by a guard exits 3.`,
       let toplevel = toplevelArg;
       let release: ReleaseInfo | undefined = o.releaseVersion !== undefined ? { version: o.releaseVersion } : undefined;
       let substituters = machine.substituters;
-      const say = progressPrinter(!o.quiet && !o.json);
+      const say = progressPrinter(!o.quiet && !o.json, host);
       if (o.manifest !== undefined) {
-        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters });
+        const onTrust = (u: TrustUpdate) => {
+          if (u.walked.length > 0) say("trust", `trust root version ${u.from} → ${u.to} (walked ${u.walked.join(", ")})`);
+          if (u.offeredOlder !== undefined) say("trust", `trust root version ${u.offeredOlder} offered and refused: this machine has version ${u.to}`);
+          if (u.revocations !== undefined) say("trust", `revocation list version ${u.revocations}`);
+        };
+        const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters, onTrust });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;
         release = m.release;
@@ -103,7 +116,9 @@ a refusal by a guard exits 3.`,
         release,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
+        trustRoot: machine.trustRoot,
         health: healthSchema.parse(machine.health ?? {}),
+        retention: machine.retention,
         ...guardFlags(o),
         onProgress: say,
       });
@@ -128,14 +143,17 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     throw new UsageError("--bundle takes no toplevel, --manifest or --release-version", "the bundle's signed manifest names this host's toplevel and its release");
   }
   const machine = await loadMachineConfig(o.config);
+  const host = o.host ?? machine.host ?? hostname();
   const { result } = await activateBundle(o.bundle as string, {
     mode: o.mode,
-    host: o.host ?? machine.host ?? hostname(),
+    host,
     trustedPublicKeys: machine.trustedPublicKeys,
+    trustRoot: machine.trustRoot,
     health: healthSchema.parse(machine.health ?? {}),
+    retention: machine.retention,
     ...guardFlags(o),
     checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },
-    onProgress: progressPrinter(!o.quiet && !o.json),
+    onProgress: progressPrinter(!o.quiet && !o.json, host),
   });
   if (o.json) printJson(result);
   else printActivation(result);

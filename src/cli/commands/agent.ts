@@ -89,6 +89,21 @@ Examples:
         else process.stdout.write(`${name}: ok\n`);
       });
   }
+  // Started by the agent itself, in a transient unit, to move to a new version of itself (see
+  // src/agent/self-update.ts); not for use by hand.
+  agent
+    .command("self-update-watch", { hidden: true })
+    .description("restart the agent's unit into its new version and bring the old agent back if the new one does not answer")
+    .requiredOption("--unit <name>", "the agent's unit")
+    .option(...socketOption)
+    .requiredOption("--state-dir <dir>", "the agent's state directory")
+    .option("--timeout <seconds>", "how long the new agent has to answer", number, 120)
+    .requiredOption("--previous-pid <pid>", "the pid of the agent being replaced", number)
+    .argument("<previous...>", "how the previous agent was started")
+    .action(async (previous: string[], c: { unit: string; socket: string; stateDir: string; timeout: number; previousPid: number }) => {
+      const { selfUpdateWatch } = await import("../../agent/index.js");
+      process.exitCode = await selfUpdateWatch({ unit: c.unit, socket: c.socket, stateDir: c.stateDir, timeoutSec: c.timeout, previousPid: c.previousPid, previousArgv: previous });
+    });
   agent
     .command("events")
     .description("a live stream of what the agent does, one JSON object per line")

@@ -2,31 +2,43 @@ import type { Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { buildHosts, failedHosts, parseOverrideInputs, pinFleet, type BuildProgress, type HostBuild } from "../../builder/index.js";
 import { formatMs, formatBytes, printJson, table } from "../output.js";
+import { progressSay, warn } from "../progress.js";
 import { addBuildSourceOptions, type BuildSourceFlags } from "../build-options.js";
 
-/** One stderr line per host and step. */
+/** One stderr line per host and step (progress.ts's format). */
 export function printBuildProgress(p: BuildProgress, write: (s: string) => void = (s) => process.stderr.write(s)): void {
+  const say = progressSay(write);
   if (p.step === "evaluate") {
-    if (p.state === "start") write(`oscd: evaluating ${p.hosts} host(s) in one Nix evaluation\n`);
-    else if (p.state === "failed") write(`${p.host}: evaluation failed: ${p.detail ?? ""}\n`);
-    else write(`${p.host}: evaluated ${p.toplevel ?? ""} (${p.system ?? "?"})\n`);
+    if (p.state === "start") say("oscd", "evaluate", `${p.hosts} host(s) in one Nix evaluation`);
+    else if (p.state === "failed") say(p.host, "evaluate", `failed: ${p.detail ?? ""}`);
+    else say(p.host, "evaluate", `evaluated ${p.toplevel ?? ""} (${p.system ?? "?"})`);
     return;
   }
-  if (p.state === "building") write(`${p.host}: building${p.detail ? ` ${p.detail}` : ""}\n`);
-  else if (p.state === "built") write(`${p.host}: built in ${formatMs(p.timeMs ?? 0)}\n`);
-  else if (p.state === "present") write(`${p.host}: already present\n`);
-  else write(`${p.host}: build failed: ${p.detail ?? ""}\n`);
+  if (p.state === "building") say(p.host, "build", `building${p.detail ? ` ${p.detail}` : ""}`);
+  else if (p.state === "built") say(p.host, "build", `built in ${formatMs(p.timeMs ?? 0)}`);
+  else if (p.state === "present") say(p.host, "build", "already present");
+  else say(p.host, "build", `failed: ${p.detail ?? ""}`);
+}
+
+/** The command's own line about the commit it pinned. */
+export function printPinned(s: { commit: string; ref: string; version?: string }): void {
+  progressSay()("oscd", "pin", `commit ${s.commit.slice(0, 12)} (ref ${s.ref}${s.version ? `, version ${s.version}` : ""})`);
 }
 
 export function hostError(h: { error?: OscdError }): { code: string; message: string } | undefined {
   return h.error ? { code: h.error.code, message: h.error.message } : undefined;
 }
 
-/** Exit 1 naming the hosts that failed (the others were built or published). */
+/**
+ * Exit 1 naming the hosts that failed (the others were built or published); each host's own
+ * message from Nix (its file and line, its build log's tail) follows, under the host's name.
+ */
 export function failedHostsError(failed: readonly { name: string; failedStep?: string; error?: OscdError }[], total: number): OscdError {
   const names = failed.map((h) => `${h.name} (${h.failedStep ?? "failed"}: ${h.error?.message ?? "unknown error"})`);
+  const details = failed.filter((h) => h.error?.detail).map((h) => `${h.name} (${h.failedStep ?? "failed"}):\n${(h.error?.detail ?? "").replace(/^/gm, "  ")}`);
   return new OscdError("hosts-failed", `${failed.length} of ${total} host(s) failed: ${names.join("; ")}`, {
-    hint: "the other hosts went ahead; fix the failing hosts' configuration and run again",
+    hint: "the other hosts went ahead; fix the failing hosts' configuration (Nix's message above says where) and run again",
+    detail: details.length > 0 ? details.join("\n\n") : undefined,
   });
 }
 
@@ -65,8 +77,8 @@ A host that fails to evaluate or build does not stop the others; the command the
       const overrideInputs = parseOverrideInputs(o.overrideInput);
       const pinned = await pinFleet({ repo: o.repo, ref: o.ref, stateDir: o.stateDir, rootDir: o.rootsDir });
       const s = pinned.source;
-      process.stderr.write(`oscd: pinned commit ${s.commit.slice(0, 12)} (ref ${s.ref}${s.version ? `, version ${s.version}` : ""})\n`);
-      if (pinned.uncommittedChanges) process.stderr.write(`oscd: warning: ${pinned.repo} has uncommitted changes; only the commit is built\n`);
+      printPinned(s);
+      if (pinned.uncommittedChanges) warn(`${pinned.repo} has uncommitted changes; only the commit is built`);
       const report = await buildHosts(pinned, {
         selection: o.on,
         builders: o.builders,
@@ -103,7 +115,7 @@ A host that fails to evaluate or build does not stop the others; the command the
         for (const h of report.hosts) {
           rows.push([h.name, h.system, h.status === "present" ? "already present" : h.status, formatBytes(h.closureSize), h.status === "built" ? formatMs(h.timeMs) : "-", h.toplevel ?? "-"]);
         }
-        process.stdout.write(table(rows));
+        process.stdout.write(table(rows, [2]));
       }
       const failed = failedHosts(report);
       if (failed.length > 0) throw failedHostsError(failed, report.hosts.length);

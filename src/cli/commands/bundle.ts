@@ -3,6 +3,7 @@ import { createBundle } from "../../deploy/index.js";
 import { parseValidity } from "../../publish/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, table } from "../output.js";
+import { progressSay } from "../progress.js";
 
 interface BundleFlags {
   on: string;
@@ -14,6 +15,7 @@ interface BundleFlags {
   sequence?: number;
   validFor: string;
   builders?: string;
+  trust?: string;
   stateDir?: string;
   rootsDir?: string;
   json?: boolean;
@@ -32,6 +34,7 @@ export function registerBundle(program: Command): void {
     .option("--sequence <n>", "the manifest's sequence (default: seconds since 1970)", positiveInt)
     .option("--valid-for <duration>", "how long machines may install the bundle (its signed expiresAt): 12h, 30d, 8w (10m to 366d)", "30d")
     .option("--builders <spec>", "Nix remote builders")
+    .option("--trust <dir>", "carry the trust roots and revocation lists of this directory (a channel's trust/, as oscd trust publish writes it)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror")
     .option("--roots-dir <dir>", "GC root directory for the build results")
     .option("--json", "print the result as JSON")
@@ -41,6 +44,7 @@ export function registerBundle(program: Command): void {
 Examples:
   oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
   oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0 --valid-for 8w
+  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --trust /srv/nix-cache/channels/trust
 
 On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
 before importing anything, then activates through the engine. A bundle expires (30 days
@@ -57,9 +61,10 @@ unless --valid-for): machines refuse it afterwards unless told --allow-expired.`
         sequence: o.sequence,
         validForMs: parseValidity(o.validFor),
         builders: o.builders,
+        trustDir: o.trust,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
-        onProgress: o.json ? undefined : (l) => process.stderr.write(`oscd: ${l}\n`),
+        onProgress: o.json ? undefined : (l) => progressSay()("oscd", "bundle", l),
       });
       if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, expiresAt: r.manifest.expiresAt, hosts: r.hosts });
       else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence}, expires ${r.manifest.expiresAt})\n`);

@@ -1,8 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { deploy, deployExitCode, parseProbe, passwordFromFile, passwordFromTerminal, type DeployEvent } from "../../deploy/index.js";
+import { commandLogLevel } from "../../core/command-log.js";
 import { operationSchema, type Operation } from "../../fleet/index.js";
+import { nixGlobals } from "../../nix/index.js";
 import { maxJobsArg, positiveInt } from "../build-options.js";
+import { confirm, hostList } from "../confirm.js";
 import { deployProgress, deploySummary } from "../deploy-progress.js";
 
 function wholeNumber(v: string): number {
@@ -46,6 +49,7 @@ interface DeployFlags {
   stateDir?: string;
   rootsDir?: string;
   json?: boolean;
+  yes?: boolean;
 }
 
 export function registerDeploy(program: Command): void {
@@ -82,6 +86,7 @@ export function registerDeploy(program: Command): void {
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory for the build results")
     .option("--diff", "before activating each host, show what changes there: packages, closure size, reboot need")
+    .option("-y, --yes", "do not ask before deploying to every host (asked only on a terminal, when --on is not given)")
     .option("--json", "print events and the summary as JSON lines on stdout")
     .addHelpText(
       "after",
@@ -107,7 +112,9 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
       if (remoteOscd.length === 0) throw new UsageError("--remote-oscd is empty");
       const pwFile = o.sudoPasswordFile ?? process.env.OSCD_SUDO_PASSWORD_FILE;
       const json = (e: unknown) => process.stdout.write(JSON.stringify(e) + "\n");
-      const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(process.stderr.isTTY === true);
+      // Lines rewritten in place only when nothing else writes to the terminal meanwhile (-v, -L).
+      const live = process.stderr.isTTY === true && commandLogLevel() === 0 && !nixGlobals().printBuildLogs;
+      const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(live);
       const policy = o.reboot === undefined || o.reboot === false ? undefined : o.reboot === true ? "needed" : o.reboot;
       if (policy !== undefined && policy !== "needed" && policy !== "always") throw new UsageError(`--reboot takes needed or always, not ${JSON.stringify(policy)}`);
       if (policy !== undefined && o.mode !== "switch") throw new UsageError("--reboot goes with --mode switch", "the switch is confirmed first, then the host reboots into the same system");
@@ -144,6 +151,11 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         rootsDir: o.rootsDir,
         diff: o.diff,
         onEvent: progress,
+        // Every host, nobody named one: ask first (on a terminal only; --yes skips it).
+        confirmPlan:
+          o.on === undefined
+            ? (plan) => confirm(`${o.keysOnly ? "Upload the keys of" : `Deploy ${plan.ref} (${plan.commit.slice(0, 12)}) with ${o.mode} to`} every host: ${hostList(plan.hosts)}?`, "deploying to every host", { yes: o.yes })
+            : undefined,
       });
       if (o.json) json({ type: "summary", ...report, exitCode: deployExitCode(report) });
       else process.stdout.write(deploySummary(report.hosts));

@@ -4,6 +4,7 @@ import { parseValidity, SIGNING_KEY_ENV } from "../../publish/index.js";
 import { buildSourceRequest, maxJobsArg, positiveInt, type BuildSourceFlags } from "../build-options.js";
 import { formatBytes, printJson } from "../output.js";
 import { printProgress, tellServer } from "./publish.js";
+import { warn } from "../progress.js";
 
 interface ImageFlags extends Omit<BuildSourceFlags, "on"> {
   format: string;
@@ -87,9 +88,9 @@ served by oscd server or written by oscd netboot -o DIR.`,
         manifestOut: o.manifestOut,
         onProgress: printProgress,
       });
-      for (const w of r.publish?.warnings ?? []) process.stderr.write(`oscd: warning: ${w}\n`);
+      for (const w of r.publish?.warnings ?? []) warn(w);
       if (o.json) printJson({ host: r.host, format: r.format, toplevel: r.toplevel, commit: r.commit, version: r.version, image: r.image, netboot: r.netboot, written: r.written, channel: r.publish?.channel, status: r.publish?.status, sequence: r.publish?.sequence });
       else process.stdout.write(describe(r));
-      if (r.publish && r.publish.status !== "not-written") await tellServer(o, r.publish.manifest, o.json);
+      if (r.publish && r.publish.status !== "not-written") await tellServer(o, r.publish.manifest, r.publish.rollout, o.json);
     });
 }

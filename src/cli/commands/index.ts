@@ -34,7 +34,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "write each host's verified netboot files (kernel, initrd, iPXE script) from a signed manifest as static files for any web server",
     load: async () => (await import("./netboot.js")).registerNetboot,
   },
-  { name: "manifest", summary: "check and print signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
+  { name: "manifest", summary: "check, print and co-sign signed release manifests", load: async () => (await import("./manifest.js")).registerManifest },
+  {
+    name: "trust",
+    summary: "the fleet's signed trust root (root, release and cache keys, thresholds), its rotation and revocation lists",
+    load: async () => (await import("./trust.js")).registerTrust,
+  },
   {
     name: "activate",
     summary: "move this machine to a system with the activation engine: realise, guard, profile, switch, health checks, commit or roll back",
@@ -54,6 +59,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: "generations",
     summary: "list the system generations with their version, commit, ref and source",
     load: async () => (await import("./generations.js")).registerGenerations,
+  },
+  {
+    name: "gc",
+    summary: "free disk space: remove old system generations (with their records, source roots and boot entries) by the retention policy, or a build machine's old GC roots (--roots), then optionally collect garbage",
+    load: async () => (await import("./gc.js")).registerGc,
   },
   {
     name: "status",
@@ -100,6 +110,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: "server",
     summary: "the control server: fleet state, signed releases, staged rollouts, webhooks, a live dashboard and metrics (SQLite or PostgreSQL)",
     load: async () => (await import("./server.js")).registerServer,
+  },
+  {
+    name: "rollout",
+    summary: "staged rollouts on the control server: start one wave by wave, watch it live per host, pause, resume, promote or abort it",
+    load: async () => (await import("./rollout.js")).registerRollout,
   },
   {
     name: "option",

@@ -1,11 +1,26 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { OscdError, UsageError } from "../../core/errors.js";
+import { GuardError, OscdError, UsageError } from "../../core/errors.js";
+import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../../core/fetch-capped.js";
+
+/** A manifest is at most 16 MiB (the strict reader's limit): larger answers are cut off while reading. */
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 import { loadFleet } from "../../fleet/index.js";
 import { formatPublicKey, parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { checkChannelName, checkFreshness, checkSequence, DEFAULT_SKEW_MS, fileStoreDir, parseManifest, signatureKeyNames, verifyManifest, type Manifest } from "../../publish/index.js";
 import { printJson, table } from "../output.js";
+import { signKeyFiles } from "../key-args.js";
+import { MachineTrust, readTrustDocument, verifySelfSigned } from "../../trust/index.js";
+import type { SecretKey } from "../../nix/index.js";
+
+/** A trust root file (or URL) as in-memory trust: its own root threshold must have signed it. */
+async function trustRootArg(location: string): Promise<MachineTrust> {
+  const d = await readTrustDocument(location);
+  if (d.kind !== "root") throw new UsageError(`${location} is not a trust root`, "pass the channel's trust root (trust/root.json)", "trust-usage");
+  verifySelfSigned(d.doc, location);
+  return MachineTrust.of(d.doc);
+}
 
 /** A key given as `name:base64`, or a path to a public key file. */
 async function keyArg(v: string): Promise<PublicKey> {
@@ -16,15 +31,16 @@ async function keyArg(v: string): Promise<PublicKey> {
 /** Reads a manifest from a path or an http(s) URL. */
 async function readSource(where: string): Promise<string> {
   if (/^https?:\/\//.test(where)) {
-    let res: Response;
+    let res: CappedResponse;
     try {
-      res = await fetch(where, { signal: AbortSignal.timeout(30_000) });
+      res = await fetchCapped(where, { signal: AbortSignal.timeout(30_000), maxBytes: MAX_DOCUMENT_BYTES });
     } catch (e) {
+      if (e instanceof BodyTooLargeError) throw new GuardError("manifest-format", `${where} is larger than ${MAX_DOCUMENT_BYTES} bytes, larger than any manifest (nothing past that was read)`, "check the URL");
       const cause = (e as { cause?: { code?: string } }).cause;
       throw new OscdError("manifest-unreachable", `cannot fetch ${where}: ${cause?.code ?? (e instanceof Error ? e.message : String(e))}`, { hint: "check the URL and that the server is up" });
     }
     if (res.status !== 200) throw new OscdError("manifest-unreachable", `${where} answered ${res.status}`, { hint: "check the URL; manifests live at <cache>/channels/<channel>.json" });
-    return res.text();
+    return res.text;
   }
   const path = where.startsWith("file://") ? where.slice("file://".length) : where;
   try {
@@ -59,6 +75,7 @@ function describe(m: Manifest, signer: string | undefined, write: (s: string) =>
 
 interface VerifyFlags {
   key?: string[];
+  trustRoot?: string;
   images?: string;
   skipFiles?: boolean;
   substituter?: string[];
@@ -78,12 +95,13 @@ interface ShowFlags {
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerManifest(program: Command): void {
-  const manifest = program.command("manifest").description("check and print signed release manifests");
+  const manifest = program.command("manifest").description("check, print and co-sign signed release manifests");
 
   manifest
     .command("verify")
     .argument("<file>", "a manifest: a path or an http(s) URL")
     .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable)", collect)
+    .option("--trust-root <file>", "check the channel's release keys and threshold in this trust root instead of --key (oscd trust init)")
     .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
     .option("--ignore-expiry", "check the signature only, not expiresAt (e.g. for an archived manifest); the result still says whether it expired")
     .option("--images <dir>", "re-hash image and netboot files from this directory (as oscd image -o writes them) instead of the Nix store")
@@ -100,6 +118,7 @@ Examples:
   oscd manifest verify new.json --key fleet-1.public --previous last-applied.json
   oscd manifest verify main.json --key fleet-1.public --substituter https://cache.example.org
   oscd manifest verify main.json --key fleet-1.public --images ./images
+  oscd manifest verify main.json --trust-root trust/root.json     # release threshold of the channel
 
 Exit 0 when the manifest is signed by one of the keys, not expired (5 minutes of clock skew
 tolerated; a manifest without expiresAt counts as unchecked and is refused) and newer than
@@ -109,11 +128,12 @@ must be the signed bytes: image-hash-mismatch, or
 image-file-missing when one cannot be read (--skip-files to check the signature only).`,
     )
     .action(async (file: string, o: VerifyFlags) => {
-      if (!o.key || o.key.length === 0) throw new UsageError("name the trusted public key(s) with --key", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
-      const keys = await Promise.all(o.key.map(keyArg));
-      const m = parseManifest(await readSource(file), file);
-      const signer = verifyManifest(m, keys, file);
+      if ((!o.key || o.key.length === 0) && !o.trustRoot) throw new UsageError("name the trusted public key(s) with --key, or the trust root with --trust-root", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
       const now = new Date();
+      const trust = o.trustRoot ? await trustRootArg(o.trustRoot) : undefined;
+      const keys = trust ? trust.cacheKeys([]).map(parsePublicKey) : await Promise.all((o.key ?? []).map(keyArg));
+      const m = parseManifest(await readSource(file), file);
+      const signer = trust ? { name: trust.verifyManifest(m, file, now, { ignoreTrustExpiry: o.ignoreExpiry }).signers.map((k) => k.name).join(", ") } : verifyManifest(m, keys, file);
       if (!o.ignoreExpiry) checkFreshness(m, { now, skewMs: DEFAULT_SKEW_MS });
       const expired = m.expiresAt !== undefined && Date.parse(m.expiresAt) <= now.getTime();
       if (o.images && o.skipFiles) throw new UsageError("--images and --skip-files contradict each other");
@@ -122,7 +142,8 @@ image-file-missing when one cannot be read (--skip-files to check the signature 
       let sequence: string | undefined;
       if (o.previous) {
         const prev = parseManifest(await readSource(o.previous), o.previous);
-        verifyManifest(prev, keys, o.previous);
+        if (trust) trust.verifyManifest(prev, o.previous, now, { ignoreTrustExpiry: true });
+        else verifyManifest(prev, keys, o.previous);
         sequence = checkSequence(prev, m);
       }
       if (o.json) printJson({ ok: true, channel: m.channel, sequence: m.sequence, signer: signer.name, expiresAt: m.expiresAt ?? null, expired, expiryChecked: !o.ignoreExpiry, previous: sequence, files: files ?? null });
@@ -172,5 +193,38 @@ The signature is checked when trusted keys are known; a manifest that fails the 
       const signer = keys.length > 0 ? verifyManifest(m, keys, where) : undefined;
       if (o.json) printJson({ ...m, verifiedBy: signer?.name ?? null });
       else describe(m, signer ? `${signer.name} (verified)` : undefined, (s) => process.stdout.write(s));
+    });
+
+  manifest
+    .command("sign")
+    .argument("<file>", "a manifest waiting for approval (oscd publish --require-approval), in a channel directory or a bundle")
+    .requiredOption("--sign-key <file>", "your secret key file (a release key of the channel)")
+    .option("--trust-root <file>", "the trust root: your key must be a release key of the channel, every signature already there must verify, and the count is shown")
+    .option("-o, --out <file>", "write the signed manifest here instead of in place")
+    .option("--json", "print the result as JSON")
+    .description("add your signature to a signed manifest without changing what it says (approving a release of a channel that needs several)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oscd manifest show /srv/nix-cache/channels/production.json         # read what you approve
+  oscd manifest sign /srv/nix-cache/channels/production.json --sign-key ~/keys/alice.secret --trust-root /srv/nix-cache/channels/trust/root.json
+  oscd manifest sign ./bundle/manifest.json --sign-key /media/offline/release-2.secret
+
+In a channel directory the current file and the history entry of the same sequence are both
+updated. Machines refuse a manifest below its channel's threshold (manifest-threshold) and
+take it once enough release keys signed.`,
+    )
+    .action(async (file: string, o: { signKey: string; trustRoot?: string; out?: string; json?: boolean }) => {
+      if (/^https?:\/\//.test(file)) throw new UsageError("oscd manifest sign works on files", "download the manifest, sign it, and put it back where machines read it (or sign it on the cache's file system)", "usage");
+      const { approveManifest } = await import("../../publish/index.js");
+      const [key] = await signKeyFiles([o.signKey]);
+      const root = o.trustRoot ? (await trustRootArg(o.trustRoot)).root : undefined;
+      const r = await approveManifest(file, key as SecretKey, { out: o.out, trustRoot: root });
+      if (o.json) printJson({ channel: r.manifest.channel, sequence: r.manifest.sequence, added: r.added, files: r.files, signers: signatureKeyNames(r.manifest), threshold: r.count ?? null });
+      else {
+        const state = r.count ? `; ${r.count.have} of ${r.count.need} release signatures${r.count.have >= r.count.need ? " (enough: machines take it)" : ` (waiting for ${r.count.need - r.count.have} more)`}` : "";
+        process.stdout.write(`${r.added ? "signed" : "already signed by this key"}: channel ${r.manifest.channel} sequence ${r.manifest.sequence}, signed by ${signatureKeyNames(r.manifest).join(", ")}${state}\n${r.files.map((f) => `wrote ${f}\n`).join("")}`);
+      }
     });
 }

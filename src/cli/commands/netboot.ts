@@ -5,6 +5,7 @@ import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { writeNetbootStatic } from "../../image/index.js";
 import { formatPublicKey, parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
 import { printJson } from "../output.js";
+import { warn } from "../progress.js";
 
 interface NetbootFlags {
   manifest: string;
@@ -84,7 +85,7 @@ For per-host tokens (no static files) use oscd server: /netboot/token/<token>/bo
       if (o.json) printJson(r);
       else {
         for (const h of r.hosts) process.stdout.write(`${h.name}: ${h.script} (system ${h.toplevel}${h.macs.length ? `, MAC ${h.macs.join(", ")}` : ""})\n`);
-        for (const s of r.skipped) process.stderr.write(`oscd: warning: ${s.name} skipped: ${s.reason}\n`);
+        for (const s of r.skipped) warn(`skipped: ${s.reason}`, s.name);
         process.stdout.write(`channel ${r.channel} sequence ${r.sequence}: netboot files of ${r.hosts.length} host(s) written to ${o.out}\n`);
       }
     });

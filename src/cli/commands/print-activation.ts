@@ -1,4 +1,4 @@
-import type { ActivationResult } from "../../activate/index.js";
+import { compactRange, type ActivationResult } from "../../activate/index.js";
 
 export function printActivation(r: ActivationResult): void {
   const out = (s: string) => process.stdout.write(s + "\n");
@@ -11,4 +11,6 @@ export function printActivation(r: ActivationResult): void {
     out(`release: ${version ? `version ${version}, ` : ""}channel ${r.release.channel} sequence ${r.release.sequence ?? "?"}`);
   }
   if (r.reboot.needed) out(`reboot needed: ${r.reboot.reasons.join(", ")} changed`);
+  if (r.retention && r.retention.removed.length > 0) out(`retention: removed generation(s) ${compactRange(r.retention.removed)}, ${r.retention.kept} kept`);
+  if (r.retentionError) out(`retention failed (the deployment stands): ${r.retentionError}`);
 }

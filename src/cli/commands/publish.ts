@@ -1,23 +1,30 @@
-import type { Command } from "commander";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { addFinishGcOptions, finishGc } from "../gc-options.js";
+import { InvalidArgumentError, type Command } from "commander";
+import { parseWaves, type RolloutPlan } from "../../plan/index.js";
+import type { HandOff } from "../../server-client/index.js";
+import { planLine } from "../rollout-format.js";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
-import { failedHostsError, hostError, printBuildProgress } from "./build.js";
+import { failedHostsError, hostError, printBuildProgress, printPinned } from "./build.js";
+import { progressSay, warn } from "../progress.js";
 import { addBuildSourceOptions, buildSourceRequest, type BuildSourceFlags } from "../build-options.js";
 
 export function printProgress(p: PublishProgress): void {
-  const w = (s: string) => process.stderr.write(s);
+  const say = progressSay();
   switch (p.step) {
     case "pin":
-      w(`oscd: pinned commit ${p.commit.slice(0, 12)} (ref ${p.ref}${p.version ? `, version ${p.version}` : ""})\n`);
+      printPinned(p);
       return;
     case "upload":
-      if (p.state === "uploading") w(`${p.host}: uploading ${p.paths} path(s) (${formatBytes(p.bytes)}) to ${p.url}\n`);
-      else if (p.state === "uploaded") w(`${p.host}: uploaded to ${p.url}\n`);
-      else w(`${p.host}: already in ${p.url}\n`);
+      if (p.state === "uploading") say(p.host, "upload", `uploading ${p.paths} path(s) (${formatBytes(p.bytes)}) to ${p.url}`);
+      else if (p.state === "uploaded") say(p.host, "upload", `uploaded to ${p.url}`);
+      else say(p.host, "upload", `already in ${p.url}`);
       return;
     case "manifest":
-      w(`oscd: ${p.url}: ${p.state === "written" ? `wrote sequence ${p.sequence}` : p.state === "unchanged" ? `unchanged at sequence ${p.sequence}` : `holds a newer sequence than ${p.sequence}; left as it is`}\n`);
+      say("oscd", "manifest", `${p.state === "written" ? `written: sequence ${p.sequence}` : p.state === "unchanged" ? `unchanged at sequence ${p.sequence}` : `holds a newer sequence than ${p.sequence}; left as it is`} in ${p.url}`);
       return;
     default:
       printBuildProgress(p);
@@ -36,6 +43,7 @@ function summary(r: PublishReport): unknown {
     locations: r.locations,
     caches: r.caches.map((c) => ({ url: c.url, closurePaths: c.closurePaths, uploadedPaths: c.uploadedPaths, uploadedBytes: c.uploadedBytes, signedInCache: c.signedInCache, replacedInCache: c.replacedInCache })),
     uploadedPaths: r.caches.reduce((n, c) => n + c.uploadedPaths, 0),
+    approval: r.approval ?? null,
     hosts: r.hosts.map((h) => ({
       name: h.name,
       system: h.system,
@@ -67,19 +75,55 @@ interface PublishFlags extends BuildSourceFlags {
   netboot?: boolean;
   server?: string;
   serverTokenFile?: string;
+  gc?: boolean;
+  gcMaxFreed?: string;
+  requireApproval?: boolean;
+  rollout?: true | Pick<RolloutPlan, "canary" | "waves">;
+  immediate?: boolean;
 }
 
-/** With --server, the control server is told of the manifest just written (it verifies it itself). */
-export async function tellServer(o: Pick<PublishFlags, "server" | "serverTokenFile">, manifest: Manifest | undefined, json: boolean | undefined, views?: readonly Manifest[]): Promise<void> {
-  if (o.server === undefined || manifest === undefined) return;
-  const { readServerToken, uploadRelease } = await import("../../server/index.js");
-  const r = await uploadRelease(o.server, await readServerToken(o.serverTokenFile), serializeManifest(manifest), { views: views?.map(serializeManifest) });
-  if (!json) process.stderr.write(`oscd: server ${o.server.replace(/\/\/[^/@]*@/, "//")}: channel ${r.channel} sequence ${r.sequence} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? " (served to every host)" : ""}\n`);
+/** `--rollout` and `--immediate` say what the server does with the release; both need `--server`. */
+function checkServerFlags(o: PublishFlags): void {
+  if ((o.rollout !== undefined || o.immediate) && o.server === undefined) throw new UsageError("--rollout and --immediate tell a control server what to do with the release", "add --server URL (and --server-token-file FILE)", "usage");
+  if (o.rollout !== undefined && o.immediate) throw new UsageError("--rollout and --immediate exclude each other", "--rollout moves the release wave by wave, --immediate to every host at once", "usage");
 }
 
-function printRefresh(r: RefreshReport, json: boolean | undefined): void {
-  for (const w of r.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
-  if (json) printJson(r);
+/**
+ * With --server, the control server is told of the manifest just written (it verifies it
+ * itself), with the channel's plan; then the release starts moving (--rollout, --immediate), or
+ * the output says what it waits for and the command that moves it.
+ */
+export async function tellServer(o: PublishFlags, manifest: Manifest | undefined, plan: RolloutPlan | undefined, json: boolean | undefined, views?: readonly Manifest[]): Promise<HandOff | undefined> {
+  if (o.server === undefined || manifest === undefined) return undefined;
+  const api = await import("../../server-client/index.js");
+  const c = new api.ServerClient(o.server, await api.readServerToken(o.serverTokenFile));
+  const h = await api.handOff(c, serializeManifest(manifest), { plan, planSource: `oscd.toml at ${manifest.commit.slice(0, 12)} (oscd publish)`, immediate: o.immediate, rollout: o.rollout === undefined ? undefined : o.rollout === true ? {} : o.rollout, views: views?.map(serializeManifest) });
+  if (!json) for (const line of handOffLines(h, c.shown)) process.stderr.write(`oscd: ${line}\n`);
+  return h;
+}
+
+/** What the server did with the release, and what moves it when nothing did yet. */
+export function handOffLines(h: HandOff, server: string): string[] {
+  const r = h.release;
+  const name = `${r.channel} #${r.sequence}${r.version ? ` (${r.version})` : ""}`;
+  const lines = [`server ${server}: ${name} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? ", served to every host" : ""}`];
+  if (h.rollout) {
+    lines.push(`rollout ${h.rollout.id}: ${h.rollout.waves.map((w) => `${w.name} (${w.hosts.join(", ")})`).join(" → ")}`);
+    lines.push(`follow it: oscd rollout status ${h.rollout.id.slice(0, 8)} --watch --server ${server}`);
+  } else if (h.waiting) {
+    const w = h.waiting;
+    const to = `${r.channel}#${r.sequence}`;
+    lines.push(`${name} waits for a rollout: hosts keep ${w.servedToAll ? `${w.servedToAll.version} (#${w.servedToAll.sequence})` : "what they run (the channel has no release served to every host yet)"} until one starts`);
+    if (w.rollout) lines.push(`channel ${r.channel} has rollout ${w.rollout.id.slice(0, 8)} ${w.rollout.state} (of #${w.rollout.sequence}): abort it first with \`oscd rollout abort ${w.rollout.id.slice(0, 8)} --server ${server}\``);
+    lines.push(`start it: oscd rollout start ${to} --server ${server}${w.plan ? `   (the channel's plan: ${planLine(w.plan)})` : ` --waves 'canary=HOST; rest'   (the channel has no plan: [channels.${r.channel}.rollout] in oscd.toml)`}`);
+    lines.push(`or every host at once: oscd rollout start ${to} --immediate --server ${server}`);
+  }
+  return lines;
+}
+
+function printRefresh(r: RefreshReport, json: boolean | undefined, server: HandOff | undefined): void {
+  for (const w of r.warnings) warn(w);
+  if (json) printJson({ ...r, ...(server ? { server } : {}) });
   else process.stdout.write(`channel ${r.channel}: sequence ${r.sequence} written (previous ${r.previousSequence}), same content, expires ${r.expiresAt}\n`);
 }
 
@@ -94,8 +138,18 @@ export function registerPublish(program: Command): void {
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
     .option("--netboot", "also record each built host's netboot files (kernel, initrd, parameters) in its entry, as oscd image --format netboot does")
     .option("--refresh", "build nothing: sign the channel's current manifest (verified first) again with a new sequence and expiry")
-    .option("--server <url>", "also hand the manifest to this control server (oscd server), which verifies it and rolls it out")
-    .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
+    .option("--require-approval", "the channel's trust root needs more release signatures than this key: write the manifest anyway, to wait for oscd manifest sign")
+    .option("--server <url>", "also hand the manifest (and the channel's rollout plan) to this control server, which verifies it; it then waits for a rollout unless --rollout or --immediate")
+    .option("--server-token-file <file>", "file holding an operator or admin token for --server (default: $OSCD_SERVER_TOKEN)")
+    .option("--rollout [waves]", "with --server: start a rollout at once, with these waves ('canary=web1; @web; rest') or, without, the channel's plan", (v: string) => {
+      try {
+        return parseWaves(v);
+      } catch (e) {
+        throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+      }
+    })
+    .option("--immediate", "with --server: serve the release to every host at once (no rollout)");
+  addFinishGcOptions(cmd);
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
       "after",
@@ -108,7 +162,13 @@ Examples:
   oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
   oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
-  oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-admin
+  oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-operator
+      the release waits for a rollout; the output says how to start one
+  oscd publish --server https://oscd.example.org --rollout 'canary=web1; @web; rest'
+  oscd publish --server https://oscd.example.org --rollout      # the channel's [channels.main.rollout]
+  oscd publish --server https://oscd.example.org --immediate    # every host at once
+  oscd publish --gc --gc-max-freed 20G          # CI runner: then drop old snapshot roots and collect garbage
+  oscd publish --channel production --require-approval   # a 2-of-3 channel: waits for oscd manifest sign
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
 manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
@@ -121,13 +181,14 @@ Only what a cache lacks is uploaded; publishing the same commit again changes no
 A host that fails keeps its previous entry, and the command exits 1 naming it.`,
     )
     .action(async (o: PublishFlags) => {
+      checkServerFlags(o);
       const validForMs = parseValidity(o.validFor);
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, hostViews: o.server !== undefined });
-        printRefresh(r, o.json);
-        await tellServer(o, r.manifest, o.json, r.views);
+        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval, hostViews: o.server !== undefined });
+        const h = await tellServer(o, r.manifest, undefined, o.json, r.views);
+        printRefresh(r, o.json, h);
         return;
       }
       const report = await publish({
@@ -139,18 +200,21 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         caches: o.cache,
         manifestOut: o.manifestOut,
         hostViews: o.server !== undefined,
+        requireApproval: o.requireApproval,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
-      for (const w of report.warnings) process.stderr.write(`oscd: warning: ${w}\n`);
+      for (const w of report.warnings) warn(w);
+      const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
+      const server = report.status !== "not-written" && !waiting ? await tellServer(o, report.manifest, report.rollout, o.json, report.views) : undefined;
       if (o.json) {
-        printJson(summary(report));
+        printJson({ ...(summary(report) as object), ...(server ? { server } : {}) });
       } else {
         const rows = [["HOST", "SYSTEM", "BUILD", "ENTRY", "UPLOADED", "CLOSURE", "TIME", "TOPLEVEL"]];
         for (const h of report.hosts) {
           rows.push([h.name, h.system, h.build, h.entry, h.uploadedPaths > 0 ? `${h.uploadedPaths} (${formatBytes(h.uploadedBytes)})` : "0", formatBytes(h.closureSize), h.build === "built" ? formatMs(h.timeMs) : "-", h.toplevel ?? "-"]);
         }
-        process.stdout.write(table(rows));
+        process.stdout.write(table(rows, [2, 3]));
         const uploaded = report.caches.reduce((n, c) => n + c.uploadedPaths, 0);
         const what =
           report.status === "written"
@@ -160,7 +224,12 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
               : "no manifest written (no host could be published)";
         process.stdout.write(`channel ${report.channel}: ${what}; ${uploaded} path(s) uploaded${report.carriedOver.length ? `; carried over: ${report.carriedOver.join(", ")}` : ""}\n`);
       }
-      if (report.status !== "not-written") await tellServer(o, report.manifest, o.json, report.views);
+      if (waiting && report.approval && report.status !== "not-written") {
+        const where = report.locations[0]?.url.replace(/^file:\/\//, "") ?? `channels/${report.channel}.json`;
+        warn(`channel ${report.channel} sequence ${report.sequence} waits for approval: ${report.approval.have} of ${report.approval.need} release signatures; machines refuse it until then (other release key holders: oscd manifest sign ${where} --sign-key KEY)`);
+      }
+      const channelDirs = report.locations.map((l) => l.url).filter((u) => u.startsWith("file://")).map((u) => dirname(fileURLToPath(u)));
+      await finishGc(o, { rootDir: o.rootsDir, manifestDirs: channelDirs });
       if (report.failed.length > 0) {
         throw failedHostsError(
           report.hosts.filter((h) => h.build === "failed"),

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { releaseBump, releaseFromEvent, type ReleaseResult } from "../../release/index.js";
 import { printJson } from "../output.js";
+import { progressSay } from "../progress.js";
 
 function printResult(r: ReleaseResult, remote: string, json: boolean | undefined): void {
   if (json) return printJson(r);
@@ -96,7 +97,7 @@ set, else the remote's GitHub URL.`,
         strategy: o.strategy,
         maxAttempts: o.maxAttempts,
         expectedRepository: process.env.GITHUB_REPOSITORY,
-        onRetry: (n, reason) => process.stderr.write(`oscd: push attempt ${n} rejected (${reason}); fetching and re-applying on the new head\n`),
+        onRetry: (n, reason) => progressSay()("oscd", "push", `attempt ${n} rejected (${reason}); fetching and re-applying on the new head`),
       });
       printResult(r, o.remote, o.json);
     });

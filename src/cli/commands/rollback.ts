@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { hostname } from "node:os";
 import { activate, generations } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
 import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
@@ -36,7 +37,7 @@ export function registerRollback(program: Command): void {
         release: { version: target.version, commit: target.commit, ref: target.ref, sourcePath: target.sourcePath },
         health: healthSchema.parse(machine.health ?? {}),
         force: true,
-        onProgress: progressPrinter(!o.quiet && !o.json),
+        onProgress: progressPrinter(!o.quiet && !o.json, machine.host ?? hostname()),
       });
       if (o.json) printJson(result);
       else printActivation(result);

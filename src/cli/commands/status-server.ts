@@ -1,28 +1,52 @@
-import { fetchFleet, readServerToken, type FleetRow } from "../../server/index.js";
-import { printJson, printTable } from "../output.js";
+import type { FleetCounts, FleetRow } from "../../server/index.js";
+import { fetchFleet, readServerToken, ServerClient } from "../../server-client/index.js";
+import { printJson, table } from "../output.js";
+import { ago } from "../rollout-format.js";
 
-/** `oscd status --server URL`: the fleet as the control server sees it. */
-function ago(ms: number | null, now: number): string {
-  if (ms === null) return "never";
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : s < 86_400 ? `${Math.floor(s / 3600)}h ago` : `${Math.floor(s / 86_400)}d ago`;
+const clean = (s: string, max: number) => s.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?").slice(0, max);
+
+/** `9 ok · 1 rolled back · 1 failed · 0 drift · 1 offline` (the other states only when some host is in them). */
+export function countsLine(c: FleetCounts, total: number): string {
+  const parts = [`${c.ok} ok`, `${c["rolled-back"]} rolled back`, `${c.failed} failed`, `${c.drift} drift`, `${c.offline} offline`];
+  for (const k of ["deploying", "new", "unknown"] as const) if (c[k] > 0) parts.push(`${c[k]} ${k}`);
+  return `${total} host(s): ${parts.join(" · ")}`;
 }
 
-export async function printServerStatus(url: string, o: { json?: boolean; tokenFile?: string }): Promise<void> {
-  const hosts: FleetRow[] = await fetchFleet(url, await readServerToken(o.tokenFile));
-  if (o.json) return printJson({ hosts });
+/** The agent's own state: `suspended`, `fetch failing: …`, or `-`. */
+function agentCell(h: FleetRow): string {
+  if (!h.agent) return "-";
+  const bits = [h.agent.suspended ? "suspended" : "", h.agent.fetchError ? `fetch failing: ${h.agent.fetchError.message}` : ""].filter(Boolean);
+  return bits.length ? clean(bits.join("; "), 60) : "ok";
+}
+
+/** `oscd status --server URL`: the fleet as the control server sees it, counts and causes first. */
+export async function printServerStatus(url: string, o: { json?: boolean; tokenFile?: string; serverTokenFile?: string }): Promise<void> {
+  const { hosts, counts } = await fetchFleet(new ServerClient(url, await readServerToken(o.serverTokenFile ?? o.tokenFile)));
+  if (o.json) return printJson({ counts, hosts });
   const now = Date.now();
-  printTable(
-    ["HOST", "CHANNEL", "DESIRED", "CURRENT", "GEN", "REBOOT", "LAST SEEN", "STATUS"],
-    hosts.map((h) => [
+  process.stdout.write(countsLine(counts, hosts.length) + "\n");
+  const rows = [["HOST", "STATUS", "CAUSE", "DESIRED", "CURRENT", "GEN", "REBOOT", "AGENT", "LAST SEEN"]];
+  for (const h of hosts) {
+    rows.push([
       h.host,
-      h.channel ?? "-",
-      h.desired ? `${h.desired.version} #${h.desired.sequence}` : "-",
+      h.status,
+      h.reason ? clean(h.reason.replace(/[\r\n\u2028\u2029]+/g, " "), 100) : "-",
+      h.desired ? `${h.channel ?? "?"} ${h.desired.version} #${h.desired.sequence}${h.desired.expiry === "soon" ? " (expiring)" : h.desired.expiry === "expired" ? " (EXPIRED)" : ""}` : h.channel ? `${h.channel} -` : "-",
       h.current.version ? `${h.current.version}${h.current.sequence !== null ? ` #${h.current.sequence}` : ""}` : "-",
       h.current.generation === null ? "-" : String(h.current.generation),
       h.current.rebootNeeded === null ? "-" : h.current.rebootNeeded ? "needed" : "no",
-      ago(h.lastSeen, now),
-      h.reason ? `${h.status}: ${h.reason.replace(/[\r\n\u2028\u2029]+/g, " ").slice(0, 80)}` : h.status,
-    ]),
-  );
+      agentCell(h),
+      ago(h.lastSeen, now).replace(/^-$/, "never"),
+    ]);
+  }
+  process.stdout.write(table(rows));
+  // Releases hosts are served that expire soon: hosts refuse an expired one (a stopped CI shows).
+  const seen = new Set<string>();
+  for (const h of hosts) {
+    const d = h.desired;
+    if (!d || d.expiresAt === null || (d.expiry !== "soon" && d.expiry !== "expired") || seen.has(`${h.channel}#${d.sequence}`)) continue;
+    seen.add(`${h.channel}#${d.sequence}`);
+    const when = new Date(d.expiresAt).toISOString();
+    process.stderr.write(`oscd: warning: ${h.channel} #${d.sequence} (${d.version}) ${d.expiry === "expired" ? `expired at ${when}: hosts refuse it` : `expires at ${when}`}; publish a newer one or refresh it (oscd publish --refresh --server URL)\n`);
+  }
 }

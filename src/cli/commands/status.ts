@@ -23,7 +23,7 @@ function oneLine(s: HostStatus, a: AgentStatus | undefined): string {
   const g = s.generation;
   const parts = [s.host, g?.version ?? "-", g?.commit?.slice(0, 12) ?? "-"];
   if (a) {
-    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
+    const state = a.suspended ? "suspended" : a.deploying ? `deploying(${a.deploying.step})` : a.heldBack ? `held-back(${a.heldBack.code})` : a.drift ? "drift" : a.waiting ? "waiting" : a.lastDeployment?.outcome === "failed" ? `failed(${a.lastDeployment.code ?? ""})` : "ok";
     parts.push(state);
   } else parts.push("no-agent");
   parts.push(s.reboot.needed ? "reboot-needed" : "no-reboot");
@@ -38,16 +38,19 @@ export function registerStatus(program: Command): void {
     .option("--oneline", "one line: host version commit agent-state reboot")
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
     .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
-    .option("--token-file <file>", "with --server: a file holding an admin token (default: $OSCD_SERVER_TOKEN)")
+    .option("--server-token-file <file>", "with --server: a file holding a token, any role (default: $OSCD_SERVER_TOKEN)")
+    .option("--token-file <file>", "the same as --server-token-file (older name)")
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string }) => {
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string; serverTokenFile?: string }) => {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
-      const [s, a] = await Promise.all([hostStatus(), agentStatus(o.socket)]);
-      if (o.json) return printJson({ ...s, agent: a ?? null });
-      if (o.oneline) {
+      // Which Nix this machine runs costs a `nix --version`: not asked for --oneline.
+      const { nixFound, nixFoundLine } = await import("../nix-found.js");
+      const [s, a, n] = await Promise.all([hostStatus(), agentStatus(o.socket), o.oneline ? undefined : nixFound()]);
+      if (o.oneline || !n) {
         process.stdout.write(oneLine(s, a));
         return;
       }
+      if (o.json) return printJson({ ...s, agent: a ?? null, nix: "nix" in n ? n.nix : null, ...("problem" in n ? { nixProblem: n.problem } : {}) });
       const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
       out("host", s.host);
       out("running", s.currentSystem ?? "(none)");
@@ -56,9 +59,10 @@ export function registerStatus(program: Command): void {
       out("generation", g ? `${g.generation}${g.version ? `, version ${g.version}` : ""}${g.commit ? `, commit ${g.commit.slice(0, 12)}` : ""}${g.ref ? ` (${g.ref})` : ""}` : "(none)");
       out("source", s.source ?? "(none)");
       out("reboot", s.reboot.needed ? `needed (${s.reboot.reasons.join(", ")})` : "not needed");
+      out("nix", nixFoundLine(n));
       if (s.openDeployment) out("in progress", `${s.openDeployment.id} ${s.openDeployment.mode} ${s.openDeployment.toplevel} at "${s.openDeployment.state}"`);
-      if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
-      for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}: ${f.reason}`);
+      if (s.lastDeployment) out("last", `${s.lastDeployment.id} ${s.lastDeployment.mode} ${s.lastDeployment.state}${s.lastDeployment.errorCode ? ` [${s.lastDeployment.errorCode}]` : ""}${s.lastDeployment.error ? `: ${s.lastDeployment.error}` : ""}`);
+      for (const f of s.failedReleases) out("failed", `${f.version ?? f.toplevel} at ${f.at}${f.code ? ` [${f.code}]` : ""}: ${f.reason}`);
       if (!a) {
         out("agent", "not running");
         return;
@@ -70,5 +74,6 @@ export function registerStatus(program: Command): void {
       if (a.waiting) out("waiting", a.waiting.reason);
       if (a.lastDeployment) out("deployment", `${a.lastDeployment.outcome} ${a.lastDeployment.mode} ${a.lastDeployment.toplevel} at ${a.lastDeployment.at}${a.lastDeployment.error ? `: ${a.lastDeployment.error}` : ""}`);
       if (a.heldBack) out("held back", `[${a.heldBack.code}] ${a.heldBack.reason}`);
+      if (a.drift) out("drift", `since ${a.drift.since}: ${a.drift.message}`);
     });
 }

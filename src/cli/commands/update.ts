@@ -1,6 +1,8 @@
+import { finishGc } from "../gc-options.js";
 import { InvalidArgumentError, type Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { update, UpdateFailedError, type UpdateMode, type UpdateReport } from "../../update/index.js";
+import { confirm } from "../confirm.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 
@@ -15,8 +17,11 @@ interface UpdateFlags {
   repo?: string;
   stateDir?: string;
   rootsDir?: string;
+  gc?: boolean;
+  gcMaxFreed?: string;
   json?: boolean;
   quiet?: boolean;
+  yes?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -56,6 +61,9 @@ export function registerUpdate(program: Command): void {
     .option("--repo <path>", "a checkout of the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
+    .option("--gc", "when done, drop old source snapshot roots (keeping the newest 3) and collect garbage")
+    .option("--gc-max-freed <size>", "with --gc: stop collecting once this much is freed (e.g. 10G)")
+    .option("-y, --yes", "with --merge --push: do not ask before pushing (asked only on a terminal)")
     .option("--json", "print the report as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
@@ -65,6 +73,7 @@ Examples:
   oscd update                               # all inputs, committed on oscd/update
   oscd update --input nixpkgs --merge       # merge into the release branch if all passed
   oscd update --github --release patch      # CI: a pull request labelled release:patch
+  oscd update --merge --gc                  # then drop old snapshot roots and collect garbage
 
 Flake fleets update flake.lock with Nix's own lock command; classic fleets the pin file
 ([update] pinFile, default pins.json: "name": { "url", "rev", "ref" }). Checks: the flake's
@@ -75,6 +84,8 @@ no pull request opened, when a host or a check fails (exit 1, naming each).`,
       if (o.merge && o.github) throw new UsageError("--merge and --github cannot be combined", "merge here, or open a pull request");
       if (o.release && !o.github) throw new UsageError("--release labels a pull request: it needs --github");
       const mode: UpdateMode = o.merge ? "merge" : o.github ? "github" : "branch";
+      // Merging and pushing changes what every machine following the branch runs: ask first.
+      if (o.merge && o.push) await confirm(`Update ${o.input.length > 0 ? o.input.join(", ") : "every input"}, and when every build and check passes, fast-forward the release branch and push it to ${o.remote ?? "origin"}?`, "merging and pushing the update", { yes: o.yes });
       const r = await update({
         repo: o.repo,
         inputs: o.input,
@@ -89,6 +100,7 @@ no pull request opened, when a host or a check fails (exit 1, naming each).`,
       });
       if (o.json) printJson(r);
       else print(r);
+      await finishGc(o, { rootDir: o.rootsDir });
       if (r.failures.length > 0) throw new UpdateFailedError(r.failures, r.branch);
     });
 }

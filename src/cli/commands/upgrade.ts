@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { hostname } from "node:os";
 import { UsageError } from "../../core/errors.js";
 import { loadMachineConfig, type Operation } from "../../fleet/index.js";
 import { specFromFlags } from "../../source/index.js";
@@ -23,6 +24,7 @@ interface UpgradeFlags {
   config: string;
   allowDowngrade?: boolean;
   retryFailed?: boolean;
+  requireSignedHistory?: boolean;
   json?: boolean;
   quiet?: boolean;
   diff?: boolean;
@@ -55,6 +57,7 @@ export function registerUpgrade(program: Command): void {
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
     .option("--allow-downgrade", "accept a release older than the running one")
     .option("--retry-failed", "try a release that already failed on this machine")
+    .option("--require-signed-history", "every commit since the running release's must be signed by the machine's keys, not only the new one (requireSignedHistory in machine.toml)")
     .option("--diff", "show what changes (packages, closure size, reboot) before activating")
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress lines")
@@ -68,8 +71,12 @@ Examples:
   oscd upgrade --local ~/dev/fleet      # prototype uncommitted changes
   oscd upgrade --override-input nixpkgs=path:/home/me/nixpkgs
   oscd upgrade --diff                   # packages, closure size and reboot need first
+  oscd upgrade --require-signed-history # no unsigned commit since the running release
 
-The source of every generation stays in the store, linked from /var/lib/oscd/source.`,
+The source of every generation stays in the store, linked from /var/lib/oscd/source.
+With allowedSignersPath or gpgPublicKeyPaths in the machine configuration, only a commit
+signed by one of those keys is built (a --local tree is refused); with requireSignedHistory
+(or --require-signed-history), every commit since the running release's commit as well.`,
     )
     .action(async (o: UpgradeFlags) => {
       const machine = await loadMachineConfig(o.config);
@@ -79,8 +86,9 @@ The source of every generation stays in the store, linked from /var/lib/oscd/sou
         machine: { ...machine, remote: o.remote ?? machine.remote, host: o.host ?? machine.host },
         allowDowngrade: o.allowDowngrade,
         retryFailed: o.retryFailed,
+        requireSignedHistory: o.requireSignedHistory,
         overrideInputs: parseOverrideInputs(o.overrideInput),
-        onProgress: progressPrinter(!o.quiet && !o.json),
+        onProgress: progressPrinter(!o.quiet && !o.json, o.host ?? machine.host ?? hostname()),
         onDiff: o.diff
           ? (d) => {
               if (o.json) return;

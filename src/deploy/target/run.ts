@@ -49,7 +49,9 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       release: req.release,
       substituters: machine.substituters,
       trustedPublicKeys: machine.trustedPublicKeys,
+      trustRoot: machine.trustRoot,
       health: healthSchema.parse(machine.health ?? {}),
+      retention: machine.retention,
       allowDowngrade: req.allowDowngrade,
       retryFailed: req.retryFailed,
       force: req.force,
@@ -68,7 +70,14 @@ export async function runTargetDeployment(id: string, layout: HostLayout = DEFAU
       confirmBy: undefined,
     });
   } catch (e) {
-    const error = isOscdError(e) ? { code: e.code, message: e.message, exitCode: e.exitCode } : { code: "internal", message: e instanceof Error ? e.message : String(e), exitCode: 1 };
+    // Rolled back: the state says so, and the code says why (`confirm-timeout`, `health-failed`,
+    // `deployer-rejected`, …), as it does for `interrupted`.
+    const error =
+      e instanceof RolledBackError
+        ? { code: e.causeCode, message: e.message, exitCode: e.exitCode }
+        : isOscdError(e)
+          ? { code: e.code, message: e.message, exitCode: e.exitCode }
+          : { code: "internal", message: e instanceof Error ? e.message : String(e), exitCode: 1 };
     const state = e instanceof RolledBackError ? "rolled-back" : error.exitCode === 3 ? "refused" : "failed";
     const j = e instanceof RolledBackError ? e.journal : undefined;
     await put({ state, error, confirmBy: undefined, previousGeneration: j?.previous.generation, previousSystem: j?.previous.currentSystem });

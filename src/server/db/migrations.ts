@@ -124,9 +124,63 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
-    // Numbered apart from the others on purpose: several branches add migrations at once, and a
-    // version is an identity, not a position (applied ones are looked up, the rest run in order).
-    version: 20,
+    version: 3,
+    name: "channel rollout plans, when each host fetched its assigned release",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema
+        .createTable("channel_plans")
+        .addColumn("channel", "text", (c) => c.primaryKey())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable("assignments").addColumn("fetched_at", "bigint").execute();
+    },
+  },
+  {
+    version: 4,
+    name: "audit of people's changes",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema
+        .createTable("audit")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("actor", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("token_id", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("detail", "text", (c) => c.notNull())
+        .addColumn("via", "text")
+        .execute();
+      await db.schema.createIndex("audit_at").on("audit").columns(["at"]).execute();
+    },
+  },
+  {
+    version: 5,
+    name: "each host's agent state, each release's expiry",
+    up: async (dbTyped) => {
+      const db = dbTyped as AnyDb;
+      await db.schema.alterTable("hosts").addColumn("agent", "text").execute();
+      await db.schema.alterTable("releases").addColumn("expires_at", "bigint").execute();
+      // Releases stored before: their expiry read from the manifest as uploaded.
+      const rows = (await db.selectFrom("releases").select(["channel", "sequence", "body"]).execute()) as { channel: string; sequence: number; body: string }[];
+      for (const r of rows) {
+        let at: number | null = null;
+        try {
+          const e = (JSON.parse(r.body) as { expiresAt?: unknown }).expiresAt;
+          at = typeof e === "string" && !Number.isNaN(Date.parse(e)) ? Date.parse(e) : null;
+        } catch {
+          at = null;
+        }
+        if (at !== null) await db.updateTable("releases").set({ expires_at: at }).where("channel", "=", r.channel).where("sequence", "=", r.sequence).execute();
+      }
+    },
+  },
+  {
+    version: 6,
     name: "host views of releases",
     up: async (dbTyped) => {
       await (dbTyped as AnyDb).schema

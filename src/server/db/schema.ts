@@ -6,7 +6,8 @@ export interface TokenTable {
   id: string;
   /** SHA-256 (hex) of the secret part; the secret itself is shown once and never stored. */
   hash: string;
-  kind: "admin" | "host";
+  /** The token's role: admin | operator | viewer | host (auth.ts). */
+  kind: "admin" | "operator" | "viewer" | "host";
   host: string | null;
   label: string;
   created_at: number;
@@ -22,8 +23,11 @@ export interface HostTable {
   last_seen: number | null;
   /** JSON of the last report's state (current system, generation, booted, reboot needed…). */
   state: string | null;
+  /** new | ok | failed | rolled-back | drift | deploying | unknown (fleet-view.ts adds offline). */
   status: string;
   reason: string | null;
+  /** JSON of the agent's own state as it last reported it (suspended, a failing source). */
+  agent: string | null;
 }
 
 export interface ReleaseTable {
@@ -38,6 +42,8 @@ export interface ReleaseTable {
   /** `pending` until a rollout finishes (or it is released at once), then `complete`. */
   state: "pending" | "complete";
   created_at: number;
+  /** The manifest's expiresAt (ms), null when it has none. */
+  expires_at: number | null;
 }
 
 /** A host's own signed view of a release (src/manifest/host-view.ts), served instead of the whole manifest. */
@@ -55,6 +61,18 @@ export interface AssignmentTable {
   channel: string;
   sequence: number;
   assigned_at: number;
+  /** When the host was first served this release (its agent fetched it); null until then. */
+  fetched_at: number | null;
+}
+
+/** A channel's rollout plan (oscd.toml's `[channels.<name>.rollout]`), used when a rollout names none. */
+export interface ChannelPlanTable {
+  channel: string;
+  /** JSON of the plan (rollout-plan.ts' planSchema). */
+  plan: string;
+  /** Where it came from: `oscd publish`, `oscd server --fleet`, or the API. */
+  source: string;
+  updated_at: number;
 }
 
 export interface RolloutTable {
@@ -83,6 +101,22 @@ export interface WaveTable {
   started_at: number | null;
   healthy_at: number | null;
   finished_at: number | null;
+}
+
+/** One change people made through the API (audit.ts). */
+export interface AuditTable {
+  id: string;
+  at: number;
+  /** `operator token 3f2a… (ci)`: role, token id, label; never the secret. */
+  actor: string;
+  role: string;
+  token_id: string;
+  action: string;
+  target: string;
+  /** JSON of what was asked (the rollout's waves, the plan, …). */
+  detail: string;
+  /** The client it came through (`dashboard`, `cli`), as it named itself. */
+  via: string | null;
 }
 
 export interface ReportTable {
@@ -123,6 +157,8 @@ export interface Database {
   releases: ReleaseTable;
   release_views: ReleaseViewTable;
   assignments: AssignmentTable;
+  channel_plans: ChannelPlanTable;
+  audit: AuditTable;
   rollouts: RolloutTable;
   waves: WaveTable;
   reports: ReportTable;

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { requireHost } from "../auth.js";
+import { requireHost, requireHostOrReader } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
+import { markFetchedMany } from "../rollouts.js";
 import type { Served } from "../served.js";
+import { trustFile } from "../trust.js";
 
 /**
  * The agent's API (the contract of src/agent): its manifest with ETag and long-poll, and its
@@ -19,12 +21,24 @@ export const MAX_WAIT_SECONDS = 300;
  */
 export const MAX_WAITS_PER_TOKEN = 8;
 
+/**
+ * The entity tag of "no release for you yet": a host whose channel has no release, or whose
+ * rollout wave has not started, is answered 204 with it, and long-polls with it like any other
+ * manifest request (so it hears of its release the moment there is one). Never a real manifest's
+ * tag (those are 32 hex digits).
+ */
+export const NO_RELEASE_ETAG = '"oscd-no-release"';
+
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
   return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.bytes);
 }
 
 function notModified(reply: FastifyReply, etag: string): FastifyReply {
   return reply.code(304).header("etag", etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
+}
+
+function noRelease(reply: FastifyReply): FastifyReply {
+  return reply.code(204).header("etag", NO_RELEASE_ETAG).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").send();
 }
 
 /** True when `If-None-Match` lists the etag (or `*`). */
@@ -42,6 +56,9 @@ function waitSeconds(raw: unknown): number {
   return Math.min(Number(raw), MAX_WAIT_SECONDS);
 }
 
+/** A long-poll whose agent closed the connection: nothing is sent. */
+const gone: Served = { channel: "", sequence: -1, etag: "", body: "", bytes: Buffer.alloc(0) };
+
 interface Waiter {
   host: string;
   etag: string;
@@ -50,6 +67,42 @@ interface Waiter {
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
+  // Releases this process already recorded as fetched by a host: one write per host and release,
+  // and those written together every 100 ms (a wave's start is thousands of them in a second).
+  const fetched = new Set<string>();
+  const toMark = new Map<string, { channel: string; sequence: number; hosts: string[] }>();
+  let marking: NodeJS.Timeout | undefined;
+  const mark = async () => {
+    marking = undefined;
+    const batches = [...toMark.values()];
+    toMark.clear();
+    for (const b of batches) {
+      try {
+        if ((await markFetchedMany(ctx.db, b.hosts, b.channel, b.sequence, ctx.now())) > 0) ctx.hostChanged(b.hosts[0] as string, false);
+      } catch {
+        // Not recorded: the next fetch of these hosts tries again.
+        for (const h of b.hosts) fetched.delete(`${h}\u0000${b.channel}\u0000${b.sequence}`);
+      }
+    }
+  };
+  app.addHook("onClose", async () => {
+    if (marking) clearTimeout(marking);
+    await mark();
+  });
+  const served = (reply: FastifyReply, host: string, s: Served, byHost: boolean): FastifyReply => {
+    const key = `${host}\u0000${s.channel}\u0000${s.sequence}`;
+    if (byHost && !fetched.has(key)) {
+      if (fetched.size > 100_000) fetched.clear();
+      fetched.add(key);
+      const k = `${s.channel}\u0000${s.sequence}`;
+      let b = toMark.get(k);
+      if (!b) toMark.set(k, (b = { channel: s.channel, sequence: s.sequence, hosts: [] }));
+      b.hosts.push(host);
+      marking ??= setTimeout(() => void mark(), 100);
+    }
+    ctx.metrics.manifests.inc({ result: "200" });
+    return sendManifest(reply, s);
+  };
   /**
    * Long-polls by channel. One subscription wakes them all: a channel's change is read once
    * (ctx.served) and each waiter whose answer changed is finished from that one read, so a wave
@@ -92,20 +145,20 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
-    // An admin may look at what any host is served; a host token is that host.
+    // People who may read the fleet may look at what any host is served; a host token is that host.
     const host = p.kind === "host" ? p.host : checkHostName(req.query.host);
-    requireHost(p, host);
+    requireHostOrReader(p, host);
     const wait = waitSeconds(req.query.wait);
     const inm = req.headers["if-none-match"];
     let current = await ctx.served.get(host, channel);
-    if (!current) throw notFound(`a release of channel ${channel} for host ${host}`);
-    if (!matches(inm, current.etag)) {
-      ctx.metrics.manifests.inc({ result: "200" });
-      return sendManifest(reply, current);
+    const etag = current?.etag ?? NO_RELEASE_ETAG;
+    if (!matches(inm, etag)) {
+      if (current) return served(reply, host, current, p.kind === "host");
+      ctx.metrics.manifests.inc({ result: "204" });
+      return noRelease(reply);
     }
     const held = waits.get(p.tokenId) ?? 0;
     if (wait > 0 && held < MAX_WAITS_PER_TOKEN) {
-      const etag = current.etag;
       waits.set(p.tokenId, held + 1);
       ctx.metrics.waiting.inc();
       try {
@@ -125,7 +178,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
           };
           set.add(waiter);
           const timer = setTimeout(() => waiter.finish(current), wait * 1000);
-          const onClose = () => waiter.finish(undefined);
+          const onClose = () => waiter.finish(gone);
           req.raw.on("close", onClose);
           // A change between the first read and joining the waiters would otherwise wait the
           // whole time (the channel's read is shared, so this costs no database read).
@@ -143,16 +196,23 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         if (left > 0) waits.set(p.tokenId, left);
         else waits.delete(p.tokenId);
       }
-      if (!current) return reply; // the agent went away
-      if (current.etag !== etag) {
-        ctx.metrics.manifests.inc({ result: "200" });
-        return sendManifest(reply, current);
-      }
+      if (current === gone) return reply; // the agent went away
+      if (current && current.etag !== etag) return served(reply, host, current, p.kind === "host");
     }
     ctx.metrics.manifests.inc({ result: "304" });
-    return notModified(reply, current.etag);
+    return notModified(reply, etag);
   };
   app.get("/api/v1/channels/:channel/manifest", manifest);
+
+  // The trust documents beside the manifest (`trust/` relative to its URL): any valid token
+  // reads them; agents verify them themselves (src/trust), so serving them trusts nothing here.
+  app.get<{ Params: { channel: string; file: string } }>("/api/v1/channels/:channel/trust/:file", async (req, reply) => {
+    await ctx.auth(req);
+    checkChannel(req.params.channel);
+    const text = ctx.trustDir !== undefined ? await trustFile(ctx.trustDir, req.params.file) : undefined;
+    if (text === undefined) throw notFound(`trust document ${req.params.file.slice(0, 80)}`);
+    return reply.code(200).header("cache-control", "no-store").type("application/json").send(text);
+  });
 
   for (const kind of ["report", "heartbeat"] as const) {
     app.post(`/api/v1/${kind}s`, async (req, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { requireAdmin } from "../auth.js";
+import { requireRole } from "../auth.js";
 import { cacheRead, cacheWrite } from "../binary-cache.js";
 import type { ServerContext } from "../context.js";
 import { notFound } from "../errors.js";
@@ -31,7 +31,7 @@ export function cacheRoutes(app: FastifyInstance, ctx: ServerContext, dir: strin
       return reply.type(type).header("content-length", f.size).send(f.stream);
     });
     scope.put<{ Params: { "*": string } }>("/cache/*", async (req, reply) => {
-      requireAdmin(await ctx.auth(req));
+      requireRole(await ctx.auth(req), "operate");
       const size = await cacheWrite(dir, req.params["*"], req.raw, MAX_CACHE_UPLOAD);
       return reply.code(201).send({ stored: req.params["*"], size });
     });

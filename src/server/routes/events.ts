@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { requireAdmin } from "../auth.js";
+import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 
 /**
@@ -9,7 +9,7 @@ import type { ServerContext } from "../context.js";
  */
 export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get("/api/v1/events", async (req, reply) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });

@@ -1,20 +1,21 @@
 import type { FastifyInstance } from "fastify";
-import { requireAdmin, requireHost } from "../auth.js";
+import { requireHostOrReader, requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { notFound } from "../errors.js";
-import { fleetTable } from "../fleet-view.js";
+import { fleetCounts, fleetTable } from "../fleet-view.js";
 import { checkHostName } from "../names.js";
 import { hostHistory } from "../reports.js";
 
 export function hostRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get("/api/v1/hosts", async (req) => {
-    requireAdmin(await ctx.auth(req));
-    return { hosts: await fleetTable(ctx) };
+    requireRole(await ctx.auth(req), "read");
+    const hosts = await fleetTable(ctx);
+    return { hosts, counts: fleetCounts(hosts) };
   });
   app.get<{ Params: { name: string } }>("/api/v1/hosts/:name", async (req) => {
     const p = await ctx.auth(req);
     const name = checkHostName(req.params.name);
-    requireHost(p, name);
+    requireHostOrReader(p, name);
     const row = (await fleetTable(ctx, name))[0];
     if (!row) throw notFound(`host ${name}`);
     return { host: row, history: await hostHistory(ctx.db, name) };

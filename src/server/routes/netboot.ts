@@ -41,7 +41,7 @@ export function netbootRoutes(app: FastifyInstance, ctx: ServerContext, cfg: Net
     let host: string;
     try {
       const p = await authenticate(ctx.db, `Bearer ${req.params.token}`);
-      if (p.kind !== "host") throw new HttpError(403, "netboot-bad-token", "netboot takes a host token, not an admin token");
+      if (p.kind !== "host") throw new HttpError(403, "netboot-bad-token", "netboot takes a host token, not a person's (admin, operator, viewer) token");
       host = p.host;
     } catch (e) {
       if (!(e instanceof HttpError) || e.code === "netboot-bad-token") throw e;

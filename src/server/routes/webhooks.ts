@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { requireAdmin } from "../auth.js";
+import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { badRequest, HttpError } from "../errors.js";
 import { enqueueJob, getJob, listJobs } from "../jobs.js";
@@ -36,11 +36,11 @@ export function webhookRoutes(app: FastifyInstance, ctx: ServerContext): void {
     });
   });
   app.get("/api/v1/jobs", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     return { jobs: await listJobs(ctx.db) };
   });
   app.get<{ Params: { id: string } }>("/api/v1/jobs/:id", async (req) => {
-    requireAdmin(await ctx.auth(req));
+    requireRole(await ctx.auth(req), "read");
     const j = await getJob(ctx.db, req.params.id);
     return { ...j, input: undefined };
   });

@@ -18,6 +18,18 @@ case "$action" in
   *) echo "Usage: $0 [switch|boot|test|dry-activate]" >&2; exit 1 ;;
 esac
 
+# Every switch that changes something logs its start and end, so tests can prove that two
+# never overlap. A gated system waits for /run/fake-nixos/gate in between, silently: a switch
+# whose caller died has no one reading its output.
+if [ "$action" != dry-activate ]; then
+  mkdir -p /run/fake-nixos
+  echo "start $action $top" >> /run/fake-nixos/switches
+  trap 'echo "end $action $top" >> /run/fake-nixos/switches' EXIT
+  if [ "$(conf gate)" = 1 ]; then
+    while [ ! -e /run/fake-nixos/gate ]; do sleep 0.1; done
+  fi
+fi
+
 if [ "$action" = dry-activate ]; then
   echo "would activate $top (currently $(readlink /run/current-system 2>/dev/null || echo none))"
   exit 0

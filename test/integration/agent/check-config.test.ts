@@ -54,6 +54,17 @@ describe("oscd agent --check-config", () => {
     expect(bad.stderr).toMatch(/^hint: .*tokenFile/m);
     expect(bad.stderr).not.toContain("TOKENSECRET");
   });
+
+  it("refuses requireSignedHistory without the keys to check it with", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "oscd-agent-check-"));
+    const file = join(dir, "agent.json");
+    await writeFile(file, JSON.stringify({ remotes: [{ name: "local", url: "/srv/fleet" }], requireSignedHistory: true }));
+    const bad = await oscd(["agent", "--check-config", file]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`oscd: error[agent-config]: ${file}: requireSignedHistory: signed history needs the keys to check it with: set allowedSignersPath or gpgPublicKeyPaths`);
+    await writeFile(file, JSON.stringify({ remotes: [{ name: "local", url: "/srv/fleet" }], requireSignedHistory: true, allowedSignersPath: "/etc/oscd/allowed_signers" }));
+    expect((await oscd(["agent", "--check-config", file])).exitCode).toBe(0);
+  });
 });
 
 /** Every leaf key path of a JSON value (objects descended, arrays and scalars are leaves). */
@@ -70,11 +81,13 @@ describe("oscd agent: every configuration key is a flag", () => {
       machineId: "0123456789abcdef0123456789abcdef",
       stateDir: "/var/lib/oscd",
       trustedPublicKeys: [KEY],
+      trustRoot: "/etc/oscd/trust-root.json",
       substituters: ["https://cache.example.org"],
-      manifest: { urls: ["https://x/main.json"], channel: "main", operation: "switch", pollInterval: 60, randomizedDelaySec: 5, longPollSeconds: 55, timeout: 30, maxClockSkewSeconds: 300, allowNoExpiry: false },
+      manifest: { urls: ["https://x/main.json"], channel: "main", operation: "switch", pollInterval: 60, randomizedDelaySec: 5, longPollSeconds: 55, timeout: 30, maxClockSkewSeconds: 300, allowNoExpiry: false, trustUrls: ["https://x/trust/"] },
       remotes: [],
       gpgPublicKeyPaths: [],
       allowedSignersPath: "/etc/oscd/allowed_signers",
+      requireSignedHistory: true,
       flakeSubdirectory: "",
       evalTimeout: 1800,
       buildTimeout: 1800,

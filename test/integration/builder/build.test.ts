@@ -250,14 +250,14 @@ describe("oscd build", () => {
     expect(table.exitCode).toBe(0);
     expect(table.stdout).toMatch(/^HOST\s+SYSTEM\s+STATUS\s+CLOSURE\s+TIME\s+TOPLEVEL\n/);
     expect(table.stdout).toMatch(/\nweb1\s+x86_64-linux\s+built\s+[\d.]+ KiB\s+\S+\s+\/nix\/store\//);
-    expect(table.stderr).toMatch(/oscd: evaluating 3 host\(s\) in one Nix evaluation/);
-    expect(table.stderr).toMatch(/web2: built in/);
+    expect(table.stderr).toMatch(/oscd +│ evaluate +3 host\(s\) in one Nix evaluation/);
+    expect(table.stderr).toMatch(/web2 +│ build +built in/);
 
     const again = await oscd(["build", "--repo", repo.dir, "--state-dir", state, "--roots-dir", rootDir, "--json"]);
     const out = json<{ commit: string; hosts: { name: string; status: string; closureSize: number }[] }>(again);
     expect(out.commit).toBe(await repo.head());
     expect(out.hosts.map((h) => h.status)).toEqual(["present", "present", "present"]);
-    expect(again.stderr).toMatch(/db1: already present/);
+    expect(again.stderr).toMatch(/db1 +│ build +already present/);
 
     await repo.commitFile("hosts/db1.nix", "{ hostname = ; }\n");
     const broken = await oscd(["build", "--repo", repo.dir, "--state-dir", state, "--roots-dir", rootDir, "--json"]);

@@ -103,6 +103,7 @@ const EVERYTHING = {
   machineId: "0123456789abcdef0123456789abcdef",
   stateDir: "/var/lib/oscd-test",
   trustedPublicKeys: [KEY2],
+  trustRoot: "/etc/oscd/trust-root.json",
   substituters: ["https://cache.example.org"],
   server: { url: "https://oscd.example.org", tokenFile: "/run/secrets/oscd-token", channel: "stable" },
   manifest: {
@@ -115,6 +116,7 @@ const EVERYTHING = {
     timeout: 11,
     maxClockSkewSeconds: 120,
     allowNoExpiry: true,
+    trustUrls: ["https://cache.example.org/channels/trust/"],
   },
   remotes: [
     {
@@ -129,6 +131,7 @@ const EVERYTHING = {
   ],
   gpgPublicKeyPaths: ["/etc/oscd/release.asc"],
   allowedSignersPath: "/etc/oscd/allowed_signers",
+  requireSignedHistory: true,
   flakeSubdirectory: "fleet",
   evalTimeout: 600,
   buildTimeout: 900,
@@ -144,6 +147,8 @@ const EVERYTHING = {
   backoff: { initial: 1, max: 60 },
   logLevel: "debug",
   diff: true,
+  retention: { keepGenerations: 7, keepDays: 3, collectGarbage: true, maxFreedMiB: 512 },
+  selfUpdate: { enable: false, unit: "fleet-agent.service", timeout: 45 },
 };
 
 describe("NixOS module", () => {
@@ -166,7 +171,7 @@ describe("NixOS module", () => {
   });
 
   it("services.oscd alone (a push-only host): oscd on the PATH, the machine.toml push deploys read, the fleet's keys and caches in nix.settings; no agent", async () => {
-    const machine = { enable: true, package: PACKAGE, host: "web2", trustedPublicKeys: [KEY, KEY2], substituters: ["https://cache.example.org"], health: HEALTH, remote: "https://git.example.org/fleet.git", tagPrefix: "release-" };
+    const machine = { enable: true, package: PACKAGE, host: "web2", trustedPublicKeys: [KEY, KEY2], substituters: ["https://cache.example.org"], health: HEALTH, remote: "https://git.example.org/fleet.git", tagPrefix: "release-", retention: { keepGenerations: 5, keepDays: 14, collectGarbage: true, maxFreedMiB: 2048 } };
     const e = await evaluate(machine);
     expect(e.unit).toBeNull();
     expect(e.systemPackages).toEqual([PACKAGE]);
@@ -361,6 +366,20 @@ describe("NixOS module", () => {
     const open = await evaluate(agentHost({ manifest: { urls: ["file:///x.json"] }, exporter: { openFirewall: true, listenAddress: "0.0.0.0" } }));
     expect([open.firewallPorts, open.warnings]).toEqual([[4243], []]);
     expect((await evaluate(agentHost({ manifest: { urls: ["file:///x.json"] } }))).firewallPorts).toEqual([]);
+  });
+
+  it("retention: the machine's is the agent's unless the agent says otherwise; nonsense fails evaluation", async () => {
+    const machineRetention = { keepGenerations: 10, keepDays: 30 };
+    const inherited = await evaluate(agentHost({ manifest: { urls: ["file:///x.json"] } }, { retention: machineRetention }));
+    expect((JSON.parse(inherited.configText ?? "") as { retention?: unknown }).retention).toEqual({ ...machineRetention, collectGarbage: false });
+    expect(parseMachineConfig(toToml(inherited.machineSettings)).retention).toEqual({ ...machineRetention, collectGarbage: false });
+    const own = await evaluate(agentHost({ manifest: { urls: ["file:///x.json"] }, retention: { keepGenerations: 3 } }, { retention: machineRetention }));
+    expect((JSON.parse(own.configText ?? "") as { retention?: unknown }).retention).toEqual({ keepGenerations: 3, collectGarbage: false });
+    const none = await evaluate(agentHost({ manifest: { urls: ["file:///x.json"] } }));
+    expect((JSON.parse(none.configText ?? "") as { retention?: unknown; selfUpdate?: unknown }).retention).toBeUndefined();
+    expect((JSON.parse(none.configText ?? "") as { selfUpdate?: unknown }).selfUpdate).toEqual({ enable: true, unit: "oscd-agent.service", timeout: 120 });
+    await expect(evaluate(agentHost({ manifest: { urls: ["file:///x.json"] } }, { retention: { keepGenerations: 0 } }))).rejects.toThrow(/retention\.keepGenerations' is not of type/);
+    await expect(evaluate(agentHost({ manifest: { urls: ["file:///x.json"] }, selfUpdate: { unit: "agent; reboot" } }))).rejects.toThrow(/selfUpdate\.unit' is not of type/);
   });
 
   it("every option has a description; an option whose default is computed has defaultText; the package's default is documented", async () => {

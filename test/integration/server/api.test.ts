@@ -26,8 +26,13 @@ const ENDPOINTS: [string, string, unknown?][] = [
   ["GET", "/api/v1/events"],
   ["GET", "/api/v1/jobs"],
   ["GET", "/api/v1/jobs/abc"],
+  ["GET", "/api/v1/channels"],
+  ["GET", "/api/v1/channels/main/plan"],
+  ["PUT", "/api/v1/channels/main/plan", { plan: {} }],
+  ["GET", "/api/v1/whoami"],
 ];
-const ADMIN_ONLY = ENDPOINTS.filter(([, p]) => !p.startsWith("/api/v1/channels") && !p.startsWith("/api/v1/reports") && !p.startsWith("/api/v1/heartbeats") && p !== "/api/v1/hosts/web1");
+/** Endpoints no host token may use (people's endpoints). */
+const ADMIN_ONLY = ENDPOINTS.filter(([, p]) => p !== "/api/v1/channels/main/manifest" && !p.startsWith("/api/v1/reports") && !p.startsWith("/api/v1/heartbeats") && p !== "/api/v1/hosts/web1" && p !== "/api/v1/whoami");
 
 describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (dialect) => {
   let s: TestServer;
@@ -84,7 +89,8 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
   it("serves the host's manifest bytes with an ETag, 304 when unchanged, and a long-poll that wakes on a new release", async () => {
     const web1 = await s.hostToken("web1");
     const first = serializeManifest(signedManifest("main", 1, ["web1"]));
-    expect((await s.api("GET", "/api/v1/channels/main/manifest", { token: web1 })).status).toBe(404);
+    // No release yet: "nothing for you yet" (204 and a tag of its own), not a 404 the agent would take for an outage.
+    expect((await s.api("GET", "/api/v1/channels/main/manifest", { token: web1 })).status).toBe(204);
     expect((await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: first })).status).toBe(201);
     const r1 = await s.api("GET", "/api/v1/channels/main/manifest", { token: web1 });
     expect(r1.status).toBe(200);

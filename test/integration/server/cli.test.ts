@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,39 @@ describe("oscd server (CLI)", () => {
     expect(r.stderr).toMatch(/^oscd: error\[server-no-keys\]: the server has no trusted keys/);
   });
 
+  it("--metrics-token-file: refuses a missing file or a short token; with a good one, /metrics needs it", async () => {
+    const key = formatPublicKey(publicKeyOf(FLEET_KEY));
+    const missing = oscd(["server", "--db", db, "--listen", "127.0.0.1:0", "--trusted-key", key, "--metrics-token-file", join(dir, "nope")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^oscd: error\[server-metrics-token\]: cannot read the metrics token file .*nope: ENOENT/);
+    writeFileSync(join(dir, "short"), "abc\n");
+    const short = oscd(["server", "--db", db, "--listen", "127.0.0.1:0", "--trusted-key", key, "--metrics-token-file", join(dir, "short")]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^oscd: error\[server-metrics-token\]: .* does not hold one token of 16 or more printable characters/);
+    expect(short.stderr).not.toContain("abc");
+    const token = "prometheus-0123456789abcdef";
+    writeFileSync(join(dir, "metrics-token"), `${token}\n`, { mode: 0o600 });
+    const port = await freePort();
+    const m = spawn("node", [OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", key, "--metrics-token-file", join(dir, "metrics-token")], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const at = await new Promise<string>((resolve, reject) => {
+        let err = "";
+        m.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+          const x = /listening on (\S+)/.exec(err);
+          if (x) resolve(x[1] as string);
+        });
+        m.on("exit", (c) => reject(new Error(`server exited ${c}: ${err}`)));
+      });
+      expect((await fetch(`${at}/metrics`)).status).toBe(401);
+      const ok = await fetch(`${at}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^# HELP oscd_hosts /m);
+    } finally {
+      m.kill("SIGTERM");
+    }
+  });
+
   it("makes tokens, serves, and shows the fleet with oscd status --server; a revoked token is refused", async () => {
     const admin = JSON.parse(oscd(["server", "token", "create", "--admin", "--db", db, "--json"]).stdout) as { id: string; token: string };
     expect(admin.token).toMatch(/^oscd_[0-9a-f]{16}_/);
@@ -67,11 +100,12 @@ describe("oscd server (CLI)", () => {
     const fleet = JSON.parse(json.stdout) as { hosts: { host: string; status: string; desired: { sequence: number }; current: { generation: number } }[] };
     expect(fleet.hosts).toMatchObject([{ host: "web1", status: "ok", desired: { sequence: 1 }, current: { generation: 3 } }]);
     const text = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token });
-    expect(text.stdout.split("\n")[0]).toMatch(/^HOST\s+CHANNEL\s+DESIRED\s+CURRENT\s+GEN\s+REBOOT\s+LAST SEEN\s+STATUS$/);
-    expect(text.stdout).toMatch(/web1\s+main\s+1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+\d+s ago\s+ok/);
+    expect(text.stdout.split("\n")[0]).toBe("1 host(s): 1 ok · 0 rolled back · 0 failed · 0 drift · 0 offline");
+    expect(text.stdout.split("\n")[1]).toMatch(/^HOST\s+STATUS\s+CAUSE\s+DESIRED\s+CURRENT\s+GEN\s+REBOOT\s+AGENT\s+LAST SEEN$/);
+    expect(text.stdout).toMatch(/web1\s+ok\s+-\s+main 1\.0\.1 #1\s+1\.0\.1 #1\s+3\s+needed\s+-\s+\d+s ago/);
 
     expect(oscd(["status", "--server", url]).stderr).toMatch(/^oscd: error\[server-token\]: no server token/);
-    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-request\]: .* refused: this needs an admin token/);
+    expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-refused\]: .* refused: \[forbidden\] /);
     expect(oscd(["server", "token", "revoke", admin.id, "--db", db]).code).toBe(0);
     // The server may remember a valid token for up to 5 s (its cache; a revocation through the API clears it at once).
     let code: number | null = 0;
@@ -79,6 +113,7 @@ describe("oscd server (CLI)", () => {
       code = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token }).code;
       if (code === 0) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(code).toBe(1);
+    // Refused (401): exit 3, like any refusal by a guard.
+    expect(code).toBe(3);
   });
 });

@@ -72,6 +72,23 @@ describe("guard: a check that cannot be made is a refusal", () => {
     expect(await refusal(input(t, { release: { version: "1.3.0" }, current }))).toBeUndefined();
   });
 
+  it("refuses a system whose release is unknown on a machine that runs a release, unless its release is given or the check given up", async () => {
+    const t = await toplevel({ hostname: "web1" });
+    const current = { generation: 3, toplevel: "/nix/store/running", deploymentId: "d", mode: "switch", createdAt: "", version: "1.2.0" };
+    // A bare toplevel (no manifest, bundle or --release-version) may be an older system.
+    expect(await refusal(input(t, { current }))).toBe("version-unverifiable");
+    expect(await refusal(input(t, { release: { commit: "abc" }, current }))).toBe("version-unverifiable");
+    expect(await refusal(input(t, { release: { version: "" }, current }))).toBe("version-unverifiable");
+    expect(await refusal(input(t, { current, allowUnchecked: { version: true } }))).toBeUndefined();
+    expect(await refusal(input(t, { current, allowDowngrade: true }))).toBeUndefined();
+    expect(await refusal(input(t, { release: { version: "1.2.0" }, current }))).toBeUndefined();
+    // Nothing to protect: no running release, or a running release oscd recorded without a version.
+    expect(await refusal(input(t))).toBeUndefined();
+    expect(await refusal(input(t, { current: { ...current, version: undefined } }))).toBeUndefined();
+    // The running system itself again (--force) is the release it was.
+    expect(await refusal(input(t, { current: { ...current, toplevel: t } }))).toBeUndefined();
+  });
+
   it("refuses a channel sequence not newer than the last one applied", async () => {
     const t = await toplevel({ hostname: "web1" });
     expect(await refusal(input(t, { release: { channel: "main", sequence: 7 }, lastSequence: 7 }))).toBe("manifest-replay");

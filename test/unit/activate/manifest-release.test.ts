@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe("releaseFromManifest", () => {
   it("returns this host's toplevel and the release facts the engine guards on", async () => {
-    const r = await releaseFromManifest({ location: file, host: "web1", trustedPublicKeys: trusted, now });
+    const r = await releaseFromManifest({ location: file, host: "web1", trustedPublicKeys: trusted, now, stateDir: dir });
     expect(r.toplevel).toBe(web1);
     expect(r.release).toEqual({ version: "1.0.0", commit: "b".repeat(40), ref: "refs/tags/v1.0.0", channel: "main", sequence: 3 });
     expect(r.signer).toBe("fleet-unit");
@@ -37,14 +37,14 @@ describe("releaseFromManifest", () => {
 
   it("refuses a host the manifest does not name, even one named like an Object method", async () => {
     for (const host of ["web2", "toString", "__proto__", "constructor"]) {
-      await expect(releaseFromManifest({ location: file, host, trustedPublicKeys: trusted, now })).rejects.toMatchObject({ code: "manifest-no-host", exitCode: 3 });
+      await expect(releaseFromManifest({ location: file, host, trustedPublicKeys: trusted, now, stateDir: dir })).rejects.toMatchObject({ code: "manifest-no-host", exitCode: 3 });
     }
   });
 
   it("refuses without trusted keys, and names bad locations as usage errors", async () => {
-    await expect(releaseFromManifest({ location: file, host: "web1", trustedPublicKeys: [], now })).rejects.toMatchObject({ code: "manifest-untrusted", exitCode: 3 });
-    await expect(releaseFromManifest({ location: join(dir, "none.json"), host: "web1", trustedPublicKeys: trusted, now })).rejects.toMatchObject({ code: "manifest-unreadable", exitCode: 2 });
-    await expect(releaseFromManifest({ location: `ftp://example.org/main.json`, host: "web1", trustedPublicKeys: trusted, now })).rejects.toMatchObject({ code: "manifest-location", exitCode: 2 });
+    await expect(releaseFromManifest({ location: file, host: "web1", trustedPublicKeys: [], now, stateDir: dir })).rejects.toMatchObject({ code: "manifest-untrusted", exitCode: 3 });
+    await expect(releaseFromManifest({ location: join(dir, "none.json"), host: "web1", trustedPublicKeys: trusted, now, stateDir: dir })).rejects.toMatchObject({ code: "manifest-unreadable", exitCode: 2 });
+    await expect(releaseFromManifest({ location: `ftp://example.org/main.json`, host: "web1", trustedPublicKeys: trusted, now, stateDir: dir })).rejects.toMatchObject({ code: "manifest-location", exitCode: 2 });
     await expect(releaseFromManifest({ location: file, host: "web1", trustedPublicKeys: ["nonsense"], now })).rejects.toMatchObject({ exitCode: 2 });
   });
 
@@ -57,7 +57,7 @@ describe("releaseFromManifest", () => {
       key,
     );
     await writeFile(noExpiry, serializeManifest(m));
-    await expect(releaseFromManifest({ location: noExpiry, host: "web1", trustedPublicKeys: trusted, now })).rejects.toMatchObject({ code: "manifest-no-expiry", exitCode: 3 });
+    await expect(releaseFromManifest({ location: noExpiry, host: "web1", trustedPublicKeys: trusted, now, stateDir: dir })).rejects.toMatchObject({ code: "manifest-no-expiry", exitCode: 3 });
     expect((await releaseFromManifest({ location: noExpiry, host: "web1", trustedPublicKeys: trusted, now, allowNoExpiry: true })).toplevel).toBe(web1);
   });
 

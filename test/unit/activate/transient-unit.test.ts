@@ -32,7 +32,7 @@ describe("switch in a transient systemd unit", () => {
     process.env.PATH = `${dir}:${path ?? ""}`;
     try {
       const lines: string[] = [];
-      await switchTo(top, "test", { systemd: true, onLine: (l) => lines.push(l) });
+      await switchTo(top, "test", join(dir, "switch.fifo"), { systemd: true, onLine: (l) => lines.push(l) });
       const args = (await readFile(log, "utf8")).trim().split("\n");
       expect(args[0]).toMatch(/^--unit=oscd-switch-\d{14}-test-[0-9a-f]{8}$/);
       expect(args.slice(-2)).toEqual([join(top, "bin", "switch-to-configuration"), "test"]);

@@ -32,8 +32,22 @@ describe("agent configuration", () => {
       timeout: 30,
       maxClockSkewSeconds: 300,
       allowNoExpiry: false,
+      trustUrls: [],
     });
     expect(c).toMatchObject({ stateDir: "/var/lib/oscd", controlSocket: "/run/oscd/agent.sock", outsideWindow: "wait", switchWindows: [], reboot: { policy: "never", randomizedDelaySec: 0 }, exporter: { enable: true, port: 4243, listenAddress: "127.0.0.1" } });
+  });
+
+  it("retention is off unless set, self-update on with the module's unit; both refuse nonsense and have flags of their own", async () => {
+    const c = parseAgentConfig(minimal);
+    expect(c.retention).toBeUndefined();
+    expect(c.selfUpdate).toEqual({ enable: true, unit: "oscd-agent.service", timeout: 120 });
+    expect(parseAgentConfig({ ...minimal, retention: { keepGenerations: 10, keepDays: 30 } }).retention).toEqual({ keepGenerations: 10, keepDays: 30, collectGarbage: false });
+    expect(refusal({ ...minimal, retention: { keepGenerations: 0 } })).toMatch(/retention\.keepGenerations/);
+    expect(refusal({ ...minimal, retention: { keep: 3 } })).toMatch(/retention: unknown key\(s\) keep/);
+    expect(refusal({ ...minimal, selfUpdate: { unit: "oscd-agent; rm -rf /" } })).toMatch(/selfUpdate\.unit: a systemd service unit name/);
+    const flagged = await resolveAgentConfig(undefined, { ...{ manifestUrl: minimal.manifest.urls, trustedPublicKey: minimal.trustedPublicKeys }, settings: [{ path: ["retention", "keepGenerations"], value: 5 }, { path: ["selfUpdate", "enable"], value: false }] });
+    expect(flagged.retention).toMatchObject({ keepGenerations: 5 });
+    expect(flagged.selfUpdate.enable).toBe(false);
   });
 
   it("gives each git remote comin's defaults: main → switch, testing-{hostname} → test, 60 s poller", () => {

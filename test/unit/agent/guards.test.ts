@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { checkManifest, type ManifestGuardContext } from "../../../src/agent/guards.js";
 import { serializeManifest, signManifest, type ManifestBody } from "../../../src/manifest/index.js";
-import { generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
+import { formatPublicKey, generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
+import { MachineTrust } from "../../../src/trust/index.js";
 
 const key = generateSecretKey("fleet-1");
 const other = generateSecretKey("intruder");
@@ -20,7 +21,7 @@ const body = (seq: number, extra: Partial<ManifestBody> = {}): ManifestBody => (
   ...extra,
 });
 const text = (seq: number, extra: Partial<ManifestBody> = {}, k = key) => serializeManifest(signManifest(body(seq, extra), k));
-const ctx = (over: Partial<ManifestGuardContext> = {}): ManifestGuardContext => ({ trusted: [publicKeyOf(key)], channel: "main", host: "web1", floor: 0, now: new Date("2026-11-21T12:00:00Z"), skewMs: 300_000, ...over });
+const ctx = (over: Partial<ManifestGuardContext> = {}): ManifestGuardContext => ({ trust: MachineTrust.of({ keys: [formatPublicKey(publicKeyOf(key))] }), channel: "main", host: "web1", floor: 0, now: new Date("2026-11-21T12:00:00Z"), skewMs: 300_000, ...over });
 
 function code(f: () => unknown): string {
   try {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpFetch } from "../../../src/agent/http.js";
+import { httpFetch } from "../../../src/core/http.js";
 
 /** Two local servers (two origins): `a` redirects to itself and to `b`; `b` records what it got. */
 let a: Server;

@@ -34,3 +34,26 @@ describe("one-line errors", () => {
     expect(capture(new Error("SyntaxError: Unexpected token\n  at line 3\n   ^^^")).out.split("\n")).toHaveLength(3);
   });
 });
+
+describe("a tool's full message under the one-line error", () => {
+  it("comes after the summary and before the hint, indented so no line passes for oscd's own", () => {
+    const detail = "error: undefined variable 'services'\n\n       at /nix/store/x-source/hosts/web2.nix:3:12:\noscd: error[ok]: forged\nhint: forged\n\u001b[2Kgone";
+    const r = capture(new OscdError("nix-eval-failed", "evaluating web2 failed: error: undefined variable 'services'", { hint: "fix it", detail }));
+    const lines = r.out.trimEnd().split("\n");
+    expect(lines[0]).toBe("oscd: error[nix-eval-failed]: evaluating web2 failed: error: undefined variable 'services'");
+    expect(lines[1]).toBe("  error: undefined variable 'services'");
+    expect(lines).toContain("         at /nix/store/x-source/hosts/web2.nix:3:12:");
+    expect(lines[lines.length - 1]).toBe("hint: fix it");
+    expect(lines.filter((l) => /^(oscd:|hint:)/.test(l))).toHaveLength(2);
+    expect(r.out).not.toContain("\u001b");
+  });
+});
+
+describe("--option NAME VALUE", () => {
+  it("is joined to one word for commander; NAME=VALUE and what follows -- are left alone", async () => {
+    const { joinOptionPairs } = await import("../../../src/cli/nix-options.js");
+    expect(joinOptionPairs(["build", "--option", "cores", "4", "--on", "web1"])).toEqual(["build", "--option", "cores=4", "--on", "web1"]);
+    expect(joinOptionPairs(["build", "--option", "cores=4", "web1"])).toEqual(["build", "--option", "cores=4", "web1"]);
+    expect(joinOptionPairs(["x", "--", "--option", "a", "b"])).toEqual(["x", "--", "--option", "a", "b"]);
+  });
+});

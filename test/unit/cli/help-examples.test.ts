@@ -13,6 +13,28 @@ function helpText(cmd: Command): string {
   return out;
 }
 
+/** A shell line cut at `|`, `&&` and `;` that are not inside quotes (`--waves 'canary=web1; rest'` is one word). */
+function splitOutsideQuotes(line: string): string[] {
+  const parts: string[] = [];
+  let quote: string | undefined;
+  let cur = "";
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "|" || ch === ";" || (ch === "&" && line[i + 1] === "&")) {
+      parts.push(cur);
+      cur = "";
+      if (ch === "&") i++;
+      continue;
+    }
+    cur += ch;
+  }
+  parts.push(cur);
+  return parts;
+}
+
 /** The `oscd …` command lines in a help text's "Examples:" section (comments and pipes cut off). */
 function examples(help: string): string[][] {
   const at = help.indexOf("Examples:");
@@ -20,7 +42,7 @@ function examples(help: string): string[][] {
   const lines: string[][] = [];
   for (const line of help.slice(at).split("\n").slice(1)) {
     if (line.trim() === "") break;
-    for (const part of line.split(/\||&&|;/)) {
+    for (const part of splitOutsideQuotes(line)) {
       if (!/^\s*(?:[A-Z_][A-Z0-9_]*=\S*\s+|sudo\s+|npx\s+)*oscd(?:\s|$)/.test(part)) continue;
       // Redirections are the shell's, not oscd's arguments.
       const words = shellWords(part.replace(/\$\([^)]*\)/g, "VALUE").replace(/\s\d?>.*$/, ""));

@@ -1,5 +1,6 @@
 import { CommanderError, type Command } from "commander";
 import { buildFullProgram } from "../../../src/cli/main.js";
+import { joinOptionPairs } from "../../../src/cli/nix-options.js";
 
 /** Every command of the program, depth first, with its path of names. */
 export function allCommands(cmd: Command, path: string[] = []): { path: string[]; cmd: Command }[] {
@@ -14,7 +15,7 @@ export async function parseOnly(argv: string[]): Promise<void> {
     cmd.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
   }
   try {
-    await program.parseAsync(["node", ...argv]);
+    await program.parseAsync(["node", ...joinOptionPairs(argv)]);
   } catch (e) {
     // --version and --help end parsing by throwing, with exit code 0.
     if (!(e instanceof CommanderError && e.exitCode === 0)) throw e;

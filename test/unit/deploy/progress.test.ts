@@ -31,7 +31,7 @@ describe("deploy progress", () => {
     p({ type: "host", host: "a", step: "confirm", detail: "new connection" });
     p({ type: "warning", host: "b", message: "no oscd" });
     p({ type: "host-done", report: done("b", "rolled-back") });
-    expect(screen(out)).toEqual(["oscd: deploying 2 host(s) from 0123456789ab (ref main)", "b: warning: no oscd", "a: confirm new connection", "b: rolled-back in 1.5s"]);
+    expect(screen(out)).toEqual(["oscd     │ plan      deploying 2 host(s) from 0123456789ab (ref main)", "b        │ warning   no oscd", "a        │ confirm   new connection", "b        │ rolled-back in 1.5s"]);
   });
 
   it("elsewhere: plain lines, one per step", () => {
@@ -41,7 +41,7 @@ describe("deploy progress", () => {
     p({ type: "host", host: "a", step: "copy" });
     p({ type: "host-done", report: done("a", "done") });
     expect(out).not.toContain("\x1b");
-    expect(out.split("\n").filter(Boolean)).toEqual(["oscd: deploying 1 host(s) from ? (ref ?)", "a: copy", "a: done in 1.5s"]);
+    expect(out.split("\n").filter(Boolean)).toEqual(["oscd     │ plan      deploying 1 host(s) from ? (ref ?)", "a        │ copy", "a        │ done      in 1.5s"]);
   });
 
   it("the summary shows old → new generation and version for done hosts", () => {

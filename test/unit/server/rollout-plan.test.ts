@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRolloutSpec, planWaves } from "../../../src/server/rollout-plan.js";
+import { parsePlan, parseRolloutSpec, planWaves, resolveSpec } from "../../../src/server/rollout-plan.js";
 
 const hosts = ["a1", "a2", "a3", "a4", "db1", "db2", "web1", "web2"];
 const tags = (h: string) => (h.startsWith("db") ? ["db"] : h.startsWith("web") ? ["web", "edge"] : []);
@@ -26,6 +26,22 @@ describe("planWaves", () => {
     expect(() => parseRolloutSpec({ channel: "main", sequence: 1, canary: ["../x"] })).toThrow(/not a host name/);
     expect(() => parseRolloutSpec({ channel: "main", sequence: 1, waves: [{ percent: 0 }] })).toThrow(/rollout is not valid/);
     expect(() => parseRolloutSpec({ channel: "main", sequence: 1, evil: true })).toThrow(/rollout is not valid/);
-    expect(parseRolloutSpec({ channel: "main", sequence: 1 })).toMatchObject({ bakeSeconds: 300, maxFailures: 0 });
+    expect(resolveSpec(parseRolloutSpec({ channel: "main", sequence: 1 }), undefined)).toEqual({ canary: undefined, waves: undefined, bakeSeconds: 300, waveTimeoutSeconds: 3600, maxFailures: 0 });
+  });
+});
+
+describe("resolveSpec: a rollout's own settings, else the channel's plan, else the defaults", () => {
+  const plan = { canary: ["web1"], waves: [{ tag: "web" }], bakeSeconds: 600, maxFailures: 1 };
+  it("takes the plan's waves and budgets when the rollout names none", () => {
+    expect(resolveSpec({}, plan)).toEqual({ canary: ["web1"], waves: [{ tag: "web" }], bakeSeconds: 600, waveTimeoutSeconds: 3600, maxFailures: 1 });
+  });
+  it("takes the rollout's waves as a whole (no canary from the plan slips in) and its own budgets field by field", () => {
+    expect(resolveSpec({ waves: [{ percent: 50 }], bakeSeconds: 0 }, plan)).toEqual({ canary: undefined, waves: [{ percent: 50 }], bakeSeconds: 0, waveTimeoutSeconds: 3600, maxFailures: 1 });
+    expect(resolveSpec({ canary: ["db1"] }, plan)).toMatchObject({ canary: ["db1"], waves: undefined });
+  });
+  it("a plan is checked like a rollout", () => {
+    expect(() => parsePlan({ waves: [{ tag: "../x" }] })).toThrow(/not a tag/);
+    expect(() => parsePlan({ channel: "main" })).toThrow(/the plan is not valid/);
+    expect(parsePlan({ bakeSeconds: 60 })).toEqual({ bakeSeconds: 60 });
   });
 });

@@ -2,7 +2,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, t
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 /**
- * One HTTP(S) request with node:http, for the manifest source and the report outbox. Not the
+ * One HTTP(S) request with node:http, for the agent's manifest source and report outbox and the
+ * activation engine's narinfo reads (disk-space guard). Not the
  * global fetch: undici (with its WebAssembly HTTP parser) cost ~3-10 MB of the idle agent's
  * memory (bench/agent.ts), and the agent makes one request at a time.
  */
