@@ -5,22 +5,19 @@
  * measures: connections held, the server's idle CPU and RSS, and per agent the time from a
  * wave's start to holding the new manifest.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
 import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
-import { formatPublicKey, publicKeyOf } from "../src/nix/index.js";
-import { createToken, openDatabase } from "../src/server/index.js";
-import { hashSecret } from "../src/server/auth.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
-import { OSCD_BIN } from "../test/harness/oscd.js";
-import { freePort } from "../test/harness/postgres.js";
+import { prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
 import { epochMs, type SimAgentOptions, type SimAgentSpec } from "../test/harness/sim-agents.js";
 import { simAgentProcess, type SimAgentProcess } from "../test/harness/sim-agents-process.js";
 import { memoryMiB, percentile, processCpuMs, socketCount } from "./_measure.js";
 
 export const CHANNEL = "main";
+export { startOscdServer, type ServerProcess };
+
+/** N host tokens on CHANNEL and an admin token (test/harness/server-process.ts). */
+export const prepareDatabase = (spec: string, hosts: readonly string[]) => prepareFleetDatabase(spec, hosts, CHANNEL);
 /** Agents per load-generator process. */
 export const AGENTS_PER_PROCESS = 2500;
 
@@ -35,68 +32,6 @@ export function agentOptions(n: number): SimAgentOptions {
 
 export function hostNames(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `h${String(i).padStart(5, "0")}`);
-}
-
-/** N host tokens (and their hosts, on `channel`) written in bulk, and an admin token. */
-export async function prepareDatabase(spec: string, hosts: readonly string[]): Promise<{ tokens: Map<string, string>; admin: string }> {
-  const d = await openDatabase(spec);
-  try {
-    const tokens = new Map<string, string>();
-    const now = Date.now();
-    for (let i = 0; i < hosts.length; i += 500) {
-      const chunk = hosts.slice(i, i + 500);
-      const rows = chunk.map((host) => {
-        const id = randomBytes(8).toString("hex");
-        const secret = randomBytes(32).toString("base64url");
-        tokens.set(host, `oscd_${id}_${secret}`);
-        return { id, hash: hashSecret(secret), kind: "host" as const, host, label: "bench", created_at: now, revoked_at: null };
-      });
-      await d.db.transaction().execute(async (trx) => {
-        await trx.insertInto("hosts").values(chunk.map((name) => ({ name, tags: "[]", channel: CHANNEL, created_at: now, last_seen: null, state: null, status: "new", reason: null }))).execute();
-        await trx.insertInto("tokens").values(rows).execute();
-      });
-    }
-    const admin = (await createToken(d.db, { kind: "admin" }, "bench")).token;
-    return { tokens, admin };
-  } finally {
-    await d.close();
-  }
-}
-
-export interface ServerProcess {
-  url: string;
-  pid: number;
-  child: ChildProcess;
-  /** Ends it (SIGTERM, or SIGKILL for a crash) and waits. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-/** `oscd server` from the built CLI, as a fleet runs it. */
-export async function startOscdServer(db: string): Promise<ServerProcess> {
-  const port = await freePort();
-  // OSCD_BENCH_SERVER_FLAGS: node flags for the server (e.g. --cpu-prof, to see where its time goes).
-  const flags = process.env.OSCD_BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", formatPublicKey(publicKeyOf(FLEET_KEY))], { stdio: ["ignore", "ignore", "pipe"] });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stderr! });
-    lines.on("line", (l) => {
-      log += l + "\n";
-      if (l.includes("listening on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`oscd server exited ${code}: ${log.slice(-2000)}`)));
-  });
-  child.stderr!.on("data", (b: Buffer) => process.stderr.write(`[server ${port}] ${b.toString()}`));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid as number,
-    child,
-    stop: async (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
 }
 
 export async function api(base: string, token: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
@@ -248,7 +183,17 @@ export interface WaveResult {
  * `hosts` holds `sequence` (or `timeoutMs` passes: the rest count as missing).
  */
 export async function wave(fleet: Fleet, servers: readonly number[], hosts: readonly string[], sequence: number, start: () => Promise<void>, timeoutMs = 60_000): Promise<WaveResult> {
-  const cpu = (pids: readonly number[]) => pids.reduce((a, p) => a + processCpuMs(p), 0);
+  // A server killed during the wave counts what it spent until then.
+  const last = new Map<number, number>();
+  const cpu = (pids: readonly number[]) =>
+    pids.reduce((a, p) => {
+      try {
+        last.set(p, processCpuMs(p));
+      } catch {
+        // gone: its last reading stands
+      }
+      return a + (last.get(p) ?? 0);
+    }, 0);
   const s0 = cpu(servers);
   const a0 = cpu(fleet.pids);
   const t0 = epochMs();
