@@ -72,7 +72,7 @@ export const serverSchema = z
      * Further servers of the same fleet (several `oscd server` processes on one PostgreSQL),
      * tried in order when the ones before fail: manifests and reports alike, with the same token.
      */
-    fallbackUrls: z.array(httpUrlSchema).max(16).default([]),
+    fallbackUrls: z.array(httpUrlSchema).max(16).optional(),
     /** File holding this host's token (`oscd server token create --host NAME`), never the token itself. */
     tokenFile: absolutePath,
     /** The channel to follow; default manifest.channel, else main. */

@@ -43,7 +43,7 @@ export function manifestEndpoints(c: AgentConfig): ManifestEndpoint[] {
 /** Reports go to the server when one is set, else to `reports.url`; none without either. */
 export function reportTarget(c: AgentConfig): ReportTarget | undefined {
   const retryInterval = c.reports?.retryInterval ?? 10;
-  if (c.server) return { url: base(c.server.url), fallbackUrls: (c.server.fallbackUrls ?? []).map(base), tokenFile: c.server.tokenFile, retryInterval };
+  if (c.server) return { url: base(c.server.url), ...(c.server.fallbackUrls?.length ? { fallbackUrls: c.server.fallbackUrls.map(base) } : {}), tokenFile: c.server.tokenFile, retryInterval };
   if (c.reports?.url !== undefined && c.reports.tokenFile !== undefined) return { url: base(c.reports.url), tokenFile: c.reports.tokenFile, retryInterval };
   return undefined;
 }

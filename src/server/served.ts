@@ -45,6 +45,7 @@ export class ChannelView {
 
 export class ServedCache {
   private readonly views = new Map<string, Promise<ChannelView>>();
+  private readonly releases = new ReleaseCache();
   private readonly unsubscribe: () => void;
   /** Reads of a channel from the database so far (tests and benchmarks count them). */
   reads = 0;
@@ -68,7 +69,7 @@ export class ServedCache {
     const hit = this.views.get(channel);
     if (hit) return hit;
     this.reads++;
-    const p = readChannel(this.db, channel);
+    const p = readChannel(this.db, channel, this.releases);
     if (this.views.size > 10_000) this.views.clear();
     this.views.set(channel, p);
     // A failed read (the database away) is not kept: the next caller tries again.
@@ -91,34 +92,69 @@ function served(r: { channel: string; sequence: number; etag: string; body: stri
   return { channel: r.channel, sequence: r.sequence, etag: r.etag, body: r.body, bytes: Buffer.from(r.body, "utf8") };
 }
 
-/** The channel's newest complete release and every assignment, each release body read once. */
-export async function readChannel(db: Kysely<Database>, channel: string): Promise<ChannelView> {
-  const base = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
+/** A release as served: the whole manifest, and each host's own view of it (by host). */
+interface ReleaseData {
+  release: Served;
+  views: ReadonlyMap<string, Served>;
+}
+
+/**
+ * Releases and their views, kept across channel reads: both are immutable once stored (a
+ * release's bytes never change; views are only ever added, so their count tells a stale entry).
+ * A wave starting then costs reading the channel's assignments, not 10,000 views again.
+ */
+export class ReleaseCache {
+  private readonly map = new Map<string, ReleaseData>();
+
+  async get(db: Kysely<Database>, row: { channel: string; sequence: number; etag: string }): Promise<ReleaseData | undefined> {
+    const count = await db.selectFrom("release_views").select((eb) => eb.fn.countAll<number>().as("n")).where("channel", "=", row.channel).where("sequence", "=", row.sequence).executeTakeFirst();
+    const key = `${row.channel}\u0000${row.sequence}\u0000${row.etag}\u0000${Number(count?.n ?? 0)}`;
+    const hit = this.map.get(key);
+    if (hit) return hit;
+    const data = await readRelease(db, row.channel, row.sequence);
+    if (!data) return undefined;
+    // Old entries of the same release (fewer views) go; a bound keeps a long-lived server small.
+    for (const k of this.map.keys()) if (k.startsWith(`${row.channel}\u0000${row.sequence}\u0000`)) this.map.delete(k);
+    if (this.map.size >= 16) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(key, data);
+    return data;
+  }
+}
+
+async function readRelease(db: Kysely<Database>, channel: string, sequence: number): Promise<ReleaseData | undefined> {
+  const r = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst();
+  if (!r) return undefined;
+  const views = new Map<string, Served>();
+  for (const v of await db.selectFrom("release_views").select(["host", "etag", "body"]).where("channel", "=", channel).where("sequence", "=", sequence).execute()) {
+    views.set(v.host, served({ channel, sequence, etag: v.etag, body: v.body }));
+  }
+  return { release: served(r), views };
+}
+
+/**
+ * The channel's newest complete release and every assignment: each release (with its views)
+ * read once, or taken from `cache` when it holds it.
+ */
+export async function readChannel(db: Kysely<Database>, channel: string, cache = new ReleaseCache()): Promise<ChannelView> {
+  const base = await db.selectFrom("releases").select(["channel", "sequence", "etag"]).where("channel", "=", channel).where("state", "=", "complete").orderBy("sequence", "desc").limit(1).executeTakeFirst();
   const rows = await db.selectFrom("assignments").select(["host", "sequence"]).where("channel", "=", channel).execute();
-  const releases = new Map<number, Served>();
-  if (base) releases.set(base.sequence, served(base));
-  // An assignment below the base changes nothing (ChannelView.get): its body need not be read.
-  const wanted = [...new Set(rows.map((r) => r.sequence))].filter((s) => !releases.has(s) && (!base || s > base.sequence));
-  for (let i = 0; i < wanted.length; i += 100) {
-    const found = await db.selectFrom("releases").select(["channel", "sequence", "etag", "body"]).where("channel", "=", channel).where("sequence", "in", wanted.slice(i, i + 100)).execute();
-    for (const r of found) releases.set(r.sequence, served(r));
+  // An assignment below the base changes nothing (ChannelView.get): its release need not be read.
+  const wanted = [...new Set(rows.map((r) => r.sequence))].filter((s) => !base || s > base.sequence);
+  const data = new Map<number, ReleaseData>();
+  const heads = base ? [base] : [];
+  for (let i = 0; i < wanted.length; i += 100) heads.push(...(await db.selectFrom("releases").select(["channel", "sequence", "etag"]).where("channel", "=", channel).where("sequence", "in", wanted.slice(i, i + 100)).execute()));
+  for (const h of heads) {
+    const d = await cache.get(db, h);
+    if (d) data.set(h.sequence, d);
   }
   const assigned = new Map<string, Served>();
   for (const r of rows) {
-    const s = releases.get(r.sequence);
-    if (s) assigned.set(r.host, s);
+    const d = data.get(r.sequence);
+    if (d) assigned.set(r.host, d.release);
   }
-  const views = new Map<number, Map<string, Served>>();
-  const sequences = [...releases.keys()];
-  for (let i = 0; i < sequences.length; i += 100) {
-    const found = await db.selectFrom("release_views").select(["sequence", "host", "etag", "body"]).where("channel", "=", channel).where("sequence", "in", sequences.slice(i, i + 100)).execute();
-    for (const v of found) {
-      let m = views.get(v.sequence);
-      if (!m) views.set(v.sequence, (m = new Map()));
-      m.set(v.host, served({ channel, ...v }));
-    }
-  }
-  return new ChannelView(base ? releases.get(base.sequence) : undefined, assigned, views);
+  const views = new Map<number, ReadonlyMap<string, Served>>();
+  for (const [seq, d] of data) if (d.views.size > 0) views.set(seq, d.views);
+  return new ChannelView(base ? data.get(base.sequence)?.release : undefined, assigned, views);
 }
 
 export async function servedRelease(db: Kysely<Database>, host: string, channel: string): Promise<Served | undefined> {
