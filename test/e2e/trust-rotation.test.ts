@@ -140,7 +140,7 @@ describe("a host offline during three rotations", () => {
     // Sequence 3 is far below the 10^12 the leaked key pushed, yet it deploys: that floor belonged to the old epoch.
     const now = await oscdOn(h, ["activate", "--manifest", server.url(h.network.gateway, "channels/main.json")]);
     expect(now.exitCode, now.stderr).toBe(0);
-    expect(now.stderr).toMatch(/\[manifest\] channel main sequence 3, version 1\.0\.0, signed by release-3/);
+    expect(now.stderr).toMatch(/manifest\s+channel main sequence 3, version 1\.0\.0, signed by release-3/);
     expect(await wholeGeneration(h)).toMatchObject({ toplevel: t3, consistent: true, journalOpen: false });
     const applied = JSON.parse(await readFile(h.path("/var/lib/oscd/channels.json"), "utf8")) as { main: { sequence: number; epoch?: string } };
     expect(applied.main.sequence).toBe(3);
