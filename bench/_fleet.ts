@@ -25,9 +25,11 @@ export const AGENTS_PER_PROCESS = 2500;
  * The real agent's defaults (src/agent/config.ts): 55 s long-polls, backoff from 2 s to 300 s,
  * reports retried every 10 s; a heartbeat every 5 minutes (half the server's offline time).
  * The fleet starts over up to a minute (5 ms per agent), as machines boot at different times.
+ * A "deployment" takes up to 20 s (a real one realises a closure and switches: longer), so a
+ * wave's reports arrive over 20 s, each on a connection of its own as the outbox sends them.
  */
 export function agentOptions(n: number): SimAgentOptions {
-  return { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: 300, deployMsMax: 1000, startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
+  return { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: 300, deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
 }
 
 export function hostNames(n: number): string[] {
