@@ -19,7 +19,7 @@
  * bare loop with the same parallelism.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../src/core/exec.js";
 import { build } from "../src/nix/index.js";
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   // The CLI is built before anything is timed (the harness builds it on first use otherwise).
   await ensureBuilt();
   const loadBefore = machine();
+  const loadStart = loadavg()[0] ?? Infinity;
   const f = await deployFleet(Array.from({ length: N }, (_, i) => `b${i + 1}`));
   const state = await mkdtemp(join(tmpdir(), "oscd-bench-deploy-"));
   const bare: Sample[] = [];
@@ -126,7 +127,11 @@ async function main(): Promise<void> {
   console.log(row(["(nix build of the same hosts, all built)", median(evaluations.map((e) => e.wallMs)).toFixed(0), (median(evaluations.map((e) => e.cpuMs)) / N).toFixed(0), ""]));
   const targets = new Targets();
   targets.check("deployer CPU per host: oscd / bare", cpu, "<=", 1.5, { unit: "×" });
-  targets.check(`wall time to ${N} hosts: oscd / xargs -P ${PARALLEL}`, wall, "<=", 1.2, { unit: "×", note: "the hosts share the deployer's cores: judged, but see docs/BENCHMARKS.md" });
+  // Wall time is judged only when the machine was not oversubscribed at either end of the run:
+  // beyond that, other work's bursts land on one side of a pair more than the other.
+  const cores = navigator.hardwareConcurrency;
+  const quiet = Math.max(loadStart, loadavg()[0] ?? Infinity) <= cores;
+  targets.check(`wall time to ${N} hosts: oscd / xargs -P ${PARALLEL}`, wall, "<=", 1.2, { unit: "×", judgeable: quiet, note: quiet ? "" : `load average above ${cores} CPUs: shown, not judged` });
   targets.print(`deploy to ${N} hosts`);
 }
 

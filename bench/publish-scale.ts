@@ -19,6 +19,7 @@
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { formatSecretKey, generateSecretKey } from "../src/nix/index.js";
 import { parseManifest } from "../src/publish/index.js";
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
   const keyFile = join(dir, "bench.secret");
   await writeFile(keyFile, formatSecretKey(generateSecretKey("bench")), { mode: 0o600 });
   const loadBefore = machine();
+  const loadStart = loadavg()[0] ?? Infinity;
   const runs: Record<"oscd" | "bare", Record<number, Sample[]>> = { oscd: {}, bare: {} };
   let k = 0;
   try {
@@ -188,7 +190,10 @@ async function main(): Promise<void> {
   console.log(row(["per host oscd / bare", wallRatio.toFixed(2), cpuRatio.toFixed(2), "", ""]));
   const targets = new Targets();
   targets.check(`publish per host (${N} hosts): CPU oscd / bare`, cpuRatio, "<=", 1.2, { unit: "×" });
-  targets.check(`publish per host (${N} hosts): wall oscd / bare`, wallRatio, "<=", 1.2, { unit: "×", judgeable: ROUNDS > 1, note: ROUNDS > 1 ? "" : "one pair: wall time shown, not judged" });
+  // Wall time is judged only over several pairs on a machine that was not oversubscribed.
+  const quiet = Math.max(loadStart, loadavg()[0] ?? Infinity) <= navigator.hardwareConcurrency;
+  const judgeable = ROUNDS > 1 && quiet;
+  targets.check(`publish per host (${N} hosts): wall oscd / bare`, wallRatio, "<=", 1.2, { unit: "×", judgeable, note: judgeable ? "" : `${ROUNDS > 1 ? "" : "one pair; "}${quiet ? "" : "load average above the CPUs; "}shown, not judged` });
   targets.print(`publish at ${N} hosts`);
 }
 
