@@ -102,7 +102,11 @@ async function main(): Promise<void> {
         async () => {
           await f.fleet.release(`1.${version++}.0`);
           await headToplevels(f);
-          const r = await measured(f, () => oscdDeploy(f.fleet, ["--parallel", String(PARALLEL), "--json"], { stateDir: state }));
+          const r = await measured(f, async () => {
+            const d = await oscdDeploy(f.fleet, ["--parallel", String(PARALLEL), "--json"], { stateDir: state });
+            // --json puts a failure on stdout: keep it in the error.
+            return { exitCode: d.exitCode, stderr: `${d.stderr}\n${d.stdout.slice(-3000)}` };
+          });
           oscd.push(r);
         },
       ];
