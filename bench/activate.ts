@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const m = (xs: Cost[], k: keyof Cost) => median(xs.map((c) => c[k])).toFixed(0);
-  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(46) : c.padStart(10))).join(" ");
+  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(52) : c.padStart(10))).join(" ");
   console.log(`\nactivate a prebuilt toplevel from a signed file cache (${rounds} interleaved pairs, medians)`);
   console.log(`(before: ${loadBefore}; after: ${machine()})\n`);
   console.log(row(["what", "CPU ms", "wall ms"]));
