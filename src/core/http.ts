@@ -1,5 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 
 /**
  * One HTTP(S) request with node:http, for the agent's manifest source and report outbox and the
@@ -32,8 +31,9 @@ export interface HttpOptions {
  * Idle pooled sockets do not keep the process alive.
  */
 export class KeepAlive {
-  readonly http = new HttpAgent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
-  readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+  // From the built-in modules, not imported (see `once` below: importing node:http costs every command).
+  readonly http = new (process.getBuiltinModule("node:http").Agent)({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+  readonly https = new (process.getBuiltinModule("node:https").Agent)({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
 
   destroy(): void {
     this.http.destroy();
@@ -88,7 +88,10 @@ function once(target: URL, opts: HttpOptions, signal: AbortSignal): Promise<Http
       rejectOnce(e);
     };
     if (signal.aborted) return reject(abortError(signal));
-    const send = target.protocol === "https:" ? httpsRequest : target.protocol === "http:" ? httpRequest : undefined;
+    // Taken from the built-in modules when a request is made, not imported: an ES import of
+    // node:http builds its module namespace, whose getters load undici (fetch, WebSocket…),
+    // which cost every command that merely imports this file ~100 ms of CPU at start.
+    const send = target.protocol === "https:" ? process.getBuiltinModule("node:https").request : target.protocol === "http:" ? process.getBuiltinModule("node:http").request : undefined;
     if (!send) return reject(new HttpError(`unsupported protocol ${target.protocol}`));
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body, "utf8");
     const agent = opts.keepAlive ? (target.protocol === "https:" ? opts.keepAlive.https : opts.keepAlive.http) : false;
