@@ -225,8 +225,11 @@ describe("oscd agent following a manifest channel", () => {
     const before = await h.currentSystem();
     await fleet.commitHostChange("a1", uniqueMarker());
     const next = await publish();
-    await waitFor(async () => /outside the switch window/.test((await status(h)).agent.waiting?.reason ?? ""), 60_000, "a1 to wait for its window");
-    expect((await status(h)).agent.waiting?.reason).toContain(`it opens at ${day(2, "02:00")}`);
+    // The reason as status gave it (read once: a poll in between may be answered before the
+    // agent sets it again).
+    let reason = "";
+    await waitFor(async () => /outside the switch window/.test((reason = (await status(h)).agent.waiting?.reason ?? "")), 60_000, "a1 to wait for its window");
+    expect(reason).toContain(`it opens at ${day(2, "02:00")}`);
     expect(await h.currentSystem()).toBe(before);
     await writeFile(now, `${day(2, "02:30")}\n`);
     await oscdOn(h, ["agent", "fetch"]);
