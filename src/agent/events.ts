@@ -110,7 +110,9 @@ export class Observer {
         src.retryInSeconds = undefined;
         // Nothing to run yet is what the agent waits for, unless it has something from elsewhere.
         if (e.status === "none" && e.detail && !s.desired && !s.deploying) s.waiting = { source: e.source, reason: e.detail };
-        else if (e.status !== "none" && s.waiting?.source === e.source) s.waiting = undefined;
+        // Only a new offer ends that wait: a long-poll renewed (not-modified) must not clear a
+        // wait the deploy loop set (a switch window), which it sets only once per offer.
+        else if (e.status === "new" && s.waiting?.source === e.source) s.waiting = undefined;
         m.fetchCount.inc({ remote_name: e.source, status: "succeeded" });
         m.lastFetchFailed.set(0);
         m.lastFetchTimestamp.set(t);
