@@ -21,6 +21,7 @@ afterAll(async () => {
 });
 
 interface Plan {
+  type: "dry-run";
   dryRun: true;
   command: string;
   steps: { action: string; target: string; host?: string; detail?: string }[];
@@ -38,6 +39,9 @@ async function hostState(h: SimHost): Promise<unknown> {
   };
 }
 
+/** With --json, deploy prints events as JSON lines; the plan is the last. */
+const planOf = (stdout: string) => JSON.parse(stdout.trim().split("\n").pop()!) as Plan;
+
 const valid = async (h: SimHost, path: string) => (await h.exec(["nix-store", "--check-validity", path])).exitCode === 0;
 
 describe("oscd deploy --dry-run", () => {
@@ -47,8 +51,8 @@ describe("oscd deploy --dry-run", () => {
     const before = [await hostState(dr1), await hostState(dr2)];
     const r = await oscdDeploy(f.fleet, ["--dry-run", "--json"], { stateDir: state });
     expect(r.exitCode, r.stderr).toBe(0);
-    const plan = JSON.parse(r.stdout) as Plan;
-    expect(plan).toMatchObject({ dryRun: true, command: "deploy" });
+    const plan = planOf(r.stdout);
+    expect(plan).toMatchObject({ type: "dry-run", dryRun: true, command: "deploy" });
     const step = (host: string, action: string) => plan.steps.find((s) => s.host === host && s.action === action);
     expect(step("dr1", "copy")).toMatchObject({ target: `ssh-ng://root@${dr1.address}` });
     const next = step("dr1", "switch")!.target;
@@ -79,7 +83,7 @@ describe("oscd deploy --dry-run", () => {
     await f.fleet.commitHostChange("dr2", `copy-${uniqueMarker()}`);
     const dr2 = f.byName.get("dr2")!;
     const before = await hostState(dr2);
-    const plan = JSON.parse((await oscdDeploy(f.fleet, ["--on", "dr2", "--mode", "copy", "--dry-run", "--json"], { stateDir: state })).stdout) as Plan;
+    const plan = planOf((await oscdDeploy(f.fleet, ["--on", "dr2", "--mode", "copy", "--dry-run", "--json"], { stateDir: state })).stdout);
     expect(plan.steps.map((s) => s.action)).toEqual(["copy"]);
     const next = plan.steps[0]!.detail!.replace(/^closure of /, "");
     const r = await oscdDeploy(f.fleet, ["--on", "dr2", "--mode", "copy", "--json"], { stateDir: state });

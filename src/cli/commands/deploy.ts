@@ -164,7 +164,12 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
             ? (plan) => confirm(`${o.keysOnly ? "Upload the keys of" : o.mode === "copy" ? `Copy ${plan.ref} (${plan.commit.slice(0, 12)}) to` : `Deploy ${plan.ref} (${plan.commit.slice(0, 12)}) with ${o.mode} to`} every host: ${hostList(plan.hosts)}?`, "deploying to every host", { yes: o.yes })
             : undefined,
       });
-      if (report.plan) return printDryRun(report.plan, o.json);
+      // With --json the plan is the last JSON line, after the events (as the summary is).
+      if (report.plan) {
+        if (o.json) json({ type: "dry-run", ...report.plan });
+        else printDryRun(report.plan, false);
+        return;
+      }
       if (o.json) json({ type: "summary", ...report, exitCode: deployExitCode(report) });
       else process.stdout.write(deploySummary(report.hosts));
       const code = deployExitCode(report);
