@@ -260,7 +260,15 @@ function publishPlan(i: {
   const cp = i.channel;
   if (cp?.status === "would-write" && cp.body) {
     const before = cp.previous?.hosts ?? {};
-    const hosts = Object.entries(cp.body.hosts).map(([name, e]) => `${name} ${!before[name] ? "new" : before[name].toplevel === e.toplevel ? (i.selected.has(name) ? "unchanged" : "carried over") : "changed"}`);
+    // An entry changes with its toplevel, and with its images and netboot files.
+    const state = (name: string, e: HostEntry) => {
+      const b = before[name];
+      if (!b) return "new";
+      if (b.toplevel !== e.toplevel) return "changed";
+      if (!sameContent({ ...cp.previous!, hosts: { [name]: b } }, { ...cp.previous!, hosts: { [name]: e } })) return "changed (images or netboot)";
+      return i.selected.has(name) ? "unchanged" : "carried over";
+    };
+    const hosts = Object.entries(cp.body.hosts).map(([name, e]) => `${name} ${state(name, e)}`);
     const removed = Object.keys(before).filter((n) => !(n in cp.body!.hosts));
     for (const loc of i.locations) {
       const shown = redactUrl(loc.url);
