@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { configFlags, controlEvents, controlRequest, describeEndpoints, flagSettings, resolveAgentConfig, runAgent, type AgentFlags, type ConfigFlag } from "../../agent/index.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
-import { printJson } from "../output.js";
+import { printJson, printJsonLine } from "../output.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const number = (v: string) => {
@@ -109,6 +109,6 @@ Examples:
     .description("a live stream of what the agent does, one JSON object per line")
     .option(...socketOption)
     .action(async (c: { socket: string }) => {
-      for await (const e of controlEvents(c.socket)) process.stdout.write(JSON.stringify(e) + "\n");
+      for await (const e of controlEvents(c.socket)) printJsonLine(e);
     });
 }

@@ -91,7 +91,7 @@ describe("the agent's client code against the server", () => {
       ["web2", "main", 2, "failed"],
     ]);
     const web2 = (await s.api("GET", "/api/v1/hosts/web2", { token: s.admin })).json as { host: { reason: string } };
-    expect(web2.host.reason).toBe("the manifest is not signed by a trusted key");
+    expect(web2.host.reason).toBe("the manifest is not signed by a trusted key [manifest-untrusted]");
     expect(await Promise.all(["web1", "web2", "web3"].map(async (h) => JSON.parse((await s.api("GET", "/api/v1/channels/main/manifest", { token: tokens.get(h) })).text).sequence))).toEqual([2, 2, 1]);
   });
 });
