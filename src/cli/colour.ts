@@ -56,6 +56,6 @@ export function paint(stream: "stdout" | "stderr"): Paint {
 export function paintState(p: Paint, word: string): string {
   if (/^(failed|error|rolled[- ]back|refused|timed[- ]out|aborted|unreachable)\b/i.test(word)) return p.red(word);
   if (/^(warning|skipped|held[- ]back|stopped|waiting|not[- ]started)\b/i.test(word)) return p.yellow(word);
-  if (/^(ok|done|built|present|already present|committed|confirmed|uploaded|written|verified|passed|evaluated|healthy)\b/i.test(word)) return p.green(word);
+  if (/^(ok|done|built|present|already present|committed|copied|confirmed|uploaded|written|verified|passed|evaluated|healthy)\b/i.test(word)) return p.green(word);
   return word;
 }

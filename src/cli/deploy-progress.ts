@@ -64,7 +64,7 @@ export function deploySummary(hosts: readonly HostReport[]): string {
   const rows = [["HOST", "RESULT", "GENERATION", "TIME", "NOTE"]];
   for (const h of hosts) {
     const moved = h.result === "done" ? `${gen(h.old.generation, h.old.version)} → ${gen(h.new.generation, h.new.version)}` : gen(h.old.generation, h.old.version);
-    const note = h.error ? `${h.error.code}: ${h.error.message}` : [...(h.rebooted ? ["rebooted into the new system"] : []), ...h.warnings].join("; ");
+    const note = h.error ? `${h.error.code}: ${h.error.message}` : [...(h.result === "copied" ? [`${h.new.system ?? "closure"} copied; nothing activated`] : []), ...(h.rebooted ? ["rebooted into the new system"] : []), ...h.warnings].join("; ");
     rows.push([h.host, h.result, moved, formatMs(h.timeMs), note.replace(/[^\x20-\x7e→]/g, "?").slice(0, 200)]);
   }
   return table(rows, [1]);

@@ -6,6 +6,7 @@ import { copyTo, signPaths } from "../nix/index.js";
 import { checkChannelName, expiryFrom, loadSigningKey, serializeManifest, signManifest, MANIFEST_SCHEMA, type ManifestBody } from "../publish/index.js";
 import { writeFileAtomic } from "../core/atomic.js";
 import { isTrustDocumentName } from "../trust/index.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
 
 /** Layout of a bundle directory: a signed manifest and a file binary cache of the closures. */
 export const BUNDLE_MANIFEST = "manifest.json";
@@ -41,12 +42,16 @@ export interface BundleOptions {
    */
   trustDir?: string;
   onProgress?: (line: string) => void;
+  /** Check, pin and build (GC roots kept), then say what would be written: no directory, cache or manifest. */
+  dryRun?: boolean;
 }
 
 export interface BundleReport {
   dir: string;
   manifest: ManifestBody;
   hosts: { name: string; toplevel: string }[];
+  /** With `dryRun`: what a real run writes into the directory (and nothing was). */
+  plan?: DryRunPlan;
 }
 
 /**
@@ -69,25 +74,25 @@ export async function createBundle(o: BundleOptions): Promise<BundleReport> {
   const failed = built.hosts.filter((h) => !h.toplevel || h.status === "failed" || h.status === "evaluated");
   if (failed.length > 0) throw new OscdError("bundle-build-failed", `not bundling: ${failed.map((h) => `${h.name} (${h.error?.message ?? h.status})`).join("; ")}`, { hint: "fix the failing hosts or leave them out with --on" });
   const hosts = built.hosts.map((h) => ({ name: h.name, toplevel: h.toplevel as string, system: h.system }));
+  if (o.dryRun) {
+    const body = manifestBody(o, channel, pinned.source, hosts);
+    const plan = dryRunPlan("bundle", [`pinned ${pinned.source.commit.slice(0, 12)} and built (GC roots kept, as oscd build)`]);
+    const cache = join(dir, BUNDLE_CACHE);
+    for (const h of built.hosts) plan.steps.push({ action: "copy", target: `file://${cache}`, host: h.name, detail: `closure of ${h.toplevel as string} (${h.closureSize ?? 0} NAR bytes, uncompressed; shared paths once)` });
+    plan.steps.push({ action: "sign", target: `file://${cache}`, detail: `every narinfo of the closures with ${key.public.name}` });
+    if (o.trustDir) {
+      const docs = await trustDocuments(resolve(o.trustDir));
+      plan.steps.push({ action: "copy", target: join(dir, BUNDLE_TRUST), detail: `${docs.join(", ")} from ${resolve(o.trustDir)}` });
+    }
+    plan.steps.push({ action: "write", target: join(dir, BUNDLE_MANIFEST), detail: `channel ${body.channel}, sequence ${body.sequence}, commit ${body.commit.slice(0, 12)}, expires ${body.expiresAt}, signed by ${key.public.name}; ${hosts.map((h) => h.name).join(", ")}` });
+    return { dir, manifest: body, hosts, plan };
+  }
   await mkdir(join(dir, BUNDLE_CACHE), { recursive: true });
   const cache = `file://${join(dir, BUNDLE_CACHE)}`;
   say(`copying ${hosts.length} closure(s) to ${cache}`);
   await copyTo(`${cache}?compression=none`, hosts.map((h) => h.toplevel));
   await signPaths(hosts.map((h) => h.toplevel), key.file, { store: cache, recursive: true });
-  const now = new Date();
-  const body: ManifestBody = {
-    schema: MANIFEST_SCHEMA,
-    channel,
-    sequence: o.sequence ?? Math.floor(now.getTime() / 1000),
-    version: pinned.source.version ?? "",
-    commit: pinned.source.commit,
-    ref: pinned.source.ref,
-    createdAt: now.toISOString(),
-    signedAt: now.toISOString(),
-    expiresAt: expiryFrom(now, o.validForMs ?? DEFAULT_BUNDLE_VALIDITY_MS),
-    hosts: Object.fromEntries(hosts.map((h) => [h.name, { toplevel: h.toplevel, system: h.system }])),
-    caches: [],
-  };
+  const body = manifestBody(o, channel, pinned.source, hosts);
   if (o.trustDir) {
     const copied = await copyTrust(resolve(o.trustDir), join(dir, BUNDLE_TRUST));
     say(`carrying ${copied} trust document(s) from ${o.trustDir}`);
@@ -97,13 +102,36 @@ export async function createBundle(o: BundleOptions): Promise<BundleReport> {
   return { dir, manifest: body, hosts };
 }
 
-/** Copies the trust documents (and nothing else) of a directory; the machine verifies them all. */
-async function copyTrust(from: string, to: string): Promise<number> {
+function manifestBody(o: BundleOptions, channel: string, source: { version?: string; commit: string; ref: string }, hosts: readonly { name: string; toplevel: string; system: string }[]): ManifestBody {
+  const now = new Date();
+  return {
+    schema: MANIFEST_SCHEMA,
+    channel,
+    sequence: o.sequence ?? Math.floor(now.getTime() / 1000),
+    version: source.version ?? "",
+    commit: source.commit,
+    ref: source.ref,
+    createdAt: now.toISOString(),
+    signedAt: now.toISOString(),
+    expiresAt: expiryFrom(now, o.validForMs ?? DEFAULT_BUNDLE_VALIDITY_MS),
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, { toplevel: h.toplevel, system: h.system }])),
+    caches: [],
+  };
+}
+
+/** The trust documents of a directory (its root.json required), as copyTrust takes them. */
+async function trustDocuments(from: string): Promise<string[]> {
   const names = await readdir(from).catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read the trust directory ${from}: ${e.code ?? String(e)}`, "pass a channel's trust/ directory (oscd trust publish writes one)", "bundle-trust");
   });
   const docs = names.filter(isTrustDocumentName);
   if (!docs.includes("root.json")) throw new UsageError(`${from} has no root.json`, "pass a channel's trust/ directory (oscd trust publish writes one)", "bundle-trust");
+  return docs;
+}
+
+/** Copies the trust documents (and nothing else) of a directory; the machine verifies them all. */
+async function copyTrust(from: string, to: string): Promise<number> {
+  const docs = await trustDocuments(from);
   await mkdir(to, { recursive: true });
   for (const n of docs) {
     if (!(await lstat(join(from, n))).isFile()) continue;

@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { OscdError, UsageError, isOscdError } from "../core/errors.js";
 import { buildHosts, buildTargets, eachLimited, pinFleet, type PinnedFleet } from "../builder/index.js";
-import { fleetHost, type Operation } from "../fleet/index.js";
+import { fleetHost } from "../fleet/index.js";
 import { signPaths } from "../nix/index.js";
-import type { DeployEvent, DeployReport, HostReport } from "./events.js";
+import type { DeployEvent, DeployMode, DeployReport, HostReport } from "./events.js";
+import { deployPlan } from "./dry-run.js";
 import { buildHostPlan, probeBuildHost } from "./build-host.js";
 import { deployHost, uploadSecrets } from "./host-deploy.js";
+import type { Secret } from "./secrets.js";
 import { probeHost, SudoPasswordNeeded, type HostFacts } from "./probe.js";
 import type { Remote } from "./remote.js";
 import { rollout } from "./rollout.js";
@@ -26,7 +28,13 @@ export interface DeployOptions {
   /** Build on this machine over SSH (`[user@]host[:port]`) instead of here. */
   buildHost?: string;
   maxJobs?: number | "auto";
-  mode: Operation;
+  /** An activation mode, or `copy`: copy the closures only (no activation, no profile, no keys). */
+  mode: DeployMode;
+  /**
+   * Pin, reach the hosts (read-only) and evaluate: nothing is built, signed, copied, uploaded
+   * or activated; the report's `plan` says what a real run would do.
+   */
+  dryRun?: boolean;
   parallel: number;
   canary: number;
   failFast: boolean;
@@ -68,6 +76,7 @@ export interface DeployOptions {
 export async function deploy(o: DeployOptions): Promise<DeployReport> {
   const emit = o.onEvent ?? (() => undefined);
   if (o.parallel < 1) throw new UsageError("--parallel must be at least 1");
+  checkCopyMode(o);
   const controlDir = await mkdtemp(join(tmpdir(), "oscd-ssh-"));
   const used: SshTarget[] = [];
   try {
@@ -77,7 +86,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     const targets = await buildTargets(pinned, o.selection);
     const names = targets.selected.map((t) => t.name);
     emit({ type: "plan", hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
-    await o.confirmPlan?.({ hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
+    if (!o.dryRun) await o.confirmPlan?.({ hosts: names, commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version });
     const sshTargets = new Map(names.map((n) => [n, parseSshTarget(n, fleetHost(pinned.fleet.config, n)?.ssh)]));
     used.push(...sshTargets.values());
     const oscdOf = (n: string): readonly string[] => fleetHost(pinned.fleet.config, n)?.oscd?.split(" ") ?? o.remoteOscd;
@@ -121,6 +130,7 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     }
     const keysBaseDir = localRepoDir(o.repo);
     const remoteOf = (name: string): Remote => ({ target: sshTargets.get(name) as SshTarget, ssh, elevation: elevations.of(name), oscd: oscdOf(name) });
+    if (o.dryRun) return await dryRun(o, pinned, targets, names, sshTargets, facts, secrets);
     if (o.keysOnly) {
       const result = await rollout(names, { parallel: o.parallel, canary: 0, failFast: o.failFast }, async (name) => {
         const start = Date.now();
@@ -199,6 +209,45 @@ export async function deploy(o: DeployOptions): Promise<DeployReport> {
     await Promise.all(used.map((t) => closeMaster(t, { ...o.ssh, controlDir })));
     await rm(controlDir, { recursive: true, force: true });
   }
+}
+
+/** `--mode copy` activates nothing, so what only goes with an activation is refused. */
+function checkCopyMode(o: DeployOptions): void {
+  if (o.mode !== "copy") return;
+  const bad = [o.keysOnly && "--keys-only", o.reboot && "--reboot", o.probes && "--probe"].filter((x): x is string => typeof x === "string");
+  if (bad.length > 0) throw new UsageError(`--mode copy copies the closures and activates nothing, so it takes no ${bad.join(", ")}`, "deploy with --mode switch (or boot, test) to activate, probe or reboot", "usage");
+}
+
+/** `--dry-run`: the hosts were reached (read-only); evaluate only and say what a real run would do. */
+async function dryRun(
+  o: DeployOptions,
+  pinned: PinnedFleet,
+  targets: Awaited<ReturnType<typeof buildTargets>>,
+  names: readonly string[],
+  sshTargets: Map<string, SshTarget>,
+  facts: Map<string, HostFacts>,
+  secrets: Map<string, { name: string; config: Secret["config"] }[]>,
+): Promise<DeployReport> {
+  const did = [`pinned ${pinned.source.commit.slice(0, 12)}`, `reached ${names.length} host(s) read-only`];
+  const evaluated = o.keysOnly ? undefined : await buildHosts(pinned, { selection: o.selection, evalOnly: true, nix: {} }, targets);
+  if (evaluated) did.push("evaluated (nothing built)");
+  const plan = deployPlan(
+    {
+      mode: o.mode,
+      keysOnly: o.keysOnly,
+      storeProtocol: o.storeProtocol,
+      signKeyFile: o.signKeyFile,
+      force: o.force,
+      reboot: o.reboot?.policy,
+      probes: o.probes?.list.length ?? 0,
+      hosts: names.map((n) => {
+        const b = evaluated?.hosts.find((h) => h.name === n);
+        return { name: n, target: sshTargets.get(n) as SshTarget, facts: facts.get(n), toplevel: b?.status === "failed" ? undefined : b?.toplevel, error: b?.error?.message, secrets: secrets.get(n) ?? [] };
+      }),
+    },
+    did,
+  );
+  return { commit: pinned.source.commit, ref: pinned.source.ref, version: pinned.source.version, hosts: [], plan };
 }
 
 const REACH_AT_ONCE = 32;

@@ -1,7 +1,12 @@
+import type { DryRunPlan } from "../core/dry-run.js";
+import type { Operation } from "../fleet/index.js";
 import type { SystemDiff } from "../inspect/index.js";
 
+/** An activation mode, or `copy`: the closure goes to the host and nothing is activated (colmena's `push`). */
+export type DeployMode = Operation | "copy";
+
 /** What a deploy reports, host by host, for the CLI to print (lines, a live view, or JSON). */
-export type HostResult = "done" | "unchanged" | "rolled-back" | "refused" | "failed" | "skipped";
+export type HostResult = "done" | "copied" | "unchanged" | "rolled-back" | "refused" | "failed" | "skipped";
 
 export interface GenerationFacts {
   generation?: number;
@@ -40,6 +45,8 @@ export interface DeployReport {
   hosts: HostReport[];
   /** Why the rollout stopped early (canary failed, --fail-fast), if it did. */
   stopped?: string;
+  /** With `dryRun`: what a real run would do (and `hosts` is empty). */
+  plan?: DryRunPlan;
 }
 
 /** 0 all done, 4 some rolled back (and none failed otherwise), 1 some failed. */

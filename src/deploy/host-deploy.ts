@@ -1,7 +1,6 @@
 import { CommandFailedError, isOscdError, OscdError } from "../core/errors.js";
-import type { Operation } from "../fleet/index.js";
 import { connectionLost, copyTo, CopyInterruptedError } from "../nix/index.js";
-import type { DeployEvent, HostReport } from "./events.js";
+import type { DeployEvent, DeployMode, HostReport } from "./events.js";
 import type { HostFacts } from "./probe.js";
 import { bareActivate, confirmRemote, followRemote, rejectRemote, startRemote, type Remote } from "./remote.js";
 import { nixSshOpts } from "./ssh.js";
@@ -19,7 +18,8 @@ export interface HostPlan {
 }
 
 export interface HostDeployOptions {
-  mode: Operation;
+  /** `copy`: the closure only; nothing is activated, no profile or key is touched. */
+  mode: DeployMode;
   release: { version?: string; commit?: string; ref?: string; tag?: string };
   confirmTimeoutS: number;
   /** `ssh-ng` (default) or `ssh` store protocol for nix copy. */
@@ -76,15 +76,20 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
   try {
     step("copy", toplevel);
     await copyClosure(remote, toplevel, o);
+    if (o.mode === "copy") {
+      report.result = "copied";
+      return report;
+    }
+    const mode = o.mode;
     const keysPlan = { ...plan, oscd: facts.oscd };
     await uploadSecrets(keysPlan, "before", o.keysBaseDir, step);
     if (!facts.oscd) {
       const warning = "oscd is not installed on the host: bare steps (profile, switch-to-configuration), no guards, health checks or rollback";
       report.warnings.push(warning);
       o.emit({ type: "warning", host, message: warning });
-      step("switch", `bare switch-to-configuration ${o.mode}`);
-      await bareActivate(remote, toplevel, o.mode);
-      report.result = facts.currentSystem === toplevel && o.mode !== "boot" ? "unchanged" : "done";
+      step("switch", `bare switch-to-configuration ${mode}`);
+      await bareActivate(remote, toplevel, mode);
+      report.result = facts.currentSystem === toplevel && mode !== "boot" ? "unchanged" : "done";
       await uploadSecrets(keysPlan, "after", o.keysBaseDir, step);
       return report;
     }
@@ -93,15 +98,15 @@ export async function deployHost(plan: HostPlan, o: HostDeployOptions): Promise<
       if ("diff" in d) o.emit({ type: "diff", host, diff: d.diff });
       else o.emit({ type: "warning", host, message: `no diff: ${d.reason}` });
     }
-    step("activate", `${o.mode} ${toplevel}`);
-    const confirm = o.mode === "switch" || o.mode === "test" ? o.confirmTimeoutS : 0;
+    step("activate", `${mode} ${toplevel}`);
+    const confirm = mode === "switch" || mode === "test" ? o.confirmTimeoutS : 0;
     const grace = o.graceMs ?? 60_000;
     let deadline = Date.now() + 600_000;
     const seen = (st: TargetStatus) => {
       if (st.confirmBy) deadline = Date.parse(st.confirmBy) + grace;
       step(st.state === "awaiting-confirm" ? "confirm" : (st.step ?? st.state), st.detail);
     };
-    const started = await startRemote(remote, { toplevel, mode: o.mode, release: o.release, confirmTimeoutS: confirm, allowDowngrade: o.allowDowngrade, force: o.force }, seen);
+    const started = await startRemote(remote, { toplevel, mode, release: o.release, confirmTimeoutS: confirm, allowDowngrade: o.allowDowngrade, force: o.force }, seen);
     const id = started.id;
     report.id = id;
     const settled = (st: TargetStatus | undefined): boolean => st !== undefined && FINAL_STATES.includes(st.state);

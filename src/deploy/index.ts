@@ -14,7 +14,7 @@ export {
   type TargetStatus,
 } from "./target/index.js";
 export { deploy, type DeployOptions } from "./deploy.js";
-export { deployExitCode, type DeployEvent, type DeployReport, type HostReport, type HostResult } from "./events.js";
+export { deployExitCode, type DeployMode, type DeployEvent, type DeployReport, type HostReport, type HostResult } from "./events.js";
 export { passwordFromFile, passwordFromTerminal } from "./sudo.js";
 export { parseSshTarget, shellQuote, commandLine } from "./ssh.js";
 export { createBundle, BUNDLE_CACHE, BUNDLE_MANIFEST, type BundleOptions, type BundleReport } from "./bundle.js";

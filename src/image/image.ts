@@ -9,6 +9,7 @@ import { STORE_DIR, type NixCallOptions } from "../nix/index.js";
 import { checkFormat, imageBuild, imageRequest, NETBOOT_FORMAT, type ImageRequest } from "./attribute.js";
 import { locateImageFile } from "./locate.js";
 import { netbootEntryOf } from "./netboot-entry.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
 
 export interface ImageOptions extends Omit<PublishOptions, "selection" | "extra" | "entryExtras" | "onProgress"> {
   host: string;
@@ -32,6 +33,8 @@ export interface ImageReport {
   /** Files written to --out-dir. */
   written: string[];
   publish?: PublishReport;
+  /** With `dryRun`: what a real run uploads, writes and copies (publish's plan, and the files of --out). */
+  plan?: DryRunPlan;
 }
 
 /**
@@ -86,6 +89,12 @@ export async function buildImage(opts: ImageOptions): Promise<ImageReport> {
     commit = report.commit;
     version = report.version;
   }
+  if (opts.dryRun) {
+    const plan = report?.plan ?? dryRunPlan("image", [`built ${opts.host}'s ${format} (GC roots kept, as oscd build)`]);
+    plan.command = "image";
+    if (opts.outDir) for (const f of outFiles(opts.host, format, built)) plan.steps.push({ action: "copy", target: join(opts.outDir, f.name), host: opts.host, detail: `${storeFilePath(f.entry)} (${f.entry.size} bytes, ${f.entry.hash})` });
+    return { host: opts.host, format, toplevel, commit, version, ...built, written: [], publish: report, plan };
+  }
   const written = opts.outDir ? await writeOut(opts.outDir, opts.host, format, built) : [];
   return { host: opts.host, format, toplevel, commit, version, ...built, written, publish: report };
 }
@@ -131,11 +140,16 @@ async function entryOf(h: HostBuild, format: string, filePath: string | null): P
 }
 
 /** Copies each file into `dir` (temp name, checked against the signed-to-be hash, renamed). */
-async function writeOut(dir: string, host: string, format: string, built: { image?: ImageEntry; netboot?: NetbootEntry }): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+function outFiles(host: string, format: string, built: { image?: ImageEntry; netboot?: NetbootEntry }): { name: string; entry: { path: string; file: string; hash: string; size: number } }[] {
   const files: { name: string; entry: { path: string; file: string; hash: string; size: number } }[] = [];
   if (built.image) files.push({ name: imageFileName(host, format, built.image), entry: built.image });
   if (built.netboot) files.push({ name: `${host}-netboot-kernel`, entry: built.netboot.kernel }, { name: `${host}-netboot-initrd`, entry: built.netboot.initrd });
+  return files;
+}
+
+async function writeOut(dir: string, host: string, format: string, built: { image?: ImageEntry; netboot?: NetbootEntry }): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = outFiles(host, format, built);
   const out: string[] = [];
   for (const f of files) {
     const target = join(dir, f.name);

@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { checkStoreUrl, copyTo, features, lastErrorLine, nixRun, nixVersion, pathInfo, signPaths, storeUnreachable, storeUnsupported, StoreUnreachableError, type NixCallOptions, type PathInfo } from "../nix/index.js";
 import { cacheFiles } from "./cache-files.js";
@@ -22,10 +23,25 @@ export async function preflightCache(url: string, nix: NixCallOptions = {}): Pro
   return withRedactedUrl(url, () => preflight(url, nix));
 }
 
-async function preflight(url: string, nix: NixCallOptions): Promise<void> {
+/**
+ * The read-only preflight of `publish --dry-run`: "new" for a file:// cache that does not exist
+ * yet (a real run creates it; Nix itself would create it when asked about it), else the same
+ * check as preflightCache.
+ */
+export async function preflightCacheReadOnly(url: string, nix: NixCallOptions = {}): Promise<"new" | "exists"> {
+  const dir = fileStoreDir(url);
+  if (dir !== undefined && !(await access(join(dir, "nix-cache-info")).then(() => true, () => false))) {
+    checkStoreUrl(url);
+    return "new";
+  }
+  await withRedactedUrl(url, () => preflight(url, nix, false));
+  return "exists";
+}
+
+async function preflight(url: string, nix: NixCallOptions, create = true): Promise<void> {
   checkStoreUrl(url);
   const dir = fileStoreDir(url);
-  if (dir !== undefined) {
+  if (dir !== undefined && create) {
     try {
       await mkdir(dir, { recursive: true });
     } catch (e) {
@@ -76,7 +92,7 @@ export interface UploadOptions {
 }
 
 /** Each host's closure, from one `nix path-info --recursive` of all toplevels. */
-function closures(hosts: readonly HostClosure[], infos: Map<string, PathInfo>): Map<string, Set<string>> {
+function closures(hosts: readonly HostClosure[], infos: ReadonlyMap<string, PathInfo>): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const h of hosts) {
     const seen = new Set<string>();
@@ -105,26 +121,74 @@ export async function uploadClosures(url: string, hosts: readonly HostClosure[],
   return withRedactedUrl(url, () => uploadTo(url, hosts, key, opts));
 }
 
+/** How a cache's records compare with the local closures: what an upload would write and sign. */
+interface CacheComparison {
+  local: Map<string, PathInfo>;
+  missing: string[];
+  unsigned: string[];
+  different: string[];
+  closurePaths: number;
+}
+
+async function compare(url: string, hosts: readonly HostClosure[], key: SigningKey, nix: NixCallOptions, cacheIsNew = false): Promise<CacheComparison> {
+  const tops = [...new Set(hosts.map((h) => h.toplevel))];
+  const local = new Map((await pathInfo(tops, { ...nix, recursive: true })).map((i) => [i.path, i]));
+  const all = [...local.keys()];
+  // A cache that does not exist yet holds nothing (and asking Nix would create it).
+  const remote = new Map(cacheIsNew ? [] : (await inCache(url, all, nix)).map((i) => [i.path, i]));
+  const c: CacheComparison = { local, missing: [], unsigned: [], different: [], closurePaths: all.length };
+  for (const p of all) {
+    const r = remote.get(p);
+    const l = local.get(p) as PathInfo;
+    if (!r?.valid) c.missing.push(p);
+    else if (!sameAsLocal(l, r)) c.different.push(p);
+    else if (!signedBy(r, key)) c.unsigned.push(p);
+  }
+  return c;
+}
+
+/** Per host: the paths of its closure among `upload`, and their NAR bytes. */
+function perHostUpload(hosts: readonly HostClosure[], local: ReadonlyMap<string, PathInfo>, upload: ReadonlySet<string>): Record<string, { uploadedPaths: number; uploadedBytes: number }> {
+  const perHost = closures(hosts, local);
+  const out: Record<string, { uploadedPaths: number; uploadedBytes: number }> = {};
+  for (const h of hosts) {
+    const mine = [...(perHost.get(h.host) ?? [])].filter((p) => upload.has(p));
+    out[h.host] = { uploadedPaths: mine.length, uploadedBytes: mine.reduce((n, p) => n + (local.get(p)?.narSize ?? 0), 0) };
+  }
+  return out;
+}
+
+/**
+ * What `uploadClosures` would do, without doing it (`publish --dry-run`): the same query of
+ * the cache, and the counts a real upload reports as uploaded, signed in the cache and
+ * replaced. Nothing is signed, copied or created; `cacheIsNew` says the cache does not exist.
+ */
+export async function planUpload(url: string, hosts: readonly HostClosure[], key: SigningKey, opts: { nix?: NixCallOptions; cacheIsNew?: boolean } = {}): Promise<CacheUpload> {
+  return withRedactedUrl(url, async () => {
+    const result: CacheUpload = { url: redactUrl(url), closurePaths: 0, uploadedPaths: 0, uploadedBytes: 0, signedInCache: 0, replacedInCache: 0, hosts: {} };
+    if (hosts.length === 0) return result;
+    const c = await compare(url, hosts, key, opts.nix ?? {}, opts.cacheIsNew);
+    if (c.different.length > 0 && !cacheFiles(url)) throw new CachePathMismatchError(url, c.different);
+    const upload = new Set([...c.missing, ...c.different]);
+    result.closurePaths = c.closurePaths;
+    result.uploadedPaths = upload.size;
+    result.uploadedBytes = [...upload].reduce((n, p) => n + (c.local.get(p)?.narSize ?? 0), 0);
+    result.signedInCache = c.unsigned.length;
+    result.replacedInCache = c.different.length;
+    result.hosts = perHostUpload(hosts, c.local, upload);
+    return result;
+  });
+}
+
 async function uploadTo(url: string, hosts: readonly HostClosure[], key: SigningKey, opts: UploadOptions): Promise<CacheUpload> {
   const nix = opts.nix ?? {};
   const shown = redactUrl(url);
   const result: CacheUpload = { url: shown, closurePaths: 0, uploadedPaths: 0, uploadedBytes: 0, signedInCache: 0, replacedInCache: 0, hosts: {} };
   if (hosts.length === 0) return result;
   const tops = [...new Set(hosts.map((h) => h.toplevel))];
-  const local = new Map((await pathInfo(tops, { ...nix, recursive: true })).map((i) => [i.path, i]));
-  const all = [...local.keys()];
-  result.closurePaths = all.length;
-  const remote = new Map((await inCache(url, all, nix)).map((i) => [i.path, i]));
-  const missing: string[] = [];
-  const unsigned: string[] = [];
-  let different: string[] = [];
-  for (const p of all) {
-    const r = remote.get(p);
-    const l = local.get(p) as PathInfo;
-    if (!r?.valid) missing.push(p);
-    else if (!sameAsLocal(l, r)) different.push(p);
-    else if (!signedBy(r, key)) unsigned.push(p);
-  }
+  const { local, missing, unsigned, ...c } = await compare(url, hosts, key, nix);
+  let different = c.different;
+  result.closurePaths = c.closurePaths;
   const files = cacheFiles(url);
   if (different.length > 0 && !files) throw new CachePathMismatchError(url, different);
   if (unsigned.length > 0) {
@@ -134,12 +198,10 @@ async function uploadTo(url: string, hosts: readonly HostClosure[], key: Signing
     result.signedInCache = unsigned.length - different.filter((p) => unsigned.includes(p)).length;
   }
   const upload = new Set([...missing, ...different]);
-  const perHost = closures(hosts, local);
+  result.hosts = perHostUpload(hosts, local, upload);
   for (const h of hosts) {
-    const mine = [...(perHost.get(h.host) ?? [])].filter((p) => upload.has(p));
-    const bytes = mine.reduce((n, p) => n + (local.get(p)?.narSize ?? 0), 0);
-    result.hosts[h.host] = { uploadedPaths: mine.length, uploadedBytes: bytes };
-    opts.onEvent?.({ url: shown, host: h.host, state: mine.length > 0 ? "uploading" : "present", paths: mine.length, bytes });
+    const r = result.hosts[h.host] as { uploadedPaths: number; uploadedBytes: number };
+    opts.onEvent?.({ url: shown, host: h.host, state: r.uploadedPaths > 0 ? "uploading" : "present", paths: r.uploadedPaths, bytes: r.uploadedBytes });
   }
   const announced = new Set<string>();
   const announce = (host: string) => {

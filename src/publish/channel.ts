@@ -130,3 +130,20 @@ async function installElsewhere(locations: readonly ChannelLocation[], m: Manife
   }
   return out;
 }
+
+/** What writeChannel would write (`publish --dry-run`): nothing is signed, claimed or moved. */
+export interface ChannelPlan {
+  status: "would-write" | "unchanged";
+  /** The sequence a real run claims now (another publish meanwhile takes it, and this one the next). */
+  sequence: number;
+  previous?: Manifest;
+  /** The composed content (without sequence and signatures), when one would be written. */
+  body?: Omit<ManifestBody, "sequence">;
+}
+
+export async function planChannel(primary: ChannelLocation, compose: Compose, trusted: readonly PublicKey[]): Promise<ChannelPlan> {
+  const st = await primary.state(trusted);
+  const body = compose(st.latest, st.signer);
+  if (body === "unchanged") return { status: "unchanged", sequence: st.latest?.sequence ?? 0, previous: st.latest };
+  return { status: "would-write", sequence: Math.max(st.highestSequence, st.latest?.sequence ?? 0) + 1, previous: st.latest, body };
+}

@@ -1,8 +1,9 @@
 import { UsageError, type OscdError } from "../core/errors.js";
 import { buildHosts, buildTargets, type BuildOptions, type BuildProgress, type ExtraBuild, type HostBuild, type PinnedFleet } from "../builder/index.js";
 import type { NixCallOptions } from "../nix/index.js";
-import { preflightCache, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
-import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
+import { planUpload, preflightCache, preflightCacheReadOnly, uploadClosures, type CacheUpload, type UploadEvent } from "./caches.js";
+import { planChannel, writeChannel, type ChannelLocation, type ChannelPlan, type Compose, type LocationStatus } from "./channel.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
 import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
@@ -16,6 +17,12 @@ export interface PublishOptions extends ChannelOptions, Pick<BuildOptions, "buil
   onProgress?: (p: PublishProgress) => void;
   nix?: NixCallOptions;
   now?: () => Date;
+  /**
+   * Pin, evaluate and build (with GC roots, as `oscd build`), ask the caches and the channel
+   * what they hold, and put what a real run would do in the report's `plan`: nothing is
+   * signed, uploaded or written, and no cache is created.
+   */
+  dryRun?: boolean;
   /** More to evaluate and build with each host (images; src/image), once the fleet is pinned. */
   extraFor?: (pinned: PinnedFleet) => ExtraBuild;
   /** Per built host: image and netboot entries for its manifest entry, and their store paths to upload. */
@@ -91,6 +98,8 @@ export interface PublishReport {
   approval?: { have: number; need: number };
   /** The channel's `[channels.<name>.rollout]` at the published commit, for a control server. */
   rollout?: RolloutPlan;
+  /** With `dryRun`: what a real run would upload, sign and write (and `status` is `not-written`). */
+  plan?: DryRunPlan;
 }
 
 /** Every host that may get a manifest entry has a name the manifest can hold: checked before anything is built. */
@@ -120,7 +129,9 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   const validForMs = opts.validForMs ?? DEFAULT_VALIDITY_MS;
 
   // Fail before building: caches reachable, previous manifests intact and trusted.
-  await Promise.all(caches.map((c) => preflightCache(c, nix)));
+  const newCaches = new Set<string>();
+  if (opts.dryRun) for (const c of caches) if ((await preflightCacheReadOnly(c, nix)) === "new") newCaches.add(c);
+  if (!opts.dryRun) await Promise.all(caches.map((c) => preflightCache(c, nix)));
   const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
   for (const loc of locations) {
     const st = await loc.state(trusted);
@@ -145,7 +156,8 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
   const uploads: CacheUpload[] = [];
   if (good.length > 0) {
     for (const url of caches) {
-      uploads.push(await uploadClosures(url, closuresToUpload, key, { nix, onEvent: (e) => opts.onProgress?.({ step: "upload", ...e }) }));
+      if (opts.dryRun) uploads.push(await planUpload(url, closuresToUpload, key, { nix, cacheIsNew: newCaches.has(url) }));
+      else uploads.push(await uploadClosures(url, closuresToUpload, key, { nix, onEvent: (e) => opts.onProgress?.({ step: "upload", ...e }) }));
     }
   }
 
@@ -182,7 +194,13 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     rollout: rolloutOf(pinned.fleet.config.channels[channel]),
   };
   let previous: Manifest | undefined;
-  if (good.length > 0) {
+  if (opts.dryRun) {
+    const cp = good.length > 0 ? await planChannel(primary, compose, trusted) : undefined;
+    previous = cp?.previous ?? (await primary.state(trusted)).latest;
+    if (cp) report.sequence = cp.sequence;
+    report.previousSequence = previous?.sequence;
+    report.plan = publishPlan({ caches, newCaches, uploads, closures: closuresToUpload, channel: cp, locations, keyName: key.public.name, expiresAt, selected });
+  } else if (good.length > 0) {
     const w = await writeChannel(primary, others, compose, key.secret, trusted);
     previous = w.previous;
     Object.assign(report, { status: w.status, sequence: w.manifest.sequence, previousSequence: w.previous?.sequence, manifest: w.manifest, locations: w.locations, retries: w.retries });
@@ -216,6 +234,57 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     };
   });
   return report;
+}
+
+/** `publish --dry-run`: the uploads and manifest writes a real run would make, in its order. */
+function publishPlan(i: {
+  caches: readonly string[];
+  newCaches: ReadonlySet<string>;
+  uploads: readonly CacheUpload[];
+  closures: readonly { host: string; toplevel: string }[];
+  channel?: ChannelPlan;
+  locations: readonly ChannelLocation[];
+  keyName: string;
+  expiresAt: string;
+  selected: ReadonlySet<string>;
+}): DryRunPlan {
+  const plan = dryRunPlan("publish", ["pinned, evaluated and built (GC roots kept, as oscd build)", "asked the caches and the channel what they hold"]);
+  for (const [n, url] of i.caches.entries()) {
+    const shown = redactUrl(url);
+    const u = i.uploads[n];
+    if (i.newCaches.has(url)) plan.steps.push({ action: "create", target: shown, detail: "a new binary cache (nix-cache-info)" });
+    if (!u) continue;
+    if (u.uploadedPaths > 0) plan.steps.push({ action: "sign", target: "local store", detail: `${u.uploadedPaths} path(s) for ${shown} with ${i.keyName}` });
+    for (const c of i.closures) {
+      const h = u.hosts[c.host];
+      if (h && h.uploadedPaths > 0) plan.steps.push({ action: "upload", target: shown, host: c.host.replace(/\.extra-\d+$/, ""), detail: `${h.uploadedPaths} path(s), ${h.uploadedBytes} NAR bytes, of ${c.toplevel}` });
+    }
+    if (u.signedInCache > 0) plan.steps.push({ action: "sign in cache", target: shown, detail: `${u.signedInCache} path(s) it holds, the same as here, without the fleet signature` });
+    if (u.replacedInCache > 0) plan.steps.push({ action: "replace", target: shown, detail: `${u.replacedInCache} path(s) it holds with other contents than this build` });
+  }
+  const cp = i.channel;
+  if (cp?.status === "would-write" && cp.body) {
+    const before = cp.previous?.hosts ?? {};
+    // An entry changes with its toplevel, and with its images and netboot files.
+    const state = (name: string, e: HostEntry) => {
+      const b = before[name];
+      if (!b) return "new";
+      if (b.toplevel !== e.toplevel) return "changed";
+      if (!sameContent({ ...cp.previous!, hosts: { [name]: b } }, { ...cp.previous!, hosts: { [name]: e } })) return "changed (images or netboot)";
+      return i.selected.has(name) ? "unchanged" : "carried over";
+    };
+    const hosts = Object.entries(cp.body.hosts).map(([name, e]) => `${name} ${state(name, e)}`);
+    const removed = Object.keys(before).filter((n) => !(n in cp.body!.hosts));
+    for (const loc of i.locations) {
+      const shown = redactUrl(loc.url);
+      plan.steps.push({
+        action: "write",
+        target: shown,
+        detail: `sequence ${cp.sequence}${cp.previous ? ` (previous ${cp.previous.sequence})` : " (the channel's first)"}, and ${shown.replace(/\.json$/, `.${cp.sequence}.json`).replace(/^.*\//, "")} beside it; signed by ${i.keyName}, expires ${i.expiresAt}; commit ${cp.body.commit.slice(0, 12)}; ${hosts.join(", ")}${removed.length ? `; removed: ${removed.join(", ")}` : ""}`,
+      });
+    }
+  } else if (cp?.status === "unchanged") plan.did.push(`the channel already says this at sequence ${cp.sequence}: no manifest would be written`);
+  return plan;
 }
 
 function rolloutOf(c: ChannelConfig | undefined): RolloutPlan | undefined {

@@ -1,6 +1,8 @@
 import { UsageError } from "../core/errors.js";
 import { signHostViews, type Manifest, type ManifestBody } from "../manifest/index.js";
-import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
+import { planChannel, writeChannel, type Compose, type LocationStatus } from "./channel.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
+import { redactUrl } from "./store-url.js";
 import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom } from "./validity.js";
 
@@ -8,6 +10,8 @@ export interface RefreshOptions extends ChannelOptions {
   /** The new manifest's validity; default 7 days. */
   validForMs?: number;
   now?: () => Date;
+  /** Read and verify the channel, compose the next manifest, sign and write nothing. */
+  dryRun?: boolean;
 }
 
 export interface RefreshReport {
@@ -31,7 +35,9 @@ export interface RefreshReport {
  * built or uploaded. CI runs it on a schedule so machines can tell a quiet channel from one
  * that is being held back (an expired manifest is refused).
  */
-export async function refreshChannel(opts: RefreshOptions = {}): Promise<RefreshReport> {
+export async function refreshChannel(opts: RefreshOptions & { dryRun: true }): Promise<DryRunPlan>;
+export async function refreshChannel(opts?: RefreshOptions): Promise<RefreshReport>;
+export async function refreshChannel(opts: RefreshOptions = {}): Promise<RefreshReport | DryRunPlan> {
   const warnings: string[] = [];
   const prepared = await prepareChannel(opts, warnings);
   const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
@@ -49,6 +55,15 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
     const body: Omit<ManifestBody, "sequence"> = { ...content, createdAt, expiresAt, signedAt: createdAt };
     return body;
   };
+  if (opts.dryRun) {
+    const cp = await planChannel(primary, compose, trusted);
+    const plan = dryRunPlan("publish --refresh", ["read and verified the channel's manifest"], warnings);
+    for (const loc of prepared.locations) {
+      const shown = redactUrl(loc.url);
+      plan.steps.push({ action: "write", target: shown, detail: `sequence ${cp.sequence} (previous ${cp.previous?.sequence ?? 0}), the same content, signed by ${key.public.name}, created ${createdAt}, expires ${expiresAt}` });
+    }
+    return plan;
+  }
   const w = await writeChannel(primary, others, compose, key.secret, trusted);
   return {
     channel,

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from "node:path";
 import semver from "semver";
 import {
   checkoutDetached,
@@ -15,6 +16,7 @@ import {
   remoteUrl,
   repoRoot,
   resolveCommit,
+  remoteHead,
   tagExists,
   trailerValues,
   type GitCallOptions,
@@ -28,6 +30,8 @@ import { commitMessage, pullRequestKey, PULL_REQUEST_TRAILER, tagMessage, type P
 import { pushWithRetry, type Prepared } from "./push-with-retry.js";
 import { checkEventRepository, expectedRepository } from "./repository.js";
 import { parseVersionFile, versionFilePath } from "./version-file.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
+import { redactUrl } from "../core/redact-url.js";
 
 export interface ReleasedVersion {
   level: Level;
@@ -54,6 +58,8 @@ export interface ReleaseResult {
   attempts: number;
   /** Whether the local checkout was moved to the new head. */
   checkout: "advanced" | "unchanged";
+  /** With `dryRun`: the commits, tags and push a real run would make (and `releases` is empty). */
+  plan?: DryRunPlan;
   pullRequest?: PullRequestRef & { labels: string[] };
 }
 
@@ -68,6 +74,8 @@ export interface ReleaseCommonOptions {
   strategy?: string;
   /** Extra environment for git (identity, GIT_SSH_COMMAND). */
   env?: Record<string, string | undefined>;
+  /** Make every check, commit, tag, push and move nothing; the result's `plan` says what a real run would. */
+  dryRun?: boolean;
 }
 
 function short(id: string): string {
@@ -90,7 +98,7 @@ interface Cut {
  * annotated with the release notes. Refuses an existing tag and a version that would not be
  * the newest release.
  */
-async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, pr: PullRequestRef | undefined, git: GitCallOptions): Promise<Cut> {
+async function checkCut(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, git: GitCallOptions) {
   const path = versionFilePath(cfg.versionFile);
   const file = await readFileAt(repoDir, base, path, git);
   if (file === undefined) {
@@ -117,6 +125,28 @@ async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, le
       `${path} (${current.version}) is behind the tags: set it to ${latest.version} in a commit, then release again`,
     );
   }
+  return { path, file, current, steps, tags };
+}
+
+/**
+ * What cutReleases would make on `base` (`--dry-run`), after every check it makes: one commit
+ * changing the version file and one annotated tag per step. Nothing is written.
+ */
+function cutPlan(plan: DryRunPlan, c: Awaited<ReturnType<typeof checkCut>>, base: string, branch: string | undefined): void {
+  let parent = short(base);
+  for (const [i, step] of c.steps.entries()) {
+    plan.steps.push({ action: "commit", target: branch ?? "HEAD (detached)", detail: `${c.path}: ${step.from} → ${step.version} (${step.level}), on ${parent}` });
+    plan.steps.push({ action: "tag", target: c.tags[i] as string, detail: "annotated, on that commit" });
+    parent = "the commit before";
+  }
+}
+
+function pushPlan(plan: DryRunPlan, remote: string, url: string | undefined, branch: string, tags: readonly string[]): void {
+  plan.steps.push({ action: "push", target: `${remote} (${url ? redactUrl(url) : "no URL"})`, detail: `atomically: ${branch} and ${tags.join(", ")}` });
+}
+
+async function cutReleases(repoDir: string, base: string, cfg: ReleaseConfig, levels: readonly Level[], strategy: Strategy, pr: PullRequestRef | undefined, git: GitCallOptions): Promise<Cut> {
+  const { path, file, current, steps, tags } = await checkCut(repoDir, base, cfg, levels, strategy, git);
   const releases: ReleasedVersion[] = [];
   let parent = base;
   const created: string[] = [];
@@ -172,6 +202,15 @@ export async function releaseBump(o: BumpOptions): Promise<ReleaseResult> {
   const remote = o.remote ?? "origin";
   if (o.push && branch === undefined) {
     throw new ReleaseInputError("release-detached-head", "HEAD is detached: there is no branch to push the release to", `check out the release branch (${cfg.branch}) first`);
+  }
+  if (o.dryRun) {
+    const base = await headCommit(root, git);
+    const c = await checkCut(root, base, cfg, levels, strategy, git);
+    const plan = dryRunPlan("release bump", [`checked the working tree, ${c.path} at ${short(base)} and the tags`]);
+    cutPlan(plan, c, base, branch);
+    if (o.push && branch !== undefined) pushPlan(plan, remote, await remoteUrl(root, remote, git), branch, c.tags);
+    plan.steps.push({ action: "move", target: branch ?? "HEAD", detail: `the checkout of ${root} to the last release commit` });
+    return { ...nothing("dry run"), status: "nothing-to-do", base, head: base, branch, plan };
   }
   let cut: Cut;
   let base = "";
@@ -281,6 +320,7 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
     return { kind: "push", refspecs: refspecs(branch, c), value: c, rollback: c.rollback };
   };
 
+  if (o.dryRun) return fromEventPlan(root, remote, url, tracking, cfg, decision.levels, strategy, pr, prOut, ev.pullRequest.mergeCommit, o.push === true, git);
   let cut: Cut | undefined;
   let pushed = false;
   let attempts = 0;
@@ -322,4 +362,39 @@ export async function releaseFromEvent(o: FromEventOptions): Promise<ReleaseResu
     checkout,
     pullRequest: prOut,
   };
+}
+
+/**
+ * `release from-event --dry-run`: fetching would move the remote-tracking ref, so the branch
+ * is taken as last fetched, and the remote's head is asked (`git ls-remote`, read-only) to say
+ * when a real run would start from a newer commit.
+ */
+async function fromEventPlan(
+  root: string,
+  remote: string,
+  url: string,
+  tracking: string,
+  cfg: ReleaseConfig,
+  levels: readonly Level[],
+  strategy: Strategy,
+  pr: PullRequestRef,
+  prOut: ReleaseResult["pullRequest"],
+  mergeCommit: string | undefined,
+  push: boolean,
+  git: GitCallOptions,
+): Promise<ReleaseResult> {
+  const branch = cfg.branch;
+  const base = await resolveCommit(root, tracking, git).catch(() => {
+    throw new ReleaseInputError("release-no-branch", `${tracking} is not here: the dry run does not fetch (that would write the ref)`, `run git fetch ${remote} ${branch} first, or run without --dry-run`);
+  });
+  const plan = dryRunPlan("release from-event", [`read ${tracking} as last fetched (${short(base)}); fetched nothing`]);
+  // A relative remote path is relative to the repository; ls-remote runs elsewhere.
+  const where = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\s]+@[^/\s]+:/.test(url) ? url : resolvePath(root, url);
+  const head = await remoteHead(where, `refs/heads/${branch}`, git).catch(() => undefined);
+  if (head !== undefined && head !== base) plan.warnings.push(`${remote}'s ${branch} is at ${short(head)} now, not ${short(base)}: a real run fetches it and releases on top of it`);
+  if (await alreadyReleased(root, base, pr, mergeCommit, git)) return { ...nothing(`pull request #${pr.number} was already released: a release commit on ${branch} names it`, { pullRequest: prOut, branch, base, head: base }), plan };
+  const c = await checkCut(root, base, cfg, levels, strategy, git);
+  cutPlan(plan, c, base, branch);
+  if (push) pushPlan(plan, remote, url, branch, c.tags);
+  return { ...nothing("dry run", { pullRequest: prOut, branch, base, head: base }), plan };
 }

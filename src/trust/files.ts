@@ -68,7 +68,7 @@ export async function writeDocumentFile(path: string, text: string): Promise<voi
 
 export type PublishedStatus = "written" | "unchanged" | "newer-kept";
 
-async function readIf(path: string): Promise<string | undefined> {
+async function readExisting(path: string): Promise<string | undefined> {
   return readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
 }
 
@@ -79,8 +79,11 @@ const sameBody = (a: object, b: object) => canonicalJson({ ...a, signatures: [] 
  * is refused (two documents must never carry one version); the same content with other
  * signatures is replaced by the one given (signatures added later).
  */
-export async function publishTrustDocument(dir: string, d: TrustDocument): Promise<{ path: string; status: PublishedStatus }[]> {
+export async function publishTrustDocument(dir: string, d: TrustDocument, dryRun?: Map<string, string>): Promise<{ path: string; status: PublishedStatus }[]> {
   const text = serializeTrustDocument(d);
+  // A dry run reads what earlier documents of the same run would have written, and writes nothing.
+  const readIf = async (path: string) => dryRun?.get(path) ?? readExisting(path);
+  const write = async (path: string, t: string) => (dryRun ? void dryRun.set(path, t) : writeDocumentFile(path, t));
   const out: { path: string; status: PublishedStatus }[] = [];
   if (d.kind === "root") {
     const versioned = join(dir, `${d.doc.version}.root.json`);
@@ -88,8 +91,11 @@ export async function publishTrustDocument(dir: string, d: TrustDocument): Promi
     if (have !== undefined) {
       const old = parseTrustRoot(have, versioned);
       if (!sameBody(old, d.doc)) throw new GuardError("trust-rollback", `${versioned} already holds another trust root version ${d.doc.version}`, "a version is signed once: make the next one with oscd trust rotate");
-      if (have !== text) await writeDocumentFile(versioned, text);
+      if (have !== text) await write(versioned, text);
       out.push({ path: versioned, status: have === text ? "unchanged" : "written" });
+    } else if (dryRun) {
+      dryRun.set(versioned, text);
+      out.push({ path: versioned, status: "written" });
     } else {
       await mkdir(dir, { recursive: true });
       const tmp = join(dir, `.${randomBytes(8).toString("hex")}.tmp`);
@@ -107,7 +113,7 @@ export async function publishTrustDocument(dir: string, d: TrustDocument): Promi
     if (curVersion > d.doc.version) out.push({ path: current, status: "newer-kept" });
     else if (cur === text) out.push({ path: current, status: "unchanged" });
     else {
-      await writeDocumentFile(current, text);
+      await write(current, text);
       out.push({ path: current, status: "written" });
     }
     return out;
@@ -118,6 +124,6 @@ export async function publishTrustDocument(dir: string, d: TrustDocument): Promi
   if (old && old.version > d.doc.version) return [{ path, status: "newer-kept" }];
   if (old && old.version === d.doc.version && !sameBody(old, d.doc)) throw new GuardError("revocations-rollback", `${path} already holds another revocation list version ${d.doc.version}`, "make the next version with oscd trust revoke --previous");
   if (cur === text) return [{ path, status: "unchanged" }];
-  await writeDocumentFile(path, text);
+  await write(path, text);
   return [{ path, status: "written" }];
 }

@@ -15,6 +15,7 @@ import {
   moveBranch,
   push,
   readFileAt,
+  remoteUrl,
   repoRoot,
   resolveCommit,
   type GitCallOptions,
@@ -26,6 +27,8 @@ import { parseFlakeLock, updateFlakeLock, type PinnedInput } from "./flake-lock.
 import { gitHubFromEnv, openPullRequest } from "./github.js";
 import { updateMessage, type InputChange } from "./message.js";
 import { updatePins } from "./pins.js";
+import { dryRunPlan, type DryRunPlan } from "../core/dry-run.js";
+import { redactUrl } from "../core/redact-url.js";
 
 export type UpdateMode = "branch" | "merge" | "github";
 
@@ -49,6 +52,11 @@ export interface UpdateRequest {
   /** Where the GitHub token and repository come from (default process.env). */
   env?: NodeJS.ProcessEnv;
   onProgress?: (step: string, detail: string) => void;
+  /**
+   * Resolve the new input revisions (in a temporary copy) and stop: no commit, branch, build,
+   * merge, push or pull request; the report's `plan` says what a real run would do.
+   */
+  dryRun?: boolean;
 }
 
 export interface UpdateReport {
@@ -65,6 +73,8 @@ export interface UpdateReport {
   merged: boolean;
   pushed: boolean;
   pullRequest?: { number: number; url: string; created: boolean };
+  /** With `dryRun`: the commit, build, checks, merge, push and pull request a real run would make. */
+  plan?: DryRunPlan;
 }
 
 interface NewPins {
@@ -140,6 +150,10 @@ export async function update(o: UpdateRequest): Promise<UpdateReport> {
       return report;
     }
     for (const c of report.changes) say("inputs", `${c.name}: ${c.from} → ${c.to}`);
+    if (o.dryRun) {
+      report.plan = await updatePlan(root, o, report, pins.file, fleet.config.update, fleet.config.release.labels, gh);
+      return report;
+    }
     const commit = await commitFileChange(root, base, { path: pins.file, content: pins.content, mode: pins.mode }, updateMessage(report.changes, pins.file), o.git);
     report.commit = commit;
     if ((await currentBranch(root, o.git)) === branch) throw new UsageError(`the update branch ${branch} is checked out in ${root}`, "check out the release branch, or name another --branch", "update-branch-checked-out");
@@ -190,6 +204,40 @@ export async function update(o: UpdateRequest): Promise<UpdateReport> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** What `update --dry-run` says a real run does after the inputs were resolved, in its order. */
+async function updatePlan(
+  root: string,
+  o: UpdateRequest,
+  r: UpdateReport,
+  file: string,
+  cfg: { flakeChecks: boolean; checks: readonly (readonly string[])[] },
+  labels: Record<"major" | "minor" | "patch", string>,
+  gh: ReturnType<typeof gitHubFromEnv> | undefined,
+): Promise<DryRunPlan> {
+  const plan = dryRunPlan("update", ["resolved the new input revisions in a temporary copy; committed, built and pushed nothing"]);
+  const { branch, releaseBranch, base } = r;
+  if ((await currentBranch(root, o.git)) === branch) throw new UsageError(`the update branch ${branch} is checked out in ${root}`, "check out the release branch, or name another --branch", "update-branch-checked-out");
+  for (const c of r.changes) plan.steps.push({ action: "update", target: file, detail: `${c.name}: ${c.from} → ${c.to}` });
+  const previous = await branchHead(root, branch, o.git);
+  plan.steps.push({ action: "commit", target: `refs/heads/${branch}`, detail: `${file} on ${releaseBranch} (${base.slice(0, 12)}); the branch ${previous ? `moves from ${previous.slice(0, 12)}` : "is created"}` });
+  const checks = [...(cfg.flakeChecks ? ["the flake's checks"] : []), ...cfg.checks.map((c) => `command:${c.join(" ")}`)];
+  plan.steps.push({ action: "build", target: "every host", detail: `at that commit, then the checks: ${checks.join(", ") || "none configured"}; what follows happens only when all pass` });
+  const remote = o.remote ?? "origin";
+  const where = async () => {
+    const url = await remoteUrl(root, remote, o.git);
+    return `${remote} (${url ? redactUrl(url) : "no URL"})`;
+  };
+  if (o.mode === "merge") {
+    const here = (await currentBranch(root, o.git)) === releaseBranch;
+    plan.steps.push({ action: "fast-forward", target: `refs/heads/${releaseBranch}`, detail: `from ${base.slice(0, 12)} to the update commit${here ? ` (the checkout of ${root})` : ""}` });
+    if (o.push) plan.steps.push({ action: "push", target: await where(), detail: `refs/heads/${releaseBranch}` });
+  } else if (gh) {
+    plan.steps.push({ action: "push", target: await where(), detail: `refs/heads/${branch}, replacing an older update there` });
+    plan.steps.push({ action: "pull request", target: `${redactUrl(gh.apiUrl)}/repos/${gh.repository}`, detail: `${branch} → ${releaseBranch}: "${updateMessage(r.changes, file).split("\n")[0] ?? ""}"${o.release ? `, labelled ${labels[o.release]}` : ""} (opened, or the open one updated)` });
+  } else if (o.push) plan.steps.push({ action: "push", target: await where(), detail: `refs/heads/${branch}, replacing an older update there` });
+  return plan;
 }
 
 /** Fast-forwards the release branch from `base` to `commit`: the checkout when it is on that branch, else the ref alone. */

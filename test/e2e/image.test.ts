@@ -256,4 +256,30 @@ describe("oscd image", () => {
       await classic.destroy();
     }
   });
+
+  it("--dry-run builds but uploads, writes and copies nothing; the plan names what the real run then does", async () => {
+    const out = join(dir, "out-dry");
+    const manifestBefore = await readFile(join(cache, "channels", "main.json"), "utf8");
+    const r = await image("web2", "qcow2", "-o", out, "--dry-run");
+    expect(r.exitCode, r.stderr).toBe(0);
+    const plan = json<{ dryRun: true; command: string; steps: { action: string; target: string; host?: string; detail?: string }[] }>(r);
+    expect(plan).toMatchObject({ dryRun: true, command: "image" });
+    expect(await readFile(join(cache, "channels", "main.json"), "utf8")).toBe(manifestBefore);
+    await expect(access(out)).rejects.toThrow();
+    expect(plan.steps.filter((s) => s.action === "upload").every((s) => s.host === "web2" && s.target === `file://${cache}`)).toBe(true);
+    const write = plan.steps.find((s) => s.action === "write")!;
+    expect(write.detail).toMatch(/^sequence (\d+) \(previous \d+\).*web1 carried over, web2 (new|changed \(images or netboot\))$/);
+    const copy = plan.steps.find((s) => s.action === "copy")!;
+    expect(copy.target).toBe(join(out, "web2-qcow2-nixos.qcow2"));
+    // No narinfo of the image is in the cache yet.
+    const imagePath = /^(\/nix\/store\/[^/]+)\//.exec(copy.detail!)![1]!;
+    await expect(access(join(cache, `${imagePath.slice(11, 43)}.narinfo`))).rejects.toThrow();
+
+    const real = json<ImageJson>(await image("web2", "qcow2", "-o", out));
+    expect(real.written).toEqual([copy.target]);
+    expect(real.image!.path).toBe(imagePath);
+    const m = await current();
+    expect(m.sequence).toBe(Number(/^sequence (\d+)/.exec(write.detail!)![1]));
+    expect(m.hosts.web2!.images!.qcow2!.path).toBe(imagePath);
+  });
 });

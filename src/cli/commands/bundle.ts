@@ -4,6 +4,7 @@ import { parseValidity } from "../../publish/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, table } from "../output.js";
 import { progressSay } from "../progress.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 
 interface BundleFlags {
   on: string;
@@ -19,6 +20,7 @@ interface BundleFlags {
   stateDir?: string;
   rootsDir?: string;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 export function registerBundle(program: Command): void {
@@ -37,6 +39,7 @@ export function registerBundle(program: Command): void {
     .option("--trust <dir>", "carry the trust roots and revocation lists of this directory (a channel's trust/, as oscd trust publish writes it)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror")
     .option("--roots-dir <dir>", "GC root directory for the build results")
+    .option("--dry-run", dryRunHelp("it pins and builds (GC roots kept, as oscd build) but creates no directory and copies, signs and writes nothing"))
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -45,6 +48,7 @@ Examples:
   oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
   oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0 --valid-for 8w
   oscd bundle --on kiosk1 -o /media/usb/kiosk1 --trust /srv/nix-cache/channels/trust
+  oscd bundle --on '@shop' -o ./shop-bundle --dry-run   # the closures and their sizes, writing nothing
 
 On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
 before importing anything, then activates through the engine. A bundle expires (30 days
@@ -64,8 +68,10 @@ unless --valid-for): machines refuse it afterwards unless told --allow-expired.`
         trustDir: o.trust,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
+        dryRun: o.dryRun,
         onProgress: o.json ? undefined : (l) => progressSay()("oscd", "bundle", l),
       });
+      if (r.plan) return printDryRun(r.plan, o.json);
       if (o.json) printJson({ dir: r.dir, channel: r.manifest.channel, sequence: r.manifest.sequence, version: r.manifest.version, commit: r.manifest.commit, expiresAt: r.manifest.expiresAt, hosts: r.hosts });
       else process.stdout.write(table([["HOST", "TOPLEVEL"], ...r.hosts.map((h) => [h.name, h.toplevel])]) + `bundle: ${r.dir} (channel ${r.manifest.channel}, sequence ${r.manifest.sequence}, expires ${r.manifest.expiresAt})\n`);
     });

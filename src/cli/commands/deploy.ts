@@ -2,7 +2,9 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { deploy, deployExitCode, parseProbe, passwordFromFile, passwordFromTerminal, type DeployEvent } from "../../deploy/index.js";
 import { commandLogLevel } from "../../core/command-log.js";
-import { operationSchema, type Operation } from "../../fleet/index.js";
+import { operationSchema } from "../../fleet/index.js";
+import type { DeployMode } from "../../deploy/index.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { nixGlobals } from "../../nix/index.js";
 import { maxJobsArg, positiveInt } from "../build-options.js";
 import { confirm, hostList } from "../confirm.js";
@@ -23,7 +25,8 @@ interface DeployFlags {
   repo?: string;
   ref?: string;
   on?: string;
-  mode: Operation;
+  mode: DeployMode;
+  dryRun?: boolean;
   parallel: number;
   canary: number;
   failFast?: boolean;
@@ -60,7 +63,8 @@ export function registerDeploy(program: Command): void {
     .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
     .option("--on <selection>", "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
-    .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate").choices(operationSchema.options).default("switch"))
+    .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate; or copy: copy the closures to the hosts and activate nothing (no profile, no keys)").choices([...operationSchema.options, "copy"]).default("switch"))
+    .option("--dry-run", dryRunHelp("it pins the source, reaches the hosts read-only and evaluates (builds, signs, copies and activates nothing)"))
     .option("--parallel <n>", "hosts deployed at once", positiveInt, 10)
     .option("--canary <n>", "deploy N hosts first; go on only when they are healthy and confirmed", wholeNumber, 0)
     .option("--fail-fast", "start no more hosts once one fails")
@@ -102,6 +106,8 @@ Examples:
   oscd deploy --keys-only --on db1                # rotate secrets, nothing else
   oscd deploy --on db1 --diff                     # packages, closure size, reboot need first
   oscd deploy --on '@kiosk' --reboot              # reboot where the kernel changed
+  oscd deploy --on 'web*' --mode copy             # copy the closures now, switch later
+  oscd deploy --on db1 --dry-run                  # what would be copied and activated where
 
 Every host is reached over SSH before anything is built. Each host's activation runs detached
 on the host and must be confirmed over a new SSH connection within --confirm-timeout, else the
@@ -128,6 +134,7 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         ref: o.ref,
         selection: o.on,
         mode: o.mode,
+        dryRun: o.dryRun,
         parallel: o.parallel,
         canary: o.canary,
         failFast: o.failFast === true,
@@ -155,9 +162,15 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
         // Every host, nobody named one: ask first (on a terminal only; --yes skips it).
         confirmPlan:
           o.on === undefined
-            ? (plan) => confirm(`${o.keysOnly ? "Upload the keys of" : `Deploy ${plan.ref} (${plan.commit.slice(0, 12)}) with ${o.mode} to`} every host: ${hostList(plan.hosts)}?`, "deploying to every host", { yes: o.yes })
+            ? (plan) => confirm(`${o.keysOnly ? "Upload the keys of" : o.mode === "copy" ? `Copy ${plan.ref} (${plan.commit.slice(0, 12)}) to` : `Deploy ${plan.ref} (${plan.commit.slice(0, 12)}) with ${o.mode} to`} every host: ${hostList(plan.hosts)}?`, "deploying to every host", { yes: o.yes })
             : undefined,
       });
+      // With --json the plan is the last JSON line, after the events (as the summary is).
+      if (report.plan) {
+        if (o.json) json({ type: "dry-run", ...report.plan });
+        else printDryRun(report.plan, false);
+        return;
+      }
       if (o.json) json({ type: "summary", ...report, exitCode: deployExitCode(report) });
       else process.stdout.write(deploySummary(report.hosts));
       const code = deployExitCode(report);

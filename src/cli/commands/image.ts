@@ -5,6 +5,8 @@ import { buildSourceRequest, maxJobsArg, positiveInt, type BuildSourceFlags } fr
 import { formatBytes, printJson } from "../output.js";
 import { printProgress, tellServer } from "./publish.js";
 import { warn } from "../progress.js";
+import { redactUrl } from "../../publish/index.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 
 interface ImageFlags extends Omit<BuildSourceFlags, "on"> {
   format: string;
@@ -17,6 +19,7 @@ interface ImageFlags extends Omit<BuildSourceFlags, "on"> {
   validFor: string;
   server?: string;
   serverTokenFile?: string;
+  dryRun?: boolean;
 }
 
 function describe(r: ImageReport): string {
@@ -57,11 +60,13 @@ export function registerImage(program: Command): void {
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
     .option("--timeout <minutes>", "time limit of the build step (default: 240)", positiveInt)
+    .option("--dry-run", dryRunHelp("it pins, evaluates and builds the system and the image (GC roots kept) and asks the caches and the channel what they hold, but signs, uploads, writes and copies nothing"))
     .option("--json", "print a JSON summary on stdout")
     .addHelpText(
       "after",
       `
 Examples:
+  oscd image web1 --format qcow2 --dry-run                     # what would be uploaded and recorded where
   oscd image web1 --format qcow2 --key fleet.secret            # build, upload, record in channels/main.json
   oscd image web1 --format iso --ref v1.4.0 -o ./images --no-publish
   oscd image pxe1 --format netboot --key fleet.secret --server https://oscd.example.org
@@ -87,7 +92,12 @@ served by oscd server or written by oscd netboot -o DIR.`,
         caches: o.cache,
         manifestOut: o.manifestOut,
         onProgress: printProgress,
+        dryRun: o.dryRun,
       });
+      if (r.plan) {
+        if (o.server !== undefined && r.plan.steps.some((s) => s.action === "write")) r.plan.steps.push({ action: "hand off", target: redactUrl(o.server), detail: "the new manifest" });
+        return printDryRun({ ...r.plan, warnings: [...r.plan.warnings, ...(r.publish?.warnings ?? [])] }, o.json);
+      }
       for (const w of r.publish?.warnings ?? []) warn(w);
       if (o.json) printJson({ host: r.host, format: r.format, toplevel: r.toplevel, commit: r.commit, version: r.version, image: r.image, netboot: r.netboot, written: r.written, channel: r.publish?.channel, status: r.publish?.status, sequence: r.publish?.sequence });
       else process.stdout.write(describe(r));

@@ -6,10 +6,12 @@ import { parseWaves, type RolloutPlan } from "../../plan/index.js";
 import type { HandOff } from "../../server-client/index.js";
 import { planLine } from "../rollout-format.js";
 import { UsageError } from "../../core/errors.js";
-import { parseValidity, publish, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
+import { parseValidity, publish, redactUrl, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
 import { formatBytes, formatMs, printJson, table } from "../output.js";
 import { failedHostsError, hostError, printBuildProgress, printPinned } from "./build.js";
 import { progressSay, warn } from "../progress.js";
+import type { DryRunPlan } from "../../core/dry-run.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { addBuildSourceOptions, buildSourceRequest, type BuildSourceFlags } from "../build-options.js";
 
 export function printProgress(p: PublishProgress): void {
@@ -80,6 +82,17 @@ interface PublishFlags extends BuildSourceFlags {
   requireApproval?: boolean;
   rollout?: true | Pick<RolloutPlan, "canary" | "waves">;
   immediate?: boolean;
+  dryRun?: boolean;
+}
+
+/** The steps after the manifest a dry run adds: the control server's hand-off and --gc. */
+function laterSteps(o: PublishFlags, plan: DryRunPlan): DryRunPlan {
+  if (o.server !== undefined && plan.steps.some((s) => s.action === "write")) {
+    const then = o.immediate ? "serve it to every host at once" : o.rollout === true ? "start a rollout with the channel's plan" : o.rollout ? `start a rollout: ${planLine(o.rollout)}` : "wait for a rollout";
+    plan.steps.push({ action: "hand off", target: redactUrl(o.server), detail: `the new manifest and the channel's rollout plan; the server would ${then}` });
+  }
+  if (o.gc) plan.steps.push({ action: "gc", target: o.rootsDir ?? "/nix/var/nix/gcroots/oscd", detail: `drop old snapshot roots and collect garbage${o.gcMaxFreed ? ` (up to ${o.gcMaxFreed})` : ""}; oscd gc --roots --dry-run shows which` });
+  return plan;
 }
 
 /** `--rollout` and `--immediate` say what the server does with the release; both need `--server`. */
@@ -148,7 +161,8 @@ export function registerPublish(program: Command): void {
         throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
       }
     })
-    .option("--immediate", "with --server: serve the release to every host at once (no rollout)");
+    .option("--immediate", "with --server: serve the release to every host at once (no rollout)")
+    .option("--dry-run", dryRunHelp("it pins, evaluates and builds (GC roots kept, as oscd build) and asks the caches and the channel what they hold, but signs, uploads and writes nothing (no manifest, no cache entry, nothing on the server)"));
   addFinishGcOptions(cmd);
   addBuildSourceOptions(cmd, "hosts to build: names, globs and @tags (default: all; the others keep their entries)")
     .addHelpText(
@@ -169,6 +183,7 @@ Examples:
   oscd publish --server https://oscd.example.org --immediate    # every host at once
   oscd publish --gc --gc-max-freed 20G          # CI runner: then drop old snapshot roots and collect garbage
   oscd publish --channel production --require-approval   # a 2-of-3 channel: waits for oscd manifest sign
+  oscd publish --dry-run --key fleet.secret    # what would be uploaded where, and the manifest's next sequence
 
 Expiry: every manifest carries expiresAt (now + --valid-for). Machines refuse an expired
 manifest as a hold-back (a stopped CI or a freeze attack), so publish, or --refresh, more
@@ -186,7 +201,9 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval, hostViews: o.server !== undefined });
+        const common = { repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval };
+        if (o.dryRun) return printDryRun(laterSteps(o, await refreshChannel({ ...common, dryRun: true })), o.json);
+        const r = await refreshChannel({ ...common, hostViews: o.server !== undefined });
         const h = await tellServer(o, r.manifest, undefined, o.json, r.views);
         printRefresh(r, o.json, h);
         return;
@@ -202,8 +219,14 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         hostViews: o.server !== undefined,
         requireApproval: o.requireApproval,
         onProgress: printProgress,
+        dryRun: o.dryRun,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
+      if (report.plan) {
+        printDryRun(laterSteps(o, { ...report.plan, warnings: [...report.plan.warnings, ...report.warnings] }), o.json);
+        if (report.failed.length > 0) throw failedHostsError(report.hosts.filter((h) => h.build === "failed"), report.hosts.length);
+        return;
+      }
       for (const w of report.warnings) warn(w);
       const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
       const server = report.status !== "not-written" && !waiting ? await tellServer(o, report.manifest, report.rollout, o.json, report.views) : undefined;

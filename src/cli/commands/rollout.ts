@@ -3,6 +3,8 @@ import { EXIT, UsageError } from "../../core/errors.js";
 import { parseDuration, parseWaves, RolloutPlanError, type RolloutPlan } from "../../plan/index.js";
 import type { RolloutView, ServerClient } from "../../server-client/index.js";
 import { printJson, printJsonLine } from "../output.js";
+import { dryRunPlan } from "../../core/dry-run.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { changeLines, liveBlock, planLine, releaseName, rolloutBlock, rolloutListTable } from "../rollout-format.js";
 
 interface ServerFlags {
@@ -79,6 +81,7 @@ Examples:
   oscd rollout start main --immediate       # the newest release of main to every host at once
   oscd rollout status --watch               # the active rollout, live per wave and per host
   oscd rollout pause | resume | promote | abort [ID]
+  oscd rollout start main --dry-run         # the release and waves it would start, starting nothing
   oscd rollout list --json
 
 Waves (separated by ';'): canary=HOST,… first; @TAG; N% (cumulative share of the hosts); HOST,…;
@@ -99,13 +102,29 @@ time passed; more failed hosts than --max-failures halt the rollout (resume it o
       }))
       .option("--wave-timeout <duration>", "a host of a started wave silent this long counts as failed (default: the plan's, else 1h; 0: wait for ever)", planArg("duration", (v) => parseDuration(v, "--wave-timeout")))
       .option("--immediate", "no waves: serve the release to every host at once")
-      .option("--watch", "then follow it live until it is done, halted or aborted"),
-  ).action(async (spec: string, o: ServerFlags & { waves?: Pick<RolloutPlan, "canary" | "waves">; bake?: number; maxFailures?: number; waveTimeout?: number; immediate?: boolean; watch?: boolean }) => {
+      .option("--watch", "then follow it live until it is done, halted or aborted")
+      .option("--dry-run", dryRunHelp("it reads the channel's releases, plan and rollouts from the server and starts nothing")),
+  ).action(async (spec: string, o: ServerFlags & { waves?: Pick<RolloutPlan, "canary" | "waves">; bake?: number; maxFailures?: number; waveTimeout?: number; immediate?: boolean; watch?: boolean; dryRun?: boolean }) => {
     const rel = releaseArg(spec);
     if (o.immediate && (o.waves || o.bake !== undefined || o.maxFailures !== undefined || o.waveTimeout !== undefined || o.watch)) {
       throw new UsageError("--immediate releases to every host at once: it takes no waves, bake, failure budget, timeout or --watch", "drop --immediate for a staged rollout", "usage");
     }
     const { c, api } = await client(o);
+    if (o.dryRun) {
+      const sequence = rel.sequence ?? (await api.listReleases(c, rel.channel))[0]?.sequence;
+      if (sequence === undefined) throw new UsageError(`channel ${rel.channel} has no release on ${c.shown}`, "publish one: `oscd publish --server URL`", "rollout-unknown");
+      const plan = dryRunPlan(o.immediate ? "rollout start --immediate" : "rollout start", [`read channel ${rel.channel}'s releases, plan and rollouts from ${c.shown}`]);
+      if (o.immediate) plan.steps.push({ action: "serve", target: c.shown, detail: `${rel.channel} #${sequence} to every host at once` });
+      else {
+        const kept = await api.getPlan(c, rel.channel);
+        const p: RolloutPlan = { ...(o.waves ? {} : kept?.plan), ...o.waves, ...(o.bake !== undefined ? { bakeSeconds: o.bake } : {}), ...(o.maxFailures !== undefined ? { maxFailures: o.maxFailures } : {}), ...(o.waveTimeout !== undefined ? { waveTimeoutSeconds: o.waveTimeout } : {}) };
+        const from = o.waves ? "--waves" : kept ? `the channel's plan (${kept.source})` : "no plan: every host in one wave";
+        plan.steps.push({ action: "start rollout", target: c.shown, detail: `${rel.channel} #${sequence}: ${planLine(p)} (${from})` });
+        const active = (await api.listRollouts(c)).find((r) => r.channel === rel.channel && api.ACTIVE_STATES.has(r.state));
+        if (active) plan.warnings.push(`channel ${rel.channel} has rollout ${active.id.slice(0, 8)} ${active.state}: the server would refuse a new one until it is aborted or done`);
+      }
+      return printDryRun(plan, o.json);
+    }
     if (o.immediate) {
       const sequence = rel.sequence ?? (await api.listReleases(c, rel.channel))[0]?.sequence;
       if (sequence === undefined) throw new UsageError(`channel ${rel.channel} has no release on ${c.shown}`, "publish one: `oscd publish --server URL`", "rollout-unknown");
@@ -148,10 +167,16 @@ time passed; more failed hosts than --max-failures halt the rollout (resume it o
         .command(action)
         .description(what)
         .argument("[id]", "the rollout's id or its first digits (default: the active rollout)")
-        .option("--channel <name>", "the active rollout of this channel"),
-    ).action(async (id: string | undefined, o: ServerFlags & { channel?: string }) => {
+        .option("--channel <name>", "the active rollout of this channel")
+        .option("--dry-run", dryRunHelp("it finds the rollout on the server and changes nothing")),
+    ).action(async (id: string | undefined, o: ServerFlags & { channel?: string; dryRun?: boolean }) => {
       const { c, api } = await client(o);
       const found = await api.findRollout(c, id, o.channel);
+      if (o.dryRun) {
+        const plan = dryRunPlan(`rollout ${action}`, [`found rollout ${found.id.slice(0, 8)} on ${c.shown}`]);
+        plan.steps.push({ action, target: `rollout ${found.id}`, detail: `${releaseName(found)}, now ${found.state}` });
+        return printDryRun(plan, o.json);
+      }
       const r = await api.rolloutAction(c, found.id, action);
       if (o.json) return printJson(r);
       process.stdout.write(`rollout ${r.id.slice(0, 8)} (${releaseName(r)}): ${r.state}${r.reason ? `: ${r.reason}` : ""}\n`);

@@ -2,6 +2,8 @@ import { Command, Option } from "commander";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../../core/errors.js";
+import { dryRunPlan } from "../../core/dry-run.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { loadMachineConfig } from "../../fleet/index.js";
 import { parseValidity } from "../../publish/index.js";
 import { parsePublicKey } from "../../nix/index.js";
@@ -344,6 +346,7 @@ running one reports it and acts on the channel's onRevoked (report, newest, roll
     .command("publish")
     .argument("<files...>", "trust roots (every version, in order) and revocation lists")
     .requiredOption("--to <dir>", "the channels' trust directory machines read (e.g. /srv/nix-cache/channels/trust)")
+    .option("--dry-run", dryRunHelp("it reads and verifies every document against the directory, and writes nothing"))
     .option("--json", "print what was written as JSON")
     .description("put verified trust roots and revocation lists where machines fetch them: <dir>/<N>.root.json, <dir>/root.json, <dir>/<channel>.revocations.json")
     .addHelpText(
@@ -352,28 +355,43 @@ running one reports it and acts on the channel's onRevoked (report, newest, roll
 Examples:
   oscd trust publish trust/1.root.json --to /srv/nix-cache/channels/trust
   oscd trust publish trust/2.root.json trust/3.root.json main.revocations.json --to /srv/nix-cache/channels/trust
+  oscd trust publish trust/2.root.json --to /srv/nix-cache/channels/trust --dry-run
 
 Each trust root must follow the one before it in the directory (old and new root thresholds),
 each revocation list must carry its channel's release threshold; a version that is already
 there with other content is refused.`,
     )
-    .action(async (files: string[], o: { to: string; json?: boolean }) => {
+    .action(async (files: string[], o: { to: string; json?: boolean; dryRun?: boolean }) => {
       const dir = resolve(o.to);
       const written: { path: string; status: string }[] = [];
+      // A dry run keeps what would be written here, so a later file is checked against it.
+      const pending = o.dryRun ? new Map<string, string>() : undefined;
+      const read = async (path: string) => pending?.get(path) ?? (await readFile(path, "utf8").catch(() => undefined));
       for (const f of files) {
         const d = await readTrustDocument(f);
         if (d.kind === "root") {
           const prevPath = join(dir, `${d.doc.version - 1}.root.json`);
-          const prevText = d.doc.version > 1 ? await readFile(prevPath, "utf8").catch(() => undefined) : undefined;
+          const prevText = d.doc.version > 1 ? await read(prevPath) : undefined;
           if (prevText !== undefined) verifyRootUpdate(parseTrustRoot(prevText, prevPath), d.text, f);
           else if (d.doc.version > 1) throw new UsageError(`${prevPath} is missing: machines walk every version, so version ${d.doc.version - 1} must be published first`, "publish the versions in order", "trust-usage");
           verifySelfSigned(d.doc, f);
         } else {
-          verifyRevocations(await rootFor(f, join(dir, "root.json")), d.text, d.doc.channel, f);
+          const rootPath = join(dir, "root.json");
+          const rootText = pending?.get(rootPath);
+          const root = rootText !== undefined ? parseTrustRoot(rootText, rootPath) : await rootFor(f, rootPath);
+          verifyRevocations(root, d.text, d.doc.channel, f);
         }
-        written.push(...(await publishTrustDocument(dir, d)));
+        written.push(...(await publishTrustDocument(dir, d, pending)).map((w) => ({ ...w, from: f })));
       }
-      if (o.json) printJson({ dir, files: written });
+      if (pending) {
+        const plan = dryRunPlan("trust publish", [`verified ${files.length} document(s) against ${dir}`]);
+        for (const w of written as { path: string; status: string; from: string }[]) {
+          if (w.status === "written") plan.steps.push({ action: "write", target: w.path, detail: `from ${w.from}` });
+          else plan.did.push(`${w.path}: ${w.status === "unchanged" ? "already holds it" : "holds a newer version; kept"}`);
+        }
+        return printDryRun(plan, o.json);
+      }
+      if (o.json) printJson({ dir, files: written.map(({ path, status }) => ({ path, status })) });
       else for (const w of written) process.stdout.write(`${w.path}: ${w.status}\n`);
     });
 

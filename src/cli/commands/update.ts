@@ -5,6 +5,7 @@ import { update, UpdateFailedError, type UpdateMode, type UpdateReport } from ".
 import { confirm } from "../confirm.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 
 interface UpdateFlags {
   input: string[];
@@ -22,6 +23,7 @@ interface UpdateFlags {
   json?: boolean;
   quiet?: boolean;
   yes?: boolean;
+  dryRun?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -64,6 +66,7 @@ export function registerUpdate(program: Command): void {
     .option("--gc", "when done, drop old source snapshot roots (keeping the newest 3) and collect garbage")
     .option("--gc-max-freed <size>", "with --gc: stop collecting once this much is freed (e.g. 10G)")
     .option("-y, --yes", "with --merge --push: do not ask before pushing (asked only on a terminal)")
+    .option("--dry-run", dryRunHelp("it resolves the new input revisions in a temporary copy (Nix's lock command, which fetches them) but commits, builds, merges, pushes and opens nothing"))
     .option("--json", "print the report as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText(
@@ -74,6 +77,7 @@ Examples:
   oscd update --input nixpkgs --merge       # merge into the release branch if all passed
   oscd update --github --release patch      # CI: a pull request labelled release:patch
   oscd update --merge --gc                  # then drop old snapshot roots and collect garbage
+  oscd update --merge --push --dry-run      # the new revisions, and what would be merged and pushed where
 
 Flake fleets update flake.lock with Nix's own lock command; classic fleets the pin file
 ([update] pinFile, default pins.json: "name": { "url", "rev", "ref" }). Checks: the flake's
@@ -85,7 +89,7 @@ no pull request opened, when a host or a check fails (exit 1, naming each).`,
       if (o.release && !o.github) throw new UsageError("--release labels a pull request: it needs --github");
       const mode: UpdateMode = o.merge ? "merge" : o.github ? "github" : "branch";
       // Merging and pushing changes what every machine following the branch runs: ask first.
-      if (o.merge && o.push) await confirm(`Update ${o.input.length > 0 ? o.input.join(", ") : "every input"}, and when every build and check passes, fast-forward the release branch and push it to ${o.remote ?? "origin"}?`, "merging and pushing the update", { yes: o.yes });
+      if (o.merge && o.push && !o.dryRun) await confirm(`Update ${o.input.length > 0 ? o.input.join(", ") : "every input"}, and when every build and check passes, fast-forward the release branch and push it to ${o.remote ?? "origin"}?`, "merging and pushing the update", { yes: o.yes });
       const r = await update({
         repo: o.repo,
         inputs: o.input,
@@ -97,7 +101,13 @@ no pull request opened, when a host or a check fails (exit 1, naming each).`,
         stateDir: o.stateDir,
         rootDir: o.rootsDir,
         onProgress: progressPrinter(!o.quiet && !o.json),
+        dryRun: o.dryRun,
       });
+      if (o.dryRun) {
+        if (r.plan) return printDryRun(r.plan, o.json);
+        if (o.json) return printJson(r);
+        return print(r);
+      }
       if (o.json) printJson(r);
       else print(r);
       await finishGc(o, { rootDir: o.rootsDir });

@@ -50,6 +50,16 @@ describe("oscd rollout (CLI)", () => {
     expect((await cli(["start", "main", "--bake", "soon"])).stderr).toMatch(/--bake "soon" is not a duration/);
   });
 
+  it("start --dry-run names the release and waves a real start uses, and starts nothing", async () => {
+    const r = await cli(["start", "main", "--waves", "canary=web1; @web; rest", "--bake", "0", "--dry-run", "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { dryRun: true; steps: { action: string; target: string; detail: string }[] };
+    expect(plan.steps).toEqual([{ action: "start rollout", target: s.url, detail: expect.stringMatching(/^main #2: .*web1.*@web.*bake 0s \(--waves\)$/) }]);
+    expect((await cli(["list", "--json"])).stdout).toBe(JSON.stringify({ rollouts: [] }, null, 2) + "\n");
+    // The audit log shows no rollout started (or anything else done) by the dry run.
+    expect((await s.api("GET", "/api/v1/audit", { token: s.admin })).text).not.toContain("rollout.start");
+  });
+
   it("starts a three-wave rollout of the newest release and shows it per wave and per host", async () => {
     const r = await cli(["start", "main", "--waves", "canary=web1; @web; rest", "--bake", "0", "--json"]);
     expect(r.exitCode, r.stderr).toBe(0);
