@@ -5,6 +5,7 @@ import { EXIT } from "../core/errors.js";
 import { COLOUR_MODES, setColourMode, type ColourMode } from "./colour.js";
 import { COMMANDS, invokedCommand, type CommandEntry } from "./commands/index.js";
 import { addNixOptions, applyNixFlags, EVALUATING_COMMANDS, joinOptionPairs, type NixFlags } from "./nix-options.js";
+import { addDeprecatedFlags } from "./deprecated-flags.js";
 import { HELP_CONFIG } from "./help-format.js";
 import { helpGroupOf, HELP_GROUPS, HIDDEN_COMMANDS } from "./help-groups.js";
 import { stdoutHasJson } from "./output.js";
@@ -110,6 +111,7 @@ async function registerCommand(program: Command, entry: CommandEntry): Promise<v
   const cmd = program.commands.find((c) => c.name() === entry.name);
   if (!cmd) return;
   placeCommand(cmd, entry);
+  addDeprecatedFlags(cmd);
   if (EVALUATING_COMMANDS.has(entry.name)) addNixOptions(cmd);
 }
 

@@ -10,7 +10,7 @@ export function registerInit(program: Command): void {
     .option("--branch <name>", "the release branch (default: origin's default branch, else the checked-out one, else main)")
     .option("--no-discover", "do not evaluate the flake to find hosts")
     .option("--force", "overwrite oscd.toml and workflow files that exist (never the version file)")
-    .option("-C, --dir <dir>", "the fleet repository", ".")
+    .option("-C, --repo <dir>", "the fleet repository", ".")
     .option("--json", "print what was written as JSON")
     .addHelpText(
       "after",
@@ -23,8 +23,8 @@ Examples:
 Files that exist are kept (and listed) unless --force; with an existing oscd.toml the
 workflows follow its [release] settings.`,
     )
-    .action(async (o: { ci?: CiKind; branch?: string; discover: boolean; force?: boolean; dir: string; json?: boolean }) => {
-      const r = await initFleet({ dir: o.dir, ci: o.ci, branch: o.branch, discover: o.discover, force: o.force, oscdVersion: program.version() ?? "latest" });
+    .action(async (o: { ci?: CiKind; branch?: string; discover: boolean; force?: boolean; repo: string; json?: boolean }) => {
+      const r = await initFleet({ dir: o.repo, ci: o.ci, branch: o.branch, discover: o.discover, force: o.force, oscdVersion: program.version() ?? "latest" });
       if (o.json) return printJson(r);
       for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
       for (const f of r.kept) process.stdout.write(`kept ${f} (${r.keptReasons[f] ?? "exists"})\n`);

@@ -18,16 +18,16 @@ async function keyArg(v: string): Promise<PublicKey> {
   return readPublicKeyFile(v);
 }
 
-async function trustedKeys(o: { trustedKey?: string[]; fleet?: string; trustDir?: string }): Promise<PublicKey[]> {
+async function trustedKeys(o: { trustedKey?: string[]; repo?: string; trustDir?: string }): Promise<PublicKey[]> {
   const keys = await Promise.all((o.trustedKey ?? []).map(keyArg));
-  if (o.fleet) keys.push(...(await loadFleet(o.fleet)).config.keys.trusted.map((k) => parsePublicKey(k)));
+  if (o.repo) keys.push(...(await loadFleet(o.repo)).config.keys.trusted.map((k) => parsePublicKey(k)));
   if (o.trustDir) {
     // Checked at start: a trust directory without a valid root would refuse every upload.
     const root = (await loadServerTrust(o.trustDir)).root;
     for (const k of [...Object.values(root.channels).flatMap((c) => c.keys.map((e) => e.key)), ...root.cacheKeys].map((t) => parsePublicKey(t))) if (!keys.some((x) => x.key.equals(k.key))) keys.push(k);
   }
   if (keys.length === 0) {
-    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file), --fleet DIR whose oscd.toml lists keys.trusted, or --trust-dir DIR", "server-no-keys");
+    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file), -C DIR whose oscd.toml lists keys.trusted, or --trust-dir DIR", "server-no-keys");
   }
   return keys;
 }
@@ -38,7 +38,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   trustedKey?: string[];
-  fleet?: string;
+  repo?: string;
   trustDir?: string;
   webhookSecretFile?: string;
   jobsRepo?: string;
@@ -73,7 +73,7 @@ export function registerServer(program: Command): void {
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM); or put the server behind a TLS proxy")
     .option("--tls-key <file>", "the certificate's private key (PEM)")
     .option("--trusted-key <key>", "a public key releases must be signed with (name:base64 or a file); repeatable", collect)
-    .option("--fleet <dir>", "take the trusted keys from this fleet repository's oscd.toml")
+    .option("-C, --repo <dir>", "take the trusted keys (and netboot MAC addresses) from this fleet repository's oscd.toml")
     .option("--trust-dir <dir>", "the channels' trust directory (oscd trust publish --to DIR): releases are accepted only at their channel's release threshold and when not revoked, and agents read it beside their manifest")
     .option("--webhook-secret-file <file>", "turn on GitHub webhooks (/api/v1/webhooks/github), verified with this secret")
     .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
@@ -88,10 +88,10 @@ export function registerServer(program: Command): void {
       "after",
       `
 Examples:
-  oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
+  oscd server -C . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
   oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
-  oscd server --fleet . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
+  oscd server -C . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
   oscd server token create --role admin              # shown once; keep it
   oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
   oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
@@ -99,7 +99,7 @@ Examples:
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
 /metrics takes a token of its own with --metrics-token-file (for a Prometheus bearer_token_file).
-Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with --fleet
+Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with -C DIR
 and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd are checked
 against the signed manifest before they are served.`,
     )
@@ -119,7 +119,7 @@ against the signed manifest before they are served.`,
         logger: o.json ? { level: "info" } : false,
         webhookSecret,
         cacheDir: o.cacheDir,
-        netboot: { macs: o.fleet ? netbootMacs((await loadFleet(o.fleet)).config) : undefined, substituters: o.netbootSubstituter },
+        netboot: { macs: o.repo ? netbootMacs((await loadFleet(o.repo)).config) : undefined, substituters: o.netbootSubstituter },
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
         retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
