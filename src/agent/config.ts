@@ -322,7 +322,7 @@ export interface FlagSetting {
 /**
  * The file (if any) with the flags laid over it, validated as one. A flag replaces the value at
  * its path (a list flag replaces the whole list); everything else comes from the file. The full
- * flags (`--manifest-poll-interval`) are applied after the shortcuts (`--poll-interval`).
+ * flags (`--manifest-poll-interval`) are applied after the shortcuts (AgentFlags, for callers in code).
  */
 export async function resolveAgentConfig(file: string | undefined, flags: AgentFlags): Promise<AgentConfig> {
   let raw: Record<string, unknown> = {};

@@ -1,7 +1,8 @@
 import { Option, type Command } from "commander";
 import type { EventEmitter } from "node:events";
 
-const warned = new Set<string>();
+/** The deprecation lines a command has printed: one per old spelling, however often it is given. */
+const warned = new WeakMap<Command, Set<string>>();
 
 /**
  * An older spelling of an option, kept working for one release: hidden from help, it prints one
@@ -19,8 +20,10 @@ export function deprecatedAlias(cmd: Command, flags: string, to: string, value?:
   cmd.on(`option:${alias.name()}`, (val: string | undefined) => {
     const old = alias.long ?? flags;
     const now = value === undefined ? to : `${to} ${value}`;
-    if (!warned.has(`${old}→${now}`)) {
-      warned.add(`${old}→${now}`);
+    const said = warned.get(cmd) ?? new Set<string>();
+    warned.set(cmd, said);
+    if (!said.has(old)) {
+      said.add(old);
       process.stderr.write(`oscd: warning: ${old} is deprecated; use ${now}\n`);
     }
     // Commander is an EventEmitter at run time; its types leave emit out.
