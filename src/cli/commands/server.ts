@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer } from "../../server/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
@@ -149,13 +149,16 @@ against the signed manifest before they are served.`,
     .option("--tag <tag>", "the host's tags, for rollout waves and filters; repeatable", collect)
     .option("--channel <name>", "the host's channel")
     .option("--label <text>", "a note shown by `token list`")
+    .option("--create-db", "make the database when it does not exist (a first admin token before the server's first start); without it a missing database is refused")
+    .addHelpText("after", "\nExamples:\n  oscd server token create --role operator --label ci > /run/secrets/oscd-operator\n  oscd server token create --host web1 --tag web --channel main\n  oscd server token create --admin --create-db --db sqlite:/var/lib/oscd/server.db   # before the first start\n")
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
+      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; createDb?: boolean; json?: boolean }>();
       const role = o.admin ? (o.role === undefined || o.role === "admin" ? "admin" : undefined) : (o.role ?? (o.host ? "host" : undefined));
       if (role === undefined || (role === "host") !== Boolean(o.host)) {
         throw new UsageError("give a role (--role admin|operator|viewer), or --host NAME for a host token", "e.g. oscd server token create --role operator --label ci, or oscd server token create --host web1", "server-token-kind");
       }
       if (role !== "host" && (o.tag || o.channel)) throw new UsageError("--tag and --channel describe a host", "use them with --host NAME", "server-token-kind");
+      if (!o.createDb) requireExistingDatabase(o.db, "oscd server token create");
       const d = await openDatabase(o.db);
       try {
         const now = Date.now();
@@ -174,6 +177,7 @@ against the signed manifest before they are served.`,
     .description("revoke a token")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ db: string }>();
+      requireExistingDatabase(o.db, "oscd server token revoke");
       const d = await openDatabase(o.db);
       try {
         const now = Date.now();
@@ -209,6 +213,7 @@ against the signed manifest before they are served.`,
     .description("list tokens (never their secrets)")
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
+      requireExistingDatabase(o.db, "oscd server token list");
       const d = await openDatabase(o.db);
       try {
         const rows = await listTokens(d.db);
