@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { setCommandLog } from "../core/command-log.js";
+import { setWarningSink } from "../core/warnings.js";
+import { warn } from "./progress.js";
 import { EXIT } from "../core/errors.js";
 import { COLOUR_MODES, setColourMode, type ColourMode } from "./colour.js";
 import { COMMANDS, invokedCommand, type CommandEntry } from "./commands/index.js";
@@ -53,6 +55,7 @@ function applyGlobalFlags(program: Command, action: Command): void {
   const g = program.opts<{ verbose: number; color: ColourMode }>();
   setCommandLog({ level: g.verbose });
   setColourMode(g.color);
+  setWarningSink((m) => warn(m));
   const own = action.opts<NixFlags>();
   if ("showTrace" in own || "printBuildLogs" in own || "option" in own || "impure" in own) applyNixFlags(own);
 }
