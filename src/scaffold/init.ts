@@ -140,6 +140,7 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
   const config = keepFleetFile ? fleet.config : parseFleetFile(files[0]?.content ?? "", FLEET_FILE);
   const next = nextSteps({
     written,
+    versionFile: versionFilePath(release.versionFile),
     signKeyFile: o.signKeyFile,
     trustedKeyRef: o.trustedKeyRef ?? config.keys.trusted[0],
     caches: config.caches,

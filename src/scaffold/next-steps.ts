@@ -4,6 +4,8 @@ import { shellQuote } from "../core/command-log.js";
 export interface NextStepsInput {
   /** Files init wrote (relative to the repository), committed by the first step. */
   written: readonly string[];
+  /** The version file (written or kept): the build reads it, so it is committed too. */
+  versionFile: string;
   /** The secret key file given with --sign-key, as the user typed it. */
   signKeyFile?: string;
   /** How a machine names the trusted key: a .public file beside the secret, or the key itself. */
@@ -29,7 +31,7 @@ function manifestLocation(cache: string, channel: string): string | undefined {
  * working tree), publish, and check the manifest as a machine would.
  */
 export function nextSteps(s: NextStepsInput): string[] {
-  const files = s.written.length > 0 ? s.written : ["oscd.toml"];
+  const files = [...new Set(["oscd.toml", s.versionFile, ...s.written])];
   const channel = s.channel === "main" ? [] : ["--channel", s.channel];
   const manifest = s.caches.map((c) => manifestLocation(c, s.channel)).find((m) => m !== undefined);
   return [

@@ -48,7 +48,7 @@ describe("oscd init", () => {
     const channel = /^\[channels\.main\]\n([^[]*)/m.exec(written);
     expect(channel?.[1]?.split("\n").filter((l) => /^\s*\w+\s*=/.test(l))).toEqual([]);
     expect(written).not.toMatch(/^\s*#?\s*(remote|operation)\s*=/m);
-    expect(r.next).toEqual([`git add oscd.toml ${RELEASE_WORKFLOW} ${PUBLISH_WORKFLOW} ${UPDATE_WORKFLOW} ${IMPACT_WORKFLOW} && git commit -m 'oscd init'`, "oscd publish --sign-key FILE", "oscd manifest show"]);
+    expect(r.next).toEqual([`git add oscd.toml VERSION ${RELEASE_WORKFLOW} ${PUBLISH_WORKFLOW} ${UPDATE_WORKFLOW} ${IMPACT_WORKFLOW} && git commit -m 'oscd init'`, "oscd publish --sign-key FILE", "oscd manifest show"]);
 
     const program = await buildFullProgram();
     for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]) {
@@ -157,7 +157,7 @@ describe("oscd init", () => {
     expect(fleet.config.caches).toEqual(["file:///srv/nix-cache"]);
     expect(fleet.config.keys.trusted).toEqual([pub]);
     expect(r.stdout).toContain("trusted keys: fleet-9\n");
-    expect(r.stdout).toContain(`next:\n  git add oscd.toml && git commit -m 'oscd init'\n  oscd publish --sign-key ${secret}\n  oscd manifest verify /srv/nix-cache/channels/main.json --trusted-key ${join(dir, "fleet-9.public")}\n`);
+    expect(r.stdout).toContain(`next:\n  git add oscd.toml VERSION && git commit -m 'oscd init'\n  oscd publish --sign-key ${secret}\n  oscd manifest verify /srv/nix-cache/channels/main.json --trusted-key ${join(dir, "fleet-9.public")}\n`);
     // The secret key is read, never written anywhere.
     expect(await readFile(join(repo.dir, "oscd.toml"), "utf8")).not.toContain((await readFile(secret, "utf8")).trim().split(":")[1]);
 
@@ -165,7 +165,7 @@ describe("oscd init", () => {
     const again = await oscd(["init", "--trusted-key", join(dir, "fleet-9.public"), "--cache", "https://cache.example.org", "--no-discover"], { cwd: repo.dir });
     expect(again.stdout).toContain("kept oscd.toml (exists, so --cache and the trusted key not written; --force rewrites it)\n");
     const forced = await oscd(["init", "--force", "--trusted-key", pub, "--cache", "https://cache.example.org", "--no-discover", "--json"], { cwd: repo.dir });
-    expect(JSON.parse(forced.stdout)).toMatchObject({ caches: ["https://cache.example.org"], trusted: [pub], next: ["git add oscd.toml && git commit -m 'oscd init'", "oscd publish --sign-key FILE", `oscd manifest verify https://cache.example.org/channels/main.json --trusted-key ${pub}`] });
+    expect(JSON.parse(forced.stdout)).toMatchObject({ caches: ["https://cache.example.org"], trusted: [pub], next: ["git add oscd.toml VERSION && git commit -m 'oscd init'", "oscd publish --sign-key FILE", `oscd manifest verify https://cache.example.org/channels/main.json --trusted-key ${pub}`] });
     // A key given inline where a file belongs is refused, and nothing is written.
     const inline = await oscd(["init", "--force", "--sign-key", (await readFile(secret, "utf8")).trim(), "--no-discover"], { cwd: repo.dir });
     expect(inline.exitCode).toBe(2);
