@@ -145,7 +145,9 @@ export async function main(rawArgv: string[]): Promise<void> {
   } catch (err) {
     const context = { command: invokedCommand(args), program, args };
     // --json: the error as JSON on stdout, unless the command already wrote its JSON result
-    // there (which then carries the failures itself); the text lines go to stderr.
-    process.exitCode = wantsJson(args) && !stdoutHasJson() ? reportErrorJson(err, undefined, context) : reportError(err, undefined, context);
+    // there (which then carries the failures itself); the text lines go to stderr either way,
+    // for the person reading a CI log.
+    if (wantsJson(args) && !stdoutHasJson()) reportErrorJson(err, undefined, context);
+    process.exitCode = reportError(err, undefined, context);
   }
 }

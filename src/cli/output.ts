@@ -8,6 +8,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
+/** One JSON document per line (a stream of events or results, `--json` of long commands). */
+export function printJsonLine(value: unknown): void {
+  jsonWritten = true;
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
 /** Whether a JSON result is on stdout already (an error then goes to stderr, not as a second document). */
 export function stdoutHasJson(): boolean {
   return jsonWritten;

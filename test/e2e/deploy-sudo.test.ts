@@ -39,7 +39,7 @@ afterAll(async () => {
 async function deployOnTerminal(answers: string[], args: string[]): Promise<RunResult & { prompts: number }> {
   await ensureBuilt();
   const argv = ["node", OSCD_BIN, "deploy", "--repo", f.fleet.dir, "--state-dir", join(dir, "state"), "--sign-key", keyFile, ...(await deploySshArgs()), ...args];
-  const r = await run("python3", [join(REPO_ROOT, "test/harness/pty-answer.py"), ...argv], { timeoutMs: 600_000, env: { PTY_PROMPT: "sudo password[^:]*: ", PTY_ANSWERS: answers.join("\n") } });
+  const r = await run("python3", [join(REPO_ROOT, "test/harness/pty-answer.py"), ...argv], { timeoutMs: 600_000, env: { PTY_PROMPT: "sudo password[^:]*: ", PTY_ANSWERS: answers.join("\n"), NO_COLOR: "1" } });
   return { ...r, prompts: Number(/pty-answer: prompts=(\d+)/.exec(r.stderr)?.[1] ?? -1) };
 }
 
@@ -65,7 +65,8 @@ describe("oscd deploy as a sudo user", () => {
     await f.fleet.release("1.1.0");
     const namespaces = await Promise.all(f.hosts.map(pidNamespace));
     const sampler = sampleProcesses([PASSWORD], namespaces);
-    const r = await deployOnTerminal([PASSWORD], []);
+    // Every host, on a terminal: --yes answers the confirmation oscd asks before acting on all of them.
+    const r = await deployOnTerminal([PASSWORD], ["--yes"]);
     const sample = await sampler.stop();
     expect(r.exitCode, r.stdout).toBe(0);
     expect(r.prompts).toBe(1);

@@ -69,7 +69,7 @@ describe("disk-space guard", () => {
     // A release that fits still deploys on the same host.
     const ok = await oscdOn(h, ["activate", "--release-version", "1.2.0", small]);
     expect(ok.exitCode, ok.stderr).toBe(0);
-    expect(ok.stderr).toMatch(/\[disk\] \d+ path\(s\), [\d.]+ MiB to fetch; [\d.]+ MiB free/);
+    expect(ok.stderr).toMatch(/│ disk\s+\d+ path\(s\), [\d.]+ MiB to fetch; [\d.]+ MiB free/);
     expect(await wholeGeneration(h)).toEqual({ toplevel: small, consistent: true, journalOpen: false, locked: false });
   }, 600_000);
 

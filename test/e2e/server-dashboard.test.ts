@@ -175,7 +175,8 @@ describe("dashboard in headless Chromium", () => {
 
     // Release 3 waits; Release to every host asks, then serves it to all.
     await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 3, HOSTS)) });
-    await page.waitForSelector('[data-channel="main"] button[data-action="release-all"]');
+    // Release 2 (its rollout aborted) waits too until the page hears of 3: wait for 3 by name.
+    await page.waitForSelector('[data-channel="main"]:has-text("1.0.3 #3 waits for a rollout") button[data-action="release-all"]');
     await page.click('[data-channel="main"] button[data-action="release-all"]');
     expect(await page.textContent("#confirm-text")).toMatch(/Release main #3 \(1\.0\.3\) to every host at once/);
     await page.click("#confirm-yes");

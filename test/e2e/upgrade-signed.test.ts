@@ -56,7 +56,7 @@ describe("oscd upgrade with commit signing keys", () => {
     const r = await upgradeOn(host, ["--branch", "signed", "--require-signed-history"]);
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`^oscd: error\\[git-unsigned-history\\]: commit ${unsigned.slice(0, 12)}, between the deployed ${v110.slice(0, 12)} and ${tip.slice(0, 12)}, is refused: it is not signed$`, "m"));
-    expect(r.stderr).not.toMatch(/\[build\]/);
+    expect(r.stderr).not.toMatch(/│ build /);
     expect(await wholeGeneration(host)).toEqual({ toplevel: running, consistent: true, journalOpen: false, locked: false });
 
     await writeFile(host.path("/etc/oscd/machine.toml"), `${machineToml}allowedSignersPath = "${signers}"\nrequireSignedHistory = true\n`);
@@ -68,7 +68,9 @@ describe("oscd upgrade with commit signing keys", () => {
     await writeFile(host.path("/etc/oscd/machine.toml"), `${machineToml}allowedSignersPath = "${signers}"\n`);
     const ok = await upgradeOn(host, ["--branch", "signed"]);
     expect(ok.exitCode, ok.stderr).toBe(0);
-    expect(ok.stderr).toMatch(new RegExp(`\\[verify\\] ${tip.slice(0, 12)} signed by ci@example\\.org`));
+    expect(ok.stderr).toMatch(new RegExp(`│ verify\\s+${tip.slice(0, 12)} signed by ci@example\\.org`));
+    // The line the refusal above must not have reached.
+    expect(ok.stderr).toMatch(/│ build /);
     expect(await wholeGeneration(host)).toMatchObject({ toplevel: await toplevelAt(fleet, tip), consistent: true });
   });
 

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { configFlags, controlEvents, controlRequest, describeEndpoints, flagSettings, resolveAgentConfig, runAgent, type AgentFlags, type ConfigFlag } from "../../agent/index.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
-import { printJson } from "../output.js";
+import { printJson, printJsonLine } from "../output.js";
 import { deprecatedAlias } from "../deprecated-flags.js";
 import { publicKeyArg } from "../key-args.js";
 import { formatPublicKey } from "../../nix/index.js";
@@ -129,6 +129,6 @@ Examples:
     .description("a live stream of what the agent does, one JSON object per line")
     .option(...socketOption)
     .action(async (c: { socket: string }) => {
-      for await (const e of controlEvents(c.socket)) process.stdout.write(JSON.stringify(e) + "\n");
+      for await (const e of controlEvents(c.socket)) printJsonLine(e);
     });
 }

@@ -7,6 +7,7 @@ import { nixGlobals } from "../../nix/index.js";
 import { maxJobsArg, positiveInt } from "../build-options.js";
 import { confirm, hostList } from "../confirm.js";
 import { deployProgress, deploySummary } from "../deploy-progress.js";
+import { printJsonLine } from "../output.js";
 
 function wholeNumber(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
@@ -111,7 +112,7 @@ host rolls back by itself. Exit codes: 0 all done, 4 some rolled back, 1 some fa
       const remoteOscd = o.remoteOscd.split(/\s+/).filter(Boolean);
       if (remoteOscd.length === 0) throw new UsageError("--remote-oscd is empty");
       const pwFile = o.sudoPasswordFile ?? process.env.OSCD_SUDO_PASSWORD_FILE;
-      const json = (e: unknown) => process.stdout.write(JSON.stringify(e) + "\n");
+      const json = (e: unknown) => printJsonLine(e);
       // Lines rewritten in place only when nothing else writes to the terminal meanwhile (-v, -L).
       const live = process.stderr.isTTY === true && commandLogLevel() === 0 && !nixGlobals().printBuildLogs;
       const progress = o.json ? (e: DeployEvent) => json(e) : deployProgress(live);

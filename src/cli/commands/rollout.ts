@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { EXIT, UsageError } from "../../core/errors.js";
 import { parseDuration, parseWaves, RolloutPlanError, type RolloutPlan } from "../../plan/index.js";
 import type { RolloutView, ServerClient } from "../../server-client/index.js";
-import { printJson } from "../output.js";
+import { printJson, printJsonLine } from "../output.js";
 import { changeLines, liveBlock, planLine, releaseName, rolloutBlock, rolloutListTable } from "../rollout-format.js";
 
 interface ServerFlags {
@@ -49,7 +49,7 @@ async function watch(c: ServerClient, api: typeof import("../../server-client/in
   const lines = changeLines();
   const draw = tty ? liveBlock((s) => process.stdout.write(s)) : undefined;
   const final = await api.watchRollout(c, id, (r) => {
-    if (json) process.stdout.write(JSON.stringify(r) + "\n");
+    if (json) printJsonLine(r);
     else if (draw) draw(r);
     else for (const l of lines(r)) process.stdout.write(l + "\n");
   });

@@ -104,8 +104,8 @@ describe("oscd agent: every configuration key is a flag", () => {
       backoff: { initial: 2, max: 300 },
       logLevel: "info",
       diff: false,
-      retention: { keepGenerations: 5, keepDays: 30, collectGarbage: true, maxFreedMiB: 2048 },
-      selfUpdate: { enable: false, unit: "oscd-agent.service", timeout: 120 },
+      retention: { keepGenerations: 10, keepDays: 30, collectGarbage: true, maxFreedMiB: 2048 },
+      selfUpdate: { enable: true, unit: "oscd-agent.service", timeout: 120 },
     };
     // Reports go to the server when there is one; without it they name their own URL and token file.
     const { server: _s, ...withoutServer } = everything;

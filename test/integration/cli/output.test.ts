@@ -58,7 +58,8 @@ describe("errors", () => {
   it("with --json an error is one JSON object on stdout, with the same exit code", async () => {
     const usage = await oscd(["build", "--onn", "web1", "--json"]);
     expect(usage.exitCode).toBe(2);
-    expect(usage.stderr).toBe("");
+    // The same error as text on stderr, for a person reading the log.
+    expect(usage.stderr).toMatch(/^oscd: error\[usage\]: unknown option '--onn'\nhint: did you mean --on\?/);
     expect(JSON.parse(usage.stdout)).toEqual({ error: { code: "usage", message: "unknown option '--onn'", hint: "did you mean --on? run 'oscd build --help' for its options and examples" } });
     const missing = await oscd(["manifest", "verify", "/nonexistent/main.json", "--trusted-key", "k:AAAA", "--json"]);
     expect(missing.exitCode).not.toBe(0);

@@ -134,11 +134,11 @@ describe.each<Dialect>(["sqlite", "postgres"])("control server API (%s)", (diale
     const view = (await s.api("GET", "/api/v1/hosts/web1", { token: web1 })).json as { host: { status: string; current: { generation: number } } };
     expect(view.host.status).toBe("ok");
     expect(view.host.current.generation).toBe(7);
-    // A failed deployment names the release the host did not take: status and reason change, what it runs does not.
+    // A deployment rolled back names the release the host did not take: status and reason change, what it runs does not.
     await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 2, ["web1"])) });
     expect((await s.api("POST", "/api/v1/reports", { token: web1, body: { id: "dep-3", outcome: "rolled-back", sequence: 2, version: "1.0.2", generation: 8, message: "switch-to-configuration exited 4" } })).status).toBe(201);
     const after = (await s.api("GET", "/api/v1/hosts/web1", { token: web1 })).json as { host: { status: string; reason: string; current: { generation: number; sequence: number } } };
-    expect(after.host).toMatchObject({ status: "failed", reason: "switch-to-configuration exited 4", current: { generation: 7, sequence: 1 } });
+    expect(after.host).toMatchObject({ status: "rolled-back", reason: "switch-to-configuration exited 4", current: { generation: 7, sequence: 1 } });
     const unknown = await s.api("POST", "/api/v1/reports", { token: web1, body: { id: "dep-2", status: "success", channel: "main", sequence: 99 } });
     expect((await s.server.ctx.db.selectFrom("reports").select("id").where("id", "=", "web1/dep-2").execute()).length).toBe(0);
     expect(unknown.status).toBe(422);

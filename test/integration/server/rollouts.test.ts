@@ -88,7 +88,7 @@ describe.each<Dialect>(["sqlite", "postgres"])("staged rollouts (%s)", (dialect)
     const halted = await eventually(() => rollout(id), (r) => r.state === "halted", "the rollout to halt");
     expect(halted.reason).toMatch(/1 host\(s\) failed \(web1\); at most 0 tolerated/);
     const hosts = (await s.api("GET", "/api/v1/hosts", { token: s.admin })).json as { hosts: { host: string; status: string; reason: string | null; desired: { sequence: number } }[] };
-    expect(hosts.hosts.find((h) => h.host === "web1")).toMatchObject({ status: "failed", reason: "health check web failed", desired: { sequence: 2 } });
+    expect(hosts.hosts.find((h) => h.host === "web1")).toMatchObject({ status: "rolled-back", reason: "health check web failed", desired: { sequence: 2 } });
     clock += 3_600_000;
     await new Promise((r) => setTimeout(r, 300));
     expect((await rollout(id)).state).toBe("halted");
