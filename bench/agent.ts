@@ -8,8 +8,12 @@
  *   with plain polling (interval 2 s, no jitter); the toplevel is in the signed file cache;
  * - engine: the agent's in-process deployment (its log, `desired` → `deployed`) against
  *   the bare commands (`nix-store --realise; nix-env --set; switch-to-configuration switch`,
- *   timed inside the host) on a second host of the same run, one after each agent deployment;
- *   as the ratio of the medians and as the median of each pair's ratio;
+ *   timed inside the host) on a second host of the same run, in pairs (the bare one before or
+ *   after each agent deployment, alternating); as the ratio of the medians and as the median
+ *   of each pair's ratio, in wall time and in CPU time: the agent process's own and its reaped
+ *   children's (utime + stime + cutime + cstime) from the manifest's publication until its
+ *   `deployed` line, against the bare commands' (and the `nsenter` that starts them). The
+ *   agent's side so also counts reading and checking the manifest: a bound from above;
  * - idle: the agent's RSS and CPU time over a period with nothing to do.
  *
  *   npx tsx bench/agent.ts [trials=20] [idleSeconds=60]
@@ -24,6 +28,7 @@ import { build, copyTo, parseSecretKey, signPaths } from "../src/nix/index.js";
 import { AgentProcess, FleetRepo, ManifestServer, SimHost, buildFakeToplevel, ensureBuilt, tempDir, testNetwork, uniqueMarker } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
 import { signedCache, stats } from "./_signed-host.js";
+import { Targets, machine, measure, median, medianOfRatios } from "./_measure.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const trials = Number(process.argv[2] ?? 20);
@@ -72,6 +77,8 @@ interface ManifestRun {
   times: number[];
   engineMs: number[];
   bareMs: number[];
+  engineCpuMs: number[];
+  bareCpuMs: number[];
   idle?: { rssMiB: number; cpuPercent: number; seconds: number };
 }
 
@@ -89,7 +96,7 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
   // load), and on as many generations (the switch writes a boot entry per generation).
   const bare = await signed.host(longPoll ? "bbarelp" : "bbarepl", false);
   await bareDeploy(bare, await prepare());
-  const out: ManifestRun = { times: [], engineMs: [], bareMs: [] };
+  const out: ManifestRun = { times: [], engineMs: [], bareMs: [], engineCpuMs: [], bareCpuMs: [] };
   let sequence = 0;
   const publishManifest = async (toplevel: string) => {
     const now = new Date();
@@ -125,19 +132,28 @@ async function manifestTrials(dir: string, longPoll: boolean, measureIdle: boole
       health: { retries: 0, systemdUnits: false },
     }, SERVICE_ENV);
     await agent.waitForLog((l) => l.event === "deployed" && l.outcome === "committed", 120_000);
+    const bareOne = async () => {
+      const next = await prepare();
+      let ms = 0;
+      out.bareCpuMs.push((await measure(async () => void (ms = await bareDeploy(bare, next)))).cpuMs);
+      out.bareMs.push(ms);
+    };
     for (let i = 0; i < trials; i++) {
+      if (i % 2 === 1) await bareOne();
       const top = await prepare();
       // Let a held long-poll (or the poll timer) be in its steady state before publishing.
       await new Promise((r) => setTimeout(r, 200));
+      const cpu0 = await agentCpuMs(h, agent.pid);
       const t = performance.now();
       await publishManifest(top);
       out.times.push(await until(h, top, t));
       const lines = await agent.lines();
       const start = lines.filter((l) => l.event === "desired" && l.toplevel === top).pop();
       const end = lines.find((l) => l.event === "deployed" && l.toplevel === top) ?? (await agent.waitForLog((l) => l.event === "deployed" && l.toplevel === top));
+      out.engineCpuMs.push((await agentCpuMs(h, agent.pid)) - cpu0);
       if (!start || !end) throw new Error(`the agent's log has no desired/deployed lines for ${top}`);
       out.engineMs.push(Date.parse(String(end.time)) - Date.parse(String(start.time)));
-      out.bareMs.push(await bareDeploy(bare, await prepare()));
+      if (i % 2 === 0) await bareOne();
     }
     if (process.env.OSCD_BENCH_DEBUG) {
       const lines = await agent.lines();
@@ -172,6 +188,13 @@ async function idle(h: SimHost, agent: AgentProcess): Promise<{ rssMiB: number; 
   return { rssMiB: rss, cpuPercent: (used / hz / wall) * 100, seconds: Math.round(wall) };
 }
 
+/** CPU milliseconds of the agent process and its reaped children so far, read in the host. */
+async function agentCpuMs(h: SimHost, pid: number): Promise<number> {
+  const stat = (await h.sh(["cat", `/proc/${pid}/stat`])).stdout;
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+}
+
 /** The bare commands of one deployment, timed in nanoseconds by the host's own clock. */
 const BARE = 'set -e; a=$(date +%s%N); nix-store --realise "$1" --max-jobs 0 >/dev/null; nix-env -p /nix/var/nix/profiles/system --set "$1"; "$1/bin/switch-to-configuration" switch; b=$(date +%s%N); echo $((b - a))';
 
@@ -185,6 +208,7 @@ async function bareDeploy(h: SimHost, top: string): Promise<number> {
 async function main(): Promise<void> {
   await ensureBuilt();
   const dir = await tempDir("bench-agent");
+  const loadBefore = machine();
   try {
     const git = await gitTrials();
     const lp = await manifestTrials(dir, true, true);
@@ -195,7 +219,7 @@ async function main(): Promise<void> {
       const s = stats(xs);
       console.log(row([what, String(xs.length), s.median.toFixed(0), s.max.toFixed(0)]));
     };
-    console.log(`\noscd agent (${trials} trials each)\n`);
+    console.log(`\noscd agent (${trials} trials each; before: ${loadBefore}; after: ${machine()})\n`);
     console.log(row(["what", "trials", "median ms", "worst ms"]));
     line("git: commit on local remote → new current-system (prebuilt)", git);
     line("manifest: publish → new current-system, long-poll", lp.times);
@@ -208,7 +232,17 @@ async function main(): Promise<void> {
     // drift of a shared machine's speed over the run, which the ratio of medians does not.
     const paired = engine.map((e, i) => e / (bare[i] as number));
     console.log(row(["ratio agent engine / bare (median of pairs)", String(paired.length), stats(paired).median.toFixed(2), stats(paired).max.toFixed(2)]));
+    const engineCpu = [...lp.engineCpuMs, ...poll.engineCpuMs];
+    const bareCpu = [...lp.bareCpuMs, ...poll.bareCpuMs];
+    console.log(row(["CPU ms: agent, publish → deployed (engine + manifest)", String(engineCpu.length), median(engineCpu).toFixed(0), Math.max(...engineCpu).toFixed(0)]));
+    console.log(row(["CPU ms: bare commands", String(bareCpu.length), median(bareCpu).toFixed(0), Math.max(...bareCpu).toFixed(0)]));
+    const cpuRatio = medianOfRatios(engineCpu, bareCpu);
+    console.log(row(["CPU ratio agent / bare (median of pairs)", String(engineCpu.length), cpuRatio.toFixed(2), ""]));
+    const targets = new Targets();
+    targets.check("engine in the agent: CPU / bare commands", cpuRatio, "<=", 1.1, { unit: "×" });
+    targets.check("engine in the agent: wall / bare commands", stats(paired).median, "<=", 1.1, { unit: "×", judgeable: false, note: "wall time on a shared machine: shown, not judged" });
     if (lp.idle) console.log(`\nidle agent over ${lp.idle.seconds} s (long-poll held): RSS ${lp.idle.rssMiB.toFixed(1)} MiB, CPU ${lp.idle.cpuPercent.toFixed(2)} %`);
+    targets.print("agent");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

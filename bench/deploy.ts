@@ -1,26 +1,36 @@
 /**
- * `oscd deploy` to 1, 10 and 20 SimHosts (switch, confirmed over a new SSH connection) against
- * a sequential loop of the bare commands doing the same work per host (`nix copy` over
- * ssh-ng, `ssh … nix-env --set`, `ssh … switch-to-configuration switch`), in the same run.
- * Each side deploys a release of its own, so each copies a new toplevel to every host.
+ * `oscd deploy --parallel 10` to N SimHosts (switch, confirmed over a new SSH connection)
+ * against a loop of the bare commands doing the same work per host (`nix copy` over ssh-ng,
+ * `ssh … nix-env --set`, `ssh … switch-to-configuration switch`) run with the same parallelism
+ * (`xargs -P 10`), in interleaved pairs (the order alternating). Each side deploys a release
+ * of its own, so each copies a new toplevel to every host; the toplevels of both are built
+ * before they are timed (oscd still pins the commit and evaluates the hosts: its own work).
  *
- * Besides the wall time, the CPU the hosts spent per host (every process in their namespaces,
- * the reaped ones included): on a machine shared with other work, the wall time follows the
- * load; the CPU a deploy costs each host does not.
+ * Measured per side: wall time; the deployer's CPU (user + system of the command and every
+ * process it ran here: oscd, nix copy, ssh…) per host; and the CPU the hosts spent per host
+ * (every process in their namespaces). The SimHosts share this machine's cores with the
+ * deployer, so on a machine this size the hosts' CPU adds to the wall time; on a real fleet it
+ * runs on the hosts. The bare loop's evaluation (`nix-build` of the same attributes, all built)
+ * is measured on its own and shown beside it: oscd's side includes its evaluation.
  *
- *   npx tsx bench/deploy.ts [sizes…]       (default: 1 10 20)
+ *   npm run bench -- deploy [hosts=20] [rounds=3]
+ *
+ * Targets (issue 27): deployer CPU per host ≤ 1.5× the bare commands'; wall time ≤ 1.2× the
+ * bare loop with the same parallelism.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../src/core/exec.js";
 import { build } from "../src/nix/index.js";
 import { clientKey, deployFleet, ensureBuilt, oscdDeploy, type DeployFleet, type SimHost } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
-import { timed } from "./_signed-host.js";
+import { Targets, machine, measure, median, medianOfRatios, type Cost } from "./_measure.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const N = Number(process.argv[2] ?? 20);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const PARALLEL = 10;
 const TICKS_PER_S = 100;
 
 /**
@@ -39,63 +49,94 @@ async function hostCpuMs(h: SimHost): Promise<number> {
   return (ticks * 1000) / TICKS_PER_S;
 }
 
-/** Wall time of `work` and the hosts' CPU per host it cost. */
-async function measured(f: DeployFleet, work: () => Promise<{ exitCode: number | null; stderr: string } | void>): Promise<{ ms: number; hostCpuMs: number }> {
-  const sum = async () => (await Promise.all(f.hosts.map(hostCpuMs))).reduce((a, b) => a + b, 0);
-  const before = await sum();
-  const ms = await timed(work);
-  // The detached runners write their last status after the deployer saw it: let them end.
-  await new Promise((r) => setTimeout(r, 1000));
-  return { ms, hostCpuMs: ((await sum()) - before) / f.hosts.length };
+interface Sample extends Cost {
+  hostCpuMs: number;
 }
 
-async function bareLoop(f: DeployFleet): Promise<{ ms: number; hostCpuMs: number }> {
-  const tops = await build(f.fleet.nixSource(await f.fleet.head()), f.hosts.map((h) => f.fleet.attr(h.name)));
+/** Wall time and deployer CPU of `work`, and the hosts' CPU it cost (read outside the timed part). */
+async function measured(f: DeployFleet, work: () => Promise<{ exitCode: number | null; stderr: string } | void>): Promise<Sample> {
+  const sum = async () => (await Promise.all(f.hosts.map(hostCpuMs))).reduce((a, b) => a + b, 0);
+  const before = await sum();
+  const cost = await measure(work);
+  // The detached runners write their last status after the deployer saw it: let them end.
+  await new Promise((r) => setTimeout(r, 1000));
+  return { ...cost, hostCpuMs: ((await sum()) - before) / f.hosts.length };
+}
+
+/** Per host, as `xargs -P 10` runs it: copy, set the profile, switch. */
+const PER_HOST = 'set -e; nix copy --no-check-sigs --to "ssh-ng://root@$1" "$2"; ssh $NIX_SSHOPTS "root@$1" "nix-env -p /nix/var/nix/profiles/system --set $2"; ssh $NIX_SSHOPTS "root@$1" "$2/bin/switch-to-configuration switch"';
+
+async function headToplevels(f: DeployFleet): Promise<string[]> {
+  return (await build(f.fleet.nixSource(await f.fleet.head()), f.hosts.map((h) => f.fleet.attr(h.name)))).map((b) => b.outPath);
+}
+
+async function bareLoop(f: DeployFleet): Promise<Sample> {
+  const tops = await headToplevels(f);
   const key = await clientKey();
   const ssh = ["-i", key.privateKey, "-o", `UserKnownHostsFile=${key.knownHosts}`, "-o", "BatchMode=yes"];
-  return measured(f, async () => {
-    for (const [i, h] of f.hosts.entries()) {
-      const top = tops[i]!.outPath;
-      const steps = [
-        () => run("nix", ["copy", "--no-check-sigs", "--to", `ssh-ng://root@${h.address}`, top], { timeoutMs: 600_000, env: { NIX_SSHOPTS: ssh.join(" ") } }),
-        () => run("ssh", [...ssh, `root@${h.address}`, `nix-env -p /nix/var/nix/profiles/system --set ${top}`], { timeoutMs: 600_000 }),
-        () => run("ssh", [...ssh, `root@${h.address}`, `${top}/bin/switch-to-configuration switch`], { timeoutMs: 600_000 }),
-      ];
-      // One after another, as a shell loop would.
-      for (const step of steps) {
-        const r = await step();
-        if (r.exitCode !== 0) throw new Error(`${h.name}: ${r.command.join(" ")}: ${r.stderr}`);
-      }
-    }
-  });
+  const input = f.hosts.map((h, i) => `${h.address} ${tops[i]}`).join("\n") + "\n";
+  return measured(f, () => run("xargs", ["-P", String(PARALLEL), "-L", "1", "sh", "-c", PER_HOST, "bare"], { input, timeoutMs: 1_800_000, env: { NIX_SSHOPTS: ssh.join(" ") } }));
 }
+
 
 async function main(): Promise<void> {
   // The CLI is built before anything is timed (the harness builds it on first use otherwise).
   await ensureBuilt();
-  const rows: string[][] = [];
-  for (const n of sizes.length ? sizes : [1, 10, 20]) {
-    const f = await deployFleet(Array.from({ length: n }, (_, i) => `b${i + 1}`));
-    const state = await mkdtemp(join(tmpdir(), "oscd-bench-deploy-"));
-    try {
-      await f.fleet.release("1.1.0");
-      const bare = await bareLoop(f);
-      await f.fleet.release("1.2.0");
-      // oscd builds too (pin, one evaluation, build of what is missing): the bare loop got its paths prebuilt.
-      await build(f.fleet.nixSource(await f.fleet.head()), f.hosts.map((h) => f.fleet.attr(h.name)));
-      const oscd = await measured(f, () => oscdDeploy(f.fleet, ["--parallel", "10", "--json"], { stateDir: state }));
-      rows.push([String(n), bare.ms.toFixed(0), oscd.ms.toFixed(0), (oscd.ms / bare.ms).toFixed(2), bare.hostCpuMs.toFixed(0), oscd.hostCpuMs.toFixed(0)]);
-    } finally {
-      await f.destroy();
-      await rm(state, { recursive: true, force: true });
+  const loadBefore = machine();
+  const loadStart = loadavg()[0] ?? Infinity;
+  const f = await deployFleet(Array.from({ length: N }, (_, i) => `b${i + 1}`));
+  const state = await mkdtemp(join(tmpdir(), "oscd-bench-deploy-"));
+  const bare: Sample[] = [];
+  const oscd: Sample[] = [];
+  const evaluations: Cost[] = [];
+  let version = 1;
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const sides = [
+        async () => {
+          await f.fleet.release(`1.${version++}.0`);
+          bare.push(await bareLoop(f));
+          // The same hosts' evaluation and build, everything built: what oscd's pin + evaluate compares with.
+          evaluations.push(await measure(async () => void (await headToplevels(f))));
+        },
+        async () => {
+          await f.fleet.release(`1.${version++}.0`);
+          await headToplevels(f);
+          const r = await measured(f, async () => {
+            const d = await oscdDeploy(f.fleet, ["--parallel", String(PARALLEL), "--json"], { stateDir: state });
+            // --json puts a failure on stdout: keep it in the error.
+            return { exitCode: d.exitCode, stderr: `${d.stderr}\n${d.stdout.slice(-3000)}` };
+          });
+          oscd.push(r);
+        },
+      ];
+      for (const side of i % 2 === 0 ? sides : [...sides].reverse()) await side();
+      process.stderr.write(`round ${i + 1}: bare ${bare.at(-1)?.wallMs.toFixed(0)} ms, oscd ${oscd.at(-1)?.wallMs.toFixed(0)} ms (${machine()})\n`);
     }
+  } finally {
+    await f.destroy();
+    await rm(state, { recursive: true, force: true });
   }
-  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(16))).join(" ");
-  console.log("\npush deploy (switch) to N SimHosts: oscd deploy --parallel 10 against a sequential loop of bare commands\n");
-  console.log(row(["hosts", "bare loop ms", "oscd deploy ms", "oscd / bare", "bare CPU/host", "oscd CPU/host"]));
-  for (const r of rows) console.log(row(r));
-  console.log("\n(CPU/host: milliseconds of CPU the deploy cost each host, all its processes together. SimHosts share this");
-  console.log(" machine's cores with the deployer, so here the hosts' CPU adds to the wall time; on a real fleet it runs on the hosts.)");
+  const m = (xs: Sample[], k: keyof Sample, per = 1) => (median(xs.map((c) => c[k])) / per).toFixed(0);
+  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(12))).join(" ");
+  console.log(`\npush deploy (switch) to ${N} SimHosts, --parallel ${PARALLEL} against xargs -P ${PARALLEL} of the bare commands, ${ROUNDS} interleaved pairs`);
+  console.log(`(before: ${loadBefore}; after: ${machine()})\n`);
+  console.log(row(["what", "wall ms", "deployer CPU/host", "host CPU/host"]));
+  console.log(row([`bare: xargs -P ${PARALLEL} nix copy; ssh set; ssh switch`, m(bare, "wallMs"), m(bare, "cpuMs", N), m(bare, "hostCpuMs")]));
+  console.log(row([`oscd deploy --parallel ${PARALLEL}`, m(oscd, "wallMs"), m(oscd, "cpuMs", N), m(oscd, "hostCpuMs")]));
+  const wall = medianOfRatios(oscd.map((c) => c.wallMs), bare.map((c) => c.wallMs));
+  const cpu = medianOfRatios(oscd.map((c) => c.cpuMs), bare.map((c) => c.cpuMs));
+  const host = medianOfRatios(oscd.map((c) => c.hostCpuMs), bare.map((c) => c.hostCpuMs));
+  console.log(row(["ratio oscd / bare (median of pair ratios)", wall.toFixed(2), cpu.toFixed(2), host.toFixed(2)]));
+  console.log(row(["(nix build of the same hosts, all built)", median(evaluations.map((e) => e.wallMs)).toFixed(0), (median(evaluations.map((e) => e.cpuMs)) / N).toFixed(0), ""]));
+  const targets = new Targets();
+  targets.check("deployer CPU per host: oscd / bare", cpu, "<=", 1.5, { unit: "×" });
+  // Wall time is judged only when the machine was not oversubscribed at either end of the run:
+  // beyond that, other work's bursts land on one side of a pair more than the other.
+  const cores = navigator.hardwareConcurrency;
+  const quiet = Math.max(loadStart, loadavg()[0] ?? Infinity) <= cores;
+  targets.check(`wall time to ${N} hosts: oscd / xargs -P ${PARALLEL}`, wall, "<=", 1.2, { unit: "×", judgeable: quiet, note: quiet ? "" : `load average above ${cores} CPUs: shown, not judged` });
+  targets.print(`deploy to ${N} hosts`);
 }
 
 main().catch((e: unknown) => {

@@ -20,6 +20,7 @@ import { formatSecretKey, generateSecretKey } from "../src/nix/index.js";
 import { parseManifest } from "../src/publish/index.js";
 import { FleetRepo, OSCD_BIN, ensureBuilt, tempDir, uniqueMarker } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
+import { childrenCpuMs, machine } from "./_measure.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
@@ -31,9 +32,13 @@ async function must(file: string, args: string[], opts: { cwd?: string } = {}): 
   return r.stdout;
 }
 
+/** Seconds `f` took, with the CPU seconds of everything it ran (see _measure.ts). */
+let lastCpuS = 0;
 async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
+  const c = childrenCpuMs();
   const t = performance.now();
   const v = await f();
+  lastCpuS = (childrenCpuMs() - c) / 1000;
   return [(performance.now() - t) / 1000, v];
 }
 
@@ -56,7 +61,8 @@ async function main(): Promise<void> {
   const dir = await tempDir("bench-publish");
   const keyFile = join(dir, "bench.secret");
   await writeFile(keyFile, formatSecretKey(generateSecretKey("bench")), { mode: 0o600 });
-  const rows: string[][] = [["N", "oscd s", "bare s", "ratio", "oscd s/host", "bare s/host", "oscd again s", "unsigned s"]];
+  const rows: string[][] = [["N", "oscd s", "bare s", "ratio", "oscd CPU s", "bare CPU s", "CPU ratio", "oscd s/host", "bare s/host", "oscd again s", "unsigned s"]];
+  const loadBefore = machine();
   const repos: FleetRepo[] = [];
   try {
     for (const n of NS) {
@@ -67,6 +73,7 @@ async function main(): Promise<void> {
       const publishArgs = [OSCD_BIN, "publish", "--repo", forOscd.dir, "--sign-key", keyFile, "--cache", `file://${oscdCache}`, "--state-dir", join(dir, "state"), "--roots-dir", join(dir, "roots"), "--json"];
 
       const [oscdS, out] = await timed(() => must("node", publishArgs));
+      const oscdCpuS = lastCpuS;
       const summary = JSON.parse(out) as { status: string; hosts: { build: string }[] };
       const manifest = parseManifest(await readFile(join(oscdCache, "channels", "main.json"), "utf8"));
       if (summary.status !== "written" || Object.keys(manifest.hosts).length !== n || summary.hosts.some((h) => h.build !== "built")) {
@@ -91,7 +98,8 @@ async function main(): Promise<void> {
         await must("nix", ["store", "sign", "--key-file", keyFile, "--recursive", ...outs]);
         await must("nix", ["copy", "--to", `file://${bareCache}`, ...outs]);
       });
-      rows.push([String(n), fmt(oscdS), fmt(bareS), `${(oscdS / bareS).toFixed(2)}x`, (oscdS / n).toFixed(3), (bareS / n).toFixed(3), fmt(againS), fmt(unsignedS)]);
+      const bareCpuS = lastCpuS;
+      rows.push([String(n), fmt(oscdS), fmt(bareS), `${(oscdS / bareS).toFixed(2)}x`, fmt(oscdCpuS), fmt(bareCpuS), `${(oscdCpuS / bareCpuS).toFixed(2)}x`, (oscdS / n).toFixed(3), (bareS / n).toFixed(3), fmt(againS), fmt(unsignedS)]);
       process.stderr.write(`N=${n}: oscd ${fmt(oscdS)}s, bare ${fmt(bareS)}s, again ${fmt(againS)}s, unsigned ${fmt(unsignedS)}s\n`);
     }
   } finally {
@@ -99,7 +107,7 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  process.stdout.write(`oscd publish vs nix-build + nix store sign + nix copy (file cache), ${(await must("nix", ["--version"])).trim()}\n`);
+  process.stdout.write(`oscd publish vs nix-build + nix store sign + nix copy (file cache), ${(await must("nix", ["--version"])).trim()}\n(before: ${loadBefore}; after: ${machine()}; CPU: user + system of the command and all it ran)\n`);
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ") + "\n");
 }
 

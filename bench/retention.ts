@@ -17,7 +17,8 @@ import { copyTo, signPaths } from "../src/nix/index.js";
 import { FAKE_TOPLEVEL_FILE } from "../test/harness/fixtures.js";
 import { REPO_ROOT, ensureBuilt, must, oscdOn, tempDir, uniqueMarker, type SimHost } from "../test/harness/index.js";
 import { TEST_NIX_CONFIG } from "../test/harness/nix-env.js";
-import { signedCache, stats, timed, type SignedCache } from "./_signed-host.js";
+import { signedCache, stats, type SignedCache } from "./_signed-host.js";
+import { machine, measure } from "./_measure.js";
 
 process.env.NIX_CONFIG = TEST_NIX_CONFIG;
 const N = Number(process.argv[2] ?? 500);
@@ -111,8 +112,8 @@ async function main(): Promise<void> {
     for (let g = 2; g <= N + 1; g++) {
       await writeFile(b.path(`/var/lib/oscd/generations/${g}.json`), JSON.stringify({ generation: g, toplevel: systems[g - 2], deploymentId: `bench-${g}`, mode: "switch", createdAt: new Date().toISOString(), version: `1.0.${g - 1}` }));
     }
-    const oscdGc = await timed(() => oscdOn(b, ["gc", "--keep-generations", String(KEEP), "--collect"], { timeoutMs: 3600_000 }));
-    const bare = await timed(async () => {
+    const oscdGcCost = await measure(() => oscdOn(b, ["gc", "--keep-generations", String(KEEP), "--collect"], { timeoutMs: 3600_000 }));
+    const bareCost = await measure(async () => {
       await c.sh(["nix-env", "-p", "/nix/var/nix/profiles/system", "--delete-generations", `+${KEEP}`]);
       await c.sh([`${systems[systems.length - 1]}/bin/switch-to-configuration`, "boot"]);
       await c.sh(["nix-store", "--gc"], { timeoutMs: 3600_000 });
@@ -120,11 +121,11 @@ async function main(): Promise<void> {
     const bGens = (await readdir(b.path("/nix/var/nix/profiles"))).filter((n) => /^system-\d+-link$/.test(n)).length;
     const cGens = (await readdir(c.path("/nix/var/nix/profiles"))).filter((n) => /^system-\d+-link$/.test(n)).length;
     const row = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(62) : x.padStart(10))).join(" ");
-    console.log(`\nremoving ${N + 1 - KEEP} of ${N + 1} generations and collecting garbage\n`);
-    console.log(row(["what", "ms", "gens left", "store MiB"]));
-    console.log(row(["bare: nix-env --delete-generations +K; stc boot; nix-store --gc", bare.toFixed(0), String(cGens), ((await storeBytes(c)) / 1048576).toFixed(2)]));
-    console.log(row(["oscd gc --keep-generations K --collect (records, roots too)", oscdGc.toFixed(0), String(bGens), ((await storeBytes(b)) / 1048576).toFixed(2)]));
-    console.log(row(["ratio oscd / bare", (oscdGc / bare).toFixed(2), "", ""]));
+    console.log(`\nremoving ${N + 1 - KEEP} of ${N + 1} generations and collecting garbage (one run each; ${machine()})\n`);
+    console.log(row(["what", "ms", "CPU ms", "gens left", "store MiB"]));
+    console.log(row(["bare: nix-env --delete-generations +K; stc boot; nix-store --gc", bareCost.wallMs.toFixed(0), bareCost.cpuMs.toFixed(0), String(cGens), ((await storeBytes(c)) / 1048576).toFixed(2)]));
+    console.log(row(["oscd gc --keep-generations K --collect (records, roots too)", oscdGcCost.wallMs.toFixed(0), oscdGcCost.cpuMs.toFixed(0), String(bGens), ((await storeBytes(b)) / 1048576).toFixed(2)]));
+    console.log(row(["ratio oscd / bare", (oscdGcCost.wallMs / bareCost.wallMs).toFixed(2), (oscdGcCost.cpuMs / bareCost.cpuMs).toFixed(2), "", ""]));
   } finally {
     for (const h of hosts) await h.destroy();
     await rm(dir, { recursive: true, force: true });

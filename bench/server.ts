@@ -5,6 +5,10 @@
  *
  *   npm run bench -- server [SECONDS=5] [CONNECTIONS=100]
  *
+ * Beside each rate, the server process's CPU time per request (its user + system over the
+ * measurement, divided by the requests answered): the rate follows the load of a shared
+ * machine, the CPU a request costs much less.
+ *
  * Targets on a 2-core machine with SQLite (issue 12): ≥ 5,000 reports/s, ≥ 20,000 manifest 304/s.
  */
 import { spawn } from "node:child_process";
@@ -14,6 +18,7 @@ import { serializeManifest } from "../src/manifest/index.js";
 import { createToken, startServer } from "../src/server/index.js";
 import { FLEET_KEY, newDbSpec, signedManifest, stopTestPostgres, type Dialect } from "../test/harness/control-server.js";
 import { httpClient } from "../test/harness/server-load.js";
+import { machine, processCpuMs } from "./_measure.js";
 
 const HOSTS = 1000;
 
@@ -30,8 +35,9 @@ async function child(spec: string): Promise<void> {
   process.stdin.on("end", () => void s.close().then(() => process.exit(0)));
 }
 
-async function drive(seconds: number, connections: number, url: string, next: (i: number) => { method: string; path: string; headers: Record<string, string>; body?: string }, expect: number): Promise<{ perSecond: number; errors: number }> {
+async function drive(pid: number, seconds: number, connections: number, url: string, next: (i: number) => { method: string; path: string; headers: Record<string, string>; body?: string }, expect: number): Promise<{ perSecond: number; errors: number; cpuUsPerRequest: number }> {
   const client = httpClient(url, connections);
+  const cpu0 = processCpuMs(pid);
   const deadline = Date.now() + seconds * 1000;
   let done = 0;
   let errors = 0;
@@ -52,7 +58,7 @@ async function drive(seconds: number, connections: number, url: string, next: (i
     }),
   );
   client.close();
-  return { perSecond: done / ((Date.now() - start) / 1000), errors };
+  return { perSecond: done / ((Date.now() - start) / 1000), errors, cpuUsPerRequest: ((processCpuMs(pid) - cpu0) * 1000) / Math.max(1, done) };
 }
 
 async function bench(dialect: Dialect, seconds: number, connections: number): Promise<string[]> {
@@ -68,10 +74,11 @@ async function bench(dialect: Dialect, seconds: number, connections: number): Pr
     const path = "/api/v1/channels/main/manifest";
     const first = await fetch(url + path, { headers: auth(0) });
     const etag = first.headers.get("etag") as string;
-    const reports = await drive(seconds, connections, url, (i) => ({ method: "POST", path: "/api/v1/reports", headers: auth(i), body: JSON.stringify({ id: `r${i}`, status: "success", generation: 1 }) }), 201);
-    const full = await drive(seconds, connections, url, (i) => ({ method: "GET", path, headers: auth(i) }), 200);
-    const cached = await drive(seconds, connections, url, (i) => ({ method: "GET", path, headers: { ...auth(i), "if-none-match": etag } }), 304);
-    const f = (x: { perSecond: number; errors: number }) => `${Math.round(x.perSecond).toString().padStart(7)}/s${x.errors ? ` (${x.errors} errors)` : ""}`;
+    const pid = proc.pid as number;
+    const reports = await drive(pid, seconds, connections, url, (i) => ({ method: "POST", path: "/api/v1/reports", headers: auth(i), body: JSON.stringify({ id: `r${i}`, status: "success", generation: 1 }) }), 201);
+    const full = await drive(pid, seconds, connections, url, (i) => ({ method: "GET", path, headers: auth(i) }), 200);
+    const cached = await drive(pid, seconds, connections, url, (i) => ({ method: "GET", path, headers: { ...auth(i), "if-none-match": etag } }), 304);
+    const f = (x: { perSecond: number; errors: number; cpuUsPerRequest: number }) => `${Math.round(x.perSecond).toString().padStart(7)}/s (${Math.round(x.cpuUsPerRequest)} µs CPU each)${x.errors ? ` (${x.errors} errors)` : ""}`;
     return [`${dialect.padEnd(9)} reports ${f(reports)}   manifest 200 ${f(full)}   manifest 304 ${f(cached)}`];
   } finally {
     proc.stdin!.end();
@@ -85,9 +92,10 @@ if (process.argv[2] === "--child") {
 } else {
   const seconds = Number(process.argv[2] ?? 5);
   const connections = Number(process.argv[3] ?? 100);
-  console.log(`control server: ${HOSTS} host tokens, ${connections} connections, ${seconds}s per measurement`);
+  console.log(`control server: ${HOSTS} host tokens, ${connections} connections, ${seconds}s per measurement (${machine()})`);
   try {
     for (const d of ["sqlite", "postgres"] as const) for (const l of await bench(d, seconds, connections)) console.log(l);
+    console.log(`(${machine()})`);
   } finally {
     stopTestPostgres();
   }

@@ -114,6 +114,12 @@ let
         description = "Base URL of the control server (`oscd server`). Manifests come from `{url}/api/v1/channels/{channel}/manifest`, reports go to `{url}/api/v1/reports`. Use https, or http only on a network you trust with the token.";
         example = "https://oscd.example.org";
       };
+      fallbackUrls = mkOption {
+        type = types.listOf (types.strMatching "https?://[^/?#@]+(/[^?#]*)?");
+        default = [ ];
+        description = "Further `oscd server` processes of the same fleet (one PostgreSQL database), tried in order when the ones before fail, for manifests and reports alike, with the same token. Not needed behind a load balancer.";
+        example = [ "https://oscd-2.example.org" ];
+      };
       tokenFile = mkOption {
         type = types.str;
         description = "File holding this host's token (`oscd server token create --host NAME`), outside the Nix store (agenix, sops-nix, or a file you place). systemd hands it to the agent (`LoadCredential=`); the agent sends it as `Authorization: Bearer` and it never appears in the store, a URL or the agent's output.";
@@ -346,7 +352,7 @@ in
           message = "services.oscd.agent: reports go to server.url when server is set; leave reports.url null.";
         }
         {
-          assertion = !(builtins.any hasCredentials (cfg.manifest.urls ++ lib.optional (cfg.server != null) cfg.server.url ++ lib.optional (cfg.reports.url != null) cfg.reports.url));
+          assertion = !(builtins.any hasCredentials (cfg.manifest.urls ++ lib.optionals (cfg.server != null) ([ cfg.server.url ] ++ cfg.server.fallbackUrls) ++ lib.optional (cfg.reports.url != null) cfg.reports.url));
           message = "services.oscd.agent: a manifest, server or reports URL has credentials in it, which would be readable by every user in the Nix store; remove them and put the host token in services.oscd.agent.server.tokenFile.";
         }
         {

@@ -1,6 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import semver from "semver";
+// The two functions, not the package's index: that loads all 47 of its files, which cost every
+// start of `oscd activate` and `oscd status` ~30 ms of CPU.
+import semverLt from "semver/functions/lt.js";
+import semverValid from "semver/functions/valid.js";
 import { GuardError } from "../core/errors.js";
 import type { FailedRelease, GenerationRecord } from "./records.js";
 import type { ReleaseInfo } from "./journal.js";
@@ -111,7 +114,7 @@ export async function guard(g: GuardInput): Promise<void> {
     );
   }
   if (next && cur && next !== cur && !g.allowDowngrade) {
-    if (!semver.valid(next) || !semver.valid(cur)) {
+    if (!semverValid(next) || !semverValid(cur)) {
       if (!allow.version) {
         throw new GuardError(
           "version-unverifiable",
@@ -119,7 +122,7 @@ export async function guard(g: GuardInput): Promise<void> {
           "give releases a version file with semantic versions, or pass --allow-unchecked-version (or --allow-downgrade) to go on",
         );
       }
-    } else if (semver.lt(next, cur)) {
+    } else if (semverLt(next, cur)) {
       throw new GuardError("downgrade", `version ${next} is older than the running ${cur}`, "pass --allow-downgrade to go back on purpose, or use oscd rollback");
     }
   }

@@ -232,6 +232,7 @@ export class Agent implements AgentContext {
     const outbox = (this.outbox = new Outbox({
       dir: `${this.opts.config.stateDir}/agent/outbox`,
       url: r.url,
+      fallbackUrls: r.fallbackUrls,
       tokenFile: r.tokenFile,
       retryIntervalSec: r.retryInterval,
       log: this.opts.log,

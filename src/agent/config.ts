@@ -68,6 +68,11 @@ export const serverSchema = z
   .object({
     /** Base URL of the control server (https, or http on a network you trust with the token). */
     url: httpUrlSchema,
+    /**
+     * Further servers of the same fleet (several `oscd server` processes on one PostgreSQL),
+     * tried in order when the ones before fail: manifests and reports alike, with the same token.
+     */
+    fallbackUrls: z.array(httpUrlSchema).max(16).optional(),
     /** File holding this host's token (`oscd server token create --host NAME`), never the token itself. */
     tokenFile: absolutePath,
     /** The channel to follow; default manifest.channel, else main. */

@@ -22,6 +22,8 @@ export interface ManifestEndpoint {
 export interface ReportTarget {
   /** Base URL; reports go to `{url}/api/v1/reports`. */
   url: string;
+  /** Tried in order after `url` fails (the server's `fallbackUrls`). */
+  fallbackUrls?: string[];
   tokenFile: string;
   retryInterval: number;
 }
@@ -30,10 +32,10 @@ function base(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
-/** The server's manifest URL first, then the mirrors of `manifest.urls` (never sent the token). */
+/** The server's manifest URLs first (its fallbacks after it), then the mirrors of `manifest.urls` (never sent the token). */
 export function manifestEndpoints(c: AgentConfig): ManifestEndpoint[] {
   const out: ManifestEndpoint[] = [];
-  if (c.server) out.push({ url: `${base(c.server.url)}${SERVER_MANIFEST_PATH(c.server.channel)}`, tokenFile: c.server.tokenFile });
+  if (c.server) for (const u of [c.server.url, ...(c.server.fallbackUrls ?? [])]) out.push({ url: `${base(u)}${SERVER_MANIFEST_PATH(c.server.channel)}`, tokenFile: c.server.tokenFile });
   for (const url of c.manifest?.urls ?? []) out.push({ url });
   return out;
 }
@@ -41,17 +43,17 @@ export function manifestEndpoints(c: AgentConfig): ManifestEndpoint[] {
 /** Reports go to the server when one is set, else to `reports.url`; none without either. */
 export function reportTarget(c: AgentConfig): ReportTarget | undefined {
   const retryInterval = c.reports?.retryInterval ?? 10;
-  if (c.server) return { url: base(c.server.url), tokenFile: c.server.tokenFile, retryInterval };
+  if (c.server) return { url: base(c.server.url), ...(c.server.fallbackUrls?.length ? { fallbackUrls: c.server.fallbackUrls.map(base) } : {}), tokenFile: c.server.tokenFile, retryInterval };
   if (c.reports?.url !== undefined && c.reports.tokenFile !== undefined) return { url: base(c.reports.url), tokenFile: c.reports.tokenFile, retryInterval };
   return undefined;
 }
 
 /** What `--check-config` prints besides the configuration: the requests the agent will make. */
-export function describeEndpoints(c: AgentConfig): { manifest: { url: string; authorization?: string }[]; reports?: { url: string; authorization: string } } {
+export function describeEndpoints(c: AgentConfig): { manifest: { url: string; authorization?: string }[]; reports?: { url: string; fallbackUrls?: string[]; authorization: string } } {
   const r = reportTarget(c);
   return {
     manifest: manifestEndpoints(c).map((e) => ({ url: e.url, ...(e.tokenFile ? { authorization: TOKEN_PLACEHOLDER } : {}) })),
-    ...(r ? { reports: { url: `${r.url}${SERVER_REPORTS_PATH}`, authorization: TOKEN_PLACEHOLDER } } : {}),
+    ...(r ? { reports: { url: `${r.url}${SERVER_REPORTS_PATH}`, ...(r.fallbackUrls?.length ? { fallbackUrls: r.fallbackUrls.map((u) => `${u}${SERVER_REPORTS_PATH}`) } : {}), authorization: TOKEN_PLACEHOLDER } } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OscdError } from "../core/errors.js";
 import { bearerFrom, type ManifestEndpoint } from "./endpoints.js";
-import { header, httpFetch } from "../core/http.js";
+import { header, httpFetch, KeepAlive } from "../core/http.js";
 
 /**
  * Fetches a channel manifest from its URLs (mirrors, tried in order) with conditional requests.
@@ -47,6 +47,8 @@ export class ManifestSource {
   private readonly validators = new Map<string, Validators>();
   /** URLs whose server said it holds requests (long-poll). */
   private readonly longPoll = new Set<string>();
+  /** One connection reused from long-poll to long-poll. */
+  private readonly connections = new KeepAlive();
 
   readonly urls: readonly string[];
   private readonly endpoints: readonly ManifestEndpoint[];
@@ -114,7 +116,7 @@ export class ManifestSource {
     if (target.username || target.password) throw new Error("the URL has credentials in it, which are never sent; use a token file");
     // Read for each request: a rotated token is used at once.
     if (tokenFile) headers.authorization = await bearerFrom(tokenFile);
-    const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES });
+    const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES, keepAlive: this.connections });
     if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);
     if (res.status === 304) return { kind: v.none ? "none" : "not-modified", url };

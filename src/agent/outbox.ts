@@ -59,6 +59,8 @@ export interface Report {
 export interface OutboxOptions {
   dir: string;
   url: string;
+  /** Other servers of the fleet, tried in order when `url` does not acknowledge a report. */
+  fallbackUrls?: readonly string[];
   tokenFile: string;
   retryIntervalSec: number;
   log: Logger;
@@ -119,13 +121,34 @@ export class Outbox {
     }
   }
 
-  /** Sends one report; throws (keeping it) unless the server acknowledged it. */
+  /**
+   * Sends one report; throws (keeping it) unless a server acknowledged it. With fallback
+   * servers, each is tried in order: they share one database and store a report once by its
+   * id, so one that reached a server that then failed to answer is not stored twice.
+   */
   private async deliver(name: string): Promise<void> {
     const file = join(this.o.dir, name);
     const body = await readFile(file, "utf8");
     const id = (JSON.parse(body) as Report).id;
+    const urls = [this.o.url, ...(this.o.fallbackUrls ?? [])];
+    let failure: unknown;
+    for (const url of urls) {
+      try {
+        await this.post(url, body, id);
+        failure = undefined;
+        break;
+      } catch (e) {
+        failure = e;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    await rm(file, { force: true });
+    this.o.onDelivered?.(id);
+  }
+
+  private async post(url: string, body: string, id: string): Promise<void> {
     const authorization = await bearerFrom(this.o.tokenFile);
-    const res = await httpFetch(`${this.o.url.replace(/\/+$/, "")}${REPORTS_PATH}`, {
+    const res = await httpFetch(`${url.replace(/\/+$/, "")}${REPORTS_PATH}`, {
       method: "POST",
       headers: { authorization, "content-type": "application/json", "idempotency-key": id },
       body,
@@ -133,7 +156,5 @@ export class Outbox {
       maxBytes: 1024 * 1024,
     });
     if (!((res.status >= 200 && res.status < 300) || res.status === 409)) throw new Error(`the server answered HTTP ${res.status}`);
-    await rm(file, { force: true });
-    this.o.onDelivered?.(id);
   }
 }

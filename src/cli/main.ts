@@ -51,13 +51,13 @@ Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 refused by a guard
  * starts, --color for everything printed, and the command's Nix flags (when it has them) for
  * every Nix call it makes.
  */
-function applyGlobalFlags(program: Command, action: Command): void {
+async function applyGlobalFlags(program: Command, action: Command): Promise<void> {
   const g = program.opts<{ verbose: number; color: ColourMode }>();
   setCommandLog({ level: g.verbose });
   setColourMode(g.color);
   setWarningSink((m) => warn(m));
   const own = action.opts<NixFlags>();
-  if ("showTrace" in own || "printBuildLogs" in own || "option" in own || "impure" in own) applyNixFlags(own);
+  if ("showTrace" in own || "printBuildLogs" in own || "option" in own || "impure" in own) await applyNixFlags(own);
 }
 
 /**

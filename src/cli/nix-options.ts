@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
-import { setNixGlobals } from "../nix/index.js";
 import { paint } from "./colour.js";
 import { progressLine } from "./progress.js";
 
@@ -56,8 +55,13 @@ export function joinOptionPairs(args: readonly string[]): string[] {
   return out;
 }
 
-/** Applies a command's Nix flags to the process's Nix calls; build logs go to stderr per host. */
-export function applyNixFlags(o: NixFlags, write: (s: string) => void = (s) => process.stderr.write(s)): void {
+/**
+ * Applies a command's Nix flags to the process's Nix calls; build logs go to stderr per host.
+ * The Nix stage is imported here, not at the top: every command line loads this file, and
+ * only the commands with Nix flags need the stage (the others start faster without it).
+ */
+export async function applyNixFlags(o: NixFlags, write: (s: string) => void = (s) => process.stderr.write(s)): Promise<void> {
+  const { setNixGlobals } = await import("../nix/index.js");
   setNixGlobals({
     showTrace: o.showTrace,
     printBuildLogs: o.printBuildLogs,

@@ -1,5 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 
 /**
  * One HTTP(S) request with node:http, for the agent's manifest source and report outbox and the
@@ -18,6 +17,28 @@ export interface HttpOptions {
   maxBytes: number;
   /** Redirects followed (GET only); default 5. */
   maxRedirects?: number;
+  /** Reuse connections through this pool (default: a new connection per request). */
+  keepAlive?: KeepAlive;
+}
+
+/**
+ * A kept-alive connection for a caller that asks the same server again and again (a manifest
+ * source's long-polls): the next long-poll goes out on the connection the last one came back
+ * on. (The outbox, which sends a report per deployment, opens one per report: a second
+ * connection held by every agent would double what the server holds.) A new connection per request (accept, parse, close)
+ * was most of what a renewed long-poll cost the server: with 10,000 agents renewing every
+ * 55 s, the difference between a few percent of a core and most of one (bench/fleet.ts).
+ * Idle pooled sockets do not keep the process alive.
+ */
+export class KeepAlive {
+  // From the built-in modules, not imported (see `once` below: importing node:http costs every command).
+  readonly http = new (process.getBuiltinModule("node:http").Agent)({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+  readonly https = new (process.getBuiltinModule("node:https").Agent)({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1 });
+
+  destroy(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
 }
 
 export interface HttpResponse {
@@ -67,10 +88,14 @@ function once(target: URL, opts: HttpOptions, signal: AbortSignal): Promise<Http
       rejectOnce(e);
     };
     if (signal.aborted) return reject(abortError(signal));
-    const send = target.protocol === "https:" ? httpsRequest : target.protocol === "http:" ? httpRequest : undefined;
+    // Taken from the built-in modules when a request is made, not imported: an ES import of
+    // node:http builds its module namespace, whose getters load undici (fetch, WebSocket…),
+    // which cost every command that merely imports this file ~100 ms of CPU at start.
+    const send = target.protocol === "https:" ? process.getBuiltinModule("node:https").request : target.protocol === "http:" ? process.getBuiltinModule("node:http").request : undefined;
     if (!send) return reject(new HttpError(`unsupported protocol ${target.protocol}`));
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body, "utf8");
-    const req = send(target, { method: opts.method ?? "GET", headers: { ...opts.headers, ...(body ? { "content-length": String(body.length) } : {}) }, agent: false, signal });
+    const agent = opts.keepAlive ? (target.protocol === "https:" ? opts.keepAlive.https : opts.keepAlive.http) : false;
+    const req = send(target, { method: opts.method ?? "GET", headers: { ...opts.headers, ...(body ? { "content-length": String(body.length) } : {}) }, agent, signal });
     req.once("error", (e) => reject(signal.aborted ? abortError(signal) : e));
     req.once("response", (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;

@@ -7,3 +7,4 @@ export { parseStrictJson, StrictJsonError, quoteForMessage, wellFormed } from ".
 export { checkFreshness, ManifestExpiredError, DEFAULT_SKEW_MS, type Freshness, type FreshnessOptions } from "./freshness.js";
 export { storeFilePath, sriSha256, hashFile, checkFileAgainst, readVerifiedFile, resolveInStore, fetchStoreFile, type FetchStoreFileOptions, ImageHashMismatchError, ImageFileMissingError } from "./files.js";
 export { ipxeScript, netbootParams, netbootOf, NetbootNoEntryError, NetbootStaleError } from "./netboot.js";
+export { hostViewBody, RELEASE_WITH_VIEWS, signHostViews, viewHost } from "./host-view.js";

@@ -112,14 +112,24 @@ function publicFromSeed(seed: Buffer): Buffer {
 // RFC 8410's PKCS#8 prefix for an ed25519 private key; the 32-byte seed follows it.
 const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
+// Key objects made once per key buffer: importing a key cost as much as the signature itself
+// when publish signs, or a server checks, 10,000 host views (bench/fleet.ts). Keyed by the
+// buffer object, so a key that is dropped takes its entry with it.
+const privateObjects = new WeakMap<Buffer, KeyObject>();
+const publicObjects = new WeakMap<Buffer, KeyObject>();
+
 function privateKeyObject(seed: Buffer): KeyObject {
+  let k = privateObjects.get(seed);
   // Node imports a raw ed25519 seed only through PKCS#8 or a JWK; a JWK needs the public half too
   // (Node 24 refuses one without it), so the seed goes in the fixed PKCS#8 wrapper.
-  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  if (!k) privateObjects.set(seed, (k = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" })));
+  return k;
 }
 
 function publicKeyObject(key: Buffer): KeyObject {
-  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" });
+  let k = publicObjects.get(key);
+  if (!k) publicObjects.set(key, (k = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" })));
+  return k;
 }
 
 /** Signs bytes; returns the signature in Nix's `name:base64` form. */

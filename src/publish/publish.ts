@@ -6,7 +6,7 @@ import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { redactUrl } from "./store-url.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom, needsRefresh } from "./validity.js";
-import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
+import { HOST_NAME, MANIFEST_SCHEMA, MAX_NAME_LENGTH, sameContent, signHostViews, type HostEntry, type ImageEntry, type Manifest, type ManifestBody, type NetbootEntry } from "../manifest/index.js";
 import { planOf, type ChannelConfig } from "../fleet/index.js";
 import type { RolloutPlan } from "../plan/index.js";
 
@@ -75,6 +75,8 @@ export interface PublishReport {
   sequence?: number;
   previousSequence?: number;
   manifest?: Manifest;
+  /** Each host's signed view of `manifest` (with `hostViews`), for a control server. */
+  views?: Manifest[];
   locations: { url: string; status: LocationStatus }[];
   caches: CacheUpload[];
   hosts: PublishedHost[];
@@ -187,6 +189,9 @@ export async function publish(opts: PublishOptions = {}): Promise<PublishReport>
     for (const l of w.locations) opts.onProgress?.({ step: "manifest", state: l.status, url: l.url, sequence: w.manifest.sequence });
     report.carriedOver = Object.keys(w.manifest.hosts).filter((n) => !selected.has(n)).sort();
     if (trust) report.approval = { have: w.status === "written" ? 1 : w.manifest.signatures.length, need: trust.policy.threshold };
+    // Views carry the publisher's signature only: while the release waits for other key holders'
+    // approval, machines would refuse them, so the server is then left to serve the whole manifest.
+    if (opts.hostViews && (!report.approval || report.approval.have >= report.approval.need)) report.views = signHostViews(w.manifest, key.secret);
   } else {
     previous = (await primary.state(trusted)).latest;
   }

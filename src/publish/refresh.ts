@@ -1,5 +1,5 @@
 import { UsageError } from "../core/errors.js";
-import type { Manifest, ManifestBody } from "../manifest/index.js";
+import { signHostViews, type Manifest, type ManifestBody } from "../manifest/index.js";
 import { writeChannel, type Compose, type LocationStatus } from "./channel.js";
 import { checkChannelTrust, prepareChannel, type ChannelOptions } from "./setup.js";
 import { DEFAULT_VALIDITY_MS, expiryFrom } from "./validity.js";
@@ -21,6 +21,8 @@ export interface RefreshReport {
   retries: number;
   /** The manifest written (for a control server to be told of it). */
   manifest: Manifest;
+  /** Each host's signed view of it (with `hostViews`). */
+  views?: Manifest[];
 }
 
 /**
@@ -32,7 +34,7 @@ export interface RefreshReport {
 export async function refreshChannel(opts: RefreshOptions = {}): Promise<RefreshReport> {
   const warnings: string[] = [];
   const prepared = await prepareChannel(opts, warnings);
-  await checkChannelTrust(prepared, opts.requireApproval === true);
+  const trust = await checkChannelTrust(prepared, opts.requireApproval === true);
   const { key, channel, trusted, primary, others } = prepared;
   const now = (opts.now ?? (() => new Date()))();
   const createdAt = now.toISOString();
@@ -58,5 +60,7 @@ export async function refreshChannel(opts: RefreshOptions = {}): Promise<Refresh
     warnings,
     retries: w.retries,
     manifest: w.manifest,
+    // Not while the refresh waits for other key holders' approval (machines would refuse views signed by one key).
+    views: opts.hostViews && (!trust || w.manifest.signatures.length >= trust.policy.threshold) ? signHostViews(w.manifest, key.secret) : undefined,
   };
 }

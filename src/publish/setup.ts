@@ -20,6 +20,8 @@ export interface ChannelOptions extends PinOptions {
   caches?: string[];
   /** Also write the channel's manifests into this directory (`<dir>/<channel>.json`). */
   manifestOut?: string;
+  /** Also sign each host's view of the manifest (for a control server: src/manifest/host-view.ts). */
+  hostViews?: boolean;
   env?: NodeJS.ProcessEnv;
   /**
    * Write the manifest with this key's signature alone although the channel's trust root

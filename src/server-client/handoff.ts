@@ -31,8 +31,8 @@ export interface HandOff {
  * once (`immediate`), in a rollout (`rollout`: its waves, or `{}` for the channel's plan), or
  * not yet (the answer says what it waits for, so the caller can say how to move it).
  */
-export async function handOff(c: ServerClient, manifestText: string, o: { plan?: RolloutPlan; planSource?: string; immediate?: boolean; rollout?: RolloutPlan }): Promise<HandOff> {
-  const release = await uploadRelease(c, manifestText, { immediate: o.immediate });
+export async function handOff(c: ServerClient, manifestText: string, o: { plan?: RolloutPlan; planSource?: string; immediate?: boolean; rollout?: RolloutPlan; views?: readonly string[] }): Promise<HandOff> {
+  const release = await uploadRelease(c, manifestText, { immediate: o.immediate, views: o.views });
   if (o.plan) await putPlan(c, release.channel, o.plan, o.planSource ?? "oscd publish");
   if (release.state === "complete") return { release };
   if (o.rollout) return { release, rollout: await startRollout(c, { channel: release.channel, sequence: release.sequence, ...o.rollout }) };

@@ -1,6 +1,7 @@
 import type { AuditEntry, FleetCounts, FleetRow, ReleaseSummary } from "../server/index.js";
 import type { RolloutPlan } from "../plan/index.js";
 import type { ServerClient } from "./request.js";
+import { RELEASE_WITH_VIEWS } from "../manifest/host-view.js";
 
 export interface UploadedRelease {
   channel: string;
@@ -15,10 +16,13 @@ export interface UploadedRelease {
  * `oscd publish --server URL`: tells a control server of a manifest just written. The server
  * verifies it as an agent would (signature by a trusted key, newer sequence, not expired), so
  * this only saves it reading the cache; it cannot make a release the server would not accept.
- * `immediate`: served to every host at once, no rollout.
+ * `immediate`: served to every host at once, no rollout. `views`: each host's signed view of the
+ * manifest (src/manifest/host-view.ts), uploaded with it in one request; the server checks each.
  */
-export async function uploadRelease(c: ServerClient, manifestText: string, opts: { immediate?: boolean } = {}): Promise<UploadedRelease> {
-  const r = await c.request<Partial<UploadedRelease>>("POST", `/api/v1/releases${opts.immediate ? "?immediate=1" : ""}`, { raw: manifestText, timeoutMs: 60_000 });
+export async function uploadRelease(c: ServerClient, manifestText: string, opts: { immediate?: boolean; views?: readonly string[] } = {}): Promise<UploadedRelease> {
+  // One request carries the manifest and every view, each the exact signed text.
+  const raw = opts.views ? JSON.stringify({ manifest: manifestText, views: opts.views }) : manifestText;
+  const r = await c.request<Partial<UploadedRelease>>("POST", `/api/v1/releases${opts.immediate ? "?immediate=1" : ""}`, { raw, contentType: opts.views ? RELEASE_WITH_VIEWS : undefined, timeoutMs: 120_000 });
   return { channel: String(r.channel), sequence: Number(r.sequence), version: String(r.version ?? ""), state: String(r.state ?? ""), created: r.created === true };
 }
 

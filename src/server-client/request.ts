@@ -74,6 +74,8 @@ export interface RequestOptions {
   body?: unknown;
   /** A body sent as it is (a signed manifest: the exact bytes). */
   raw?: string;
+  /** The media type of `raw` (application/json unless said). */
+  contentType?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -117,7 +119,7 @@ export class ServerClient {
     let body: string | undefined;
     if (o.raw !== undefined) body = o.raw;
     else if (o.body !== undefined) body = JSON.stringify(o.body);
-    if (body !== undefined) headers["content-type"] = "application/json";
+    if (body !== undefined) headers["content-type"] = (o.raw !== undefined ? o.contentType : undefined) ?? "application/json";
     const timeout = o.timeoutMs === 0 ? undefined : AbortSignal.timeout(o.timeoutMs ?? 30_000);
     const signal = timeout && o.signal ? AbortSignal.any([timeout, o.signal]) : (timeout ?? o.signal);
     try {

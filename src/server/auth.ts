@@ -1,3 +1,4 @@
+import type BetterSqlite3 from "better-sqlite3";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { Recorder } from "./recorder.js";
@@ -116,13 +117,27 @@ function tokenOf(header: string): string | undefined {
 /** Same cost whether the id exists or not: a missing row is compared against a dummy hash. */
 const DUMMY = hashSecret("no such token");
 
+type TokenRow = Pick<TokenTable, "hash" | "kind" | "host" | "label" | "revoked_at">;
+export type TokenLookup = (id: string) => Promise<TokenRow | undefined>;
+
+/**
+ * The token row by id. On SQLite a prepared statement on the raw handle (kysely compiles and
+ * prepares every query again, which was most of a long-poll's cost), run while holding kysely's
+ * one connection so it never reads inside another request's open transaction.
+ */
+export function tokenLookup(db: Kysely<Database>, raw?: BetterSqlite3.Database): TokenLookup {
+  if (!raw) return (id) => db.selectFrom("tokens").select(["hash", "kind", "host", "label", "revoked_at"]).where("id", "=", id).executeTakeFirst();
+  const stmt = raw.prepare<[string], TokenRow>("select hash, kind, host, label, revoked_at from tokens where id = ?");
+  return (id) => db.connection().execute(async () => stmt.get(id));
+}
+
 /** The principal an `Authorization` header names, or a 401. */
-export async function authenticate(db: Kysely<Database>, header: string | undefined): Promise<Principal> {
+export async function authenticate(db: Kysely<Database>, header: string | undefined, lookup: TokenLookup = tokenLookup(db)): Promise<Principal> {
   if (!header) throw unauthorized("no token");
   const t = TOKEN.exec(tokenOf(header) ?? "");
   if (!t) throw unauthorized("the token is malformed");
   const [, id, secret] = t as unknown as [string, string, string];
-  const row = await db.selectFrom("tokens").select(["hash", "kind", "host", "label", "revoked_at"]).where("id", "=", id).executeTakeFirst();
+  const row = await lookup(id);
   const want = Buffer.from(row?.hash ?? DUMMY, "hex");
   const got = Buffer.from(hashSecret(secret), "hex");
   const equal = timingSafeEqual(want, got);

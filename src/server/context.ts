@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { Kysely } from "kysely";
 import { createHash } from "node:crypto";
 import type { PublicKey } from "../nix/index.js";
-import { authenticate, type Principal } from "./auth.js";
+import { authenticate, tokenLookup, type Principal, type TokenLookup } from "./auth.js";
 import type { Database } from "./db/schema.js";
 import type { Metrics } from "./metrics.js";
 import type { NetbootConfig } from "./netboot.js";
@@ -44,11 +44,14 @@ export interface ServerContext {
  */
 export class TokenCache {
   private readonly map = new Map<string, { p: Principal; until: number }>();
+  private readonly lookup: TokenLookup;
   constructor(
     private readonly db: Kysely<Database>,
     notifier: Notifier,
     private readonly ttlMs = 5000,
+    raw?: import("better-sqlite3").Database,
   ) {
+    this.lookup = tokenLookup(db, raw);
     notifier.subscribe((topic) => {
       if (topic === "tokens" || topic === "*") this.map.clear();
     });
@@ -58,7 +61,7 @@ export class TokenCache {
     const key = header ? createHash("sha256").update(header).digest("base64") : "";
     const hit = key ? this.map.get(key) : undefined;
     if (hit && hit.until > Date.now()) return hit.p;
-    const p = await authenticate(this.db, header);
+    const p = await authenticate(this.db, header, this.lookup);
     if (this.map.size > 50_000) this.map.clear();
     this.map.set(key, { p, until: Date.now() + this.ttlMs });
     return p;

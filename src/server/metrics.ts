@@ -30,13 +30,13 @@ export class Metrics {
       async collect() {
         this.reset();
         const cutoff = now() - offlineAfterMs;
-        const rows = await db.selectFrom("hosts").select(["status", "last_seen"]).execute();
-        const counts = new Map<string, number>();
-        for (const r of rows) {
-          const s = r.last_seen !== null && r.last_seen < cutoff ? "offline" : r.status;
-          counts.set(s, (counts.get(s) ?? 0) + 1);
-        }
-        for (const [status, n] of counts) this.set({ status }, n);
+        // Counted by the database: a fleet of 10,000 is a few rows here, not 10,000 objects per scrape.
+        const rows = await db
+          .selectFrom("hosts")
+          .select((eb) => [eb.case().when("last_seen", "<", cutoff).then("offline").else(eb.ref("status")).end().as("s"), eb.fn.countAll<number>().as("n")])
+          .groupBy("s")
+          .execute();
+        for (const r of rows) this.set({ status: String(r.s) }, Number(r.n));
       },
     });
     new Gauge({

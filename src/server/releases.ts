@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { GuardError } from "../core/errors.js";
 import { BodyTooLargeError, fetchCapped, type CappedResponse } from "../core/fetch-capped.js";
-import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, type Manifest } from "../manifest/index.js";
+import { checkFreshness, checkSequence, DEFAULT_SKEW_MS, parseManifest, sameContent, verifyManifest, viewHost, type Manifest } from "../manifest/index.js";
 import type { PublicKey } from "../nix/index.js";
 import type { Database, ReleaseTable } from "./db/schema.js";
 import type { Recorder } from "./recorder.js";
@@ -26,6 +26,8 @@ export interface AddedRelease {
   created: boolean;
   /** `complete` when served to every host at once (immediate, or a refresh of what they run). */
   state?: "pending" | "complete";
+  /** Host views stored with it (new ones: an upload retried with views adds them). */
+  views: number;
 }
 
 export function etagOf(body: string): string {
@@ -41,7 +43,40 @@ function refusal(e: unknown): never {
   throw e;
 }
 
-export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string; record?: (r: AddedRelease) => Recorder } = {}): Promise<AddedRelease> {
+/**
+ * Host views (src/manifest/host-view.ts) checked as an agent checks a manifest, and each
+ * against the release: exactly it, cut down to one of its hosts, at most one per host. Each is
+ * verified by the very check the release passed (`verify`: a trusted key, or the trust root's
+ * threshold). Any one that fails refuses the whole upload (nothing is stored).
+ */
+async function checkViews(release: Manifest, texts: readonly string[], verify: (m: Manifest, where: string) => void): Promise<{ host: string; etag: string; body: string }[]> {
+  const seen = new Set<string>();
+  const out: { host: string; etag: string; body: string }[] = [];
+  for (const [i, text] of texts.entries()) {
+    // 10,000 views take a few seconds to check: other requests are served in between.
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+    out.push(checkView(release, text, i, seen, verify));
+  }
+  return out;
+}
+
+function checkView(release: Manifest, text: string, i: number, seen: Set<string>, verify: (m: Manifest, where: string) => void): { host: string; etag: string; body: string } {
+  const where = `host view ${i + 1}`;
+  let view: Manifest;
+  try {
+    view = parseManifest(text, where);
+    verify(view, where);
+  } catch (e) {
+    refusal(e);
+  }
+  const host = viewHost(view, release);
+  if (host === undefined) throw new HttpError(422, "bad-host-view", `${where} is not release ${release.channel} #${release.sequence} cut down to one of its hosts`, "upload the views publish signed with this manifest (oscd publish --server)");
+  if (seen.has(host)) throw new HttpError(422, "bad-host-view", `two host views for ${host}`, "upload one view per host");
+  seen.add(host);
+  return { host, etag: etagOf(text), body: text };
+}
+
+export async function addRelease(db: Kysely<Database>, text: string, trusted: readonly PublicKey[], opts: { now?: Date; immediate?: boolean; trustDir?: string; record?: (r: AddedRelease) => Recorder; views?: readonly string[] } = {}): Promise<AddedRelease> {
   const now = opts.now ?? new Date();
   let manifest: Manifest;
   let signer: { name: string };
@@ -60,6 +95,24 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
   } catch (e) {
     refusal(e);
   }
+  const views = await checkViews(manifest, opts.views ?? [], (view, where) => {
+    if (trust) {
+      trust.verifyManifest(view, where, now);
+      // The view's one entry is the release's, already checked against the revocation lists.
+    } else verifyManifest(view, trusted, where);
+  });
+  const storeViews = async (trx: Kysely<Database>): Promise<number> => {
+    let added = 0;
+    for (let i = 0; i < views.length; i += 200) {
+      const r = await trx
+        .insertInto("release_views")
+        .values(views.slice(i, i + 200).map((v) => ({ channel: manifest.channel, sequence: manifest.sequence, ...v })))
+        .onConflict((oc) => oc.columns(["channel", "sequence", "host"]).doNothing())
+        .executeTakeFirst();
+      added += Number(r.numInsertedOrUpdatedRows ?? 0n);
+    }
+    return added;
+  };
   return db.transaction().execute(async (trx) => {
     const latest = await trx.selectFrom("releases").select("body").where("channel", "=", manifest.channel).orderBy("sequence", "desc").limit(1).executeTakeFirst();
     let same = false;
@@ -69,7 +122,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       refusal(e);
     }
     const result = { channel: manifest.channel, sequence: manifest.sequence, version: manifest.version, signer: signer.name };
-    if (same) return { ...result, created: false };
+    if (same) return { ...result, created: false, views: await storeViews(trx) };
     // A refresh (`oscd publish --refresh`: the same systems re-signed with a later expiry) moves
     // nobody anywhere, so it needs no rollout: served at once, or hosts would be held on the
     // expiring one until an operator rolled out a change that changes nothing.
@@ -88,7 +141,7 @@ export async function addRelease(db: Kysely<Database>, text: string, trusted: re
       expires_at: manifest.expiresAt ? Date.parse(manifest.expiresAt) : null,
     };
     await trx.insertInto("releases").values(row).execute();
-    const added: AddedRelease = { ...result, created: true, state: row.state };
+    const added: AddedRelease = { ...result, created: true, state: row.state, views: await storeViews(trx) };
     await opts.record?.(added)(trx);
     return added;
   });

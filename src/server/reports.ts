@@ -224,19 +224,90 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), raw?: BetterSqlite3.Database): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
   if (!raw) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
-  return db.connection().execute(async () => {
-    raw.exec("begin immediate");
-    try {
-      const r = await record(sqliteStore(raw), host, report, kind, now);
-      raw.exec("commit");
-      return r;
-    } catch (e) {
-      if (raw.inTransaction) raw.exec("rollback");
-      throw e;
-    }
-  });
+  let b = batches.get(raw);
+  if (!b) batches.set(raw, (b = new SqliteBatch(db, raw)));
+  return b.add(host, report, kind, now);
 }
 
+interface Pending {
+  host: string;
+  report: Report;
+  kind: "report" | "heartbeat";
+  now: number;
+  resolve(r: Recorded): void;
+  reject(e: unknown): void;
+}
+
+/** Most reports one SQLite transaction takes (the rest wait for the next). */
+const BATCH_MAX = 1000;
+const batches = new WeakMap<BetterSqlite3.Database, SqliteBatch>();
+
+/**
+ * SQLite group commit: reports that arrive in the same turn of the event loop are written in one
+ * transaction, each in a savepoint of its own (one refused report does not undo the others).
+ * A commit writes every page it changed to the WAL, so 10,000 reports of a wave in 10,000
+ * transactions wrote the same few index pages 10,000 times. Each request is answered only
+ * after the commit that holds its report.
+ */
+class SqliteBatch {
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly raw: BetterSqlite3.Database,
+  ) {}
+
+  add(host: string, report: Report, kind: "report" | "heartbeat", now: number): Promise<Recorded> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ host, report, kind, now, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const items = this.queue.splice(0, BATCH_MAX);
+    this.scheduled = this.queue.length > 0;
+    if (this.scheduled) setImmediate(() => void this.flush());
+    const raw = this.raw;
+    const outcomes: ({ ok: Recorded } | { error: unknown })[] = [];
+    try {
+      await this.db.connection().execute(async () => {
+        raw.exec("begin immediate");
+        try {
+          const store = sqliteStore(raw);
+          for (const it of items) {
+            raw.exec("savepoint report");
+            try {
+              outcomes.push({ ok: await record(store, it.host, it.report, it.kind, it.now) });
+              raw.exec("release report");
+            } catch (e) {
+              raw.exec("rollback to report");
+              raw.exec("release report");
+              outcomes.push({ error: e });
+            }
+          }
+          raw.exec("commit");
+        } catch (e) {
+          if (raw.inTransaction) raw.exec("rollback");
+          throw e;
+        }
+      });
+    } catch (e) {
+      // Nothing of this batch was committed: every request hears of it (the agents retry).
+      for (const it of items) it.reject(e);
+      return;
+    }
+    items.forEach((it, i) => {
+      const o = outcomes[i] as { ok: Recorded } | { error: unknown };
+      if ("ok" in o) it.resolve(o.ok);
+      else it.reject(o.error);
+    });
+  }
+}
 
 export async function hostHistory(db: Kysely<Database>, host: string, limit = 100): Promise<{ id: string; kind: string; status: string; received_at: number; body: unknown }[]> {
   const rows = await db.selectFrom("reports").select(["id", "kind", "status", "received_at", "body"]).where("host", "=", host).where("kind", "=", "report").orderBy("received_at", "desc").limit(limit).execute();

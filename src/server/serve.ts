@@ -76,7 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   } else notifier = new LocalNotifier();
   const now = opts.now ?? Date.now;
   for (const [channel, plan] of Object.entries(opts.plans ?? {})) await setPlan(database.db, channel, plan, "oscd.toml (oscd server --fleet)", now());
-  const tokens = new TokenCache(database.db, notifier);
+  const tokens = new TokenCache(database.db, notifier, undefined, database.raw);
   const ctx: ServerContext = {
     db: database.db,
     dialect: database.dialect,

@@ -2,7 +2,6 @@ import { Command, Option } from "commander";
 import { hostname } from "node:os";
 import { activate, releaseFromManifest, type ReleaseInfo } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
-import { activateBundle } from "../../deploy/index.js";
 import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
 import { printJson } from "../output.js";
 import type { TrustUpdate } from "../../trust/index.js";
@@ -144,6 +143,8 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
   }
   const machine = await loadMachineConfig(o.config);
   const host = o.host ?? machine.host ?? hostname();
+  // The deploy stage only for a bundle: a plain activation starts without loading it.
+  const { activateBundle } = await import("../../deploy/index.js");
   const { result } = await activateBundle(o.bundle as string, {
     mode: o.mode,
     host,

@@ -93,11 +93,11 @@ function checkServerFlags(o: PublishFlags): void {
  * itself), with the channel's plan; then the release starts moving (--rollout, --immediate), or
  * the output says what it waits for and the command that moves it.
  */
-export async function tellServer(o: PublishFlags, manifest: Manifest | undefined, plan: RolloutPlan | undefined, json: boolean | undefined): Promise<HandOff | undefined> {
+export async function tellServer(o: PublishFlags, manifest: Manifest | undefined, plan: RolloutPlan | undefined, json: boolean | undefined, views?: readonly Manifest[]): Promise<HandOff | undefined> {
   if (o.server === undefined || manifest === undefined) return undefined;
   const api = await import("../../server-client/index.js");
   const c = new api.ServerClient(o.server, await api.readServerToken(o.serverTokenFile));
-  const h = await api.handOff(c, serializeManifest(manifest), { plan, planSource: `oscd.toml at ${manifest.commit.slice(0, 12)} (oscd publish)`, immediate: o.immediate, rollout: o.rollout === undefined ? undefined : o.rollout === true ? {} : o.rollout });
+  const h = await api.handOff(c, serializeManifest(manifest), { plan, planSource: `oscd.toml at ${manifest.commit.slice(0, 12)} (oscd publish)`, immediate: o.immediate, rollout: o.rollout === undefined ? undefined : o.rollout === true ? {} : o.rollout, views: views?.map(serializeManifest) });
   if (!json) for (const line of handOffLines(h, c.shown)) process.stderr.write(`oscd: ${line}\n`);
   return h;
 }
@@ -186,8 +186,8 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.signKey, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval });
-        const h = await tellServer(o, r.manifest, undefined, o.json);
+        const r = await refreshChannel({ repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.signKey, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval, hostViews: o.server !== undefined });
+        const h = await tellServer(o, r.manifest, undefined, o.json, r.views);
         printRefresh(r, o.json, h);
         return;
       }
@@ -199,13 +199,14 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         keyFile: o.signKey,
         caches: o.cache,
         manifestOut: o.manifestOut,
+        hostViews: o.server !== undefined,
         requireApproval: o.requireApproval,
         onProgress: printProgress,
         ...(o.netboot ? (await import("../../image/index.js")).netbootPublishing() : {}),
       });
       for (const w of report.warnings) warn(w);
       const waiting = report.approval !== undefined && report.approval.have < report.approval.need;
-      const server = report.status !== "not-written" && !waiting ? await tellServer(o, report.manifest, report.rollout, o.json) : undefined;
+      const server = report.status !== "not-written" && !waiting ? await tellServer(o, report.manifest, report.rollout, o.json, report.views) : undefined;
       if (o.json) {
         printJson({ ...(summary(report) as object), ...(server ? { server } : {}) });
       } else {

@@ -1,5 +1,6 @@
 import { registerSecret } from "../../core/command-log.js";
 import { InvalidArgumentError, type Command } from "commander";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
@@ -8,7 +9,7 @@ import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openD
 import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
-import { progressSay } from "../progress.js";
+import { progressSay, warn } from "../progress.js";
 import { registerServerData } from "./server-data.js";
 
 const DEFAULT_DB = "sqlite:/var/lib/oscd/server.db";
@@ -126,6 +127,10 @@ against the signed manifest before they are served.`,
         metricsToken: metricsBearer,
       });
       if (!o.json) progressSay()("server", "listen", `listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}`);
+      // Each agent holds a connection: Node raises its soft limit to the hard one, so the hard
+      // limit (systemd's LimitNOFILE=) caps the fleet one process can hold.
+      const files = openFilesLimit();
+      if (files !== undefined && files < 16_384) warn(`this process may open ${files} files: about that many agents can hold a connection at once; raise the limit (LimitNOFILE=65536 in the server's unit, docs/operations.md)`);
       const stop = () => {
         void s.close().then(() => process.exit(0));
       };
@@ -226,4 +231,14 @@ against the signed manifest before they are served.`,
         await d.close();
       }
     });
+}
+
+/** The hard limit on open files (what Node raised its soft limit to), from /proc; undefined off Linux. */
+function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -179,6 +179,21 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 6,
+    name: "host views of releases",
+    up: async (dbTyped) => {
+      await (dbTyped as AnyDb).schema
+        .createTable("release_views")
+        .addColumn("channel", "text", (c) => c.notNull())
+        .addColumn("sequence", "bigint", (c) => c.notNull())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("etag", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("release_views_pk", ["channel", "sequence", "host"])
+        .execute();
+    },
+  },
 ];
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

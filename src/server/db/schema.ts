@@ -46,6 +46,16 @@ export interface ReleaseTable {
   expires_at: number | null;
 }
 
+/** A host's own signed view of a release (src/manifest/host-view.ts), served instead of the whole manifest. */
+export interface ReleaseViewTable {
+  channel: string;
+  sequence: number;
+  host: string;
+  etag: string;
+  /** The view exactly as uploaded and verified. */
+  body: string;
+}
+
 export interface AssignmentTable {
   host: string;
   channel: string;
@@ -145,6 +155,7 @@ export interface Database {
   tokens: TokenTable;
   hosts: HostTable;
   releases: ReleaseTable;
+  release_views: ReleaseViewTable;
   assignments: AssignmentTable;
   channel_plans: ChannelPlanTable;
   audit: AuditTable;

@@ -4,7 +4,7 @@ import type { ServerContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
 import { checkChannel, checkHostName } from "../names.js";
 import { parseReport, recordReport } from "../reports.js";
-import { markFetched } from "../rollouts.js";
+import { markFetchedMany } from "../rollouts.js";
 import type { Served } from "../served.js";
 import { trustFile } from "../trust.js";
 
@@ -30,7 +30,7 @@ export const MAX_WAITS_PER_TOKEN = 8;
 export const NO_RELEASE_ETAG = '"oscd-no-release"';
 
 function sendManifest(reply: FastifyReply, s: Served): FastifyReply {
-  return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.body);
+  return reply.code(200).header("etag", s.etag).header("cache-control", "no-store").header(LONG_POLL_HEADER, "1").type("application/json").send(s.bytes);
 }
 
 function notModified(reply: FastifyReply, etag: string): FastifyReply {
@@ -57,25 +57,91 @@ function waitSeconds(raw: unknown): number {
 }
 
 /** A long-poll whose agent closed the connection: nothing is sent. */
-const gone: Served = { channel: "", sequence: -1, etag: "", body: "" };
+const gone: Served = { channel: "", sequence: -1, etag: "", body: "", bytes: Buffer.alloc(0) };
+
+interface Waiter {
+  host: string;
+  etag: string;
+  finish(s: Served | undefined): void;
+}
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const waits = new Map<string, number>();
-  // Releases this process already recorded as fetched by a host: one write per host and release.
+  // Releases this process already recorded as fetched by a host: one write per host and release,
+  // and those written together every 100 ms (a wave's start is thousands of them in a second).
   const fetched = new Set<string>();
+  const toMark = new Map<string, { channel: string; sequence: number; hosts: string[] }>();
+  let marking: NodeJS.Timeout | undefined;
+  const mark = async () => {
+    marking = undefined;
+    const batches = [...toMark.values()];
+    toMark.clear();
+    for (const b of batches) {
+      try {
+        if ((await markFetchedMany(ctx.db, b.hosts, b.channel, b.sequence, ctx.now())) > 0) ctx.hostChanged(b.hosts[0] as string, false);
+      } catch {
+        // Not recorded: the next fetch of these hosts tries again.
+        for (const h of b.hosts) fetched.delete(`${h}\u0000${b.channel}\u0000${b.sequence}`);
+      }
+    }
+  };
+  app.addHook("onClose", async () => {
+    if (marking) clearTimeout(marking);
+    await mark();
+  });
   const served = (reply: FastifyReply, host: string, s: Served, byHost: boolean): FastifyReply => {
     const key = `${host}\u0000${s.channel}\u0000${s.sequence}`;
     if (byHost && !fetched.has(key)) {
       if (fetched.size > 100_000) fetched.clear();
       fetched.add(key);
-      markFetched(ctx.db, host, s.channel, s.sequence, ctx.now()).then(
-        (first) => first && ctx.hostChanged(host, false),
-        () => fetched.delete(key),
-      );
+      const k = `${s.channel}\u0000${s.sequence}`;
+      let b = toMark.get(k);
+      if (!b) toMark.set(k, (b = { channel: s.channel, sequence: s.sequence, hosts: [] }));
+      b.hosts.push(host);
+      marking ??= setTimeout(() => void mark(), 100);
     }
     ctx.metrics.manifests.inc({ result: "200" });
     return sendManifest(reply, s);
   };
+  /**
+   * Long-polls by channel. One subscription wakes them all: a channel's change is read once
+   * (ctx.served) and each waiter whose answer changed is finished from that one read, so a wave
+   * of 10,000 hosts costs one database read, not 10,000.
+   */
+  const waiting = new Map<string, Set<Waiter>>();
+  const waking = new Set<string>();
+  const again = new Set<string>();
+  const wake = async (channel: string): Promise<void> => {
+    if (waking.has(channel)) {
+      again.add(channel);
+      return;
+    }
+    waking.add(channel);
+    try {
+      // Every listener of this notice runs first (ServedCache drops the channel's old read).
+      await Promise.resolve();
+      do {
+        again.delete(channel);
+        const set = waiting.get(channel);
+        if (!set || set.size === 0) break;
+        // A failed read leaves the waiters waiting: their timers answer 304, the agents ask again.
+        const view = await ctx.served.view(channel).catch(() => undefined);
+        if (!view) break;
+        for (const w of [...set]) {
+          const s = view.get(w.host);
+          if (s && s.etag !== w.etag) w.finish(s);
+        }
+      } while (again.has(channel));
+    } finally {
+      waking.delete(channel);
+    }
+  };
+  const unsubscribe = ctx.notifier.subscribe((topic) => {
+    if (topic === "*") for (const c of waiting.keys()) void wake(c);
+    else if (topic.startsWith("channel:")) void wake(topic.slice("channel:".length));
+  });
+  app.addHook("onClose", async () => unsubscribe());
+
   const manifest = async (req: FastifyRequest<{ Params: { channel: string }; Querystring: { wait?: string; host?: string } }>, reply: FastifyReply) => {
     const p = await ctx.auth(req);
     const channel = checkChannel(req.params.channel);
@@ -97,45 +163,32 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       ctx.metrics.waiting.inc();
       try {
         current = await new Promise<Served | undefined>((resolve) => {
-          let done = false;
-          let checking = false;
-          let again = false;
-          const finish = (v: Served | undefined) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            unsubscribe();
-            req.raw.off("close", onClose);
-            resolve(v);
+          let set = waiting.get(channel);
+          if (!set) waiting.set(channel, (set = new Set()));
+          const waiter: Waiter = {
+            host,
+            etag,
+            finish: (v) => {
+              if (!set.delete(waiter)) return;
+              if (set.size === 0 && waiting.get(channel) === set) waiting.delete(channel);
+              clearTimeout(timer);
+              req.raw.off("close", onClose);
+              resolve(v);
+            },
           };
-          const check = () => {
-            if (checking) {
-              again = true;
-              return;
-            }
-            checking = true;
-            ctx.served.get(host, channel).then(
-              (s) => {
-                checking = false;
-                if (s && s.etag !== etag) finish(s);
-                else if (again) {
-                  again = false;
-                  check();
-                }
-              },
-              () => {
-                checking = false;
-              },
-            );
-          };
-          const unsubscribe = ctx.notifier.subscribe((topic) => {
-            if (topic === `channel:${channel}` || topic === "*") check();
-          });
-          const timer = setTimeout(() => finish(current), wait * 1000);
-          const onClose = () => finish(gone);
+          set.add(waiter);
+          const timer = setTimeout(() => waiter.finish(current), wait * 1000);
+          const onClose = () => waiter.finish(gone);
           req.raw.on("close", onClose);
-          // A change between the first read and subscribing would otherwise wait the whole time.
-          check();
+          // A change between the first read and joining the waiters would otherwise wait the
+          // whole time (the channel's read is shared, so this costs no database read).
+          ctx.served.view(channel).then(
+            (v) => {
+              const s = v.get(host);
+              if (s && s.etag !== etag) waiter.finish(s);
+            },
+            () => undefined,
+          );
         });
       } finally {
         ctx.metrics.waiting.dec();

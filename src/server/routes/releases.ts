@@ -6,9 +6,18 @@ import type { ServerContext } from "../context.js";
 import { badRequest } from "../errors.js";
 import { addRelease, completeRelease, getRelease, listReleases, readFromCache, type AddedRelease } from "../releases.js";
 import { checkChannel } from "../names.js";
+import { RELEASE_WITH_VIEWS } from "../../manifest/index.js";
 
 /** A manifest with thousands of hosts is a few hundred KiB; 4 MiB leaves room and bounds memory. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** A manifest and one view per host (about half a KiB each): 10,000 hosts are about 6 MiB. */
+export const MAX_RELEASE_UPLOAD_BYTES = 64 * 1024 * 1024;
+const envelope = z
+  .object({
+    manifest: z.string().max(MAX_MANIFEST_BYTES),
+    views: z.array(z.string().max(64 * 1024)).max(200_000),
+  })
+  .strict();
 
 function sequenceParam(raw: string): number {
   if (!/^\d{1,15}$/.test(raw)) throw badRequest("bad-sequence", "a sequence is a whole number");
@@ -22,15 +31,31 @@ export function releaseRoutes(app: FastifyInstance, ctx: ServerContext): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(["application/json", "text/plain"], { parseAs: "string", bodyLimit: MAX_MANIFEST_BYTES }, (_req, body, done) => done(null, body));
+    // The manifest with its host views (oscd publish --server): each one a string of the exact
+    // bytes that were signed, verified strictly one by one.
+    scope.addContentTypeParser(RELEASE_WITH_VIEWS, { parseAs: "string", bodyLimit: MAX_RELEASE_UPLOAD_BYTES }, (_req, body, done) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(body as string);
+      } catch {
+        return done(badRequest("bad-json", "the body is not valid JSON"), undefined);
+      }
+      const r = envelope.safeParse(raw);
+      if (!r.success) return done(badRequest("bad-release-upload", `a release upload is {manifest, views}: ${r.error.issues[0]?.path.join(".") || "(top level)"}: ${r.error.issues[0]?.message ?? "invalid"}`), undefined);
+      done(null, r.data);
+    });
     scope.post<{ Querystring: { immediate?: string } }>("/api/v1/releases", async (req, reply) => {
       const p = await ctx.auth(req);
       requireRole(p, "operate");
-      if (typeof req.body !== "string") throw badRequest("bad-manifest", "send the signed manifest as the request body (application/json)");
+      const body = req.body as string | z.infer<typeof envelope> | undefined;
+      const text = typeof body === "string" ? body : body?.manifest;
+      if (typeof text !== "string") throw badRequest("bad-manifest", "send the signed manifest as the request body (application/json)");
       const immediate = req.query.immediate === "1" || req.query.immediate === "true";
       const now = ctx.now();
-      const record = (a: AddedRelease) => recorder(whoOf(p, req), "release.add", `${a.channel} #${a.sequence}`, { version: a.version, signer: a.signer, state: a.state, immediate }, now);
-      const r = await addRelease(ctx.db, req.body, ctx.trusted, { now: new Date(now), immediate, trustDir: ctx.trustDir, record });
-      await ctx.changed(["releases", "audit", ...(r.state === "complete" ? [`channel:${r.channel}`] : [])]);
+      const record = (a: AddedRelease) => recorder(whoOf(p, req), "release.add", `${a.channel} #${a.sequence}`, { version: a.version, signer: a.signer, state: a.state, immediate, views: a.views }, now);
+      const r = await addRelease(ctx.db, text, ctx.trusted, { now: new Date(now), immediate, trustDir: ctx.trustDir, record, views: typeof body === "string" ? undefined : body?.views });
+      // New views change what hosts already served this release get (their own view): the channel's answers are read again.
+      await ctx.changed(["releases", "audit", ...(r.state === "complete" || r.views > 0 ? [`channel:${r.channel}`] : [])]);
       return reply.code(r.created ? 201 : 200).send(r);
     });
   });

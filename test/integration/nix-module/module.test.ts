@@ -105,7 +105,7 @@ const EVERYTHING = {
   trustedPublicKeys: [KEY2],
   trustRoot: "/etc/oscd/trust-root.json",
   substituters: ["https://cache.example.org"],
-  server: { url: "https://oscd.example.org", tokenFile: "/run/secrets/oscd-token", channel: "stable" },
+  server: { url: "https://oscd.example.org", fallbackUrls: ["https://oscd-2.example.org"], tokenFile: "/run/secrets/oscd-token", channel: "stable" },
   manifest: {
     urls: ["https://cache.example.org/channels/stable.json", "file:///srv/mirror/stable.json"],
     channel: "stable",
@@ -242,7 +242,7 @@ describe("NixOS module", () => {
     const { enable: _e, server, ...settings } = EVERYTHING;
     expect(effective).toMatchObject(settings);
     // The token file reaches the agent as the credential systemd hands it; the unit loads it from where it is.
-    expect(effective.server).toEqual({ url: server.url, channel: server.channel, tokenFile: "/run/credentials/oscd-agent.service/server-token" });
+    expect(effective.server).toEqual({ url: server.url, fallbackUrls: server.fallbackUrls, channel: server.channel, tokenFile: "/run/credentials/oscd-agent.service/server-token" });
     expect(e.unit?.serviceConfig.LoadCredential).toEqual(["server-token:/run/secrets/oscd-token"]);
     // The firewall is the module's (not the agent's); with the exporter off, no port opens.
     expect(e.firewallPorts).toEqual([]);

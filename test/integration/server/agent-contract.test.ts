@@ -8,6 +8,7 @@ import { ManifestSource } from "../../../src/agent/manifest-source.js";
 import { Outbox } from "../../../src/agent/outbox.js";
 import { serializeManifest } from "../../../src/manifest/index.js";
 import { signedManifest, startTestServer, type TestServer } from "../../harness/control-server.js";
+import { freePort } from "../../harness/postgres.js";
 
 /**
  * The agent's own client code (src/agent: ManifestSource with long-poll, the report Outbox)
@@ -91,7 +92,32 @@ describe("the agent's client code against the server", () => {
       ["web2", "main", 2, "failed"],
     ]);
     const web2 = (await s.api("GET", "/api/v1/hosts/web2", { token: s.admin })).json as { host: { reason: string } };
-    expect(web2.host.reason).toBe("the manifest is not signed by a trusted key");
+    expect(web2.host.reason).toBe("the manifest is not signed by a trusted key [manifest-untrusted]");
     expect(await Promise.all(["web1", "web2", "web3"].map(async (h) => JSON.parse((await s.api("GET", "/api/v1/channels/main/manifest", { token: tokens.get(h) })).text).sequence))).toEqual([2, 2, 1]);
+  });
+
+  it("Outbox with fallbackUrls: a server that is down is passed over for the next, and the report is stored once", async () => {
+    const token = await s.hostToken("web1", { channel: "main" });
+    await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 1, ["web1"])) });
+    const tokenFile = join(dir, "fallback.token");
+    writeFileSync(tokenFile, token);
+    // Nothing listens on the first URL (a server killed): the report goes to the second.
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const o = new Outbox({ dir: join(dir, "fallback-outbox"), url: down, fallbackUrls: [s.url], tokenFile, retryIntervalSec: 1, log: pino({ level: "silent" }) });
+    const run = o.run();
+    await o.add({ host: "web1", at: new Date().toISOString(), type: "deployment", outcome: "committed", sequence: 1, version: "1.0.1", generation: 3 });
+    await eventually(() => o.pending(), (p) => p.length === 0, "the report to be delivered");
+    o.stop();
+    await run;
+    const rows = await s.server.ctx.db.selectFrom("reports").select(["host", "sequence"]).where("kind", "=", "report").execute();
+    expect(rows.map((r) => [r.host, Number(r.sequence)])).toEqual([["web1", 1]]);
+    // Without the fallback the same outbox keeps the report (nothing acknowledged it).
+    const alone = new Outbox({ dir: join(dir, "alone-outbox"), url: down, tokenFile, retryIntervalSec: 1, log: pino({ level: "silent" }) });
+    const runAlone = alone.run();
+    await alone.add({ host: "web1", at: new Date().toISOString(), type: "deployment", outcome: "committed", sequence: 1, version: "1.0.1", generation: 3 });
+    await new Promise((r) => setTimeout(r, 300));
+    alone.stop();
+    await runAlone;
+    expect(await alone.pending()).toHaveLength(1);
   });
 });

@@ -36,16 +36,15 @@ beforeAll(async () => {
   const token = await s.hostToken("wait1", { channel: "main" });
   await s.hostToken("other1", { channel: "main" });
   await writeFile(join(dir, "token"), token + "\n", { mode: 0o600 });
-  const url = new URL(`${s.url}/api/v1/channels/main/manifest`);
-  url.username = "wait1";
-  url.password = token;
   const config = parseAgentConfig({
     hostname: "wait1",
     stateDir: join(dir, "state"),
     controlSocket: socket(),
     trustedPublicKeys: [formatPublicKey(publicKeyOf(FLEET_KEY))],
+    // The agent reads its token from the file for each request, as the NixOS module sets it up.
+    server: { url: s.url, tokenFile: join(dir, "token"), channel: "main" },
     // A failure would back off 300 s: the test's own timeout proves the agent never did.
-    manifest: { urls: [url.toString()], pollInterval: 300, randomizedDelaySec: 0, longPollSeconds: 300 },
+    manifest: { pollInterval: 300, randomizedDelaySec: 0, longPollSeconds: 300 },
     backoff: { initial: 300, max: 300 },
     exporter: { enable: false },
   });

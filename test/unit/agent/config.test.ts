@@ -105,6 +105,19 @@ describe("agent configuration", () => {
     });
   });
 
+  it("servers of one fleet on one database: fallbackUrls come after url, for manifests and reports, each sent the token; mirrors last", () => {
+    const c = parseAgentConfig({ trustedPublicKeys: [KEY], server: { url: "https://a.example.org/", fallbackUrls: ["https://b.example.org"], tokenFile: "/run/t" }, manifest: { urls: ["https://cdn.example.org/main.json"] } });
+    expect(manifestEndpoints(c)).toEqual([
+      { url: "https://a.example.org/api/v1/channels/main/manifest", tokenFile: "/run/t" },
+      { url: "https://b.example.org/api/v1/channels/main/manifest", tokenFile: "/run/t" },
+      { url: "https://cdn.example.org/main.json" },
+    ]);
+    expect(reportTarget(c)).toEqual({ url: "https://a.example.org", fallbackUrls: ["https://b.example.org"], tokenFile: "/run/t", retryInterval: 10 });
+    expect(describeEndpoints(c).reports).toEqual({ url: "https://a.example.org/api/v1/reports", fallbackUrls: ["https://b.example.org/api/v1/reports"], authorization: "Bearer <from tokenFile>" });
+    // A token never goes in a URL, a fallback's included.
+    expect(() => parseAgentConfig({ trustedPublicKeys: [KEY], server: { url: "https://a.example.org", fallbackUrls: ["https://h:secret@b.example.org"], tokenFile: "/run/t" } })).toThrow(UrlCredentialsError);
+  });
+
   it("one channel for the server and its mirrors, from either setting; mirrors come after the server and get no token", () => {
     const server = { url: "https://oscd.example.org/fleet", tokenFile: "/run/t" };
     const fromManifest = parseAgentConfig({ trustedPublicKeys: [KEY], server, manifest: { channel: "beta", urls: ["https://cdn.example.org/beta.json"] }, reports: { retryInterval: 3 } });

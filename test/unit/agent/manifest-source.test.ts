@@ -1,4 +1,5 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -105,6 +106,37 @@ describe("manifest source", () => {
       expect(bad.message).not.toContain("secret");
     } finally {
       server.longPoll = true;
+    }
+  });
+
+  it("renews its long-poll on the connection the last answer came on, and opens a new one when the server closed it", async () => {
+    // A server that answers 304 (long-poll ended, nothing new) and counts connections.
+    let connections = 0;
+    const sockets = new Set<import("node:net").Socket>();
+    const srv = createServer((req, res) => {
+      if (!req.headers["if-none-match"]) res.writeHead(200, { etag: '"a"', "x-oscd-long-poll": "1" }).end('{"v":1}');
+      else res.writeHead(304, { etag: '"a"', "x-oscd-long-poll": "1" }).end();
+    });
+    srv.on("connection", (s) => {
+      connections++;
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const src = new ManifestSource([`http://127.0.0.1:${port}/main.json`], { timeoutMs: 5000, longPollSeconds: 1 });
+      expect(await src.fetch()).toMatchObject({ kind: "new" });
+      for (let i = 0; i < 4; i++) expect(await src.fetch()).toMatchObject({ kind: "not-modified" });
+      expect(connections).toBe(1);
+      // The server (or a proxy) drops idle connections: the next long-poll opens a new one.
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await src.fetch()).toMatchObject({ kind: "not-modified" });
+      expect(connections).toBe(2);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
     }
   });
 });

@@ -1,0 +1,225 @@
+/**
+ * What the fleet benches share (fleet.ts: one server on SQLite; fleet-pg.ts: two servers on one
+ * PostgreSQL): a database with N host tokens, `oscd server` processes started from the built
+ * CLI, simulated agents in processes of their own (test/harness/sim-agents.ts), and the
+ * measures: connections held, the server's idle CPU and RSS, and per agent the time from a
+ * wave's start to holding the new manifest.
+ */
+import { performance } from "node:perf_hooks";
+import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
+import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
+import { prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+import { epochMs, type SimAgentOptions, type SimAgentSpec } from "../test/harness/sim-agents.js";
+import { simAgentProcess, type SimAgentProcess } from "../test/harness/sim-agents-process.js";
+import { memoryMiB, percentile, processCpuMs, socketCount } from "./_measure.js";
+
+export const CHANNEL = "main";
+export { startOscdServer, type ServerProcess };
+
+/** N host tokens on CHANNEL and an admin token (test/harness/server-process.ts). */
+export const prepareDatabase = (spec: string, hosts: readonly string[]) => prepareFleetDatabase(spec, hosts, CHANNEL);
+/** Agents per load-generator process. */
+export const AGENTS_PER_PROCESS = 2500;
+
+/**
+ * The real agent's defaults (src/agent/config.ts): 55 s long-polls, backoff from 2 s to 300 s,
+ * reports retried every 10 s; a heartbeat every 5 minutes (half the server's offline time).
+ * The fleet starts over up to a minute (5 ms per agent), as machines boot at different times.
+ * A "deployment" takes up to 20 s (a real one realises a closure and switches: longer), so a
+ * wave's reports arrive over 20 s, each on a connection of its own as the outbox sends them.
+ */
+export function agentOptions(n: number): SimAgentOptions {
+  return { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: 300, deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
+}
+
+export function hostNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `h${String(i).padStart(5, "0")}`);
+}
+
+export async function api(base: string, token: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+export function release(sequence: number, hosts: readonly string[]): Manifest {
+  return signedManifest(CHANNEL, sequence, hosts);
+}
+
+/** OSCD_BENCH_WHOLE_MANIFESTS=1: upload no host views, so every agent is served the whole manifest. */
+export const WITH_VIEWS = process.env.OSCD_BENCH_WHOLE_MANIFESTS !== "1";
+
+/**
+ * Uploads a release with every host's signed view, as `oscd publish --server` does
+ * (`immediate`: served to every host at once); throws unless accepted. Returns milliseconds.
+ */
+export async function uploadRelease(base: string, admin: string, m: Manifest, immediate: boolean): Promise<number> {
+  const t0 = performance.now();
+  const views = WITH_VIEWS ? signHostViews(m, FLEET_KEY).map(serializeManifest) : undefined;
+  const res = await fetch(`${base}/api/v1/releases${immediate ? "?immediate=1" : ""}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": views ? RELEASE_WITH_VIEWS : "application/json" },
+    body: views ? JSON.stringify({ manifest: serializeManifest(m), views }) : serializeManifest(m),
+  });
+  if (res.status !== 201) throw new Error(`release #${m.sequence} refused: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  await res.arrayBuffer();
+  return performance.now() - t0;
+}
+
+/** Requests answered so far by route and status (/metrics), e.g. `GET /api/v1/channels/:channel/manifest 304`. */
+export async function requestCounts(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^oscd_http_requests_total\{method="([A-Z]+)",route="([^"]*)",status="(\d+)"\} (\d+)/gm)) out.set(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
+  return out;
+}
+
+/** What was answered between two counts, per second, busiest first. */
+export function requestRates(before: Map<string, number>, after: Map<string, number>, seconds: number): string {
+  return [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / seconds] as const)
+    .filter(([k, r]) => r > 0 && !k.includes("/metrics"))
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, r]) => `${k.replace("/api/v1/", "")} ${r.toFixed(1)}/s`)
+    .join(", ");
+}
+
+/** The server's own count of long-polls it holds (/metrics). */
+export async function waitingCount(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^oscd_long_polls_waiting (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Every simulated agent, in processes of AGENTS_PER_PROCESS, and what they received. */
+export class Fleet {
+  readonly received = new Map<number, Map<string, number>>();
+  readonly acked = new Map<number, Map<string, { id: string; created: number; duplicates: number }>>();
+  private readonly procs: SimAgentProcess[] = [];
+
+  constructor(
+    specs: SimAgentSpec[],
+    options: SimAgentOptions,
+  ) {
+    for (let i = 0; i < specs.length; i += AGENTS_PER_PROCESS) {
+      this.procs.push(
+        simAgentProcess(specs.slice(i, i + AGENTS_PER_PROCESS), options, {
+          received: (s, host, at) => {
+            let m = this.received.get(s);
+            if (!m) this.received.set(s, (m = new Map()));
+            if (!m.has(host)) m.set(host, at);
+          },
+          acked: (s, host, id, created) => {
+            let m = this.acked.get(s);
+            if (!m) this.acked.set(s, (m = new Map()));
+            const a = m.get(host);
+            if (!a) m.set(host, { id, created: created ? 1 : 0, duplicates: created ? 0 : 1 });
+            else if (created) a.created++;
+            else a.duplicates++;
+          },
+        }),
+      );
+    }
+  }
+
+  get pids(): number[] {
+    return this.procs.map((p) => p.child.pid as number);
+  }
+
+  async status(): Promise<{ holding: number; errors: number; errorSamples: string[] }> {
+    const all = await Promise.all(this.procs.map((p) => p.status()));
+    return { holding: all.reduce((a, s) => a + s.holding, 0), errors: all.reduce((a, s) => a + s.errors, 0), errorSamples: all.flatMap((s) => s.errorSamples).slice(0, 5) };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+  }
+}
+
+/**
+ * Waits until the servers hold `n` long-polls and every agent got `sequence`, printing progress
+ * every 10 s (a fleet that cannot connect shows why: the agents' errors).
+ */
+export async function connected(fleet: Fleet, servers: readonly string[], n: number, sequence: number, timeoutMs = 600_000): Promise<number> {
+  let last = performance.now();
+  return until(`${n} long-polls held`, timeoutMs, async () => {
+    const held = (await Promise.all(servers.map((u) => waitingCount(u).catch(() => 0)))).reduce((a, b) => a + b, 0);
+    const got = fleet.received.get(sequence)?.size ?? 0;
+    if (performance.now() - last > 10_000) {
+      last = performance.now();
+      const st = await fleet.status();
+      console.log(`  … ${held} long-polls held, ${got} agents got #${sequence}, ${st.errors} errors${st.errors ? ` (e.g. ${st.errorSamples.slice(0, 2).join(" | ")})` : ""}`);
+    }
+    return held >= n && got >= n;
+  }, 2000);
+}
+
+export async function until(what: string, timeoutMs: number, f: () => Promise<boolean> | boolean, everyMs = 250): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (await f()) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface WaveResult {
+  /** Milliseconds from the start to each agent holding the new manifest. */
+  latencies: number[];
+  /** CPU milliseconds the servers and the load generators spent from the start until the last agent held it. */
+  serverCpuMs: number;
+  agentsCpuMs: number;
+  missing: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Starts a wave with `start` (a rollout or an immediate release) and waits until every agent in
+ * `hosts` holds `sequence` (or `timeoutMs` passes: the rest count as missing).
+ */
+export async function wave(fleet: Fleet, servers: readonly number[], hosts: readonly string[], sequence: number, start: () => Promise<void>, timeoutMs = 60_000): Promise<WaveResult> {
+  // A server killed during the wave counts what it spent until then.
+  const last = new Map<number, number>();
+  const cpu = (pids: readonly number[]) =>
+    pids.reduce((a, p) => {
+      try {
+        last.set(p, processCpuMs(p));
+      } catch {
+        // gone: its last reading stands
+      }
+      return a + (last.get(p) ?? 0);
+    }, 0);
+  const s0 = cpu(servers);
+  const a0 = cpu(fleet.pids);
+  const t0 = epochMs();
+  await start();
+  const got = () => fleet.received.get(sequence) ?? new Map<string, number>();
+  await until(`every agent to hold #${sequence}`, timeoutMs, () => hosts.every((h) => got().has(h)), 50).catch(() => undefined);
+  const serverCpuMs = cpu(servers) - s0;
+  const agentsCpuMs = cpu(fleet.pids) - a0;
+  const m = got();
+  const latencies = hosts.filter((h) => m.has(h)).map((h) => (m.get(h) as number) - t0);
+  return { latencies, serverCpuMs, agentsCpuMs, missing: hosts.length - latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) };
+}
+
+/** A server's CPU (% of one core) and RSS over `seconds` of idling. */
+export async function idle(pid: number, seconds: number): Promise<{ cpuPercent: number; rssMiB: number; peakMiB: number; sockets: number }> {
+  const c0 = processCpuMs(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = processCpuMs(pid) - c0;
+  const wall = performance.now() - t0;
+  const mem = memoryMiB(pid);
+  return { cpuPercent: (cpu / wall) * 100, rssMiB: mem.rss, peakMiB: mem.peak, sockets: socketCount(pid) };
+}
+
+export function ms(x: number): string {
+  return Number.isFinite(x) ? `${Math.round(x)} ms` : "-";
+}

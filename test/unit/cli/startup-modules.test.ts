@@ -1,0 +1,48 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { run } from "../../../src/core/exec.js";
+
+const ROOT = join(import.meta.dirname, "..", "..", "..");
+
+/**
+ * What importing some of oscd's modules loads, in a fresh Node: Node's built-in modules and
+ * the CommonJS files required. Start-up cost follows what is loaded (bench/startup.ts), and a
+ * count does not depend on the machine's load as a time does.
+ */
+async function loadedBy(modules: string[]): Promise<{ builtins: string[]; required: string[] }> {
+  const code = `
+    import { createRequire } from "node:module";
+    for (const m of ${JSON.stringify(modules)}) await import(m);
+    const required = Object.keys(createRequire(import.meta.url).cache);
+    process.stdout.write(JSON.stringify({ builtins: process.moduleLoadList, required }));`;
+  const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { builtins: string[]; required: string[] };
+}
+
+describe("what a command's start loads", () => {
+  it("status, activate and the agent load neither node:http's ES namespace nor undici; status and activate not semver's whole index", async () => {
+    // An ES import of node:http builds its namespace, whose getters load undici (~100 ms of CPU
+    // at every start, ~15 MiB of the idle agent's RSS); http.ts and the exporter take it when used.
+    const cli = await loadedBy(["./src/cli/commands/status.ts", "./src/cli/commands/activate.ts"]);
+    expect(cli.builtins.filter((m) => /undici|NativeModule https?$/.test(m))).toEqual([]);
+    expect(cli.required.filter((f) => /node_modules\/semver\/index\.js$/.test(f))).toEqual([]);
+    const agent = await loadedBy(["./src/agent/index.ts"]);
+    expect(agent.builtins.filter((m) => /undici|NativeModule https?$/.test(m))).toEqual([]);
+    // The control: importing node:http the usual way does load undici, so the check can fail.
+    const control = await loadedBy(["node:http"]);
+    expect(control.builtins).toContain("NativeModule internal/deps/undici/undici");
+  });
+
+  it("the CLI's entry loads no Nix stage: only commands with Nix flags import it", async () => {
+    const code = `
+      import { registerHooks } from "node:module";
+      const seen = [];
+      registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } });
+      await import("./src/cli/main.ts");
+      process.stdout.write(JSON.stringify(seen.filter((u) => u.includes("/src/nix/"))));`;
+    const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+});
