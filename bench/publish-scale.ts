@@ -108,7 +108,7 @@ async function oscdPublish(dir: string, keyFile: string, n: number, tag: string)
     let own = 0;
     let out = "";
     const cost = await measure(async () => {
-      const r = await sampled("node", [OSCD_BIN, "publish", "--repo", repo.dir, "--key", keyFile, "--cache", `file://${cache}`, "--state-dir", join(dir, `state-${tag}`), "--roots-dir", join(dir, `roots-${tag}`), "--json"]);
+      const r = await sampled("node", [OSCD_BIN, "publish", "--repo", repo.dir, "--sign-key", keyFile, "--cache", `file://${cache}`, "--state-dir", join(dir, `state-${tag}`), "--roots-dir", join(dir, `roots-${tag}`), "--json"]);
       ({ treePeakMiB: tree, ownPeakMiB: own, stdout: out } = r);
     });
     const summary = JSON.parse(out) as { status: string; hosts: { build: string }[] };

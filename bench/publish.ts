@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       repos.push(forOscd, forBare);
       const oscdCache = join(dir, `cache-oscd-${n}`);
       const bareCache = join(dir, `cache-bare-${n}`);
-      const publishArgs = [OSCD_BIN, "publish", "--repo", forOscd.dir, "--key", keyFile, "--cache", `file://${oscdCache}`, "--state-dir", join(dir, "state"), "--roots-dir", join(dir, "roots"), "--json"];
+      const publishArgs = [OSCD_BIN, "publish", "--repo", forOscd.dir, "--sign-key", keyFile, "--cache", `file://${oscdCache}`, "--state-dir", join(dir, "state"), "--roots-dir", join(dir, "roots"), "--json"];
 
       const [oscdS, out] = await timed(() => must("node", publishArgs));
       const oscdCpuS = lastCpuS;

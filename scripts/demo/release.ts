@@ -59,7 +59,7 @@ export async function releaseFromEvent(w: World, eventFile: string): Promise<{ t
  * it the release waits, and publish says how to start it.
  */
 export async function publish(w: World, tag: string, opts: { rollout?: boolean } = {}): Promise<{ manifest: Manifest; rollout?: Rollout; waiting?: string }> {
-  const args = ["publish", "--netboot", "--repo", w.fleet.dir, "--ref", tag, "--key", w.keyFile, ...w.server.cliArgs, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, ...(opts.rollout ? ["--rollout"] : [])];
+  const args = ["publish", "--netboot", "--repo", w.fleet.dir, "--ref", tag, "--sign-key", w.keyFile, ...w.server.cliArgs, "--state-dir", w.stateDir, "--roots-dir", w.rootsDir, ...(opts.rollout ? ["--rollout"] : [])];
   const r = await oscd(args);
   const m = parseManifest(await readFile(join(w.server.cacheDir, "channels", "main.json"), "utf8"));
   if (m.version !== tag.replace(/^v/, "")) throw new StepFailed(`the manifest published is version ${m.version}, not ${tag}`);

@@ -31,7 +31,7 @@ export class DemoServer {
 
   static async start(dir: string, listenAddress: string, trustedKey: string): Promise<DemoServer> {
     const db = `sqlite:${join(dir, "server.db")}`;
-    const adminJson = await oscd(["server", "token", "create", "--admin", "--db", db, "--json"]);
+    const adminJson = await oscd(["server", "token", "create", "--admin", "--create-db", "--db", db, "--json"]);
     const admin = (JSON.parse(adminJson.stdout) as { token: string }).token;
     const adminTokenFile = join(dir, "admin.token");
     await writeFile(adminTokenFile, admin + "\n", { mode: 0o600 });

@@ -34,7 +34,7 @@ export const FLEET_DESCRIPTIONS: Record<string, string> = {
   "release.labels.minor": "The label for a minor release.",
   "release.labels.patch": "The label for a patch release. Labels with the same prefix (`release:`) and an unknown level are refused; `<prefix>none` means no release.",
   "release.strategy": "`sequential`: major → minor → patch, one commit and tag per level; `highest`: only the highest level.",
-  "keys.trusted": "Public keys (`name:base64`, 32 bytes) trusted for manifests. When set, `oscd publish` signs only with one of them, and `oscd server --fleet DIR` trusts them.",
+  "keys.trusted": "Public keys (`name:base64`, 32 bytes) trusted for manifests. When set, `oscd publish` signs only with one of them, and `oscd server -C DIR` trusts them.",
   caches: "Binary caches `oscd publish` uploads closures to and writes manifests into (`file://` and `http(s)://` also hold `channels/`; `ssh://`, `ssh-ng://` and `s3://` hold store paths only).",
   "channels.<name>.branch": "The branch the channel follows. Accepted; this version does not read it (publish takes `--ref`).",
   "channels.<name>.operation": "What a new manifest entry should do. Accepted; this version does not read it (the agent's `manifest.operation` decides).",

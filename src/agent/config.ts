@@ -320,12 +320,14 @@ export interface AgentFlags {
 export interface FlagSetting {
   path: string[];
   value: unknown;
+  /** Paths set too, where their parent object is there once the other flags are laid (the channel of a server). */
+  also?: string[][];
 }
 
 /**
  * The file (if any) with the flags laid over it, validated as one. A flag replaces the value at
  * its path (a list flag replaces the whole list); everything else comes from the file. The full
- * flags (`--manifest-poll-interval`) are applied after the shortcuts (`--poll-interval`).
+ * flags (`--manifest-poll-interval`) are applied after the shortcuts (AgentFlags, for callers in code).
  */
 export async function resolveAgentConfig(file: string | undefined, flags: AgentFlags): Promise<AgentConfig> {
   let raw: Record<string, unknown> = {};
@@ -348,7 +350,14 @@ export async function resolveAgentConfig(file: string | undefined, flags: AgentF
   }
   if (flags.exporter === false) raw.exporter = { ...((raw.exporter as Record<string, unknown> | undefined) ?? {}), enable: false };
   for (const s of flags.settings ?? []) setAtPath(raw, s.path, s.value);
+  for (const s of flags.settings ?? []) for (const p of s.also ?? []) if (parentExists(raw, p)) setAtPath(raw, p, s.value);
   return parseAgentConfig(raw, file ?? "the agent flags");
+}
+
+function parentExists(raw: Record<string, unknown>, path: readonly string[]): boolean {
+  let o: unknown = raw;
+  for (const k of path.slice(0, -1)) o = typeof o === "object" && o !== null ? (o as Record<string, unknown>)[k] : undefined;
+  return typeof o === "object" && o !== null && !Array.isArray(o);
 }
 
 /** Sets `value` at `path` in a configuration object, making the objects on the way. */

@@ -3,8 +3,9 @@ import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { OscdError, UsageError } from "../core/errors.js";
-import { loadFleet, type Fleet } from "../fleet/index.js";
-import { currentBranch, ensureMirror, fetch, GitUnknownRefError, headCommit, isDirty, type GitCallOptions } from "../git/index.js";
+import { FLEET_FILE, loadFleet, type Fleet } from "../fleet/index.js";
+import { warnUser } from "../core/warnings.js";
+import { changedPaths, currentBranch, ensureMirror, fetch, GitUnknownRefError, headCommit, isDirty, type GitCallOptions } from "../git/index.js";
 import type { NixSource } from "../nix/index.js";
 import { prepareSource, type PinnedSource, type SourceSpec } from "../source/index.js";
 
@@ -29,7 +30,15 @@ export interface PinnedFleet {
   repo: string;
   /** The local checkout had uncommitted changes, which are not part of what is built. */
   uncommittedChanges: boolean;
+  /**
+   * The files that define the fleet (oscd.toml, flake.nix, flake.lock) that differ in the local
+   * checkout from the commit built, untracked ones included; a warning has said so.
+   */
+  uncommittedFleetFiles: string[];
 }
+
+/** The files whose uncommitted changes a user most expects to be built, and are not. */
+export const FLEET_DEFINING_FILES = [FLEET_FILE, "flake.nix", "flake.lock"] as const;
 
 /**
  * `$XDG_CACHE_HOME/oscd`, else `~/.cache/oscd`: a build machine's state is a cache (a git
@@ -74,11 +83,18 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   const prep = { remote: repo, mirrorDir, rootDir: opts.rootDir, git: opts.git };
   let source: PinnedSource;
   let uncommittedChanges = false;
+  let uncommittedFleetFiles: string[] = [];
   if (opts.ref === undefined) {
     if (url) throw new UsageError(`name what to build from ${repo} with --ref`, "e.g. --ref main, --ref v1.2.0 or --ref <commit>; without --ref oscd builds HEAD of a local checkout");
     const head = await headCommit(repo, opts.git);
     const branch = await currentBranch(repo, opts.git);
     uncommittedChanges = await isDirty(repo, { ...opts.git, untracked: false });
+    uncommittedFleetFiles = await changedPaths(repo, FLEET_DEFINING_FILES, opts.git);
+    // The fleet file is read from the commit, not from the working tree: the change the user
+    // just made (caches, keys, a host) is not what this command uses.
+    if (uncommittedFleetFiles.length > 0) {
+      warnUser(`${uncommittedFleetFiles.join(", ")} in ${repo} differ from commit ${head.slice(0, 12)}: uncommitted changes are not built (oscd reads the fleet from the commit); commit them first`);
+    }
     if (branch === undefined) {
       // A detached HEAD on no branch (CI checkouts) is not fetched with the branches: fetch it by name.
       await ensureMirror(mirrorDir, [{ name: "origin", url: repo }], { ...opts.git, removeOthers: true });
@@ -90,7 +106,7 @@ export async function pinFleet(opts: PinOptions = {}): Promise<PinnedFleet> {
   } else {
     source = await pinRef(opts.ref, prep);
   }
-  return pinnedFleetOf(source, repo, uncommittedChanges);
+  return { ...(await pinnedFleetOf(source, repo, uncommittedChanges)), uncommittedFleetFiles };
 }
 
 /**
@@ -101,7 +117,7 @@ export async function pinnedFleetOf(source: PinnedSource, repo: string, uncommit
   const fleet = await loadFleet(source.snapshot.storePath);
   const nixSource: NixSource =
     fleet.layout === "flake" ? { kind: "flake", flakeRef: source.snapshot.flakeRef } : { kind: "file", file: join(source.snapshot.storePath, fleet.config.fleet.file) };
-  return { source, fleet, nixSource, repo, uncommittedChanges };
+  return { source, fleet, nixSource, repo, uncommittedChanges, uncommittedFleetFiles: [] };
 }
 
 /** What `--ref` may name, in the order tried: full ref names (CI's `$GITHUB_REF`), tags, branches, commits. */

@@ -26,7 +26,7 @@ export interface BuildSourceFlags {
 
 export function addBuildSourceOptions(cmd: Command, onHelp: string): Command {
   return cmd
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
     .option("--on <selection>", onHelp)
     .option("--builders <spec>", "Nix remote builders, passed to Nix's --builders (e.g. 'ssh://builder aarch64-linux')")

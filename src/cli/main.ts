@@ -1,10 +1,13 @@
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { setCommandLog } from "../core/command-log.js";
+import { setWarningSink } from "../core/warnings.js";
+import { warn } from "./progress.js";
 import { EXIT } from "../core/errors.js";
 import { COLOUR_MODES, setColourMode, type ColourMode } from "./colour.js";
 import { COMMANDS, invokedCommand, type CommandEntry } from "./commands/index.js";
 import { addNixOptions, applyNixFlags, EVALUATING_COMMANDS, joinOptionPairs, type NixFlags } from "./nix-options.js";
+import { addDeprecatedFlags } from "./deprecated-flags.js";
 import { HELP_CONFIG } from "./help-format.js";
 import { helpGroupOf, HELP_GROUPS, HIDDEN_COMMANDS } from "./help-groups.js";
 import { stdoutHasJson } from "./output.js";
@@ -52,6 +55,7 @@ async function applyGlobalFlags(program: Command, action: Command): Promise<void
   const g = program.opts<{ verbose: number; color: ColourMode }>();
   setCommandLog({ level: g.verbose });
   setColourMode(g.color);
+  setWarningSink((m) => warn(m));
   const own = action.opts<NixFlags>();
   if ("showTrace" in own || "printBuildLogs" in own || "option" in own || "impure" in own) await applyNixFlags(own);
 }
@@ -110,6 +114,7 @@ async function registerCommand(program: Command, entry: CommandEntry): Promise<v
   const cmd = program.commands.find((c) => c.name() === entry.name);
   if (!cmd) return;
   placeCommand(cmd, entry);
+  addDeprecatedFlags(cmd);
   if (EVALUATING_COMMANDS.has(entry.name)) addNixOptions(cmd);
 }
 

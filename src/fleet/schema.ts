@@ -135,7 +135,9 @@ export type ReleaseConfig = z.infer<typeof releaseSchema>;
 
 export const channelSchema = z
   .object({
-    branch: z.string(),
+    /** Accepted; not read (publish takes --ref). */
+    branch: z.string().optional(),
+    /** Accepted; not read (the agent's manifest.operation decides). */
     operation: operationSchema.default("switch"),
     /** The channel's rollout plan on the control server (rollout.ts). */
     rollout: channelRolloutSchema.optional(),
@@ -178,7 +180,7 @@ export const fleetSchema = z
     release: releaseSchema.default({}),
     keys: z.object({ trusted: z.array(publicKeySchema).default([]) }).strict().default({}),
     caches: z.array(storeUrl).default([]),
-    channels: namedTable(channelNameSchema, channelSchema).default({ main: { branch: "main", operation: "switch" } }),
+    channels: namedTable(channelNameSchema, channelSchema).default({ main: { operation: "switch" } }),
     health: healthSchema.default({}),
     hosts: namedTable(hostNameSchema, hostSchema).default({}),
     update: updateSchema.default({}),

@@ -10,7 +10,7 @@ export {
   type RejectedRef,
 } from "./errors.js";
 export { LOCAL_TIMEOUT_MS, NETWORK_TIMEOUT_MS, type GitCallOptions } from "./run.js";
-export { currentBranch, defaultBranch, headCommit, isAncestor, isDirty, resolveCommit, resolveRefs, type DirtyOptions } from "./refs.js";
+export { changedPaths, currentBranch, defaultBranch, headCommit, isAncestor, isDirty, resolveCommit, resolveRefs, type DirtyOptions } from "./refs.js";
 export {
   compareReleaseTags,
   createTag,

@@ -86,6 +86,26 @@ export async function isDirty(repoDir: string, opts: DirtyOptions = {}): Promise
   return r.stdout.length > 0;
 }
 
+/**
+ * Which of `paths` differ in the working tree or the index from HEAD, untracked (not ignored)
+ * ones included, as git names them (relative to the repository's root).
+ */
+export async function changedPaths(repoDir: string, paths: readonly string[], opts: GitCallOptions = {}): Promise<string[]> {
+  const inv: GitInvocation = { ...opts, kind: "read", repoDir };
+  const r = await git(["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--", ...paths], inv);
+  if (r.exitCode !== 0) throw gitFailure(r, inv, "git status");
+  const out: string[] = [];
+  const entries = r.stdout.split("\0");
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as string;
+    if (e.length < 4) continue;
+    out.push(e.slice(3));
+    // A rename or copy is followed by the path it came from.
+    if (e[0] === "R" || e[0] === "C") i++;
+  }
+  return out;
+}
+
 /** True when `ancestor` is reachable from `descendant` (a commit is its own ancestor). */
 export async function isAncestor(
   repoDir: string,

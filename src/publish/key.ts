@@ -13,7 +13,7 @@ export interface SigningKey {
 }
 
 /**
- * The signing key from `--key FILE` or `$OSCD_SIGNING_KEY_FILE` (a path: the key text itself
+ * The signing key from `--sign-key FILE` or `$OSCD_SIGNING_KEY_FILE` (a path: the key text itself
  * never goes through argv, the environment or logs). A missing, unreadable or malformed key
  * is a configuration error (exit 2).
  */
@@ -21,13 +21,13 @@ export async function loadSigningKey(keyFile: string | undefined, env: NodeJS.Pr
   const given = keyFile ?? env[SIGNING_KEY_ENV];
   if (!given) {
     throw new UsageError(
-      "no signing key: pass --key FILE or set OSCD_SIGNING_KEY_FILE to the path of the fleet's secret key",
+      "no signing key: pass --sign-key FILE or set OSCD_SIGNING_KEY_FILE to the path of the fleet's secret key",
       "make one with `oscd keys generate NAME` and keep the secret file on the build machine only",
       "key-missing",
     );
   }
   if (/^[A-Za-z0-9._+-]+:[A-Za-z0-9+/]{40,}={0,2}$/.test(given.trim())) {
-    throw new UsageError("the signing key must be given as a file path, not as the key itself", `write the key to a file readable only by you and pass its path (--key FILE or ${SIGNING_KEY_ENV})`, "key-inline");
+    throw new UsageError("the signing key must be given as a file path, not as the key itself", `write the key to a file readable only by you and pass its path (--sign-key FILE or ${SIGNING_KEY_ENV})`, "key-inline");
   }
   const file = resolve(given);
   try {

@@ -76,12 +76,18 @@ export async function prepareChannel(opts: ChannelOptions, warnings: string[], o
   const pinned = await pinFleet(opts);
   const { source, fleet } = pinned;
   onPinned?.(pinned);
-  if (pinned.uncommittedChanges) warnings.push(`${pinned.repo} has uncommitted changes; they are not published (only commit ${source.commit.slice(0, 12)} is)`);
+  if (pinned.uncommittedChanges && pinned.uncommittedFleetFiles.length === 0) warnings.push(`${pinned.repo} has uncommitted changes; they are not published (only commit ${source.commit.slice(0, 12)} is)`);
   const channel = pickChannel(opts.channel, fleet.config.channels);
   const trusted = trustedKeysFor(key, fleet.config.keys.trusted);
   if (fleet.config.keys.trusted.length === 0) warnings.push("oscd.toml lists no keys.trusted; machines must trust the signing key through nix.settings.trusted-public-keys");
   const caches = opts.caches && opts.caches.length > 0 ? opts.caches : fleet.config.caches;
-  if (caches.length === 0) throw new UsageError("no binary cache to publish to", 'add caches = ["file:///srv/nix-cache"] (or an https://, ssh-ng:// or s3:// URL) to oscd.toml, or pass --cache URL', "no-cache");
+  if (caches.length === 0) {
+    throw new UsageError(
+      `no binary cache to publish to (oscd.toml of commit ${source.commit.slice(0, 12)} names none)`,
+      `add caches = ["file:///srv/nix-cache"] (or an https://, ssh-ng:// or s3:// URL) to oscd.toml and commit it (oscd reads the fleet file from the commit it builds${pinned.uncommittedFleetFiles.length > 0 ? `; ${pinned.uncommittedFleetFiles.join(", ")} ha${pinned.uncommittedFleetFiles.length === 1 ? "s" : "ve"} uncommitted changes` : ""}), or pass --cache URL`,
+      "no-cache",
+    );
+  }
   caches.forEach(checkStoreUrl);
   const { locations, skipped } = channelLocations(caches, channel, opts.manifestOut);
   for (const s of skipped) warnings.push(`no manifest is written to ${redactUrl(s)} (a Nix store holds store paths only); pass --manifest-out DIR to put it where machines read it`);

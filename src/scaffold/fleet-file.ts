@@ -8,6 +8,10 @@ export interface FleetFileSettings {
   /** The skip label (`release:none`), for the comment. */
   skipLabel: string | undefined;
   hosts: string[];
+  /** Binary caches publish uploads to (`caches`). */
+  caches?: string[];
+  /** Public keys (`name:base64`) machines and the server trust (`[keys] trusted`). */
+  trusted?: string[];
 }
 
 /** A TOML basic string (JSON's escapes are TOML's). */
@@ -40,14 +44,24 @@ export function renderFleetFile(s: FleetFileSettings): string {
         : "# List each host, e.g.:\n# [hosts.web1]\n# tags = [\"web\"]\n# ssh = \"root@web1.example.org\"\n"
       : "# Hosts found in nixosConfigurations. Hosts that are there but not here are still found;\n# list one to give it tags (for --on @tag), an SSH target or its own settings.\n" +
         s.hosts.map((h) => `[hosts.${h}]\ntags = []\n# ssh = "root@${h}.example.org"\n`).join("\n");
+  const caches = s.caches ?? [];
+  const trusted = s.trusted ?? [];
+  const cachesLine =
+    caches.length > 0
+      ? `caches = [${caches.map(q).join(", ")}]`
+      : '# caches = ["file:///srv/nix-cache"]  # or https://, ssh-ng://, s3://: oscd init --cache URL writes it';
+  const trustedLine =
+    trusted.length > 0 ? `trusted = [${trusted.map(q).join(", ")}]` : '# trusted = ["fleet-1:…="]  # the public key (oscd keys generate): oscd init --sign-key FILE writes it';
   return `# oscd fleet file: which machines, how they are built, how releases are made.
 # Written by \`oscd init\`. Fields left out take their defaults.
+
+# Where oscd publish uploads the closures and writes the signed channel manifests.
+${cachesLine}
 
 [fleet]
 name = ${q(s.name)}
 layout = ${q(s.layout)}  ${layoutNote}
 system = "x86_64-linux"
-# remote = "https://github.com/OWNER/REPO.git"  # where machines fetch this repository
 
 [release]
 branch = ${q(r.branch)}  # the protected branch pull requests are merged into
@@ -64,10 +78,14 @@ major = ${q(r.labels.major)}
 minor = ${q(r.labels.minor)}
 patch = ${q(r.labels.patch)}
 
-# Channels: a branch and how machines following it apply new commits.
+# The public keys manifests are signed with: publish signs only with one of them, and
+# oscd manifest show, oscd server -C and oscd netboot check against them.
+[keys]
+${trustedLine}
+
+# Channels: named streams of signed manifests (oscd publish --channel NAME). A channel's
+# rollout plan on the control server goes in [channels.NAME.rollout].
 [channels.${channelForBranch(r.branch)}]
-branch = ${q(r.branch)}
-operation = "switch"
 
 ${hosts}`;
 }

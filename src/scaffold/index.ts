@@ -17,3 +17,4 @@ export {
   type WorkflowSettings,
 } from "./github.js";
 export { HOST_NAME, renderFleetFile, type FleetFileSettings } from "./fleet-file.js";
+export { nextSteps, type NextStepsInput } from "./next-steps.js";

@@ -6,6 +6,7 @@ import { defaultBranch } from "../git/index.js";
 import { skipLabel, versionFilePath } from "../release/index.js";
 import { githubWorkflows, type ScaffoldFile } from "./github.js";
 import { HOST_NAME, renderFleetFile } from "./fleet-file.js";
+import { nextSteps } from "./next-steps.js";
 import { pathExists } from "../core/fs.js";
 
 export type CiKind = "github";
@@ -24,6 +25,13 @@ export interface InitOptions {
   discover?: boolean;
   /** The oscd version the CI workflows install. */
   oscdVersion: string;
+  /** Binary caches for oscd.toml's `caches` (oscd init --cache). */
+  caches?: string[];
+  /** Public keys (`name:base64`) for `[keys] trusted` (from --sign-key's key, or --trusted-key). */
+  trusted?: string[];
+  /** How the next commands name the signing key file and the trusted key (see nextSteps). */
+  signKeyFile?: string;
+  trustedKeyRef?: string;
 }
 
 export interface InitResult {
@@ -38,6 +46,11 @@ export interface InitResult {
   kept: string[];
   /** Why each kept file was kept: `force` overwrites it, or (the version file) nothing ever does. */
   keptReasons: Record<string, string>;
+  /** The caches and trusted keys oscd.toml names now. */
+  caches: string[];
+  trusted: string[];
+  /** The three commands to run next: commit, publish, verify as a machine does. */
+  next: string[];
 }
 
 const KEPT_UNLESS_FORCED = "exists; --force overwrites it";
@@ -79,7 +92,8 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
   const keepFleetFile = (await pathExists(fleetPath)) && !o.force;
   if (keepFleetFile) {
     fleet = await loadFleet(dir);
-    keep(FLEET_FILE, KEPT_UNLESS_FORCED);
+    const unwritten = [o.caches?.length ? "--cache" : "", o.trusted?.length ? "the trusted key" : ""].filter(Boolean);
+    keep(FLEET_FILE, unwritten.length > 0 ? `exists, so ${unwritten.join(" and ")} not written; --force rewrites it` : KEPT_UNLESS_FORCED);
   } else {
     const release = parseFleetFile("").release;
     release.branch = o.branch ?? (await defaultBranch(dir)) ?? "main";
@@ -93,7 +107,7 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
         throw new InitDiscoveryError(dir, e);
       }
     }
-    const text = renderFleetFile({ name: basename(dir), layout, release, skipLabel: skipLabel(release.labels), hosts });
+    const text = renderFleetFile({ name: basename(dir), layout, release, skipLabel: skipLabel(release.labels), hosts, caches: o.caches, trusted: o.trusted });
     parseFleetFile(text, FLEET_FILE); // what init writes must load
     files.push({ path: FLEET_FILE, content: text });
   }
@@ -123,5 +137,14 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
     await writeFile(full, f.content);
     written.push(f.path);
   }
-  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept, keptReasons };
+  const config = keepFleetFile ? fleet.config : parseFleetFile(files[0]?.content ?? "", FLEET_FILE);
+  const next = nextSteps({
+    written,
+    versionFile: versionFilePath(release.versionFile),
+    signKeyFile: o.signKeyFile,
+    trustedKeyRef: o.trustedKeyRef ?? config.keys.trusted[0],
+    caches: config.caches,
+    channel: Object.hasOwn(config.channels, "main") ? "main" : (Object.keys(config.channels)[0] ?? "main"),
+  });
+  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept, keptReasons, caches: config.caches, trusted: config.keys.trusted, next };
 }

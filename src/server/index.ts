@@ -5,7 +5,7 @@
  */
 export { startServer, parseListen, type RunningServer, type ServerOptions } from "./serve.js";
 export { buildApp, MAX_BODY_BYTES } from "./app.js";
-export { openDatabase, parseDbUrl, type ServerDb } from "./db/open.js";
+export { openDatabase, parseDbUrl, requireExistingDatabase, type ServerDb } from "./db/open.js";
 export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo } from "./auth.js";
 export { listAudit, localWho, recorder, type AuditEntry } from "./audit.js";
 export { fleetTable, type FleetRow, type FleetCounts } from "./fleet-view.js";

@@ -46,7 +46,7 @@ afterAll(async () => {
 
 async function bundle(on: string, out: string, extra: string[] = []): Promise<string> {
   await ensureBuilt();
-  const r = await run("node", [OSCD_BIN, "bundle", "--on", on, "-o", out, "--key", keyFile, "--repo", fleet.dir, "--state-dir", state, "--json", ...extra], { timeoutMs: 300_000 });
+  const r = await run("node", [OSCD_BIN, "bundle", "--on", on, "-o", out, "--sign-key", keyFile, "--repo", fleet.dir, "--state-dir", state, "--json", ...extra], { timeoutMs: 300_000 });
   expect(r.exitCode, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { hosts: { toplevel: string }[] }).hosts[0]!.toplevel;
 }

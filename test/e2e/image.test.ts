@@ -53,7 +53,7 @@ function image(host: string, format: string, ...extra: string[]) {
 }
 
 function verify(file: string, ...extra: string[]) {
-  return oscd(["manifest", "verify", file, "--key", publicKey, ...extra]);
+  return oscd(["manifest", "verify", file, "--trusted-key", publicKey, ...extra]);
 }
 
 async function current(): Promise<Manifest> {
@@ -147,7 +147,7 @@ describe("oscd image", () => {
     const h = await SimHost.create({ name: "imgcheck" });
     try {
       const m = await current();
-      const args = ["manifest", "verify", join(cache, "channels", "main.json"), "--key", publicKey, "--json"];
+      const args = ["manifest", "verify", join(cache, "channels", "main.json"), "--trusted-key", publicKey, "--json"];
       const missing = await oscdOn(h, args);
       expect(missing.exitCode).toBe(3);
       expect(missing.stderr).toContain("error[image-file-missing]");

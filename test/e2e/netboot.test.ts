@@ -209,7 +209,7 @@ describe("netboot from oscd server", () => {
 describe("oscd netboot -o DIR", () => {
   it("writes each host's verified kernel, initrd and iPXE script as static files, and by-MAC scripts", async () => {
     const out = join(dir, "www");
-    const r = await oscd(["netboot", "--manifest", join(cache, "channels", "main.json"), "--fleet", fleet.dir, "-o", out, "--base-url", "http://boot.example.org/nb"]);
+    const r = await oscd(["netboot", "--manifest", join(cache, "channels", "main.json"), "--repo", fleet.dir, "-o", out, "--base-url", "http://boot.example.org/nb"]);
     expect(r.exitCode, r.stderr).toBe(0);
     for (const name of ["nb1", "nb2"]) {
       const n = manifest.hosts[name]!.netboot!;
@@ -228,7 +228,7 @@ describe("oscd netboot -o DIR", () => {
     const { signatures: _s, ...body } = manifest;
     await writeFile(join(dir, "foreign.json"), serializeManifest(signManifest(body, other)));
     const out = join(dir, "www-foreign");
-    const r = await oscd(["netboot", "--manifest", join(dir, "foreign.json"), "--fleet", fleet.dir, "-o", out, "--base-url", "http://boot.example.org/nb"]);
+    const r = await oscd(["netboot", "--manifest", join(dir, "foreign.json"), "--repo", fleet.dir, "-o", out, "--base-url", "http://boot.example.org/nb"]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain("error[manifest-untrusted]");
     await expect(readFile(join(out, "nb1", "boot.ipxe"))).rejects.toThrow();

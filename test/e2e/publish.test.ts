@@ -107,7 +107,7 @@ describe("oscd publish, end to end", () => {
     const top = first.hosts.web1?.toplevel as string;
     expect(top).toBe(s.hosts.find((h) => h.name === "web1")?.toplevel);
     // The machine's own check of the manifest, then real Nix substitutes with require-sigs on.
-    const verified = await web1.exec(await oscdArgv(["manifest", "verify", join(cache, "channels", "main.json"), "--key", publicKey]));
+    const verified = await web1.exec(await oscdArgv(["manifest", "verify", join(cache, "channels", "main.json"), "--trusted-key", publicKey]));
     expect(verified.stdout).toMatch(/^ok: channel main sequence 1 .* signed by fleet-e2e/);
     expect((await web1.exec(["nix-store", "--check-validity", top])).exitCode).not.toBe(0);
     await web1.sh(["nix-store", "--realise", top, "--max-jobs", "0"]);
@@ -138,7 +138,7 @@ describe("oscd publish, end to end", () => {
     const manifestFile = join(cache, "channels", "main.json");
     const text = await readFile(manifestFile, "utf8");
     await writeFile(manifestFile, text.replace(first.hosts.web1?.toplevel as string, db1));
-    const refused = await m.exec(await oscdArgv(["manifest", "verify", manifestFile, "--key", publicKey]));
+    const refused = await m.exec(await oscdArgv(["manifest", "verify", manifestFile, "--trusted-key", publicKey]));
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toMatch(/oscd: error\[manifest-untrusted\]: .*the signature by fleet-e2e does not match the content/);
     const publishRefused = await publish();

@@ -125,7 +125,7 @@ describe("a revoked release", () => {
   it("is refused from a bundle that carries the trust directory", async () => {
     const h = f.byName.get("rv1")!;
     const out = join(dir, "bundle");
-    await must(["bundle", "--on", "rv1", "-o", out, "--repo", f.fleet.dir, "--state-dir", join(dir, "bundle-state"), "--key", files.release, "--trust", trustDir(), "--channel", "main", "--sequence", "7"]);
+    await must(["bundle", "--on", "rv1", "-o", out, "--repo", f.fleet.dir, "--state-dir", join(dir, "bundle-state"), "--sign-key", files.release, "--trust-dir", trustDir(), "--channel", "main", "--sequence", "7"]);
     const r = await oscdOn(h, ["activate", "--bundle", out]);
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/error\[release-revoked\]: bundle .* for rv1 is revoked/);

@@ -173,7 +173,7 @@ describe("a 2-of-3 channel", () => {
     ]);
     await must(["trust", "publish", root, "--to", join(cacheDir, "channels", "trust")]);
     const state = join(dir, "publish-state");
-    const publish = (extra: string[]) => cli(["publish", "--repo", fleet.dir, "--state-dir", state, "--roots-dir", join(dir, "roots"), "--key", files["prod-a.secret"] as string, ...extra]);
+    const publish = (extra: string[]) => cli(["publish", "--repo", fleet.dir, "--state-dir", state, "--roots-dir", join(dir, "roots"), "--sign-key", files["prod-a.secret"] as string, ...extra]);
 
     const refused = await publish([]);
     expect(refused.exitCode, refused.stderr).toBe(2);

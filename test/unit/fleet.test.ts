@@ -6,7 +6,7 @@ describe("fleet file", () => {
     const f = parseFleetFile("");
     expect(f.release).toMatchObject({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential" });
     expect(f.release.labels).toEqual({ major: "release:major", minor: "release:minor", patch: "release:patch" });
-    expect(f.channels.main).toEqual({ branch: "main", operation: "switch" });
+    expect(f.channels.main).toEqual({ operation: "switch" });
   });
 
   it("reads hosts, tags, health and per-host attributes", () => {

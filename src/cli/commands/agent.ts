@@ -3,6 +3,9 @@ import { configFlags, controlEvents, controlRequest, describeEndpoints, flagSett
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 import { printJson, printJsonLine } from "../output.js";
+import { deprecatedAlias } from "../deprecated-flags.js";
+import { publicKeyArg } from "../key-args.js";
+import { formatPublicKey } from "../../nix/index.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const number = (v: string) => {
@@ -16,10 +19,23 @@ interface AgentOptions extends Omit<AgentFlags, "settings"> {
   checkConfig?: string;
 }
 
+/** What a flag's value looks like, in its usage line. */
+function placeholder(f: ConfigFlag): string {
+  if (f.flag === "--remote") return "json|[name=]url";
+  if (f.flag === "--trusted-key") return "key|file";
+  if (f.kind === "json-list") return "json";
+  if (f.kind === "boolean") return "true|false";
+  if (f.kind === "number") return "n";
+  if (f.value.includes("|")) return f.value;
+  if (/-url$|^--server$/.test(f.flag)) return "url";
+  if (/-(path|file|socket|dir|root)$/.test(f.flag)) return "path";
+  return "value";
+}
+
 /** Every configuration key's own flag (generated from the schema): option and attribute. */
 function keyOptions(): { option: Option; flag: ConfigFlag }[] {
   return configFlags().map((flag) => {
-    const option = new Option(`${flag.flag} <${flag.kind === "json-list" ? "json" : flag.kind === "list" ? "value" : flag.kind === "boolean" ? "true|false" : "value"}>`, `${flag.path.join(".")}: ${flag.value}`);
+    const option = new Option(`${flag.flag} <${placeholder(flag)}>`, `${flag.paths.map((p) => p.join(".")).join(", ")}: ${flag.value}`);
     if (flag.kind === "list" || flag.kind === "json-list") option.argParser(collect);
     return { option, flag };
   });
@@ -31,20 +47,19 @@ export function registerAgent(program: Command): void {
     .description("the pull agent: follow signed manifests and git branches, and move this machine with the activation engine")
     .option("--config <file>", "the agent's JSON configuration (written by the NixOS module)")
     .option("--check-config <file>", "validate a configuration file and print the effective configuration as JSON, with the endpoints it derives")
-    .option("--manifest-url <url>", "shortcut: a channel manifest URL (file, http, https); repeat for mirrors", collect)
-    .option("--channel <name>", "shortcut: the manifest channel")
-    .option("--poll-interval <seconds>", "shortcut: seconds between manifest polls", number)
-    .option("--trusted-public-key <key>", "shortcut: a trusted public key name:base64; repeatable", collect)
-    .option("--remote <[name=]url>", "shortcut: a git remote to follow; repeatable", collect)
-    .option("--no-exporter", "shortcut: no Prometheus exporter")
     .addHelpText(
       "after",
       `
-Every key of the configuration file also has a flag of its own, its path in kebab case
-(manifest.pollInterval: --manifest-poll-interval 5; exporter.enable: --exporter-enable false);
-lists repeat the flag, lists of objects take one JSON object each (--remotes '{"name":"x","url":"/srv/fleet"}').
-A flag replaces the file's value at its path; the rest of the file stays. The full flags are
-applied after the shortcuts. --check-config prints the effective configuration and, under
+Every key of the configuration file has a flag of its own: its path in kebab case
+(manifest.pollInterval: --manifest-poll-interval 5), a key not repeating its parent
+(reboot.rebootWindow.lower: --reboot-window-lower), enable as its parent's switch
+(exporter.enable: --exporter false), a list in the singular, repeated once per item
+(manifest.urls: --manifest-url), a list of objects one JSON object each
+(--remote '{"name":"x","url":"/srv/fleet"}', or --remote [name=]url). oscd's own names win:
+trustedPublicKeys is --trusted-key, server.url --server, and --channel sets the channel
+(manifest.channel, and server.channel when there is a server).
+A flag replaces the file's value at its path; the rest of the file stays. --check-config
+prints the effective configuration and, under
 "endpoints" (not a setting), the URLs the agent will ask and what it sends: a token read from
 a file shows as "Bearer <from tokenFile>"; the file is not read.
 
@@ -54,11 +69,14 @@ With a control server (oscd server), one setting gives both URLs and the token:
 Examples:
   oscd agent --config /etc/oscd/agent.json
   oscd agent --check-config /etc/oscd/agent.json
-  oscd agent --manifest-url https://cache.example.org/channels/main.json --trusted-public-key fleet-1:AbC…=`,
+  oscd agent --manifest-url https://cache.example.org/channels/main.json --trusted-key fleet-1:AbC…=
+  oscd agent --server https://oscd.example.org --server-token-file /run/secrets/oscd-host-token --trusted-key fleet-1.public`,
     )
     .action(async (o: AgentOptions & Record<string, unknown>) => {
+      // --trusted-key takes a key or a public key file, as everywhere; the configuration holds keys.
+      if (Array.isArray(o.trustedKey)) o.trustedKey = await Promise.all((o.trustedKey as string[]).map(async (v) => formatPublicKey(await publicKeyArg(v))));
       const settings = flagSettings(o, (f) => byFlag.get(f.flag) as string);
-      const flags: AgentFlags = { manifestUrl: o.manifestUrl, channel: o.channel, pollInterval: o.pollInterval, trustedPublicKey: o.trustedPublicKey, remote: o.remote, exporter: o.exporter, settings };
+      const flags: AgentFlags = { settings };
       if (o.checkConfig) {
         const config = await resolveAgentConfig(o.checkConfig, flags);
         return printJson({ ...config, endpoints: describeEndpoints(config) });
@@ -71,6 +89,8 @@ Examples:
     agent.addOption(option);
     byFlag.set(flag.flag, option.attributeName());
   }
+  // The flags' names before the naming rule, for one release (src/cli/deprecated-flags.ts).
+  for (const { flag } of keyOptions()) for (const old of flag.formerly) if (!agent.options.some((x) => x.long === old)) deprecatedAlias(agent, `${old} <value>`, flag.flag);
 
   const socketOption = ["--socket <path>", "the agent's control socket", DEFAULT_SOCKET] as const;
   for (const [name, description] of [

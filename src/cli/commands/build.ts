@@ -78,7 +78,7 @@ A host that fails to evaluate or build does not stop the others; the command the
       const pinned = await pinFleet({ repo: o.repo, ref: o.ref, stateDir: o.stateDir, rootDir: o.rootsDir });
       const s = pinned.source;
       printPinned(s);
-      if (pinned.uncommittedChanges) warn(`${pinned.repo} has uncommitted changes; only the commit is built`);
+      if (pinned.uncommittedChanges && pinned.uncommittedFleetFiles.length === 0) warn(`${pinned.repo} has uncommitted changes; only the commit is built`);
       const report = await buildHosts(pinned, {
         selection: o.on,
         builders: o.builders,

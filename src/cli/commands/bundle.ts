@@ -11,12 +11,12 @@ interface BundleFlags {
   out: string;
   repo?: string;
   ref?: string;
-  key?: string;
+  signKey?: string;
   channel?: string;
   sequence?: number;
   validFor: string;
   builders?: string;
-  trust?: string;
+  trustDir?: string;
   stateDir?: string;
   rootsDir?: string;
   json?: boolean;
@@ -29,14 +29,14 @@ export function registerBundle(program: Command): void {
     .description("build hosts into a directory to carry to machines without network: their closures as a signed binary cache and a signed manifest")
     .requiredOption("--on <selection>", "the hosts to bundle: names, globs and @tags")
     .requiredOption("-o, --out <dir>", "the bundle directory (new or empty)")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
-    .option("--key <file>", "the fleet's Nix secret key file (default: $OSCD_SIGNING_KEY_FILE)")
+    .option("--sign-key <file>", "the fleet's Nix secret key file (default: $OSCD_SIGNING_KEY_FILE)")
     .option("--channel <name>", "the manifest's channel (the host refuses a sequence not newer than the last it applied from it)", "bundle")
     .option("--sequence <n>", "the manifest's sequence (default: seconds since 1970)", positiveInt)
     .option("--valid-for <duration>", "how long machines may install the bundle (its signed expiresAt): 12h, 30d, 8w (10m to 366d)", "30d")
     .option("--builders <spec>", "Nix remote builders")
-    .option("--trust <dir>", "carry the trust roots and revocation lists of this directory (a channel's trust/, as oscd trust publish writes it)")
+    .option("--trust-dir <dir>", "carry the trust roots and revocation lists of this directory (a channel's trust/, as oscd trust publish writes it)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror")
     .option("--roots-dir <dir>", "GC root directory for the build results")
     .option("--dry-run", dryRunHelp("it pins and builds (GC roots kept, as oscd build) but creates no directory and copies, signs and writes nothing"))
@@ -45,9 +45,9 @@ export function registerBundle(program: Command): void {
       "after",
       `
 Examples:
-  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --key /run/keys/fleet.secret
+  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --sign-key /run/keys/fleet.secret
   oscd bundle --on '@shop' -o ./shop-bundle --ref v2.1.0 --valid-for 8w
-  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --trust /srv/nix-cache/channels/trust
+  oscd bundle --on kiosk1 -o /media/usb/kiosk1 --trust-dir /srv/nix-cache/channels/trust
   oscd bundle --on '@shop' -o ./shop-bundle --dry-run   # the closures and their sizes, writing nothing
 
 On the machine: oscd activate --bundle /media/usb/kiosk1 checks every signature and hash
@@ -60,12 +60,12 @@ unless --valid-for): machines refuse it afterwards unless told --allow-expired.`
         outDir: o.out,
         repo: o.repo,
         ref: o.ref,
-        keyFile: o.key,
+        keyFile: o.signKey,
         channel: o.channel,
         sequence: o.sequence,
         validForMs: parseValidity(o.validFor),
         builders: o.builders,
-        trustDir: o.trust,
+        trustDir: o.trustDir,
         stateDir: o.stateDir,
         rootsDir: o.rootsDir,
         dryRun: o.dryRun,

@@ -60,7 +60,7 @@ export function registerDeploy(program: Command): void {
   program
     .command("deploy")
     .description("push deploy over SSH: build the selected hosts here, copy their closures, activate each through its oscd engine with magic rollback, in parallel")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
     .option("--on <selection>", "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
     .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate; or copy: copy the closures to the hosts and activate nothing (no profile, no keys)").choices([...operationSchema.options, "copy"]).default("switch"))

@@ -22,7 +22,7 @@ export function registerDiff(program: Command): void {
     .argument("<host>", "a host of the fleet")
     .option("--from <ref|generation>", "a git ref, a generation number, a store path, running or booted", "running")
     .option("--to <ref|generation>", "a git ref, a generation number, a store path, running or booted (default: HEAD of the checkout)")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory (default: /nix/var/nix/gcroots/oscd)")
     .option("--profile <path>", "the system profile whose generations are numbered", "/nix/var/nix/profiles/system")

@@ -13,7 +13,7 @@ interface ImageFlags extends Omit<BuildSourceFlags, "on"> {
   out?: string;
   publish: boolean;
   channel?: string;
-  key?: string;
+  signKey?: string;
   cache?: string[];
   manifestOut?: string;
   validFor: string;
@@ -46,14 +46,14 @@ export function registerImage(program: Command): void {
     .option("-o, --out <dir>", "also copy the image (netboot: kernel and initrd) into this directory, checked against its hash")
     .option("--no-publish", "build and hash only: no signing, upload or manifest")
     .option("--channel <name>", "the channel whose manifest records the image (default: main)")
-    .option("--key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
+    .option("--sign-key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt)", "7d")
     .option("--server <url>", "also hand the manifest to this control server (oscd server), e.g. to netboot from it")
     .option("--server-token-file <file>", "file holding an admin token for --server (default: $OSCD_SERVER_TOKEN)");
   cmd
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
     .option("--builders <spec>", "Nix remote builders, passed to Nix's --builders (e.g. 'ssh://builder aarch64-linux')")
     .option("--max-jobs <n>", "parallel local builds (Nix's --max-jobs; a number or auto)", maxJobsArg)
@@ -67,9 +67,9 @@ export function registerImage(program: Command): void {
       `
 Examples:
   oscd image web1 --format qcow2 --dry-run                     # what would be uploaded and recorded where
-  oscd image web1 --format qcow2 --key fleet.secret            # build, upload, record in channels/main.json
+  oscd image web1 --format qcow2 --sign-key fleet.secret       # build, upload, record in channels/main.json
   oscd image web1 --format iso --ref v1.4.0 -o ./images --no-publish
-  oscd image pxe1 --format netboot --key fleet.secret --server https://oscd.example.org
+  oscd image pxe1 --format netboot --sign-key fleet.secret --server https://oscd.example.org
 
 The image is evaluated in the same Nix evaluation as the host's system and built in the same
 build. NixOS exposes images as config.system.build.images.<format>; for nixos-generators and
@@ -88,7 +88,7 @@ served by oscd server or written by oscd netboot -o DIR.`,
         validForMs: parseValidity(o.validFor),
         ...buildSourceRequest(o),
         channel: o.channel,
-        keyFile: o.key,
+        keyFile: o.signKey,
         caches: o.cache,
         manifestOut: o.manifestOut,
         onProgress: printProgress,

@@ -30,7 +30,7 @@ export function registerImpact(program: Command): void {
     .requiredOption("--to <ref>", "the change, e.g. the pull request's head commit")
     .option("--on <selection>", "hosts: names, globs (web*) and @tags, comma-separated (default: all)")
     .option("--format <format>", "text, markdown (a pull-request comment) or json", format, "text")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory (default: /nix/var/nix/gcroots/oscd)")
     .option("--output <file>", "write the report to this file instead of stdout (also when a host failed)")

@@ -83,7 +83,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "init",
-    summary: "scaffold oscd.toml (hosts found in nixosConfigurations), the version file and CI workflows",
+    summary: "scaffold oscd.toml (hosts found in nixosConfigurations, caches, trusted keys), the version file and CI workflows",
     load: async () => (await import("./init.js")).registerInit,
   },
   {

@@ -74,7 +74,7 @@ function describe(m: Manifest, signer: string | undefined, write: (s: string) =>
 }
 
 interface VerifyFlags {
-  key?: string[];
+  trustedKey?: string[];
   trustRoot?: string;
   images?: string;
   skipFiles?: boolean;
@@ -85,7 +85,7 @@ interface VerifyFlags {
 }
 
 interface ShowFlags {
-  key?: string[];
+  trustedKey?: string[];
   channel?: string;
   cache?: string;
   repo?: string;
@@ -100,12 +100,12 @@ export function registerManifest(program: Command): void {
   manifest
     .command("verify")
     .argument("<file>", "a manifest: a path or an http(s) URL")
-    .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable)", collect)
-    .option("--trust-root <file>", "check the channel's release keys and threshold in this trust root instead of --key (oscd trust init)")
+    .option("--trusted-key <key>", "a trusted public key, name:base64 or a file (repeatable)", collect)
+    .option("--trust-root <file>", "check the channel's release keys and threshold in this trust root instead of --trusted-key (oscd trust init)")
     .option("--previous <file>", "a manifest applied before: the new one must be the same channel with a higher sequence")
     .option("--ignore-expiry", "check the signature only, not expiresAt (e.g. for an archived manifest); the result still says whether it expired")
     .option("--images <dir>", "re-hash image and netboot files from this directory (as oscd image -o writes them) instead of the Nix store")
-    .option("--substituter <url>", "fetch image and netboot store paths this machine lacks from this cache first (signatures by --key required; repeatable)", collect)
+    .option("--substituter <url>", "fetch image and netboot store paths this machine lacks from this cache first (signatures by --trusted-key required; repeatable)", collect)
     .option("--skip-files", "do not re-hash the image and netboot files the manifest names (e.g. on a machine that does not have them)")
     .option("--json", "print the result as JSON")
     .description("check a manifest's signature and expiry (and, with --previous, that its sequence went forward)")
@@ -113,11 +113,11 @@ export function registerManifest(program: Command): void {
       "after",
       `
 Examples:
-  oscd manifest verify /srv/nix-cache/channels/main.json --key fleet-1.public
-  oscd manifest verify https://cache.example.org/channels/main.json --key 'fleet-1:AbC…='
-  oscd manifest verify new.json --key fleet-1.public --previous last-applied.json
-  oscd manifest verify main.json --key fleet-1.public --substituter https://cache.example.org
-  oscd manifest verify main.json --key fleet-1.public --images ./images
+  oscd manifest verify /srv/nix-cache/channels/main.json --trusted-key fleet-1.public
+  oscd manifest verify https://cache.example.org/channels/main.json --trusted-key 'fleet-1:AbC…='
+  oscd manifest verify new.json --trusted-key fleet-1.public --previous last-applied.json
+  oscd manifest verify main.json --trusted-key fleet-1.public --substituter https://cache.example.org
+  oscd manifest verify main.json --trusted-key fleet-1.public --images ./images
   oscd manifest verify main.json --trust-root trust/root.json     # release threshold of the channel
 
 Exit 0 when the manifest is signed by one of the keys, not expired (5 minutes of clock skew
@@ -128,10 +128,10 @@ must be the signed bytes: image-hash-mismatch, or
 image-file-missing when one cannot be read (--skip-files to check the signature only).`,
     )
     .action(async (file: string, o: VerifyFlags) => {
-      if ((!o.key || o.key.length === 0) && !o.trustRoot) throw new UsageError("name the trusted public key(s) with --key, or the trust root with --trust-root", "e.g. --key fleet-1.public or --key 'fleet-1:base64…'");
+      if ((!o.trustedKey || o.trustedKey.length === 0) && !o.trustRoot) throw new UsageError("name the trusted public key(s) with --trusted-key, or the trust root with --trust-root", "e.g. --trusted-key fleet-1.public or --trusted-key 'fleet-1:base64…'");
       const now = new Date();
       const trust = o.trustRoot ? await trustRootArg(o.trustRoot) : undefined;
-      const keys = trust ? trust.cacheKeys([]).map(parsePublicKey) : await Promise.all((o.key ?? []).map(keyArg));
+      const keys = trust ? trust.cacheKeys([]).map(parsePublicKey) : await Promise.all((o.trustedKey ?? []).map(keyArg));
       const m = parseManifest(await readSource(file), file);
       const signer = trust ? { name: trust.verifyManifest(m, file, now, { ignoreTrustExpiry: o.ignoreExpiry }).signers.map((k) => k.name).join(", ") } : verifyManifest(m, keys, file);
       if (!o.ignoreExpiry) checkFreshness(m, { now, skewMs: DEFAULT_SKEW_MS });
@@ -158,8 +158,8 @@ image-file-missing when one cannot be read (--skip-files to check the signature 
     .argument("[file]", "a manifest: a path or an http(s) URL (default: the channel's manifest in the fleet's first cache)")
     .option("--channel <name>", "the channel, when no file is given (default: main)")
     .option("--cache <url>", "the cache to read it from, when no file is given (default: oscd.toml's first cache)")
-    .option("--repo <path>", "the fleet checkout whose oscd.toml names caches and trusted keys (default: .)")
-    .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable; default: oscd.toml keys.trusted)", collect)
+    .option("-C, --repo <path>", "the fleet checkout whose oscd.toml names caches and trusted keys (default: .)")
+    .option("--trusted-key <key>", "a trusted public key, name:base64 or a file (repeatable; default: oscd.toml keys.trusted)", collect)
     .option("--json", "print the manifest as JSON")
     .description("print a manifest: channel, sequence, commit, signer and each host's toplevel")
     .addHelpText(
@@ -168,13 +168,13 @@ image-file-missing when one cannot be read (--skip-files to check the signature 
 Examples:
   oscd manifest show                                  # channels/main.json of oscd.toml's first cache
   oscd manifest show --channel testing --json
-  oscd manifest show /srv/nix-cache/channels/main.json --key fleet-1.public
+  oscd manifest show /srv/nix-cache/channels/main.json --trusted-key fleet-1.public
 
 The signature is checked when trusted keys are known; a manifest that fails the check exits 3.`,
     )
     .action(async (file: string | undefined, o: ShowFlags) => {
       let where = file;
-      let keys: PublicKey[] = o.key ? await Promise.all(o.key.map(keyArg)) : [];
+      let keys: PublicKey[] = o.trustedKey ? await Promise.all(o.trustedKey.map(keyArg)) : [];
       if (!where || keys.length === 0) {
         const fleet = await loadFleet(resolve(o.repo ?? ".")).catch((e: unknown) => {
           if (where) return undefined;

@@ -11,8 +11,8 @@ interface NetbootFlags {
   manifest: string;
   out: string;
   baseUrl: string;
-  key?: string[];
-  fleet?: string;
+  trustedKey?: string[];
+  repo?: string;
   on?: string;
   substituter?: string[];
   allowNoExpiry?: boolean;
@@ -47,8 +47,8 @@ export function registerNetboot(program: Command): void {
     .requiredOption("--manifest <file-or-url>", "the channel's signed manifest (a path or an http(s) URL)")
     .requiredOption("-o, --out <dir>", "the directory to write (served by a web server at --base-url)")
     .requiredOption("--base-url <url>", "the URL the directory is served at, e.g. http://boot.example.org/netboot")
-    .option("--key <pubkey>", "a trusted public key, name:base64 or a file (repeatable; default: --fleet's keys.trusted)", collect)
-    .option("--fleet <dir>", "the fleet repository: its keys.trusted, and hosts.<name>.netboot.mac for by-mac/<mac>/boot.ipxe")
+    .option("--trusted-key <key>", "a trusted public key, name:base64 or a file (repeatable; default: --repo's keys.trusted)", collect)
+    .option("-C, --repo <dir>", "the fleet repository: its keys.trusted, and hosts.<name>.netboot.mac for by-mac/<mac>/boot.ipxe")
     .option("--on <hosts>", "only these hosts, comma-separated (each must have netboot files)")
     .option("--substituter <url>", "a cache to fetch a missing kernel or initrd from, signatures checked (repeatable)", collect)
     .option("--allow-no-expiry", "accept a manifest without expiresAt (published before expiry existed)")
@@ -57,8 +57,8 @@ export function registerNetboot(program: Command): void {
       "after",
       `
 Examples:
-  oscd netboot --manifest /srv/nix-cache/channels/main.json --fleet . -o /srv/www/netboot --base-url http://boot.example.org/netboot
-  oscd netboot --manifest https://cache.example.org/channels/main.json --key fleet-1.public --on pxe1,pxe2 -o /srv/www/nb --base-url http://10.0.0.1/nb
+  oscd netboot --manifest /srv/nix-cache/channels/main.json -C . -o /srv/www/netboot --base-url http://boot.example.org/netboot
+  oscd netboot --manifest https://cache.example.org/channels/main.json --trusted-key fleet-1.public --on pxe1,pxe2 -o /srv/www/nb --base-url http://10.0.0.1/nb
 
 Writes <dir>/<host>/<system hash>/{kernel,initrd} and <dir>/<host>/boot.ipxe (written last),
 and with MAC addresses in oscd.toml <dir>/by-mac/<mac>/boot.ipxe plus <dir>/boot.ipxe, which
@@ -67,9 +67,9 @@ the manifest signed before it is written; the manifest must verify and not be ex
 For per-host tokens (no static files) use oscd server: /netboot/token/<token>/boot.ipxe.`,
     )
     .action(async (o: NetbootFlags) => {
-      const fleet = o.fleet ? await loadFleet(o.fleet) : undefined;
-      const keys = o.key && o.key.length > 0 ? await Promise.all(o.key.map(keyArg)) : (fleet?.config.keys.trusted ?? []).map((k) => parsePublicKey(k));
-      if (keys.length === 0) throw new UsageError("no trusted key to verify the manifest with", "pass --key KEY or --fleet DIR whose oscd.toml lists keys.trusted", "netboot-no-keys");
+      const fleet = o.repo ? await loadFleet(o.repo) : undefined;
+      const keys = o.trustedKey && o.trustedKey.length > 0 ? await Promise.all(o.trustedKey.map(keyArg)) : (fleet?.config.keys.trusted ?? []).map((k) => parsePublicKey(k));
+      if (keys.length === 0) throw new UsageError("no trusted key to verify the manifest with", "pass --trusted-key KEY or -C DIR whose oscd.toml lists keys.trusted", "netboot-no-keys");
       const r = await writeNetbootStatic({
         manifestText: await manifestText(o.manifest),
         where: o.manifest,

@@ -22,7 +22,7 @@ export function registerOption(program: Command): void {
     .argument("<host>", "a host of the fleet")
     .argument("<path>", "an option path, e.g. services.nginx.enable")
     .option("--ref <ref>", "a tag, branch or commit (default: HEAD of the local checkout)")
-    .option("--repo <path-or-url>", "the fleet repository (default: the current directory)")
+    .option("-C, --repo <path-or-url>", "the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--json", "print the value as JSON")
     .addHelpText(

@@ -69,7 +69,7 @@ function summary(r: PublishReport): unknown {
 
 interface PublishFlags extends BuildSourceFlags {
   channel?: string;
-  key?: string;
+  signKey?: string;
   cache?: string[];
   manifestOut?: string;
   validFor: string;
@@ -145,7 +145,7 @@ export function registerPublish(program: Command): void {
     .command("publish")
     .description("build the selected hosts, sign and upload their closures to the binary caches, and write the channel's next signed manifest")
     .option("--channel <name>", "the channel to publish (default: main)")
-    .option("--key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
+    .option("--sign-key <file>", `the fleet's secret key file (default: $${SIGNING_KEY_ENV})`)
     .option("--cache <url>", "publish to this cache instead of oscd.toml's caches (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--manifest-out <dir>", "also write the manifests into this directory (<dir>/<channel>.json)")
     .option("--valid-for <duration>", "how long machines may act on the manifest (its expiresAt): 90m, 12h, 7d, 2w", "7d")
@@ -171,10 +171,10 @@ export function registerPublish(program: Command): void {
 Examples:
   OSCD_SIGNING_KEY_FILE=/run/secrets/fleet.secret oscd publish
       CI in a checkout: build HEAD, upload to oscd.toml's caches, write channels/main.json
-  oscd publish --ref v1.4.0 --channel stable --key fleet.secret
+  oscd publish --ref v1.4.0 --channel stable --sign-key fleet.secret
   oscd publish --cache file:///srv/nix-cache --manifest-out /srv/www/channels --json
-  oscd publish --on web3 --key fleet.secret    # rebuild one host; the others are carried over
-  oscd publish --netboot --key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
+  oscd publish --on web3 --sign-key fleet.secret    # rebuild one host; the others are carried over
+  oscd publish --netboot --sign-key fleet.secret    # also the hosts' netboot files (docs/netboot.md)
   oscd publish --refresh --valid-for 7d         # from a daily CI job: keep the channel fresh
   oscd publish --server https://oscd.example.org --server-token-file /run/secrets/oscd-operator
       the release waits for a rollout; the output says how to start one
@@ -201,7 +201,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
       if (o.refresh) {
         if (o.on !== undefined) throw new UsageError("--refresh builds nothing, so it takes no --on", "refresh the whole channel, or publish the hosts (without --refresh)", "usage");
         if (o.netboot) throw new UsageError("--refresh builds nothing, so it takes no --netboot", "publish the hosts with --netboot (without --refresh)", "usage");
-        const common = { repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.key, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval };
+        const common = { repo: o.repo, ref: o.ref, channel: o.channel, keyFile: o.signKey, caches: o.cache, manifestOut: o.manifestOut, stateDir: o.stateDir, rootDir: o.rootsDir, validForMs, requireApproval: o.requireApproval };
         if (o.dryRun) return printDryRun(laterSteps(o, await refreshChannel({ ...common, dryRun: true })), o.json);
         const r = await refreshChannel({ ...common, hostViews: o.server !== undefined });
         const h = await tellServer(o, r.manifest, undefined, o.json, r.views);
@@ -213,7 +213,7 @@ A host that fails keeps its previous entry, and the command exits 1 naming it.`,
         ...buildSourceRequest(o),
         channel: o.channel,
         selection: o.on,
-        keyFile: o.key,
+        keyFile: o.signKey,
         caches: o.cache,
         manifestOut: o.manifestOut,
         hostViews: o.server !== undefined,

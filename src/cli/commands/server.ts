@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer } from "../../server/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
@@ -19,16 +19,16 @@ async function keyArg(v: string): Promise<PublicKey> {
   return readPublicKeyFile(v);
 }
 
-async function trustedKeys(o: { trustedKey?: string[]; fleet?: string; trustDir?: string }): Promise<PublicKey[]> {
+async function trustedKeys(o: { trustedKey?: string[]; repo?: string; trustDir?: string }): Promise<PublicKey[]> {
   const keys = await Promise.all((o.trustedKey ?? []).map(keyArg));
-  if (o.fleet) keys.push(...(await loadFleet(o.fleet)).config.keys.trusted.map((k) => parsePublicKey(k)));
+  if (o.repo) keys.push(...(await loadFleet(o.repo)).config.keys.trusted.map((k) => parsePublicKey(k)));
   if (o.trustDir) {
     // Checked at start: a trust directory without a valid root would refuse every upload.
     const root = (await loadServerTrust(o.trustDir)).root;
     for (const k of [...Object.values(root.channels).flatMap((c) => c.keys.map((e) => e.key)), ...root.cacheKeys].map((t) => parsePublicKey(t))) if (!keys.some((x) => x.key.equals(k.key))) keys.push(k);
   }
   if (keys.length === 0) {
-    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file), --fleet DIR whose oscd.toml lists keys.trusted, or --trust-dir DIR", "server-no-keys");
+    throw new UsageError("the server has no trusted keys to verify releases with", "pass --trusted-key KEY (name:base64 or a .public file), -C DIR whose oscd.toml lists keys.trusted, or --trust-dir DIR", "server-no-keys");
   }
   return keys;
 }
@@ -39,7 +39,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   trustedKey?: string[];
-  fleet?: string;
+  repo?: string;
   trustDir?: string;
   webhookSecretFile?: string;
   jobsRepo?: string;
@@ -74,7 +74,7 @@ export function registerServer(program: Command): void {
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM); or put the server behind a TLS proxy")
     .option("--tls-key <file>", "the certificate's private key (PEM)")
     .option("--trusted-key <key>", "a public key releases must be signed with (name:base64 or a file); repeatable", collect)
-    .option("--fleet <dir>", "take the trusted keys from this fleet repository's oscd.toml")
+    .option("-C, --repo <dir>", "take the trusted keys (and netboot MAC addresses) from this fleet repository's oscd.toml")
     .option("--trust-dir <dir>", "the channels' trust directory (oscd trust publish --to DIR): releases are accepted only at their channel's release threshold and when not revoked, and agents read it beside their manifest")
     .option("--webhook-secret-file <file>", "turn on GitHub webhooks (/api/v1/webhooks/github), verified with this secret")
     .option("--jobs-repo <dir>", "run webhook jobs (oscd release from-event, oscd publish) in this fleet repository clone; the signing key comes from the environment")
@@ -89,10 +89,10 @@ export function registerServer(program: Command): void {
       "after",
       `
 Examples:
-  oscd server --fleet . --db sqlite:/var/lib/oscd/server.db
+  oscd server -C . --db sqlite:/var/lib/oscd/server.db
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
   oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
-  oscd server --fleet . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
+  oscd server -C . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
   oscd server token create --role admin              # shown once; keep it
   oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
   oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
@@ -100,7 +100,7 @@ Examples:
 
 Every endpoint but /healthz and /metrics needs a token; the dashboard is at the server's root.
 /metrics takes a token of its own with --metrics-token-file (for a Prometheus bearer_token_file).
-Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with --fleet
+Netboot (docs/netboot.md): iPXE fetches /netboot/token/<host token>/boot.ipxe, or with -C DIR
 and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd are checked
 against the signed manifest before they are served.`,
     )
@@ -120,7 +120,7 @@ against the signed manifest before they are served.`,
         logger: o.json ? { level: "info" } : false,
         webhookSecret,
         cacheDir: o.cacheDir,
-        netboot: { macs: o.fleet ? netbootMacs((await loadFleet(o.fleet)).config) : undefined, substituters: o.netbootSubstituter },
+        netboot: { macs: o.repo ? netbootMacs((await loadFleet(o.repo)).config) : undefined, substituters: o.netbootSubstituter },
         jobRunner: o.jobsRepo ? cliJobRunner({ oscd: [process.execPath, process.argv[1] as string], repo: o.jobsRepo, channel: o.jobsChannel }) : undefined,
         releaseJobsImmediately: o.releaseJobsImmediately,
         retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
@@ -154,13 +154,16 @@ against the signed manifest before they are served.`,
     .option("--tag <tag>", "the host's tags, for rollout waves and filters; repeatable", collect)
     .option("--channel <name>", "the host's channel")
     .option("--label <text>", "a note shown by `token list`")
+    .option("--create-db", "make the database when it does not exist (a first admin token before the server's first start); without it a missing database is refused")
+    .addHelpText("after", "\nExamples:\n  oscd server token create --role operator --label ci > /run/secrets/oscd-operator\n  oscd server token create --host web1 --tag web --channel main\n  oscd server token create --admin --create-db --db sqlite:/var/lib/oscd/server.db   # before the first start\n")
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; json?: boolean }>();
+      const o = cmd.optsWithGlobals<{ db: string; role?: "admin" | "operator" | "viewer" | "host"; admin?: boolean; host?: string; tag?: string[]; channel?: string; label?: string; createDb?: boolean; json?: boolean }>();
       const role = o.admin ? (o.role === undefined || o.role === "admin" ? "admin" : undefined) : (o.role ?? (o.host ? "host" : undefined));
       if (role === undefined || (role === "host") !== Boolean(o.host)) {
         throw new UsageError("give a role (--role admin|operator|viewer), or --host NAME for a host token", "e.g. oscd server token create --role operator --label ci, or oscd server token create --host web1", "server-token-kind");
       }
       if (role !== "host" && (o.tag || o.channel)) throw new UsageError("--tag and --channel describe a host", "use them with --host NAME", "server-token-kind");
+      if (!o.createDb) requireExistingDatabase(o.db, "oscd server token create");
       const d = await openDatabase(o.db);
       try {
         const now = Date.now();
@@ -179,6 +182,7 @@ against the signed manifest before they are served.`,
     .description("revoke a token")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ db: string }>();
+      requireExistingDatabase(o.db, "oscd server token revoke");
       const d = await openDatabase(o.db);
       try {
         const now = Date.now();
@@ -214,6 +218,7 @@ against the signed manifest before they are served.`,
     .description("list tokens (never their secrets)")
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ db: string; json?: boolean }>();
+      requireExistingDatabase(o.db, "oscd server token list");
       const d = await openDatabase(o.db);
       try {
         const rows = await listTokens(d.db);

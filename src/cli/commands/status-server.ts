@@ -20,8 +20,8 @@ function agentCell(h: FleetRow): string {
 }
 
 /** `oscd status --server URL`: the fleet as the control server sees it, counts and causes first. */
-export async function printServerStatus(url: string, o: { json?: boolean; tokenFile?: string; serverTokenFile?: string }): Promise<void> {
-  const { hosts, counts } = await fetchFleet(new ServerClient(url, await readServerToken(o.serverTokenFile ?? o.tokenFile)));
+export async function printServerStatus(url: string, o: { json?: boolean; serverTokenFile?: string }): Promise<void> {
+  const { hosts, counts } = await fetchFleet(new ServerClient(url, await readServerToken(o.serverTokenFile)));
   if (o.json) return printJson({ counts, hosts });
   const now = Date.now();
   process.stdout.write(countsLine(counts, hosts.length) + "\n");

@@ -39,9 +39,8 @@ export function registerStatus(program: Command): void {
     .option("--socket <path>", "the agent's control socket", DEFAULT_SOCKET)
     .option("--server <url>", "the whole fleet as this control server sees it, instead of this machine")
     .option("--server-token-file <file>", "with --server: a file holding a token, any role (default: $OSCD_SERVER_TOKEN)")
-    .option("--token-file <file>", "the same as --server-token-file (older name)")
     .addHelpText("after", "\nExamples:\n  oscd status\n  oscd status --json\n  oscd status --oneline\n  OSCD_SERVER_TOKEN=… oscd status --server https://oscd.example.org\n")
-    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; tokenFile?: string; serverTokenFile?: string }) => {
+    .action(async (o: { json?: boolean; oneline?: boolean; socket: string; server?: string; serverTokenFile?: string }) => {
       if (o.server) return (await import("./status-server.js")).printServerStatus(o.server, o);
       // Which Nix this machine runs costs a `nix --version`: not asked for --oneline.
       const { nixFound, nixFoundLine } = await import("../nix-found.js");

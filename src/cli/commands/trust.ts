@@ -160,7 +160,7 @@ Examples:
     .command("verify")
     .argument("<file>", "a trust root or revocation list (path or URL)")
     .option("--previous <file>", "a trust root: the version before it, whose root threshold must sign it too (rotation)")
-    .option("--root <file>", "a revocation list: the trust root to check it with (default: root.json beside it)")
+    .option("--trust-root <file>", "a revocation list: the trust root to check it with (default: root.json beside it)")
     .option("--ignore-expiry", "do not refuse an expired trust root (e.g. an archived version)")
     .option("--json", "print the result as JSON")
     .description("check a trust root's signatures (its own root threshold, and with --previous the previous one's) and expiry, or a revocation list's release threshold")
@@ -170,16 +170,16 @@ Examples:
 Examples:
   oscd trust verify trust/1.root.json
   oscd trust verify trust/4.root.json --previous trust/3.root.json
-  oscd trust verify trust/main.revocations.json --root trust/4.root.json
+  oscd trust verify trust/main.revocations.json --trust-root trust/4.root.json
 
 Exit 0 when it verifies; 3 when a threshold is not met (trust-threshold), the version is not
 the next one (trust-rollback, trust-version-skip) or it expired (trust-expired).`,
     )
-    .action(async (file: string, o: { previous?: string; root?: string; ignoreExpiry?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { previous?: string; trustRoot?: string; ignoreExpiry?: boolean; json?: boolean }) => {
       const now = new Date();
       const d = await readTrustDocument(file);
       if (d.kind === "revocations") {
-        const root = await rootFor(file, o.root);
+        const root = await rootFor(file, o.trustRoot);
         const v = verifyRevocations(root, d.text, d.doc.channel, file);
         const signers = v === "same" ? [] : v.signers;
         if (o.json) printJson({ ok: true, kind: "revocations", channel: d.doc.channel, version: d.doc.version, signers, rootVersion: root.version });

@@ -60,7 +60,7 @@ export function registerUpdate(program: Command): void {
     .option("--release <level>", "with --github: label the pull request with the fleet's release label of this level", level)
     .option("--push", "push the merged release branch (--merge) or the update branch")
     .option("--remote <name>", "the remote to push to", "origin")
-    .option("--repo <path>", "a checkout of the fleet repository (default: the current directory)")
+    .option("-C, --repo <path>", "a checkout of the fleet repository (default: the current directory)")
     .option("--state-dir <dir>", "where oscd keeps its git mirror (default: ~/.cache/oscd)")
     .option("--roots-dir <dir>", "GC root directory for the results (default: /nix/var/nix/gcroots/oscd)")
     .option("--gc", "when done, drop old source snapshot roots (keeping the newest 3) and collect garbage")

@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { OscdError, UsageError } from "../../core/errors.js";
 import { FairSqliteDialect } from "./fair-sqlite.js";
@@ -40,6 +40,21 @@ export class DatabaseError extends OscdError {
   constructor(message: string, cause?: unknown) {
     super("server-db", message, { hint: "check --db and that the database is reachable", cause });
   }
+}
+
+/**
+ * Tools that work on an existing database (`oscd server token list|revoke|create`) refuse an
+ * SQLite file that is not there rather than make an empty one: a mistyped or forgotten `--db`
+ * would otherwise list nothing and exit 0, or make a token no running server knows.
+ */
+export function requireExistingDatabase(spec: string, what: string): void {
+  const { dialect, target } = parseDbUrl(spec);
+  if (dialect !== "sqlite" || target === ":memory:" || existsSync(target)) return;
+  throw new UsageError(
+    `no server database at ${target}: ${what} works on the database of an oscd server`,
+    "check --db (default sqlite:/var/lib/oscd/server.db); oscd server --db … makes the database when it starts, and oscd server token create --create-db makes it for a first token before that",
+    "server-db-missing",
+  );
 }
 
 /** Opens the database and applies migrations. */

@@ -110,7 +110,7 @@ describe("oscd agent: every configuration key is a flag", () => {
     // Reports go to the server when there is one; without it they name their own URL and token file.
     const { server: _s, ...withoutServer } = everything;
     const ownReports = { ...withoutServer, reports: { url: "https://control.example.org", tokenFile: "/etc/oscd/token", retryInterval: 10 } };
-    const flags = new Map(configFlags().map((f) => [f.path.join("."), f.flag]));
+    const flags = new Map(configFlags().flatMap((f) => f.paths.map((p) => [p.join("."), f.flag] as const)));
     const covered = [...leafPaths(everything), ...leafPaths(ownReports)];
     // Every key of the schema appears in one of the two (check-config would refuse an unknown one).
     expect(covered.filter((p) => !flags.has(p))).toEqual([]);
@@ -137,11 +137,11 @@ describe("oscd agent: every configuration key is a flag", () => {
     }
   });
 
-  it("a flag replaces the file's value at its path and keeps the rest of the file; shortcuts come first, full flags win", async () => {
+  it("a flag replaces the file's value at its path and keeps the rest of the file; of an old and a new spelling the last wins", async () => {
     const dir = await mkdtemp(join(tmpdir(), "oscd-agent-flags-"));
     const file = join(dir, "agent.json");
     await writeFile(file, JSON.stringify({ trustedPublicKeys: [KEY], manifest: { urls: ["file:///srv/a.json"], channel: "beta", pollInterval: 9 }, exporter: { port: 9999 }, remotes: [{ name: "a", url: "/srv/a" }] }));
-    const r = await oscd(["agent", "--check-config", file, "--poll-interval", "3", "--manifest-poll-interval", "5", "--exporter-enable", "false", "--remotes", '{"name":"b","url":"/srv/b"}', "--health-retries", "1"]);
+    const r = await oscd(["agent", "--check-config", file, "--poll-interval", "3", "--manifest-poll-interval", "5", "--exporter", "false", "--remote", '{"name":"b","url":"/srv/b"}', "--health-retries", "1"]);
     expect(r.exitCode, r.stderr).toBe(0);
     const c = json<{ manifest: { urls: string[]; channel: string; pollInterval: number }; exporter: { enable: boolean; port: number }; remotes: { name: string }[]; health: { retries: number } }>(r);
     expect(c.manifest).toMatchObject({ urls: ["file:///srv/a.json"], channel: "beta", pollInterval: 5 });
@@ -152,8 +152,14 @@ describe("oscd agent: every configuration key is a flag", () => {
     const bad = await oscd(["agent", "--check-config", file, "--health-retries", "many"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('oscd: error[agent-config]: --health-retries: "many" is not a number');
-    const badJson = await oscd(["agent", "--check-config", file, "--remotes", "{name"]);
+    const badJson = await oscd(["agent", "--check-config", file, "--remote", "{name"]);
     expect(badJson.exitCode).toBe(2);
-    expect(badJson.stderr).toContain("--remotes:");
+    expect(badJson.stderr).toContain("--remote:");
+    // The short form of a remote, and --channel following the server's channel too.
+    const short = await oscd(["agent", "--check-config", file, "--remote", "/srv/c", "--remote", "up=https://git.example.org/fleet", "--server", "https://control.example.org", "--server-token-file", "/etc/oscd/token", "--channel", "gamma"]);
+    expect(short.exitCode, short.stderr).toBe(0);
+    const s = json<{ remotes: { name: string; url: string }[]; server: { channel: string }; manifest: { channel: string } }>(short);
+    expect(s.remotes.map((x) => [x.name, x.url])).toEqual([["origin", "/srv/c"], ["up", "https://git.example.org/fleet"]]);
+    expect([s.server.channel, s.manifest.channel]).toEqual(["gamma", "gamma"]);
   });
 });

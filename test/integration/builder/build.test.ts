@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHosts, builderSystems, buildRootName, evaluationExpr, pinFleet, type HostBuild } from "../../../src/builder/index.js";
 import { FleetRepo, GIT_ENV, must, tempDir, uniqueMarker } from "../../harness/index.js";
+import { setWarningSink } from "../../../src/core/warnings.js";
 import { breakBuild, json, oscd } from "./helpers.js";
 
 let dir: string;
@@ -45,6 +46,34 @@ describe("pinning the fleet repository", () => {
     const detachedHead = await repo.commitHostChange("db1", "detached");
     const d = await pin(repo);
     expect(d.source).toMatchObject({ commit: detachedHead, ref: detachedHead });
+  });
+
+  it("warns when oscd.toml or the flake files differ from the commit built (uncommitted changes are not built)", async () => {
+    const repo = await fleet();
+    const head = await repo.head();
+    const warnings: string[] = [];
+    setWarningSink((m) => warnings.push(m));
+    try {
+      // Another file changed: the generic uncommitted flag, no fleet-file warning.
+      await writeFile(join(repo.dir, "hosts", "web1.nix"), (await readFile(join(repo.dir, "hosts", "web1.nix"), "utf8")) + "\n");
+      expect((await pin(repo)).uncommittedFleetFiles).toEqual([]);
+      expect(warnings).toEqual([]);
+      // oscd.toml written and not committed (oscd init's file), and flake.nix edited.
+      await writeFile(join(repo.dir, "oscd.toml"), 'caches = ["file:///srv/nix-cache"]\n');
+      await writeFile(join(repo.dir, "flake.nix"), (await readFile(join(repo.dir, "flake.nix"), "utf8")) + "\n# edited\n");
+      const p = await pin(repo);
+      expect([...p.uncommittedFleetFiles].sort()).toEqual(["flake.nix", "oscd.toml"]);
+      expect(p.fleet.config.caches).toEqual([]); // read from the commit, not the working tree
+      expect(warnings).toEqual([`${p.uncommittedFleetFiles.join(", ")} in ${repo.dir} differ from commit ${head.slice(0, 12)}: uncommitted changes are not built (oscd reads the fleet from the commit); commit them first`]);
+      // With --ref the user named the commit: no comparison with the working tree.
+      warnings.length = 0;
+      expect((await pin(repo, "main")).uncommittedFleetFiles).toEqual([]);
+      expect(warnings).toEqual([]);
+    } finally {
+      setWarningSink((m) => process.stderr.write(`oscd: warning: ${m}\n`));
+      await repo.git(["checkout", "--", "."]);
+      await rm(join(repo.dir, "oscd.toml"), { force: true });
+    }
   });
 
   it("takes --ref as a tag first, then a branch, then a commit", async () => {

@@ -61,7 +61,7 @@ describe("errors", () => {
     // The same error as text on stderr, for a person reading the log.
     expect(usage.stderr).toMatch(/^oscd: error\[usage\]: unknown option '--onn'\nhint: did you mean --on\?/);
     expect(JSON.parse(usage.stdout)).toEqual({ error: { code: "usage", message: "unknown option '--onn'", hint: "did you mean --on? run 'oscd build --help' for its options and examples" } });
-    const missing = await oscd(["manifest", "verify", "/nonexistent/main.json", "--key", "k:AAAA", "--json"]);
+    const missing = await oscd(["manifest", "verify", "/nonexistent/main.json", "--trusted-key", "k:AAAA", "--json"]);
     expect(missing.exitCode).not.toBe(0);
     const body = JSON.parse(missing.stdout) as { error: { code: string; message: string; hint?: string } };
     expect(Object.keys(body)).toEqual(["error"]);

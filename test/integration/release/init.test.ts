@@ -42,7 +42,13 @@ describe("oscd init", () => {
     expect(fleet.layout).toBe("flake");
     expect(Object.keys(fleet.config.hosts).sort()).toEqual(["db1", "web1", "web2"]);
     expect(fleet.config.release).toEqual({ branch: "main", versionFile: "VERSION", tagPrefix: "v", strategy: "sequential", labels: { major: "release:major", minor: "release:minor", patch: "release:patch" } });
-    expect(fleet.config.channels).toEqual({ main: { branch: "main", operation: "switch" } });
+    expect(fleet.config.channels).toEqual({ main: { operation: "switch" } });
+    // Only keys oscd reads: no channel branch or operation, no fleet.remote.
+    const written = await readFile(join(repo.dir, "oscd.toml"), "utf8");
+    const channel = /^\[channels\.main\]\n([^[]*)/m.exec(written);
+    expect(channel?.[1]?.split("\n").filter((l) => /^\s*\w+\s*=/.test(l))).toEqual([]);
+    expect(written).not.toMatch(/^\s*#?\s*(remote|operation)\s*=/m);
+    expect(r.next).toEqual([`git add oscd.toml VERSION ${RELEASE_WORKFLOW} ${PUBLISH_WORKFLOW} ${UPDATE_WORKFLOW} ${IMPACT_WORKFLOW} && git commit -m 'oscd init'`, "oscd publish --sign-key FILE", "oscd manifest show"]);
 
     const program = await buildFullProgram();
     for (const path of [RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]) {
@@ -92,7 +98,7 @@ describe("oscd init", () => {
     const repo = await fleetRepo();
     await initFleet({ dir: repo.dir, ci: "github", branch: "release/1.x", oscdVersion: "0.1.0" });
     const fleet = await loadFleet(repo.dir);
-    expect(fleet.config.channels).toEqual({ "release-1-x": { branch: "release/1.x", operation: "switch" } });
+    expect(fleet.config.channels).toEqual({ "release-1-x": { operation: "switch" } });
     const program = await buildFullProgram();
     const { problems, checked } = workflowCommandProblems(program, await readFile(join(repo.dir, PUBLISH_WORKFLOW), "utf8"));
     expect(problems).toEqual([]);
@@ -135,6 +141,35 @@ describe("oscd init", () => {
     const text = await readFile(join(repo.dir, RELEASE_WORKFLOW), "utf8");
     const version = (JSON.parse(await readFile(join(import.meta.dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
     expect(text).toContain(`npm install --global "oscd@${version}"`);
+  });
+
+  it("oscd init --sign-key --cache: caches and [keys] trusted written, the next three commands printed, and publish needs nothing more", async () => {
+    const repo = await fleetRepo();
+    const dir = await tempDir();
+    const oscd = await makeCli(dir);
+    const gen = await oscd(["keys", "generate", "fleet-9"], { cwd: dir });
+    expect(gen.exitCode, gen.stderr).toBe(0);
+    const pub = (await readFile(join(dir, "fleet-9.public"), "utf8")).trim();
+    const secret = join(dir, "fleet-9.secret");
+    const r = await oscd(["init", "--sign-key", secret, "--cache", "file:///srv/nix-cache", "--no-discover"], { cwd: repo.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const fleet = await loadFleet(repo.dir);
+    expect(fleet.config.caches).toEqual(["file:///srv/nix-cache"]);
+    expect(fleet.config.keys.trusted).toEqual([pub]);
+    expect(r.stdout).toContain("trusted keys: fleet-9\n");
+    expect(r.stdout).toContain(`next:\n  git add oscd.toml VERSION && git commit -m 'oscd init'\n  oscd publish --sign-key ${secret}\n  oscd manifest verify /srv/nix-cache/channels/main.json --trusted-key ${join(dir, "fleet-9.public")}\n`);
+    // The secret key is read, never written anywhere.
+    expect(await readFile(join(repo.dir, "oscd.toml"), "utf8")).not.toContain((await readFile(secret, "utf8")).trim().split(":")[1]);
+
+    // The public key alone does the same; an existing oscd.toml is kept and says what was not written.
+    const again = await oscd(["init", "--trusted-key", join(dir, "fleet-9.public"), "--cache", "https://cache.example.org", "--no-discover"], { cwd: repo.dir });
+    expect(again.stdout).toContain("kept oscd.toml (exists, so --cache and the trusted key not written; --force rewrites it)\n");
+    const forced = await oscd(["init", "--force", "--trusted-key", pub, "--cache", "https://cache.example.org", "--no-discover", "--json"], { cwd: repo.dir });
+    expect(JSON.parse(forced.stdout)).toMatchObject({ caches: ["https://cache.example.org"], trusted: [pub], next: ["git add oscd.toml VERSION && git commit -m 'oscd init'", "oscd publish --sign-key FILE", `oscd manifest verify https://cache.example.org/channels/main.json --trusted-key ${pub}`] });
+    // A key given inline where a file belongs is refused, and nothing is written.
+    const inline = await oscd(["init", "--force", "--sign-key", (await readFile(secret, "utf8")).trim(), "--no-discover"], { cwd: repo.dir });
+    expect(inline.exitCode).toBe(2);
+    expect(inline.stderr).toMatch(/^oscd: error\[key-inline\]/);
   });
 
   it("oscd init --force says the version file is kept because it is never overwritten, not that --force would", async () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,21 @@ describe("oscd server (CLI)", () => {
     const r = oscd(["server", "--db", db, "--listen", "127.0.0.1:0"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^oscd: error\[server-no-keys\]: the server has no trusted keys/);
+  });
+
+  it("token list, revoke and create refuse a database that does not exist, and make none; create --create-db makes it", () => {
+    const path = join(dir, "absent", "server.db");
+    for (const args of [["list"], ["revoke", "oscd_0123456789abcdef"], ["create", "--role", "viewer"]]) {
+      const r = oscd(["server", "token", ...args, "--db", `sqlite:${path}`]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^oscd: error\\[server-db-missing\\]: no server database at ${path}: oscd server token ${args[0]} works on`));
+      expect(r.stderr).toMatch(/^hint: .*--create-db/m);
+      expect(existsSync(path), args.join(" ")).toBe(false);
+    }
+    const made = oscd(["server", "token", "create", "--role", "viewer", "--create-db", "--db", `sqlite:${path}`]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(existsSync(path)).toBe(true);
+    expect(oscd(["server", "token", "list", "--db", `sqlite:${path}`]).stdout).toMatch(/viewer/);
   });
 
   it("--metrics-token-file: refuses a missing file or a short token; with a good one, /metrics needs it", async () => {
@@ -69,7 +84,7 @@ describe("oscd server (CLI)", () => {
   });
 
   it("makes tokens, serves, and shows the fleet with oscd status --server; a revoked token is refused", async () => {
-    const admin = JSON.parse(oscd(["server", "token", "create", "--admin", "--db", db, "--json"]).stdout) as { id: string; token: string };
+    const admin = JSON.parse(oscd(["server", "token", "create", "--admin", "--create-db", "--db", db, "--json"]).stdout) as { id: string; token: string };
     expect(admin.token).toMatch(/^oscd_[0-9a-f]{16}_/);
     const host = oscd(["server", "token", "create", "--host", "web1", "--tag", "web", "--channel", "main", "--db", db]);
     expect(host.code).toBe(0);

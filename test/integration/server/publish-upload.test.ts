@@ -29,7 +29,7 @@ afterAll(async () => {
   await rm(rootDir, { recursive: true, force: true });
 });
 
-const args = (...extra: string[]) => ["publish", "--repo", repo.dir, "--key", join(dir, "fleet.secret"), "--state-dir", join(dir, "state"), "--roots-dir", rootDir, ...extra];
+const args = (...extra: string[]) => ["publish", "--repo", repo.dir, "--sign-key", join(dir, "fleet.secret"), "--state-dir", join(dir, "state"), "--roots-dir", rootDir, ...extra];
 
 async function releases(): Promise<{ channel: string; sequence: number }[]> {
   return ((await server.api("GET", "/api/v1/releases", { token: server.admin })).json as { releases: { channel: string; sequence: number }[] }).releases;

@@ -95,7 +95,8 @@ describe("oscd completion", () => {
     const walk = (cmd: Command, path: string[]): void => {
       const entry = model.find((m) => m.path.join(" ") === path.join(" "));
       expect(entry, path.join(" ")).toBeDefined();
-      for (const o of cmd.options) expect(entry!.options.some((x) => x.flags.includes(o.long ?? o.short ?? "")), `${path.join(" ")} ${o.flags}`).toBe(true);
+      // Hidden options (the deprecated spellings) are not offered.
+      for (const o of cmd.options.filter((x) => !x.hidden)) expect(entry!.options.some((x) => x.flags.includes(o.long ?? o.short ?? "")), `${path.join(" ")} ${o.flags}`).toBe(true);
       // Hidden commands (deploy-target's internal `run`) are not offered.
       for (const c of cmd.commands) if (!(c as Command & { _hidden?: boolean })._hidden) walk(c, [...path, c.name()]);
     };

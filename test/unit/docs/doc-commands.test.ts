@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { shellWords } from "../release/workflow-commands.js";
 import { parseOnly } from "../cli/parse-only.js";
 
@@ -76,7 +76,11 @@ describe("oscd command lines in README.md and docs/", () => {
     for (const page of await pages()) {
       for (const { line, argv } of docCommands(await readFile(join(ROOT, page), "utf8"))) {
         count++;
+        // An old spelling still parses (with a warning); the docs show the current one.
+        const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
         await parseOnly(argv).catch((e: unknown) => failures.push(`${page}:${line}: ${argv.join(" ")}: ${e instanceof Error ? e.message : String(e)}`));
+        for (const [said] of err.mock.calls) if (String(said).includes("is deprecated")) failures.push(`${page}:${line}: ${argv.join(" ")}: ${String(said).trim()}`);
+        err.mockRestore();
       }
     }
     expect(failures).toEqual([]);
@@ -88,5 +92,9 @@ describe("oscd command lines in README.md and docs/", () => {
     expect(docCommands(md).map((c) => c.argv.join(" "))).toEqual(["oscd upgrade --tag v1.2.0", "oscd build --builders ssh://b x86_64-linux - 16; ssh://c", "oscd keys generate fleet-1 --secret-file k.sec"]);
     await expect(parseOnly(["oscd", "upgrade", "--no-such-flag"])).rejects.toThrow(/unknown option/);
     await expect(parseOnly(["oscd", "no-such-command"])).rejects.toThrow(/unknown command/);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    await parseOnly(["oscd", "publish", "--key", "fleet.secret"]);
+    expect(err.mock.calls.map((c) => String(c[0]))).toEqual(["oscd: warning: --key is deprecated; use --sign-key\n"]);
+    err.mockRestore();
   });
 });
