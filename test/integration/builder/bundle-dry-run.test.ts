@@ -24,7 +24,7 @@ afterAll(async () => {
   await rm(rootDir, { recursive: true, force: true });
 });
 
-const bundle = (out: string, ...extra: string[]) => oscd(["bundle", "--on", "kiosk1", "-o", out, "--key", keyFile, "--repo", repo.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--sequence", "5", ...extra]);
+const bundle = (out: string, ...extra: string[]) => oscd(["bundle", "--on", "kiosk1", "-o", out, "--sign-key", keyFile, "--repo", repo.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--sequence", "5", ...extra]);
 
 describe("oscd bundle --dry-run", () => {
   it("writes no directory; the plan names the closure, the signature and the manifest the real bundle then has", async () => {

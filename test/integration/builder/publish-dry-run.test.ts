@@ -31,7 +31,7 @@ afterAll(async () => {
   await rm(rootDir, { recursive: true, force: true });
 });
 
-const publish = (...extra: string[]) => oscd(["publish", "--repo", repo.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--key", keyFile, ...extra]);
+const publish = (...extra: string[]) => oscd(["publish", "--repo", repo.dir, "--state-dir", join(dir, "state"), "--roots-dir", rootDir, "--sign-key", keyFile, ...extra]);
 
 interface Summary {
   status: string;
