@@ -47,7 +47,9 @@ export async function evaluateModule(settings: Record<string, unknown>, o: EvalO
   const args = ["--eval", "--strict", "--json", "-E", expr, "--argstr", "settingsJson", JSON.stringify(settings), "--argstr", "hostName", o.hostName ?? "web1"];
   args.push("--argstr", "nixEnable", o.nixEnable === false ? "0" : "1", "--argstr", "canExecute", o.canExecute === false ? "0" : "1");
   const r = await run("nix-instantiate", args, { timeoutMs: 60_000 });
-  if (r.exitCode !== 0) throw new Error(r.stderr.split("\n").find((l) => l.includes("error:")) ?? r.stderr);
+  // Nix's whole message: from 2.20 the first line is a bare `error:`, the option's complaint
+  // comes after the trace.
+  if (r.exitCode !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as Evaluated;
 }
 
