@@ -39,7 +39,9 @@ async function deploymentStatuses(host: string): Promise<{ state: string }[]> {
   const h = f.byName.get(host)!;
   const dir = h.path("/var/lib/oscd/deploy");
   const ids = await readdir(dir).catch(() => []);
-  return Promise.all(ids.sort().map(async (id) => JSON.parse(await readFile(`${dir}/${id}/status.json`, "utf8")) as { state: string }));
+  // A deployment's directory exists a moment before its first status is written.
+  const all = await Promise.all(ids.sort().map(async (id) => readFile(`${dir}/${id}/status.json`, "utf8").catch(() => undefined)));
+  return all.filter((t): t is string => t !== undefined).map((t) => JSON.parse(t) as { state: string });
 }
 
 describe("oscd deploy", () => {

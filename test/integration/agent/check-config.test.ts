@@ -99,7 +99,7 @@ describe("oscd agent: every configuration key is a flag", () => {
       postDeploymentCommand: ["/bin/true"],
       controlSocket: "/run/oscd/agent.sock",
       exporter: { enable: true, listenAddress: "127.0.0.1", port: 4243 },
-      server: { url: "https://control.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main" },
+      server: { url: "https://control.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main", fallbackUrls: ["https://control2.example.org"] },
       reports: { retryInterval: 10 },
       backoff: { initial: 2, max: 300 },
       logLevel: "info",
