@@ -160,18 +160,17 @@ async function main(): Promise<void> {
       const token = (await createToken(server.ctx.db, { kind: "host", host: name, channel: "main" })).token;
       await mkdir(h.path("/root"), { recursive: true });
       await writeFile(h.path("/root/server-token"), token + "\n", { mode: 0o600 });
-      const url = new URL(`${server.url}/api/v1/channels/main/manifest`);
-      url.username = name;
-      url.password = token;
       agents.push(
         await AgentProcess.start(
           h,
           {
             hostname: name,
             trustedPublicKeys: [signed.publicKey],
+            // The module's shape: the server and the token's file (reports go there too).
+            server: { url: server.url, tokenFile: "/root/server-token", channel: "main" },
             // Plain polling every minute, backoff from 15 s: only the long-poll can make it fast.
-            manifest: { urls: [url.toString()], pollInterval: 60, randomizedDelaySec: 0, longPollSeconds: 55 },
-            reports: { url: server.url, tokenFile: "/root/server-token", retryInterval: 1 },
+            manifest: { pollInterval: 60, randomizedDelaySec: 0, longPollSeconds: 55 },
+            reports: { retryInterval: 1 },
             exporter: { enable: false },
             health: { retries: 0, systemdUnits: false },
           },
