@@ -8,7 +8,9 @@
 import { performance } from "node:perf_hooks";
 import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
-import { prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+import { api, prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+
+export { api };
 import { epochMs, type SimAgentOptions, type SimAgentSpec } from "../test/harness/sim-agents.js";
 import { simAgentProcess, type SimAgentProcess } from "../test/harness/sim-agents-process.js";
 import { memoryMiB, percentile, processCpuMs, socketCount } from "./_measure.js";
@@ -36,17 +38,6 @@ export function hostNames(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `h${String(i).padStart(5, "0")}`);
 }
 
-export async function api(base: string, token: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
 
 export function release(sequence: number, hosts: readonly string[]): Manifest {
   return signedManifest(CHANNEL, sequence, hosts);

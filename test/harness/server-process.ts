@@ -93,3 +93,16 @@ export function favour(pids: readonly number[], level = Number(process.env.OSCD_
   }
   return level;
 }
+
+/** One API request to a server process with a token; the answer as text and, when it is JSON, parsed. */
+export async function api(base: string, token: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
+  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}

@@ -4,7 +4,7 @@ import { serializeManifest } from "../../../src/manifest/index.js";
 import { openDatabase } from "../../../src/server/index.js";
 import { signedManifest, stopTestPostgres, testPostgres } from "../../harness/control-server.js";
 import { ensureBuilt } from "../../harness/oscd.js";
-import { prepareFleetDatabase, startOscdServer, type ServerProcess } from "../../harness/server-process.js";
+import { api, prepareFleetDatabase, startOscdServer, type ServerProcess } from "../../harness/server-process.js";
 import { simAgentProcess, type SimAgentProcess } from "../../harness/sim-agents-process.js";
 
 /**
@@ -36,17 +36,7 @@ async function until(what: string, f: () => Promise<boolean> | boolean): Promise
   throw new Error(`never happened: ${what}`);
 }
 
-async function call(base: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+const call = (base: string, method: string, path: string, body?: string) => api(base, admin, method, path, body);
 
 /** A server's own counts: long-polls held, and manifest answers by status. */
 async function metrics(base: string): Promise<{ waiting: number; answered: Map<string, number> }> {
