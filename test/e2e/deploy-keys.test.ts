@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployFleet, oscdDeploy, tempDir, uniqueMarker, type DeployFleet } from "../harness/index.js";
+import { SYMLINK_RACER } from "../harness/symlink-racer.js";
 
 /**
  * Key uploads where the key's owner (a service user) can write the destination's directory,
@@ -16,29 +17,6 @@ const STANDIN = "/etc/shadow-standin";
 const STANDIN_TEXT = "root:$6$not-for-the-service-user:19000:0:99999:7:::\n";
 const SVC = "/etc/svc/app";
 
-/** Replaces every regular file in DIR by a symlink to TARGET, as fast as it can, until STOP exists. */
-const ATTACK = `
-import os, sys, time
-d, target, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-swaps, n, end = 0, 0, time.time() + 300
-while time.time() < end and not os.path.exists(stop):
-    for name in os.listdir(d):
-        p = os.path.join(d, name)
-        if name.startswith(".attack") or os.path.islink(p) or not os.path.isfile(p):
-            continue
-        tmp = os.path.join(d, ".attack%d" % n)
-        n += 1
-        try:
-            os.symlink(target, tmp)
-            os.rename(tmp, p)
-            swaps += 1
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-print("swaps=%d" % swaps)
-`;
 
 beforeAll(async () => {
   state = await tempDir("e2e-deploy-keys-state");
@@ -48,7 +26,7 @@ beforeAll(async () => {
   await h.sh(["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", "app"]);
   await h.sh(["sh", "-c", `mkdir -p ${SVC} /etc/rootonly && chown app:app ${SVC} && chmod 0755 ${SVC} && chmod 0700 /etc/rootonly`]);
   await writeFile(h.path(STANDIN), STANDIN_TEXT, { mode: 0o640 });
-  await writeFile(h.path("/etc/oscd-attack.py"), ATTACK);
+  await writeFile(h.path("/etc/oscd-attack.py"), SYMLINK_RACER);
   baseToml = await readFile(`${f.fleet.dir}/oscd.toml`, "utf8");
 }, 600_000);
 

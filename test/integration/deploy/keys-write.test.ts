@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseKeyRequests, writeKey, writeKeys, type KeyWrite } from "../../../src/deploy/target/index.js";
+import { SYMLINK_RACER } from "../../harness/symlink-racer.js";
 
 /**
  * The host side of key uploads (`oscd deploy-target put-keys`), as root on this machine: a
@@ -102,7 +103,7 @@ describe("oscd deploy-target put-keys", () => {
     await mkdir(race);
     await chown(race, NOBODY, NOBODY);
     const stop = join(base, "stop-race");
-    const attacker = spawn("runuser", ["-u", "nobody", "--", "python3", "-c", ATTACK, race, standin, stop], { stdio: ["ignore", "pipe", "inherit"] });
+    const attacker = spawn("runuser", ["-u", "nobody", "--", "python3", "-c", SYMLINK_RACER, race, standin, stop], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     attacker.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((r) => attacker.on("exit", () => r()));
@@ -158,26 +159,3 @@ async function lchownNobody(p: string): Promise<void> {
   await lchown(p, NOBODY, NOBODY);
 }
 
-/** Replaces every regular file in a directory by a symlink to a target, until a stop file exists. */
-const ATTACK = `
-import os, sys
-d, target, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-swaps, n = 0, 0
-while not os.path.exists(stop):
-    for name in os.listdir(d):
-        p = os.path.join(d, name)
-        if name.startswith(".attack") or os.path.islink(p) or not os.path.isfile(p):
-            continue
-        tmp = os.path.join(d, ".attack%d" % n)
-        n += 1
-        try:
-            os.symlink(target, tmp)
-            os.rename(tmp, p)
-            swaps += 1
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-print("swaps=%d" % swaps)
-`;
