@@ -56,7 +56,12 @@ export class ManifestSource {
   /** Endpoints in order; plain strings are URLs sent no token. */
   constructor(
     endpoints: readonly (ManifestEndpoint | string)[],
-    private readonly opts: { timeoutMs: number; longPollSeconds: number },
+    private readonly opts: {
+      timeoutMs: number;
+      longPollSeconds: number;
+      /** The `Authorization` header from a token file; default: read the file for each request (a rotated token is used at once). */
+      bearer?: (tokenFile: string) => Promise<string>;
+    },
   ) {
     this.endpoints = endpoints.map((e) => (typeof e === "string" ? { url: e } : e));
     this.urls = this.endpoints.map((e) => e.url);
@@ -115,7 +120,7 @@ export class ManifestSource {
     // The configuration refuses credentials in URLs; one that got here anyway is not sent.
     if (target.username || target.password) throw new Error("the URL has credentials in it, which are never sent; use a token file");
     // Read for each request: a rotated token is used at once.
-    if (tokenFile) headers.authorization = await bearerFrom(tokenFile);
+    if (tokenFile) headers.authorization = await (this.opts.bearer ?? bearerFrom)(tokenFile);
     const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES, keepAlive: this.connections });
     if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
     else this.longPoll.delete(url);
