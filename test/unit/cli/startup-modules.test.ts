@@ -46,3 +46,36 @@ describe("what a command's start loads", () => {
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });
+
+/**
+ * The oscd modules (src/, relative) and packages (node_modules/NAME) a command line loads when
+ * run in full by main(), in a fresh Node: its lazy imports included.
+ */
+async function modulesOfRun(argv: string[]): Promise<{ own: string[]; packages: string[] }> {
+  const code = `
+    import { registerHooks } from "node:module";
+    const seen = new Set();
+    registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
+    const { main } = await import("./src/cli/main.ts");
+    await main(["node", "oscd", ...${JSON.stringify(argv)}]);
+    process.stderr.write("\\nMODULES " + JSON.stringify([...seen]) + "\\n");`;
+  const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+  const line = r.stderr.split("\n").find((l) => l.startsWith("MODULES "));
+  expect(line, r.stderr).toBeDefined();
+  const urls = JSON.parse(line!.slice("MODULES ".length)) as string[];
+  const own = urls.filter((u) => u.includes("/src/")).map((u) => u.slice(u.lastIndexOf("/src/") + 1));
+  const packages = [...new Set(urls.filter((u) => u.includes("/node_modules/")).map((u) => u.slice(u.lastIndexOf("/node_modules/") + 14).split("/")[0]!))];
+  return { own, packages };
+}
+
+describe("what oscd status loads", () => {
+  it("the state files' readers only: not the activation engine, not the whole Nix stage, no fleet, trust or zod", async () => {
+    // --oneline, --socket to nowhere: no `nix --version`, no agent; the command still runs in full.
+    const { own, packages } = await modulesOfRun(["status", "--oneline", "--socket", "/nonexistent/oscd-agent.sock"]);
+    expect(own).toContain("src/activate/status.ts");
+    const engine = ["src/activate/index.ts", "src/activate/engine.ts", "src/activate/lock.ts", "src/activate/recover.ts", "src/activate/guard.ts", "src/activate/switch.ts", "src/nix/index.ts"];
+    expect(own.filter((f) => engine.includes(f))).toEqual([]);
+    expect(own.filter((f) => /^src\/(fleet|trust|manifest|agent|deploy|server)\//.test(f))).toEqual([]);
+    expect(packages.filter((p) => p !== "commander" && p !== "tsx")).toEqual([]);
+  });
+});
