@@ -73,7 +73,8 @@ describe("what oscd status loads", () => {
     // --oneline, --socket to nowhere: no `nix --version`, no agent; the command still runs in full.
     const { own, packages } = await modulesOfRun(["status", "--oneline", "--socket", "/nonexistent/oscd-agent.sock"]);
     expect(own).toContain("src/activate/status.ts");
-    const engine = ["src/activate/index.ts", "src/activate/engine.ts", "src/activate/lock.ts", "src/activate/recover.ts", "src/activate/guard.ts", "src/activate/switch.ts", "src/nix/index.ts"];
+    expect(own).toContain("src/activate/light.ts");
+    const engine = ["src/activate/index.ts", "src/activate/engine.ts", "src/activate/deployment.ts", "src/activate/lock.ts", "src/activate/recover.ts", "src/activate/guard.ts", "src/activate/switch.ts", "src/nix/index.ts"];
     expect(own.filter((f) => engine.includes(f))).toEqual([]);
     expect(own.filter((f) => /^src\/(fleet|trust|manifest|agent|deploy|server)\//.test(f))).toEqual([]);
     expect(packages.filter((p) => p !== "commander" && p !== "tsx")).toEqual([]);
