@@ -80,3 +80,23 @@ describe("what oscd status loads", () => {
     expect(packages.filter((p) => p !== "commander" && p !== "tsx")).toEqual([]);
   });
 });
+
+describe("what oscd activate loads before it knows there is a deployment", () => {
+  it("the command and the engine's lock, recovery check and state reads: none of a deployment's steps", async () => {
+    // An activation of the running system stops after these (the agent's every tick too): the
+    // steps past that point are imported when there is a deployment, or a crash to finish.
+    const code = `
+      import { registerHooks } from "node:module";
+      const seen = [];
+      registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } });
+      await import("./src/cli/commands/activate.ts");
+      await import("./src/activate/engine.ts");
+      process.stdout.write(JSON.stringify(seen.filter((u) => u.includes("/src/activate/")).map((u) => u.slice(u.lastIndexOf("/") + 1))));`;
+    const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const loaded = JSON.parse(r.stdout) as string[];
+    expect(loaded).toContain("engine.ts");
+    const steps = ["index.ts", "deployment.ts", "commit.ts", "restore.ts", "guard.ts", "health.ts", "disk-space.ts", "retention.ts", "manifest-release.ts"];
+    expect(loaded.filter((f) => steps.includes(f))).toEqual([]);
+  });
+});
