@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { hostname } from "node:os";
-import { currentGeneration, assertStorePath } from "../nix/local.js";
+import { currentGeneration, assertStorePath } from "../nix/light.js";
 import type { Operation } from "../fleet/index.js";
 import { recordAppliedSequence } from "./channels.js";
 import type { Previous } from "./journal.js";
@@ -11,7 +11,7 @@ import { rebootNeeded } from "./reboot.js";
 import { DEFAULT_SWITCH_TIMEOUT_MS } from "./switch.js";
 import { waitForSwitchToEnd } from "./switch-hold.js";
 import { readLinkOrUndefined } from "../core/fs.js";
-import { MachineTrust } from "../trust/index.js";
+import { MachineTrust } from "../trust/light.js";
 import type { ActivationRequest, ActivationResult } from "./activation.js";
 
 export { RolledBackError, type ActivationRequest, type ActivationResult } from "./activation.js";

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { listGenerations } from "../nix/local.js";
+import { listGenerations } from "../nix/light.js";
 import { readJournal, type Journal } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
 import { readFailed, readGenerationRecords, readHistory, type FailedRelease } from "./records.js";

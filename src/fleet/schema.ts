@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { SSH_TARGET_PATTERN } from "./ssh-target.js";
-import { parsePublicKey } from "../nix/index.js";
+import { parsePublicKey } from "../nix/light.js";
 import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 import { secretsSchema } from "./secrets.js";
 import { channelRolloutSchema } from "./rollout.js";

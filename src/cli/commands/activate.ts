@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 // nor, without --manifest, the manifest and its trust walk.
 import { activate, type ReleaseInfo } from "../../activate/light.js";
 import { UsageError } from "../../core/errors.js";
-import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
+import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/light.js";
 import { printJson } from "../output.js";
 import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
