@@ -4,4 +4,4 @@
  * selection, the JSON Schema or netboot (see src/nix/light.ts).
  */
 export { loadMachineConfig, type MachineConfig } from "./machine.js";
-export { healthSchema, operationSchema, type HealthConfig, type Operation } from "./schema.js";
+export { healthSchema, operationSchema, type HealthConfig, type Operation } from "./machine-schemas.js";
