@@ -1,5 +1,6 @@
 /** The host-side activation engine, used by upgrade, the agent, push deploys and bundles. */
-export { activate, activateHoldingLock, withHostLock, RolledBackError, type ActivationRequest, type ActivationResult } from "./engine.js";
+export { activate, activateHoldingLock, withHostLock } from "./engine.js";
+export { RolledBackError, type ActivationRequest, type ActivationResult } from "./activation.js";
 export { recoverInterrupted, type Recovery } from "./recover.js";
 export { generations, hostStatus, type GenerationView, type HostStatus } from "./status.js";
 export { rebootNeeded, type RebootNeed } from "./reboot.js";
@@ -15,5 +16,6 @@ export { releaseFromManifest, releaseFromManifestText, describeLocation, type Ma
 export type { UncheckedAllowed } from "./guard.js";
 export { SWITCH_UNIT_PREFIX, runningSwitchUnits, systemdRuns } from "./transient-unit.js";
 export { SwitchRunningError } from "./switch-hold.js";
-export { applyRetention, retentionPlan, planRetention, compactRange, KEEP_SOURCE_ROOTS, type RetentionResult, type GenerationFate, type KeepReason, type RetentionOptions } from "./retention.js";
+export { applyRetention, retentionPlan, planRetention, KEEP_SOURCE_ROOTS, type RetentionResult, type GenerationFate, type KeepReason, type RetentionOptions } from "./retention.js";
+export { compactRange } from "./ranges.js";
 export { checkStoreSpace, checkBootSpace, freeBytes, DiskLowError, STORE_MARGIN_BYTES, BOOT_MARGIN_BYTES } from "./disk-space.js";

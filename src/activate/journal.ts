@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Operation } from "../fleet/index.js";
 import { readJson, removeFile, writeJsonAtomic } from "../core/atomic.js";
@@ -74,7 +73,7 @@ export function newJournal(fields: Pick<Journal, "toplevel" | "mode" | "host" | 
   const now = new Date().toISOString();
   // Millisecond time first: history files sort by name in the order deployments started.
   // No steps yet: the engine's first advance ("locked") writes the journal.
-  return { id: `${now.replace(/[-:.TZ]/g, "").slice(0, 17)}-${randomBytes(3).toString("hex")}`, ...fields, state: "locked", startedAt: now, updatedAt: now, steps: [] };
+  return { id: `${now.replace(/[-:.TZ]/g, "").slice(0, 17)}-${process.getBuiltinModule("node:crypto").randomBytes(3).toString("hex")}`, ...fields, state: "locked", startedAt: now, updatedAt: now, steps: [] };
 }
 
 export async function readJournal(layout: HostLayout): Promise<Journal | undefined> {

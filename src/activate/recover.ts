@@ -1,9 +1,6 @@
-import { currentGeneration, deleteGenerations, switchGeneration, removeRoot } from "../nix/index.js";
-import { commitDeployment } from "./commit.js";
 import { advance, closeJournal, readJournal, TERMINAL, type Journal } from "./journal.js";
 import type { HostLayout } from "./layout.js";
 import { rememberFailed } from "./records.js";
-import { restorePrevious } from "./restore.js";
 
 export interface Recovery {
   id: string;
@@ -28,6 +25,9 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
     return { id: j.id, toplevel: j.toplevel, interruptedAt, outcome: j.state as Recovery["outcome"] };
   }
   log(`deployment ${j.id} of ${j.toplevel} was interrupted at "${interruptedAt}"; finishing it`);
+  // What finishing takes (Nix, the commit, the restore) is loaded only now: nearly every start
+  // of the engine has nothing to recover and should not pay for it.
+  const [{ removeRoot }, { commitDeployment }, { restorePrevious }] = await Promise.all([import("../nix/index.js"), import("./commit.js"), import("./restore.js")]);
   const done = (outcome: Recovery["outcome"]): Recovery => ({ id: j.id, toplevel: j.toplevel, interruptedAt, outcome });
   const marked: Journal = { ...j, recovered: true };
   switch (j.state) {
@@ -67,6 +67,7 @@ export async function recoverInterrupted(layout: HostLayout, log: (line: string)
 
 async function undoUnjournaledProfile(layout: HostLayout, j: Journal): Promise<void> {
   if (j.mode !== "switch" && j.mode !== "boot") return;
+  const { currentGeneration, deleteGenerations, switchGeneration } = await import("../nix/index.js");
   const cur = await currentGeneration(layout.profile);
   if (!cur || cur.number === j.previous.generation || cur.number < (j.previous.generation ?? 0)) return;
   if (j.previous.generation !== undefined) {

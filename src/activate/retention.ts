@@ -6,6 +6,7 @@ import { retentionActive, type RetentionPolicy } from "../fleet/index.js";
 import { collectGarbage, currentGeneration, deleteGenerations, listGenerations, removeRoot, type GcResult, type Generation } from "../nix/index.js";
 import { files, type HostLayout } from "./layout.js";
 import { switchTo } from "./switch.js";
+import { compactRange } from "./ranges.js";
 
 /**
  * Generation retention, the engine's step after every committed deployment and `oscd gc`:
@@ -172,17 +173,4 @@ function mtimeOf(p: string): number {
   } catch {
     return 0;
   }
-}
-
-/** `3-7, 9, 12-14` */
-export function compactRange(ns: readonly number[]): string {
-  const s = [...ns].sort((a, b) => a - b);
-  const out: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
-    out.push(i === j ? String(s[i]) : `${s[i]}-${s[j]}`);
-    i = j + 1;
-  }
-  return out.join(", ");
 }

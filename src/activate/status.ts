@@ -1,11 +1,16 @@
 import { hostname } from "node:os";
-import { listGenerations } from "../nix/index.js";
+import { listGenerations } from "../nix/light.js";
 import { readJournal, type Journal } from "./journal.js";
 import { DEFAULT_LAYOUT, files, type HostLayout } from "./layout.js";
 import { readFailed, readGenerationRecords, readHistory, type FailedRelease } from "./records.js";
 import { rebootNeeded, type RebootNeed } from "./reboot.js";
 import { readLinkOrUndefined } from "../core/fs.js";
 
+/**
+ * The stage's light entry (besides index.ts, which re-exports it): what `oscd status` reads of
+ * the activation state, with none of the engine. Imports here stay light: the command loads
+ * this module and its imports only (test/unit/cli/startup-modules.test.ts).
+ */
 
 export interface GenerationView {
   generation: number;

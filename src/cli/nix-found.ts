@@ -1,4 +1,4 @@
-import { describeNix, findNix, SUPPORTED_NIX, type NixFlavour } from "../nix/index.js";
+import { describeNix, findNix, SUPPORTED_NIX, type NixFlavour } from "../nix/light.js";
 
 /** Which Nix oscd runs, for `oscd --version --verbose` and `oscd status`. */
 export interface NixFoundReport {

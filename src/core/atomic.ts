@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
@@ -33,7 +32,7 @@ export const STATE_DIR_MODE = 0o700;
  * advance (a symlink at a predictable name would redirect the write).
  */
 function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(12).toString("hex")}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.getBuiltinModule("node:crypto").randomBytes(12).toString("hex")}.tmp`);
 }
 
 /**

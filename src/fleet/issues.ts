@@ -1,5 +1,5 @@
 import type { ZodIssue } from "zod";
-import { quoteUntrusted } from "../nix/index.js";
+import { quoteUntrusted } from "../nix/light.js";
 
 /**
  * Turning what a parser found into one-line messages: keys and values from the file are

@@ -1,22 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse as parseToml } from "smol-toml";
-import { OscdError } from "../core/errors.js";
-import { describeIssues, structureProblem } from "./issues.js";
+import { describeIssues } from "./issues.js";
+import { FleetConfigError, parseTomlFile } from "./toml.js";
 import { ownEntry } from "./names.js";
 import { DEFAULT_ATTRIBUTE, fleetSchema, type ChannelConfig, type FleetFile, type HealthConfig, type HostConfig } from "./schema.js";
 import { pathExists } from "../core/fs.js";
 
 export const FLEET_FILE = "oscd.toml";
 
-export class FleetConfigError extends OscdError {
-  constructor(file: string, detail: string) {
-    super("fleet-config", `${file}: ${detail}`, {
-      hint: "fix the fleet file; `oscd init` writes a valid one, and `oscd schema` prints the JSON Schema of every field",
-      exitCode: 2,
-    });
-  }
-}
+export { FleetConfigError, parseTomlFile } from "./toml.js";
 
 export interface Fleet {
   /** Repository root the file was read from. */
@@ -25,24 +17,6 @@ export interface Fleet {
   config: FleetFile;
 }
 
-/**
- * TOML text to plain data; `name` is used in error messages. Any failure of the parser
- * (deep nesting included) is a fleet-config error; `__proto__` keys and documents nested
- * deeper than any oscd file needs are refused here.
- */
-export function parseTomlFile(text: string, name: string): unknown {
-  let raw: unknown;
-  try {
-    raw = parseToml(text);
-  } catch (e) {
-    // smol-toml's message continues with an excerpt of the file over several lines.
-    const msg = e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e);
-    throw new FleetConfigError(name, `not valid TOML: ${msg.replace(/[^\x20-\x7e]/g, "?")}`);
-  }
-  const problem = structureProblem(raw);
-  if (problem !== undefined) throw new FleetConfigError(name, problem);
-  return raw;
-}
 
 /** Parses and validates fleet-file text; `name` is used in error messages. */
 export function parseFleetFile(text: string, name = FLEET_FILE): FleetFile {

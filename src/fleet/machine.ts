@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { describeIssues } from "./issues.js";
-import { FleetConfigError, parseTomlFile } from "./load.js";
+import { FleetConfigError, parseTomlFile } from "./toml.js";
 import { hostNameSchema } from "./names.js";
 import { retentionSchema } from "./retention.js";
-import { healthSchema, publicKeySchema } from "./schema.js";
+import { healthSchema, publicKeySchema } from "./machine-schemas.js";
 
 /**
  * The machine's own oscd settings (`/etc/oscd/machine.toml`, written by the NixOS module):

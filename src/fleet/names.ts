@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CHANNEL_NAME } from "../manifest/index.js";
+import { CHANNEL_NAME } from "../manifest/light.js";
 
 /**
  * Names that enter through the fleet file and machine.toml: channels and hosts. They become

@@ -1,9 +1,11 @@
 import { z } from "zod";
 import { SSH_TARGET_PATTERN } from "./ssh-target.js";
-import { parsePublicKey } from "../nix/index.js";
 import { channelNameSchema, hostNameSchema, namedTable } from "./names.js";
 import { secretsSchema } from "./secrets.js";
 import { channelRolloutSchema } from "./rollout.js";
+import { healthSchema, operationSchema, publicKeySchema } from "./machine-schemas.js";
+
+export { healthSchema, httpProbeSchema, operationSchema, publicKeySchema, type HealthConfig, type Operation } from "./machine-schemas.js";
 
 /**
  * The fleet file, `oscd.toml` at the root of the fleet repository. Every field has a default
@@ -23,19 +25,6 @@ const sshTarget = z
 const tagPrefix = z.string().max(50).regex(/^(?:[A-Za-z0-9_][A-Za-z0-9._/-]*)?$/, "a tag prefix has letters, digits, '.', '_', '/' and '-', not starting with '-', '.' or '/'").refine((p) => !p.includes("..") && !p.includes("//"), "a tag prefix has no '..' or '//'");
 const seconds = z.number().int().positive();
 
-/** A Nix ed25519 public key, `name:base64` of 32 bytes, with the reason when it is not one. */
-export const publicKeySchema = z.string().superRefine((text, ctx) => {
-  if (!/^[^:]+:/.test(text)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "a Nix public key looks like name:base64" });
-    return;
-  }
-  try {
-    parsePublicKey(text);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: e instanceof Error ? e.message : String(e) });
-  }
-});
-
 /** Why `path` is not a usable version file path inside the repository, or undefined. */
 export function versionFileProblem(path: string): string | undefined {
   if (path === "") return "it is empty";
@@ -54,31 +43,6 @@ const versionFile = z.string().superRefine((path, ctx) => {
   if (p !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
 });
 
-export const operationSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
-export type Operation = z.infer<typeof operationSchema>;
-
-export const httpProbeSchema = z
-  .object({
-    url: z.string().url(),
-    status: z.number().int().min(100).max(599).default(200),
-    /** Text the body must contain. */
-    contains: z.string().optional(),
-  })
-  .strict();
-
-export const healthSchema = z
-  .object({
-    /** Fail when systemd reports failed units (only where systemd runs). */
-    systemdUnits: z.boolean().default(true),
-    /** Commands run on the host, as argument arrays; exit 0 = healthy. */
-    commands: z.array(z.array(z.string()).min(1)).default([]),
-    http: z.array(httpProbeSchema).default([]),
-    timeoutSeconds: seconds.default(30),
-    retries: z.number().int().min(0).default(3),
-    retryDelaySeconds: z.number().min(0).default(2),
-  })
-  .strict();
-export type HealthConfig = z.infer<typeof healthSchema>;
 
 /** A MAC address as iPXE's `${net0/mac}` writes it: six lowercase hex pairs with colons (upper case is lowered). */
 const macAddress = z

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { GuardError, OscdError, UsageError } from "../core/errors.js";
-import { formatPublicKey, isStorePath, signDetached, signerOf, type PublicKey, type SecretKey } from "../nix/index.js";
+import { formatPublicKey, isStorePath, signDetached, signerOf, type PublicKey, type SecretKey } from "../nix/light.js";
 import { canonicalJson } from "./canonical.js";
 import { parseStrictJson, quoteForMessage, StrictJsonError, wellFormed } from "./strict-json.js";
 

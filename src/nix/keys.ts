@@ -1,10 +1,17 @@
 import { registerSecret } from "../core/command-log.js";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { quoteUntrusted } from "./untrusted.js";
 import { pathExists } from "../core/fs.js";
+
+/**
+ * node:crypto when a key is used, not when this module is imported: loading it costs some
+ * 13 ms of CPU, and `oscd status` (which imports the key helpers through src/nix/light.ts)
+ * never signs or verifies. (atomic.ts and the journal take their random names the same way.)
+ */
+const crypto = () => process.getBuiltinModule("node:crypto");
 
 /**
  * Nix's key format, `name:base64`: a secret key is the 64-byte ed25519 secret (32-byte seed
@@ -96,7 +103,7 @@ export function publicKeyOf(k: SecretKey): PublicKey {
 export function generateSecretKey(name: string): SecretKey {
   const problem = keyNameProblem(name);
   if (problem !== undefined) throw new KeyFormatError(`invalid key name ${quoteUntrusted(name)}: ${problem}`);
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const { privateKey, publicKey } = crypto().generateKeyPairSync("ed25519");
   const d = privateKey.export({ format: "jwk" }).d;
   const x = publicKey.export({ format: "jwk" }).x;
   if (!d || !x) throw new Error("node:crypto did not export an ed25519 JWK");
@@ -104,7 +111,7 @@ export function generateSecretKey(name: string): SecretKey {
 }
 
 function publicFromSeed(seed: Buffer): Buffer {
-  const x = createPublicKey(privateKeyObject(seed)).export({ format: "jwk" }).x;
+  const x = crypto().createPublicKey(privateKeyObject(seed)).export({ format: "jwk" }).x;
   if (!x) throw new Error("node:crypto did not export an ed25519 public key");
   return Buffer.from(x, "base64url");
 }
@@ -122,19 +129,19 @@ function privateKeyObject(seed: Buffer): KeyObject {
   let k = privateObjects.get(seed);
   // Node imports a raw ed25519 seed only through PKCS#8 or a JWK; a JWK needs the public half too
   // (Node 24 refuses one without it), so the seed goes in the fixed PKCS#8 wrapper.
-  if (!k) privateObjects.set(seed, (k = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" })));
+  if (!k) privateObjects.set(seed, (k = crypto().createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" })));
   return k;
 }
 
 function publicKeyObject(key: Buffer): KeyObject {
   let k = publicObjects.get(key);
-  if (!k) publicObjects.set(key, (k = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" })));
+  if (!k) publicObjects.set(key, (k = crypto().createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" })));
   return k;
 }
 
 /** Signs bytes; returns the signature in Nix's `name:base64` form. */
 export function signDetached(k: SecretKey, data: string | Buffer): string {
-  const sig = sign(null, Buffer.from(data), privateKeyObject(k.seed));
+  const sig = crypto().sign(null, Buffer.from(data), privateKeyObject(k.seed));
   return `${k.name}:${sig.toString("base64")}`;
 }
 
@@ -157,7 +164,7 @@ export function signerOf(keys: readonly PublicKey[], data: string | Buffer, sig:
   for (const k of keys) {
     if (k.name !== name) continue;
     try {
-      if (verify(null, Buffer.from(data), publicKeyObject(k.key), raw)) return k;
+      if (crypto().verify(null, Buffer.from(data), publicKeyObject(k.key), raw)) return k;
     } catch {
       // A key that Node cannot import verifies nothing.
     }

@@ -1,4 +1,4 @@
-import { parsePublicKey } from "../nix/index.js";
+import { parsePublicKey } from "../nix/light.js";
 import { ANY_CHANNEL, TRUST_SCHEMA, type TrustRoot } from "./schema.js";
 
 /**

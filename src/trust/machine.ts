@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { GuardError, OscdError } from "../core/errors.js";
-import { canonicalJson, MAX_SIGNATURES, verifyManifest, ManifestSignatureError, type Manifest } from "../manifest/index.js";
-import { parsePublicKey, type PublicKey } from "../nix/index.js";
+import { canonicalJson, MAX_SIGNATURES, verifyManifest, ManifestSignatureError, type Manifest } from "../manifest/light.js";
+import { parsePublicKey, type PublicKey } from "../nix/light.js";
 import { implicitRoot } from "./implicit.js";
 import { findRevoked, ReleaseRevokedError, stillValid, verifyRevocations, type ReleaseRef, type RevokedMatch } from "./revocation.js";
 import { checkTrustFreshness, TrustRootError, verifyRootUpdate, verifySelfSigned } from "./rotation.js";

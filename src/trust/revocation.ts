@@ -1,5 +1,5 @@
 import { GuardError } from "../core/errors.js";
-import { canonicalJson } from "../manifest/index.js";
+import { canonicalJson } from "../manifest/light.js";
 import { channelPolicy, oneLine, parseRevocations, type Revocations, type Revoked, type TrustRoot } from "./schema.js";
 import { countSignatures, names, signingBytes } from "./threshold.js";
 import { MAX_TRUST_SIGNATURES } from "./schema.js";

@@ -1,5 +1,5 @@
 import { GuardError } from "../core/errors.js";
-import { DEFAULT_SKEW_MS } from "../manifest/index.js";
+import { DEFAULT_SKEW_MS } from "../manifest/light.js";
 import { MAX_TRUST_SIGNATURES, oneLine, parseTrustRoot, type Role, type TrustRoot } from "./schema.js";
 import { countSignatures, names, signingBytes, type Count } from "./threshold.js";
 

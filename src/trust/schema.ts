@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { GuardError } from "../core/errors.js";
-import { CHANNEL_NAME, isStrictSignature, parseStrictJson, quoteForMessage, StrictJsonError, wellFormed } from "../manifest/index.js";
-import { isStorePath, parsePublicKey } from "../nix/index.js";
+import { CHANNEL_NAME, isStrictSignature, parseStrictJson, quoteForMessage, StrictJsonError, wellFormed } from "../manifest/light.js";
+import { isStorePath, parsePublicKey } from "../nix/light.js";
 
 /**
  * The two signed documents of the trust layer (docs/trust.md):

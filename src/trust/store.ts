@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/atomic.js";
-import { CHANNEL_NAME } from "../manifest/index.js";
+import { CHANNEL_NAME } from "../manifest/light.js";
 import { parseRevocations, parseTrustRoot, type Revocations, type TrustRoot } from "./schema.js";
 import { verifySelfSigned } from "./rotation.js";
 

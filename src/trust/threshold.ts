@@ -1,5 +1,5 @@
-import { canonicalJson, isStrictSignature } from "../manifest/index.js";
-import { parsePublicKey, signerOf, type PublicKey } from "../nix/index.js";
+import { canonicalJson, isStrictSignature } from "../manifest/light.js";
+import { parsePublicKey, signerOf, type PublicKey } from "../nix/light.js";
 import type { KeyEntry } from "./schema.js";
 
 /** How a document's signatures count against one role (a set of keys and a threshold). */

@@ -1,8 +1,10 @@
 import { Command, Option } from "commander";
 import { hostname } from "node:os";
-import { activate, releaseFromManifest, type ReleaseInfo } from "../../activate/index.js";
+// The stage's light entry: an activation with nothing to do loads neither the deployment's steps
+// nor, without --manifest, the manifest and its trust walk.
+import { activate, type ReleaseInfo } from "../../activate/light.js";
 import { UsageError } from "../../core/errors.js";
-import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/index.js";
+import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/light.js";
 import { printJson } from "../output.js";
 import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
@@ -102,6 +104,7 @@ a refusal by a guard exits 3.`,
           if (u.offeredOlder !== undefined) say("trust", `trust root version ${u.offeredOlder} offered and refused: this machine has version ${u.to}`);
           if (u.revocations !== undefined) say("trust", `revocation list version ${u.revocations}`);
         };
+        const { releaseFromManifest } = await import("../../activate/index.js");
         const m = await releaseFromManifest({ location: o.manifest, host, trustedPublicKeys: machine.trustedPublicKeys, trustRoot: machine.trustRoot, toplevel: toplevelArg, allowNoExpiry: o.allowNoExpiry, substituters: machine.substituters, onTrust });
         say("manifest", `channel ${m.manifest.channel} sequence ${m.manifest.sequence}, version ${m.manifest.version.replace(/[^\x20-\x7e]/g, "?")}, signed by ${m.signer}`);
         toplevel = m.toplevel;

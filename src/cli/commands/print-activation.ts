@@ -1,4 +1,4 @@
-import { compactRange, type ActivationResult } from "../../activate/index.js";
+import { compactRange, type ActivationResult } from "../../activate/light.js";
 
 export function printActivation(r: ActivationResult): void {
   const out = (s: string) => process.stdout.write(s + "\n");

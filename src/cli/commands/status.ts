@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { hostStatus, type HostStatus } from "../../activate/index.js";
+// The activation stage's light entry: status reads the state files, it needs none of the engine.
+import { hostStatus, type HostStatus } from "../../activate/light.js";
 import { existsSync } from "node:fs";
 import type { AgentStatus } from "../../agent/index.js";
 import { printJson } from "../output.js";

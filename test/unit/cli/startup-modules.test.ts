@@ -46,3 +46,57 @@ describe("what a command's start loads", () => {
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });
+
+/**
+ * The oscd modules (src/, relative) and packages (node_modules/NAME) a command line loads when
+ * run in full by main(), in a fresh Node: its lazy imports included.
+ */
+async function modulesOfRun(argv: string[]): Promise<{ own: string[]; packages: string[] }> {
+  const code = `
+    import { registerHooks } from "node:module";
+    const seen = new Set();
+    registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
+    const { main } = await import("./src/cli/main.ts");
+    await main(["node", "oscd", ...${JSON.stringify(argv)}]);
+    process.stderr.write("\\nMODULES " + JSON.stringify([...seen]) + "\\n");`;
+  const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+  const line = r.stderr.split("\n").find((l) => l.startsWith("MODULES "));
+  expect(line, r.stderr).toBeDefined();
+  const urls = JSON.parse(line!.slice("MODULES ".length)) as string[];
+  const own = urls.filter((u) => u.includes("/src/")).map((u) => u.slice(u.lastIndexOf("/src/") + 1));
+  const packages = [...new Set(urls.filter((u) => u.includes("/node_modules/")).map((u) => u.slice(u.lastIndexOf("/node_modules/") + 14).split("/")[0]!))];
+  return { own, packages };
+}
+
+describe("what oscd status loads", () => {
+  it("the state files' readers only: not the activation engine, not the whole Nix stage, no fleet, trust or zod", async () => {
+    // --oneline, --socket to nowhere: no `nix --version`, no agent; the command still runs in full.
+    const { own, packages } = await modulesOfRun(["status", "--oneline", "--socket", "/nonexistent/oscd-agent.sock"]);
+    expect(own).toContain("src/activate/status.ts");
+    expect(own).toContain("src/activate/light.ts");
+    const engine = ["src/activate/index.ts", "src/activate/engine.ts", "src/activate/deployment.ts", "src/activate/lock.ts", "src/activate/recover.ts", "src/activate/guard.ts", "src/activate/switch.ts", "src/nix/index.ts"];
+    expect(own.filter((f) => engine.includes(f))).toEqual([]);
+    expect(own.filter((f) => /^src\/(fleet|trust|manifest|agent|deploy|server)\//.test(f))).toEqual([]);
+    expect(packages.filter((p) => p !== "commander" && p !== "tsx")).toEqual([]);
+  });
+});
+
+describe("what oscd activate loads before it knows there is a deployment", () => {
+  it("the command and the engine's lock, recovery check and state reads: none of a deployment's steps", async () => {
+    // An activation of the running system stops after these (the agent's every tick too): the
+    // steps past that point are imported when there is a deployment, or a crash to finish.
+    const code = `
+      import { registerHooks } from "node:module";
+      const seen = [];
+      registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } });
+      await import("./src/cli/commands/activate.ts");
+      await import("./src/activate/engine.ts");
+      process.stdout.write(JSON.stringify(seen.filter((u) => u.includes("/src/activate/")).map((u) => u.slice(u.lastIndexOf("/") + 1))));`;
+    const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const loaded = JSON.parse(r.stdout) as string[];
+    expect(loaded).toContain("engine.ts");
+    const steps = ["index.ts", "deployment.ts", "commit.ts", "restore.ts", "guard.ts", "health.ts", "disk-space.ts", "retention.ts", "manifest-release.ts"];
+    expect(loaded.filter((f) => steps.includes(f))).toEqual([]);
+  });
+});
