@@ -1,7 +1,7 @@
 /**
  * 10,000 agents on `oscd server` (issue 27): simulated agents (the real agent's HTTP client and
  * manifest protocol, no engine) long-poll for their manifest, report after each "deployment" and
- * send heartbeats. Measured: connections held, the server's CPU and RSS while idle, and from a
+ * are alive by those long-polls (the real agent sends no heartbeat). Measured: connections held, the server's CPU and RSS while idle, and from a
  * rollout wave's start (then an immediate release) to every agent holding the new manifest,
  * p50/p99/max; every report stored exactly once.
  *
@@ -112,6 +112,8 @@ async function main(): Promise<void> {
     if (nice) console.log(`servers and load generator at nice ${nice} (OSCD_BENCH_NICE=0: not)`);
     const connectMs = await connected(f, urls, n, 1);
     console.log(`all ${n} agents hold a long-poll after ${(connectMs / 1000).toFixed(1)} s (started over ${(agentOptions(n).startSpreadMs / 1000).toFixed(0)} s)`);
+    // Idle means no release in flight: the first release's reports are all in before it is measured.
+    await until("every report of #1 acknowledged", 120_000, () => (f.acked.get(1)?.size ?? 0) >= n, 200);
     const counted = await Promise.all(urls.map(requestCounts));
     const quiet = await Promise.all(servers.map((s) => idle(s.pid, idleSeconds)));
     const after = await Promise.all(urls.map(requestCounts));

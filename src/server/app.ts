@@ -71,8 +71,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
 
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
-    ctx.metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    ctx.metrics.latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    ctx.metrics.request(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.get("/healthz", async () => ({ ok: true }));

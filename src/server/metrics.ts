@@ -14,6 +14,8 @@ export class Metrics {
   readonly reports: Counter<"kind" | "result">;
   readonly manifests: Counter<"result">;
   readonly waiting: Gauge;
+  /** Each label set's counter and histogram, looked up once: labelling per request cost a long-poll more than its route. */
+  private readonly answered = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
   constructor(db: Kysely<Database>, now: () => number, offlineAfterMs: number) {
     const registers = [this.registry];
@@ -50,5 +52,17 @@ export class Metrics {
         for (const r of rows) this.set({ state: r.state }, Number(r.n));
       },
     });
+  }
+
+  /** One request answered: counted by method, route and status, timed by method and route. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let a = this.answered.get(key);
+    if (!a) {
+      if (this.answered.size > 1000) this.answered.clear();
+      this.answered.set(key, (a = { count: this.requests.labels(method, route, String(status)), time: this.latency.labels(method, route) }));
+    }
+    a.count.inc();
+    a.time.observe(seconds);
   }
 }

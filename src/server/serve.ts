@@ -4,6 +4,7 @@ import { UsageError } from "../core/errors.js";
 import type { PublicKey } from "../nix/index.js";
 import { buildApp } from "./app.js";
 import { TokenCache, type ServerContext } from "./context.js";
+import { Liveness } from "./liveness.js";
 import { openDatabase, type ServerDb } from "./db/open.js";
 import { OFFLINE_AFTER_MS } from "./fleet-view.js";
 import type { NetbootConfig } from "./netboot.js";
@@ -47,6 +48,8 @@ export interface ServerOptions {
   plans?: Record<string, RolloutPlan>;
   /** `/metrics` needs this bearer token; undefined: open (the default). */
   metricsToken?: string;
+  /** How often hosts seen by their manifest requests are written (default 5 s; tests shorten it). */
+  livenessFlushMs?: number;
 }
 
 export interface RunningServer {
@@ -98,9 +101,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     changed: async (topics) => {
       for (const t of new Set(topics)) await notifier.publish(t);
     },
-    auth: (req) => tokens.get(req.headers.authorization),
+    auth: (req) => tokens.get(req.headers.authorization, req.raw.socket),
     hostChanged: () => undefined,
+    hostSeen: () => undefined,
   };
+  const liveness = new Liveness(database.db, now, () => void ctx.changed(["hosts"]).catch(() => undefined), OFFLINE_AFTER_MS, opts.livenessFlushMs);
+  ctx.hostSeen = (host) => liveness.seen(host);
   // Reports arrive by the thousand: the dashboard hears of them at most every 250 ms, and
   // rollouts look at them at most that often, not once per report.
   // Background work (rollout ticks, jobs) has no request to answer: its failures go to the log.
@@ -194,6 +200,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (const t of pruneTimers) clearTimeout(t);
       if (pending) clearTimeout(pending);
       await app.close();
+      await liveness.flush();
       ctx.served.close();
       await notifier.close();
       await database.close();

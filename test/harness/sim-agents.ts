@@ -9,7 +9,8 @@ import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";
  * Lightweight simulated agents for the control server at fleet scale: the real agent's HTTP
  * client and manifest protocol (src/agent's ManifestSource: conditional requests, long-poll
  * once the server offers it, mirrors tried in order) and its report contract (a report per
- * deployment, retried until acknowledged, as the outbox does), plus a heartbeat, without the
+ * deployment, retried until acknowledged, as the outbox does), and optionally a heartbeat (the
+ * real agent sends none: its long-polls say it is alive), without the
  * engine: a "deployment" is a random pause. Many run in one process; a fleet of 10,000 runs in
  * a few processes (sim-agents-process.ts), so the load generator does not share the server's
  * event loop.

@@ -148,6 +148,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     // People who may read the fleet may look at what any host is served; a host token is that host.
     const host = p.kind === "host" ? p.host : checkHostName(req.query.host);
     requireHostOrReader(p, host);
+    if (p.kind === "host") ctx.hostSeen(host);
     const wait = waitSeconds(req.query.wait);
     const inm = req.headers["if-none-match"];
     let current = await ctx.served.get(host, channel);
