@@ -58,15 +58,20 @@ export async function deploy(req: ActivationRequest, s: DeploymentStart): Promis
 
   // A closure that cannot fit is refused before a byte is downloaded (a full disk half-way is
   // a failed realise, and a full /nix a broken machine).
+  // The keys store paths must be signed by, for both the narinfos read here and the realise.
+  const cacheKeys = trust.cacheKeys(req.trustedPublicKeys ?? []);
+  let signatureChecked: { cache: string; keys: readonly string[] } | undefined;
   if (!req.builtHere && req.generation === undefined) {
     say("disk", "checking free space in the store");
-    const space = await checkStoreSpace(toplevel, { substituters: req.substituters, trustedPublicKeys: req.trustedPublicKeys }).catch(abort);
+    const space = await checkStoreSpace(toplevel, { substituters: req.substituters, trustedPublicKeys: cacheKeys }).catch(abort);
     if (space.need) say("disk", `${space.need.paths} path(s), ${mibText(space.need.narBytes)} to fetch; ${mibText(space.freeBytes)} free`);
+    // The toplevel's own signed record was just read: the realise need not read it again.
+    if (space.need?.rootSignedIn !== undefined) signatureChecked = { cache: space.need.rootSignedIn, keys: cacheKeys };
   }
 
   say("realise", toplevel);
   if (req.builtHere) await addRoot(toplevel, `pending-${j.id}`, layout.gcrootDir).then(() => assertPresent(toplevel)).catch(abort);
-  else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: trust.cacheKeys(req.trustedPublicKeys ?? []) }).catch(abort);
+  else await realise(toplevel, { rootName: `pending-${j.id}`, rootDir: layout.gcrootDir, substituters: req.substituters, trustedPublicKeys: cacheKeys, signatureChecked }).catch(abort);
   if (req.mode !== "dry-activate") j = await advance(layout, j, "realised");
   maybeCrash("realised");
 

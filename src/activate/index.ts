@@ -10,7 +10,7 @@ export { SwitchFailedError } from "./switch.js";
 export { DEFAULT_LAYOUT, type HostLayout } from "./layout.js";
 export { BOUNDARIES, type Boundary } from "./faults.js";
 export type { Journal, JournalState, ReleaseInfo, Previous } from "./journal.js";
-export { readGenerationRecords, readHistory, type GenerationRecord } from "./records.js";
+export { readGenerationRecords, readHistory, historyReleases, type GenerationRecord, type HistoryRelease } from "./records.js";
 export { lastAppliedSequence, recordAppliedSequence, type AppliedChannel } from "./channels.js";
 export { releaseFromManifest, releaseFromManifestText, describeLocation, type ManifestRelease, type ManifestReleaseOptions } from "./manifest-release.js";
 export type { UncheckedAllowed } from "./guard.js";

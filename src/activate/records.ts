@@ -82,3 +82,45 @@ export async function readHistory(layout: HostLayout, limit = 50): Promise<Journ
   }
   return out;
 }
+
+/** The release facts of one finished deployment that replay guards read (journal.ts ReleaseInfo). */
+export type HistoryRelease = Pick<ReleaseInfo, "channel" | "sequence" | "epoch">;
+
+/** Per history directory: the release facts of each file read so far, by file name. */
+const releasesSeen = new Map<string, Map<string, HistoryRelease>>();
+
+/**
+ * The release facts of the newest `limit` finished deployments, newest first. A history file is
+ * written once, under its deployment's id, and a journal's release never changes between its
+ * states, so each file is read and parsed once per process: a long-running agent asks on every
+ * manifest, and the history grows by one file per deployment. The directory itself is listed
+ * every time, so files removed since are no longer counted.
+ */
+export async function historyReleases(layout: HostLayout, limit = 1000): Promise<HistoryRelease[]> {
+  const dir = files(layout).history;
+  let names: string[] = [];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".json"));
+  } catch {
+    return [];
+  }
+  names.sort().reverse();
+  let seen = releasesSeen.get(dir);
+  if (!seen) releasesSeen.set(dir, (seen = new Map()));
+  const live = new Set<string>();
+  const out: HistoryRelease[] = [];
+  for (const n of names.slice(0, limit)) {
+    live.add(n);
+    let r = seen.get(n);
+    if (!r) {
+      const j = await readJson<Journal>(join(dir, n)).catch(() => undefined);
+      // An unreadable file is read again next time (nothing is remembered for it).
+      if (!j) continue;
+      const { channel, sequence, epoch } = (j.release ?? {}) as HistoryRelease;
+      seen.set(n, (r = { channel, sequence, epoch }));
+    }
+    out.push(r);
+  }
+  for (const n of seen.keys()) if (!live.has(n)) seen.delete(n);
+  return out;
+}

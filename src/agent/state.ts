@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { writeStateFileSync } from "../core/atomic.js";
 import { z } from "zod";
 import { OscdError } from "../core/errors.js";
-import { readHistory, type HostLayout } from "../activate/index.js";
+import { historyReleases, type HostLayout } from "../activate/index.js";
 
 /**
  * What the agent must remember across restarts: per manifest channel the highest sequence it
@@ -76,8 +76,8 @@ export async function writeAgentState(stateDir: string, state: AgentState, opts:
  */
 export async function historyFloor(layout: HostLayout, channel: string, epoch?: string): Promise<number> {
   let floor = 0;
-  for (const j of await readHistory(layout, 1000)) {
-    const r = j.release as { channel?: unknown; sequence?: unknown; epoch?: unknown };
+  for (const rel of await historyReleases(layout, 1000)) {
+    const r = rel as { channel?: unknown; sequence?: unknown; epoch?: unknown };
     // Only the channel's current sequence epoch holds it (a key rotation starts a new one).
     if (r.channel === channel && r.epoch === epoch && typeof r.sequence === "number" && r.sequence > floor) floor = r.sequence;
   }

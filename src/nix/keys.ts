@@ -133,9 +133,22 @@ function privateKeyObject(seed: Buffer): KeyObject {
   return k;
 }
 
+// Public keys also by value: callers that parse the same configured key text again (the agent
+// on every manifest and narinfo) get new buffers each time. Public, so nothing secret is held;
+// bounded, since keys come from configuration and trust roots, a handful per process.
+const publicByValue = new Map<string, KeyObject>();
+const MAX_PUBLIC_BY_VALUE = 256;
+
 function publicKeyObject(key: Buffer): KeyObject {
   let k = publicObjects.get(key);
-  if (!k) publicObjects.set(key, (k = crypto().createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: key.toString("base64url") }, format: "jwk" })));
+  if (k) return k;
+  const x = key.toString("base64url");
+  k = publicByValue.get(x);
+  if (!k) {
+    if (publicByValue.size >= MAX_PUBLIC_BY_VALUE) publicByValue.clear();
+    publicByValue.set(x, (k = crypto().createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" })));
+  }
+  publicObjects.set(key, k);
   return k;
 }
 

@@ -14,6 +14,13 @@ export interface RealiseOptions extends NixCallOptions {
   rootName: string;
   /** Directory for the root (tests and custom layouts). */
   rootDir?: string;
+  /**
+   * The caller read the path's own narinfo in `cache` moments ago and verified its signature
+   * against exactly `keys` (the disk-space step does: MissingSize.rootSignedIn). When that cache
+   * is one of `substituters` and the keys are `trustedPublicKeys`, oscd's pre-check below would
+   * only repeat it (two Nix starts): it is skipped. Nix's own check (require-sigs) stays on.
+   */
+  signatureChecked?: { cache: string; keys: readonly string[] };
 }
 
 export class UnsignedPathError extends OscdError {
@@ -65,7 +72,7 @@ export async function realise(storePath: string, opts: RealiseOptions): Promise<
   if (keys.length > 0) settings["trusted-public-keys"] = keys.join(" ");
   const checkable = caches.length > 0 && keys.length > 0;
   const query: NixCallOptions = { env: opts.env, cwd: opts.cwd, signal: opts.signal, settings: callerSettings };
-  if (checkable && !(await isValidPath(storePath, query))) {
+  if (checkable && !signatureAlreadyChecked(opts.signatureChecked, caches, keys) && !(await isValidPath(storePath, query))) {
     const pre = await substituteTrust(storePath, caches, keys, query);
     if (pre.verdict === "untrusted") throw new UnsignedPathError(storePath, `${pre.caches.join(", ")} offer${pre.caches.length === 1 ? "s" : ""} it without a signature by a trusted key`);
   }
@@ -85,6 +92,14 @@ export async function realise(storePath: string, opts: RealiseOptions): Promise<
   const unavailable = pathUnavailable(err);
   if (unavailable) throw new PathUnavailableError(storePath, lastErrorLine(err).replace(/^error:\s*/, "") || unavailable);
   throw new NixCommandError("nix-realise-failed", r, `realising ${storePath}`);
+}
+
+/** The caller's check of the path's signature was made in one of these caches with exactly these keys. */
+export function signatureAlreadyChecked(c: RealiseOptions["signatureChecked"], caches: readonly string[], keys: readonly string[]): boolean {
+  if (c === undefined || !caches.includes(c.cache)) return false;
+  const mine = new Set(keys);
+  const theirs = new Set(c.keys);
+  return theirs.size === mine.size && [...theirs].every((k) => mine.has(k));
 }
 
 /** True when the path is valid in the local store. */

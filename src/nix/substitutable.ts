@@ -21,6 +21,12 @@ export interface MissingSize {
   paths: number;
   /** Where the numbers come from: `narinfo` (signed records) or `nix` (Nix's own dry run). */
   from: "narinfo" | "nix";
+  /**
+   * The cache whose record of the path itself was read and carries a signature of one of the
+   * trusted keys (only when the path was missing and the narinfos answered). Realising it next
+   * with the same caches and keys, oscd's own reading of that signature would only repeat this.
+   */
+  rootSignedIn?: string;
 }
 
 export interface MissingSizeOptions extends NixCallOptions {
@@ -65,11 +71,13 @@ async function fromNarinfos(root: string, caches: readonly string[], keys: reado
   let level = present(root) ? [] : [root];
   let narBytes = 0;
   let paths = 0;
+  let rootSignedIn: string | undefined;
   while (level.length > 0) {
     const next: string[] = [];
     for (let i = 0; i < level.length; i += PARALLEL) {
       const infos = await Promise.all(level.slice(i, i + PARALLEL).map((p) => narinfoOf(p, caches, keys, opts.requestTimeoutMs ?? 10_000)));
-      for (const info of infos) {
+      for (const { info, cache } of infos) {
+        if (info.storePath === root) rootSignedIn = cache;
         narBytes += info.narSize;
         paths++;
         for (const ref of info.references) {
@@ -82,10 +90,10 @@ async function fromNarinfos(root: string, caches: readonly string[], keys: reado
     }
     level = next;
   }
-  return { narBytes, paths, from: "narinfo" };
+  return rootSignedIn === undefined ? { narBytes, paths, from: "narinfo" } : { narBytes, paths, from: "narinfo", rootSignedIn };
 }
 
-/** The first cache's narinfo for the path, signed by a trusted key, or NotFromNarinfos. */
+/** The first cache's narinfo for the path, signed by a trusted key (and that cache), or NotFromNarinfos. */
 async function narinfoOf(storePath: string, caches: readonly string[], keys: readonly PublicKey[], timeoutMs: number) {
   const { hash } = parseStorePath(storePath);
   for (const cache of caches) {
@@ -101,7 +109,7 @@ async function narinfoOf(storePath: string, caches: readonly string[], keys: rea
     if (info.storePath !== storePath) throw new NotFromNarinfos(`${cache} answers for ${storePath} with ${info.storePath}`);
     // An unsigned record's size proves nothing: Nix refuses the path anyway, with its own error.
     if (!verifyNarInfo(info, keys)) throw new NotFromNarinfos(`${storePath} is not signed by a trusted key in ${cache}`);
-    return info;
+    return { info, cache };
   }
   throw new NotFromNarinfos(`${storePath} is in none of the caches`);
 }

@@ -29,12 +29,12 @@ beforeAll(async () => {
 describe("missingClosureSize from signed narinfos", () => {
   it("sums the NAR sizes of the closure's paths that are not here, once each", async () => {
     const r = await missingClosureSize(TOP, { substituters: [`file://${cache}`], trustedPublicKeys: trusted, present: () => false });
-    expect(r).toEqual({ narBytes: 81_000, paths: 3, from: "narinfo" });
+    expect(r).toEqual({ narBytes: 81_000, paths: 3, from: "narinfo", rootSignedIn: `file://${cache}` });
   });
 
   it("stops at paths already here (their closure is complete)", async () => {
     const r = await missingClosureSize(TOP, { substituters: [`file://${cache}`], trustedPublicKeys: trusted, present: (x) => x === KERNEL || x === LIBC });
-    expect(r).toEqual({ narBytes: 1000, paths: 1, from: "narinfo" });
+    expect(r).toEqual({ narBytes: 1000, paths: 1, from: "narinfo", rootSignedIn: `file://${cache}` });
     expect(await missingClosureSize(TOP, { substituters: [`file://${cache}`], trustedPublicKeys: trusted, present: (x) => x === TOP })).toEqual({ narBytes: 0, paths: 0, from: "narinfo" });
   });
 
@@ -45,7 +45,7 @@ describe("missingClosureSize from signed narinfos", () => {
     await put(first, TOP, 1000, [BIG, LIBC]);
     await put(first, LIBC, 30_000, []);
     const r = await missingClosureSize(TOP, { substituters: [`file://${first}`, `file://${second}`], trustedPublicKeys: trusted, present: () => false });
-    expect(r).toEqual({ narBytes: 9_031_000, paths: 3, from: "narinfo" });
+    expect(r).toEqual({ narBytes: 9_031_000, paths: 3, from: "narinfo", rootSignedIn: `file://${first}` });
   });
 
   it("does not believe a record signed by an untrusted key (Nix's dry run answers instead, and finds nothing)", async () => {
@@ -55,6 +55,8 @@ describe("missingClosureSize from signed narinfos", () => {
     const r = await missingClosureSize(TOP, { substituters: [`file://${forged}`], trustedPublicKeys: trusted, present: () => false });
     // The dry run of real Nix: the path is not signed by a trusted key, so nothing is fetched.
     expect(r?.from).toBe("nix");
+    // Nothing vouches for the path's signature: the realise makes its own check of it.
+    expect(r?.rootSignedIn).toBeUndefined();
     expect(r?.narBytes ?? 0).toBeLessThan(10 ** 12);
   });
 });
