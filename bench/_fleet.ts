@@ -24,7 +24,8 @@ export const prepareDatabase = (spec: string, hosts: readonly string[]) => prepa
 export const AGENTS_PER_PROCESS = 2500;
 
 /**
- * The real agent's defaults (src/agent/config.ts): 55 s long-polls, backoff from 2 s to 300 s,
+ * The real agent's defaults (src/agent/config.ts): long-polls held as long as the server says
+ * (`oscd server --long-poll-seconds`, 55 s by default), backoff from 2 s to 300 s,
  * reports retried every 10 s. It sends no heartbeat: its long-polls tell the server it is alive
  * (src/server/liveness.ts); OSCD_BENCH_HEARTBEAT_SECONDS adds one for a client that does.
  * The fleet starts over up to a minute (5 ms per agent), as machines boot at different times.
@@ -32,7 +33,7 @@ export const AGENTS_PER_PROCESS = 2500;
  * wave's reports arrive over 20 s, each on a connection of its own as the outbox sends them.
  */
 export function agentOptions(n: number): SimAgentOptions {
-  return { channel: CHANNEL, longPollSeconds: 55, heartbeatSeconds: Number(process.env.OSCD_BENCH_HEARTBEAT_SECONDS ?? 0), deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
+  return { channel: CHANNEL, heartbeatSeconds: Number(process.env.OSCD_BENCH_HEARTBEAT_SECONDS ?? 0), deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
 }
 
 export function hostNames(n: number): string[] {

@@ -7,6 +7,9 @@
  *
  *   npm run bench -- fleet [AGENTS=10000] [IDLE_SECONDS=60]                     one server, SQLite
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --servers 2 --db postgres   two servers, one PostgreSQL
+ *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --long-poll 240             servers hold long-polls 240 s
+ *
+ * The idle window lasts at least one hold, so every agent renews in it once whatever its phase.
  *
  * With several servers the agents are split between them (each lists them all, its own first,
  * as behind a load balancer); releases are uploaded through the first and rollouts started
@@ -40,8 +43,10 @@ const n = Number(positional[0] ?? 10_000);
 const idleSeconds = Number(positional[1] ?? 60);
 const serverCount = Number(flag("--servers") ?? 1);
 const dialect = flag("--db") ?? (serverCount > 1 ? "postgres" : "sqlite");
-if (!Number.isInteger(n) || n < 1 || !Number.isInteger(serverCount) || serverCount < 1 || (dialect !== "sqlite" && dialect !== "postgres") || (dialect === "sqlite" && serverCount > 1)) {
-  console.error("usage: fleet [AGENTS] [IDLE_SECONDS] [--servers N --db sqlite|postgres] (several servers need postgres)");
+/** The servers' `--long-poll-seconds` (the agents ask for it); undefined: the server's default, 55. */
+const hold = flag("--long-poll") === undefined ? undefined : Number(flag("--long-poll"));
+if (!Number.isInteger(n) || n < 1 || !Number.isInteger(serverCount) || serverCount < 1 || (dialect !== "sqlite" && dialect !== "postgres") || (dialect === "sqlite" && serverCount > 1) || (hold !== undefined && !(Number.isInteger(hold) && hold >= 1 && hold <= 300))) {
+  console.error("usage: fleet [AGENTS] [IDLE_SECONDS] [--servers N --db sqlite|postgres] [--long-poll 1-300] (several servers need postgres)");
   process.exit(2);
 }
 
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
   const servers: ServerProcess[] = [];
   let fleet: Fleet | undefined;
   try {
-    for (let i = 0; i < serverCount; i++) servers.push(await startOscdServer(spec, { quiet: serverCount > 1 }));
+    for (let i = 0; i < serverCount; i++) servers.push(await startOscdServer(spec, { quiet: serverCount > 1, args: hold === undefined ? [] : ["--long-poll-seconds", String(hold)] }));
     const urls = servers.map((s) => s.url);
     const first = servers[0] as ServerProcess;
     const last = servers.at(-1) as ServerProcess;
@@ -115,13 +120,14 @@ async function main(): Promise<void> {
     // Idle means no release in flight: the first release's reports are all in before it is measured.
     await until("every report of #1 acknowledged", 120_000, () => (f.acked.get(1)?.size ?? 0) >= n, 200);
     const counted = await Promise.all(urls.map(requestCounts));
-    const quiet = await Promise.all(servers.map((s) => idle(s.pid, idleSeconds)));
+    const idleFor = Math.max(idleSeconds, hold ?? 55);
+    const quiet = await Promise.all(servers.map((s) => idle(s.pid, idleFor)));
     const after = await Promise.all(urls.map(requestCounts));
     const held = (await Promise.all(urls.map(waitingCount))).reduce((a, b) => a + b, 0);
     servers.forEach((s, i) => {
       const q = quiet[i] as (typeof quiet)[number];
-      console.log(`idle ${idleSeconds} s, server ${i + 1}: CPU ${q.cpuPercent.toFixed(2)} % of a core, RSS ${q.rssMiB.toFixed(0)} MiB (peak ${q.peakMiB.toFixed(0)}), ${q.sockets} sockets; ${machine()}`);
-      console.log(`  requests while idle: ${requestRates(counted[i] as Map<string, number>, after[i] as Map<string, number>, idleSeconds)}`);
+      console.log(`idle ${idleFor} s (long-polls held ${hold ?? 55} s), server ${i + 1}: CPU ${q.cpuPercent.toFixed(2)} % of a core, RSS ${q.rssMiB.toFixed(0)} MiB (peak ${q.peakMiB.toFixed(0)}), ${q.sockets} sockets; ${machine()}`);
+      console.log(`  requests while idle: ${requestRates(counted[i] as Map<string, number>, after[i] as Map<string, number>, idleFor)}`);
     });
     console.log(`${held} long-polls held in all`);
 
@@ -192,7 +198,7 @@ async function main(): Promise<void> {
       const created = [...(acked?.values() ?? [])].filter((a) => a.created > 1).length;
       t.require(`reports of #${s}: each stored once`, db.rows === n && db.hosts === n && db.twice === 0 && (acked?.size ?? 0) === n && created === 0, `${db.rows} rows, ${db.hosts} hosts, ${acked?.size ?? 0} acknowledged`);
     }
-    t.print(`fleet, ${n} agents, ${serverCount} server(s), ${dialect}`);
+    t.print(`fleet, ${n} agents, ${serverCount} server(s), ${dialect}, long-polls held ${hold ?? 55} s`);
   } finally {
     await fleet?.stop();
     for (const s of servers) await s.stop();

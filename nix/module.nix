@@ -237,7 +237,7 @@ in
       operation = opt (types.enum [ "switch" "boot" "test" ]) "switch" "What a new manifest entry does.";
       pollInterval = opt types.ints.positive 60 "Seconds between polls when the server offers no long-poll.";
       randomizedDelaySec = opt spanType 5 "Random extra delay per poll: seconds or a systemd time span, as in `system.autoUpgrade`." // { example = "30s"; };
-      longPollSeconds = opt (types.ints.between 0 3600) 55 "Seconds a long-poll request asks the server to hold; 0 turns long-poll off.";
+      longPollSeconds = nullable (types.ints.between 0 3600) "Seconds a long-poll request asks the server to hold; 0 turns long-poll off; null: as the server says (`oscd server --long-poll-seconds`, 55 by default).";
       timeout = opt types.ints.positive 30 "Seconds one request may take beyond the long-poll wait.";
       maxClockSkewSeconds = opt types.ints.unsigned 300 "How far this machine's clock may be off when checking a manifest's expiry.";
       allowNoExpiry = opt types.bool false "Accept manifests without expiresAt (written before expiry existed); they could be replayed for ever.";

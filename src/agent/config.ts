@@ -92,7 +92,8 @@ export const manifestSourceSchema = z
     /** Random extra delay added to each poll, up to this many seconds (spreads a fleet's requests). */
     randomizedDelaySec: seconds.default(5),
     /** Seconds a long-poll request asks the server to hold (`?wait=`). 0 turns long-poll off. */
-    longPollSeconds: seconds.max(3600).default(55),
+    // Unset: the server says (`oscd server --long-poll-seconds`), else 55.
+    longPollSeconds: seconds.max(3600).optional(),
     /** Seconds one request may take (beyond the long-poll wait). */
     timeout: positiveSeconds.default(30),
     /** How far this machine's clock may be off when checking a manifest's expiry. */

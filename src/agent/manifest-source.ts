@@ -18,6 +18,10 @@ import { header, httpFetch, KeepAlive } from "../core/http.js";
  * the agent asks again with that tag, and the wait ends with 200 the moment there is one.
  */
 export const LONG_POLL_HEADER = "x-oscd-long-poll";
+/** The hold the server would like asked for (`oscd server --long-poll-seconds`); used when the agent sets none. */
+export const LONG_POLL_SECONDS_HEADER = "x-oscd-long-poll-seconds";
+/** The hold asked for when neither the agent's configuration nor the server says: under a proxy's usual 60 s. */
+export const DEFAULT_LONG_POLL_SECONDS = 55;
 /** Far above any manifest; a bigger answer is refused before it fills memory. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
@@ -45,8 +49,8 @@ interface Validators {
 
 export class ManifestSource {
   private readonly validators = new Map<string, Validators>();
-  /** URLs whose server said it holds requests (long-poll). */
-  private readonly longPoll = new Set<string>();
+  /** URLs whose server said it holds requests (long-poll), with the hold it asked for, if any. */
+  private readonly longPoll = new Map<string, number | undefined>();
   /** One connection reused from long-poll to long-poll. */
   private readonly connections = new KeepAlive();
 
@@ -58,7 +62,8 @@ export class ManifestSource {
     endpoints: readonly (ManifestEndpoint | string)[],
     private readonly opts: {
       timeoutMs: number;
-      longPollSeconds: number;
+      /** Seconds each long-poll asks to be held; 0: never long-poll; undefined: as the server says, else 55. */
+      longPollSeconds: number | undefined;
       /** The `Authorization` header from a token file; default: read the file for each request (a rotated token is used at once). */
       bearer?: (tokenFile: string) => Promise<string>;
     },
@@ -69,7 +74,7 @@ export class ManifestSource {
 
   /** True when the next fetch will be a long-poll (the caller then need not sleep between fetches). */
   get longPolling(): boolean {
-    return this.opts.longPollSeconds > 0 && this.urls[0] !== undefined && this.longPoll.has(this.urls[0]);
+    return this.opts.longPollSeconds !== 0 && this.urls[0] !== undefined && this.longPoll.has(this.urls[0]);
   }
 
   /** Forgets the validators, so the next fetch reads the manifest again (`oscd agent fetch`). */
@@ -115,14 +120,14 @@ export class ManifestSource {
     const headers: Record<string, string> = { accept: "application/json" };
     if (v.etag) headers["if-none-match"] = v.etag;
     if (v.lastModified) headers["if-modified-since"] = v.lastModified;
-    const wait = this.opts.longPollSeconds > 0 && this.longPoll.has(url) && (v.etag || v.lastModified) ? this.opts.longPollSeconds : 0;
+    const wait = this.opts.longPollSeconds !== 0 && this.longPoll.has(url) && (v.etag || v.lastModified) ? (this.opts.longPollSeconds ?? this.longPoll.get(url) ?? DEFAULT_LONG_POLL_SECONDS) : 0;
     const target = new URL(wait > 0 ? withWait(url, wait) : url);
     // The configuration refuses credentials in URLs; one that got here anyway is not sent.
     if (target.username || target.password) throw new Error("the URL has credentials in it, which are never sent; use a token file");
     // Read for each request: a rotated token is used at once.
     if (tokenFile) headers.authorization = await (this.opts.bearer ?? bearerFrom)(tokenFile);
     const res = await httpFetch(target, { headers, timeoutMs: this.opts.timeoutMs + wait * 1000, signal, maxBytes: MAX_MANIFEST_BYTES, keepAlive: this.connections });
-    if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.add(url);
+    if (header(res.headers, LONG_POLL_HEADER) === "1") this.longPoll.set(url, holdSeconds(header(res.headers, LONG_POLL_SECONDS_HEADER)));
     else this.longPoll.delete(url);
     if (res.status === 304) return { kind: v.none ? "none" : "not-modified", url };
     if (res.status === 204) {
@@ -133,6 +138,13 @@ export class ManifestSource {
     this.validators.set(url, { etag: header(res.headers, "etag"), lastModified: header(res.headers, "last-modified") });
     return { kind: "new", text: res.body, url };
   }
+}
+
+/** The server's wished hold, when it is a sane whole number of seconds (1–3600); else none. */
+function holdSeconds(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d{1,4}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n >= 1 && n <= 3600 ? n : undefined;
 }
 
 function withWait(url: string, seconds: number): string {

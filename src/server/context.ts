@@ -27,6 +27,8 @@ export interface ServerContext {
   auth(req: FastifyRequest): Promise<Principal>;
   /** A host reported: the dashboard hears of it (throttled) and running rollouts look again. */
   hostChanged(host: string, report: boolean): void;
+  /** The long-poll hold agents are told to ask for (`--long-poll-seconds`); default 55. */
+  longPollSeconds?: number;
   /** A host asked for its manifest with its own token: it is alive (liveness.ts). */
   hostSeen(host: string): void;
   /** Secret for GitHub webhooks; undefined turns the webhook endpoint off (it answers 404). */

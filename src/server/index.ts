@@ -9,7 +9,7 @@ export { openDatabase, parseDbUrl, requireExistingDatabase, type ServerDb } from
 export { createToken, revokeToken, listTokens, type CreatedToken, type TokenInfo } from "./auth.js";
 export { listAudit, localWho, recorder, type AuditEntry } from "./audit.js";
 export { fleetTable, type FleetRow, type FleetCounts } from "./fleet-view.js";
-export { LONG_POLL_HEADER } from "./routes/agent.js";
+export { LONG_POLL_HEADER, LONG_POLL_SECONDS_HEADER, MAX_WAIT_SECONDS, DEFAULT_LONG_POLL_SECONDS } from "./routes/agent.js";
 export { HttpError } from "./errors.js";
 export type { RolloutView, WaveProgress, HostProgress } from "./rollouts.js";
 export type { ReleaseSummary } from "./releases.js";

@@ -48,6 +48,8 @@ export interface ServerOptions {
   plans?: Record<string, RolloutPlan>;
   /** `/metrics` needs this bearer token; undefined: open (the default). */
   metricsToken?: string;
+  /** The long-poll hold agents that leave it to the server ask for (`--long-poll-seconds`, 1–300; default 55). */
+  longPollSeconds?: number;
   /** How often hosts seen by their manifest requests are written (default 5 s; tests shorten it). */
   livenessFlushMs?: number;
 }
@@ -92,6 +94,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     now,
     webhookSecret: opts.webhookSecret,
     metricsToken: opts.metricsToken,
+    longPollSeconds: opts.longPollSeconds,
     cacheDir: opts.cacheDir,
     netboot: {
       macs: opts.netboot?.macs ?? new Map(),

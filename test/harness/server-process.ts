@@ -49,11 +49,11 @@ export interface ServerProcess {
 }
 
 /** `oscd server` from the built CLI, as a fleet runs it; `port` to start one again where it was. */
-export async function startOscdServer(db: string, opts: { port?: number; quiet?: boolean } = {}): Promise<ServerProcess> {
+export async function startOscdServer(db: string, opts: { port?: number; quiet?: boolean; args?: readonly string[] } = {}): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
   // OSCD_BENCH_SERVER_FLAGS: node flags for the server (e.g. --cpu-prof, to see where its time goes).
   const flags = process.env.OSCD_BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", formatPublicKey(publicKeyOf(FLEET_KEY))], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [...flags, OSCD_BIN, "server", "--db", db, "--listen", `127.0.0.1:${port}`, "--trusted-key", formatPublicKey(publicKeyOf(FLEET_KEY)), ...(opts.args ?? [])], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let log = "";
   await new Promise<void>((resolve, reject) => {

@@ -29,7 +29,8 @@ export interface SimAgentSpec {
 
 export interface SimAgentOptions {
   channel: string;
-  longPollSeconds: number;
+  /** As the agent's `manifest.longPollSeconds`: undefined asks for the hold the server says. */
+  longPollSeconds?: number;
   /** 0: no heartbeats. */
   heartbeatSeconds: number;
   /** A deployment takes a random time up to this. */

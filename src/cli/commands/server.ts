@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer, MAX_WAIT_SECONDS } from "../../server/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
@@ -49,10 +49,17 @@ interface ServeFlags {
   releaseJobsImmediately?: boolean;
   retainReports?: string;
   metricsTokenFile?: string;
+  longPollSeconds: string;
   json?: boolean;
 }
 
 /** The token in `--metrics-token-file`: one word of printable characters, 16 or more. */
+function longPollSeconds(raw: string): number {
+  const n = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_WAIT_SECONDS)) throw new UsageError(`--long-poll-seconds ${JSON.stringify(raw.slice(0, 20))} is not a whole number of seconds from 1 to ${MAX_WAIT_SECONDS}`, "e.g. --long-poll-seconds 240; keep it under the idle timeout of any proxy in front of the server", "bad-long-poll");
+  return n;
+}
+
 async function metricsToken(file: string | undefined): Promise<string | undefined> {
   if (file === undefined) return undefined;
   const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
@@ -84,6 +91,7 @@ export function registerServer(program: Command): void {
     .option("--netboot-substituter <url>", "a cache to fetch a netboot kernel or initrd from when this machine lacks it (default: --cache-dir); repeatable", collect)
     .option("--retain-reports <duration>", "prune reports older than this (e.g. 90d), keeping each host's last report and every state change")
     .option("--metrics-token-file <file>", "/metrics needs `Authorization: Bearer <token>` with the token in this file (default: open, like /healthz)")
+    .option("--long-poll-seconds <n>", "how long agents that leave it to the server hold each long-poll (1-300); longer is cheaper for a large fleet, but must stay under any proxy's idle timeout", "55")
     .option("--json", "log as JSON lines")
     .addHelpText(
       "after",
@@ -93,6 +101,7 @@ Examples:
   oscd server --trusted-key fleet-1.public --db postgres://oscd@db/oscd --listen 0.0.0.0:8420 --tls-cert server.crt --tls-key server.key
   oscd server --trust-dir /srv/oscd/trust --db sqlite:/var/lib/oscd/server.db
   oscd server -C . --metrics-token-file /var/lib/oscd/metrics-token   # /metrics needs that bearer token
+  oscd server -C . --long-poll-seconds 240           # 10,000 agents, no proxy with a shorter idle timeout in between
   oscd server token create --role admin              # shown once; keep it
   oscd server token create --role operator --label ci # releases and rollouts (CI, on-call)
   oscd server token create --role viewer --label wall # the dashboard on a wall screen: sees everything, changes nothing
@@ -125,6 +134,7 @@ against the signed manifest before they are served.`,
         releaseJobsImmediately: o.releaseJobsImmediately,
         retainReportsMs: o.retainReports !== undefined ? parseDuration(o.retainReports, "--retain-reports") : undefined,
         metricsToken: metricsBearer,
+        longPollSeconds: longPollSeconds(o.longPollSeconds),
       });
       if (!o.json) progressSay()("server", "listen", `listening on ${s.url} (${s.database.dialect}); trusted keys: ${trusted.map((k) => k.name).join(", ")}`);
       // Each agent holds a connection: Node raises its soft limit to the hard one, so the hard

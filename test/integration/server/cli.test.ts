@@ -35,6 +35,16 @@ describe("oscd server (CLI)", () => {
     expect(r.stderr).toMatch(/^oscd: error\[server-no-keys\]: the server has no trusted keys/);
   });
 
+  it("refuses a long-poll hold it could not honour, naming the flag, and starts nothing", () => {
+    const key = formatPublicKey(publicKeyOf(FLEET_KEY));
+    for (const bad of ["0", "301", "abc", "-5"]) {
+      const r = oscd(["server", "--db", `sqlite:${join(dir, "never.db")}`, "--listen", "127.0.0.1:0", "--trusted-key", key, "--long-poll-seconds", bad]);
+      expect([bad, r.code]).toEqual([bad, 2]);
+      expect(r.stderr).toMatch(/^oscd: error\[bad-long-poll\]: --long-poll-seconds .* is not a whole number of seconds from 1 to 300/);
+    }
+    expect(existsSync(join(dir, "never.db"))).toBe(false);
+  });
+
   it("token list, revoke and create refuse a database that does not exist, and make none; create --create-db makes it", () => {
     const path = join(dir, "absent", "server.db");
     for (const args of [["list"], ["revoke", "oscd_0123456789abcdef"], ["create", "--role", "viewer"]]) {

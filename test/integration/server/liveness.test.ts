@@ -51,8 +51,9 @@ describe.each<Dialect>(["sqlite", "postgres"])("liveness and remembered tokens (
     await s.server.ctx.db.updateTable("hosts").set({ last_seen: hourAgo }).where("name", "=", "web1").execute();
     const host = async () => (await s.api("GET", "/api/v1/hosts/web1", { token: s.admin })).json as { host: { status: string; lastSeen: number | null } };
     expect((await host()).host).toMatchObject({ status: "offline", lastSeen: hourAgo });
-    // No release yet: 204, and the request still says the host is alive.
-    expect((await s.api("GET", "/api/v1/channels/main/manifest", { token })).status).toBe(204);
+    // No release yet: 204, and the request still says the host is alive (and how long to hold: the default).
+    const first = await s.api("GET", "/api/v1/channels/main/manifest", { token });
+    expect([first.status, first.headers.get("x-oscd-long-poll"), first.headers.get("x-oscd-long-poll-seconds")]).toEqual([204, "1", "55"]);
     const back = await eventually("web1 seen", host, (h) => h.host.status !== "offline", 10_000);
     expect(back.host.status).not.toBe("offline");
     expect(back.host.lastSeen).toBeGreaterThan(hourAgo);
@@ -109,6 +110,19 @@ describe.each<Dialect>(["sqlite", "postgres"])("liveness and remembered tokens (
       expect((await s.api("GET", "/api/v1/whoami", { token: web1 })).status).toBe(401);
     } finally {
       c.close();
+    }
+  });
+
+  it("tells agents the hold it was given (--long-poll-seconds) on every manifest answer", async () => {
+    const t = await startTestServer(dialect, { longPollSeconds: 240 });
+    try {
+      const token = await t.hostToken("web1");
+      const r = await t.api("GET", "/api/v1/channels/main/manifest", { token });
+      expect([r.status, r.headers.get("x-oscd-long-poll-seconds")]).toEqual([204, "240"]);
+      const held = await t.api("GET", "/api/v1/channels/main/manifest?wait=1", { token, headers: { "if-none-match": r.headers.get("etag") as string } });
+      expect([held.status, held.headers.get("x-oscd-long-poll-seconds")]).toEqual([304, "240"]);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -28,7 +28,7 @@ describe("agent configuration", () => {
       operation: "switch",
       pollInterval: 60,
       randomizedDelaySec: 5,
-      longPollSeconds: 55,
+      // longPollSeconds unset: the hold the server says (55 when it says none)
       timeout: 30,
       maxClockSkewSeconds: 300,
       allowNoExpiry: false,
@@ -96,7 +96,8 @@ describe("agent configuration", () => {
   it("a server alone is a manifest source and a report target: URLs from one setting, the token from its file", () => {
     const c = parseAgentConfig({ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token" } });
     expect(c.server).toEqual({ url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main" });
-    expect(c.manifest).toMatchObject({ urls: [], channel: "main", pollInterval: 60, longPollSeconds: 55 });
+    expect(c.manifest).toMatchObject({ urls: [], channel: "main", pollInterval: 60, });
+    expect(c.manifest.longPollSeconds).toBeUndefined();
     expect(manifestEndpoints(c)).toEqual([{ url: "https://oscd.example.org/api/v1/channels/main/manifest", tokenFile: "/run/credentials/oscd-agent.service/server-token" }]);
     expect(reportTarget(c)).toEqual({ url: "https://oscd.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", retryInterval: 10 });
     expect(describeEndpoints(c)).toEqual({

@@ -139,4 +139,38 @@ describe("manifest source", () => {
       await new Promise((r) => srv.close(r));
     }
   });
+
+  it("asks for the hold the server wants unless configured, and ignores a hold that is not sane", async () => {
+    let advertised = "240";
+    const waits: (string | null)[] = [];
+    const srv = createServer((req, res) => {
+      waits.push(new URL(req.url ?? "/", "http://x").searchParams.get("wait"));
+      const headers = { etag: '"a"', "x-oscd-long-poll": "1", "x-oscd-long-poll-seconds": advertised };
+      if (!req.headers["if-none-match"]) res.writeHead(200, headers).end('{"v":1}');
+      else res.writeHead(304, headers).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/main.json`;
+      // Each first answer below is 200 (no wait asked), the second a 304 to a long-poll.
+      const holds = async (longPollSeconds: number | undefined) => {
+        waits.length = 0;
+        const src = new ManifestSource([url], { timeoutMs: 1000, longPollSeconds });
+        await src.fetch();
+        await src.fetch();
+        return waits;
+      };
+      expect(await holds(undefined)).toEqual([null, "240"]);
+      // The machine's own setting wins (it knows the proxy in between); 0 never long-polls.
+      expect(await holds(30)).toEqual([null, "30"]);
+      expect(await holds(0)).toEqual([null, null]);
+      for (const bad of ["99999", "0", "-5", "1e3", "abc"]) {
+        advertised = bad;
+        expect([bad, await holds(undefined)]).toEqual([bad, [null, "55"]]);
+      }
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
+  });
 });
