@@ -5,10 +5,15 @@
  * measures: connections held, the server's idle CPU and RSS, and per agent the time from a
  * wave's start to holding the new manifest.
  */
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
-import { api, prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+import { api, favour, prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+import { freePort } from "../test/harness/postgres.js";
 
 export { api };
 import { epochMs, type SimAgentOptions, type SimAgentSpec } from "../test/harness/sim-agents.js";
@@ -215,4 +220,58 @@ export async function idle(pid: number, seconds: number): Promise<{ cpuPercent: 
 
 export function ms(x: number): string {
   return Number.isFinite(x) ? `${Math.round(x)} ms` : "-";
+}
+
+/** The baseline server (bench/_bare-longpoll.ts) in a process of its own, holding long-polls `hold` seconds. */
+export async function startBareServer(hold: number): Promise<ServerProcess> {
+  const port = await freePort();
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  const child = spawn(process.execPath, ["--import", tsx, fileURLToPath(new URL("./_bare-longpoll.ts", import.meta.url)), String(port), String(hold)], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", () => resolve());
+    child.once("exit", (code) => reject(new Error(`the baseline server exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    child,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface BaselineResult {
+  cpuPercent: number;
+  rssMiB: number;
+  ratePerSecond: number;
+  wave: WaveResult;
+}
+
+/**
+ * The same agents against the baseline server: connected, idle for `idleSeconds`, then one
+ * release answered to every held long-poll at once (as an immediate release).
+ */
+export async function baseline(specs: SimAgentSpec[], options: SimAgentOptions, hold: number, idleSeconds: number): Promise<BaselineResult> {
+  const bare = await startBareServer(hold);
+  const fleet = new Fleet(
+    specs.map((s) => ({ ...s, servers: [bare.url] })),
+    options,
+  );
+  try {
+    favour([bare.pid, ...fleet.pids]);
+    await until("every agent on the baseline server", 600_000, async () => (fleet.received.get(1)?.size ?? 0) >= specs.length && (await fleet.status()).holding >= specs.length, 1000);
+    // Every agent's first long-poll is out; one hold later each has renewed once, whatever its phase.
+    const q = await idle(bare.pid, idleSeconds);
+    const hosts = specs.map((s) => s.host);
+    const w = await wave(fleet, [bare.pid], hosts, 2, async () => {
+      await fetch(`${bare.url}/release`, { method: "POST" }).then((r) => r.arrayBuffer());
+    });
+    return { cpuPercent: q.cpuPercent, rssMiB: q.peakMiB, ratePerSecond: specs.length / hold, wave: w };
+  } finally {
+    await fleet.stop();
+    await bare.stop();
+  }
 }

@@ -17,6 +17,11 @@
  * starts and the first server is killed (SIGKILL) while its wave is under way: its agents go
  * to the other, the rollout finishes there, and no report is lost or stored twice.
  *
+ * Then the baseline (`--no-baseline`: not): the same agents against a bare `node:http` server
+ * speaking the same protocol with nothing of oscd in it (bench/_bare-longpoll.ts), idle for the
+ * same time and then given one release at once: what this machine and this load generator
+ * allow at all, printed beside each of oscd's numbers.
+ *
  * Targets: p99 ≤ 2 s and max ≤ 5 s for every agent in one wave; idle CPU ≤ 5 % of a core and
  * RSS ≤ 1 GiB per server. The load generator shares the machine's cores with the servers, so
  * the latencies include the generator's own time to read 10,000 answers. The servers and the
@@ -31,7 +36,7 @@ import { openDatabase } from "../src/server/index.js";
 import { ensureBuilt } from "../test/harness/oscd.js";
 import { favour } from "../test/harness/server-process.js";
 import { startTestPostgres, type TestPostgres } from "../test/harness/postgres.js";
-import { agentOptions, api, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
+import { agentOptions, api, baseline, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
 import { machine, Targets } from "./_measure.js";
 
 function flag(name: string): string | undefined {
@@ -108,10 +113,8 @@ async function main(): Promise<void> {
     const pids = () => live().map((s) => s.pid);
     await uploadRelease(first.url, admin, release(1, hosts), true);
     // Each agent lists every server, its own first (agents split evenly, as a load balancer would).
-    fleet = new Fleet(
-      hosts.map((host, i) => ({ host, token: tokens.get(host) as string, servers: [...urls.slice(i % serverCount), ...urls.slice(0, i % serverCount)] })),
-      agentOptions(n),
-    );
+    const specs = hosts.map((host, i) => ({ host, token: tokens.get(host) as string, servers: [...urls.slice(i % serverCount), ...urls.slice(0, i % serverCount)] }));
+    fleet = new Fleet(specs, agentOptions(n));
     const f = fleet;
     const nice = favour([...pids(), ...f.pids, process.pid]);
     if (nice) console.log(`servers and load generator at nice ${nice} (OSCD_BENCH_NICE=0: not)`);
@@ -178,15 +181,25 @@ async function main(): Promise<void> {
     const status = await f.status();
     if (status.errors) console.log(`agent errors: ${status.errors} (e.g. ${status.errorSamples.join(" | ")})`);
 
+    // The baseline, on the machine oscd's processes have left.
+    let base: Awaited<ReturnType<typeof baseline>> | undefined;
+    if (!process.argv.includes("--no-baseline")) {
+      await f.stop();
+      for (const s of servers) await s.stop();
+      base = await baseline(specs, agentOptions(n), hold ?? 55, idleFor);
+      console.log(`baseline, bare node:http with the same ${n} agents: idle ${idleFor} s CPU ${base.cpuPercent.toFixed(2)} % of a core (RSS ${base.rssMiB.toFixed(0)} MiB); one release to every agent: p50 ${ms(base.wave.p50)}, p99 ${ms(base.wave.p99)}, max ${ms(base.wave.max)}, CPU server ${ms(base.wave.serverCpuMs)} agents ${ms(base.wave.agentsCpuMs)}; ${machine()}`);
+    }
+    const bareNote = (x: number | undefined, unit: string) => (x === undefined ? "" : `bare node:http: ${x.toFixed(2)}${unit}`);
+
     const t = new Targets();
     const judge = (label: string, w: WaveResult) => {
       t.require(`${label}: every agent got it`, w.missing === 0, `${w.latencies.length}/${n}`);
-      t.check(`${label}: p99 start → manifest held`, w.p99 / 1000, "<=", 2, { unit: " s" });
-      t.check(`${label}: max start → manifest held`, w.max / 1000, "<=", 5, { unit: " s" });
+      t.check(`${label}: p99 start → manifest held`, w.p99 / 1000, "<=", 2, { unit: " s", note: bareNote(base && base.wave.p99 / 1000, " s") });
+      t.check(`${label}: max start → manifest held`, w.max / 1000, "<=", 5, { unit: " s", note: bareNote(base && base.wave.max / 1000, " s") });
     };
     judge(serverCount > 1 ? "rollout wave (started through another server)" : "rollout wave", rollout);
     judge("immediate release", immediate);
-    quiet.forEach((q, i) => t.check(`idle CPU, server ${i + 1}`, q.cpuPercent, "<=", 5, { unit: " %" }));
+    quiet.forEach((q, i) => t.check(`idle CPU, server ${i + 1}`, q.cpuPercent, "<=", 5, { unit: " %", note: bareNote(base?.cpuPercent, serverCount > 1 ? " % (every agent on one)" : " %") }));
     t.check("RSS (peak of any server)", Math.max(...quiet.map((q) => q.peakMiB), ...busy.map((b) => b.peakMiB)), "<=", 1024, { unit: " MiB", digits: 0 });
     t.require("long-polls held", held >= n, `${held} of ${n}`);
     if (killed) {

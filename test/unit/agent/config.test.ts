@@ -97,7 +97,7 @@ describe("agent configuration", () => {
     const c = parseAgentConfig({ trustedPublicKeys: [KEY], server: { url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token" } });
     expect(c.server).toEqual({ url: "https://oscd.example.org/", tokenFile: "/run/credentials/oscd-agent.service/server-token", channel: "main" });
     expect(c.manifest).toMatchObject({ urls: [], channel: "main", pollInterval: 60, });
-    expect(c.manifest.longPollSeconds).toBeUndefined();
+    expect(c.manifest?.longPollSeconds).toBeUndefined();
     expect(manifestEndpoints(c)).toEqual([{ url: "https://oscd.example.org/api/v1/channels/main/manifest", tokenFile: "/run/credentials/oscd-agent.service/server-token" }]);
     expect(reportTarget(c)).toEqual({ url: "https://oscd.example.org", tokenFile: "/run/credentials/oscd-agent.service/server-token", retryInterval: 10 });
     expect(describeEndpoints(c)).toEqual({
