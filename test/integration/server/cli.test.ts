@@ -132,7 +132,7 @@ describe("oscd server (CLI)", () => {
     expect(oscd(["status", "--server", url]).stderr).toMatch(/^oscd: error\[server-token\]: no server token/);
     expect(oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: hostToken }).stderr).toMatch(/^oscd: error\[server-refused\]: .* refused: \[forbidden\] /);
     expect(oscd(["server", "token", "revoke", admin.id, "--db", db]).code).toBe(0);
-    // The server may remember a valid token for up to 5 s (its cache; a revocation through the API clears it at once).
+    // The server remembers a valid token; another process's write (this revocation) makes it look again (PRAGMA data_version).
     let code: number | null = 0;
     for (let i = 0; i < 70 && code === 0; i++) {
       code = oscd(["status", "--server", url], { OSCD_SERVER_TOKEN: admin.token }).code;
