@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
-import { api, favour, prepareFleetDatabase, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
+import { api, favour, prepareFleetDatabase, serverProcess, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
 import { freePort } from "../test/harness/postgres.js";
 
 export { api };
@@ -232,15 +232,7 @@ export async function startBareServer(hold: number): Promise<ServerProcess> {
     createInterface({ input: child.stdout! }).once("line", () => resolve());
     child.once("exit", (code) => reject(new Error(`the baseline server exited ${code}`)));
   });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid as number,
-    child,
-    stop: async (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return serverProcess(child, `http://127.0.0.1:${port}`, exited);
 }
 
 export interface BaselineResult {

@@ -66,8 +66,13 @@ export async function startOscdServer(db: string, opts: { port?: number; quiet?:
   });
   if (!opts.quiet) child.stderr!.on("data", (b: Buffer) => process.stderr.write(`[server ${port}] ${b.toString()}`));
   else child.stderr!.resume();
+  return serverProcess(child, `http://127.0.0.1:${port}`, exited);
+}
+
+/** A started server process at `url` (`exited`: settles when it exits), stopped by a signal. */
+export function serverProcess(child: ChildProcess, url: string, exited: Promise<void>): ServerProcess {
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     pid: child.pid as number,
     child,
     stop: async (signal = "SIGTERM") => {
