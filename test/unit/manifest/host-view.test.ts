@@ -3,28 +3,21 @@ import { checkManifest, type ManifestGuardContext } from "../../../src/agent/gua
 import { hostViewBody, parseManifest, serializeManifest, signHostViews, signManifest, verifyManifest, viewHost, type ManifestBody } from "../../../src/manifest/index.js";
 import { formatPublicKey, generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
 import { initTrust, MachineTrust, signTrustRoot } from "../../../src/trust/index.js";
+import { manifestBody, PI_TOPLEVEL, WEB1_TOPLEVEL } from "../../harness/manifest-body.js";
 
 const key = generateSecretKey("fleet-1");
 const attacker = generateSecretKey("fleet-1");
 
 function body(over: Partial<ManifestBody> = {}): ManifestBody {
-  return {
-    schema: "oscd.manifest/v1",
-    channel: "main",
-    sequence: 4,
-    version: "1.2.0",
-    commit: "a".repeat(40),
-    ref: "v1.2.0",
-    createdAt: "2025-01-02T03:04:05.000Z",
+  return manifestBody({
     expiresAt: "2099-01-02T03:04:05.000Z",
     hosts: {
-      web1: { toplevel: "/nix/store/00000000000000000000000000000000-nixos-system-web1-1.2.0", system: "x86_64-linux" },
+      web1: { toplevel: WEB1_TOPLEVEL, system: "x86_64-linux" },
       web2: { toplevel: "/nix/store/22222222222222222222222222222222-nixos-system-web2-1.2.0", system: "x86_64-linux" },
-      pi: { toplevel: "/nix/store/11111111111111111111111111111111-nixos-system-pi-1.2.0", system: "aarch64-linux" },
+      pi: { toplevel: PI_TOPLEVEL, system: "aarch64-linux" },
     },
-    caches: ["file:///srv/cache"],
     ...over,
-  };
+  });
 }
 
 describe("host views", () => {

@@ -16,10 +16,11 @@ import {
   type ManifestBody,
   type NetbootEntry,
 } from "../../../src/manifest/index.js";
+import { manifestBody, WEB1_TOPLEVEL } from "../../harness/manifest-body.js";
 
 const key = generateSecretKey("fleet-1");
 const pub = publicKeyOf(key);
-const TOP = "/nix/store/00000000000000000000000000000000-nixos-system-web1-1.2.0";
+const TOP = WEB1_TOPLEVEL;
 const sri = (s: string | Buffer) => `sha256-${createHash("sha256").update(s).digest("base64")}`;
 
 const netboot: NetbootEntry = {
@@ -30,14 +31,7 @@ const netboot: NetbootEntry = {
 };
 
 function body(withImages = true): ManifestBody {
-  return {
-    schema: "oscd.manifest/v1",
-    channel: "main",
-    sequence: 4,
-    version: "1.2.0",
-    commit: "a".repeat(40),
-    ref: "v1.2.0",
-    createdAt: "2025-01-02T03:04:05.000Z",
+  return manifestBody({
     hosts: {
       web1: {
         toplevel: TOP,
@@ -46,7 +40,7 @@ function body(withImages = true): ManifestBody {
       },
     },
     caches: [],
-  };
+  });
 }
 
 describe("image and netboot entries in the manifest", () => {

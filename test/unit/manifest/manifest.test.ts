@@ -11,27 +11,14 @@ import {
   verifyManifest,
   type ManifestBody,
 } from "../../../src/manifest/index.js";
+import { manifestBody } from "../../harness/manifest-body.js";
 
 const key = generateSecretKey("fleet-1");
 const other = generateSecretKey("fleet-2");
 const pub = publicKeyOf(key);
 
 function body(over: Partial<ManifestBody> = {}): ManifestBody {
-  return {
-    schema: "oscd.manifest/v1",
-    channel: "main",
-    sequence: 4,
-    version: "1.2.0",
-    commit: "a".repeat(40),
-    ref: "v1.2.0",
-    createdAt: "2025-01-02T03:04:05.000Z",
-    hosts: {
-      web1: { toplevel: "/nix/store/00000000000000000000000000000000-nixos-system-web1-1.2.0", system: "x86_64-linux" },
-      pi: { toplevel: "/nix/store/11111111111111111111111111111111-nixos-system-pi-1.2.0", system: "aarch64-linux" },
-    },
-    caches: ["file:///srv/cache"],
-    ...over,
-  };
+  return manifestBody(over);
 }
 
 describe("manifest signing", () => {

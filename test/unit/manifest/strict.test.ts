@@ -2,23 +2,13 @@ import { describe, expect, it } from "vitest";
 import { OscdError } from "../../../src/core/errors.js";
 import { generateSecretKey, publicKeyOf } from "../../../src/nix/index.js";
 import { MAX_SIGNATURES, parseManifest, parseStrictJson, readTrustedManifest, serializeManifest, signManifest, verifyManifest, type ManifestBody } from "../../../src/manifest/index.js";
+import { manifestBody, WEB1_TOPLEVEL } from "../../harness/manifest-body.js";
 
 const key = generateSecretKey("fleet-1");
 const pub = publicKeyOf(key);
 
 function body(over: Partial<ManifestBody> = {}): ManifestBody {
-  return {
-    schema: "oscd.manifest/v1",
-    channel: "main",
-    sequence: 4,
-    version: "1.2.0",
-    commit: "a".repeat(40),
-    ref: "v1.2.0",
-    createdAt: "2025-01-02T03:04:05.000Z",
-    hosts: { web1: { toplevel: "/nix/store/00000000000000000000000000000000-nixos-system-web1-1.2.0", system: "x86_64-linux" } },
-    caches: ["file:///srv/cache"],
-    ...over,
-  };
+  return manifestBody({ hosts: { web1: { toplevel: WEB1_TOPLEVEL, system: "x86_64-linux" } }, ...over });
 }
 
 const signed = () => serializeManifest(signManifest(body(), key));
