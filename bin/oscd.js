@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
+// Node's built-ins through getBuiltinModule, not an ES import: importing node:fs as an ES module
+// reads every export, and its lazy ones load streams and readline (scripts/build/bundle.ts).
+const { readFileSync } = process.getBuiltinModule("node:fs");
 
 // A closed pipe (`oscd … | head`) ends the output, not the program with a stack trace.
 process.stdout.on("error", (err) => {
@@ -12,9 +14,32 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   // The version alone needs neither the argument parser nor any command: answer at once.
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {
-  import("../dist/cli/main.js").then((m) => m.main(process.argv)).catch((err) => {
+  start().catch((err) => {
     console.error(`oscd: cannot start: ${err && err.message ? err.message : err}`);
     console.error("hint: run `npm run build` in the checkout first");
     process.exit(1);
   });
+}
+
+/**
+ * The bundled CLI (dist/bundle/, scripts/build/bundle.ts): a command loads a few files rather
+ * than a hundred modules. Node keeps their compiled code in the user's own cache folder
+ * (src/core/user-cache.ts) for the next start, unless NODE_COMPILE_CACHE already chose one or
+ * NODE_DISABLE_COMPILE_CACHE is set; without a safe folder it compiles them every time.
+ */
+async function start() {
+  const module = process.getBuiltinModule("node:module");
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.getCompileCacheDir() === undefined) {
+    const { userCacheDir } = await import("../dist/bundle/user-cache.mjs");
+    const dir = userCacheDir();
+    if (dir) {
+      try {
+        module.enableCompileCache(`${dir}/compile`);
+      } catch {
+        // a cache is an optimisation: oscd runs the same without it
+      }
+    }
+  }
+  const { main } = await import("../dist/bundle/main.mjs");
+  await main(process.argv);
 }

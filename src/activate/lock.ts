@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { GuardError, OscdError } from "../core/errors.js";
 import { STATE_DIR_MODE } from "../core/atomic.js";
@@ -86,6 +86,25 @@ async function readSeen(path: string): Promise<Seen | undefined> {
   return { holder, key };
 }
 
+/**
+ * 16 random bytes, in hex, read from the kernel's /dev/urandom (a character device, or it is not
+ * used): loading node:crypto for them cost every activation some 15 ms of CPU, a deployment or not.
+ */
+function nonce(): string {
+  try {
+    const fd = openSync("/dev/urandom", "r");
+    try {
+      const b = Buffer.alloc(16);
+      if (fstatSync(fd).isCharacterDevice() && readSync(fd, b, 0, 16, null) === 16) return b.toString("hex");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // no /dev/urandom here
+  }
+  return randomBytes(16).toString("hex");
+}
+
 const claimName = (lockPath: string, key: string) => join(dirname(lockPath), `.${basename(lockPath)}.stale-${key}`);
 
 /**
@@ -104,7 +123,7 @@ const claimName = (lockPath: string, key: string) => join(dirname(lockPath), `.$
 export async function acquireLock(path: string, command: string): Promise<Lock> {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
-  const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString(), nonce: randomBytes(16).toString("hex") };
+  const me: LockHolder = { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? "", command, since: new Date().toISOString(), nonce: nonce() };
   const tmp = join(dir, `.${basename(path)}.${me.nonce}.tmp`);
   // Not flushed: the content matters only while its holder lives, and after a power loss no
   // holder does; a lock file left empty by one is taken over like any stale lock.

@@ -1,4 +1,4 @@
-import { describeNix, findNix, SUPPORTED_NIX, type NixFlavour } from "../nix/light.js";
+import { describeNix, findNixRemembered, SUPPORTED_NIX, type NixFlavour } from "../nix/light.js";
 
 /** Which Nix oscd runs, for `oscd --version --verbose` and `oscd status`. */
 export interface NixFoundReport {
@@ -12,10 +12,10 @@ export interface NixFoundReport {
   realPath: string | null;
 }
 
-/** The Nix oscd finds on its PATH, or why there is none usable. */
+/** The Nix oscd finds on its PATH (remembered while it is the same file), or why there is none usable. */
 export async function nixFound(): Promise<{ nix: NixFoundReport } | { problem: string }> {
   try {
-    const f = await findNix();
+    const f = await findNixRemembered();
     return { nix: { flavour: f.version.flavour, version: f.version.text, raw: f.version.raw, path: f.path ?? null, realPath: f.realPath ?? null } };
   } catch (e) {
     return { problem: e instanceof Error ? e.message : String(e) };

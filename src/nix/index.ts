@@ -1,6 +1,7 @@
 /** Typed adapters over the real Nix binaries, and Nix-format keys and narinfos. */
 export * from "./command.js";
 export * from "./version.js";
+export * from "./version-cache.js";
 export * from "./output-error.js";
 export * from "./messages.js";
 export * from "./hash.js";

@@ -6,6 +6,7 @@
  * adapter (evaluation, builds, copies, narinfos, the zod schemas of Nix's JSON).
  */
 export { listGenerations, currentGeneration, SYSTEM_PROFILE, type Generation } from "./profile.js";
+export { findNixRemembered } from "./version-cache.js";
 export { findNix, describeNix, SUPPORTED_NIX, type FoundNix, type NixFlavour, type NixVersion } from "./version.js";
 export { assertStorePath, isStorePath, STORE_DIR } from "./storepath.js";
 export { parsePublicKey, formatPublicKey, publicKeyOf, signDetached, signerOf, type PublicKey, type SecretKey } from "./keys.js";

@@ -125,7 +125,8 @@ export function whichOnPath(name: string, pathVar: string | undefined): string |
   return undefined;
 }
 
-function resolve(opts: NixCallOptions): { path: string | undefined; realPath: string | undefined } {
+/** The `nix` on the PATH a call runs with, and the file it resolves to. */
+export function locateNix(opts: NixCallOptions = {}): { path: string | undefined; realPath: string | undefined } {
   const pathVar = opts.env && "PATH" in opts.env ? opts.env.PATH : process.env.PATH;
   const path = whichOnPath("nix", pathVar);
   let realPath: string | undefined;
@@ -149,7 +150,7 @@ export async function nixVersion(opts: NixCallOptions = {}): Promise<NixVersion>
 }
 
 export async function findNix(opts: NixCallOptions = {}): Promise<FoundNix> {
-  const where = resolve(opts);
+  const where = locateNix(opts);
   const key = where.realPath ?? where.path ?? "?";
   let p = cache.get(key);
   if (!p) {
