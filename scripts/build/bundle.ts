@@ -18,10 +18,10 @@
  *
  *   node scripts/build/bundle.ts        (npm run build runs it after tsc)
  */
-import { build, type Plugin } from "esbuild";
-import { rm } from "node:fs/promises";
-import { builtinModules as nodeBuiltins } from "node:module";
-import { join } from "node:path";
+import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { isBuiltin } from "node:module";
+import { join, relative } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const INLINED = new Set(["commander", "zod", "smol-toml"]);
@@ -38,46 +38,151 @@ const externalPackages: Plugin = {
 };
 
 /**
- * Node's built-in modules as CommonJS modules that load the real one (`process.getBuiltinModule`)
- * when a name is first used. An ES import of a built-in builds its ES namespace, which reads
- * every export: node:fs's lazy ones load stream, readline and fs/promises, node:http's undici
- * (some 15 ms of CPU at every start for node:fs alone). And a module imported for one function
- * on one path (node:crypto for a random name, node:child_process for commander's external
- * subcommands) costs nothing where that path is not taken. Its names are this Node's: the
- * program is type-checked against the same Node's types, so it uses none another lacks.
+ * The names oscd's own modules (tsc's output under dist/) import from each built-in, by
+ * `import { a, b as c } from "node:x"`; undefined for a built-in also imported whole (a
+ * namespace, a default or a dynamic import), whose every name is then offered.
  */
-const builtinModules: Plugin = {
-  name: "builtin-modules",
-  setup(b) {
-    const builtins = new Set(nodeBuiltins);
-    b.onResolve({ filter: /^[a-z0-9_:/]+$/ }, (args) => {
-      const name = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
-      if (!builtins.has(args.path) && !builtins.has(name.slice(5))) return undefined;
-      return { path: name, namespace: "oscd-builtin" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "oscd-builtin" }, (args) => {
-      const path = JSON.stringify(args.path);
-      const real: unknown = process.getBuiltinModule(args.path);
-      // A module that is itself a function or an object with methods (node:events is
-      // EventEmitter, node:process is process) is handed over whole, at once.
-      if (typeof real !== "object" || real === null || real === process || real === console) return { contents: `module.exports = process.getBuiltinModule(${path});`, loader: "js" };
-      const names = Object.getOwnPropertyNames(real).filter((n) => n !== "__esModule");
-      return {
-        contents: `let m;
+async function namesImported(dist: string): Promise<Map<string, Set<string> | undefined>> {
+  const used = new Map<string, Set<string> | undefined>();
+  const add = (mod: string, names: string[] | undefined) => {
+    const key = mod.startsWith("node:") ? mod : `node:${mod}`;
+    if (names === undefined || used.get(key) === undefined && used.has(key)) return void used.set(key, undefined);
+    const set = used.get(key) ?? new Set<string>();
+    for (const n of names) set.add(n);
+    used.set(key, set);
+  };
+  for (const f of await readdir(dist, { recursive: true })) {
+    if (!f.endsWith(".js") || f.startsWith("bundle/")) continue;
+    const text = await readFile(join(dist, f), "utf8");
+    for (const m of text.matchAll(/^import \{([^}]*)\} from "([^"]+)";$/gm)) {
+      if (isBuiltin(m[2]!)) add(m[2]!, m[1]!.split(",").map((n) => n.trim().split(/\s+as\s+/)[0]!).filter(Boolean));
+    }
+    for (const m of text.matchAll(/^import (?:\* as )?[\w$]+(?:, \{[^}]*\})? from "([^"]+)";$|import\("([^"]+)"\)|^export \*(?: as [\w$]+)? from "([^"]+)";$/gm)) {
+      const mod = m[1] ?? m[2] ?? m[3];
+      if (mod !== undefined && isBuiltin(mod)) add(mod, undefined);
+    }
+  }
+  return used;
+}
+
+/**
+ * Node's built-in modules as small CommonJS modules that load the real one
+ * (`process.getBuiltinModule`) when a name is first used. An ES import of a built-in builds its
+ * ES namespace, which reads every export: node:fs's lazy ones load stream, readline and
+ * fs/promises, node:http's undici (some 15 ms of CPU at every start for node:fs alone). And a
+ * module imported for one function on one path (node:crypto for a random name,
+ * node:child_process for commander's external subcommands) costs nothing where that path is
+ * not taken. Each offers only the names oscd imports from it (esbuild copies them into every
+ * chunk that imports it), all of them when it is imported whole or required (commander); the
+ * names are this Node's, and the program is type-checked against the same Node's types.
+ */
+function builtinModules(used: Map<string, Set<string> | undefined>): Plugin {
+  return {
+    name: "builtin-modules",
+    setup(b) {
+      b.onResolve({ filter: /^[a-z0-9_:/]+$/ }, (args) => {
+        if (!isBuiltin(args.path)) return undefined;
+        const path = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
+        // A require (commander's) takes the module whole.
+        if (args.kind !== "import-statement") used.set(path, undefined);
+        return { path, namespace: "oscd-builtin" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "oscd-builtin" }, (args) => {
+        const path = JSON.stringify(args.path);
+        const real: unknown = process.getBuiltinModule(args.path);
+        // A module that is itself a function or an object with methods (node:events is
+        // EventEmitter, node:process is process) is handed over whole, at once.
+        if (typeof real !== "object" || real === null || real === process || real === console) return { contents: `module.exports = process.getBuiltinModule(${path});`, loader: "js" };
+        const wanted = used.get(args.path);
+        const names = Object.getOwnPropertyNames(real).filter((n) => n !== "__esModule" && (wanted === undefined || wanted.has(n)));
+        return {
+          contents: `let m;
 const load = () => (m ??= process.getBuiltinModule(${path}));
 const lazy = {};
 for (const n of ${JSON.stringify(names)}) Object.defineProperty(lazy, n, { get: () => load()[n], enumerable: true });
 module.exports = lazy;`,
+          loader: "js",
+        };
+      });
+    },
+  };
+}
+
+/** What a module imports statically, followed to the end (esbuild metafile input keys, relative to ROOT). */
+function closure(meta: Metafile, from: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const i of meta.inputs[f]?.imports ?? []) if (!i.external && (i.kind === "import-statement" || i.kind === "require-call")) walk(i.path);
+  };
+  walk(from);
+  return seen;
+}
+
+/**
+ * The layers of the start, each loaded as one chunk: what every start loads (dist/cli/main.js
+ * and all it imports statically), then what `oscd status` adds, then what `oscd activate` adds
+ * up to where it knows there is nothing to do (the engine's start). A command's own module
+ * stays its own file.
+ */
+function startLayers(meta: Metafile): Set<string>[] {
+  const done = closure(meta, USER_CACHE);
+  const layer = (roots: string[]) => {
+    const l = new Set<string>();
+    for (const r of roots) for (const f of closure(meta, r)) if (!done.has(f) && !roots.includes(f)) l.add(f);
+    for (const f of [...l, ...roots]) done.add(f);
+    return l;
+  };
+  const main = layer([]);
+  for (const f of closure(meta, MAIN)) if (!done.has(f)) main.add(f);
+  for (const f of main) done.add(f);
+  return [main, layer(["dist/cli/commands/status.js"]), layer(["dist/cli/commands/activate.js", "dist/activate/engine.js"])];
+}
+
+/**
+ * esbuild puts the modules reached from the same set of entry points (the program's and each
+ * dynamic import's) in one chunk, so the ~40 modules every start loads came in a dozen files,
+ * and `oscd activate` loaded 36, by which other commands also import each: every file costs
+ * Node a resolution and a load. Here each of oscd's modules that statically reaches a module of
+ * a start layer (startLayers) and is not in it imports the whole layer (a module made here), so
+ * every entry point reaching part of a layer reaches all of it, and the layer is one chunk.
+ * What runs is unchanged but for when some definitions load: a module of the first layer was
+ * loaded by the start already; one of a later layer loads with the others of its layer. A
+ * layer reaches nothing outside itself and the layers before it, so this makes no cycle.
+ */
+function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
+  const own = (f: string) => f.startsWith("dist/") && f.endsWith(".js");
+  const spec = (f: string) => (f.startsWith("oscd-builtin:") ? f.slice("oscd-builtin:".length) : join(ROOT, f));
+  const reach = new Map<string, Set<string>>();
+  const reaches = (f: string) => reach.get(f) ?? reach.set(f, closure(meta, f)).get(f)!;
+  const excluded = closure(meta, USER_CACHE);
+  return {
+    name: "layered-chunks",
+    setup(b) {
+      b.onResolve({ filter: /^oscd-layer-\d+$/ }, (args) => ({ path: args.path, namespace: "oscd-layer" }));
+      b.onLoad({ filter: /.*/, namespace: "oscd-layer" }, (args) => ({
+        // A package's modules follow the modules that import them (zod declares itself free of side effects, so a bare import of it would be dropped).
+        contents: [...layers[Number(args.path.slice("oscd-layer-".length))]!].filter((f) => own(f) || f.startsWith("oscd-builtin:")).map((f) => `import ${JSON.stringify(spec(f))};`).join("\n"),
+        resolveDir: ROOT,
         loader: "js",
-      };
-    });
-  },
-};
+      }));
+      b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
+        const f = relative(ROOT, args.path);
+        if (!own(f) || excluded.has(f)) return undefined;
+        const wanted = layers.flatMap((l, i) => (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g)) ? [`import "oscd-layer-${i}";`] : []));
+        if (wanted.length === 0) return undefined;
+        return { contents: `${await readFile(args.path, "utf8")}\n${wanted.join("\n")}\n`, loader: "js" };
+      });
+    },
+  };
+}
 
 const outdir = join(ROOT, "dist", "bundle");
-await rm(outdir, { recursive: true, force: true });
-const result = await build({
-  entryPoints: { main: join(ROOT, "dist", "cli", "main.js"), "user-cache": join(ROOT, "dist", "core", "user-cache.js") },
+const MAIN = "dist/cli/main.js";
+const USER_CACHE = "dist/core/user-cache.js";
+const options: BuildOptions = {
+  entryPoints: { main: join(ROOT, MAIN), "user-cache": join(ROOT, USER_CACHE) },
   outdir,
   bundle: true,
   splitting: true,
@@ -94,6 +199,11 @@ const result = await build({
   legalComments: "none",
   logLevel: "warning",
   metafile: true,
-  plugins: [builtinModules, externalPackages],
-});
+  absWorkingDir: ROOT,
+};
+const builtins = builtinModules(await namesImported(join(ROOT, "dist")));
+// A first pass finds what the start loads; the second bundles it in layers.
+const first = await build({ ...options, write: false, plugins: [builtins, externalPackages] });
+await rm(outdir, { recursive: true, force: true });
+const result = await build({ ...options, plugins: [layeredChunks(first.metafile, startLayers(first.metafile)), builtins, externalPackages] });
 if (result.errors.length > 0) process.exit(1);

@@ -17,7 +17,7 @@ let built: Promise<void> | undefined;
 export function ensureBuilt(): Promise<void> {
   built ??= (async () => {
     if (process.env.OSCD_DIST_READY !== "1") await must("npm", ["run", "-s", "build"], { timeoutMs: 300_000, env: { npm_config_loglevel: "error" } });
-    await access(join(REPO_ROOT, "dist", "cli", "main.js"));
+    await access(join(REPO_ROOT, "dist", "bundle", "main.mjs"));
   })();
   return built;
 }
