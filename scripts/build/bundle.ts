@@ -82,6 +82,8 @@ function builtinModules(used: Map<string, Set<string> | undefined>): Plugin {
     setup(b) {
       b.onResolve({ filter: /^[a-z0-9_:/]+$/ }, (args) => {
         if (!isBuiltin(args.path)) return undefined;
+        // Loaded by Node when reached, as the program wrote it (a namespace it asked for).
+        if (args.kind === "dynamic-import") return { path: args.path, external: true };
         const path = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
         // A require (commander's) takes the module whole.
         if (args.kind !== "import-statement") used.set(path, undefined);
@@ -127,7 +129,7 @@ function closure(meta: Metafile, from: string): Set<string> {
  * stays its own file.
  */
 function startLayers(meta: Metafile): Set<string>[] {
-  const done = closure(meta, USER_CACHE);
+  const done = new Set<string>();
   const layer = (roots: string[]) => {
     const l = new Set<string>();
     for (const r of roots) for (const f of closure(meta, r)) if (!done.has(f) && !roots.includes(f)) l.add(f);
@@ -156,23 +158,18 @@ function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
   const spec = (f: string) => (f.startsWith("oscd-builtin:") ? f.slice("oscd-builtin:".length) : join(ROOT, f));
   const reach = new Map<string, Set<string>>();
   const reaches = (f: string) => reach.get(f) ?? reach.set(f, closure(meta, f)).get(f)!;
-  const excluded = closure(meta, USER_CACHE);
   return {
     name: "layered-chunks",
     setup(b) {
-      b.onResolve({ filter: /^oscd-layer-\d+$/ }, (args) => ({ path: args.path, namespace: "oscd-layer" }));
-      b.onLoad({ filter: /.*/, namespace: "oscd-layer" }, (args) => ({
-        // A package's modules follow the modules that import them (zod declares itself free of side effects, so a bare import of it would be dropped).
-        contents: [...layers[Number(args.path.slice("oscd-layer-".length))]!].filter((f) => own(f) || f.startsWith("oscd-builtin:")).map((f) => `import ${JSON.stringify(spec(f))};`).join("\n"),
-        resolveDir: ROOT,
-        loader: "js",
-      }));
       b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
         const f = relative(ROOT, args.path);
-        if (!own(f) || excluded.has(f)) return undefined;
-        const wanted = layers.flatMap((l, i) => (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g)) ? [`import "oscd-layer-${i}";`] : []));
+        if (!own(f)) return undefined;
+        const wanted = layers.flatMap((l, i) => (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g)) ? [...l] : []));
         if (wanted.length === 0) return undefined;
-        return { contents: `${await readFile(args.path, "utf8")}\n${wanted.join("\n")}\n`, loader: "js" };
+        // A package's modules follow the modules that import them (zod declares itself free of
+        // side effects: a bare import of it would be dropped).
+        const imports = wanted.filter((g) => own(g) || g.startsWith("oscd-builtin:")).map((g) => `import ${JSON.stringify(spec(g))};`);
+        return { contents: `${await readFile(args.path, "utf8")}\n${imports.join("\n")}\n`, loader: "js" };
       });
     },
   };
@@ -182,7 +179,7 @@ const outdir = join(ROOT, "dist", "bundle");
 const MAIN = "dist/cli/main.js";
 const USER_CACHE = "dist/core/user-cache.js";
 const options: BuildOptions = {
-  entryPoints: { main: join(ROOT, MAIN), "user-cache": join(ROOT, USER_CACHE) },
+  entryPoints: { main: join(ROOT, MAIN) },
   outdir,
   bundle: true,
   splitting: true,
@@ -206,4 +203,7 @@ const builtins = builtinModules(await namesImported(join(ROOT, "dist")));
 const first = await build({ ...options, write: false, plugins: [builtins, externalPackages] });
 await rm(outdir, { recursive: true, force: true });
 const result = await build({ ...options, plugins: [layeredChunks(first.metafile, startLayers(first.metafile)), builtins, externalPackages] });
-if (result.errors.length > 0) process.exit(1);
+// bin/oscd.js finds the compile cache's folder with this before it loads the rest: one file of
+// its own, whose own copy of the code shares nothing with the rest.
+const userCache = await build({ ...options, entryPoints: { "user-cache": join(ROOT, USER_CACHE) }, splitting: false, plugins: [builtins, externalPackages] });
+if (result.errors.length > 0 || userCache.errors.length > 0) process.exit(1);
