@@ -40,7 +40,7 @@ const externalPackages: Plugin = {
 /**
  * The names oscd's own modules (tsc's output under dist/) import from each built-in, by
  * `import { a, b as c } from "node:x"`; undefined for a built-in also imported whole (a
- * namespace, a default or a dynamic import), whose every name is then offered.
+ * namespace or a default), whose every name is then offered.
  */
 async function namesImported(dist: string): Promise<Map<string, Set<string> | undefined>> {
   const used = new Map<string, Set<string> | undefined>();
@@ -57,26 +57,36 @@ async function namesImported(dist: string): Promise<Map<string, Set<string> | un
     for (const m of text.matchAll(/^import \{([^}]*)\} from "([^"]+)";$/gm)) {
       if (isBuiltin(m[2]!)) add(m[2]!, m[1]!.split(",").map((n) => n.trim().split(/\s+as\s+/)[0]!).filter(Boolean));
     }
-    for (const m of text.matchAll(/^import (?:\* as )?[\w$]+(?:, \{[^}]*\})? from "([^"]+)";$|import\("([^"]+)"\)|^export \*(?: as [\w$]+)? from "([^"]+)";$/gm)) {
-      const mod = m[1] ?? m[2] ?? m[3];
+    for (const m of text.matchAll(/^import (?:\* as )?[\w$]+(?:, \{[^}]*\})? from "([^"]+)";$|^export \*(?: as [\w$]+)? from "([^"]+)";$/gm)) {
+      const mod = m[1] ?? m[2];
       if (mod !== undefined && isBuiltin(mod)) add(mod, undefined);
     }
   }
   return used;
 }
 
+/** A module function that may be called through a wrapper: not a class, nothing hung on it. */
+function plainFunction(v: unknown): v is (...a: unknown[]) => unknown {
+  if (typeof v !== "function") return false;
+  const proto = (v as { prototype?: object }).prototype;
+  const classLike = /^class\b/.test(Function.prototype.toString.call(v)) || (proto !== undefined && Object.getOwnPropertyNames(proto).length > 1);
+  return !classLike && Object.getOwnPropertySymbols(v).length === 0;
+}
+
 /**
- * Node's built-in modules as small CommonJS modules that load the real one
- * (`process.getBuiltinModule`) when a name is first used. An ES import of a built-in builds its
- * ES namespace, which reads every export: node:fs's lazy ones load stream, readline and
- * fs/promises, node:http's undici (some 15 ms of CPU at every start for node:fs alone). And a
- * module imported for one function on one path (node:crypto for a random name,
- * node:child_process for commander's external subcommands) costs nothing where that path is
- * not taken. Each offers only the names oscd imports from it (esbuild copies them into every
- * chunk that imports it), all of them when it is imported whole or required (commander); the
- * names are this Node's, and the program is type-checked against the same Node's types.
+ * Node's built-in modules, through `process.getBuiltinModule`. An ES import of a built-in
+ * builds its ES namespace, which reads every export: node:fs's lazy ones load stream, readline
+ * and fs/promises, node:http's undici (some 15 ms of CPU at every start for node:fs alone).
+ * Here an import takes only the names oscd imports (namesImported), each function as a
+ * wrapper that loads the module when first called: a module imported for one function on one
+ * path (node:crypto for a random name) costs nothing where that path is not taken. Classes
+ * and values are read when the importing module loads. A module that is itself a function or
+ * an object with methods (node:events, node:process), and a `require` (commander's), take it
+ * whole; a require gets an object whose names load the module when first read. The names are
+ * this Node's, and the program is type-checked against the same Node's types.
  */
 function builtinModules(used: Map<string, Set<string> | undefined>): Plugin {
+  const whole = (real: unknown) => typeof real !== "object" || real === null || real === process || real === console;
   return {
     name: "builtin-modules",
     setup(b) {
@@ -85,18 +95,27 @@ function builtinModules(used: Map<string, Set<string> | undefined>): Plugin {
         // Loaded by Node when reached, as the program wrote it (a namespace it asked for).
         if (args.kind === "dynamic-import") return { path: args.path, external: true };
         const path = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
-        // A require (commander's) takes the module whole.
-        if (args.kind !== "import-statement") used.set(path, undefined);
-        return { path, namespace: "oscd-builtin" };
+        const asModule = args.kind === "import-statement" && used.get(path) !== undefined;
+        return { path, namespace: asModule ? "oscd-builtin" : "oscd-builtin-cjs" };
       });
       b.onLoad({ filter: /.*/, namespace: "oscd-builtin" }, (args) => {
         const path = JSON.stringify(args.path);
+        const real = process.getBuiltinModule(args.path) as Record<string, unknown>;
+        const lines = [`let m;`, `const load = () => (m ??= process.getBuiltinModule(${path}));`];
+        if (whole(real)) lines.push(`export default load();`);
+        for (const n of used.get(args.path) ?? []) {
+          if (n === "default") continue;
+          const d = Object.getOwnPropertyDescriptor(real, n);
+          if (!whole(real) && d && "value" in d && plainFunction(d.value)) lines.push(`export function ${n}(...a) { return load().${n}(...a); }`);
+          else lines.push(`export const ${n} = load().${n};`);
+        }
+        return { contents: lines.join("\n"), loader: "js" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "oscd-builtin-cjs" }, (args) => {
+        const path = JSON.stringify(args.path);
         const real: unknown = process.getBuiltinModule(args.path);
-        // A module that is itself a function or an object with methods (node:events is
-        // EventEmitter, node:process is process) is handed over whole, at once.
-        if (typeof real !== "object" || real === null || real === process || real === console) return { contents: `module.exports = process.getBuiltinModule(${path});`, loader: "js" };
-        const wanted = used.get(args.path);
-        const names = Object.getOwnPropertyNames(real).filter((n) => n !== "__esModule" && (wanted === undefined || wanted.has(n)));
+        if (whole(real)) return { contents: `module.exports = process.getBuiltinModule(${path});`, loader: "js" };
+        const names = Object.getOwnPropertyNames(real).filter((n) => n !== "__esModule");
         return {
           contents: `let m;
 const load = () => (m ??= process.getBuiltinModule(${path}));
@@ -155,7 +174,6 @@ function startLayers(meta: Metafile): Set<string>[] {
  */
 function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
   const own = (f: string) => f.startsWith("dist/") && f.endsWith(".js");
-  const spec = (f: string) => (f.startsWith("oscd-builtin:") ? f.slice("oscd-builtin:".length) : join(ROOT, f));
   const reach = new Map<string, Set<string>>();
   const reaches = (f: string) => reach.get(f) ?? reach.set(f, closure(meta, f)).get(f)!;
   return {
@@ -166,9 +184,10 @@ function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
         if (!own(f)) return undefined;
         const wanted = layers.flatMap((l, i) => (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g)) ? [...l] : []));
         if (wanted.length === 0) return undefined;
-        // A package's modules follow the modules that import them (zod declares itself free of
-        // side effects: a bare import of it would be dropped).
-        const imports = wanted.filter((g) => own(g) || g.startsWith("oscd-builtin:")).map((g) => `import ${JSON.stringify(spec(g))};`);
+        // A package's modules and the built-ins follow the modules that import them (zod declares
+        // itself free of side effects: a bare import of it would be dropped; each import of a
+        // built-in costs a copy of its names).
+        const imports = wanted.filter(own).map((g) => `import ${JSON.stringify(join(ROOT, g))};`);
         return { contents: `${await readFile(args.path, "utf8")}\n${imports.join("\n")}\n`, loader: "js" };
       });
     },
