@@ -242,7 +242,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const report = parseReport(req.body);
       const host = p.kind === "host" ? p.host : checkHostName(report.host);
       requireHost(p, host);
-      const r = await recordReport(ctx.db, host, report, kind, ctx.now(), ctx.sqlite);
+      const r = await recordReport(ctx.db, host, report, kind, ctx.now(), ctx.reportDriver);
       ctx.metrics.reports.inc({ kind, result: r.duplicate ? "duplicate" : "new" });
       if (!r.duplicate) ctx.hostChanged(host, kind === "report");
       return reply.code(r.duplicate ? 200 : 201).send({ id: report.id, duplicate: r.duplicate });
