@@ -36,7 +36,7 @@ import { openDatabase } from "../src/server/index.js";
 import { ensureBuilt } from "../test/harness/oscd.js";
 import { favour } from "../test/harness/server-process.js";
 import { startTestPostgres, type TestPostgres } from "../test/harness/postgres.js";
-import { agentOptions, api, baseline, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
+import { agentOptions, api, baseline, wakeSummary, wakeTotals, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
 import { machine, Targets } from "./_measure.js";
 
 function flag(name: string): string | undefined {
@@ -137,21 +137,26 @@ async function main(): Promise<void> {
     // A rollout of one wave with every host: uploaded through the first server, started through the last.
     await uploadRelease(first.url, admin, release(2, hosts), false);
     let rolloutId = "";
+    const wakes0 = await Promise.all(urls.map(wakeTotals));
     const rollout = await wave(f, pids(), hosts, 2, async () => {
       rolloutId = await startRollout(last.url, admin, 2);
     });
     console.log(`rollout wave: ${rollout.latencies.length}/${n} agents, p50 ${ms(rollout.p50)}, p99 ${ms(rollout.p99)}, max ${ms(rollout.max)}, CPU servers ${ms(rollout.serverCpuMs)} agents ${ms(rollout.agentsCpuMs)}; ${machine()}`);
+    const wakes1 = await Promise.all(urls.map(wakeTotals));
+    console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes0, wakes1)}`);
     const doneMs = await rolloutDone(last.url, admin, rolloutId);
     console.log(`  every report in and the rollout done ${(doneMs / 1000).toFixed(1)} s later`);
 
     // "Release to every host now": the release is uploaded (its views checked) first, then made complete.
     const uploadMs = await uploadRelease(first.url, admin, release(3, hosts), false);
+    const wakes2 = await Promise.all(urls.map(wakeTotals));
     const immediate = await wave(f, pids(), hosts, 3, async () => {
       const r = await api(last.url, admin, "POST", `/api/v1/releases/${CHANNEL}/3/complete`);
       if (r.status !== 200) throw new Error(`complete refused: ${r.status} ${r.text.slice(0, 300)}`);
     });
     console.log(`uploading release #3 with ${WITH_VIEWS ? `${n} host views` : "no host views"} took ${(uploadMs / 1000).toFixed(1)} s (each view verified)`);
     console.log(`immediate release: ${immediate.latencies.length}/${n} agents, p50 ${ms(immediate.p50)}, p99 ${ms(immediate.p99)}, max ${ms(immediate.max)}, CPU servers ${ms(immediate.serverCpuMs)} agents ${ms(immediate.agentsCpuMs)}; ${machine()}`);
+    console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes2, await Promise.all(urls.map(wakeTotals)))}`);
     await until("every report of #3 acknowledged", 120_000, () => (f.acked.get(3)?.size ?? 0) >= n, 200).catch(() => undefined);
     const busy = await Promise.all(live().map((s) => idle(s.pid, 1)));
 
