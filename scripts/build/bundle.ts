@@ -219,7 +219,7 @@ const options: BuildOptions = {
 };
 const builtins = builtinModules(await namesImported(join(ROOT, "dist")));
 // A first pass finds what the start loads; the second bundles it in layers.
-const first = await build({ ...options, write: false, plugins: [builtins, externalPackages] });
+const first = await build({ ...options, metafile: true, write: false, plugins: [builtins, externalPackages] });
 await rm(outdir, { recursive: true, force: true });
 const result = await build({ ...options, plugins: [layeredChunks(first.metafile, startLayers(first.metafile)), builtins, externalPackages] });
 // bin/oscd.js finds the compile cache's folder with this before it loads the rest: one file of
