@@ -78,6 +78,8 @@ buildNpmPackage {
       ../tsconfig.build.json
       ../bin
       ../src
+      # `npm run build` bundles the CLI (tsc, then esbuild: dist/bundle/, which bin/oscd.js starts).
+      ../scripts/build
     ];
   };
   npmDeps = importNpmLock {
