@@ -13,6 +13,9 @@
  *   npm run bench -- startup [rounds=20]
  *
  * Targets (issue 27): `oscd status` and `oscd activate` with nothing to do ≤ 2× `node -e 0`.
+ * oscd runs as installed: the bundle (dist/bundle/) with Node's compile cache in the host's
+ * ~/.cache/oscd, warm after the first run, as for a user's second and later commands; the
+ * activation without it (a first run after an install) is shown beside, not judged.
  */
 import { rm } from "node:fs/promises";
 import { run } from "../src/core/exec.js";
@@ -45,6 +48,8 @@ async function main(): Promise<void> {
       ["oscd --help", () => run("node", [OSCD_BIN, "--help"], { timeoutMs: 30_000 }), here],
       ["in a host: oscd status", () => oscdOn(host, ["status"]), inHost],
       ["in a host: oscd activate (unchanged)", () => oscdOn(host, ["activate", "--quiet", top]), inHost],
+      // A first run after an install or upgrade: Node compiles the bundle without its cache.
+      ["in a host: oscd activate, no compile cache", () => oscdOn(host, ["activate", "--quiet", top], { env: { NODE_DISABLE_COMPILE_CACHE: "1" } }), inHost],
     ];
     const loadBefore = machine();
     const results: { name: string; oscd: Cost[]; base: Cost[] }[] = [];
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
       const wall = medianOfRatios(r.oscd.map((c) => c.wallMs), r.base.map((c) => c.wallMs));
       const m = (xs: Cost[], k: keyof Cost) => median(xs.map((c) => c[k])).toFixed(0);
       console.log(row([r.name, m(r.oscd, "cpuMs"), m(r.base, "cpuMs"), cpu.toFixed(2), m(r.oscd, "wallMs"), m(r.base, "wallMs"), wall.toFixed(2)]));
-      if (r.name.includes("status") || r.name.includes("activate")) {
+      if ((r.name.includes("status") || r.name.includes("activate")) && !r.name.includes("no compile cache")) {
         targets.check(`${r.name.replace("in a host: ", "")}: CPU / node -e 0`, cpu, "<=", 2, { digits: 2, unit: "×" });
         targets.check(`${r.name.replace("in a host: ", "")}: wall / node -e 0`, wall, "<=", 2, { digits: 2, unit: "×", judgeable: false, note: "wall time on a shared machine: shown, not judged" });
       }

@@ -7,7 +7,10 @@ const ROOT = join(import.meta.dirname, "..", "..", "..");
 /**
  * What importing some of oscd's modules loads, in a fresh Node: Node's built-in modules and
  * the CommonJS files required. Start-up cost follows what is loaded (bench/startup.ts), and a
- * count does not depend on the machine's load as a time does.
+ * count does not depend on the machine's load as a time does. These run the sources: which
+ * modules a command reaches, statically or when it gets there, is what the build's bundle keeps
+ * (a dynamic import stays a chunk loaded when reached); test/integration/cli/startup.test.ts
+ * checks the built CLI itself (the files it loads, the built-ins it does not).
  */
 async function loadedBy(modules: string[]): Promise<{ builtins: string[]; required: string[] }> {
   const code = `
