@@ -19,7 +19,7 @@
  *   node scripts/build/bundle.ts        (npm run build runs it after tsc)
  */
 import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { isBuiltin } from "node:module";
 import { join, relative } from "node:path";
 
@@ -194,7 +194,9 @@ function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
   };
 }
 
-const outdir = join(ROOT, "dist", "bundle");
+const bundleDir = join(ROOT, "dist", "bundle");
+// Built beside it (as deep, for the source maps' relative paths), then moved in: see the end.
+const outdir = join(ROOT, "dist", `.bundle-${process.pid}`);
 const MAIN = "dist/cli/main.js";
 const USER_CACHE = "dist/core/user-cache.js";
 const options: BuildOptions = {
@@ -220,9 +222,18 @@ const options: BuildOptions = {
 const builtins = builtinModules(await namesImported(join(ROOT, "dist")));
 // A first pass finds what the start loads; the second bundles it in layers.
 const first = await build({ ...options, metafile: true, write: false, plugins: [builtins, externalPackages] });
-await rm(outdir, { recursive: true, force: true });
 const result = await build({ ...options, plugins: [layeredChunks(first.metafile, startLayers(first.metafile)), builtins, externalPackages] });
 // bin/oscd.js finds the compile cache's folder with this before it loads the rest: one file of
 // its own, whose own copy of the code shares nothing with the rest.
 const userCache = await build({ ...options, entryPoints: { "user-cache": join(ROOT, USER_CACHE) }, splitting: false, plugins: [builtins, externalPackages] });
 if (result.errors.length > 0 || userCache.errors.length > 0) process.exit(1);
+
+// Each file is renamed over its old version, and only then are the files of an older build
+// removed: an oscd started meanwhile (the tests run the CLI while others rebuild) never finds
+// the folder empty. A build of the same sources names and fills every file the same, so it
+// removes nothing a running oscd may still import.
+await mkdir(bundleDir, { recursive: true });
+const built = new Set(await readdir(outdir));
+for (const f of built) await rename(join(outdir, f), join(bundleDir, f));
+for (const f of await readdir(bundleDir)) if (!built.has(f)) await rm(join(bundleDir, f), { force: true });
+await rm(outdir, { recursive: true, force: true });
