@@ -29,7 +29,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
  */
 async function start() {
   const module = process.getBuiltinModule("node:module");
-  if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.getCompileCacheDir() === undefined) {
+  // Node 22.1 and later (oscd still starts on an older Node, without the cache).
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE && module.enableCompileCache && module.getCompileCacheDir?.() === undefined) {
     const { userCacheDir } = await import("../dist/bundle/user-cache.mjs");
     const dir = userCacheDir();
     if (dir) {
