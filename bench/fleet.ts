@@ -73,7 +73,7 @@ async function storedReports(spec: string, sequence: number): Promise<{ rows: nu
   }
 }
 
-async function rolloutDone(base: string, admin: string, id: string): Promise<number> {
+async function rolloutDone(base: string, admin: string, id: string, fleet: Fleet): Promise<number> {
   type View = { state?: string; reason?: string; waves?: { name: string; state: string; hosts: string[]; healthy: string[]; failed: string[] }[] };
   let last: View = {};
   try {
@@ -81,6 +81,9 @@ async function rolloutDone(base: string, admin: string, id: string): Promise<num
   } catch (e) {
     // Where it stands, so a run that cannot finish says why.
     console.log(`rollout ${id}: ${last.state} ${last.reason ?? ""}; ${(last.waves ?? []).map((w) => `${w.name} ${w.state} ${w.healthy.length} healthy ${w.failed.length} failed of ${w.hosts.length}`).join("; ")}`);
+    const st = await fleet.status();
+    const acked = [...fleet.acked.values()].map((m, i) => `#${[...fleet.acked.keys()][i]}: ${m.size}`).join(", ");
+    console.log(`reports acknowledged (${acked}); agents' errors so far: ${st.errors}${st.errors ? ` (e.g. ${st.errorSamples.join(" | ")})` : ""}`);
     throw e;
   }
 }
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     console.log(`rollout wave: ${rollout.latencies.length}/${n} agents, p50 ${ms(rollout.p50)}, p99 ${ms(rollout.p99)}, max ${ms(rollout.max)}, CPU servers ${ms(rollout.serverCpuMs)} agents ${ms(rollout.agentsCpuMs)}; ${machine()}`);
     const wakes1 = await Promise.all(urls.map(wakeTotals));
     console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes0, wakes1)}`);
-    const doneMs = await rolloutDone(last.url, admin, rolloutId);
+    const doneMs = await rolloutDone(last.url, admin, rolloutId, f);
     console.log(`  every report in and the rollout done ${(doneMs / 1000).toFixed(1)} s later`);
 
     // "Release to every host now": the release is uploaded (its views checked) first, then made complete.
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
         },
         300_000,
       );
-      killed = { result, doneMs: await rolloutDone(last.url, admin, id) };
+      killed = { result, doneMs: await rolloutDone(last.url, admin, id, f) };
       console.log(`rollout across the kill: ${result.latencies.length}/${n} agents, p50 ${ms(result.p50)}, p99 ${ms(result.p99)}, max ${ms(result.max)} (agents of the killed server wait out their backoff); rollout done ${(killed.doneMs / 1000).toFixed(1)} s later; ${machine()}`);
       await until("every report of #4 acknowledged", 300_000, () => (f.acked.get(4)?.size ?? 0) >= n, 500).catch(() => undefined);
     }
