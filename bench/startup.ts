@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       ["in a host: oscd status", () => oscdOn(host, ["status"]), inHost],
       ["in a host: oscd activate (unchanged)", () => oscdOn(host, ["activate", "--quiet", top]), inHost],
       // A first run after an install or upgrade: Node compiles the bundle without its cache.
-      ["in a host: oscd activate, no compile cache", () => oscdOn(host, ["activate", "--quiet", top], { env: { NODE_DISABLE_COMPILE_CACHE: "1" } }), inHost],
+      ["in a host: activate, no compile cache", () => oscdOn(host, ["activate", "--quiet", top], { env: { NODE_DISABLE_COMPILE_CACHE: "1" } }), inHost],
     ];
     const loadBefore = machine();
     const results: { name: string; oscd: Cost[]; base: Cost[] }[] = [];
