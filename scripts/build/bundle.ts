@@ -1,12 +1,12 @@
 /**
  * The CLI as the program runs it: dist/cli/main.js (tsc's output) and everything it imports,
  * bundled by esbuild into dist/bundle/, one file per command and per lazily loaded part, with
- * the modules they share in common chunks (`splitting`). bin/oscd.js starts dist/bundle/main.js.
+ * the modules they share in common chunks (`splitting`). bin/oscd.js starts dist/bundle/main.mjs.
  *
  * Why: an ES module costs Node a resolution (stat, realpath, the nearest package.json), a read
  * and a compilation of its own; `oscd status` loaded some 60 of them and `oscd activate` over
- * 100, several times the cost of starting Node itself. Bundled, a command loads a handful of
- * files, and the per-user compile cache (bin/oscd.js) skips their compilation the next time.
+ * 100, several times the cost of starting Node itself. Bundled, `oscd status` loads 6 files and
+ * `oscd activate` 8, and the per-user compile cache (bin/oscd.js) keeps their compiled code.
  *
  * The bundle is the same code: tsc's JavaScript, concatenated, with every dynamic import still
  * a separate chunk loaded when reached. Packages stay outside (resolved from node_modules at run
@@ -166,8 +166,9 @@ function startLayers(meta: Metafile): Set<string>[] {
  * dynamic import's) in one chunk, so the ~40 modules every start loads came in a dozen files,
  * and `oscd activate` loaded 36, by which other commands also import each: every file costs
  * Node a resolution and a load. Here each of oscd's modules that statically reaches a module of
- * a start layer (startLayers) and is not in it imports the whole layer (a module made here), so
- * every entry point reaching part of a layer reaches all of it, and the layer is one chunk.
+ * a start layer (startLayers) and is not in it also imports every module of the layer (appended
+ * to its source as it is bundled), so every entry point reaching part of a layer reaches all of
+ * it, and the layer is one chunk.
  * What runs is unchanged but for when some definitions load: a module of the first layer was
  * loaded by the start already; one of a later layer loads with the others of its layer. A
  * layer reaches nothing outside itself and the layers before it, so this makes no cycle.
