@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { OscdError } from "../core/errors.js";
@@ -64,6 +64,32 @@ export async function listGenerations(profile = SYSTEM_PROFILE): Promise<Generat
     }
   }
   return gens.sort((a, b) => a.number - b.number);
+}
+
+/**
+ * The store paths of the profile's generations, in no particular order: their links read
+ * synchronously, without listGenerations' lstat and promise per generation (the engine's /boot
+ * check reads them on every deployment, and a long-lived host has hundreds).
+ */
+export function generationStorePaths(profile = SYSTEM_PROFILE): string[] {
+  const dir = dirname(profile);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const pattern = generationLink(basename(profile));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!pattern.test(e)) continue;
+    try {
+      out.push(readlinkSync(join(dir, e)));
+    } catch {
+      // A link removed while we read is simply not listed.
+    }
+  }
+  return out;
 }
 
 /**
