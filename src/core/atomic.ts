@@ -124,11 +124,21 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
 
 /** Points a symlink at a new target atomically (a new link, then rename over the old). */
 export async function symlinkAtomic(target: string, path: string): Promise<void> {
+  symlinkAtomicSync(target, path);
+}
+
+/** symlinkAtomic with synchronous calls (a link is a state file's size: see above). */
+export function symlinkAtomicSync(target: string, path: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   const tmp = tempName(path);
   symlinkSync(target, tmp);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   fsyncDirSync(dir);
 }
 
