@@ -88,6 +88,22 @@ export function requestRates(before: Map<string, number>, after: Map<string, num
     .join(", ");
 }
 
+/** A server's wake-ups so far (/metrics): seconds spent answering woken long-polls, and how many it answered. */
+export async function wakeTotals(base: string): Promise<{ seconds: number; answered: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return { seconds: num(/^oscd_long_poll_wake_seconds_sum ([\d.e+-]+)/m), answered: num(/^oscd_long_polls_woken_total (\d+)/m) };
+}
+
+/**
+ * The servers' own part of a wave, between two readings of wakeTotals: per server, the time
+ * from the change notice to its last woken long-poll answered, and how many it answered. The
+ * agents' latency adds the load generator's time to read those answers on the same cores.
+ */
+export function wakeSummary(before: readonly { seconds: number; answered: number }[], after: readonly { seconds: number; answered: number }[]): string {
+  return after.map((a, i) => `server ${i + 1} answered ${a.answered - (before[i]?.answered ?? 0)} in ${Math.round((a.seconds - (before[i]?.seconds ?? 0)) * 1000)} ms`).join(", ");
+}
+
 /** The server's own count of long-polls it holds (/metrics). */
 export async function waitingCount(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();

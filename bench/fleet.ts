@@ -36,7 +36,7 @@ import { openDatabase } from "../src/server/index.js";
 import { ensureBuilt } from "../test/harness/oscd.js";
 import { favour } from "../test/harness/server-process.js";
 import { startTestPostgres, type TestPostgres } from "../test/harness/postgres.js";
-import { agentOptions, api, baseline, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
+import { agentOptions, api, baseline, wakeSummary, wakeTotals, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
 import { machine, Targets } from "./_measure.js";
 
 function flag(name: string): string | undefined {
@@ -73,7 +73,7 @@ async function storedReports(spec: string, sequence: number): Promise<{ rows: nu
   }
 }
 
-async function rolloutDone(base: string, admin: string, id: string): Promise<number> {
+async function rolloutDone(base: string, admin: string, id: string, fleet: Fleet): Promise<number> {
   type View = { state?: string; reason?: string; waves?: { name: string; state: string; hosts: string[]; healthy: string[]; failed: string[] }[] };
   let last: View = {};
   try {
@@ -81,6 +81,9 @@ async function rolloutDone(base: string, admin: string, id: string): Promise<num
   } catch (e) {
     // Where it stands, so a run that cannot finish says why.
     console.log(`rollout ${id}: ${last.state} ${last.reason ?? ""}; ${(last.waves ?? []).map((w) => `${w.name} ${w.state} ${w.healthy.length} healthy ${w.failed.length} failed of ${w.hosts.length}`).join("; ")}`);
+    const st = await fleet.status();
+    const acked = [...fleet.acked.values()].map((m, i) => `#${[...fleet.acked.keys()][i]}: ${m.size}`).join(", ");
+    console.log(`reports acknowledged (${acked}); agents' errors so far: ${st.errors}${st.errors ? ` (e.g. ${st.errorSamples.join(" | ")})` : ""}`);
     throw e;
   }
 }
@@ -137,21 +140,26 @@ async function main(): Promise<void> {
     // A rollout of one wave with every host: uploaded through the first server, started through the last.
     await uploadRelease(first.url, admin, release(2, hosts), false);
     let rolloutId = "";
+    const wakes0 = await Promise.all(urls.map(wakeTotals));
     const rollout = await wave(f, pids(), hosts, 2, async () => {
       rolloutId = await startRollout(last.url, admin, 2);
     });
     console.log(`rollout wave: ${rollout.latencies.length}/${n} agents, p50 ${ms(rollout.p50)}, p99 ${ms(rollout.p99)}, max ${ms(rollout.max)}, CPU servers ${ms(rollout.serverCpuMs)} agents ${ms(rollout.agentsCpuMs)}; ${machine()}`);
-    const doneMs = await rolloutDone(last.url, admin, rolloutId);
+    const wakes1 = await Promise.all(urls.map(wakeTotals));
+    console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes0, wakes1)}`);
+    const doneMs = await rolloutDone(last.url, admin, rolloutId, f);
     console.log(`  every report in and the rollout done ${(doneMs / 1000).toFixed(1)} s later`);
 
     // "Release to every host now": the release is uploaded (its views checked) first, then made complete.
     const uploadMs = await uploadRelease(first.url, admin, release(3, hosts), false);
+    const wakes2 = await Promise.all(urls.map(wakeTotals));
     const immediate = await wave(f, pids(), hosts, 3, async () => {
       const r = await api(last.url, admin, "POST", `/api/v1/releases/${CHANNEL}/3/complete`);
       if (r.status !== 200) throw new Error(`complete refused: ${r.status} ${r.text.slice(0, 300)}`);
     });
     console.log(`uploading release #3 with ${WITH_VIEWS ? `${n} host views` : "no host views"} took ${(uploadMs / 1000).toFixed(1)} s (each view verified)`);
     console.log(`immediate release: ${immediate.latencies.length}/${n} agents, p50 ${ms(immediate.p50)}, p99 ${ms(immediate.p99)}, max ${ms(immediate.max)}, CPU servers ${ms(immediate.serverCpuMs)} agents ${ms(immediate.agentsCpuMs)}; ${machine()}`);
+    console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes2, await Promise.all(urls.map(wakeTotals)))}`);
     await until("every report of #3 acknowledged", 120_000, () => (f.acked.get(3)?.size ?? 0) >= n, 200).catch(() => undefined);
     const busy = await Promise.all(live().map((s) => idle(s.pid, 1)));
 
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
         },
         300_000,
       );
-      killed = { result, doneMs: await rolloutDone(last.url, admin, id) };
+      killed = { result, doneMs: await rolloutDone(last.url, admin, id, f) };
       console.log(`rollout across the kill: ${result.latencies.length}/${n} agents, p50 ${ms(result.p50)}, p99 ${ms(result.p99)}, max ${ms(result.max)} (agents of the killed server wait out their backoff); rollout done ${(killed.doneMs / 1000).toFixed(1)} s later; ${machine()}`);
       await until("every report of #4 acknowledged", 300_000, () => (f.acked.get(4)?.size ?? 0) >= n, 500).catch(() => undefined);
     }

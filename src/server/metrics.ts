@@ -14,6 +14,9 @@ export class Metrics {
   readonly reports: Counter<"kind" | "result">;
   readonly manifests: Counter<"result">;
   readonly waiting: Gauge;
+  /** A change's wake-up: from the notice to every long-poll it changed answered (sent to its socket). */
+  readonly wakes: Histogram;
+  readonly woken: Counter;
   /** Each label set's counter and histogram, looked up once: labelling per request cost a long-poll more than its route. */
   private readonly answered = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
@@ -24,6 +27,8 @@ export class Metrics {
     this.reports = new Counter({ name: "oscd_reports_total", help: "Reports and heartbeats received", labelNames: ["kind", "result"], registers });
     this.manifests = new Counter({ name: "oscd_manifest_requests_total", help: "Manifest requests by answer (200, 304)", labelNames: ["result"], registers });
     this.waiting = new Gauge({ name: "oscd_long_polls_waiting", help: "Manifest long-polls waiting now", registers });
+    this.wakes = new Histogram({ name: "oscd_long_poll_wake_seconds", help: "From a change notice to every held long-poll it changed answered", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers });
+    this.woken = new Counter({ name: "oscd_long_polls_woken_total", help: "Held long-polls answered because what their host is served changed", registers });
     new Gauge({
       name: "oscd_hosts",
       help: "Hosts by status (offline: not seen for a while)",

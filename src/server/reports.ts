@@ -1,7 +1,10 @@
 import type BetterSqlite3 from "better-sqlite3";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
+import type pg from "pg";
 import { z } from "zod";
-import type { Database, HostTable, ReportTable } from "./db/schema.js";
+import type { Database } from "./db/schema.js";
+import { pgTransaction, ReportBatch, sqliteTransaction } from "./report-batch.js";
+import { kyselyStore, type ReportStore } from "./report-stores.js";
 import { badRequest, forbidden, HttpError } from "./errors.js";
 import { checkChannel, checkHostName } from "./names.js";
 
@@ -106,75 +109,6 @@ export interface Recorded {
   status: string;
 }
 
-/** The few reads and writes recording a report needs, so one piece of logic runs on both databases. */
-interface ReportStore {
-  hostChannel(host: string): Promise<string | null | undefined>;
-  assignmentChannels(host: string): Promise<string[]>;
-  channelHasReleases(channel: string): Promise<boolean>;
-  releaseExists(channel: string, sequence: number): Promise<boolean>;
-  /** False when the id was already stored. */
-  insertReport(row: ReportTable): Promise<boolean>;
-  /** Rows updated (0: no such host). */
-  updateHost(host: string, set: { last_seen: number; state?: string; status?: string; reason?: string | null }): Promise<number>;
-  /** The agent's own state; rows updated. */
-  updateAgent(host: string, lastSeen: number, agent: string): Promise<number>;
-  insertHost(row: HostTable): Promise<void>;
-}
-
-function kyselyStore(trx: Transaction<Database>): ReportStore {
-  return {
-    hostChannel: async (host) => (await trx.selectFrom("hosts").select("channel").where("name", "=", host).executeTakeFirst())?.channel,
-    assignmentChannels: async (host) => (await trx.selectFrom("assignments").select("channel").where("host", "=", host).execute()).map((a) => a.channel),
-    channelHasReleases: async (channel) => (await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).limit(1).executeTakeFirst()) !== undefined,
-    releaseExists: async (channel, sequence) => (await trx.selectFrom("releases").select("sequence").where("channel", "=", channel).where("sequence", "=", sequence).executeTakeFirst()) !== undefined,
-    insertReport: async (row) => Number((await trx.insertInto("reports").values(row).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n) > 0,
-    updateHost: async (host, set) => Number((await trx.updateTable("hosts").set(set).where("name", "=", host).executeTakeFirst()).numUpdatedRows),
-    updateAgent: async (host, lastSeen, agent) => Number((await trx.updateTable("hosts").set({ last_seen: lastSeen, agent }).where("name", "=", host).executeTakeFirst()).numUpdatedRows),
-    insertHost: async (row) => {
-      await trx.insertInto("hosts").values(row).execute();
-    },
-  };
-}
-
-/**
- * SQLite's hot path: prepared statements on better-sqlite3 itself (kysely compiles and prepares
- * every query again, which was most of a report's cost). Used only while holding kysely's one
- * connection, so it never runs inside another request's open transaction.
- */
-const prepared = new WeakMap<BetterSqlite3.Database, ReturnType<typeof prepare>>();
-function prepare(raw: BetterSqlite3.Database) {
-  return {
-    hostChannel: raw.prepare<[string], { channel: string | null }>("select channel from hosts where name = ?"),
-    assignments: raw.prepare<[string], { channel: string }>("select channel from assignments where host = ?"),
-    anyRelease: raw.prepare<[string], { sequence: number }>("select sequence from releases where channel = ? limit 1"),
-    release: raw.prepare<[string, number], { sequence: number }>("select sequence from releases where channel = ? and sequence = ?"),
-    insertReport: raw.prepare("insert into reports (id, host, kind, channel, sequence, status, body, received_at) values (@id, @host, @kind, @channel, @sequence, @status, @body, @received_at) on conflict (id) do nothing"),
-    seen: raw.prepare("update hosts set last_seen = ? where name = ?"),
-    report: raw.prepare("update hosts set last_seen = ?, state = ?, status = ?, reason = ? where name = ?"),
-    status: raw.prepare("update hosts set last_seen = ?, status = ?, reason = ? where name = ?"),
-    agent: raw.prepare("update hosts set last_seen = ?, agent = ? where name = ?"),
-    insertHost: raw.prepare("insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason, agent) values (@name, @tags, @channel, @created_at, @last_seen, @state, @status, @reason, @agent)"),
-  };
-}
-function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
-  let p = prepared.get(raw);
-  if (!p) prepared.set(raw, (p = prepare(raw)));
-  const q = p;
-  return {
-    hostChannel: async (host) => q.hostChannel.get(host)?.channel,
-    assignmentChannels: async (host) => q.assignments.all(host).map((a) => a.channel),
-    channelHasReleases: async (channel) => q.anyRelease.get(channel) !== undefined,
-    releaseExists: async (channel, sequence) => q.release.get(channel, sequence) !== undefined,
-    insertReport: async (row) => q.insertReport.run(row).changes > 0,
-    updateHost: async (host, set) =>
-      (set.status === undefined ? q.seen.run(set.last_seen, host) : set.state === undefined ? q.status.run(set.last_seen, set.status, set.reason ?? null, host) : q.report.run(set.last_seen, set.state, set.status, set.reason ?? null, host)).changes,
-    updateAgent: async (host, lastSeen, agent) => q.agent.run(lastSeen, agent, host).changes,
-    insertHost: async (row) => {
-      q.insertHost.run(row);
-    },
-  };
-}
-
 async function record(store: ReportStore, host: string, report: Report, kind: "report" | "heartbeat", now: number): Promise<Recorded> {
   // A refusal (an untrusted, expired or older manifest) means the host did not take the release;
   // a rolled-back deployment did not either, but left the host whole (told apart from `failed`);
@@ -220,93 +154,31 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
   return { duplicate: false, status };
 }
 
-/** Stores a report or heartbeat once per (host, id), in one transaction. `raw`: SQLite's own handle, for the fast path. */
-export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), raw?: BetterSqlite3.Database): Promise<Recorded> {
-  if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
-  if (!raw) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
-  let b = batches.get(raw);
-  if (!b) batches.set(raw, (b = new SqliteBatch(db, raw)));
-  return b.add(host, report, kind, now);
-}
+/** The database's own driver for reports, where there is one: its batches skip kysely's query compiling. */
+export type ReportFastPath = { sqlite: BetterSqlite3.Database } | { pg: pg.Pool };
 
-interface Pending {
+interface Item {
   host: string;
   report: Report;
   kind: "report" | "heartbeat";
   now: number;
-  resolve(r: Recorded): void;
-  reject(e: unknown): void;
 }
-
-/** Most reports one SQLite transaction takes (the rest wait for the next). */
-const BATCH_MAX = 1000;
-const batches = new WeakMap<BetterSqlite3.Database, SqliteBatch>();
+const batches = new WeakMap<object, ReportBatch<Item, Recorded>>();
 
 /**
- * SQLite group commit: reports that arrive in the same turn of the event loop are written in one
- * transaction, each in a savepoint of its own (one refused report does not undo the others).
- * A commit writes every page it changed to the WAL, so 10,000 reports of a wave in 10,000
- * transactions wrote the same few index pages 10,000 times. Each request is answered only
- * after the commit that holds its report.
+ * Stores a report or heartbeat once per (host, id). With the database's own driver (`fast`),
+ * reports that arrive together are committed together (report-batch.ts); else one transaction each.
  */
-class SqliteBatch {
-  private queue: Pending[] = [];
-  private scheduled = false;
-
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly raw: BetterSqlite3.Database,
-  ) {}
-
-  add(host: string, report: Report, kind: "report" | "heartbeat", now: number): Promise<Recorded> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ host, report, kind, now, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), fast?: ReportFastPath): Promise<Recorded> {
+  if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
+  if (!fast) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
+  const key = "sqlite" in fast ? fast.sqlite : fast.pg;
+  let b = batches.get(key);
+  if (!b) {
+    const transaction = "sqlite" in fast ? sqliteTransaction(db, fast.sqlite) : pgTransaction(fast.pg);
+    batches.set(key, (b = new ReportBatch(transaction, (store, it: Item) => record(store, it.host, it.report, it.kind, it.now), (it) => it.host)));
   }
-
-  private async flush(): Promise<void> {
-    const items = this.queue.splice(0, BATCH_MAX);
-    this.scheduled = this.queue.length > 0;
-    if (this.scheduled) setImmediate(() => void this.flush());
-    const raw = this.raw;
-    const outcomes: ({ ok: Recorded } | { error: unknown })[] = [];
-    try {
-      await this.db.connection().execute(async () => {
-        raw.exec("begin immediate");
-        try {
-          const store = sqliteStore(raw);
-          for (const it of items) {
-            raw.exec("savepoint report");
-            try {
-              outcomes.push({ ok: await record(store, it.host, it.report, it.kind, it.now) });
-              raw.exec("release report");
-            } catch (e) {
-              raw.exec("rollback to report");
-              raw.exec("release report");
-              outcomes.push({ error: e });
-            }
-          }
-          raw.exec("commit");
-        } catch (e) {
-          if (raw.inTransaction) raw.exec("rollback");
-          throw e;
-        }
-      });
-    } catch (e) {
-      // Nothing of this batch was committed: every request hears of it (the agents retry).
-      for (const it of items) it.reject(e);
-      return;
-    }
-    items.forEach((it, i) => {
-      const o = outcomes[i] as { ok: Recorded } | { error: unknown };
-      if ("ok" in o) it.resolve(o.ok);
-      else it.reject(o.error);
-    });
-  }
+  return b.add({ host, report, kind, now });
 }
 
 export async function hostHistory(db: Kysely<Database>, host: string, limit = 100): Promise<{ id: string; kind: string; status: string; received_at: number; body: unknown }[]> {

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { requireHost, requireHostOrReader } from "../auth.js";
 import type { ServerContext } from "../context.js";
@@ -122,6 +123,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       return;
     }
     waking.add(channel);
+    const t0 = performance.now();
+    let answered = 0;
     try {
       // Every listener of this notice runs first (ServedCache drops the channel's old read).
       await Promise.resolve();
@@ -134,11 +137,24 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         if (!view) break;
         for (const w of [...set]) {
           const s = view.get(w.host);
-          if (s && s.etag !== w.etag) w.finish(s);
+          if (s && s.etag !== w.etag) {
+            w.finish(s);
+            answered++;
+          }
         }
       } while (again.has(channel));
     } finally {
       waking.delete(channel);
+      // Only wake-ups that answered someone: an echo of a notice this process already acted on is not one.
+      // Timed once the answers are written: each waiter's reply is sent after this loop, as its
+      // handler resumes (promise jobs, all run before the next setImmediate).
+      if (answered > 0) {
+        const n = answered;
+        setImmediate(() => {
+          ctx.metrics.wakes.observe((performance.now() - t0) / 1000);
+          ctx.metrics.woken.inc(n);
+        });
+      }
     }
   };
   const unsubscribe = ctx.notifier.subscribe((topic) => {
@@ -226,7 +242,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const report = parseReport(req.body);
       const host = p.kind === "host" ? p.host : checkHostName(report.host);
       requireHost(p, host);
-      const r = await recordReport(ctx.db, host, report, kind, ctx.now(), ctx.sqlite);
+      const r = await recordReport(ctx.db, host, report, kind, ctx.now(), ctx.reportDriver);
       ctx.metrics.reports.inc({ kind, result: r.duplicate ? "duplicate" : "new" });
       if (!r.duplicate) ctx.hostChanged(host, kind === "report");
       return reply.code(r.duplicate ? 200 : 201).send({ id: report.id, duplicate: r.duplicate });
