@@ -1,8 +1,8 @@
-import { realpathSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { GuardError } from "../core/errors.js";
-import { listGenerations, missingClosureSize, STORE_DIR, type MissingSize } from "../nix/index.js";
+import { generationStorePaths, missingClosureSize, STORE_DIR, type MissingSize } from "../nix/index.js";
 import type { HostLayout } from "./layout.js";
 
 /**
@@ -63,21 +63,48 @@ export async function checkBootSpace(toplevel: string, layout: HostLayout, bootD
     return undefined; // no /boot of its own to fill (a container, netboot)
   }
   const installed = new Set<string>();
-  for (const g of await listGenerations(layout.profile)) for (const f of bootFiles(g.storePath)) installed.add(f);
+  for (const p of generationStorePaths(layout.profile)) for (const f of bootFiles(p)) installed.add(f);
   let need = 0;
   for (const f of bootFiles(toplevel)) if (!installed.has(f)) need += (await stat(f)).size;
   if (need > 0 && need + BOOT_MARGIN_BYTES > free) throw new DiskLowError(bootDir, need + BOOT_MARGIN_BYTES, free, "the new kernel and initrd");
   return { needBytes: need, freeBytes: free };
 }
 
+/**
+ * The kernel and initrd files of each toplevel already resolved, by store path. A store path
+ * never changes once valid, so neither do its links: each deployment resolves only the new
+ * system's, not again every generation's (realpath walks each link's path component by
+ * component, and a long-lived host has hundreds of generations).
+ */
+const resolved = new Map<string, string[]>();
+const RESOLVED_MAX = 4096;
+
+function linkAbsent(path: string): boolean {
+  try {
+    lstatSync(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
 function bootFiles(toplevel: string): string[] {
+  const known = resolved.get(toplevel);
+  if (known) return known;
   const out: string[] = [];
+  let whole = true;
   for (const name of ["kernel", "initrd"]) {
     try {
-      out.push(realpathSync(join(toplevel, name)));
+      out.push(realpathSync.native(join(toplevel, name)));
     } catch {
-      // a generation whose system is gone, or a toplevel without an initrd
+      // A toplevel without an initrd is what it is; a system that is gone, a link whose target
+      // is, or an error reading it, is looked at again next time.
+      if (!(existsSync(toplevel) && linkAbsent(join(toplevel, name)))) whole = false;
     }
+  }
+  if (whole && toplevel.startsWith(`${STORE_DIR}/`)) {
+    if (resolved.size >= RESOLVED_MAX) resolved.clear();
+    resolved.set(toplevel, out);
   }
   return out;
 }

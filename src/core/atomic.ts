@@ -32,7 +32,26 @@ export const STATE_DIR_MODE = 0o700;
  * advance (a symlink at a predictable name would redirect the write).
  */
 function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.getBuiltinModule("node:crypto").randomBytes(12).toString("hex")}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${randomHex12()}.tmp`);
+}
+
+/**
+ * 12 random bytes as hex, from a pool the kernel's generator fills 4 KiB at a time: the same
+ * randomness as a randomBytes(12) per name, without a call into the crypto binding for each of
+ * the dozen state files a deployment writes.
+ */
+let pool: Buffer | undefined;
+let used = 0;
+function randomHex12(): string {
+  if (pool === undefined || used + 12 > pool.length) {
+    pool = process.getBuiltinModule("node:crypto").randomFillSync(Buffer.allocUnsafeSlow(4096));
+    used = 0;
+  }
+  const hex = pool.toString("hex", used, used + 12);
+  // Each name's bytes are used once: zeroed so they cannot be read back from the pool.
+  pool.fill(0, used, used + 12);
+  used += 12;
+  return hex;
 }
 
 /**
@@ -105,11 +124,21 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
 
 /** Points a symlink at a new target atomically (a new link, then rename over the old). */
 export async function symlinkAtomic(target: string, path: string): Promise<void> {
+  symlinkAtomicSync(target, path);
+}
+
+/** symlinkAtomic with synchronous calls (a link is a state file's size: see above). */
+export function symlinkAtomicSync(target: string, path: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   const tmp = tempName(path);
   symlinkSync(target, tmp);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   fsyncDirSync(dir);
 }
 

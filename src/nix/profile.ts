@@ -1,6 +1,6 @@
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { nixOk, type NixCallOptions } from "./command.js";
 import { assertStorePath } from "./storepath.js";
@@ -25,10 +25,41 @@ export class NoSuchGenerationError extends OscdError {
   }
 }
 
-/** Points the profile at a new generation for `storePath` (`nix-env -p P --set`). */
+/** Nix's profiles directory: the garbage collector reads every link under it as a root. */
+export const PROFILES_DIR = "/nix/var/nix/profiles";
+
+/**
+ * Points the profile at a new generation for `storePath`, as `nix-env -p P --set` does: a link
+ * `P-N-link` → storePath (N one more than the newest generation; no new generation when the
+ * newest already is storePath), then `P` → `P-N-link`, replaced atomically.
+ *
+ * For a profile under Nix's profiles directory (the system profile) oscd makes the two links
+ * itself: the collector reads that directory as roots by itself, so nix-env's only other work
+ * (an indirect root in gcroots/auto, registering a path the caller has already realised and
+ * rooted) adds nothing, and nix-env costs a process start of ~40 ms of CPU, more than the
+ * whole rest of the engine's own work per deployment (bench/agent.ts). A generation link is
+ * created with symlink(2), which fails on an existing name: a nix-env running at the same time
+ * cannot have its generation replaced, the next number is taken instead. Any other profile, or
+ * a caller's own Nix environment or settings, goes through nix-env.
+ */
 export async function setProfile(storePath: string, profile = SYSTEM_PROFILE, opts: NixCallOptions = {}): Promise<void> {
   assertStorePath(storePath);
+  if (linksAreRoots(profile, opts)) {
+    // Its own module: `oscd status` loads this one and needs none of it.
+    const { setProfileLinks } = await import("./profile-links.js");
+    return setProfileLinks(storePath, profile);
+  }
   await nixOk("nix-env", ["-p", profile, "--set", storePath], { timeoutMs: 120_000, ...opts }, "nix-profile-failed", `setting ${profile} to ${storePath}`);
+}
+
+/** The profile's links are garbage-collector roots without nix-env's help (see setProfile). */
+export function linksAreRoots(profile: string, opts: NixCallOptions = {}): boolean {
+  if (opts.env !== undefined || opts.settings !== undefined) return false;
+  // Another state directory has profiles of its own that this one's collector does not read.
+  const stateDir = process.env.NIX_STATE_DIR;
+  if (stateDir !== undefined && resolve(stateDir) !== dirname(PROFILES_DIR)) return false;
+  const dir = dirname(resolve(profile));
+  return dir === PROFILES_DIR || dir.startsWith(`${PROFILES_DIR}/`);
 }
 
 /**
@@ -67,6 +98,32 @@ export async function listGenerations(profile = SYSTEM_PROFILE): Promise<Generat
 }
 
 /**
+ * The store paths of the profile's generations, in no particular order: their links read
+ * synchronously, without listGenerations' lstat and promise per generation (the engine's /boot
+ * check reads them on every deployment, and a long-lived host has hundreds).
+ */
+export function generationStorePaths(profile = SYSTEM_PROFILE): string[] {
+  const dir = dirname(profile);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const pattern = generationLink(basename(profile));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!pattern.test(e)) continue;
+    try {
+      out.push(readlinkSync(join(dir, e)));
+    } catch {
+      // A link removed while we read is simply not listed.
+    }
+  }
+  return out;
+}
+
+/**
  * The generation the profile points at: read from its two links alone (the engine asks before
  * and after every deployment, and a long-lived host has hundreds of generations to list).
  * Synchronous: three calls of a few microseconds each.
@@ -91,7 +148,7 @@ export async function currentGeneration(profile = SYSTEM_PROFILE): Promise<Gener
   }
 }
 
-function generationLink(base: string): RegExp {
+export function generationLink(base: string): RegExp {
   return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d+)-link$`);
 }
 
