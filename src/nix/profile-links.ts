@@ -46,6 +46,11 @@ export function setProfileLinks(storePath: string, profile: string): void {
     } catch (e) {
       throw failed(`cannot point ${profile} at ${name} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
+    // nix-env replaces a generation link it makes (it takes no lock on the profile): one that ran
+    // at this moment and chose the same number could have put its own system under this name.
+    if (readLinkOr(profile) !== name || readLinkOr(join(dir, name)) !== storePath) {
+      throw failed(`another tool changed ${profile} at the same moment (it now leads to ${readLinkOr(join(dir, readLinkOr(profile) ?? "")) ?? "nothing"})`);
+    }
     return;
   }
   throw failed("its generations kept changing while oscd added one");
