@@ -65,12 +65,19 @@ async function namesImported(dist: string): Promise<Map<string, Set<string> | un
   return used;
 }
 
-/** A module function that may be called through a wrapper: not a class, nothing hung on it. */
+/** What every function has of its own; anything else is hung on it (`realpathSync.native`). */
+const FUNCTION_OWN = new Set(["length", "name", "prototype", "arguments", "caller"]);
+
+/**
+ * A module function that may be called through a wrapper: not a class, nothing hung on it. A
+ * wrapper has none of a function's own properties: `realpathSync.native` through one was
+ * undefined, and the /boot space check, which calls it, found no kernel to measure.
+ */
 function plainFunction(v: unknown): v is (...a: unknown[]) => unknown {
   if (typeof v !== "function") return false;
   const proto = (v as { prototype?: object }).prototype;
   const classLike = /^class\b/.test(Function.prototype.toString.call(v)) || (proto !== undefined && Object.getOwnPropertyNames(proto).length > 1);
-  return !classLike && Object.getOwnPropertySymbols(v).length === 0;
+  return !classLike && Object.getOwnPropertySymbols(v).length === 0 && Object.getOwnPropertyNames(v).every((n) => FUNCTION_OWN.has(n));
 }
 
 /**

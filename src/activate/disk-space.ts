@@ -65,7 +65,7 @@ export async function checkBootSpace(toplevel: string, layout: HostLayout, bootD
   const installed = new Set<string>();
   for (const p of generationStorePaths(layout.profile)) for (const f of bootFiles(p)) installed.add(f);
   let need = 0;
-  for (const f of bootFiles(toplevel)) if (!installed.has(f)) need += (await stat(f)).size;
+  for (const f of bootFiles(toplevel, true)) if (!installed.has(f)) need += (await stat(f)).size;
   if (need > 0 && need + BOOT_MARGIN_BYTES > free) throw new DiskLowError(bootDir, need + BOOT_MARGIN_BYTES, free, "the new kernel and initrd");
   return { needBytes: need, freeBytes: free };
 }
@@ -88,7 +88,11 @@ function linkAbsent(path: string): boolean {
   }
 }
 
-function bootFiles(toplevel: string): string[] {
+/**
+ * `strict` for the system being deployed: its files must be measured, so anything but a link
+ * it does not have (a toplevel without an initrd) is an error, never a check passed unmade.
+ */
+function bootFiles(toplevel: string, strict = false): string[] {
   const known = resolved.get(toplevel);
   if (known) return known;
   const out: string[] = [];
@@ -96,10 +100,12 @@ function bootFiles(toplevel: string): string[] {
   for (const name of ["kernel", "initrd"]) {
     try {
       out.push(realpathSync.native(join(toplevel, name)));
-    } catch {
+    } catch (e) {
+      const absent = existsSync(toplevel) && linkAbsent(join(toplevel, name));
+      if (strict && !absent) throw e;
       // A toplevel without an initrd is what it is; a system that is gone, a link whose target
       // is, or an error reading it, is looked at again next time.
-      if (!(existsSync(toplevel) && linkAbsent(join(toplevel, name)))) whole = false;
+      if (!absent) whole = false;
     }
   }
   if (whole && toplevel.startsWith(`${STORE_DIR}/`)) {
