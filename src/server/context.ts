@@ -15,7 +15,7 @@ export interface ServerContext {
   dialect: "sqlite" | "postgres";
   /** SQLite's own handle, for the report hot path (reports.ts); undefined for PostgreSQL. */
   sqlite?: import("better-sqlite3").Database;
-  /** The database's own driver for reports (reports.ts): SQLite's handle or PostgreSQL's pool. */
+  /** SQLite's own handle for the report batches (reports.ts); undefined for PostgreSQL. */
   reportDriver?: import("./reports.js").ReportFastPath;
   notifier: Notifier;
   served: ServedCache;

@@ -1,8 +1,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Kysely } from "kysely";
-import type pg from "pg";
 import type { Database } from "./db/schema.js";
-import { pgStore, sqliteStore, type ReportStore } from "./report-stores.js";
+import { sqliteStore, type ReportStore } from "./report-stores.js";
 
 /** Most reports one transaction takes (the rest wait for the next). */
 const BATCH_MAX = 1000;
@@ -31,16 +30,9 @@ export class ReportBatch<I, R> {
   private queue: Pending<I, R>[] = [];
   private scheduled = false;
 
-  /**
-   * `lockOrder`: a key (the host) by which a batch's reports are written. A report locks its
-   * host's row until the batch commits, so two batches writing the same hosts in different
-   * orders could deadlock on PostgreSQL (which then aborts one); in one order they cannot.
-   * Reports with the same key keep their order of arrival.
-   */
   constructor(
     private readonly transaction: (work: (tx: BatchTx) => Promise<void>) => Promise<void>,
     private readonly record: (store: ReportStore, item: I) => Promise<R>,
-    private readonly lockOrder: (item: I) => string,
   ) {}
 
   add(item: I): Promise<R> {
@@ -57,11 +49,10 @@ export class ReportBatch<I, R> {
     const items = this.queue.splice(0, BATCH_MAX);
     this.scheduled = this.queue.length > 0;
     if (this.scheduled) setImmediate(() => void this.flush());
-    const ordered = items.map((it) => ({ it, key: this.lockOrder(it.item) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const outcomes = new Map<Pending<I, R>, { ok: R } | { error: unknown }>();
     try {
       await this.transaction(async (tx) => {
-        for (const { it } of ordered) {
+        for (const it of items) {
           await tx.exec("savepoint report");
           try {
             outcomes.set(it, { ok: await this.record(tx.store, it.item) });
@@ -101,23 +92,4 @@ export function sqliteTransaction(db: Kysely<Database>, raw: BetterSqlite3.Datab
         throw e;
       }
     });
-}
-
-/** PostgreSQL: the batch on one pooled connection; a connection that failed is not given back to the pool. */
-export function pgTransaction(pool: pg.Pool) {
-  return async (work: (tx: BatchTx) => Promise<void>) => {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query("begin");
-      await work({ exec: (s) => client.query(s), store: pgStore(client) });
-      await client.query("commit");
-    } catch (e) {
-      broken = e instanceof Error ? e : new Error(String(e));
-      await client.query("rollback").catch(() => undefined);
-      throw e;
-    } finally {
-      client.release(broken);
-    }
-  };
 }

@@ -1,6 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Transaction } from "kysely";
-import type pg from "pg";
 import type { Database, HostTable, ReportTable } from "./db/schema.js";
 
 /** The few reads and writes recording a report needs, so one piece of logic (reports.ts) runs on every database. */
@@ -41,9 +40,8 @@ export function kyselyStore(trx: Transaction<Database>): ReportStore {
 }
 
 /**
- * The hot path's statements, the same text for both databases' own drivers (kysely compiles
- * every query again, which was most of a report's cost): SQLite prepares them once per
- * connection, PostgreSQL once per pooled connection (named statements).
+ * SQLite's hot path: statements prepared once per handle on better-sqlite3 itself (kysely
+ * compiles and prepares every query again, which was most of a report's cost).
  */
 const SQL = {
   hostChannel: "select channel from hosts where name = $1",
@@ -95,14 +93,5 @@ export function sqliteStore(raw: BetterSqlite3.Database): ReportStore {
   return storeOver(
     async <R>(s: Statement, v: unknown[]) => stmt(s).all(...v) as R[],
     async (s, v) => stmt(s).run(...v).changes,
-  );
-}
-
-/** PostgreSQL: named statements on one pooled connection, parsed by the server once per connection. */
-export function pgStore(client: pg.PoolClient): ReportStore {
-  const query = (s: Statement, values: unknown[]) => client.query({ name: `oscd-report-${s}`, text: SQL[s], values });
-  return storeOver(
-    async <R>(s: Statement, v: unknown[]) => (await query(s, v)).rows as R[],
-    async (s, v) => (await query(s, v)).rowCount ?? 0,
   );
 }

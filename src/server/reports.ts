@@ -1,9 +1,8 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Kysely } from "kysely";
-import type pg from "pg";
 import { z } from "zod";
 import type { Database } from "./db/schema.js";
-import { pgTransaction, ReportBatch, sqliteTransaction } from "./report-batch.js";
+import { ReportBatch, sqliteTransaction } from "./report-batch.js";
 import { kyselyStore, type ReportStore } from "./report-stores.js";
 import { badRequest, forbidden, HttpError } from "./errors.js";
 import { checkChannel, checkHostName } from "./names.js";
@@ -154,8 +153,8 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
   return { duplicate: false, status };
 }
 
-/** The database's own driver for reports, where there is one: its batches skip kysely's query compiling. */
-export type ReportFastPath = { sqlite: BetterSqlite3.Database } | { pg: pg.Pool };
+/** SQLite's own handle for reports: its batches skip kysely's query compiling. */
+export type ReportFastPath = { sqlite: BetterSqlite3.Database };
 
 interface Item {
   host: string;
@@ -166,17 +165,17 @@ interface Item {
 const batches = new WeakMap<object, ReportBatch<Item, Recorded>>();
 
 /**
- * Stores a report or heartbeat once per (host, id). With the database's own driver (`fast`),
- * reports that arrive together are committed together (report-batch.ts); else one transaction each.
+ * Stores a report or heartbeat once per (host, id). On SQLite (`fast`), reports that arrive
+ * together are committed together (report-batch.ts); on PostgreSQL, one transaction each.
  */
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), fast?: ReportFastPath): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
   if (!fast) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
-  const key = "sqlite" in fast ? fast.sqlite : fast.pg;
+  const key = fast.sqlite;
   let b = batches.get(key);
   if (!b) {
-    const transaction = "sqlite" in fast ? sqliteTransaction(db, fast.sqlite) : pgTransaction(fast.pg);
-    batches.set(key, (b = new ReportBatch(transaction, (store, it: Item) => record(store, it.host, it.report, it.kind, it.now), (it) => it.host)));
+    const transaction = sqliteTransaction(db, fast.sqlite);
+    batches.set(key, (b = new ReportBatch(transaction, (store, it: Item) => record(store, it.host, it.report, it.kind, it.now))));
   }
   return b.add({ host, report, kind, now });
 }

@@ -86,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     db: database.db,
     dialect: database.dialect,
     sqlite: database.raw,
-    reportDriver: database.raw ? { sqlite: database.raw } : database.pool ? { pg: database.pool } : undefined,
+    reportDriver: database.raw ? { sqlite: database.raw } : undefined,
     notifier,
     served: new ServedCache(database.db, notifier),
     trusted: opts.trusted,
