@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { symlinkAtomicSync } from "../core/atomic.js";
 import { OscdError } from "../core/errors.js";
-import { generationLink } from "./profile.js";
+import { generationLink } from "./generation-link.js";
 
 /**
  * setProfile's own links for a profile under Nix's profiles directory (see setProfile in

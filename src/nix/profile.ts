@@ -3,6 +3,7 @@ import { lstat, readdir, readlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { nixOk, type NixCallOptions } from "./command.js";
+import { generationLink } from "./generation-link.js";
 import { assertStorePath } from "./storepath.js";
 
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
@@ -148,9 +149,6 @@ export async function currentGeneration(profile = SYSTEM_PROFILE): Promise<Gener
   }
 }
 
-export function generationLink(base: string): RegExp {
-  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d+)-link$`);
-}
 
 export async function switchGeneration(generation: number, profile = SYSTEM_PROFILE, opts: NixCallOptions = {}): Promise<void> {
   const gens = await listGenerations(profile);
