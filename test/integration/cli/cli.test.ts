@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
 import { parsePublicKey, parseSecretKey, publicKeyOf, formatPublicKey } from "../../../src/nix/index.js";
-import { tempDir } from "../../harness/index.js";
+import { ensureBuilt, tempDir } from "../../harness/index.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const bin = join(root, "bin", "oscd.js");
@@ -11,9 +11,8 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await tempDir("cli");
-  // The CLI is tested as users get it: from the built package.
-  const b = await run("npm", ["run", "-s", "build"], { timeoutMs: 300_000, cwd: root });
-  expect(b.stderr.replace(/npm warn.*\n/g, "")).toBe("");
+  // The CLI is tested as users get it: from the built package (built once for the run).
+  await ensureBuilt();
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

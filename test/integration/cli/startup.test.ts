@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
+import { ensureBuilt } from "../../harness/index.js";
 
 /*
  * How the built CLI starts (bin/oscd.js → dist/bundle/, scripts/build/bundle.ts): the files a
@@ -18,8 +19,9 @@ let safe: string;
 let unsafe: string;
 
 beforeAll(async () => {
-  const b = await run("npm", ["run", "-s", "build"], { timeoutMs: 300_000, cwd: root });
-  expect(b.exitCode, b.stderr).toBe(0);
+  // Built once for the run (scripts/test.sh builds before the tests): a rebuild here would
+  // replace dist/ under the unit tests that run the CLI beside this lane.
+  await ensureBuilt();
   // A home nobody else can write to (the checkout's folders are root's and 0755 here), and one in /tmp.
   await mkdir(join(root, ".test-work"), { recursive: true });
   safe = await mkdtemp(join(root, ".test-work", "startup-"));
