@@ -14,7 +14,7 @@ export class Metrics {
   readonly reports: Counter<"kind" | "result">;
   readonly manifests: Counter<"result">;
   readonly waiting: Gauge;
-  /** A change's wake-up: from the notice to every long-poll it changed answered (sent to its socket). */
+  /** A change's wake-up: from the notice to every long-poll it changed answered (sent to its socket); and held long-polls answered with a new manifest. */
   readonly wakes: Histogram;
   readonly woken: Counter;
   /** Each label set's counter and histogram, looked up once: labelling per request cost a long-poll more than its route. */

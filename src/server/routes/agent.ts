@@ -148,13 +148,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // Only wake-ups that answered someone: an echo of a notice this process already acted on is not one.
       // Timed once the answers are written: each waiter's reply is sent after this loop, as its
       // handler resumes (promise jobs, all run before the next setImmediate).
-      if (answered > 0) {
-        const n = answered;
-        setImmediate(() => {
-          ctx.metrics.wakes.observe((performance.now() - t0) / 1000);
-          ctx.metrics.woken.inc(n);
-        });
-      }
+      if (answered > 0) setImmediate(() => ctx.metrics.wakes.observe((performance.now() - t0) / 1000));
     }
   };
   const unsubscribe = ctx.notifier.subscribe((topic) => {
@@ -219,7 +213,12 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         else waits.delete(p.tokenId);
       }
       if (current === gone) return reply; // the agent went away
-      if (current && current.etag !== etag) return served(reply, host, current, p.kind === "host");
+      if (current && current.etag !== etag) {
+        // Counted here, whichever answered it: the wake-up, or the look a waiter takes as it joins
+        // (a read that began before the change can finish after it).
+        ctx.metrics.woken.inc();
+        return served(reply, host, current, p.kind === "host");
+      }
     }
     ctx.metrics.manifests.inc({ result: "304" });
     return notModified(reply, etag);
