@@ -8,9 +8,9 @@ import { machineHost, releasedFleet, upgradeOn, wholeGeneration } from "./upgrad
 
 /**
  * A machine running for months: 30 deployments (three times what it keeps) with
- * `retention = { keepGenerations = 10, collectGarbage = true }` end with 10 generations, their records and boot entries only, no
- * roots left behind, and a store no larger than after the tenth deployment (plus the newest
- * closure). Each system carries 256 KiB of its own, so a store that kept old systems would show.
+ * `retention = { keepGenerations = 10, collectGarbage = true }` end with 10 generations, their
+ * records and boot entries only, no roots left behind, and a store no larger than after the
+ * tenth deployment (plus the newest closure). Each system carries 256 KiB of its own, so a store that kept old systems would show.
  */
 const DEPLOYMENTS = 30;
 const KEEP = 10;
