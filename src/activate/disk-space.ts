@@ -28,6 +28,17 @@ export class DiskLowError extends GuardError {
   }
 }
 
+/** The new system's kernel or initrd could not be measured: the /boot check cannot be made, so it refuses. */
+export class BootUncheckedError extends GuardError {
+  constructor(file: string, cause: unknown) {
+    super(
+      "boot-unchecked",
+      `cannot measure the new system's ${file} for the /boot space check (${cause instanceof Error ? cause.message : String(cause)}); nothing was changed`,
+      "check that the new system's kernel and initrd links lead to files in the store (`ls -lL <toplevel>/kernel`); realise it again if they do not",
+    );
+  }
+}
+
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 export async function freeBytes(path: string): Promise<number> {
@@ -102,7 +113,7 @@ function bootFiles(toplevel: string, strict = false): string[] {
       out.push(realpathSync.native(join(toplevel, name)));
     } catch (e) {
       const absent = existsSync(toplevel) && linkAbsent(join(toplevel, name));
-      if (strict && !absent) throw e;
+      if (strict && !absent) throw new BootUncheckedError(name, e);
       // A toplevel without an initrd is what it is; a system that is gone, a link whose target
       // is, or an error reading it, is looked at again next time.
       if (!absent) whole = false;

@@ -46,14 +46,23 @@ export function setProfileLinks(storePath: string, profile: string): void {
     } catch (e) {
       throw failed(`cannot point ${profile} at ${name} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
-    // nix-env replaces a generation link it makes (it takes no lock on the profile): one that ran
-    // at this moment and chose the same number could have put its own system under this name.
-    if (readLinkOr(profile) !== name || readLinkOr(join(dir, name)) !== storePath) {
-      throw failed(`another tool changed ${profile} at the same moment (it now leads to ${readLinkOr(join(dir, readLinkOr(profile) ?? "")) ?? "nothing"})`);
-    }
+    assertProfileLeadsTo(profile, name, storePath);
     return;
   }
   throw failed("its generations kept changing while oscd added one");
+}
+
+/**
+ * The profile, read back, leads through `name` to `storePath`. nix-env replaces a generation link
+ * it makes (it takes no lock on the profile): one that ran at this moment and chose the same
+ * number could have put its own system under this name.
+ */
+export function assertProfileLeadsTo(profile: string, name: string, storePath: string): void {
+  const dir = dirname(profile);
+  const now = readLinkOr(profile);
+  if (now === name && readLinkOr(join(dir, name)) === storePath) return;
+  const leads = now === undefined ? "nothing" : (readLinkOr(join(dir, now)) ?? now);
+  throw new OscdError("nix-profile-failed", `setting ${profile} to ${storePath} failed: another tool changed it at the same moment (it now leads to ${leads})`, { hint: "deploy again once no other tool (nixos-rebuild, nix-env) is changing the system profile" });
 }
 
 function readLinkOr(path: string): string | undefined {

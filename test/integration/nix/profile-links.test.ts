@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../../src/core/exec.js";
 import { linksAreRoots, PROFILES_DIR, setProfile, SYSTEM_PROFILE } from "../../../src/nix/index.js";
-import { setProfileLinks } from "../../../src/nix/profile-links.js";
+import { assertProfileLeadsTo, setProfileLinks } from "../../../src/nix/profile-links.js";
 
 /**
  * The engine makes the system profile's links itself (nix/profile-links.ts) instead of running
@@ -79,6 +79,18 @@ describe("the system profile's links without nix-env", () => {
     expect(() => setProfileLinks("/nix/store/00000000000000000000000000000000-not-there", profile)).toThrow(/is not in the store/);
     expect(links(profile)).toEqual(before);
     expect(readdirSync(dirname(profile)).sort()).toEqual(["system", "system-1-link"]);
+  });
+
+  it("reads the profile back: a generation another tool replaced at the same moment is an error naming what it now leads to", () => {
+    const [a, b] = paths as [string, string];
+    const profile = profileIn("raced");
+    setProfileLinks(a, profile);
+    expect(() => assertProfileLeadsTo(profile, "system-1-link", a)).not.toThrow();
+    // As nix-env's addPermRoot would leave it: the same generation name, its own system behind it.
+    rmSync(join(dirname(profile), "system-1-link"));
+    symlinkSync(b, join(dirname(profile), "system-1-link"));
+    expect(() => assertProfileLeadsTo(profile, "system-1-link", a)).toThrow(`another tool changed it at the same moment (it now leads to ${b})`);
+    expect(() => assertProfileLeadsTo(profile, "system-2-link", a)).toThrow(/another tool changed it/);
   });
 
   it("are made for profiles under Nix's profiles directory only; nix-env makes any other, or with a caller's own Nix environment", async () => {
