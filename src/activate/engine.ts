@@ -1,4 +1,3 @@
-import { access } from "node:fs/promises";
 import { hostname } from "node:os";
 import { currentGeneration, assertStorePath } from "../nix/light.js";
 import type { Operation } from "../fleet/index.js";
@@ -10,7 +9,7 @@ import { recoverInterrupted, type Recovery } from "./recover.js";
 import { rebootNeeded } from "./reboot.js";
 import { DEFAULT_SWITCH_TIMEOUT_MS } from "./switch.js";
 import { waitForSwitchToEnd } from "./switch-hold.js";
-import { readLinkOrUndefined } from "../core/fs.js";
+import { pathExists, readLinkOrUndefined } from "../core/fs.js";
 import { MachineTrust } from "../trust/light.js";
 import type { ActivationRequest, ActivationResult } from "./activation.js";
 
@@ -30,7 +29,7 @@ export async function withHostLock<T>(
 ): Promise<T> {
   const lock = await acquireLock(files(layout).lock, command);
   try {
-    const interrupted = await access(files(layout).journal).then(() => true, () => false);
+    const interrupted = await pathExists(files(layout).journal);
     await waitForSwitchToEnd(files(layout).switchHold, { timeoutMs: opts.switchWaitMs ?? DEFAULT_SWITCH_TIMEOUT_MS, log, units: interrupted });
     const recovery = await recoverInterrupted(layout, log);
     return await f(recovery);

@@ -1,4 +1,4 @@
-import { readFile, realpath } from "node:fs/promises";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 
 export interface RebootNeed {
@@ -7,17 +7,18 @@ export interface RebootNeed {
   reasons: string[];
 }
 
-async function target(path: string): Promise<string | undefined> {
+// Synchronous, as the state files (core/atomic.ts): a few small reads at every status and activation.
+function target(path: string): string | undefined {
   try {
-    return await realpath(path);
+    return realpathSync(path);
   } catch {
     return undefined;
   }
 }
 
-async function text(path: string): Promise<string | undefined> {
+function text(path: string): string | undefined {
   try {
-    return (await readFile(path, "utf8")).trim();
+    return readFileSync(path, "utf8").trim();
   } catch {
     return undefined;
   }
@@ -28,12 +29,12 @@ async function text(path: string): Promise<string | undefined> {
  * system differ from the booted one (what autoUpgrade's allowReboot and comin compare).
  */
 export async function rebootNeeded(toplevel: string, bootedSystem: string): Promise<RebootNeed> {
-  const booted = await target(bootedSystem);
+  const booted = target(bootedSystem);
   if (!booted) return { needed: false, reasons: [] };
   const reasons: string[] = [];
   for (const part of ["kernel", "initrd", "kernel-modules"]) {
-    if ((await target(join(toplevel, part))) !== (await target(join(booted, part)))) reasons.push(part);
+    if (target(join(toplevel, part)) !== target(join(booted, part))) reasons.push(part);
   }
-  if ((await text(join(toplevel, "kernel-params"))) !== (await text(join(booted, "kernel-params")))) reasons.push("kernel-params");
+  if (text(join(toplevel, "kernel-params")) !== text(join(booted, "kernel-params"))) reasons.push("kernel-params");
   return { needed: reasons.length > 0, reasons };
 }

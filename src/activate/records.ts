@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../core/atomic.js";
 import type { Journal, ReleaseInfo } from "./journal.js";
@@ -27,7 +27,7 @@ export async function readGenerationRecords(layout: HostLayout): Promise<Map<num
   const out = new Map<number, GenerationRecord>();
   let names: string[] = [];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return out;
   }
@@ -70,7 +70,7 @@ export async function forgetFailed(layout: HostLayout, toplevel: string): Promis
 export async function readHistory(layout: HostLayout, limit = 50): Promise<Journal[]> {
   let names: string[] = [];
   try {
-    names = (await readdir(files(layout).history)).filter((n) => n.endsWith(".json"));
+    names = readdirSync(files(layout).history).filter((n) => n.endsWith(".json"));
   } catch {
     return [];
   }
@@ -100,7 +100,7 @@ export async function historyReleases(layout: HostLayout, limit = 1000): Promise
   const dir = files(layout).history;
   let names: string[] = [];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".json"));
+    names = readdirSync(dir).filter((n) => n.endsWith(".json"));
   } catch {
     return [];
   }

@@ -1,9 +1,13 @@
-import { access, readlink } from "node:fs/promises";
+import { accessSync, readlinkSync } from "node:fs";
+
+// One system call each, made synchronously as for the small state files (core/atomic.ts): the
+// promise versions load node:fs/promises (and readline behind it) and start libuv's thread
+// pool, a few ms of CPU at the start of `oscd status` and `oscd activate`, for nothing.
 
 /** True when something exists at `path` (a dangling symlink counts as missing). */
 export async function pathExists(path: string): Promise<boolean> {
   try {
-    await access(path);
+    accessSync(path);
     return true;
   } catch {
     return false;
@@ -13,7 +17,7 @@ export async function pathExists(path: string): Promise<boolean> {
 /** The target of a symlink, or undefined when there is none. */
 export async function readLinkOrUndefined(path: string): Promise<string | undefined> {
   try {
-    return await readlink(path);
+    return readlinkSync(path);
   } catch {
     return undefined;
   }

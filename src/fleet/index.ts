@@ -4,6 +4,7 @@ export * from "./load.js";
 export * from "./select.js";
 export * from "./discover.js";
 export * from "./machine.js";
+export { loadMachineConfig } from "./machine-file.js";
 export * from "./json-schema.js";
 export * from "./names.js";
 export * from "./secrets.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parsePublicKey } from "../nix/light.js";
+import { HEALTH_DEFAULTS, OPERATIONS } from "./machine-values.js";
 
 // The schemas a machine's own configuration (machine.ts) and `oscd activate` use, apart from the
 // fleet file's (schema.ts, which re-exports them): zod builds every schema when its module is
@@ -18,13 +19,13 @@ export const publicKeySchema = z.string().superRefine((text, ctx) => {
   }
 });
 
-export const operationSchema = z.enum(["switch", "boot", "test", "dry-activate"]);
+export const operationSchema = z.enum(OPERATIONS);
 export type Operation = z.infer<typeof operationSchema>;
 
 export const httpProbeSchema = z
   .object({
     url: z.string().url(),
-    status: z.number().int().min(100).max(599).default(200),
+    status: z.number().int().min(100).max(599).default(HEALTH_DEFAULTS.httpStatus),
     /** Text the body must contain. */
     contains: z.string().optional(),
   })
@@ -33,13 +34,13 @@ export const httpProbeSchema = z
 export const healthSchema = z
   .object({
     /** Fail when systemd reports failed units (only where systemd runs). */
-    systemdUnits: z.boolean().default(true),
+    systemdUnits: z.boolean().default(HEALTH_DEFAULTS.systemdUnits),
     /** Commands run on the host, as argument arrays; exit 0 = healthy. */
     commands: z.array(z.array(z.string()).min(1)).default([]),
     http: z.array(httpProbeSchema).default([]),
-    timeoutSeconds: z.number().int().positive().default(30),
-    retries: z.number().int().min(0).default(3),
-    retryDelaySeconds: z.number().min(0).default(2),
+    timeoutSeconds: z.number().int().positive().default(HEALTH_DEFAULTS.timeoutSeconds),
+    retries: z.number().int().min(0).default(HEALTH_DEFAULTS.retries),
+    retryDelaySeconds: z.number().min(0).default(HEALTH_DEFAULTS.retryDelaySeconds),
   })
   .strict();
 export type HealthConfig = z.infer<typeof healthSchema>;

@@ -1,10 +1,12 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { describeIssues } from "./issues.js";
 import { FleetConfigError, parseTomlFile } from "./toml.js";
 import { hostNameSchema } from "./names.js";
 import { retentionSchema } from "./retention.js";
 import { healthSchema, publicKeySchema } from "./machine-schemas.js";
+import { MACHINE_FILE } from "./machine-values.js";
+
+export { MACHINE_FILE } from "./machine-values.js";
 
 /**
  * The machine's own oscd settings (`/etc/oscd/machine.toml`, written by the NixOS module):
@@ -46,21 +48,14 @@ export const machineSchema = z
   });
 export type MachineConfig = z.infer<typeof machineSchema>;
 
-export const MACHINE_FILE = "/etc/oscd/machine.toml";
-
 /** Parses and validates machine.toml text; `name` (the file) is used in errors. */
 export function parseMachineConfig(text: string, name = MACHINE_FILE): MachineConfig {
-  const r = machineSchema.safeParse(parseTomlFile(text, name));
-  if (!r.success) throw new FleetConfigError(name, describeIssues(r.error.issues));
-  return r.data;
+  return machineConfigOf(parseTomlFile(text, name), name);
 }
 
-export async function loadMachineConfig(path = MACHINE_FILE, required = false): Promise<MachineConfig> {
-  let text = "";
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    if (required || (e as NodeJS.ErrnoException).code !== "ENOENT") throw new FleetConfigError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  return parseMachineConfig(text, path);
+/** machine.toml's parsed TOML validated by machineSchema; `name` (the file) is used in errors. */
+export function machineConfigOf(raw: unknown, name = MACHINE_FILE): MachineConfig {
+  const r = machineSchema.safeParse(raw);
+  if (!r.success) throw new FleetConfigError(name, describeIssues(r.error.issues));
+  return r.data;
 }

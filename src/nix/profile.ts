@@ -1,5 +1,4 @@
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { nixOk, type NixCallOptions } from "./command.js";
@@ -72,13 +71,13 @@ export async function listGenerations(profile = SYSTEM_PROFILE): Promise<Generat
   const base = basename(profile);
   let entries: string[];
   try {
-    entries = await readdir(dir);
+    entries = readdirSync(dir);
   } catch {
     return [];
   }
   let currentLink: string | undefined;
   try {
-    currentLink = await readlink(profile);
+    currentLink = readlinkSync(profile);
   } catch {
     currentLink = undefined;
   }
@@ -89,7 +88,8 @@ export async function listGenerations(profile = SYSTEM_PROFILE): Promise<Generat
     if (!m) continue;
     const link = join(dir, e);
     try {
-      const [target, st] = await Promise.all([readlink(link), lstat(link)]);
+      const target = readlinkSync(link);
+      const st = lstatSync(link);
       gens.push({ number: Number(m[1]), storePath: target, createdAt: st.mtime, current: currentLink === e || currentLink === link, link });
     } catch {
       // A link removed while we read is simply not listed.

@@ -1,4 +1,5 @@
-import { access, constants } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { resolve } from "node:path";
 import { OscdError, UsageError } from "../core/errors.js";
 import { formatPublicKey, parsePublicKey, publicKeyOf, readSecretKeyFile, type PublicKey, type SecretKey } from "../nix/index.js";

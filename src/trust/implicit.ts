@@ -1,5 +1,6 @@
 import { parsePublicKey } from "../nix/light.js";
-import { ANY_CHANNEL, TRUST_SCHEMA, type TrustRoot } from "./schema.js";
+import { ANY_CHANNEL, TRUST_SCHEMA } from "./format.js";
+import type { TrustRoot } from "./schema.js";
 
 /**
  * Migration: a machine that has never seen a trust root trusts what it trusted before, its

@@ -7,8 +7,9 @@
 export * from "./schema.js";
 export { countSignatures, signingBytes, names, type Count } from "./threshold.js";
 export { addSignatures, signTrustRoot, signRevocations, TrustSignError } from "./sign.js";
-export { verifySelfSigned, verifyRootUpdate, checkTrustFreshness, countRole, TrustRootError, type RootUpdate } from "./rotation.js";
-export { verifyRevocations, stillValid, findRevoked, ReleaseRevokedError, RevocationsError, type ReleaseRef, type RevokedMatch, type VerifiedRevocations } from "./revocation.js";
+export { verifySelfSigned, checkTrustFreshness, countRole, TrustRootError } from "./rotation.js";
+export { stillValid, findRevoked, ReleaseRevokedError, RevocationsError, type ReleaseRef, type RevokedMatch } from "./revocation.js";
+export { verifyRootUpdate, verifyRevocations, type RootUpdate, type VerifiedRevocations } from "./incoming.js";
 export { implicitRoot } from "./implicit.js";
 export { readStoredRoot, readStoredRevocations, writeStoredRoot, writeStoredRevocations, trustDir, TrustStateError } from "./store.js";
 export { directorySource, urlSource, trustSource, trustLocationBeside, fetchCappedGet, isTrustDocumentName, TrustFetchError, TrustTooLargeError, type TrustSource, type CappedGet } from "./source.js";

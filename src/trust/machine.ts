@@ -3,9 +3,10 @@ import { GuardError, OscdError } from "../core/errors.js";
 import { canonicalJson, MAX_SIGNATURES, verifyManifest, ManifestSignatureError, type Manifest } from "../manifest/light.js";
 import { parsePublicKey, type PublicKey } from "../nix/light.js";
 import { implicitRoot } from "./implicit.js";
-import { findRevoked, ReleaseRevokedError, stillValid, verifyRevocations, type ReleaseRef, type RevokedMatch } from "./revocation.js";
-import { checkTrustFreshness, TrustRootError, verifyRootUpdate, verifySelfSigned } from "./rotation.js";
-import { channelPolicy, MAX_REVOCATIONS_BYTES, MAX_TRUST_BYTES, oneLine, parseTrustRoot, type ChannelPolicy, type Revocations, type TrustRoot } from "./schema.js";
+import { channelPolicy, MAX_REVOCATIONS_BYTES, MAX_TRUST_BYTES, oneLine } from "./format.js";
+import { findRevoked, ReleaseRevokedError, stillValid, type ReleaseRef, type RevokedMatch } from "./revocation.js";
+import { checkTrustFreshness, TrustRootError, verifySelfSigned } from "./rotation.js";
+import type { ChannelPolicy, Revocations, TrustRoot } from "./schema.js";
 import type { TrustSource } from "./source.js";
 import { readStoredRevocations, readStoredRoot, writeStoredRevocations, writeStoredRoot } from "./store.js";
 import { countSignatures, names, signingBytes } from "./threshold.js";
@@ -72,7 +73,7 @@ export class MachineTrust {
         throw new OscdError("trust-bootstrap", `cannot read the trust root ${a.bootstrap}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { hint: "install the fleet's first trust root there (oscd trust init writes it), or remove trustRoot from the configuration", exitCode: 2 });
       }
       if (text.length > MAX_TRUST_BYTES) throw new GuardError("trust-format", `${a.bootstrap} is larger than any trust root`, "install the trust root written by oscd trust init");
-      root = parseTrustRoot(text, a.bootstrap);
+      root = (await import("./schema.js")).parseTrustRoot(text, a.bootstrap);
       verifySelfSigned(root, a.bootstrap);
       await writeStoredRoot(a.stateDir, text);
     } else {
@@ -198,6 +199,9 @@ export class MachineTrust {
    * source without a trust root leaves the machine as it is.
    */
   async update(src: TrustSource, opts: { channel?: string } = {}): Promise<TrustUpdate> {
+    // Documents arrive: their schemas and checks are loaded now (a machine's start without an
+    // update, as `oscd activate` with nothing to do, builds none).
+    const { parseTrustRoot, verifyRevocations, verifyRootUpdate } = await import("./incoming.js");
     const from = this.version;
     const out: TrustUpdate = { from, to: from, walked: [] };
     const latestText = await src.get("root.json", MAX_TRUST_BYTES);

@@ -1,6 +1,7 @@
 import { GuardError } from "../core/errors.js";
 import { DEFAULT_SKEW_MS } from "../manifest/light.js";
-import { MAX_TRUST_SIGNATURES, oneLine, parseTrustRoot, type Role, type TrustRoot } from "./schema.js";
+import { MAX_TRUST_SIGNATURES, oneLine } from "./format.js";
+import type { Role, TrustRoot } from "./schema.js";
 import { countSignatures, names, signingBytes, type Count } from "./threshold.js";
 
 /**
@@ -13,13 +14,13 @@ import { countSignatures, names, signingBytes, type Count } from "./threshold.js
  */
 export class TrustRootError extends GuardError {}
 
-const ROOT_HINT = "a trust root version needs the root threshold of the version before it and of itself: sign it with `oscd trust sign --sign-key ROOT.secret` (old and new root keys)";
+export const ROOT_HINT = "a trust root version needs the root threshold of the version before it and of itself: sign it with `oscd trust sign --sign-key ROOT.secret` (old and new root keys)";
 
 export function countRole(doc: { signatures: readonly string[] }, bytes: string, role: Role, signedAt: string | undefined): Count {
   return countSignatures(bytes, doc.signatures, role.keys, role.threshold, signedAt, MAX_TRUST_SIGNATURES);
 }
 
-function describeCount(c: Count): string {
+export function describeCount(c: Count): string {
   const parts = [`${c.counted.length} of the ${c.threshold} needed (${c.counted.length > 0 ? `signed by ${names(c.counted)}` : "no valid signature by these keys"})`];
   if (c.rejected.length > 0) parts.push(`not counted: ${c.rejected.map((r) => `${r.key.name} (signed before its rejectBefore ${r.rejectBefore})`).join(", ")}`);
   return parts.join("; ");
@@ -30,36 +31,6 @@ export function verifySelfSigned(root: TrustRoot, where = "the trust root"): Cou
   const c = countRole(root, signingBytes(root), root.root, root.createdAt);
   if (!c.met) throw new TrustRootError("trust-threshold", `${oneLine(where)} (version ${root.version}) is not signed by its own root keys: ${describeCount(c)}`, ROOT_HINT);
   return c;
-}
-
-export interface RootUpdate {
-  root: TrustRoot;
-  /** Signatures of the previous version's root keys, and of the new version's. */
-  byPrevious: Count;
-  byItself: Count;
-}
-
-/**
- * Checks that `text` is version `current.version + 1`, signed by the thresholds of both. An
- * older or equal version is a rollback (`trust-rollback`), a higher one a skip
- * (`trust-version-skip`): the machine must walk through each version.
- */
-export function verifyRootUpdate(current: TrustRoot, text: string, where: string): RootUpdate {
-  const next = parseTrustRoot(text, where);
-  const w = oneLine(where);
-  if (next.version <= current.version) {
-    throw new TrustRootError("trust-rollback", `${w} is trust root version ${next.version}, but this machine already trusts version ${current.version}: a trust root never goes back`, "someone serves an old trust root (a rollback attack, or a stale mirror); the machine keeps the version it has");
-  }
-  if (next.version !== current.version + 1) {
-    throw new TrustRootError("trust-version-skip", `${w} is trust root version ${next.version}, but the next after ${current.version} is ${current.version + 1}: versions are walked one at a time`, "publish every version (trust/<N>.root.json) so machines can walk the chain");
-  }
-  const bytes = signingBytes(next);
-  // The signing time is the new version's own claim; a previous key with a cut-off after it does not count.
-  const byPrevious = countRole(next, bytes, current.root, next.createdAt);
-  if (!byPrevious.met) throw new TrustRootError("trust-threshold", `${w} (version ${next.version}) lacks the root threshold of version ${current.version}: ${describeCount(byPrevious)}`, ROOT_HINT);
-  const byItself = countRole(next, bytes, next.root, next.createdAt);
-  if (!byItself.met) throw new TrustRootError("trust-threshold", `${w} (version ${next.version}) lacks its own root threshold: ${describeCount(byItself)}`, ROOT_HINT);
-  return { root: next, byPrevious, byItself };
 }
 
 /**

@@ -1,30 +1,11 @@
 import { z } from "zod";
-import { GuardError } from "../core/errors.js";
-import { CHANNEL_NAME, isStrictSignature, parseStrictJson, quoteForMessage, StrictJsonError, wellFormed } from "../manifest/light.js";
+import { CHANNEL_NAME, isStrictSignature, parseStrictJson, quoteForMessage, StrictJsonError } from "../manifest/light.js";
 import { isStorePath, parsePublicKey } from "../nix/light.js";
+import { ANY_CHANNEL, MAX_REVOCATIONS_BYTES, MAX_REVOKED, MAX_ROLE_KEYS, MAX_TRUST_BYTES, MAX_TRUST_SIGNATURES, ON_REVOKED, REVOCATIONS_SCHEMA, TRUST_SCHEMA, TrustFormatError } from "./format.js";
 
-/**
- * The two signed documents of the trust layer (docs/trust.md):
- *
- * - the trust root `oscd.trust/v1`: root keys and their threshold (they sign the next
- *   version, and stay offline); per channel the release keys that sign manifests and how many
- *   must; the cache keys machines accept for store paths; an expiry. Versions only go up, and
- *   version N+1 needs the root threshold of N and of N+1 (rotation.ts).
- * - the revocation list `oscd.revocations/v1` of one channel: releases (sequences), commits and
- *   toplevels no machine may activate again, signed by the channel's release threshold.
- *
- * Both are read as strictly as the manifest (no duplicate keys, no unknown fields) and signed
- * over their canonical JSON without `signatures`.
- */
-export const TRUST_SCHEMA = "oscd.trust/v1";
-export const REVOCATIONS_SCHEMA = "oscd.revocations/v1";
+export * from "./format.js";
 
-/** Keys per role, and signatures per document: far above any real ceremony, low enough that verifying is cheap. */
-export const MAX_ROLE_KEYS = 16;
-export const MAX_TRUST_SIGNATURES = 32;
-export const MAX_REVOKED = 10_000;
-/** The channel entry that applies to every channel the trust root does not name. */
-export const ANY_CHANNEL = "*";
+// The zod schemas of the trust documents (docs/trust.md; format.ts: the rest of their format).
 
 const time = z.string().datetime({ offset: true });
 
@@ -70,13 +51,6 @@ function checkRole(r: { keys: { key: string }[]; threshold: number }, ctx: z.Ref
 }
 
 const roleSchema = z.object(roleShape).strict().superRefine(checkRole);
-
-/**
- * What a machine does when the release it runs is revoked: `report` (say so, change nothing),
- * `newest` (move to the channel's newest release that is not revoked), `rollback` (go back to
- * the newest earlier generation that is not revoked).
- */
-export const ON_REVOKED = ["report", "newest", "rollback"] as const;
 
 const channelPolicySchema = z
   .object({
@@ -144,22 +118,8 @@ export type Revoked = z.infer<typeof revokedSchema>;
 export type RevocationsBody = z.infer<typeof revocationsBodySchema>;
 export type Revocations = z.infer<typeof revocationsSchema>;
 
-export class TrustFormatError extends GuardError {
-  constructor(where: string, what: string, detail: string) {
-    super("trust-format", `${oneLine(where)} is not ${what}: ${detail}`, "trust roots are written by `oscd trust init|rotate`, revocation lists by `oscd trust revoke`; fetch the file again");
-  }
-}
-
 function shown(name: string | number): string {
   return typeof name === "number" || /^[A-Za-z0-9._+*-]{1,64}$/.test(name) ? String(name) : quoteForMessage(name);
-}
-
-export function oneLine(where: string): string {
-  const control = [...where].some((c) => {
-    const n = c.codePointAt(0) ?? 0;
-    return n < 0x20 || n === 0x7f || n === 0x2028 || n === 0x2029;
-  });
-  return control || !wellFormed(where) ? quoteForMessage(where, 200) : where;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, text: string, where: string, what: string, maxLength: number): T {
@@ -179,23 +139,12 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, where: string, what: s
   return r.data;
 }
 
-/** A trust root is a few KiB; anything above this is not one (endless data is cut before parsing). */
-export const MAX_TRUST_BYTES = 1024 * 1024;
-/** A revocation list of MAX_REVOKED entries with long reasons fits. */
-export const MAX_REVOCATIONS_BYTES = 8 * 1024 * 1024;
-
 export function parseTrustRoot(text: string, where = "the trust root"): TrustRoot {
   return parseWith(trustRootSchema, text, where, "an oscd trust root", MAX_TRUST_BYTES);
 }
 
 export function parseRevocations(text: string, where = "the revocation list"): Revocations {
   return parseWith(revocationsSchema, text, where, "an oscd revocation list", MAX_REVOCATIONS_BYTES);
-}
-
-/** The channel's policy: its own entry, else `*`, else none (no key may sign for it). */
-export function channelPolicy(root: Pick<TrustBody, "channels">, channel: string): ChannelPolicy | undefined {
-  if (Object.hasOwn(root.channels, channel)) return root.channels[channel];
-  return Object.hasOwn(root.channels, ANY_CHANNEL) ? root.channels[ANY_CHANNEL] : undefined;
 }
 
 /** File form: indented, keys in a readable order, final newline (signatures cover the canonical form). */

@@ -1,9 +1,9 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OscdError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/atomic.js";
 import { CHANNEL_NAME } from "../manifest/light.js";
-import { parseRevocations, parseTrustRoot, type Revocations, type TrustRoot } from "./schema.js";
+import type { Revocations, TrustRoot } from "./schema.js";
 import { verifySelfSigned } from "./rotation.js";
 
 /**
@@ -26,9 +26,13 @@ export class TrustStateError extends OscdError {
   }
 }
 
+/** The documents' zod schemas, loaded when there is a document to read (a machine without one starts without them). */
+const schemas = () => import("./schema.js");
+
+// Read synchronously, as the engine's other state files (core/atomic.ts): small files, at every start.
 async function readIfThere(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new TrustStateError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
@@ -40,6 +44,7 @@ export async function readStoredRoot(stateDir: string): Promise<{ root: TrustRoo
   const path = rootFile(stateDir);
   const text = await readIfThere(path);
   if (text === undefined) return undefined;
+  const { parseTrustRoot } = await schemas();
   try {
     const root = parseTrustRoot(text, path);
     verifySelfSigned(root, path);
@@ -58,7 +63,7 @@ export async function readStoredRevocations(stateDir: string): Promise<Revocatio
   const dir = revocationsDir(stateDir);
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new TrustStateError(dir, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
@@ -70,6 +75,7 @@ export async function readStoredRevocations(stateDir: string): Promise<Revocatio
     const path = join(dir, n);
     const text = await readIfThere(path);
     if (text === undefined) continue;
+    const { parseRevocations } = await schemas();
     let list: Revocations;
     try {
       list = parseRevocations(text, path);

@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 // nor, without --manifest, the manifest and its trust walk.
 import { activate, type ReleaseInfo } from "../../activate/light.js";
 import { UsageError } from "../../core/errors.js";
-import { healthSchema, loadMachineConfig, operationSchema, type Operation } from "../../fleet/light.js";
+import { fullHealth, loadMachineConfig, OPERATIONS, type Operation } from "../../fleet/light.js";
 import { printJson } from "../output.js";
 import type { TrustUpdate } from "../../trust/index.js";
 import { progressPrinter } from "../progress.js";
@@ -34,7 +34,7 @@ export function registerActivate(program: Command): void {
     .command("activate")
     .argument("[toplevel]", "a NixOS system toplevel store path, built here or in a trusted cache (optional with --manifest: this host's entry)")
     .description("move this machine to a system with the activation engine: realise, guard, profile, switch, health checks, commit or roll back")
-    .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate").choices(operationSchema.options).default("switch"))
+    .addOption(new Option("--mode <mode>", "switch, boot, test or dry-activate").choices(OPERATIONS).default("switch"))
     .option("--host <name>", "this machine's name in the fleet (default: host in the machine configuration, else its hostname)")
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
     .addOption(new Option("--manifest <file|url>", "take the system and its release facts from a signed channel manifest (file path or http(s) URL)").conflicts("releaseVersion"))
@@ -119,7 +119,7 @@ a refusal by a guard exits 3.`,
         substituters,
         trustedPublicKeys: machine.trustedPublicKeys,
         trustRoot: machine.trustRoot,
-        health: healthSchema.parse(machine.health ?? {}),
+        health: fullHealth(machine.health),
         retention: machine.retention,
         ...guardFlags(o),
         onProgress: say,
@@ -153,7 +153,7 @@ async function activateFromBundle(toplevel: string | undefined, o: ActivateOptio
     host,
     trustedPublicKeys: machine.trustedPublicKeys,
     trustRoot: machine.trustRoot,
-    health: healthSchema.parse(machine.health ?? {}),
+    health: fullHealth(machine.health),
     retention: machine.retention,
     ...guardFlags(o),
     checks: { allowExpired: o.allowExpired, allowNoExpiry: o.allowNoExpiry },

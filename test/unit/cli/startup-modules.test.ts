@@ -102,4 +102,21 @@ describe("what oscd activate loads before it knows there is a deployment", () =>
     const steps = ["index.ts", "deployment.ts", "commit.ts", "restore.ts", "guard.ts", "health.ts", "disk-space.ts", "retention.ts", "manifest-release.ts"];
     expect(loaded.filter((f) => steps.includes(f))).toEqual([]);
   });
+
+  it("no zod: not the package, nor the manifest's, trust documents' or machine.toml's schemas (built at import, read only when a document arrives)", async () => {
+    // An activation with nothing to do reads machine.toml (its plain check: fleet/machine-check.ts)
+    // and the trust state the machine holds; zod and the schemas load only for a file the plain
+    // check is unsure of, a stored trust document, a manifest or a trust update.
+    const code = `
+      import { registerHooks } from "node:module";
+      const seen = [];
+      registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } });
+      await import("./src/cli/commands/activate.ts");
+      await import("./src/activate/engine.ts");
+      const schemas = ["manifest/manifest", "trust/schema", "trust/incoming", "fleet/machine", "fleet/machine-schemas", "fleet/names", "fleet/retention"].map((m) => "/src/" + m + ".ts");
+      process.stdout.write(JSON.stringify(seen.filter((u) => u.includes("/node_modules/zod/") || schemas.some((m) => u.endsWith(m)))));`;
+    const r = await run("node", ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
 });
