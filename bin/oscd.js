@@ -3,14 +3,15 @@
 // reads every export, and its lazy ones load streams and readline (scripts/build/bundle.ts).
 const { readFileSync } = process.getBuiltinModule("node:fs");
 
-// A closed pipe (`oscd … | head`) ends the output, not the program with a stack trace.
-process.stdout.on("error", (err) => {
-  if (err && err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // A closed pipe (`oscd --version | head -c1`) ends the output, not the program with a stack
+  // trace. The CLI itself does the same (src/cli/output.ts), without making process.stdout when
+  // it has nothing to write through it.
+  process.stdout.on("error", (err) => {
+    if (err && err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   // The version alone needs neither the argument parser nor any command: answer at once.
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {

@@ -151,21 +151,24 @@ function closure(meta: Metafile, from: string): Set<string> {
 /**
  * The layers of the start, each loaded as one chunk: what every start loads (dist/cli/main.js
  * and all it imports statically), then what `oscd status` adds, then what `oscd activate` adds
- * up to where it knows there is nothing to do (the engine's start). A command's own module
- * stays its own file.
+ * up to where it knows there is nothing to do (the engine's start, engine.js itself included:
+ * its own file was one more dynamic import, some 2 ms of the loader's CPU). A command's own
+ * module stays its own file.
  */
+const MEMBERS = ["dist/activate/engine.js"];
+
 function startLayers(meta: Metafile): Set<string>[] {
   const done = new Set<string>();
-  const layer = (roots: string[]) => {
+  const layer = (roots: string[], members: string[] = []) => {
     const l = new Set<string>();
-    for (const r of roots) for (const f of closure(meta, r)) if (!done.has(f) && !roots.includes(f)) l.add(f);
+    for (const r of [...roots, ...members]) for (const f of closure(meta, r)) if (!done.has(f) && !roots.includes(f)) l.add(f);
     for (const f of [...l, ...roots]) done.add(f);
     return l;
   };
   const main = layer([]);
   for (const f of closure(meta, MAIN)) if (!done.has(f)) main.add(f);
   for (const f of main) done.add(f);
-  return [main, layer(["dist/cli/commands/status.js"]), layer(["dist/cli/commands/activate.js", "dist/activate/engine.js"])];
+  return [main, layer(["dist/cli/commands/status.js"]), layer(["dist/cli/commands/activate.js"], MEMBERS)];
 }
 
 /**
@@ -190,7 +193,8 @@ function layeredChunks(meta: Metafile, layers: Set<string>[]): Plugin {
       b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
         const f = relative(ROOT, args.path);
         if (!own(f)) return undefined;
-        const wanted = layers.flatMap((l, i) => (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g)) ? [...l] : []));
+        // A member loaded on its own too (engine.js, imported dynamically) takes its whole layer.
+        const wanted = layers.flatMap((l, i) => ((MEMBERS.includes(f) && l.has(f)) || (!l.has(f) && !layers.slice(0, i).some((e) => e.has(f)) && [...reaches(f)].some((g) => l.has(g))) ? [...l].filter((g) => g !== f) : []));
         if (wanted.length === 0) return undefined;
         // A package's modules and the built-ins follow the modules that import them (zod declares
         // itself free of side effects: a bare import of it would be dropped; each import of a

@@ -16,20 +16,27 @@ export function colourWanted(mode: ColourMode, isTTY: boolean, env: NodeJS.Proce
   return isTTY && env.TERM !== "dumb";
 }
 
-const state = { stdout: false, stderr: false };
+type Stream = "stdout" | "stderr";
+
+/** Per stream: decided (true or false), or how to decide when first asked. */
+const state: Record<Stream, boolean | ((isTTY: boolean) => boolean)> = { stdout: false, stderr: false };
 
 /**
- * Decides colour for both streams once, from --color and the environment. Whether stderr is a
- * terminal is asked of its file descriptor: `process.stderr` would be made for it (a socket on a
- * pipe, some 3 ms of CPU), and most commands that succeed never write to it.
+ * Sets colour for both streams from --color and the environment (as they are now); whether a
+ * stream is a terminal is asked of its file descriptor when something is first painted for it.
+ * Asking at once loaded node:tty (and net and stream behind it, some 5 ms of CPU), and making
+ * `process.stdout` or `process.stderr` to ask them more: most commands that succeed paint
+ * nothing, and `oscd activate --quiet` with nothing to do writes one plain line.
  */
 export function setColourMode(mode: ColourMode, env: NodeJS.ProcessEnv = process.env): void {
-  state.stdout = colourWanted(mode, process.stdout.isTTY === true, env);
-  state.stderr = colourWanted(mode, process.getBuiltinModule("node:tty").isatty(2), env);
+  const seen = { NO_COLOR: env.NO_COLOR, FORCE_COLOR: env.FORCE_COLOR, TERM: env.TERM };
+  state.stdout = state.stderr = (isTTY) => colourWanted(mode, isTTY, seen);
 }
 
-export function colourOn(stream: "stdout" | "stderr"): boolean {
-  return state[stream];
+export function colourOn(stream: Stream): boolean {
+  const s = state[stream];
+  if (typeof s === "boolean") return s;
+  return (state[stream] = s(process.getBuiltinModule("node:tty").isatty(stream === "stdout" ? 1 : 2)));
 }
 
 /** For tests. */
@@ -52,8 +59,8 @@ const PLAIN: Paint = { red: (s) => s, green: (s) => s, yellow: (s) => s, cyan: (
 const COLOUR: Paint = { red: sgr("31"), green: sgr("32"), yellow: sgr("33"), cyan: sgr("36"), bold: sgr("1"), dim: sgr("2") };
 
 /** The painter for a stream: identity functions when it is not coloured. */
-export function paint(stream: "stdout" | "stderr"): Paint {
-  return state[stream] ? COLOUR : PLAIN;
+export function paint(stream: Stream): Paint {
+  return colourOn(stream) ? COLOUR : PLAIN;
 }
 
 /** A word that says how something ended, in its colour: failures red, warnings yellow, success green. */

@@ -10,7 +10,7 @@ import { addNixOptions, applyNixFlags, EVALUATING_COMMANDS, joinOptionPairs, typ
 import { addDeprecatedFlags } from "./deprecated-flags.js";
 import { HELP_CONFIG } from "./help-format.js";
 import { helpGroupOf, HELP_GROUPS, HIDDEN_COMMANDS } from "./help-groups.js";
-import { stdoutHasJson } from "./output.js";
+import { stdoutHasJson, watchStdout } from "./output.js";
 import { reportError, reportErrorJson, wantsJson } from "./report-error.js";
 
 export { reportError, reportErrorJson, usageMessage } from "./report-error.js";
@@ -61,16 +61,19 @@ async function applyGlobalFlags(program: Command, action: Command): Promise<void
 }
 
 /**
- * The program for a command line: the command it runs is loaded and registered in full, every
- * other command only by name and summary (enough for `oscd --help`).
+ * The program for a command line: the command it runs is loaded and registered in full. The
+ * other commands, by name and summary, only when the line may need them: `oscd --help`, a
+ * mistyped command (commander suggests one), no command at all. A line that runs a command
+ * reaches none of them, and registering them cost every start some 2 ms of CPU.
  */
 export async function buildProgram(args: readonly string[] = []): Promise<Command> {
   const program = baseProgram();
   program.hook("preAction", (_self, action) => applyGlobalFlags(program, action));
   const wanted = invokedCommand(args);
+  const listAll = wanted === undefined || args.some((a) => a === "--help" || a === "-h");
   for (const entry of inHelpOrder()) {
     if (entry === wanted) await registerCommand(program, entry);
-    else placeCommand(program.command(entry.name, { hidden: HIDDEN_COMMANDS.has(entry.name) }).description(entry.summary), entry);
+    else if (listAll) placeCommand(program.command(entry.name, { hidden: HIDDEN_COMMANDS.has(entry.name) }).description(entry.summary), entry);
   }
   return withHelpCommand(program);
 }
@@ -128,6 +131,7 @@ export async function buildFullProgram(): Promise<Command> {
 export async function main(rawArgv: string[]): Promise<void> {
   const argv = [...rawArgv.slice(0, 2), ...joinOptionPairs(rawArgv.slice(2))];
   const args = argv.slice(2);
+  watchStdout();
   // Decided before parsing too, so a usage error commander finds is coloured like any other.
   setColourMode(colourFlag(args));
   let program: Command | undefined;

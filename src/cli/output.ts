@@ -1,17 +1,80 @@
+import { writeSync } from "node:fs";
 import { paint, paintState } from "./colour.js";
 
 /** Shared printing helpers: the CLI prints, the stages compute. */
 let jsonWritten = false;
 
+/** Whether `process.stdout` was made (watchStdout): output then goes through it, in order. */
+let streamMade = false;
+
+function stdoutError(err: NodeJS.ErrnoException): void {
+  // A closed pipe (`oscd … | head`) ends the output, not the program with a stack trace.
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+}
+
+/**
+ * Called first at the CLI's start: when anything makes `process.stdout` (console.log, commander's
+ * help, a command that writes to it), the stream gets the closed-pipe handler and writeStdout
+ * writes through it from then on, so output stays in order.
+ */
+export function watchStdout(): void {
+  const d = Object.getOwnPropertyDescriptor(process, "stdout");
+  if (!d?.get || !d.configurable) {
+    streamMade = true;
+    process.stdout.on("error", stdoutError);
+    return;
+  }
+  const make = d.get;
+  Object.defineProperty(process, "stdout", {
+    configurable: true,
+    enumerable: d.enumerable,
+    get(): NodeJS.WriteStream {
+      const s = make.call(process) as NodeJS.WriteStream;
+      if (!streamMade) {
+        streamMade = true;
+        s.on("error", stdoutError);
+      }
+      return s;
+    },
+  });
+}
+
+/**
+ * Writes to standard output. Until something makes `process.stdout`, straight to fd 1, as
+ * Node's own stdout writes to a file: making the stream (a socket on a pipe, a tty.WriteStream
+ * on a terminal) loads Node's net, stream and tty modules, 5 to 8 ms of CPU that `oscd status`
+ * and an activation with nothing to do spent on a few lines. Node writes stdout synchronously
+ * on Linux too; a pipe someone left non-blocking is waited on, a closed one ends the program as
+ * the stream's handler does, and a closed fd 1 takes the output away as Node's stdout does.
+ */
+export function writeStdout(text: string): void {
+  if (streamMade) {
+    process.stdout.write(text);
+    return;
+  }
+  const bytes = Buffer.from(text, "utf8");
+  for (let at = 0; at < bytes.length; ) {
+    try {
+      at += writeSync(1, bytes, at);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "EAGAIN") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      else if (err.code === "EBADF") return;
+      else stdoutError(err);
+    }
+  }
+}
+
 export function printJson(value: unknown): void {
   jsonWritten = true;
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  writeStdout(JSON.stringify(value, null, 2) + "\n");
 }
 
 /** One JSON document per line (a stream of events or results, `--json` of long commands). */
 export function printJsonLine(value: unknown): void {
   jsonWritten = true;
-  process.stdout.write(JSON.stringify(value) + "\n");
+  writeStdout(JSON.stringify(value) + "\n");
 }
 
 /** Whether a JSON result is on stdout already (an error then goes to stderr, not as a second document). */
@@ -35,7 +98,7 @@ export function table(rows: string[][], states: readonly number[] = []): string 
 }
 
 export function printTable(header: string[], rows: string[][], states: readonly number[] = []): void {
-  process.stdout.write(table([header, ...rows], states));
+  writeStdout(table([header, ...rows], states));
 }
 
 export function formatBytes(n: number | undefined): string {

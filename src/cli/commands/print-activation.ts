@@ -1,7 +1,8 @@
 import { compactRange, type ActivationResult } from "../../activate/light.js";
+import { writeStdout } from "../output.js";
 
 export function printActivation(r: ActivationResult): void {
-  const out = (s: string) => process.stdout.write(s + "\n");
+  const out = (s: string) => writeStdout(s + "\n");
   if (r.recovery) out(`finished an interrupted deployment first: ${r.recovery.outcome} (it stopped at "${r.recovery.interruptedAt}")`);
   if (r.outcome === "unchanged") out(`already running ${r.toplevel}; nothing to do`);
   else if (r.outcome === "dry-run") out(`dry run of ${r.toplevel}: nothing changed`);

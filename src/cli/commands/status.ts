@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { hostStatus, type HostStatus } from "../../activate/light.js";
 import { existsSync } from "node:fs";
 import type { AgentStatus } from "../../agent/index.js";
-import { printJson } from "../output.js";
+import { printJson, writeStdout } from "../output.js";
 
 const DEFAULT_SOCKET = "/run/oscd/agent.sock";
 
@@ -47,11 +47,11 @@ export function registerStatus(program: Command): void {
       const { nixFound, nixFoundLine } = await import("../nix-found.js");
       const [s, a, n] = await Promise.all([hostStatus(), agentStatus(o.socket), o.oneline ? undefined : nixFound()]);
       if (o.oneline || !n) {
-        process.stdout.write(oneLine(s, a));
+        writeStdout(oneLine(s, a));
         return;
       }
       if (o.json) return printJson({ ...s, agent: a ?? null, nix: "nix" in n ? n.nix : null, ...("problem" in n ? { nixProblem: n.problem } : {}) });
-      const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
+      const out = (k: string, v: string) => writeStdout(`${k.padEnd(12)} ${v}\n`);
       out("host", s.host);
       out("running", s.currentSystem ?? "(none)");
       out("booted", s.bootedSystem ?? "(none)");
