@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,11 @@ async function loadedBy(args: string[], env: Record<string, string | undefined>)
     import { registerHooks } from "node:module";
     const seen = [];
     registerHooks({ load(url, ctx, next) { if (url.startsWith("file:")) seen.push(url); return next(url, ctx); } });
-    process.on("exit", () => process.stderr.write("\\nLOADED " + JSON.stringify({ files: seen, builtins: process.moduleLoadList }) + "\\n"));`;
+    process.on("exit", () => {
+      // Copied before process.stderr is made (the list is live, and making it loads net and stream).
+      const builtins = [...process.moduleLoadList];
+      process.stderr.write("\\nLOADED " + JSON.stringify({ files: seen, builtins }) + "\\n");
+    });`;
   const r = await oscd(args, env, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`]);
   expect(r.exitCode, r.stderr).toBe(0);
   const line = r.stderr.split("\n").find((l) => l.startsWith("LOADED "));
@@ -57,6 +62,27 @@ describe("the built CLI's start", () => {
     expect(files.filter((f) => !/^dist\/bundle\/[\w-]+\.mjs$/.test(f) && f !== "bin/oscd.js")).toEqual([]);
     expect(files.length).toBeLessThanOrEqual(8);
     expect(builtins.filter((m) => /^NativeModule (crypto|child_process|https?)$|undici/.test(m))).toEqual([]);
+  });
+
+  it("oscd status prints through a pipe without making process.stdout or asking node:tty: no net, stream, tty or fs/promises", async () => {
+    // run() gives the CLI a pipe, as the bench and most scripts do: process.stdout would be a
+    // socket (net, stream), node:tty loads net too, fs/promises readline behind it.
+    const { builtins, stdout } = await loadedBy(STATUS, { HOME: safe });
+    expect(stdout).toMatch(/ no-agent /);
+    expect(builtins.filter((m) => /^NativeModule (net|tty|stream|fs\/promises|readline)$/.test(m))).toEqual([]);
+  });
+
+  it("a closed pipe on stdout ends oscd quietly, exit 0, as it did through process.stdout", async () => {
+    const r = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn("node", [bin, ...STATUS], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HOME: safe } });
+      // Closed before the CLI writes its line: the write finds no reader (EPIPE).
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => done({ code, stderr }));
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 
   it("the control: a command that runs a program loads node:child_process, so the check above can fail", async () => {
