@@ -6,6 +6,7 @@ let jsonWritten = false;
 
 /** Whether `process.stdout` was made (watchStdout): output then goes through it, in order. */
 let streamMade = false;
+let watching = false;
 
 function stdoutError(err: NodeJS.ErrnoException): void {
   // A closed pipe (`oscd … | head`) ends the output, not the program with a stack trace.
@@ -19,6 +20,8 @@ function stdoutError(err: NodeJS.ErrnoException): void {
  * writes through it from then on, so output stays in order.
  */
 export function watchStdout(): void {
+  if (watching) return;
+  watching = true;
   const d = Object.getOwnPropertyDescriptor(process, "stdout");
   if (!d?.get || !d.configurable) {
     streamMade = true;
