@@ -1,6 +1,6 @@
 /**
- * 10,000 agents on `oscd server` (issue 27): simulated agents (the real agent's HTTP client and
- * manifest protocol, no engine) long-poll for their manifest, report after each "deployment" and
+ * 10,000 agents on `oscd server` (issue 27): simulated agents (the real agent's manifest protocol
+ * and report contract, no engine) long-poll for their manifest, report after each "deployment" and
  * are alive by those long-polls (the real agent sends no heartbeat). Measured: connections held, the server's CPU and RSS while idle, and from a
  * rollout wave's start (then an immediate release) to every agent holding the new manifest,
  * p50/p99/max; every report stored exactly once.
@@ -8,6 +8,14 @@
  *   npm run bench -- fleet [AGENTS=10000] [IDLE_SECONDS=60]                     one server, SQLite
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --servers 2 --db postgres   two servers, one PostgreSQL
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --long-poll 240             servers hold long-polls 240 s
+ *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --client agent              the agent's own node:http client
+ *
+ * The agents' manifest requests go out on bare sockets (test/harness/wire-manifest-source.ts:
+ * the bytes the real client sends, proved by its test, read with a parser that knows only the
+ * server's answers). The real client (`--client agent`) needs ~600 µs of CPU per answer read and
+ * long-poll renewed on this machine, 6–7 s per wave of 10,000 on the two cores the server uses,
+ * so the wave measured the generator; on a fleet each agent reads its answer on its own machine.
+ * Reports go through the real client either way.
  *
  * The idle window lasts at least one hold, so every agent renews in it once whatever its phase.
  *

@@ -21,6 +21,7 @@ export class WireManifestSource {
   private readonly validators = new Map<string, { etag?: string; none?: boolean }>();
   private readonly longPoll = new Map<string, number | undefined>();
   private readonly bearers = new Map<string, string>();
+  private readonly targets = new Map<string, URL>();
   private connection: WireConnection | undefined;
 
   constructor(
@@ -55,9 +56,9 @@ export class WireManifestSource {
   private async fetchHttp(url: string, tokenFile: string | undefined, signal?: AbortSignal): Promise<FetchResult> {
     const v = this.validators.get(url) ?? {};
     const wait = this.opts.longPollSeconds !== 0 && this.longPoll.has(url) && v.etag ? (this.opts.longPollSeconds ?? this.longPoll.get(url) ?? DEFAULT_LONG_POLL_SECONDS) : 0;
-    const target = new URL(url);
-    if (wait > 0) target.searchParams.set("wait", String(Math.round(wait)));
-    let head = `GET ${target.pathname}${target.search} HTTP/1.1\r\naccept: application/json\r\n`;
+    const target = this.target(url);
+    const path = wait > 0 ? `${target.pathname}${target.search ? `${target.search}&` : "?"}wait=${Math.round(wait)}` : `${target.pathname}${target.search}`;
+    let head = `GET ${path} HTTP/1.1\r\naccept: application/json\r\n`;
     if (v.etag) head += `if-none-match: ${v.etag}\r\n`;
     if (tokenFile) head += `authorization: ${await this.bearer(tokenFile)}\r\n`;
     head += `Host: ${target.host}\r\nConnection: keep-alive\r\n\r\n`;
@@ -76,6 +77,13 @@ export class WireManifestSource {
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     this.validators.set(url, { etag: res.headers.get("etag") });
     return { kind: "new", text: res.body, url };
+  }
+
+  /** Each endpoint's URL parsed once (the real client parses it per request: the same result). */
+  private target(url: string): URL {
+    let t = this.targets.get(url);
+    if (!t) this.targets.set(url, (t = new URL(url)));
+    return t;
   }
 
   /** The token file is read once (the simulated agents' tokens never rotate). */
