@@ -36,9 +36,11 @@ export const AGENTS_PER_PROCESS = 2500;
  * The fleet starts over up to a minute (5 ms per agent), as machines boot at different times.
  * A "deployment" takes up to 20 s (a real one realises a closure and switches: longer), so a
  * wave's reports arrive over 20 s, each on a connection of its own as the outbox sends them.
+ * The manifest client is the agent's requests on a bare socket (`wire`) unless `client` is
+ * `agent` (the real node:http client, ten times the load generator's CPU per answer).
  */
-export function agentOptions(n: number): SimAgentOptions {
-  return { channel: CHANNEL, heartbeatSeconds: Number(process.env.OSCD_BENCH_HEARTBEAT_SECONDS ?? 0), deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
+export function agentOptions(n: number, client: SimAgentOptions["client"] = "wire"): SimAgentOptions {
+  return { channel: CHANNEL, client, heartbeatSeconds: Number(process.env.OSCD_BENCH_HEARTBEAT_SECONDS ?? 0), deployMsMax: Number(process.env.OSCD_BENCH_DEPLOY_MS ?? 20_000), startSpreadMs: Math.min(60_000, n * 5), backoff: { initial: 2, max: 300 }, reportRetrySeconds: 10 };
 }
 
 export function hostNames(n: number): string[] {

@@ -1,6 +1,6 @@
 /**
- * 10,000 agents on `oscd server` (issue 27): simulated agents (the real agent's HTTP client and
- * manifest protocol, no engine) long-poll for their manifest, report after each "deployment" and
+ * 10,000 agents on `oscd server` (issue 27): simulated agents (the real agent's manifest protocol
+ * and report contract, no engine) long-poll for their manifest, report after each "deployment" and
  * are alive by those long-polls (the real agent sends no heartbeat). Measured: connections held, the server's CPU and RSS while idle, and from a
  * rollout wave's start (then an immediate release) to every agent holding the new manifest,
  * p50/p99/max; every report stored exactly once.
@@ -8,6 +8,14 @@
  *   npm run bench -- fleet [AGENTS=10000] [IDLE_SECONDS=60]                     one server, SQLite
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --servers 2 --db postgres   two servers, one PostgreSQL
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --long-poll 240             servers hold long-polls 240 s
+ *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --client agent              the agent's own node:http client
+ *
+ * The agents' manifest requests go out on bare sockets (test/harness/wire-manifest-source.ts:
+ * the bytes the real client sends, proved by its test, read with a parser that knows only the
+ * server's answers). The real client (`--client agent`) needs ~600 µs of CPU per answer read and
+ * long-poll renewed on this machine, 6–7 s per wave of 10,000 on the two cores the server uses,
+ * so the wave measured the generator; on a fleet each agent reads its answer on its own machine.
+ * Reports go through the real client either way.
  *
  * The idle window lasts at least one hold, so every agent renews in it once whatever its phase.
  *
@@ -50,8 +58,9 @@ const serverCount = Number(flag("--servers") ?? 1);
 const dialect = flag("--db") ?? (serverCount > 1 ? "postgres" : "sqlite");
 /** The servers' `--long-poll-seconds` (the agents ask for it); undefined: the server's default, 55. */
 const hold = flag("--long-poll") === undefined ? undefined : Number(flag("--long-poll"));
-if (!Number.isInteger(n) || n < 1 || !Number.isInteger(serverCount) || serverCount < 1 || (dialect !== "sqlite" && dialect !== "postgres") || (dialect === "sqlite" && serverCount > 1) || (hold !== undefined && !(Number.isInteger(hold) && hold >= 1 && hold <= 300))) {
-  console.error("usage: fleet [AGENTS] [IDLE_SECONDS] [--servers N --db sqlite|postgres] [--long-poll 1-300] (several servers need postgres)");
+const client = (flag("--client") ?? "wire") as "wire" | "agent";
+if (!(client === "wire" || client === "agent") || !Number.isInteger(n) || n < 1 || !Number.isInteger(serverCount) || serverCount < 1 || (dialect !== "sqlite" && dialect !== "postgres") || (dialect === "sqlite" && serverCount > 1) || (hold !== undefined && !(Number.isInteger(hold) && hold >= 1 && hold <= 300))) {
+  console.error("usage: fleet [AGENTS] [IDLE_SECONDS] [--servers N --db sqlite|postgres] [--long-poll 1-300] [--client wire|agent] (several servers need postgres)");
   process.exit(2);
 }
 
@@ -117,12 +126,13 @@ async function main(): Promise<void> {
     await uploadRelease(first.url, admin, release(1, hosts), true);
     // Each agent lists every server, its own first (agents split evenly, as a load balancer would).
     const specs = hosts.map((host, i) => ({ host, token: tokens.get(host) as string, servers: [...urls.slice(i % serverCount), ...urls.slice(0, i % serverCount)] }));
-    fleet = new Fleet(specs, agentOptions(n));
+    fleet = new Fleet(specs, agentOptions(n, client));
+    console.log(client === "wire" ? "manifest client: the agent's requests on a bare socket (--client agent: the agent's node:http client)" : "manifest client: the agent's own (node:http)");
     const f = fleet;
     const nice = favour([...pids(), ...f.pids, process.pid]);
     if (nice) console.log(`servers and load generator at nice ${nice} (OSCD_BENCH_NICE=0: not)`);
     const connectMs = await connected(f, urls, n, 1);
-    console.log(`all ${n} agents hold a long-poll after ${(connectMs / 1000).toFixed(1)} s (started over ${(agentOptions(n).startSpreadMs / 1000).toFixed(0)} s)`);
+    console.log(`all ${n} agents hold a long-poll after ${(connectMs / 1000).toFixed(1)} s (started over ${(agentOptions(n, client).startSpreadMs / 1000).toFixed(0)} s)`);
     // Idle means no release in flight: the first release's reports are all in before it is measured.
     await until("every report of #1 acknowledged", 120_000, () => (f.acked.get(1)?.size ?? 0) >= n, 200);
     const counted = await Promise.all(urls.map(requestCounts));
@@ -194,7 +204,7 @@ async function main(): Promise<void> {
     if (!process.argv.includes("--no-baseline")) {
       await f.stop();
       for (const s of servers) await s.stop();
-      base = await baseline(specs, agentOptions(n), hold ?? 55, idleFor);
+      base = await baseline(specs, agentOptions(n, client), hold ?? 55, idleFor);
       console.log(`baseline, bare node:http with the same ${n} agents: idle ${idleFor} s CPU ${base.cpuPercent.toFixed(2)} % of a core (RSS ${base.rssMiB.toFixed(0)} MiB); one release to every agent: p50 ${ms(base.wave.p50)}, p99 ${ms(base.wave.p99)}, max ${ms(base.wave.max)}, CPU server ${ms(base.wave.serverCpuMs)} agents ${ms(base.wave.agentsCpuMs)}; ${machine()}`);
     }
     const bareNote = (x: number | undefined, unit: string) => (x === undefined ? "" : `bare node:http: ${x.toFixed(2)}${unit}`);

@@ -4,6 +4,7 @@ import { httpFetch } from "../../src/core/http.js";
 import { bearerFrom, SERVER_MANIFEST_PATH } from "../../src/agent/endpoints.js";
 import { ManifestSource } from "../../src/agent/manifest-source.js";
 import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";
+import { WireManifestSource } from "./wire-manifest-source.js";
 
 /**
  * Lightweight simulated agents for the control server at fleet scale: the real agent's HTTP
@@ -41,6 +42,12 @@ export interface SimAgentOptions {
   backoff: { initial: number; max: number };
   /** The outbox's retry interval (config `reports.retryInterval`): doubled per failure, up to 10×. */
   reportRetrySeconds: number;
+  /**
+   * The manifest client: the real agent's (`agent`, node:http) or the same requests on a bare
+   * socket (`wire`, wire-manifest-source.ts: a tenth of the CPU, for a generator that shares
+   * the server's cores). Reports always go through the real client.
+   */
+  client?: "agent" | "wire";
 }
 
 /** What the process reports: per sequence, when each agent held it (epoch ms), reports acknowledged. */
@@ -91,7 +98,7 @@ export class SimAgent {
     // the load generator's CPU during a wave (each real machine reads its own, at no cost to the server).
     const bearers = new Map<string, Promise<string>>();
     const bearer = (file: string) => bearers.get(file) ?? (bearers.set(file, bearerFrom(file)).get(file) as Promise<string>);
-    const source = new ManifestSource(endpoints, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds, bearer });
+    const source = this.opts.client === "wire" ? new WireManifestSource(endpoints, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds }) : new ManifestSource(endpoints, { timeoutMs: 30_000, longPollSeconds: this.opts.longPollSeconds, bearer });
     await sleep(Math.random() * this.opts.startSpreadMs);
     if (this.opts.heartbeatSeconds > 0) void this.heartbeat();
     let failures = 0;

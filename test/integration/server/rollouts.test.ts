@@ -81,6 +81,22 @@ describe.each<Dialect>(["sqlite", "postgres"])("staged rollouts (%s)", (dialect)
     ]);
   });
 
+  it("a fetch marks its host deploying once; a later rollout of the same hosts reassigns them and clears the mark", async () => {
+    const state = (r: Rollout, host: string) => (r.waves as unknown as { progress: { host: string; state: string }[] }[]).flatMap((w) => w.progress).find((p) => p.host === host)?.state;
+    const first = (await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, waves: [{ hosts: ["web1", "web2"] }] } })).json as Rollout;
+    expect([state(first, "web1"), state(first, "web2"), state(first, "db1")]).toEqual(["assigned", "assigned", "waiting"]);
+    expect(await served("web1")).toBe(2);
+    await eventually(() => rollout(first.id), (r) => state(r, "web1") === "deploying", "web1 to show deploying");
+    expect(state(await rollout(first.id), "web2")).toBe("assigned");
+    expect((await s.api("POST", `/api/v1/rollouts/${first.id}/abort`, { token: s.admin })).status).toBe(200);
+    expect((await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 3, HOSTS)) })).status).toBe(201);
+    const second = (await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 3, waves: [{ hosts: ["web1", "web3"] }] } })).json as Rollout;
+    // web1's assignment row is replaced (3, not fetched yet); web2 keeps #2; web3 gets its first row.
+    expect([state(second, "web1"), state(second, "web3")]).toEqual(["assigned", "assigned"]);
+    expect(await Promise.all(HOSTS.map(served))).toEqual([3, 2, 3, 1]);
+    await eventually(() => rollout(second.id), (r) => state(r, "web1") === "deploying" && state(r, "web3") === "deploying", "web1 and web3 to show deploying");
+  });
+
   it("halts by itself when a canary fails, and moves nobody else until resumed", async () => {
     const created = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, canary: ["web1"], bakeSeconds: 0 } });
     const id = (created.json as Rollout).id;

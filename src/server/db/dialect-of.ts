@@ -1,0 +1,11 @@
+import { PostgresAdapter, type Kysely, type Transaction } from "kysely";
+import type { DialectName } from "./open.js";
+
+/**
+ * Which database a handle (or a transaction on it) speaks, for the few statements written per
+ * dialect: a list of 10,000 host names as one parameter (PostgreSQL arrays, SQLite JSON) instead
+ * of 20 statements of 500, each a round trip on PostgreSQL.
+ */
+export function dialectOf<D>(db: Kysely<D> | Transaction<D>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
