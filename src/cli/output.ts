@@ -47,9 +47,11 @@ export function watchStdout(): void {
  * Writes to standard output. Until something makes `process.stdout`, straight to fd 1, as
  * Node's own stdout writes to a file: making the stream (a socket on a pipe, a tty.WriteStream
  * on a terminal) loads Node's net, stream and tty modules, 5 to 8 ms of CPU that `oscd status`
- * and an activation with nothing to do spent on a few lines. Node writes stdout synchronously
- * on Linux too; a pipe someone left non-blocking is waited on, a closed one ends the program as
- * the stream's handler does, and a closed fd 1 takes the output away as Node's stdout does.
+ * and an activation with nothing to do spent on a few lines. For a command's result: a pipe's
+ * reader is waited for here where the stream would buffer the rest (the command is ending either
+ * way; a stream of events, printJsonLine, keeps the stream). A pipe someone left non-blocking is
+ * waited on too, a closed one ends the program as the stream's handler does, and a closed fd 1
+ * takes the output away as Node's stdout does.
  */
 export function writeStdout(text: string): void {
   if (streamMade) {
@@ -74,10 +76,13 @@ export function printJson(value: unknown): void {
   writeStdout(JSON.stringify(value, null, 2) + "\n");
 }
 
-/** One JSON document per line (a stream of events or results, `--json` of long commands). */
+/**
+ * One JSON document per line (a stream of events or results, `--json` of long commands): through
+ * the stream, which buffers while a slow reader lags, rather than block a deployment on it.
+ */
 export function printJsonLine(value: unknown): void {
   jsonWritten = true;
-  writeStdout(JSON.stringify(value) + "\n");
+  process.stdout.write(JSON.stringify(value) + "\n");
 }
 
 /** Whether a JSON result is on stdout already (an error then goes to stderr, not as a second document). */
