@@ -35,24 +35,40 @@ export class LocalNotifier implements Notifier {
   }
 }
 
-/** LISTEN on a connection of its own (reconnecting when the database comes back); NOTIFY through a pool. */
+/**
+ * LISTEN on a connection of its own (reconnecting when the database comes back); NOTIFY through a pool.
+ * Its own notices come back through LISTEN too; those are skipped (known by the backend process
+ * of the pool connection that sent them), as `publish` already told this process: each echo
+ * made every waiting long-poll look again, a second read of a 10,000-host channel per wave.
+ */
 export class PostgresNotifier extends LocalNotifier {
   private client: pg.Client | undefined;
   private closed = false;
   private readonly pool: pg.Pool;
+  /** Backend process ids of this notifier's NOTIFY connections, while they are open. */
+  private readonly own = new Set<number>();
 
   constructor(private readonly url: string) {
     super();
     this.pool = new pg.Pool({ connectionString: url, max: 2 });
     this.pool.on("error", () => undefined);
     // As in db/open.ts: a checked-out client whose connection drops must not crash the process.
-    this.pool.on("connect", (client) => client.on("error", () => undefined));
+    this.pool.on("connect", (client) => {
+      client.on("error", () => undefined);
+      const pid = backendPid(client);
+      if (pid !== undefined) this.own.add(pid);
+    });
+    this.pool.on("remove", (client) => {
+      const pid = backendPid(client);
+      if (pid !== undefined) this.own.delete(pid);
+    });
   }
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
     client.on("notification", (n) => {
-      if (n.channel === PG_CHANNEL && typeof n.payload === "string") this.emitter.emit("change", n.payload);
+      if (n.channel !== PG_CHANNEL || typeof n.payload !== "string" || this.own.has(n.processId)) return;
+      this.emitter.emit("change", n.payload);
     });
     client.on("error", () => this.reconnect(client));
     client.on("end", () => this.reconnect(client));
@@ -76,8 +92,7 @@ export class PostgresNotifier extends LocalNotifier {
   }
 
   override async publish(topic: string): Promise<void> {
-    // This process hears it at once (its caches must not answer from before its own write);
-    // the echo from LISTEN a moment later only makes waiters look once more.
+    // This process hears it at once (its caches must not answer from before its own write).
     this.emitter.emit("change", topic);
     await this.pool.query("select pg_notify($1, $2)", [PG_CHANNEL, topic]);
   }
@@ -88,4 +103,10 @@ export class PostgresNotifier extends LocalNotifier {
     await this.client?.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** The server process behind a pg client (node-postgres sets it when the connection starts). */
+function backendPid(client: pg.PoolClient): number | undefined {
+  const pid = (client as unknown as { processID?: unknown }).processID;
+  return typeof pid === "number" ? pid : undefined;
 }

@@ -119,15 +119,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let pending: NodeJS.Timeout | undefined;
   let reportSeen = false;
   let ticking = false;
+  // A tick of a 10,000-host rollout reads every report of its release (20–50 ms of CPU on
+  // PostgreSQL, as much again in the database); reports arriving by the thousand would tick it
+  // four times a second in every server while its agents wait for their answers. After each
+  // tick the next waits three times as long as it took: ticks take at most a quarter of the
+  // server's time, and a small fleet's ticks (a few ms) are not held back at all.
+  let restUntil = 0;
   const tick = async () => {
-    if (ticking) return;
+    if (ticking || performance.now() < restUntil) return;
     ticking = true;
+    const t0 = performance.now();
     try {
       await ctx.changed(await advanceAll(database.db, now()));
     } catch (e) {
       failed("advancing rollouts")(e);
     } finally {
       ticking = false;
+      restUntil = performance.now() + 3 * (performance.now() - t0);
     }
   };
   ctx.hostChanged = (_host, report) => {
