@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { bearerFrom, type ManifestEndpoint } from "../../src/agent/endpoints.js";
-import { DEFAULT_LONG_POLL_SECONDS, LONG_POLL_HEADER, LONG_POLL_SECONDS_HEADER, MAX_MANIFEST_BYTES, SourceUnreachableError, type FetchResult } from "../../src/agent/manifest-source.js";
+import { DEFAULT_LONG_POLL_SECONDS, holdSeconds, LONG_POLL_HEADER, LONG_POLL_SECONDS_HEADER, MAX_MANIFEST_BYTES, SourceUnreachableError, type FetchResult } from "../../src/agent/manifest-source.js";
 import { OscdError } from "../../src/core/errors.js";
 
 /**
@@ -94,12 +94,6 @@ export class WireManifestSource {
     this.bearers.set(file, b);
     return b;
   }
-}
-
-function holdSeconds(raw: string | undefined): number | undefined {
-  if (raw === undefined || !/^\d{1,4}$/.test(raw)) return undefined;
-  const n = Number(raw);
-  return n >= 1 && n <= 3600 ? n : undefined;
 }
 
 export interface WireResponse {
