@@ -234,7 +234,8 @@ export function wirePost(url: string, headers: Record<string, string>, body: str
       if (res instanceof Error) return done(res);
       done(undefined, { status: res.response.status, body: res.response.body });
     });
+    // Not end(): a client that half-closes is one whose request node's server drops unanswered.
     socket.write(head);
-    socket.end(bytes);
+    socket.write(bytes);
   });
 }
