@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,6 +133,21 @@ describe("wire manifest client", () => {
       expect(seen[0]).toContain("Connection: close");
       expect(wire).toEqual({ status: real.status, body: real.body });
       expect(wire.status).toBe(201);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("gets its answer from a node:http server that answers late (after a database write)", async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      req.on("end", () => setTimeout(() => res.writeHead(201, { "content-type": "application/json", "content-length": 19 }).end('{"duplicate":false}'), 50));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/reports`;
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => wirePost(url, { "content-type": "application/json", "idempotency-key": `r-${i}` }, "{}", 5000)));
+      expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 20 }, () => 201));
     } finally {
       server.close();
     }
