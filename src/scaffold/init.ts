@@ -21,6 +21,8 @@ export interface InitOptions {
   branch?: string;
   /** Overwrite files that exist. */
   force?: boolean;
+  /** Write nothing: `written` lists what would be written, `files` holds its content. */
+  dryRun?: boolean;
   /** Find hosts in nixosConfigurations (flake layout). Default true. */
   discover?: boolean;
   /** The oscd version the CI workflows install. */
@@ -42,6 +44,8 @@ export interface InitResult {
   /** Names in nixosConfigurations not written because oscd host names cannot have them. */
   skippedHosts: string[];
   written: string[];
+  /** With dryRun: each file that would be written, with its content. */
+  files?: { path: string; content: string }[];
   /** Files that existed and were left as they were (pass force to overwrite, except the version file). */
   kept: string[];
   /** Why each kept file was kept: `force` overwrites it, or (the version file) nothing ever does. */
@@ -125,6 +129,7 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
     );
   }
 
+  const preview: { path: string; content: string }[] = [];
   for (const f of files) {
     const full = join(dir, f.path);
     // The version file is never overwritten: it holds the fleet's current version.
@@ -133,8 +138,11 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
       keep(f.path, isVersion ? KEPT_VERSION_FILE : KEPT_UNLESS_FORCED);
       continue;
     }
-    await mkdir(dirname(full), { recursive: true });
-    await writeFile(full, f.content);
+    if (o.dryRun) preview.push({ path: f.path, content: f.content });
+    else {
+      await mkdir(dirname(full), { recursive: true });
+      await writeFile(full, f.content);
+    }
     written.push(f.path);
   }
   const config = keepFleetFile ? fleet.config : parseFleetFile(files[0]?.content ?? "", FLEET_FILE);
@@ -146,5 +154,5 @@ export async function initFleet(o: InitOptions): Promise<InitResult> {
     caches: config.caches,
     channel: Object.hasOwn(config.channels, "main") ? "main" : (Object.keys(config.channels)[0] ?? "main"),
   });
-  return { dir, layout: fleet.layout, hosts, skippedHosts, written, kept, keptReasons, caches: config.caches, trusted: config.keys.trusted, next };
+  return { dir, layout: fleet.layout, hosts, skippedHosts, written, ...(o.dryRun ? { files: preview } : {}), kept, keptReasons, caches: config.caches, trusted: config.keys.trusted, next };
 }

@@ -10,6 +10,7 @@ interface InitFlags {
   branch?: string;
   discover: boolean;
   force?: boolean;
+  dryRun?: boolean;
   repo: string;
   signKey?: string;
   trustedKey?: string[];
@@ -39,6 +40,7 @@ export function registerInit(program: Command): void {
     .option("--no-discover", "do not evaluate the flake to find hosts")
     .option("--force", "overwrite oscd.toml and workflow files that exist (never the version file)")
     .option("-C, --repo <dir>", "the fleet repository", ".")
+    .option("--dry-run", "write nothing: list what would be written (with --json, each file's content too)")
     .option("--json", "print what was written as JSON")
     .addHelpText(
       "after",
@@ -48,6 +50,7 @@ Examples:
   oscd init --sign-key fleet-1.secret --cache file:///srv/nix-cache
   oscd init --trusted-key fleet-1.public --cache https://cache.example.org --ci github
   oscd init --ci github --branch master
+  oscd init --dry-run --ci github
 
 Files that exist are kept (and listed) unless --force; with an existing oscd.toml the
 workflows follow its [release] settings. oscd builds commits, never the working tree: commit
@@ -65,6 +68,7 @@ what init wrote before publishing (init prints the next three commands).`,
         branch: o.branch,
         discover: o.discover,
         force: o.force,
+        dryRun: o.dryRun,
         oscdVersion: program.version() ?? "latest",
         caches: o.cache,
         trusted,
@@ -72,12 +76,13 @@ what init wrote before publishing (init prints the next three commands).`,
         trustedKeyRef: publicFile ?? trusted[0],
       });
       if (o.json) return printJson(r);
-      for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
+      for (const f of r.written) process.stdout.write(`${o.dryRun ? "would write" : "wrote"} ${f}\n`);
       for (const f of r.kept) process.stdout.write(`kept ${f} (${r.keptReasons[f] ?? "exists"})\n`);
       if (r.hosts.length > 0) process.stdout.write(`hosts: ${r.hosts.join(", ")}\n`);
       if (r.skippedHosts.length > 0) process.stdout.write(`not listed (oscd host names have letters, digits, - and _): ${r.skippedHosts.join(", ")}\n`);
       process.stdout.write(`caches: ${r.caches.join(", ") || "none yet (oscd publish needs one: --cache URL)"}\n`);
       process.stdout.write(`trusted keys: ${r.trusted.map((k) => k.split(":")[0]).join(", ") || "none yet (--sign-key FILE or --trusted-key KEY)"}\n`);
-      process.stdout.write(`next:\n${r.next.map((c) => `  ${c}\n`).join("")}`);
+      if (o.dryRun) process.stdout.write("nothing was written (--dry-run)\n");
+      else process.stdout.write(`next:\n${r.next.map((c) => `  ${c}\n`).join("")}`);
     });
 }

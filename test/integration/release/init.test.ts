@@ -61,6 +61,19 @@ describe("oscd init", () => {
     }
   });
 
+  it("--dry-run writes nothing and says what it would write, with the same content", async () => {
+    const repo = await fleetRepo();
+    const before = await git(repo.dir, ["status", "--porcelain", "--untracked-files=all"]);
+    const dry = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0", dryRun: true });
+    expect(await git(repo.dir, ["status", "--porcelain", "--untracked-files=all"])).toEqual(before);
+    await expect(readFile(join(repo.dir, "oscd.toml"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+    expect(dry.written).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
+    const real = await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
+    expect(real.written).toEqual(dry.written);
+    for (const f of dry.files ?? []) expect(await readFile(join(repo.dir, f.path), "utf8")).toBe(f.content);
+    expect(dry.files?.map((f) => f.path)).toEqual(dry.written);
+  });
+
   it("what init writes is enough to release: commit it and bump", async () => {
     const repo = await fleetRepo();
     await initFleet({ dir: repo.dir, ci: "github", oscdVersion: "0.1.0" });
@@ -131,6 +144,10 @@ describe("oscd init", () => {
   it("oscd init --ci github --json on the command line", async () => {
     const repo = await fleetRepo();
     const oscd = await makeCli(await tempDir());
+    const dry = await oscd(["init", "--ci", "github", "--dry-run", "--no-discover"], { cwd: repo.dir });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^would write oscd\.toml\n(.|\n)*nothing was written \(--dry-run\)\n$/);
+    await expect(readFile(join(repo.dir, "oscd.toml"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
     const r = await oscd(["init", "--ci", "github", "--json", "--no-discover"], { cwd: repo.dir });
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
