@@ -15,11 +15,11 @@ export function pgStore(client: pg.PoolClient): ReportStore {
 
 /**
  * One report, one transaction (as kysely's: BEGIN … COMMIT at READ COMMITTED), on a client of
- * kysely's own pool, without kysely: a report's CPU on the server was mostly kysely compiling
- * each of its five statements and PostgreSQL parsing them again. Reports are not batched into
- * one transaction here (a batched version was tried, and under load a duplicates test failed
- * once, unexplained). A client that cannot even roll back has lost its connection: it is
- * destroyed, not handed to the next request.
+ * kysely's own pool, without kysely, which compiled each of a report's five statements (and
+ * PostgreSQL parsed and planned each again). What a report costs the server now is mostly its
+ * five round trips. Reports are not batched into one transaction (a batched version was tried,
+ * and under load a duplicates test failed once, unexplained). A client that cannot even roll
+ * back has lost its connection: it is destroyed, not handed to the next request.
  */
 export async function pgTransaction<R>(pool: pg.Pool, work: (store: ReportStore) => Promise<R>): Promise<R> {
   const client = await pool.connect();
@@ -34,7 +34,7 @@ export async function pgTransaction<R>(pool: pg.Pool, work: (store: ReportStore)
       () => false,
       () => true,
     );
-    client.release(broken ? (e instanceof Error ? e : new Error(String(e))) : undefined);
+    client.release(broken);
     throw e;
   }
 }
