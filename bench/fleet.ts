@@ -10,12 +10,12 @@
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --long-poll 240             servers hold long-polls 240 s
  *   npm run bench -- fleet [AGENTS] [IDLE_SECONDS] --client agent              the agent's own node:http client
  *
- * The agents' manifest requests go out on bare sockets (test/harness/wire-manifest-source.ts:
- * the bytes the real client sends, proved by its test, read with a parser that knows only the
- * server's answers). The real client (`--client agent`) needs ~600 µs of CPU per answer read and
- * long-poll renewed on this machine, 6–7 s per wave of 10,000 on the two cores the server uses,
- * so the wave measured the generator; on a fleet each agent reads its answer on its own machine.
- * Reports go through the real client either way.
+ * The agents' requests (manifest long-polls and reports) go out on bare sockets
+ * (test/harness/wire-manifest-source.ts: the bytes the real client sends, proved by its test,
+ * read with a parser that knows only the server's answers). The real client (`--client agent`)
+ * needs ~600 µs of CPU per answer read and long-poll renewed on this machine, 6–7 s per wave of
+ * 10,000 on the two cores the server uses, so the wave measured the generator; on a fleet each
+ * agent reads its answer on its own machine.
  *
  * The idle window lasts at least one hold, so every agent renews in it once whatever its phase.
  *

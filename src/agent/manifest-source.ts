@@ -141,7 +141,7 @@ export class ManifestSource {
 }
 
 /** The server's wished hold, when it is a sane whole number of seconds (1–3600); else none. */
-function holdSeconds(raw: string | undefined): number | undefined {
+export function holdSeconds(raw: string | undefined): number | undefined {
   if (raw === undefined || !/^\d{1,4}$/.test(raw)) return undefined;
   const n = Number(raw);
   return n >= 1 && n <= 3600 ? n : undefined;

@@ -4,7 +4,7 @@ import { httpFetch } from "../../src/core/http.js";
 import { bearerFrom, SERVER_MANIFEST_PATH } from "../../src/agent/endpoints.js";
 import { ManifestSource } from "../../src/agent/manifest-source.js";
 import { REPORT_SCHEMA, REPORTS_PATH } from "../../src/agent/outbox.js";
-import { WireManifestSource } from "./wire-manifest-source.js";
+import { WireManifestSource, wirePost } from "./wire-manifest-source.js";
 
 /**
  * Lightweight simulated agents for the control server at fleet scale: the real agent's HTTP
@@ -43,9 +43,9 @@ export interface SimAgentOptions {
   /** The outbox's retry interval (config `reports.retryInterval`): doubled per failure, up to 10×. */
   reportRetrySeconds: number;
   /**
-   * The manifest client: the real agent's (`agent`, node:http) or the same requests on a bare
-   * socket (`wire`, wire-manifest-source.ts: a tenth of the CPU, for a generator that shares
-   * the server's cores). Reports always go through the real client.
+   * The HTTP client: the real agent's (`agent`, node:http) or the same requests on bare
+   * sockets (`wire`, wire-manifest-source.ts: a third of the CPU, for a generator that shares
+   * the server's cores), for manifests and reports alike.
    */
   client?: "agent" | "wire";
 }
@@ -153,14 +153,11 @@ export class SimAgent {
     for (let failures = 0; !this.stopped; ) {
       const server = this.spec.servers[failures % this.spec.servers.length] as string;
       try {
-        const res = await httpFetch(`${server}${path}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${this.spec.token}`, "content-type": "application/json", "idempotency-key": id },
-          body,
-          timeoutMs: 30_000,
-          maxBytes: 1024 * 1024,
-          signal: this.abort.signal,
-        });
+        const headers = { authorization: `Bearer ${this.spec.token}`, "content-type": "application/json", "idempotency-key": id };
+        const res =
+          this.opts.client === "wire"
+            ? await wirePost(`${server}${path}`, headers, body, 30_000, this.abort.signal)
+            : await httpFetch(`${server}${path}`, { method: "POST", headers, body, timeoutMs: 30_000, maxBytes: 1024 * 1024, signal: this.abort.signal });
         if ((res.status >= 200 && res.status < 300) || res.status === 409) {
           acked(res.status === 201);
           return;

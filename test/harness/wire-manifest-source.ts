@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { bearerFrom, type ManifestEndpoint } from "../../src/agent/endpoints.js";
-import { DEFAULT_LONG_POLL_SECONDS, LONG_POLL_HEADER, LONG_POLL_SECONDS_HEADER, MAX_MANIFEST_BYTES, SourceUnreachableError, type FetchResult } from "../../src/agent/manifest-source.js";
+import { DEFAULT_LONG_POLL_SECONDS, holdSeconds, LONG_POLL_HEADER, LONG_POLL_SECONDS_HEADER, MAX_MANIFEST_BYTES, SourceUnreachableError, type FetchResult } from "../../src/agent/manifest-source.js";
 import { OscdError } from "../../src/core/errors.js";
 
 /**
@@ -94,12 +94,6 @@ export class WireManifestSource {
     this.bearers.set(file, b);
     return b;
   }
-}
-
-function holdSeconds(raw: string | undefined): number | undefined {
-  if (raw === undefined || !/^\d{1,4}$/.test(raw)) return undefined;
-  const n = Number(raw);
-  return n >= 1 && n <= 3600 ? n : undefined;
 }
 
 export interface WireResponse {
@@ -201,4 +195,47 @@ export function parseResponse(buf: Buffer): { response: WireResponse; rest: numb
   const start = end + HEAD_END.length;
   if (buf.length < start + length) return "incomplete";
   return { response: { status: code, headers, body: buf.toString("utf8", start, start + length) }, rest: buf.length - start - length };
+}
+
+/**
+ * A POST as the agent's outbox sends it (src/core/http.ts without a kept-alive pool: a
+ * connection of its own, `Connection: close`), headers in the order given, then Host. Resolves
+ * with the status and body once the whole answer is in; the connection is closed after it.
+ */
+export function wirePost(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  if (target.protocol !== "http:") return Promise.reject(new Error(`the wire client speaks http:// only, not ${target.protocol}`));
+  const bytes = Buffer.from(body, "utf8");
+  let head = `POST ${target.pathname}${target.search} HTTP/1.1\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  head += `content-length: ${bytes.length}\r\nHost: ${target.host}\r\nConnection: close\r\n\r\n`;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let buf: Buffer | undefined;
+    const socket = connect({ host: target.hostname, port: Number(target.port || 80), noDelay: true });
+    const onAbort = () => done(new Error("the request was aborted"));
+    const done = (e: Error | undefined, r?: { status: number; body: string }) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      if (e) reject(e);
+      else resolve(r as { status: number; body: string });
+    };
+    if (signal?.aborted) return done(new Error("the request was aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.setTimeout(timeoutMs, () => done(new Error("no answer in time (timeout)")));
+    socket.on("error", (e) => done(e));
+    socket.on("close", () => done(new Error("the connection closed before the whole answer arrived")));
+    socket.on("data", (chunk: Buffer) => {
+      buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      const res = parseResponse(buf);
+      if (res === "incomplete") return;
+      if (res instanceof Error) return done(res);
+      done(undefined, { status: res.response.status, body: res.response.body });
+    });
+    // Not end(): a client that half-closes is one whose request node's server drops unanswered.
+    socket.write(head);
+    socket.write(bytes);
+  });
 }

@@ -1,10 +1,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManifestSource, type FetchResult } from "../../../src/agent/manifest-source.js";
-import { parseResponse, WireManifestSource } from "../../harness/wire-manifest-source.js";
+import { httpFetch } from "../../../src/core/http.js";
+import { parseResponse, WireManifestSource, wirePost } from "../../harness/wire-manifest-source.js";
 
 /**
  * The fleet bench's wire client must be the real agent's manifest client on the wire: the same
@@ -102,6 +104,52 @@ describe("wire manifest client", () => {
     } finally {
       wire.close();
       s.server.close();
+    }
+  });
+
+  it("posts a report with the bytes the agent's outbox sends, on a connection of its own", async () => {
+    const seen: string[] = [];
+    const server = createServer((socket) => {
+      let buf = "";
+      socket.on("data", (c: Buffer) => {
+        buf += c.toString("latin1");
+        const end = buf.indexOf("\r\n\r\n");
+        const length = Number(/content-length: (\d+)/i.exec(buf)?.[1] ?? -1);
+        if (end < 0 || buf.length < end + 4 + length) return;
+        seen.push(buf);
+        socket.end('HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 19\r\nconnection: close\r\n\r\n{"duplicate":false}', () => undefined);
+        socket.destroySoon();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/reports`;
+    const headers = { authorization: "Bearer t0k", "content-type": "application/json", "idempotency-key": "r-1" };
+    const body = JSON.stringify({ id: "r-1", host: "web1", outcome: "committed", note: "é" });
+    try {
+      const real = await httpFetch(url, { method: "POST", headers, body, timeoutMs: 5000, maxBytes: 1 << 20 });
+      const wire = await wirePost(url, headers, body, 5000);
+      expect(seen).toHaveLength(2);
+      expect(seen[1]).toBe(seen[0]);
+      expect(seen[0]).toContain("Connection: close");
+      expect(wire).toEqual({ status: real.status, body: real.body });
+      expect(wire.status).toBe(201);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("gets its answer from a node:http server that answers late (after a database write)", async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      req.on("end", () => setTimeout(() => res.writeHead(201, { "content-type": "application/json", "content-length": 19 }).end('{"duplicate":false}'), 50));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/reports`;
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => wirePost(url, { "content-type": "application/json", "idempotency-key": `r-${i}` }, "{}", 5000)));
+      expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 20 }, () => 201));
+    } finally {
+      server.close();
     }
   });
 
