@@ -73,6 +73,19 @@ describe("rollback on failure", () => {
     const h = await hostOnV100();
     await upgradeOn(h, []);
     await upgradeOn(h, ["--branch", "testing"]);
+    const testing = await wholeGeneration(h);
+    const activations = (await h.activations()).length;
+    const dry = await oscdOn(h, ["rollback", "--dry-run", "--json"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { dryRun: boolean; from: { toplevel: string; generation: number }; to: { toplevel: string; generation: number } };
+    expect(plan).toMatchObject({ dryRun: true, from: { toplevel: testing.toplevel }, to: { toplevel: await toplevelAt(v110) } });
+    expect(plan.to.generation).toBe(plan.from.generation - 1);
+    const dryText = await oscdOn(h, ["rollback", "--dry-run", "--to", "1"]);
+    expect(dryText.exitCode, dryText.stderr).toBe(0);
+    expect(dryText.stdout).toMatch(new RegExp(`would roll back web1 from generation ${plan.from.generation}.* to generation 1 .*${(await toplevelAt(v100)).replaceAll(".", "\\.")}\nnothing was changed`));
+    // Nothing moved: the profile, the running system and the boot default are where they were.
+    expect(await wholeGeneration(h)).toEqual(testing);
+    expect((await h.activations()).length).toBe(activations);
     const back = await oscdOn(h, ["rollback"]);
     expect(back.exitCode, back.stderr).toBe(0);
     expect(await wholeGeneration(h)).toMatchObject({ toplevel: await toplevelAt(v110), consistent: true });

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { activate, generations } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
 import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
-import { printJson } from "../output.js";
+import { printJson, writeStdout } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
@@ -13,10 +13,11 @@ export function registerRollback(program: Command): void {
     .description("switch back to the previous generation (or --to a given one), with health checks")
     .option("--to <generation>", "the generation number to go back to (see oscd generations)")
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
+    .option("--dry-run", "say which generation it would switch to, change nothing")
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress lines")
-    .addHelpText("after", "\nExamples:\n  oscd rollback\n  oscd rollback --to 12\n")
-    .action(async (o: { to?: string; config: string; json?: boolean; quiet?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  oscd rollback --dry-run\n  oscd rollback\n  oscd rollback --to 12\n")
+    .action(async (o: { to?: string; config: string; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
       const machine = await loadMachineConfig(o.config);
       const gens = await generations();
       const cur = gens.find((g) => g.current);
@@ -28,6 +29,12 @@ export function registerRollback(program: Command): void {
       } else {
         target = [...gens].reverse().find((g) => cur && g.generation < cur.generation);
         if (!target) throw new UsageError("there is no generation before the current one", "list them with oscd generations", "no-such-generation");
+      }
+      if (o.dryRun) {
+        const brief = (g: typeof cur) => g && { generation: g.generation, toplevel: g.toplevel, version: g.version ?? null, commit: g.commit ?? null };
+        if (o.json) printJson({ dryRun: true, host: machine.host ?? hostname(), from: brief(cur) ?? null, to: brief(target) });
+        else writeStdout(`would roll back ${machine.host ?? hostname()} from generation ${cur ? `${cur.generation}${cur.version ? ` (${cur.version})` : ""}` : "(none current)"} to generation ${target.generation}${target.version ? ` (${target.version})` : ""}: ${target.toplevel}\nnothing was changed (--dry-run)\n`);
+        return;
       }
       const result = await activate({
         toplevel: target.toplevel,
