@@ -40,10 +40,11 @@ export function kyselyStore(trx: Transaction<Database>): ReportStore {
 }
 
 /**
- * SQLite's hot path: statements prepared once per handle on better-sqlite3 itself (kysely
- * compiles and prepares every query again, which was most of a report's cost).
+ * The hot paths' statements, the same as kysely's store above: prepared once per SQLite handle
+ * (here) or per PostgreSQL connection (report-pg.ts). Kysely compiles every query again, and
+ * sends it as new text to be parsed and planned again, which was most of a report's cost.
  */
-const SQL = {
+export const SQL = {
   hostChannel: "select channel from hosts where name = $1",
   assignments: "select channel from assignments where host = $1",
   anyRelease: "select sequence from releases where channel = $1 limit 1",
@@ -55,7 +56,7 @@ const SQL = {
   agent: "update hosts set last_seen = $1, agent = $2 where name = $3",
   insertHost: "insert into hosts (name, tags, channel, created_at, last_seen, state, status, reason, agent) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 } as const;
-type Statement = keyof typeof SQL;
+export type Statement = keyof typeof SQL;
 
 const reportValues = (r: ReportTable) => [r.id, r.host, r.kind, r.channel, r.sequence, r.status, r.body, r.received_at];
 const hostValues = (h: HostTable) => [h.name, h.tags, h.channel, h.created_at, h.last_seen, h.state, h.status, h.reason, h.agent ?? null];
@@ -68,7 +69,7 @@ function hostUpdate(host: string, set: HostUpdate): [Statement, unknown[]] {
 }
 
 /** Over one statement runner: `rows` for reads, `changes` for writes. */
-function storeOver(rows: <R>(s: Statement, v: unknown[]) => Promise<R[]>, changes: (s: Statement, v: unknown[]) => Promise<number>): ReportStore {
+export function storeOver(rows: <R>(s: Statement, v: unknown[]) => Promise<R[]>, changes: (s: Statement, v: unknown[]) => Promise<number>): ReportStore {
   return {
     hostChannel: async (host) => (await rows<{ channel: string | null }>("hostChannel", [host]))[0]?.channel,
     assignmentChannels: async (host) => (await rows<{ channel: string }>("assignments", [host])).map((a) => a.channel),

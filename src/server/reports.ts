@@ -1,8 +1,10 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Kysely } from "kysely";
+import type pg from "pg";
 import { z } from "zod";
 import type { Database } from "./db/schema.js";
 import { ReportBatch, sqliteTransaction } from "./report-batch.js";
+import { pgTransaction } from "./report-pg.js";
 import { kyselyStore, type ReportStore } from "./report-stores.js";
 import { badRequest, forbidden, HttpError } from "./errors.js";
 import { checkChannel, checkHostName } from "./names.js";
@@ -153,8 +155,8 @@ async function record(store: ReportStore, host: string, report: Report, kind: "r
   return { duplicate: false, status };
 }
 
-/** SQLite's own handle for reports: its batches skip kysely's query compiling. */
-export type ReportFastPath = { sqlite: BetterSqlite3.Database };
+/** The database's own handle for reports (SQLite's, or PostgreSQL's pool): they skip kysely's query compiling. */
+export type ReportFastPath = { sqlite: BetterSqlite3.Database } | { postgres: pg.Pool };
 
 interface Item {
   host: string;
@@ -166,11 +168,13 @@ const batches = new WeakMap<object, ReportBatch<Item, Recorded>>();
 
 /**
  * Stores a report or heartbeat once per (host, id). On SQLite (`fast`), reports that arrive
- * together are committed together (report-batch.ts); on PostgreSQL, one transaction each.
+ * together are committed together (report-batch.ts); on PostgreSQL, one transaction each
+ * (report-pg.ts with `fast`, kysely's without).
  */
 export async function recordReport(db: Kysely<Database>, host: string, report: Report, kind: "report" | "heartbeat", now = Date.now(), fast?: ReportFastPath): Promise<Recorded> {
   if (report.host !== undefined && report.host !== host) throw forbidden(`this token is for host ${host}, not ${report.host}`);
   if (!fast) return db.transaction().execute((trx) => record(kyselyStore(trx), host, report, kind, now));
+  if ("postgres" in fast) return pgTransaction(fast.postgres, (store) => record(store, host, report, kind, now));
   const key = fast.sqlite;
   let b = batches.get(key);
   if (!b) {

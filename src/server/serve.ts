@@ -86,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     db: database.db,
     dialect: database.dialect,
     sqlite: database.raw,
-    reportDriver: database.raw ? { sqlite: database.raw } : undefined,
+    reportDriver: database.raw ? { sqlite: database.raw } : database.pool ? { postgres: database.pool } : undefined,
     notifier,
     served: new ServedCache(database.db, notifier),
     trusted: opts.trusted,

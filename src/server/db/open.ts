@@ -17,6 +17,8 @@ export interface ServerDb {
   url?: string;
   /** SQLite's own handle (for the report hot path); undefined for PostgreSQL. */
   raw?: BetterSqlite3.Database;
+  /** PostgreSQL's pool, kysely's own (for the report hot path); undefined for SQLite. */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function openDatabase(spec: string, opts: { poolSize?: number } = {
   pool.on("connect", (client) => client.on("error", () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await ready(db, "postgres");
-  return { db, dialect, url: target, close: () => db.destroy() };
+  return { db, dialect, url: target, pool, close: () => db.destroy() };
 }
 
 async function ready(db: Kysely<Database>, dialect: DialectName): Promise<void> {
