@@ -77,12 +77,14 @@ describe("rollback on failure", () => {
     const activations = (await h.activations()).length;
     const dry = await oscdOn(h, ["rollback", "--dry-run", "--json"]);
     expect(dry.exitCode, dry.stderr).toBe(0);
-    const plan = JSON.parse(dry.stdout) as { dryRun: boolean; from: { toplevel: string; generation: number }; to: { toplevel: string; generation: number } };
-    expect(plan).toMatchObject({ dryRun: true, from: { toplevel: testing.toplevel }, to: { toplevel: await toplevelAt(v110) } });
-    expect(plan.to.generation).toBe(plan.from.generation - 1);
+    const plan = JSON.parse(dry.stdout) as { dryRun: boolean; command: string; steps: { action: string; target: string; host: string; detail: string }[] };
+    expect(plan).toMatchObject({ dryRun: true, command: "rollback", steps: [{ action: "switch", target: await toplevelAt(v110), host: "web1" }] });
+    const [, from, to] = /^generation (\d+).* → generation (\d+)/.exec(plan.steps[0]?.detail ?? "") ?? [];
+    expect(Number(to)).toBe(Number(from) - 1);
     const dryText = await oscdOn(h, ["rollback", "--dry-run", "--to", "1"]);
     expect(dryText.exitCode, dryText.stderr).toBe(0);
-    expect(dryText.stdout).toMatch(new RegExp(`would roll back web1 from generation ${plan.from.generation}.* to generation 1 .*${(await toplevelAt(v100)).replaceAll(".", "\\.")}\nnothing was changed`));
+    expect(dryText.stdout).toMatch(/^dry run of oscd rollback: nothing was changed/);
+    expect(dryText.stdout).toMatch(new RegExp(`switch +${(await toplevelAt(v100)).replaceAll(".", "\\.")} +web1 +generation ${from}.* → generation 1 `));
     // Nothing moved: the profile, the running system and the boot default are where they were.
     expect(await wholeGeneration(h)).toEqual(testing);
     expect((await h.activations()).length).toBe(activations);

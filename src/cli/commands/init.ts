@@ -1,4 +1,6 @@
 import { Option, type Command } from "commander";
+import { dryRunPlan } from "../../core/dry-run.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { access } from "node:fs/promises";
 import { CI_KINDS, initFleet, type CiKind } from "../../scaffold/index.js";
 import { formatPublicKey, publicKeyOf } from "../../nix/index.js";
@@ -40,7 +42,7 @@ export function registerInit(program: Command): void {
     .option("--no-discover", "do not evaluate the flake to find hosts")
     .option("--force", "overwrite oscd.toml and workflow files that exist (never the version file)")
     .option("-C, --repo <dir>", "the fleet repository", ".")
-    .option("--dry-run", "write nothing: list what would be written (with --json, each file's content too)")
+    .option("--dry-run", dryRunHelp("it evaluates the flake to find hosts; with --json each file's content is in the plan (files)"))
     .option("--json", "print what was written as JSON")
     .addHelpText(
       "after",
@@ -75,14 +77,21 @@ what init wrote before publishing (init prints the next three commands).`,
         signKeyFile: o.signKey,
         trustedKeyRef: publicFile ?? trusted[0],
       });
+      if (o.dryRun) {
+        const plan = dryRunPlan("init", r.layout === "flake" && o.discover ? ["evaluated the flake's nixosConfigurations"] : []);
+        for (const f of r.files ?? []) plan.steps.push({ action: "write", target: f.path, detail: `${f.content.split("\n").length - 1} lines` });
+        for (const f of r.kept) plan.steps.push({ action: "keep", target: f, detail: r.keptReasons[f] ?? "exists" });
+        // With --json, each file's content too: what a reviewer wants to read before it is written.
+        const withFiles = { ...plan, files: r.files ?? [] };
+        return printDryRun(o.json ? withFiles : plan, o.json);
+      }
       if (o.json) return printJson(r);
-      for (const f of r.written) process.stdout.write(`${o.dryRun ? "would write" : "wrote"} ${f}\n`);
+      for (const f of r.written) process.stdout.write(`wrote ${f}\n`);
       for (const f of r.kept) process.stdout.write(`kept ${f} (${r.keptReasons[f] ?? "exists"})\n`);
       if (r.hosts.length > 0) process.stdout.write(`hosts: ${r.hosts.join(", ")}\n`);
       if (r.skippedHosts.length > 0) process.stdout.write(`not listed (oscd host names have letters, digits, - and _): ${r.skippedHosts.join(", ")}\n`);
       process.stdout.write(`caches: ${r.caches.join(", ") || "none yet (oscd publish needs one: --cache URL)"}\n`);
       process.stdout.write(`trusted keys: ${r.trusted.map((k) => k.split(":")[0]).join(", ") || "none yet (--sign-key FILE or --trusted-key KEY)"}\n`);
-      if (o.dryRun) process.stdout.write("nothing was written (--dry-run)\n");
-      else process.stdout.write(`next:\n${r.next.map((c) => `  ${c}\n`).join("")}`);
+      process.stdout.write(`next:\n${r.next.map((c) => `  ${c}\n`).join("")}`);
     });
 }

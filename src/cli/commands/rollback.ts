@@ -3,7 +3,9 @@ import { hostname } from "node:os";
 import { activate, generations } from "../../activate/index.js";
 import { UsageError } from "../../core/errors.js";
 import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
-import { printJson, writeStdout } from "../output.js";
+import { dryRunPlan } from "../../core/dry-run.js";
+import { printDryRun, dryRunHelp } from "../dry-run.js";
+import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
 
@@ -13,7 +15,7 @@ export function registerRollback(program: Command): void {
     .description("switch back to the previous generation (or --to a given one), with health checks")
     .option("--to <generation>", "the generation number to go back to (see oscd generations)")
     .option("--config <file>", "machine configuration", "/etc/oscd/machine.toml")
-    .option("--dry-run", "say which generation it would switch to, change nothing")
+    .option("--dry-run", dryRunHelp("it reads the generations and the machine configuration"))
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress lines")
     .addHelpText("after", "\nExamples:\n  oscd rollback --dry-run\n  oscd rollback\n  oscd rollback --to 12\n")
@@ -31,10 +33,11 @@ export function registerRollback(program: Command): void {
         if (!target) throw new UsageError("there is no generation before the current one", "list them with oscd generations", "no-such-generation");
       }
       if (o.dryRun) {
-        const brief = (g: typeof cur) => g && { generation: g.generation, toplevel: g.toplevel, version: g.version ?? null, commit: g.commit ?? null };
-        if (o.json) printJson({ dryRun: true, host: machine.host ?? hostname(), from: brief(cur) ?? null, to: brief(target) });
-        else writeStdout(`would roll back ${machine.host ?? hostname()} from generation ${cur ? `${cur.generation}${cur.version ? ` (${cur.version})` : ""}` : "(none current)"} to generation ${target.generation}${target.version ? ` (${target.version})` : ""}: ${target.toplevel}\nnothing was changed (--dry-run)\n`);
-        return;
+        const host = machine.host ?? hostname();
+        const label = (g: { generation: number; version?: string | null }) => `generation ${g.generation}${g.version ? ` (${g.version})` : ""}`;
+        const plan = dryRunPlan("rollback", ["read the generations"]);
+        plan.steps.push({ action: "switch", target: target.toplevel, host, detail: `${cur ? label(cur) : "no current generation"} → ${label(target)}, then the health checks (a failure goes back again)` });
+        return printDryRun(plan, o.json);
       }
       const result = await activate({
         toplevel: target.toplevel,

@@ -146,7 +146,12 @@ describe("oscd init", () => {
     const oscd = await makeCli(await tempDir());
     const dry = await oscd(["init", "--ci", "github", "--dry-run", "--no-discover"], { cwd: repo.dir });
     expect(dry.exitCode, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^would write oscd\.toml\n(.|\n)*nothing was written \(--dry-run\)\n$/);
+    expect(dry.stdout).toMatch(/^dry run of oscd init: nothing was changed\n/);
+    expect(dry.stdout).toMatch(/^ +write +oscd\.toml +- +\d+ lines$/m);
+    expect(dry.stdout).toMatch(/^ +keep +VERSION +- /m);
+    const dryJson = JSON.parse((await oscd(["init", "--ci", "github", "--dry-run", "--json", "--no-discover"], { cwd: repo.dir })).stdout) as { dryRun: boolean; files: { path: string; content: string }[] };
+    expect(dryJson.dryRun).toBe(true);
+    expect(dryJson.files.map((f) => f.path)).toEqual(["oscd.toml", RELEASE_WORKFLOW, PUBLISH_WORKFLOW, UPDATE_WORKFLOW, IMPACT_WORKFLOW]);
     await expect(readFile(join(repo.dir, "oscd.toml"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
     const r = await oscd(["init", "--ci", "github", "--json", "--no-discover"], { cwd: repo.dir });
     expect(r.stderr).toBe("");
