@@ -79,7 +79,10 @@ what init wrote before publishing (init prints the next three commands).`,
       });
       if (o.dryRun) {
         const plan = dryRunPlan("init", r.layout === "flake" && o.discover ? ["evaluated the flake's nixosConfigurations"] : []);
-        for (const f of r.files ?? []) plan.steps.push({ action: "write", target: f.path, detail: `${f.content.split("\n").length - 1} lines` });
+        for (const f of r.files ?? []) {
+          const lines = f.content.split("\n").length - 1;
+          plan.steps.push({ action: "write", target: f.path, detail: `${lines} line${lines === 1 ? "" : "s"}` });
+        }
         for (const f of r.kept) plan.steps.push({ action: "keep", target: f, detail: r.keptReasons[f] ?? "exists" });
         // With --json, each file's content too: what a reviewer wants to read before it is written.
         const withFiles = { ...plan, files: r.files ?? [] };
