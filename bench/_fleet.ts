@@ -11,7 +11,6 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { RELEASE_WITH_VIEWS, serializeManifest, signHostViews, type Manifest } from "../src/manifest/index.js";
-import { YOUNG_GENERATION_FLOOR } from "../src/server/young-generation.js";
 import { FLEET_KEY, signedManifest } from "../test/harness/control-server.js";
 import { api, favour, prepareFleetDatabase, serverProcess, startOscdServer, type ServerProcess } from "../test/harness/server-process.js";
 import { freePort } from "../test/harness/postgres.js";
@@ -245,8 +244,7 @@ export function ms(x: number): string {
 export async function startBareServer(hold: number): Promise<ServerProcess> {
   const port = await freePort();
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  // The same young-generation floor as `oscd server` (src/server/young-generation.ts): the same runtime.
-  const child = spawn(process.execPath, [YOUNG_GENERATION_FLOOR, "--import", tsx, fileURLToPath(new URL("./_bare-longpoll.ts", import.meta.url)), String(port), String(hold)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", tsx, fileURLToPath(new URL("./_bare-longpoll.ts", import.meta.url)), String(port), String(hold)], { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", () => resolve());

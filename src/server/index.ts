@@ -18,4 +18,3 @@ export type { JobRunner, JobResult } from "./jobs.js";
 export { pruneReports, stateKey, type PruneResult } from "./report-retention.js";
 export { backupDatabase, restoreDatabase, schemaVersionOf, type BackupResult, type RestoreResult } from "./backup.js";
 export { loadServerTrust, trustFile } from "./trust.js";
-export { startWithYoungGenerationFloor, YOUNG_GENERATION_FLOOR } from "./young-generation.js";

@@ -17,7 +17,6 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { YOUNG_GENERATION_FLOOR } from "../../src/server/young-generation.js";
 import { SimAgent, type SimAgentOptions, type SimAgentSpec } from "./sim-agents.js";
 
 export interface SimStatus {
@@ -40,10 +39,7 @@ export function simAgentProcess(
   on: { received(sequence: number, host: string, at: number): void; acked(sequence: number, host: string, id: string, created: boolean): void },
 ): SimAgentProcess {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  // Thousands of agents in one process idle as a server does, and shrink their young generation
-  // as it would: the same floor as `oscd server` (src/server/young-generation.ts), or the first
-  // wave after a long quiet costs the load generator twice its CPU, on the server's cores.
-  const child = spawn(process.execPath, [YOUNG_GENERATION_FLOOR, "--import", tsx, fileURLToPath(import.meta.url), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", tsx, fileURLToPath(import.meta.url), "--child"], { stdio: ["pipe", "pipe", "inherit"] });
   const waiting: ((s: SimStatus) => void)[] = [];
   let stopped: (() => void) | undefined;
   createInterface({ input: child.stdout! }).on("line", (line) => {

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { UsageError } from "../../core/errors.js";
 import { loadFleet, netbootMacs } from "../../fleet/index.js";
 import { parsePublicKey, readPublicKeyFile, type PublicKey } from "../../nix/index.js";
-import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer, startWithYoungGenerationFloor, MAX_WAIT_SECONDS } from "../../server/index.js";
+import { cliJobRunner, createToken, listTokens, loadServerTrust, localWho, openDatabase, recorder, requireExistingDatabase, revokeToken, startServer, MAX_WAIT_SECONDS } from "../../server/index.js";
 import { positiveInt } from "../build-options.js";
 import { printJson, printTable } from "../output.js";
 import { parseDuration } from "../gc-options.js";
@@ -114,7 +114,6 @@ and hosts.<name>.netboot.mac, /netboot/mac/<mac>/boot.ipxe; kernel and initrd ar
 against the signed manifest before they are served.`,
     )
     .action(async (o: ServeFlags) => {
-      startWithYoungGenerationFloor();
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError("--tls-cert and --tls-key go together", "give both, or neither (and a TLS proxy in front)", "server-tls");
       const trusted = await trustedKeys(o);
       const webhookSecret = o.webhookSecretFile ? (await readFile(o.webhookSecretFile, "utf8")).trim() : undefined;
