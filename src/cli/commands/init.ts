@@ -1,9 +1,9 @@
 import { Option, type Command } from "commander";
-import { dryRunPlan } from "../../core/dry-run.js";
-import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { access } from "node:fs/promises";
+import { dryRunPlan } from "../../core/dry-run.js";
 import { CI_KINDS, initFleet, type CiKind } from "../../scaffold/index.js";
 import { formatPublicKey, publicKeyOf } from "../../nix/index.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { collect, publicKeyArgs, signKeyFiles } from "../key-args.js";
 import { printJson } from "../output.js";
 

@@ -1,10 +1,10 @@
 import { Command } from "commander";
 import { hostname } from "node:os";
 import { activate, generations } from "../../activate/index.js";
+import { dryRunPlan } from "../../core/dry-run.js";
 import { UsageError } from "../../core/errors.js";
 import { healthSchema, loadMachineConfig } from "../../fleet/index.js";
-import { dryRunPlan } from "../../core/dry-run.js";
-import { printDryRun, dryRunHelp } from "../dry-run.js";
+import { dryRunHelp, printDryRun } from "../dry-run.js";
 import { printJson } from "../output.js";
 import { progressPrinter } from "../progress.js";
 import { printActivation } from "./print-activation.js";
