@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely, type Transaction } from "kysely";
+import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import type { DialectName } from "./open.js";
 
 /**
@@ -8,4 +8,9 @@ import type { DialectName } from "./open.js";
  */
 export function dialectOf<D>(db: Kysely<D> | Transaction<D>): DialectName {
   return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
+
+/** `column` is one of `values`, however many, as one parameter of the handle's dialect. */
+export function oneOf<D>(db: Kysely<D> | Transaction<D>, column: string, values: readonly string[]): RawBuilder<boolean> {
+  return dialectOf(db) === "postgres" ? sql<boolean>`${sql.ref(column)} = any(${[...values]}::text[])` : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(values)}))`;
 }

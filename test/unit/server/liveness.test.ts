@@ -46,4 +46,21 @@ describe("liveness", () => {
     expect(await seenAt("web1")).toBe(now + 5000);
     expect(announced).toBe(0);
   });
+
+  it("writes every host of a large batch (one parameter, not 500 at a time), and only the ones due", async () => {
+    const names = Array.from({ length: 1200 }, (_, i) => `h${String(i).padStart(4, "0")}`);
+    for (const host of names) await createToken(d.db, { kind: "host", host });
+    await d.db.updateTable("hosts").set({ last_seen: now - 1000 }).where("name", "in", names.slice(0, 100)).execute(); // 100 still online
+    let statements = 0;
+    const counted = d.db.withPlugin({ transformQuery: (a) => (statements++, a.node), transformResult: async (a) => a.result });
+    const l = new Liveness(counted, () => now, () => announced++, 600_000, 60_000, 60_000);
+    for (const host of names) l.seen(host);
+    l.seen("nobody"); // a name with no host row: nothing written, nothing breaks
+    await l.flush();
+    const rows = await d.db.selectFrom("hosts").select(["name", "last_seen"]).where("name", "in", names).execute();
+    expect(rows.filter((r) => r.last_seen === now)).toHaveLength(1200);
+    expect(announced).toBe(1); // 1,100 came back: one announcement
+    expect(statements).toBe(2); // who was away, then the write: not three rounds of 500
+    expect(await seenAt("web1")).toBeNull(); // not in the batch: untouched
+  });
 });
