@@ -48,6 +48,12 @@ export async function confirm(question: string, what: string, o: ConfirmOptions 
 
 /** "12 hosts (web1, web2, … db3)": the hosts a question names, shortened for a large fleet. */
 export function hostList(hosts: readonly string[]): string {
-  const shown = hosts.length <= 8 ? hosts : [...hosts.slice(0, 6), "…", hosts[hosts.length - 1] as string];
-  return `${hosts.length} host${hosts.length === 1 ? "" : "s"} (${shown.join(", ")})`;
+  return `${hosts.length} host${hosts.length === 1 ? "" : "s"} (${shortened(hosts).join(", ")})`;
 }
+
+/** "web2, web3", or "12 hosts: web1, web2, …, db3" when there are more than 8. */
+export function hostNames(hosts: readonly string[]): string {
+  return hosts.length <= 8 ? hosts.join(", ") : `${hosts.length} hosts: ${shortened(hosts).join(", ")}`;
+}
+
+const shortened = (hosts: readonly string[]): readonly string[] => (hosts.length <= 8 ? hosts : [...hosts.slice(0, 6), "…", hosts[hosts.length - 1] as string]);

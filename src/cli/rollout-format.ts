@@ -1,5 +1,6 @@
 import { formatDuration, formatWaves, type RolloutPlan } from "../plan/index.js";
 import type { RolloutView } from "../server-client/index.js";
+import { hostNames } from "./confirm.js";
 import { table } from "./output.js";
 
 /** How `oscd rollout` shows rollouts: a status block, a list, and live lines for --watch. */
@@ -26,8 +27,12 @@ function stateLine(r: RolloutView): string {
   return r.reason ? `${r.state}: ${clean(r.reason, 300)}` : r.state;
 }
 
-/** The whole rollout, wave by wave and host by host (`oscd rollout status`). */
-export function rolloutBlock(r: RolloutView, now: number): string {
+/**
+ * The whole rollout, wave by wave and host by host (`oscd rollout status`). `maxHosts` caps the
+ * hosts shown per wave (failed ones first) for `--watch` on a terminal, which draws the block
+ * again in place: 10,000 lines cannot be.
+ */
+export function rolloutBlock(r: RolloutView, now: number, maxHosts = Infinity): string {
   const failed = r.waves.reduce((n, w) => n + w.progress.filter((h) => h.state === "failed").length, 0);
   const lines = [
     `rollout ${r.id}  ${releaseName(r)}  ${stateLine(r)}`,
@@ -36,10 +41,22 @@ export function rolloutBlock(r: RolloutView, now: number): string {
   for (const w of r.waves) {
     const when = [w.startedAt !== null ? `started ${ago(w.startedAt, now)}` : "", w.bakeEndsAt !== null ? `baking, next wave ${inTime(w.bakeEndsAt, now)}` : "", w.finishedAt !== null ? `done ${ago(w.finishedAt, now)}` : ""].filter(Boolean).join("; ");
     lines.push(`  ${w.idx + 1}. ${w.name} [${w.state}]${when ? ` ${when}` : ""}`);
-    const rows = w.progress.map((h) => [`     ${h.host}`, h.state, h.at !== null && h.state !== "waiting" ? ago(h.at, now) : "", h.reason ? clean(h.reason) : ""]);
+    const shown = w.progress.length <= maxHosts ? w.progress : [...w.progress.filter((h) => h.state === "failed"), ...w.progress.filter((h) => h.state !== "failed")].slice(0, maxHosts);
+    const rows = shown.map((h) => [`     ${h.host}`, h.state, h.at !== null && h.state !== "waiting" ? ago(h.at, now) : "", h.reason ? clean(h.reason) : ""]);
     if (rows.length) lines.push(table(rows).trimEnd());
+    if (shown.length < w.progress.length) {
+      const hidden = w.progress.filter((h) => !shown.includes(h));
+      lines.push(`     and ${hidden.length} more (${countsLine(hidden)}): \`oscd rollout status ${r.id.slice(0, 8)}\` lists every host`);
+    }
   }
   return lines.join("\n") + "\n";
+}
+
+/** `9800 ok, 2 failed, 198 deploying`: a wave's hosts counted by state. */
+function countsLine(progress: RolloutView["waves"][number]["progress"]): string {
+  const n = new Map<string, number>();
+  for (const h of progress) n.set(h.state, (n.get(h.state) ?? 0) + 1);
+  return [...n].map(([state, k]) => `${k} ${state}`).join(", ");
 }
 
 export function rolloutListTable(rs: readonly RolloutView[], now: number): string {
@@ -76,7 +93,7 @@ export function changeLines(): (r: RolloutView) => string[] {
       out.push(line);
     };
     for (const w of r.waves) {
-      if (w.state !== "pending") say(`wave:${w.idx}`, w.state, `wave ${w.idx + 1} ${w.name} (${w.hosts.join(", ")}): ${w.state}${w.bakeEndsAt !== null ? `, next wave at ${new Date(w.bakeEndsAt).toISOString()}` : ""}`);
+      if (w.state !== "pending") say(`wave:${w.idx}`, w.state, `wave ${w.idx + 1} ${w.name} (${hostNames(w.hosts)}): ${w.state}${w.bakeEndsAt !== null ? `, next wave at ${new Date(w.bakeEndsAt).toISOString()}` : ""}`);
       for (const h of w.progress) if (h.state !== "waiting") say(`host:${h.host}`, h.state, `  ${h.host}: ${h.state}${h.reason ? `: ${clean(h.reason, 400)}` : ""}`);
     }
     say("rollout", `${r.state}|${r.reason ?? ""}`, `rollout ${r.id.slice(0, 8)} ${stateLine(r)}`);
@@ -84,11 +101,14 @@ export function changeLines(): (r: RolloutView) => string[] {
   };
 }
 
+/** Hosts per wave in the block `--watch` draws on a terminal. */
+const LIVE_HOSTS = 20;
+
 /** `--watch` on a terminal: the status block drawn again in place. */
 export function liveBlock(write: (s: string) => void): (r: RolloutView) => void {
   let drawn = 0;
   return (r) => {
-    const text = rolloutBlock(r, Date.now());
+    const text = rolloutBlock(r, Date.now(), LIVE_HOSTS);
     const lines = text.split("\n").length - 1;
     write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}\x1b[J${text}`);
     drawn = lines;

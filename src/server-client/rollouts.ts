@@ -12,8 +12,9 @@ export const ACTIVE_STATES = new Set(["running", "paused", "halted"]);
 /** States `--watch` ends on. */
 export const FINAL_STATES = new Set(["done", "aborted", "halted"]);
 
-export async function listRollouts(c: ServerClient): Promise<RolloutView[]> {
-  return (await c.request<{ rollouts: RolloutView[] }>("GET", "/api/v1/rollouts")).rollouts;
+/** Newest first: the server's default 50, or `limit` (1 to 200). */
+export async function listRollouts(c: ServerClient, limit?: number): Promise<RolloutView[]> {
+  return (await c.request<{ rollouts: RolloutView[] }>("GET", limit === undefined ? "/api/v1/rollouts" : `/api/v1/rollouts?limit=${limit}`)).rollouts;
 }
 
 export async function getRollout(c: ServerClient, id: string): Promise<RolloutView> {

@@ -21,3 +21,10 @@ export const forbidden = (why: string) => new HttpError(403, "forbidden", why);
 export const notFound = (what: string) => new HttpError(404, "not-found", `${what} not found`);
 export const badRequest = (code: string, why: string) => new HttpError(400, code, why);
 export const conflict = (code: string, why: string) => new HttpError(409, code, why);
+
+/** A query parameter that must be a whole number (`?limit=`, `?before=`): absent is undefined. */
+export function wholeQuery(raw: string | undefined, what: string, code: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw badRequest(code, `?${what}= takes a whole number`);
+  return Number(raw);
+}

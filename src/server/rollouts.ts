@@ -310,6 +310,6 @@ export async function getRollout(db: Kysely<Database>, id: string, now = Date.no
 }
 
 export async function listRollouts(db: Kysely<Database>, limit = 50, now = Date.now()): Promise<RolloutView[]> {
-  const rows = await db.selectFrom("rollouts").select("id").orderBy("created_at", "desc").limit(limit).execute();
+  const rows = await db.selectFrom("rollouts").select("id").orderBy("created_at", "desc").limit(Math.min(Math.max(limit, 1), 200)).execute();
   return Promise.all(rows.map((r) => getRollout(db, r.id, now)));
 }

@@ -4,6 +4,7 @@ import { addFinishGcOptions, finishGc } from "../gc-options.js";
 import { InvalidArgumentError, type Command } from "commander";
 import { parseWaves, type RolloutPlan } from "../../plan/index.js";
 import type { HandOff } from "../../server-client/index.js";
+import { hostNames } from "../confirm.js";
 import { planLine } from "../rollout-format.js";
 import { UsageError } from "../../core/errors.js";
 import { parseValidity, publish, redactUrl, refreshChannel, serializeManifest, SIGNING_KEY_ENV, type Manifest, type PublishProgress, type PublishReport, type RefreshReport } from "../../publish/index.js";
@@ -121,7 +122,7 @@ export function handOffLines(h: HandOff, server: string): string[] {
   const name = `${r.channel} #${r.sequence}${r.version ? ` (${r.version})` : ""}`;
   const lines = [`server ${server}: ${name} ${r.created ? "added as a release" : "already known"}${r.state === "complete" ? ", served to every host" : ""}`];
   if (h.rollout) {
-    lines.push(`rollout ${h.rollout.id}: ${h.rollout.waves.map((w) => `${w.name} (${w.hosts.join(", ")})`).join(" → ")}`);
+    lines.push(`rollout ${h.rollout.id}: ${h.rollout.waves.map((w) => `${w.name} (${hostNames(w.hosts)})`).join(" → ")}`);
     lines.push(`follow it: oscd rollout status ${h.rollout.id.slice(0, 8)} --watch --server ${server}`);
   } else if (h.waiting) {
     const w = h.waiting;

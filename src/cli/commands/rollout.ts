@@ -2,6 +2,8 @@ import { InvalidArgumentError, type Command } from "commander";
 import { EXIT, UsageError } from "../../core/errors.js";
 import { parseDuration, parseWaves, RolloutPlanError, type RolloutPlan } from "../../plan/index.js";
 import type { RolloutView, ServerClient } from "../../server-client/index.js";
+import { positiveInt } from "../build-options.js";
+import { hostNames } from "../confirm.js";
 import { printJson, printJsonLine } from "../output.js";
 import { dryRunPlan } from "../../core/dry-run.js";
 import { dryRunHelp, printDryRun } from "../dry-run.js";
@@ -136,7 +138,7 @@ time passed; more failed hosts than --max-failures halt the rollout (resume it o
     const r = await api.startRollout(c, { channel: rel.channel, sequence: rel.sequence, ...o.waves, bakeSeconds: o.bake, maxFailures: o.maxFailures, waveTimeoutSeconds: o.waveTimeout });
     if (!o.json || !o.watch) {
       if (o.json) printJson(r);
-      else process.stderr.write(`oscd: rollout ${r.id} of ${releaseName(r)}: ${r.waves.map((w) => `${w.name} (${w.hosts.join(", ")})`).join(" → ")}\n`);
+      else process.stderr.write(`oscd: rollout ${r.id} of ${releaseName(r)}: ${r.waves.map((w) => `${w.name} (${hostNames(w.hosts)})`).join(" → ")}\n`);
     }
     if (o.watch) await watch(c, api, r.id, o.json);
     else if (!o.json) process.stderr.write(`oscd: follow it with \`oscd rollout status ${r.id.slice(0, 8)} --watch\`\n`);
@@ -183,10 +185,16 @@ time passed; more failed hosts than --max-failures halt the rollout (resume it o
     });
   }
 
-  serverOptions(rollout.command("list").description("rollouts, newest first: release, state, current wave, hosts healthy and failed").option("--channel <name>", "only this channel's")).action(
-    async (o: ServerFlags & { channel?: string }) => {
+  serverOptions(
+    rollout
+      .command("list")
+      .description("rollouts, newest first: release, state, current wave, hosts healthy and failed")
+      .option("--channel <name>", "only this channel's")
+      .option("--limit <n>", "the newest N rollouts (default 50, at most 200)", positiveInt),
+  ).action(
+    async (o: ServerFlags & { channel?: string; limit?: number }) => {
       const { c, api } = await client(o);
-      const rs = (await api.listRollouts(c)).filter((r) => !o.channel || r.channel === o.channel);
+      const rs = (await api.listRollouts(c, o.limit)).filter((r) => !o.channel || r.channel === o.channel);
       if (o.json) return printJson({ rollouts: rs });
       if (rs.length === 0) return void process.stdout.write("no rollouts\n");
       process.stdout.write(rolloutListTable(rs, Date.now()));

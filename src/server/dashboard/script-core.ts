@@ -95,6 +95,8 @@ export const CORE_JS = String.raw`
   }
 
   var pending = null;
+  /** The Releases view shows the newest rollouts; oscd rollout list shows more. */
+  var ROLLOUTS_SHOWN = 10;
   function whoami() {
     if (state.me) return Promise.resolve(state.me);
     return api("GET", "/api/v1/whoami").then(function (me) {
@@ -117,7 +119,7 @@ export const CORE_JS = String.raw`
       return api("GET", "/api/v1/hosts/" + encodeURIComponent(name)).then(function (d) { renderHost(name, d); show("host"); }, function () {});
     }
     if (r === "releases") {
-      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts"), api("GET", "/api/v1/jobs"), api("GET", "/api/v1/channels")]).then(function (a) {
+      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts?limit=" + ROLLOUTS_SHOWN), api("GET", "/api/v1/jobs"), api("GET", "/api/v1/channels")]).then(function (a) {
         state.releases = a[0].releases; state.rollouts = a[1].rollouts; state.jobs = a[2].jobs; state.channels = a[3].channels; renderReleases(); show("releases");
       }, function () {});
     }
@@ -126,7 +128,24 @@ export const CORE_JS = String.raw`
     }
     return api("GET", "/api/v1/hosts").then(function (d) { state.hosts = d.hosts; state.counts = d.counts; renderFleet(); show("fleet"); }, function () {});
   }
-  function soon() { if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 150); }
+  /**
+   * One refresh at a time, and the next waits as long as the last took: while a 10,000-host
+   * rollout runs, changes arrive many times a second, and a slow answer must not pile up more.
+   */
+  var inflight = false, again = false;
+  function soon() {
+    if (inflight) { again = true; return; }
+    if (pending) return;
+    pending = setTimeout(function () {
+      pending = null; inflight = true;
+      var t0 = Date.now();
+      var done = function () {
+        inflight = false;
+        if (again) { again = false; pending = setTimeout(function () { pending = null; soon(); }, Math.max(0, Date.now() - t0 - 150)); }
+      };
+      Promise.resolve(refresh()).then(done, done);
+    }, 150);
+  }
 
   function connect() {
     if (state.stream || !token()) return;

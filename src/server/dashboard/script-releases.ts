@@ -87,7 +87,25 @@ export const RELEASES_JS = String.raw`
     if (w.finishedAt != null) timing.push(el("div", { class: "muted", text: "done " + clock(w.finishedAt) }));
     return el("div", { class: "wave", "data-wave": String(w.idx), "data-state": w.state }, [el("strong", { text: (w.idx + 1) + ". " + w.name }), " ", badge(w.state), bar,
       el("div", { class: "muted", text: ok + " ok · " + bad + " failed · " + (w.hosts.length - ok - bad) + " to go of " + w.hosts.length }),
-      el("div", null, timing), el("ul", { class: "hosts" }, w.progress.map(hostItem))]);
+      el("div", null, timing), hostList(r, w.progress)]);
+  }
+
+  /**
+   * A wave's hosts, at most HOSTS_SHOWN of them (failed ones first when there are more): a
+   * 10,000-host wave drawn whole on every change made the page stop answering.
+   */
+  var HOSTS_SHOWN = 200;
+  function hostList(r, progress) {
+    var shown = progress;
+    if (progress.length > HOSTS_SHOWN) {
+      var failed = progress.filter(function (h) { return h.state === "failed"; });
+      shown = failed.concat(progress.filter(function (h) { return h.state !== "failed"; })).slice(0, HOSTS_SHOWN);
+    }
+    var items = shown.map(hostItem);
+    if (shown.length < progress.length) {
+      items.push(el("li", { class: "more muted", "data-more": String(progress.length - shown.length), text: "and " + (progress.length - shown.length) + " more: oscd rollout status " + r.id.slice(0, 8) + " --json lists every host" }));
+    }
+    return el("ul", { class: "hosts" }, items);
   }
 
   function rolloutCard(r) {

@@ -2,13 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { listAudit } from "../audit.js";
 import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { badRequest } from "../errors.js";
+import { wholeQuery } from "../errors.js";
 
-const whole = (raw: string | undefined, what: string): number | undefined => {
-  if (raw === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(raw)) throw badRequest("bad-audit-query", `?${what}= takes a whole number`);
-  return Number(raw);
-};
+const whole = (raw: string | undefined, what: string): number | undefined => wholeQuery(raw, what, "bad-audit-query");
 
 /** The audit list, newest first (`?limit=`, at most 1000; `?before=` a time in ms, for the next page). */
 export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {

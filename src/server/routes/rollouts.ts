@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { recorder, whoOf, type AuditAction } from "../audit.js";
 import { actorOf, requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { badRequest } from "../errors.js";
+import { badRequest, wholeQuery } from "../errors.js";
 import { act, createRollout, getRollout, listRollouts, type RolloutAction } from "../rollouts.js";
 
 const ACTIONS: readonly RolloutAction[] = ["pause", "resume", "promote", "abort"];
@@ -16,9 +16,10 @@ export function rolloutRoutes(app: FastifyInstance, ctx: ServerContext): void {
     await ctx.changed(["rollouts", "audit", ...r.changed]);
     return reply.code(201).send(await getRollout(ctx.db, r.id, ctx.now()));
   });
-  app.get("/api/v1/rollouts", async (req) => {
+  /** Newest first, `?limit=` of them (50, at most 200): each a whole view, thousands of hosts in a large fleet. */
+  app.get<{ Querystring: { limit?: string } }>("/api/v1/rollouts", async (req) => {
     requireRole(await ctx.auth(req), "read");
-    return { rollouts: await listRollouts(ctx.db, 50, ctx.now()) };
+    return { rollouts: await listRollouts(ctx.db, wholeQuery(req.query.limit, "limit", "bad-rollouts-query"), ctx.now()) };
   });
   app.get<{ Params: { id: string } }>("/api/v1/rollouts/:id", async (req) => {
     requireRole(await ctx.auth(req), "read");

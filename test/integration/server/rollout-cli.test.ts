@@ -138,6 +138,10 @@ describe("oscd rollout (CLI)", () => {
     expect(busy.exitCode).toBe(1);
     expect(busy.stderr).toMatch(/\[rollout-busy\]/);
     expect(busy.stderr).toMatch(/^hint: see it with `oscd rollout status`/m);
+    const seqs = async (args: string[]) => (JSON.parse((await cli(["list", "--json", ...args])).stdout) as { rollouts: { sequence: number }[] }).rollouts.map((r) => r.sequence);
+    expect(await seqs([])).toEqual([4, 2]);
+    expect(await seqs(["--limit", "1"])).toEqual([4]);
+    expect((await cli(["list", "--limit", "0"])).exitCode).toBe(2);
   });
 
   it("oscd server audit lists what was done, by whom, through the CLI", async () => {
