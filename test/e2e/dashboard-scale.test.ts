@@ -4,15 +4,15 @@ import { serializeManifest } from "../../src/manifest/index.js";
 import { signedManifest, startTestServer, type TestServer } from "../harness/control-server.js";
 
 /**
- * The dashboard and the rollout list with a wave larger than a page can draw: the Releases view
- * shows at most 200 hosts of a wave (the failed ones first) and says how many more there are,
- * asks for the newest rollouts only, and refreshes one request at a time however fast changes
- * come. A missing Chromium fails the test: it is never skipped.
+ * The dashboard with more hosts than a page can draw: the fleet table draws at most 500 (those
+ * not ok first), the Releases view at most 200 of a wave (the failed first) and says how many
+ * more there are, asks for the newest rollouts only, and refreshes one request at a time however
+ * fast changes come. A missing Chromium fails the test: it is never skipped.
  */
 let s: TestServer;
 let browser: Browser;
-const HOSTS = Array.from({ length: 250 }, (_, i) => `h${String(i + 1).padStart(3, "0")}`);
-const FAILED = ["h248", "h249", "h250"];
+const HOSTS = Array.from({ length: 600 }, (_, i) => `h${String(i + 1).padStart(3, "0")}`);
+const FAILED = ["h598", "h599", "h600"];
 const tokens = new Map<string, string>();
 let rolloutId = "";
 
@@ -21,6 +21,11 @@ beforeAll(async () => {
   for (const h of HOSTS) tokens.set(h, await s.hostToken(h, { channel: "main" }));
   await s.api("POST", "/api/v1/releases?immediate=1", { token: s.admin, raw: serializeManifest(signedManifest("main", 1, HOSTS)) });
   await s.api("POST", "/api/v1/releases", { token: s.admin, raw: serializeManifest(signedManifest("main", 2, HOSTS)) });
+  // Every host but the three that fail below is ok on #1.
+  const fine = HOSTS.filter((h) => !FAILED.includes(h));
+  for (let i = 0; i < fine.length; i += 50) {
+    await Promise.all(fine.slice(i, i + 50).map((h) => s.api("POST", "/api/v1/reports", { token: tokens.get(h), body: { id: `${h}-1`, status: "success", channel: "main", sequence: 1, version: "1.0.1" } })));
+  }
   const started = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, maxFailures: 10, bakeSeconds: 3600 } });
   expect(started.status).toBe(201);
   rolloutId = (started.json as { id: string }).id;
@@ -36,7 +41,7 @@ afterAll(async () => {
 });
 
 describe("a rollout larger than a page", () => {
-  it("the Releases view draws 200 hosts of the 250-host wave, the failed ones first, and counts the rest", async () => {
+  it("the Releases view draws 200 hosts of the 600-host wave, the failed ones first, and counts the rest", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.addInitScript((t) => localStorage.setItem("oscd.token", t), s.admin);
     await page.goto(s.url + "/#/releases");
@@ -45,10 +50,27 @@ describe("a rollout larger than a page", () => {
     expect(await wave.locator("li.host").count()).toBe(200);
     const first = await wave.locator("li.host").evaluateAll((els) => els.slice(0, 3).map((e) => [e.getAttribute("data-host"), e.getAttribute("data-state")]));
     expect(first).toEqual(FAILED.map((h) => [h, "failed"]));
-    expect(await wave.locator("li.more").getAttribute("data-more")).toBe("50");
+    expect(await wave.locator("li.more").getAttribute("data-more")).toBe("400");
     expect(await wave.locator("li.more").textContent()).toContain(`oscd rollout status ${rolloutId.slice(0, 8)}`);
     // The counts above the list still cover every host.
-    expect(await wave.textContent()).toContain("0 ok · 3 failed · 247 to go of 250");
+    expect(await wave.textContent()).toContain("0 ok · 3 failed · 597 to go of 600");
+    await page.close();
+  });
+
+  it("the fleet table draws 500 of 600 hosts, those not ok first, and says so", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.addInitScript((t) => localStorage.setItem("oscd.token", t), s.admin);
+    await page.goto(s.url + "/");
+    await page.locator("#fleet-table tbody tr").first().waitFor();
+    expect(await page.locator("#fleet-table tbody tr").count()).toBe(500);
+    const first = await page.locator("#fleet-table tbody tr").evaluateAll((els) => els.slice(0, 3).map((e) => [e.getAttribute("data-host"), e.getAttribute("data-status")]));
+    expect(first.map((r) => r[0])).toEqual(FAILED);
+    expect(first.every((r) => r[1] !== "ok")).toBe(true);
+    expect(await page.textContent("#fleet-count")).toBe("600 of 600 (500 drawn, those not ok first: filter to see the rest)");
+    // A filter that matches fewer draws them all.
+    await page.fill("#filter-text", "h59");
+    await expect.poll(() => page.locator("#fleet-table tbody tr").count()).toBe(10);
+    expect(await page.textContent("#fleet-count")).toBe("10 of 600");
     await page.close();
   });
 

@@ -26,6 +26,11 @@ export const FLEET_JS = String.raw`
       return el("button", { class: "count s-" + c[0] + (n ? "" : " zero"), "data-count": c[0], onclick: function () { $("filter-status").value = $("filter-status").value === c[0] ? "" : c[0]; renderFleet(); } }, [el("strong", { text: String(n) }), " " + c[1]]);
     }));
   }
+  /**
+   * Rows drawn at most: 10,000 rows took the page 0.7-0.9 s to draw again, on every change and
+   * every keystroke in the filter.
+   */
+  var FLEET_ROWS = 500;
   function renderFleet() {
     var tagSel = $("filter-tag"), statusSel = $("filter-status");
     var tags = {}, statuses = {};
@@ -43,9 +48,13 @@ export const FLEET_JS = String.raw`
     var rows = state.hosts.filter(function (h) {
       return (!tag || h.tags.indexOf(tag) >= 0) && (!status || h.status === status) && (!text || h.host.toLowerCase().indexOf(text) >= 0);
     });
-    $("fleet-count").textContent = rows.length + " of " + state.hosts.length;
+    var drawn = rows;
+    if (rows.length > FLEET_ROWS) {
+      drawn = rows.filter(function (h) { return h.status !== "ok"; }).concat(rows.filter(function (h) { return h.status === "ok"; })).slice(0, FLEET_ROWS);
+    }
+    $("fleet-count").textContent = rows.length + " of " + state.hosts.length + (drawn.length < rows.length ? " (" + drawn.length + " drawn, those not ok first: filter to see the rest)" : "");
     var body = $("fleet-table").tBodies[0];
-    body.replaceChildren.apply(body, rows.map(function (h) {
+    body.replaceChildren.apply(body, drawn.map(function (h) {
       var c = h.current;
       var cells = [
         ["Host", el("a", { href: "#/host/" + encodeURIComponent(h.host), text: h.host })],
