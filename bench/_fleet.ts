@@ -225,6 +225,26 @@ export async function wave(fleet: Fleet, servers: readonly number[], hosts: read
   return { latencies, serverCpuMs, agentsCpuMs, missing: hosts.length - latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) };
 }
 
+/**
+ * What reading a large rollout costs a server, as `oscd rollout start --watch` and the dashboard
+ * do on every change: `path` asked `times` times, the median wall time and the server's CPU.
+ */
+export async function readCost(base: string, token: string, pid: number, path: string, times = 5): Promise<{ wallMs: number; cpuMs: number; mb: number }> {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < times; i++) {
+    const c0 = processCpuMs(pid);
+    const t0 = performance.now();
+    const r = await api(base, token, "GET", path);
+    walls.push(performance.now() - t0);
+    cpus.push(processCpuMs(pid) - c0);
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    bytes = r.text.length;
+  }
+  return { wallMs: percentile(walls, 50), cpuMs: percentile(cpus, 50), mb: bytes / 1e6 };
+}
+
 /** A server's CPU (% of one core) and RSS over `seconds` of idling. */
 export async function idle(pid: number, seconds: number): Promise<{ cpuPercent: number; rssMiB: number; peakMiB: number; sockets: number }> {
   const c0 = processCpuMs(pid);

@@ -44,7 +44,7 @@ import { openDatabase } from "../src/server/index.js";
 import { ensureBuilt } from "../test/harness/oscd.js";
 import { favour } from "../test/harness/server-process.js";
 import { startTestPostgres, type TestPostgres } from "../test/harness/postgres.js";
-import { agentOptions, api, baseline, wakeSummary, wakeTotals, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
+import { agentOptions, api, baseline, readCost, wakeSummary, wakeTotals, CHANNEL, connected, Fleet, requestCounts, requestRates, hostNames, WITH_VIEWS, idle, ms, prepareDatabase, release, startOscdServer, until, uploadRelease, waitingCount, wave, type ServerProcess, type WaveResult } from "./_fleet.js";
 import { machine, Targets } from "./_measure.js";
 
 function flag(name: string): string | undefined {
@@ -159,6 +159,9 @@ async function main(): Promise<void> {
     console.log(`  servers' own part (from the notice to the last answer written): ${wakeSummary(wakes0, wakes1)}`);
     const doneMs = await rolloutDone(last.url, admin, rolloutId, f);
     console.log(`  every report in and the rollout done ${(doneMs / 1000).toFixed(1)} s later`);
+    const view = await readCost(last.url, admin, last.pid, `/api/v1/rollouts/${rolloutId}`);
+    const list = await readCost(last.url, admin, last.pid, "/api/v1/rollouts?limit=10");
+    console.log(`  reading it (every host reported), median of 5: the rollout ${ms(view.wallMs)} (server CPU ${ms(view.cpuMs)}, ${view.mb.toFixed(1)} MB), the dashboard's list ${ms(list.wallMs)} (${ms(list.cpuMs)}, ${list.mb.toFixed(1)} MB)`);
 
     // "Release to every host now": the release is uploaded (its views checked) first, then made complete.
     const uploadMs = await uploadRelease(first.url, admin, release(3, hosts), false);
