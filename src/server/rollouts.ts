@@ -102,17 +102,38 @@ export async function createRollout(db: Kysely<Database>, raw: unknown, now = Da
 }
 
 /**
- * Latest outcome per host for one release, from the reports: one query over the release's
- * reports (index reports_release), filtered here; a wave of 10,000 hosts would otherwise be
- * 20 queries of 500 parameters each, several times a second while reports arrive.
+ * Per host of a release: its latest report's folded status, when, and (with `causes`) the
+ * cause a failed one gave. One query over the release's reports (index reports_release),
+ * filtered here: a rollout's hosts are its release's, and 20 queries of 500 names each were
+ * most of a 10,000-host rollout's view on PostgreSQL, read again on every change while it runs
+ * (`oscd rollout start --watch`, the dashboard), and of `advance`, several times a second while
+ * reports arrive. `advance` needs no causes and reads no report bodies.
  */
-async function outcomes(db: Db, channel: string, sequence: number, hosts: readonly string[]): Promise<Map<string, "ok" | "failed" | "deploying" | "unknown">> {
-  const out = new Map<string, "ok" | "failed" | "deploying" | "unknown">();
+async function reported(db: Db, channel: string, sequence: number, hosts: readonly string[], causes: boolean): Promise<Map<string, Reported>> {
+  const out = new Map<string, Reported>();
   if (hosts.length === 0) return out;
   const wanted = new Set(hosts);
-  const rows = await db.selectFrom("reports").select(["host", "status"]).where("channel", "=", channel).where("sequence", "=", sequence).where("kind", "=", "report").orderBy("received_at").execute();
-  for (const r of rows) if (wanted.has(r.host)) out.set(r.host, foldStatus(r.status));
+  const rows = await db
+    .selectFrom("reports")
+    .select(["host", "status", "received_at"])
+    .$if(causes, (q) => q.select("body"))
+    .where("channel", "=", channel)
+    .where("sequence", "=", sequence)
+    .where("kind", "=", "report")
+    .orderBy("received_at")
+    .execute();
+  for (const r of rows) {
+    if (!wanted.has(r.host)) continue;
+    const status = foldStatus(r.status);
+    out.set(r.host, { status, at: r.received_at, reason: status === "failed" && r.body !== undefined ? causeOf(JSON.parse(r.body) as Record<string, unknown>) : null });
+  }
   return out;
+}
+
+interface Reported {
+  status: ReturnType<typeof foldStatus>;
+  at: number;
+  reason: string | null;
 }
 
 /**
@@ -159,13 +180,13 @@ export async function advance(db: Kysely<Database>, id: string, now = Date.now()
       }
       const started = await trx.selectFrom("waves").select(["hosts", "started_at", "state"]).where("rollout_id", "=", id).where("state", "!=", "pending").execute();
       const reached = started.flatMap((w) => JSON.parse(w.hosts) as string[]);
-      const seen = await outcomes(trx, r.channel, r.sequence, reached);
+      const seen = await reported(trx, r.channel, r.sequence, reached, false);
       // Silence past the timeout is a failure: a canary that died before reporting must halt the rollout, not hang it.
       const silent =
         r.wave_timeout_ms > 0
-          ? started.filter((w) => w.state === "active" && w.started_at !== null && now - w.started_at >= r.wave_timeout_ms).flatMap((w) => (JSON.parse(w.hosts) as string[]).filter((h) => seen.get(h) !== "ok" && seen.get(h) !== "failed"))
+          ? started.filter((w) => w.state === "active" && w.started_at !== null && now - w.started_at >= r.wave_timeout_ms).flatMap((w) => (JSON.parse(w.hosts) as string[]).filter((h) => seen.get(h)?.status !== "ok" && seen.get(h)?.status !== "failed"))
           : [];
-      const failed = [...reached.filter((h) => seen.get(h) === "failed"), ...silent];
+      const failed = [...reached.filter((h) => seen.get(h)?.status === "failed"), ...silent];
       if (failed.length > r.max_failures) {
         const quiet = silent.length ? `, ${silent.length} of them silent for ${Math.round(r.wave_timeout_ms / 1000)}s` : "";
         const reason = `${failed.length} host(s) failed (${failed.slice(0, 5).join(", ")}${failed.length > 5 ? ", …" : ""}${quiet}); at most ${r.max_failures} tolerated`;
@@ -175,7 +196,7 @@ export async function advance(db: Kysely<Database>, id: string, now = Date.now()
       }
       // Failures within the tolerance count as done: the wave waits only for hosts still deploying.
       const tolerated = new Set(failed);
-      const healthy = hosts.every((h) => seen.get(h) === "ok" || tolerated.has(h));
+      const healthy = hosts.every((h) => seen.get(h)?.status === "ok" || tolerated.has(h));
       if (!healthy) break;
       const healthyAt = wave.healthy_at ?? now;
       if (wave.healthy_at === null) {
@@ -241,31 +262,12 @@ export async function act(db: Kysely<Database>, id: string, action: RolloutActio
   return [...topics, ...(await advance(db, id, now))];
 }
 
-/**
- * Per host of a release: its latest report's folded status, when, and the cause it gave. One
- * query over the release's reports, as `outcomes`: a rollout's hosts are its release's, and 20
- * queries of 500 names each were most of a 10,000-host rollout's view on PostgreSQL, which
- * `oscd rollout start --watch` and the dashboard read again on every change while it runs.
- */
-async function reported(db: Db, channel: string, sequence: number, hosts: readonly string[]): Promise<Map<string, { status: ReturnType<typeof foldStatus>; at: number; reason: string | null }>> {
-  const out = new Map<string, { status: ReturnType<typeof foldStatus>; at: number; reason: string | null }>();
-  if (hosts.length === 0) return out;
-  const wanted = new Set(hosts);
-  const rows = await db.selectFrom("reports").select(["host", "status", "received_at", "body"]).where("channel", "=", channel).where("sequence", "=", sequence).where("kind", "=", "report").orderBy("received_at").execute();
-  for (const r of rows) {
-    if (!wanted.has(r.host)) continue;
-    const status = foldStatus(r.status);
-    out.set(r.host, { status, at: r.received_at, reason: status === "failed" ? causeOf(JSON.parse(r.body) as Record<string, unknown>) : null });
-  }
-  return out;
-}
-
 export async function getRollout(db: Kysely<Database>, id: string, now = Date.now()): Promise<RolloutView> {
   const r = await db.selectFrom("rollouts").selectAll().where("id", "=", id).executeTakeFirst();
   if (!r) throw notFound(`rollout ${id}`);
   const waves = await db.selectFrom("waves").selectAll().where("rollout_id", "=", id).orderBy("idx").execute();
   const everyone = waves.flatMap((w) => JSON.parse(w.hosts) as string[]);
-  const seen = await reported(db, r.channel, r.sequence, everyone);
+  const seen = await reported(db, r.channel, r.sequence, everyone, true);
   const fetched = new Map(
     // Only the fetched matter (the rest show `assigned`): none yet at a rollout's start.
     (await db.selectFrom("assignments").select(["host", "fetched_at"]).where("channel", "=", r.channel).where("sequence", "=", r.sequence).where("fetched_at", "is not", null).execute()).map((a) => [a.host, a.fetched_at]),

@@ -105,8 +105,29 @@ describe("a rollout larger than a page", () => {
     await new Promise((r) => setTimeout(r, 2500)); // the last refresh asked for lands
     expect(most).toBe(1);
     expect(asked.length - before).toBeLessThanOrEqual(3); // not one per change
-    expect(asked.every((q) => q === "?limit=10")).toBe(true);
+    expect(asked.every((q) => q === "?limit=11")).toBe(true); // ten drawn, and one to know there are older ones
     await expect.poll(async () => page.locator(`[data-rollout="${rolloutId}"] .wave`).first().textContent(), { timeout: 10_000 }).toContain("10 ok · 3 failed");
+    await page.close();
+  });
+
+  it("draws the newest 10 rollouts and says where the older ones are", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.addInitScript((t) => localStorage.setItem("oscd.token", t), s.admin);
+    await page.goto(s.url + "/#/releases");
+    await page.locator(`[data-rollout="${rolloutId}"]`).waitFor();
+    expect(await page.locator(".older-rollouts").count()).toBe(0); // one rollout: nothing older
+    let newest = rolloutId;
+    for (let i = 0; i < 10; i++) {
+      expect((await s.api("POST", `/api/v1/rollouts/${newest}/abort`, { token: s.admin })).status).toBe(200);
+      const r = await s.api("POST", "/api/v1/rollouts", { token: s.admin, body: { channel: "main", sequence: 2, maxFailures: 10, bakeSeconds: 3600 } });
+      expect(r.status).toBe(201);
+      newest = (r.json as { id: string }).id;
+    }
+    await page.reload();
+    await page.locator(`[data-rollout="${newest}"]`).waitFor();
+    expect(await page.locator("#rollouts .rollout").count()).toBe(10);
+    expect(await page.locator(`[data-rollout="${rolloutId}"]`).count()).toBe(0); // the oldest of 11
+    expect(await page.textContent(".older-rollouts")).toBe("the newest 10 rollouts; older ones: oscd rollout list --limit 200");
     await page.close();
   });
 

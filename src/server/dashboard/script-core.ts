@@ -95,7 +95,7 @@ export const CORE_JS = String.raw`
   }
 
   var pending = null;
-  /** The Releases view shows the newest rollouts; oscd rollout list shows more. */
+  /** The Releases view shows the newest rollouts (one more is asked for, to know there are older ones); oscd rollout list shows more. */
   var ROLLOUTS_SHOWN = 10;
   function whoami() {
     if (state.me) return Promise.resolve(state.me);
@@ -119,7 +119,7 @@ export const CORE_JS = String.raw`
       return api("GET", "/api/v1/hosts/" + encodeURIComponent(name)).then(function (d) { renderHost(name, d); show("host"); }, function () {});
     }
     if (r === "releases") {
-      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts?limit=" + ROLLOUTS_SHOWN), api("GET", "/api/v1/jobs"), api("GET", "/api/v1/channels")]).then(function (a) {
+      return Promise.all([api("GET", "/api/v1/releases"), api("GET", "/api/v1/rollouts?limit=" + (ROLLOUTS_SHOWN + 1)), api("GET", "/api/v1/jobs"), api("GET", "/api/v1/channels")]).then(function (a) {
         state.releases = a[0].releases; state.rollouts = a[1].rollouts; state.jobs = a[2].jobs; state.channels = a[3].channels; renderReleases(); show("releases");
       }, function () {});
     }

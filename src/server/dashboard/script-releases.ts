@@ -137,8 +137,9 @@ export const RELEASES_JS = String.raw`
   function renderReleases() {
     renderChannels();
     var box = $("rollouts");
-    box.replaceChildren.apply(box, state.rollouts.map(rolloutCard));
+    box.replaceChildren.apply(box, state.rollouts.slice(0, ROLLOUTS_SHOWN).map(rolloutCard));
     if (state.rollouts.length === 0) box.appendChild(el("p", { class: "muted", text: "no rollouts yet" }));
+    if (state.rollouts.length > ROLLOUTS_SHOWN) box.appendChild(el("p", { class: "muted older-rollouts", text: "the newest " + ROLLOUTS_SHOWN + " rollouts; older ones: oscd rollout list --limit 200" }));
     var body = $("release-table").tBodies[0];
     body.replaceChildren.apply(body, state.releases.map(function (r) {
       return el("tr", null, [["Channel", r.channel], ["Sequence", String(r.sequence)], ["Version", r.version], ["Commit", el("span", { class: "mono", text: r.commit.slice(0, 12) })],
